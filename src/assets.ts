@@ -1,0 +1,16 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+// Compiled to dist/src/assets.js: the package root is two levels up.
+export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const templatesDir = path.join(packageRoot, 'templates');
+
+export function readTemplate(relativePath: string): string {
+  return readFileSync(path.join(templatesDir, relativePath), 'utf8');
+}
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}

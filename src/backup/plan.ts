@@ -1,0 +1,83 @@
+import path from 'node:path';
+import type { PoofConfig } from '../config/schema.js';
+import { isInside, normalizeDir } from '../config/validate.js';
+import { buildSyncArgs } from '../rclone/args.js';
+import type { RcloneSection } from '../rclone/ini.js';
+import { isCrypt, remotePathFor } from '../rclone/remote-path.js';
+
+export interface MappingPlan {
+  name: string;
+  localDir: string;
+  remotePath: string;
+  args: string[];
+  /** Why this mapping must not run; it is then reported as refused. */
+  refusal?: string;
+}
+
+export interface SourceState {
+  exists: boolean;
+  isDirectory: boolean;
+  hasFiles: boolean;
+}
+
+export interface BackupPlanInput {
+  config: PoofConfig;
+  section: RcloneSection;
+  /** The section a crypt remote wraps, to know the storage type underneath. */
+  baseSection?: RcloneSection | undefined;
+  configFile: string;
+  only?: string[] | undefined;
+  dryRun: boolean;
+  sources: Record<string, SourceState>;
+}
+
+/** Pure: the backend type that actually stores the files (under a crypt or alias wrapper). */
+export function storageType(section: RcloneSection, baseSection: RcloneSection | undefined): string {
+  if (isCrypt(section)) return baseSection?.values.type ?? 'unknown';
+  return section.values.type ?? 'unknown';
+}
+
+/**
+ * Pure: one `rclone sync` per mapping, or a refusal. A missing or empty source is refused:
+ * rclone would mirror the emptiness and delete the whole remote copy.
+ */
+export function planBackup(input: BackupPlanInput): MappingPlan[] {
+  const { config, section } = input;
+  const crypt = isCrypt(section);
+  const backendType = storageType(section, input.baseSection);
+  const entries = Object.entries(config.paths).filter(([, name]) => !input.only || input.only.includes(name));
+  return entries.map(([rawDir, name]) => {
+    const localDir = normalizeDir(rawDir);
+    const remotePath = remotePathFor(config, section, name);
+    const args = buildSyncArgs({
+      configFile: input.configFile,
+      source: localDir,
+      dest: remotePath,
+      backendType,
+      crypt,
+      symlinks: config.symlinks,
+      excludes: config.excludes,
+      tuning: config.rclone,
+      dryRun: input.dryRun,
+    });
+    const refusal = refuseSource(input.sources[rawDir]) ?? refuseOverlap(localDir, section, config, name);
+    return { name, localDir, remotePath, args, ...(refusal ? { refusal } : {}) };
+  });
+}
+
+function refuseSource(state: SourceState | undefined): string | undefined {
+  if (!state?.exists) return 'the local directory does not exist (or its disk is not mounted); the remote copy is left as it is';
+  if (!state.isDirectory) return 'the local path is not a directory';
+  if (!state.hasFiles) return 'the local directory holds no files; mirroring it would delete the whole remote copy, so it is skipped';
+  return undefined;
+}
+
+/** A local-directory "cloud" inside the source (or around it) would copy the backup into itself. */
+function refuseOverlap(localDir: string, section: RcloneSection, config: PoofConfig, name: string): string | undefined {
+  if (section.values.type !== 'alias' || !section.values.remote?.startsWith('/')) return undefined;
+  const dest = normalizeDir(path.posix.join(section.values.remote, config.bucket, name));
+  if (dest === localDir || isInside(dest, localDir) || isInside(localDir, dest)) {
+    return `the backup destination ${dest} overlaps the directory itself; choose another --root`;
+  }
+  return undefined;
+}

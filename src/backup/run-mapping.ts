@@ -1,0 +1,57 @@
+import { describeRcloneExit } from '../rclone/exit-codes.js';
+import { parseLogLine, type LogEvent, type RcloneStats } from '../rclone/log-parse.js';
+import type { Rclone } from '../rclone/runner.js';
+import type { MappingPlan } from './plan.js';
+
+export interface MappingResult {
+  name: string;
+  localDir: string;
+  remotePath: string;
+  status: 'ok' | 'failed' | 'refused';
+  reason?: string;
+  rcloneExit?: number;
+  stats?: RcloneStats;
+  copied: number;
+  deleted: number;
+  errors: string[];
+  durationMs: number;
+}
+
+export interface RunMappingHooks {
+  onEvent?: (event: LogEvent) => void;
+  /** Every raw stderr line, for the log file. */
+  onLine?: (line: string) => void;
+}
+
+const MAX_KEPT_ERRORS = 20;
+
+/** Run one planned sync; success only when rclone exits 0. */
+export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: RunMappingHooks = {}): Promise<MappingResult> {
+  const base = { name: plan.name, localDir: plan.localDir, remotePath: plan.remotePath, copied: 0, deleted: 0, errors: [] as string[] };
+  if (plan.refusal) return { ...base, status: 'refused', reason: plan.refusal, durationMs: 0 };
+  const started = Date.now();
+  let stats: RcloneStats | undefined;
+  let copied = 0;
+  let deleted = 0;
+  const errors: string[] = [];
+  const result = await rclone.run(plan.args, {
+    onStderrLine: (line) => {
+      hooks.onLine?.(line);
+      const event = parseLogLine(line);
+      if (!event) return;
+      if (event.kind === 'stats') stats = event.stats;
+      if (event.kind === 'file' && (event.action === 'copied' || event.action === 'updated')) copied++;
+      if (event.kind === 'file' && event.action === 'deleted') deleted++;
+      if (event.kind === 'error' && errors.length < MAX_KEPT_ERRORS) errors.push(event.object ? `${event.object}: ${event.message}` : event.message);
+      if (event.kind === 'text' && /^(panic|fatal|Failed)/i.test(event.text) && errors.length < MAX_KEPT_ERRORS) errors.push(event.text);
+      hooks.onEvent?.(event);
+    },
+  });
+  const durationMs = Date.now() - started;
+  const common = { ...base, rcloneExit: result.exitCode, copied, deleted, errors, durationMs, ...(stats ? { stats } : {}) };
+  if (result.exitCode === 0) return { ...common, status: 'ok' };
+  const reason = result.signal
+    ? `rclone was stopped by ${result.signal}`
+    : `rclone exited ${result.exitCode}: ${describeRcloneExit(result.exitCode).meaning}`;
+  return { ...common, status: 'failed', reason };
+}

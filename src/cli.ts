@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+// The entry point: argv -> command -> exit code. It imports nothing heavy, so `poof --version`
+// and `poof --help` start fast; each command module is loaded only when it runs.
+import { Command, CommanderError, Option } from 'commander';
+import { packageVersion } from './assets.js';
+import type { Context } from './context.js';
+import { ExitCode, PoofError } from './errors.js';
+
+type Action = (ctx: Context, options: Record<string, unknown>, args: string[]) => Promise<number>;
+
+let exitCode: number = ExitCode.ok;
+
+function run(load: () => Promise<Action>) {
+  return async (...params: unknown[]) => {
+    const command = params[params.length - 1] as Command;
+    const options = command.optsWithGlobals();
+    const { createContext } = await import('./context.js');
+    const ctx = await createContext(options.confdir as string | undefined);
+    const action = await load();
+    exitCode = await action(ctx, options, command.args);
+  };
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('poof')
+    .description('Keep chosen directories safely copied to any cloud or server through rclone.')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .option('--confdir <dir>', 'config directory (default: the platform config dir, or $POOF_CONFIG_DIR)')
+    .option('--no-color', 'no colours (also honours NO_COLOR)')
+    .addHelpText(
+      'after',
+      `${examples([
+        'poof config --map ~/Documents=Documents   # choose what to copy',
+        'poof cconfig --provider local             # a local directory as the "cloud"',
+        'poof verify                               # check everything',
+        'poof backup                               # copy',
+      ])}\nExit codes: 0 ok, 1 a run failed, 2 usage error, 3 config missing or invalid,\n4 verify found a problem, 5 locked by another run, 6 rclone missing or too old,\n130/143 interrupted.\n`,
+    )
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      outputError: (text, write) => write(`poof: ${text.replace(/^error: /, '').trimEnd()}\n`),
+    });
+
+  program
+    .command('config')
+    .description('create or change poof.conf: which local directories go to which remote directory')
+    .option('--map <dir=name>', 'map a local directory to a remote directory name (repeatable)', collect)
+    .option('--unmap <dir|name>', 'remove a mapping by local directory or remote name (repeatable)', collect)
+    .option('--remote <name>', 'rclone remote to use (a section of rclone-poof.conf)')
+    .option('--bucket <name>', 'bucket or top directory on the remote')
+    .option('--exclude <pattern>', 'rclone filter pattern never to copy (repeatable)', collect)
+    .addOption(new Option('--symlinks <mode>', 'symbolic links: follow, links or skip').choices(['follow', 'links', 'skip']))
+    .option('--force', 'change an existing poof.conf without asking')
+    .addHelpText(
+      'after',
+      examples([
+        'poof config                                   # wizard on a terminal; defaults otherwise',
+        'poof config --map ~/Documents=Documents --map ~/Pictures',
+        'poof config --unmap Pictures --force',
+        'poof config --exclude "*.tmp" --exclude "node_modules/**" --force',
+      ]),
+    )
+    .action(run(async () => (await import('./commands/config.js')).configCommand));
+
+  program
+    .command('cconfig')
+    .description('create rclone-poof.conf: the storage poof copies to')
+    .addOption(
+      new Option('--provider <name>', 'storage provider').choices(['local', 's3', 'r2', 'b2', 'sftp', 'webdav']),
+    )
+    .option('--root <dir>', 'local: directory that plays the cloud')
+    .option('--endpoint <url>', 's3/r2: endpoint URL of an S3-compatible service')
+    .option('--region <region>', 's3: region (default us-east-1)')
+    .option('--s3-provider <name>', 's3: rclone provider name (AWS, Minio, Wasabi, Other, ...)')
+    .option('--env-auth', 's3: take credentials from the AWS environment or instance role')
+    .option('--access-key-id <id>', 's3/r2: access key ID (or $POOF_ACCESS_KEY_ID)')
+    .option('--account-id <id>', 'r2: Cloudflare account ID')
+    .option('--account <id>', 'b2: application key ID')
+    .option('--host <host>', 'sftp: server host')
+    .option('--port <port>', 'sftp: server port (default 22)')
+    .option('--user <user>', 'sftp/webdav: user name')
+    .option('--key-file <file>', 'sftp: private key file (instead of a password)')
+    .option('--known-hosts <file>', 'sftp: known_hosts file used to check the server key')
+    .addOption(new Option('--shell-type <type>', 'sftp: remote shell').choices(['unix', 'powershell', 'cmd', 'none']))
+    .option('--url <url>', 'webdav: server URL')
+    .option('--vendor <vendor>', 'webdav: other, nextcloud, owncloud, sharepoint, sharepoint-ntlm')
+    .option('--secret-stdin', 'read the password or secret key from standard input')
+    .option('--force', 'replace an existing remote section without asking')
+    .addHelpText(
+      'after',
+      `${examples([
+        'poof cconfig --provider local --root /mnt/backup-disk/poof',
+        'POOF_SECRET=... poof cconfig --provider s3 --region eu-west-1 --access-key-id AKIA...',
+        'poof cconfig --provider s3 --endpoint https://s3.example.com --access-key-id ID --secret-stdin < secret.txt',
+        'poof cconfig --provider sftp --host nas.local --user joe --key-file ~/.ssh/id_ed25519',
+      ])}\nSecrets (secret keys, passwords) are never taken from the command line, where other users\ncould read them: poof asks on a terminal, or reads $POOF_SECRET, or standard input with --secret-stdin.\n`,
+    )
+    .action(run(async () => (await import('./commands/cconfig.js')).cconfigCommand));
+
+  program
+    .command('verify')
+    .description('check rclone, both config files, the mapped directories and the remote')
+    .option('--json', 'print one JSON object: {ok, checks}')
+    .option('--offline', 'skip the check that contacts the remote')
+    .addHelpText('after', examples(['poof verify', 'poof verify --json | jq .ok']))
+    .action(run(async () => (await import('./commands/verify.js')).verifyCommand));
+
+  program
+    .command('paths')
+    .description('show every file poof uses')
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', examples(['poof paths', 'poof --confdir /tmp/poof-test paths --json']))
+    .action(run(async () => (await import('./commands/paths.js')).pathsCommand));
+
+  program
+    .command('backup')
+    .description('copy each mapped directory to the remote (a mirror: remote files deleted locally are removed)')
+    .option('--only <name>', 'back up only the mapping with this remote name (repeatable)', collect)
+    .option('--dry-run', 'show what would be copied and deleted; change nothing')
+    .option('--json', 'print one JSON result object')
+    .option('-q, --quiet', 'print only errors')
+    .addHelpText('after', examples(['poof backup', 'poof backup --only Documents --dry-run']))
+    .action(run(async () => (await import('./commands/backup.js')).backupCommand));
+
+  return program;
+}
+
+async function report(error: unknown): Promise<number> {
+  if (error instanceof CommanderError) {
+    // Help and version end with code 0; commander already printed any message.
+    if (error.exitCode === 0) return ExitCode.ok;
+    return ExitCode.usage;
+  }
+  const { default: chalk } = await import('chalk');
+  if (error instanceof PoofError) {
+    const hint = error.hint ? `; ${error.hint}` : '';
+    process.stderr.write(`${chalk.red('poof:')} ${error.message}${hint}\n`);
+    for (const line of error.details) process.stderr.write(`${chalk.red('poof:')} ${line}\n`);
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`${chalk.red('poof: unexpected error:')} ${message}\n`);
+  if (process.env.POOF_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  else process.stderr.write('poof: this is a bug in poof; run again with POOF_DEBUG=1 for details and report it\n');
+  return ExitCode.runFailed;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    return report(error);
+  }
+}
+
+process.exitCode = await main(process.argv);

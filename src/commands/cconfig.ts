@@ -1,0 +1,138 @@
+import { copyFile, mkdir } from 'node:fs/promises';
+import type { Context } from '../context.js';
+import { resolveDir } from '../config/edit.js';
+import { loadConfig, readTextIfExists } from '../config/store.js';
+import { ExitCode, UsageError } from '../errors.js';
+import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
+import { readTemplate } from '../assets.js';
+import { escapeRcloneValue, renderTemplate, TemplateError } from '../render-template.js';
+import { findSection, parseRcloneConf, upsertSection } from '../rclone/ini.js';
+import { obscureSecret } from '../rclone/obscure.js';
+import {
+  PROVIDERS,
+  PROVIDER_TITLES,
+  isProviderId,
+  planProvider,
+  type ProviderId,
+  type ProviderOptions,
+  type ProviderPlan,
+} from '../rclone/providers.js';
+import { locateRclone } from '../rclone/runner.js';
+import { readSecret, SECRET_ENV } from '../ui/secret-input.js';
+
+interface CconfigOptions extends ProviderOptions {
+  provider?: string;
+  secretStdin?: boolean;
+  force?: boolean;
+}
+
+/** Write the [remote] section of rclone-poof.conf for a provider; other sections are kept. */
+export async function cconfigCommand(ctx: Context, options: CconfigOptions): Promise<number> {
+  const { config } = await loadConfig(ctx.paths);
+  const remote = config.remote;
+  const provider = await chooseProvider(ctx, options.provider);
+  const providerOptions: ProviderOptions = {
+    ...options,
+    accessKeyId: options.accessKeyId ?? ctx.env.POOF_ACCESS_KEY_ID,
+    ...(options.root ? { root: resolveAbsolute(ctx, options.root) } : {}),
+    ...(options.keyFile ? { keyFile: resolveAbsolute(ctx, options.keyFile) } : {}),
+    ...(options.knownHosts ? { knownHosts: resolveAbsolute(ctx, options.knownHosts) } : {}),
+  };
+  const defaults = { localRoot: ctx.paths.defaultLocalRoot, user: ctx.user };
+  let plan = planProvider(provider, remote, providerOptions, defaults);
+  if (plan.missing.length > 0 && ctx.interactive) {
+    const { input } = await import('@inquirer/prompts');
+    for (const missing of plan.missing) {
+      providerOptions[missing.option] = (await input({ message: `${missing.label}:`, validate: (v) => v.trim() !== '' || 'required' })) as never;
+    }
+    plan = planProvider(provider, remote, providerOptions, defaults);
+  }
+  if (plan.missing.length > 0) {
+    const flags = plan.missing.map((m) => `${m.flag} (${m.label})`).join(', ');
+    throw new UsageError(`--provider ${provider} needs ${flags}`, `see \`poof cconfig --help\``);
+  }
+  if (plan.errors.length > 0) throw new UsageError(plan.errors[0] ?? 'invalid options', undefined, plan.errors.slice(1));
+
+  // Refuse to clobber before asking for any secret.
+  const existingText = (await readTextIfExists(ctx.paths.rcloneConf)) ?? '';
+  const parsed = parseRcloneConf(existingText);
+  let baseText = existingText;
+  if (parsed.errors.length > 0) {
+    if (!options.force) {
+      throw new UsageError(`${ctx.paths.rcloneConf} cannot be parsed: ${parsed.errors[0]}`, 'fix it, or replace it with --force');
+    }
+    const keep = `${ctx.paths.rcloneConf}.invalid-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    await copyFile(ctx.paths.rcloneConf, keep);
+    ctx.err(`poof: the unparseable rclone-poof.conf was kept as ${keep}`);
+    baseText = '';
+  } else if (findSection(parsed, remote) && !options.force) {
+    if (!ctx.interactive) {
+      throw new UsageError(`${ctx.paths.rcloneConf} already has a [${remote}] section`, 'add --force to replace it');
+    }
+    const { confirm } = await import('@inquirer/prompts');
+    if (!(await confirm({ message: `Replace the existing [${remote}] section?`, default: false }))) {
+      ctx.err('poof: nothing written');
+      return ExitCode.ok;
+    }
+  }
+
+  const vars = { ...plan.vars, ...(await secretVars(ctx, plan, provider, Boolean(options.secretStdin))) };
+  let section: string;
+  try {
+    section = renderTemplate(readTemplate(plan.template), vars, escapeRcloneValue);
+  } catch (error) {
+    if (error instanceof TemplateError) throw new UsageError(error.message);
+    throw error;
+  }
+
+  await ensurePrivateDir(ctx.paths.configDir);
+  await writeFileAtomic(ctx.paths.rcloneConf, upsertSection(baseText, remote, section));
+  if (provider === 'local' && vars.root) await mkdir(vars.root, { recursive: true, mode: 0o700 });
+
+  ctx.out(maskSecrets(section, plan));
+  ctx.err(`poof: wrote [${remote}] (${PROVIDER_TITLES[provider]}) to ${ctx.paths.rcloneConf}`);
+  ctx.err('poof: next: `poof verify`');
+  return ExitCode.ok;
+}
+
+async function chooseProvider(ctx: Context, given: string | undefined): Promise<ProviderId> {
+  if (given !== undefined) {
+    if (!isProviderId(given)) throw new UsageError(`--provider "${given}" is unknown`, `use one of ${PROVIDERS.join(', ')}`);
+    return given;
+  }
+  if (!ctx.interactive) {
+    ctx.err('poof: no --provider given: using local (a local directory as the "cloud")');
+    return 'local';
+  }
+  const { select } = await import('@inquirer/prompts');
+  return select({
+    message: 'Where should poof copy to?',
+    choices: PROVIDERS.map((id) => ({ name: `${id}: ${PROVIDER_TITLES[id]}`, value: id })),
+  });
+}
+
+async function secretVars(ctx: Context, plan: ProviderPlan, provider: ProviderId, fromStdin: boolean) {
+  if (!plan.secret) return {};
+  const secret = await readSecret(plan.secret.label, { fromStdin, env: ctx.env, interactive: ctx.interactive });
+  if (secret === undefined) {
+    const alternative = provider === 'sftp' ? ' or give --key-file FILE' : '';
+    throw new UsageError(
+      `--provider ${provider} needs the ${plan.secret.label.toLowerCase()}`,
+      `set ${SECRET_ENV}, pipe it with --secret-stdin, or run on a terminal to be asked${alternative} (never on the command line)`,
+    );
+  }
+  if (!plan.secret.obscure) return { [plan.secret.name]: secret };
+  const rclone = await locateRclone({ env: ctx.env });
+  return { [plan.secret.name]: await obscureSecret(rclone, secret) };
+}
+
+/** The section as written, with the secret's value hidden. */
+function maskSecrets(section: string, plan: ProviderPlan): string {
+  if (!plan.secret) return section;
+  const key = plan.secret.name;
+  return section.replace(new RegExp(`^(${key}\\s*=\\s*).+$`, 'm'), '$1***');
+}
+
+function resolveAbsolute(ctx: Context, file: string): string {
+  return resolveDir(file, { cwd: ctx.cwd, home: ctx.home });
+}

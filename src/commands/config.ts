@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import { copyFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Context } from '../context.js';
+import { buildDefaultConfig } from '../config/defaults.js';
+import { applyConfigChanges, hasChanges, type ConfigChanges } from '../config/edit.js';
+import type { PoofConfig } from '../config/schema.js';
+import { checkConfigText, readTextIfExists, writeConfig } from '../config/store.js';
+import { formatIssue, validateConfig } from '../config/validate.js';
+import { ExitCode, UsageError } from '../errors.js';
+import { isDirectory } from '../fs/probe.js';
+
+interface ConfigOptions extends ConfigChanges {
+  force?: boolean;
+}
+
+/**
+ * Create or change poof.conf. On a terminal without flags: a wizard. Otherwise flags, or the
+ * defaults. An existing file changes only after a yes on the terminal or with --force.
+ */
+export async function configCommand(ctx: Context, options: ConfigOptions): Promise<number> {
+  const { paths } = ctx;
+  const existingText = await readTextIfExists(paths.poofConf);
+  const existing = existingText === undefined ? undefined : checkConfigText(existingText);
+  const where = { cwd: ctx.cwd, home: ctx.home };
+  const flagsGiven = hasChanges(options);
+
+  if (existingText !== undefined && existing?.config === undefined && !options.force) {
+    const first = existing?.errors[0];
+    throw new UsageError(
+      `${paths.poofConf} exists but is invalid${first ? `: ${formatIssue(first, 'poof.conf')}` : ''}`,
+      'fix it by hand, or replace it with --force (the old file is kept as poof.conf.invalid-<time>)',
+    );
+  }
+
+  const base: PoofConfig = existing?.config ?? (await defaultConfig(ctx));
+  let next: PoofConfig;
+  if (ctx.interactive && !flagsGiven) {
+    const { runConfigWizard } = await import('../ui/config-wizard.js');
+    const result = await runConfigWizard(base, { where, rcloneConf: paths.rcloneConf, existing: existingText !== undefined });
+    if (!result) {
+      ctx.err('poof: nothing written');
+      return ExitCode.ok;
+    }
+    next = result;
+  } else {
+    if (existingText !== undefined && existing?.config && !flagsGiven) {
+      // Like the original `poof config`: an existing file is shown, not rewritten.
+      ctx.out(existingText.trimEnd());
+      ctx.err(`poof: ${paths.poofConf} exists; unchanged (change it with flags such as --map, plus --force)`);
+      return ExitCode.ok;
+    }
+    const applied = applyConfigChanges(base, options, where);
+    if (applied.errors.length > 0) throw new UsageError(applied.errors[0] ?? 'invalid flags', undefined, applied.errors.slice(1));
+    next = applied.config;
+    if (existingText !== undefined && existing?.config && !options.force) {
+      if (!ctx.interactive) {
+        throw new UsageError(`${paths.poofConf} already exists`, 'add --force to change it');
+      }
+      const { confirm } = await import('@inquirer/prompts');
+      if (!(await confirm({ message: `Change ${paths.poofConf}?`, default: false }))) {
+        ctx.err('poof: nothing written');
+        return ExitCode.ok;
+      }
+    }
+  }
+
+  const result = validateConfig(next);
+  if (!result.config) {
+    const lines = result.errors.map((issue) => formatIssue(issue));
+    throw new UsageError(`the new poof.conf would be invalid: ${lines[0]}`, undefined, lines.slice(1));
+  }
+  if (existingText !== undefined && existing?.config === undefined) {
+    const keep = `${paths.poofConf}.invalid-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    await copyFile(paths.poofConf, keep);
+    ctx.err(`poof: the invalid poof.conf was kept as ${keep}`);
+  }
+  const text = await writeConfig(paths, result.config);
+  ctx.out(text.trimEnd());
+  ctx.err(`poof: wrote ${paths.poofConf}`);
+  for (const warning of result.warnings) ctx.err(`poof: warning: ${formatIssue(warning)}`);
+  for (const dir of await missingDirs(result.config)) {
+    ctx.err(`poof: warning: ${dir} does not exist (or is not mounted); backups of it will fail until it does`);
+  }
+  if (Object.keys(result.config.paths).length === 0) {
+    ctx.err('poof: no directories are mapped yet; add one with `poof config --map DIR=NAME --force`');
+  }
+  if ((await readTextIfExists(paths.rcloneConf)) === undefined) {
+    ctx.err('poof: next: `poof cconfig --provider local` (or s3, r2, b2, sftp, webdav), then `poof verify`');
+  }
+  return ExitCode.ok;
+}
+
+async function defaultConfig(ctx: Context): Promise<PoofConfig> {
+  const documents = path.join(ctx.home, 'Documents');
+  const documentsDir = (await isDirectory(documents)) ? documents : undefined;
+  return buildDefaultConfig({ user: ctx.user, hex12: randomBytes(6).toString('hex'), poofConf: ctx.paths.poofConf, documentsDir });
+}
+
+async function missingDirs(config: PoofConfig): Promise<string[]> {
+  const missing: string[] = [];
+  for (const dir of Object.keys(config.paths)) if (!(await isDirectory(dir))) missing.push(dir);
+  return missing;
+}

@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+
+/** The platform directories env-paths computes for poof (with `{suffix: ''}`). */
+export interface PlatformDirs {
+  config: string;
+  data: string;
+  log: string;
+}
+
+export interface PoofPaths {
+  configDir: string;
+  /** Where the config dir came from, so `poof paths` can explain it. */
+  configDirSource: 'flag' | 'env' | 'default';
+  poofConf: string;
+  rcloneConf: string;
+  /** A copy of the JSON Schema beside poof.conf, referenced by its `$schema` for editors. */
+  schemaFile: string;
+  stateDir: string;
+  historyFile: string;
+  logFile: string;
+  lockFile: string;
+  /** Root of the built-in local-directory "cloud" when `cconfig --provider local` gets no --root. */
+  defaultLocalRoot: string;
+  /** Where the original Python poof kept its config on this platform (appdirs user_config_dir). */
+  legacyConfigDir: string;
+}
+
+export interface PathInputs {
+  dirs: PlatformDirs;
+  home: string;
+  platform: NodeJS.Platform;
+  cwd: string;
+  confdirFlag?: string | undefined;
+  env: Record<string, string | undefined>;
+}
+
+export const POOF_CONF = 'poof.conf';
+export const RCLONE_CONF = 'rclone-poof.conf';
+
+/**
+ * Pure: every file poof uses, from the platform dirs, the --confdir flag and the environment.
+ * Precedence for the config dir: --confdir, then POOF_CONFIG_DIR, then the platform default.
+ */
+export function resolvePaths(input: PathInputs): PoofPaths {
+  const { dirs, env, cwd } = input;
+  const fromEnv = nonEmpty(env.POOF_CONFIG_DIR);
+  const flag = nonEmpty(input.confdirFlag);
+  const configDirSource = flag ? 'flag' : fromEnv ? 'env' : 'default';
+  const configDir = path.resolve(cwd, flag ?? fromEnv ?? dirs.config);
+
+  // State (lock, history, logs) is per config. A non-default config dir gets its own state dir,
+  // keyed by the config dir, so two configs never share a lock; it lives outside the config dir
+  // so that mapping the config dir for backup does not copy files that change during the run.
+  const stateFromEnv = nonEmpty(env.POOF_STATE_DIR);
+  const stateDir = stateFromEnv
+    ? path.resolve(cwd, stateFromEnv)
+    : configDirSource === 'default'
+      ? dirs.log
+      : path.join(dirs.log, 'configs', shortHash(configDir));
+
+  const legacyConfigDir =
+    input.platform === 'darwin'
+      ? path.join(input.home, 'Library', 'Application Support', 'poof')
+      : path.join(input.home, '.config', 'poof');
+
+  return {
+    configDir,
+    configDirSource,
+    poofConf: path.join(configDir, POOF_CONF),
+    rcloneConf: path.join(configDir, RCLONE_CONF),
+    schemaFile: path.join(configDir, 'poof.schema.json'),
+    stateDir,
+    historyFile: path.join(stateDir, 'history.jsonl'),
+    logFile: path.join(stateDir, 'poof.log'),
+    lockFile: path.join(stateDir, 'poof.lock'),
+    defaultLocalRoot: path.join(dirs.data, 'local-cloud'),
+    legacyConfigDir,
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value !== undefined && value.trim() !== '' ? value : undefined;
+}
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 12);
+}

@@ -1,0 +1,121 @@
+import type { FromSchema } from 'json-schema-to-ts';
+
+/**
+ * The one source of truth for poof.conf. The TypeScript type is derived from it, and
+ * `npm run build` writes it to schema/poof.schema.json for editors. Each `description` doubles
+ * as the "how to fix it" hint in validation messages, so write them as advice.
+ */
+export const poofConfigSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'poof.schema.json',
+  title: 'poof.conf',
+  description: 'Configuration of poof: which local directories are copied to which remote.',
+  type: 'object',
+  additionalProperties: false,
+  required: ['bucket', 'paths', 'remote'],
+  properties: {
+    $schema: {
+      type: 'string',
+      description: 'Path or URL of this schema, used by editors for completion and checks.',
+    },
+    version: {
+      type: 'integer',
+      enum: [1],
+      description: 'Version of this file layout; use 1 (files from the original poof have none).',
+    },
+    bucket: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 255,
+      pattern: '^(?!\\.{1,2}$)[^/\\\\\\u0000-\\u001f]+$',
+      description:
+        'Top-level directory (the bucket on S3-like remotes) that holds every mapping; a single name without "/", e.g. "poofbackup-joe-206ce7879351". S3 buckets need 3-63 lowercase letters, digits, dots or hyphens.',
+    },
+    confFile: {
+      type: 'string',
+      description: 'Informational: where this file lives. Written by poof; kept for compatibility with the original poof.',
+    },
+    paths: {
+      type: 'object',
+      description:
+        'Mappings from an absolute local directory to a remote directory name, e.g. {"/Users/joe/Documents": "Documents"}.',
+      propertyNames: {
+        pattern: '^/',
+        description: 'Use the full absolute path of the local directory (no ~ or $HOME), e.g. "/home/joe/Documents".',
+      },
+      additionalProperties: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 255,
+        pattern: '^(?!\\.{1,2}$)[^/\\\\\\u0000-\\u001f]+$',
+        description: 'Name of the remote directory for this mapping: one name without "/", e.g. "Documents".',
+      },
+    },
+    remote: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_.][A-Za-z0-9_.-]*$',
+      maxLength: 64,
+      description:
+        'Name of the rclone remote (a [section] of rclone-poof.conf) to copy to: letters, digits, "_", "." and "-", e.g. "poof-backup".',
+    },
+    excludes: {
+      type: 'array',
+      uniqueItems: true,
+      items: {
+        type: 'string',
+        minLength: 1,
+        description: 'An rclone filter pattern, e.g. "*.tmp" or ".cache/**".',
+      },
+      description: 'rclone filter patterns of files never to copy, e.g. ["*.tmp", ".DS_Store", "node_modules/**"].',
+    },
+    symlinks: {
+      type: 'string',
+      enum: ['follow', 'links', 'skip'],
+      description:
+        'What to do with symbolic links: "follow" copies what they point to (the original poof, the default), "links" keeps them as links, "skip" ignores them.',
+    },
+    rclone: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Tuning passed to rclone; leave out to use poof\'s measured defaults for the remote\'s type.',
+      properties: {
+        transfers: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 256,
+          description: 'Files copied in parallel (rclone --transfers), a whole number from 1 to 256.',
+        },
+        checkers: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 256,
+          description: 'Files compared in parallel (rclone --checkers), a whole number from 1 to 256.',
+        },
+        bwlimit: {
+          type: 'string',
+          pattern: '^\\S+$',
+          description: 'Bandwidth limit (rclone --bwlimit), e.g. "10M" or "08:00,512k 19:00,off".',
+        },
+        checksum: {
+          type: 'boolean',
+          description: 'Compare files by hash instead of modification time (rclone --checksum): true or false.',
+        },
+        fastList: {
+          type: 'boolean',
+          description: 'List the remote recursively in one go (rclone --fast-list): true or false.',
+        },
+        maxDelete: {
+          type: 'integer',
+          minimum: 0,
+          description: 'Stop a backup that would delete more than this many remote files (rclone --max-delete).',
+        },
+      },
+    },
+  },
+} as const;
+
+export type PoofConfig = FromSchema<typeof poofConfigSchema>;
+export type RcloneTuning = NonNullable<PoofConfig['rclone']>;
+export type SymlinkMode = NonNullable<PoofConfig['symlinks']>;
+
+export const CONFIG_VERSION = 1;

@@ -1,0 +1,38 @@
+import os from 'node:os';
+import type { PoofPaths } from './config/paths.js';
+
+/** What every command gets from the CLI: resolved paths, the environment and the terminal. */
+export interface Context {
+  paths: PoofPaths;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  home: string;
+  user: string;
+  platform: NodeJS.Platform;
+  /** Both stdin and stdout are terminals: prompts are allowed. */
+  interactive: boolean;
+  /** stdout is a terminal: colours and live progress are allowed. */
+  stdoutIsTTY: boolean;
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+export async function createContext(confdirFlag: string | undefined): Promise<Context> {
+  const { default: envPaths } = await import('env-paths');
+  const { resolvePaths } = await import('./config/paths.js');
+  const dirs = envPaths('poof', { suffix: '' });
+  const home = os.homedir();
+  const env = process.env;
+  return {
+    paths: resolvePaths({ dirs, home, platform: process.platform, cwd: process.cwd(), confdirFlag, env }),
+    env,
+    cwd: process.cwd(),
+    home,
+    user: env.USER || os.userInfo().username,
+    platform: process.platform,
+    interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  };
+}

@@ -1,0 +1,71 @@
+/** The stats object rclone puts on its JSON stats lines; every field may be missing. */
+export interface RcloneStats {
+  bytes: number;
+  totalBytes: number;
+  transfers: number;
+  totalTransfers: number;
+  checks: number;
+  deletes: number;
+  errors: number;
+  elapsedTime: number;
+  speed: number;
+  eta: number | null;
+}
+
+export type LogEvent =
+  | { kind: 'stats'; stats: RcloneStats }
+  | { kind: 'file'; action: 'copied' | 'deleted' | 'updated' | 'skipped'; object: string; message: string }
+  | { kind: 'error'; message: string; object?: string }
+  | { kind: 'other'; level: string; message: string }
+  | { kind: 'text'; text: string };
+
+/**
+ * Pure: one stderr line of `rclone --use-json-log`. Defensive: field names changed across
+ * versions, and non-JSON lines (panics, Go runtime messages) must survive as text.
+ */
+export function parseLogLine(line: string): LogEvent | undefined {
+  const trimmed = line.trim();
+  if (trimmed === '') return undefined;
+  let entry: Record<string, unknown>;
+  try {
+    const parsed = JSON.parse(trimmed) as unknown;
+    if (typeof parsed !== 'object' || parsed === null) return { kind: 'text', text: trimmed };
+    entry = parsed as Record<string, unknown>;
+  } catch {
+    return { kind: 'text', text: trimmed };
+  }
+  const level = String(entry.level ?? '');
+  const message = String(entry.msg ?? '').trim();
+  const object = typeof entry.object === 'string' ? entry.object : undefined;
+  if (typeof entry.stats === 'object' && entry.stats !== null) return { kind: 'stats', stats: readStats(entry.stats as Record<string, unknown>) };
+  if (level === 'error' || level === 'critical' || level === 'fatal') return { kind: 'error', message, ...(object !== undefined ? { object } : {}) };
+  if (object !== undefined) {
+    const action = fileAction(message);
+    if (action) return { kind: 'file', action, object, message };
+  }
+  return { kind: 'other', level, message };
+}
+
+function fileAction(message: string): 'copied' | 'deleted' | 'updated' | 'skipped' | undefined {
+  if (/^Skipped /.test(message)) return 'skipped';
+  if (/^Copied/.test(message)) return 'copied';
+  if (/^Deleted/.test(message)) return 'deleted';
+  if (/^Updated/.test(message)) return 'updated';
+  return undefined;
+}
+
+function readStats(raw: Record<string, unknown>): RcloneStats {
+  const num = (key: string) => (typeof raw[key] === 'number' ? (raw[key] as number) : 0);
+  return {
+    bytes: num('bytes'),
+    totalBytes: num('totalBytes'),
+    transfers: num('transfers'),
+    totalTransfers: num('totalTransfers'),
+    checks: num('checks'),
+    deletes: num('deletes'),
+    errors: num('errors'),
+    elapsedTime: num('elapsedTime'),
+    speed: num('speed'),
+    eta: typeof raw.eta === 'number' ? raw.eta : null,
+  };
+}

@@ -1,0 +1,220 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Context } from '../context.js';
+import type { PoofConfig } from '../config/schema.js';
+import { checkConfigText, fileMode, readTextIfExists } from '../config/store.js';
+import { formatIssue } from '../config/validate.js';
+import { PoofError } from '../errors.js';
+import { rcloneEnvironment } from '../rclone/env.js';
+import { findPlaceholders, findSection, parseRcloneConf, type RcloneSection } from '../rclone/ini.js';
+import { isCrypt, remoteRoot } from '../rclone/remote-path.js';
+import { locateRclone, type Rclone } from '../rclone/runner.js';
+import type { Check } from './check.js';
+
+export interface VerifyOptions {
+  offline?: boolean;
+}
+
+/** Every check `poof verify` makes, in order; later checks are skipped when what they need failed. */
+export async function runChecks(ctx: Context, options: VerifyOptions): Promise<Check[]> {
+  const checks: Check[] = [];
+  const rclone = await checkRclone(ctx, checks);
+  const config = await checkPoofConf(ctx, checks);
+  const section = await checkRcloneConf(ctx, config, checks);
+  if (config) await checkMappedDirs(config, checks);
+  await checkRemote(ctx, { rclone, config, section, offline: Boolean(options.offline) }, checks);
+  checkEncryption(config, section, checks);
+  checkEnvironment(ctx, checks);
+  return checks;
+}
+
+async function checkRclone(ctx: Context, checks: Check[]): Promise<Rclone | undefined> {
+  try {
+    const rclone = await locateRclone({ env: ctx.env });
+    checks.push({ id: 'rclone', title: 'rclone', status: 'ok', detail: `${rclone.version.text} at ${rclone.bin}` });
+    return rclone;
+  } catch (error) {
+    if (!(error instanceof PoofError)) throw error;
+    checks.push({ id: 'rclone', title: 'rclone', status: 'fail', detail: error.message, ...(error.hint ? { hint: error.hint } : {}) });
+    return undefined;
+  }
+}
+
+async function checkPoofConf(ctx: Context, checks: Check[]): Promise<PoofConfig | undefined> {
+  const file = ctx.paths.poofConf;
+  const text = await readTextIfExists(file);
+  if (text === undefined) {
+    const legacy = path.join(ctx.paths.legacyConfigDir, 'poof.conf');
+    const legacyFound = legacy !== file && (await readTextIfExists(legacy)) !== undefined;
+    checks.push({
+      id: 'poof.conf',
+      title: 'poof.conf',
+      status: 'fail',
+      detail: `not found at ${file}`,
+      hint: legacyFound
+        ? `an original poof config exists at ${legacy}: use \`poof --confdir "${ctx.paths.legacyConfigDir}" verify\` or copy it`
+        : 'run `poof config`',
+    });
+    return undefined;
+  }
+  const { config, errors, warnings } = checkConfigText(text);
+  if (!config) {
+    errors.forEach((issue, index) =>
+      checks.push({ id: index === 0 ? 'poof.conf' : `poof.conf.${index}`, title: 'poof.conf', status: 'fail', detail: formatIssue(issue, file) }),
+    );
+    return undefined;
+  }
+  const count = Object.keys(config.paths).length;
+  checks.push(
+    count === 0
+      ? { id: 'poof.conf', title: 'poof.conf', status: 'fail', detail: `${file} maps no directories`, hint: 'poof config --map DIR=NAME --force' }
+      : { id: 'poof.conf', title: 'poof.conf', status: 'ok', detail: `${file} is valid (${count} ${count === 1 ? 'mapping' : 'mappings'}, remote "${config.remote}")` },
+  );
+  warnings.forEach((issue, index) =>
+    checks.push({ id: `poof.conf.warning.${index}`, title: 'poof.conf', status: 'warn', detail: formatIssue(issue, file) }),
+  );
+  return count === 0 ? undefined : config;
+}
+
+async function checkRcloneConf(ctx: Context, config: PoofConfig | undefined, checks: Check[]): Promise<RcloneSection | undefined> {
+  const file = ctx.paths.rcloneConf;
+  const title = 'rclone-poof.conf';
+  const text = await readTextIfExists(file);
+  if (text === undefined) {
+    checks.push({ id: title, title, status: 'fail', detail: `not found at ${file}`, hint: 'run `poof cconfig --provider local` (or s3, r2, b2, sftp, webdav)' });
+    return undefined;
+  }
+  const parsed = parseRcloneConf(text);
+  if (parsed.errors.length > 0) {
+    checks.push({ id: title, title, status: 'fail', detail: `${file} cannot be parsed: ${parsed.errors[0]}`, hint: 'fix it, or rewrite it with `poof cconfig --force`' });
+    return undefined;
+  }
+  const mode = await fileMode(file);
+  if (mode !== undefined && (mode & 0o077) !== 0) {
+    checks.push({
+      id: 'rclone-poof.conf.mode',
+      title,
+      status: 'fail',
+      detail: `${file} holds credentials but other users can access it (mode ${mode.toString(8)})`,
+      hint: `chmod 600 "${file}"`,
+    });
+  }
+  if (!config) {
+    checks.push({ id: title, title, status: 'skip', detail: 'parsed, but which remote to check needs a valid poof.conf' });
+    return undefined;
+  }
+  const section = findSection(parsed, config.remote);
+  if (!section) {
+    const others = parsed.sections.map((s) => s.name);
+    checks.push({
+      id: title,
+      title,
+      status: 'fail',
+      detail: `${file} has no [${config.remote}] section${others.length ? ` (it has ${others.map((n) => `[${n}]`).join(', ')})` : ''}`,
+      hint: `run \`poof cconfig\`, or set "remote" in poof.conf to one of its sections`,
+    });
+    return undefined;
+  }
+  const problems = [section, ...wrappedSections(parsed.sections, section)].flatMap((s) =>
+    findPlaceholders(s).map((key) => `[${s.name}] ${key}`),
+  );
+  if (problems.length > 0) {
+    checks.push({ id: title, title, status: 'fail', detail: `placeholder credentials in ${problems.join(', ')}`, hint: 'put real credentials there with `poof cconfig --force`' });
+    return undefined;
+  }
+  if (!section.values.type) {
+    checks.push({ id: title, title, status: 'fail', detail: `[${section.name}] has no "type"`, hint: 'rewrite it with `poof cconfig --force`' });
+    return undefined;
+  }
+  checks.push({ id: title, title, status: 'ok', detail: `[${section.name}] has type ${section.values.type}` });
+  return section;
+}
+
+/** The sections a crypt or alias remote points to, which must hold real credentials too. */
+function wrappedSections(sections: RcloneSection[], section: RcloneSection): RcloneSection[] {
+  const target = section.values.remote?.split(':')[0];
+  if (!target || !section.values.remote?.includes(':')) return [];
+  return sections.filter((s) => s.name === target);
+}
+
+async function checkMappedDirs(config: PoofConfig, checks: Check[]): Promise<void> {
+  for (const [dir, name] of Object.entries(config.paths)) {
+    const id = `dir:${name}`;
+    try {
+      const entries = await readdir(dir);
+      checks.push({ id, title: `mapped dir ${name}`, status: 'ok', detail: `${dir} exists (${entries.length} entries)` });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const detail =
+        code === 'ENOENT' ? `${dir} does not exist (or its disk is not mounted)` : code === 'ENOTDIR' ? `${dir} is not a directory` : `${dir} cannot be read (${code})`;
+      checks.push({ id, title: `mapped dir ${name}`, status: 'fail', detail, hint: 'create or mount it, or remove the mapping with `poof config --unmap`' });
+    }
+  }
+}
+
+interface RemoteInputs {
+  rclone: Rclone | undefined;
+  config: PoofConfig | undefined;
+  section: RcloneSection | undefined;
+  offline: boolean;
+}
+
+const REMOTE_TIMEOUT_MS = 60_000;
+
+async function checkRemote(ctx: Context, inputs: RemoteInputs, checks: Check[]): Promise<void> {
+  const title = 'remote';
+  if (inputs.offline) {
+    checks.push({ id: title, title, status: 'warn', detail: 'not contacted (--offline)' });
+    return;
+  }
+  const { rclone, config, section } = inputs;
+  if (!rclone || !config || !section) {
+    checks.push({ id: title, title, status: 'skip', detail: 'not contacted: rclone and both config files must pass first' });
+    return;
+  }
+  const target = remoteRoot(config, section);
+  // A cheap listing of one level, with short timeouts so a dead server fails in seconds, not minutes.
+  const result = await rclone.run(
+    ['lsf', '--config', ctx.paths.rcloneConf, '--ask-password=false', '--max-depth', '1', '--contimeout', '15s', '--timeout', '30s', '--retries', '1', '--low-level-retries', '2', target],
+    { timeoutMs: REMOTE_TIMEOUT_MS },
+  );
+  if (result.exitCode === 0) {
+    const count = result.stdout.split('\n').filter((l) => l !== '').length;
+    checks.push({ id: title, title, status: 'ok', detail: `${target} is reachable (${count} entries)` });
+  } else if (result.exitCode === 3) {
+    checks.push({ id: title, title, status: 'ok', detail: `reachable; ${target} does not exist yet (the first backup creates it)` });
+  } else if (result.timedOut) {
+    checks.push({ id: title, title, status: 'fail', detail: `${target} did not answer within ${REMOTE_TIMEOUT_MS / 1000} s`, hint: 'check the network and the server address' });
+  } else {
+    checks.push({ id: title, title, status: 'fail', detail: `${target} failed (rclone exit ${result.exitCode}): ${lastErrorLine(result.stderr)}`, hint: 'check the credentials and address with `poof cconfig --force`' });
+  }
+}
+
+/** Pure: the most telling line of rclone's stderr, without its timestamp. */
+export function lastErrorLine(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, '').trim())
+    .filter((l) => l !== '');
+  const failed = [...lines].reverse().find((l) => /^(Failed|ERROR|CRITICAL)/.test(l));
+  return (failed ?? lines[lines.length - 1] ?? 'no error message').slice(0, 400);
+}
+
+function checkEncryption(config: PoofConfig | undefined, section: RcloneSection | undefined, checks: Check[]): void {
+  if (!config || !section) {
+    checks.push({ id: 'encryption', title: 'encryption', status: 'skip', detail: 'unknown until the remote section is valid' });
+    return;
+  }
+  checks.push(
+    isCrypt(section)
+      ? { id: 'encryption', title: 'encryption', status: 'ok', detail: `on: [${section.name}] is a crypt remote over ${section.values.remote ?? '?'}` }
+      : { id: 'encryption', title: 'encryption', status: 'ok', detail: `off: [${section.name}] stores names and contents as they are` },
+  );
+}
+
+function checkEnvironment(ctx: Context, checks: Check[]): void {
+  const { dropped } = rcloneEnvironment(ctx.env);
+  if (dropped.length === 0) return;
+  const notes = dropped.map((name) => (name === 'AWS_CA_BUNDLE' ? 'AWS_CA_BUNDLE (passed to rclone as --ca-cert, since rclone cannot use it)' : name));
+  checks.push({ id: 'environment', title: 'environment', status: 'warn', detail: `not passed to rclone: ${notes.join(', ')}` });
+}
