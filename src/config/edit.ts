@@ -33,10 +33,10 @@ export function resolveDir(input: string, where: Where): string {
  * since a directory may contain "=" but a remote name may not contain "/".
  */
 export function parseMapArg(arg: string, where: Where): { dir: string; name: string } | { error: string } {
+  if (arg.startsWith('=')) return { error: `--map "${arg}": the directory is empty; use --map DIR=NAME` };
   const eq = arg.lastIndexOf('=');
   const hasName = eq > 0 && !arg.slice(eq + 1).includes('/');
   const dirPart = hasName ? arg.slice(0, eq) : arg;
-  if (dirPart.trim() === '') return { error: `--map "${arg}": the directory is empty; use --map DIR=NAME` };
   const dir = resolveDir(dirPart, where);
   const name = hasName ? arg.slice(eq + 1) : path.basename(dir);
   if (name === '') return { error: `--map "${arg}": give the remote name as --map DIR=NAME` };

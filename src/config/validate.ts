@@ -156,11 +156,14 @@ function pointerSegments(pointer: string): string[] {
 export function formatField(segments: string[]): string {
   if (segments.length === 0) return '(top level)';
   let out = '';
-  for (const segment of segments) {
-    if (/^\d+$/.test(segment)) out += `[${segment}]`;
+  segments.forEach((segment, index) => {
+    // Keys under "paths" are directories: always show them quoted.
+    const quoted = index > 0 && segments[index - 1] === 'paths';
+    if (quoted) out += `[${JSON.stringify(segment)}]`;
+    else if (/^\d+$/.test(segment)) out += `[${segment}]`;
     else if (/^[A-Za-z_$][\w$]*$/.test(segment)) out += out === '' ? segment : `.${segment}`;
     else out += `[${JSON.stringify(segment)}]`;
-  }
+  });
   return out;
 }
 

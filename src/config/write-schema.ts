@@ -1,4 +1,5 @@
-// Build step: write the schema for editors (schema/poof.schema.json). A test keeps it in sync.
+// `npm run schema`: write the schema for editors (schema/poof.schema.json); a unit test fails
+// when the committed file and the schema in code differ.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../assets.js';

@@ -1,0 +1,126 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface RunningServer {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Wait until something accepts connections on the port (bounded). */
+export async function waitForPort(port: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listened on 127.0.0.1:${port} within ${timeoutMs} ms`);
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** s3rver in this process (it checks only the access key ID: S3RVER). */
+export async function startS3(directory: string, buckets: string[] = []): Promise<RunningServer> {
+  const { default: S3rver } = await import('s3rver');
+  await mkdir(directory, { recursive: true });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: buckets.map((name) => ({ name })),
+  });
+  const { port } = await server.run();
+  return { port, stop: () => server.close() };
+}
+
+/** `rclone serve sftp` over a directory, user "u" with password "p" (a Go SFTP server). */
+export async function startRcloneSftp(directory: string): Promise<RunningServer> {
+  await mkdir(directory, { recursive: true });
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, RCLONE_CONFIG: '/dev/null' };
+  delete env.AWS_CA_BUNDLE;
+  const child = spawn('rclone', ['serve', 'sftp', directory, '--addr', `127.0.0.1:${port}`, '--user', 'u', '--pass', 'p'], {
+    env,
+    stdio: 'ignore',
+  });
+  await waitForPort(port);
+  return { port, stop: () => stopChild(child) };
+}
+
+export interface SshServer extends RunningServer {
+  clientKey: string;
+  knownHosts: string;
+}
+
+/** A real OpenSSH sshd with a throwaway host key and config, key login as the current user. */
+export async function startSshd(): Promise<SshServer> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'poof-sshd-'));
+  const port = await freePort();
+  const run = (cmd: string, args: string[]) =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawn(cmd, args, { stdio: 'ignore' });
+      child.on('error', reject);
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}`))));
+    });
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'host_ed25519')]);
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'client')]);
+  const { readFile } = await import('node:fs/promises');
+  await writeFile(path.join(dir, 'authorized_keys'), await readFile(path.join(dir, 'client.pub')));
+  const hostPub = (await readFile(path.join(dir, 'host_ed25519.pub'), 'utf8')).trim().split(' ').slice(0, 2).join(' ');
+  await writeFile(path.join(dir, 'known_hosts'), `[127.0.0.1]:${port} ${hostPub}\n`);
+  await writeFile(
+    path.join(dir, 'sshd_config'),
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${path.join(dir, 'host_ed25519')}`,
+      `PidFile ${path.join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+      'PubkeyAuthentication yes',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PermitRootLogin prohibit-password',
+      'UsePAM no',
+      'StrictModes no',
+      'Subsystem sftp internal-sftp',
+      '',
+    ].join('\n'),
+  );
+  await mkdir('/run/sshd', { recursive: true }).catch(() => {});
+  const child = spawn('/usr/sbin/sshd', ['-f', path.join(dir, 'sshd_config'), '-D', '-e'], { stdio: 'ignore' });
+  await waitForPort(port);
+  return { port, clientKey: path.join(dir, 'client'), knownHosts: path.join(dir, 'known_hosts'), stop: () => stopChild(child) };
+}
