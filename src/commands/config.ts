@@ -33,7 +33,8 @@ export async function configCommand(ctx: Context, options: ConfigOptions): Promi
     );
   }
 
-  const base: PoofConfig = existing?.config ?? (await defaultConfig(ctx));
+  // A new file made with --map holds exactly the mappings given; otherwise ~/Documents is the default.
+  const base: PoofConfig = existing?.config ?? (await defaultConfig(ctx, !options.map?.length));
   let next: PoofConfig;
   if (ctx.interactive && !flagsGiven) {
     const { runConfigWizard } = await import('../ui/config-wizard.js');
@@ -91,9 +92,9 @@ export async function configCommand(ctx: Context, options: ConfigOptions): Promi
   return ExitCode.ok;
 }
 
-async function defaultConfig(ctx: Context): Promise<PoofConfig> {
+async function defaultConfig(ctx: Context, withDocuments: boolean): Promise<PoofConfig> {
   const documents = path.join(ctx.home, 'Documents');
-  const documentsDir = (await isDirectory(documents)) ? documents : undefined;
+  const documentsDir = withDocuments && (await isDirectory(documents)) ? documents : undefined;
   return buildDefaultConfig({ user: ctx.user, hex12: randomBytes(6).toString('hex'), poofConf: ctx.paths.poofConf, documentsDir });
 }
 

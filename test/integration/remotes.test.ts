@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import { freePort, startRcloneSftp, startS3, startSshd, waitForPort, type RunningServer, type SshServer } from '../helpers/servers.js';
+import { readTree, writeSampleTree } from '../helpers/tree.js';
+
+/** A configured sandbox: one mapping with the sample tree, poof.conf written. */
+async function setup(): Promise<{ sb: Sandbox; src: string; bucket: string }> {
+  const sb = await makeSandbox();
+  const src = path.join(sb.home, 'My Files');
+  await writeSampleTree(src);
+  const bucket = 'poof-test-bucket';
+  const result = await runPoof(['config', '--map', `${src}=My Files`, '--bucket', bucket], { env: sb.env });
+  assert.equal(result.code, 0, result.stderr);
+  return { sb, src, bucket };
+}
+
+/** Run rclone with poof's config to look at the remote from outside poof. */
+function rcloneWith(sb: Sandbox, args: string[]): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    const env = { ...sb.env };
+    delete env.AWS_CA_BUNDLE;
+    const child = spawn('rclone', ['--config', path.join(sb.confdir, 'rclone-poof.conf'), ...args], { env });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout }));
+  });
+}
+
+describe('S3 (s3rver on 127.0.0.1)', () => {
+  let s3: RunningServer;
+  let ctx: Awaited<ReturnType<typeof setup>>;
+  before(async () => {
+    ctx = await setup();
+    s3 = await startS3(path.join(ctx.sb.dir, 's3data'));
+  });
+  after(async () => {
+    await s3.stop();
+    await ctx.sb.cleanup();
+  });
+
+  it('cconfig --provider s3 with an endpoint gives a working remote (despite AWS_CA_BUNDLE)', async () => {
+    const { sb } = ctx;
+    const env = { ...sb.env, AWS_CA_BUNDLE: '/etc/ssl/certs/ca-certificates.crt', POOF_SECRET: 'S3RVER' };
+    const made = await runPoof(['cconfig', '--provider', 's3', '--endpoint', `http://127.0.0.1:${s3.port}`, '--access-key-id', 'S3RVER'], { env });
+    assert.equal(made.code, 0, made.stderr);
+    const verify = await runPoof(['verify'], { env });
+    assert.equal(verify.code, 0, verify.stdout);
+    assert.match(verify.stdout, /ok {2}remote: reachable; poof-backup:poof-test-bucket does not exist yet/);
+    const backup = await runPoof(['backup'], { env });
+    assert.equal(backup.code, 0, backup.stderr);
+    const listed = await rcloneWith(sb, ['lsf', '-R', '--files-only', 'poof-backup:poof-test-bucket']);
+    assert.deepEqual(listed.stdout.trim().split('\n').sort(), [...(await readTree(ctx.src)).keys()].map((k) => `My Files/${k}`).sort());
+  });
+
+  it('a wrong access key fails verify with exit 4 and says why', async () => {
+    const { sb } = ctx;
+    const env = { ...sb.env, POOF_SECRET: 'S3RVER' };
+    await runPoof(['cconfig', '--provider', 's3', '--endpoint', `http://127.0.0.1:${s3.port}`, '--access-key-id', 'WRONG', '--force'], { env });
+    const verify = await runPoof(['verify'], { env });
+    assert.equal(verify.code, 4);
+    assert.match(verify.stdout, /FAIL  remote: poof-backup:poof-test-bucket failed \(rclone exit 1\): .*InvalidAccessKeyId/);
+  });
+});
+
+describe('SFTP (rclone serve sftp, password)', () => {
+  let server: RunningServer;
+  let ctx: Awaited<ReturnType<typeof setup>>;
+  before(async () => {
+    ctx = await setup();
+    server = await startRcloneSftp(path.join(ctx.sb.dir, 'sftp-root'));
+  });
+  after(async () => {
+    await server.stop();
+    await ctx.sb.cleanup();
+  });
+
+  it('cconfig --provider sftp with a password from the environment works end to end', async () => {
+    const env = { ...ctx.sb.env, POOF_SECRET: 'p' };
+    const made = await runPoof(['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(server.port), '--user', 'u'], { env });
+    assert.equal(made.code, 0, made.stderr);
+    const verify = await runPoof(['verify'], { env: ctx.sb.env });
+    assert.equal(verify.code, 0, verify.stdout);
+    const backup = await runPoof(['backup'], { env: ctx.sb.env });
+    assert.equal(backup.code, 0, backup.stderr);
+    const copy = path.join(ctx.sb.dir, 'sftp-root', ctx.bucket, 'My Files');
+    assert.deepEqual(await readTree(copy), await readTree(ctx.src));
+  });
+});
+
+describe('SFTP (OpenSSH sshd, key and known_hosts)', () => {
+  let sshd: SshServer;
+  let ctx: Awaited<ReturnType<typeof setup>>;
+  // OpenSSH serves paths relative to the login's home: a unique bucket there, purged afterwards.
+  const bucket = `poof-sshd-test-${process.pid}-${Date.now()}`;
+  before(async () => {
+    ctx = await setup();
+    sshd = await startSshd();
+  });
+  after(async () => {
+    await rm(path.join(os.homedir(), bucket), { recursive: true, force: true });
+    await sshd.stop();
+    await ctx.sb.cleanup();
+  });
+
+  it('cconfig --provider sftp with --key-file, --known-hosts and --shell-type none works end to end', async () => {
+    const bucketed = await runPoof(['config', '--bucket', bucket, '--force'], { env: ctx.sb.env });
+    assert.equal(bucketed.code, 0, bucketed.stderr);
+    const made = await runPoof(
+      ['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', process.env.USER ?? 'root', '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none'],
+      { env: ctx.sb.env },
+    );
+    assert.equal(made.code, 0, made.stderr);
+    const verify = await runPoof(['verify'], { env: ctx.sb.env });
+    assert.equal(verify.code, 0, verify.stdout);
+    assert.match(verify.stdout, /ok {2}remote: reachable/);
+    const backup = await runPoof(['backup'], { env: ctx.sb.env });
+    assert.equal(backup.code, 0, backup.stderr);
+    const listed = await rcloneWith(ctx.sb, ['lsf', '-R', '--files-only', `poof-backup:${bucket}/My Files`]);
+    assert.deepEqual(listed.stdout.trim().split('\n').sort(), [...(await readTree(ctx.src)).keys()].sort());
+    const check = await rcloneWith(ctx.sb, ['check', '--download', ctx.src, `poof-backup:${bucket}/My Files`]);
+    assert.equal(check.code, 0, 'contents identical, compared by download');
+  });
+
+  it('an unreachable server fails verify quickly with exit 4', async () => {
+    const port = await freePort();
+    const made = await runPoof(['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(port), '--key-file', sshd.clientKey, '--force'], { env: ctx.sb.env });
+    assert.equal(made.code, 0, made.stderr);
+    const verify = await runPoof(['verify'], { env: ctx.sb.env });
+    assert.equal(verify.code, 4);
+    assert.match(verify.stdout, /FAIL  remote: .*connection refused/);
+  });
+});
+
+describe('WebDAV (rclone serve webdav)', () => {
+  let ctx: Awaited<ReturnType<typeof setup>>;
+  let stop: () => void;
+  let port: number;
+  before(async () => {
+    ctx = await setup();
+    port = await freePort();
+    const dir = path.join(ctx.sb.dir, 'dav-root');
+    await mkdir(dir, { recursive: true });
+    const env = { ...process.env, RCLONE_CONFIG: '/dev/null' };
+    const child = spawn('rclone', ['serve', 'webdav', dir, '--addr', `127.0.0.1:${port}`, '--user', 'u', '--pass', 'p'], { env, stdio: 'ignore' });
+    stop = () => child.kill('SIGTERM');
+    await waitForPort(port);
+  });
+  after(async () => {
+    stop();
+    await ctx.sb.cleanup();
+  });
+
+  it('cconfig --provider webdav with a password on stdin works end to end', async () => {
+    const made = await runPoof(['cconfig', '--provider', 'webdav', '--url', `http://127.0.0.1:${port}`, '--user', 'u', '--secret-stdin'], { env: ctx.sb.env, input: 'p\n' });
+    assert.equal(made.code, 0, made.stderr);
+    const verify = await runPoof(['verify'], { env: ctx.sb.env });
+    assert.equal(verify.code, 0, verify.stdout);
+    const backup = await runPoof(['backup'], { env: ctx.sb.env });
+    assert.equal(backup.code, 0, backup.stderr);
+    assert.deepEqual(await readTree(path.join(ctx.sb.dir, 'dav-root', ctx.bucket, 'My Files')), await readTree(ctx.src));
+  });
+});
