@@ -130,6 +130,14 @@ export function buildProgram(): Command {
     .addHelpText('after', examples(['poof backup', 'poof backup --only Documents --dry-run']))
     .action(run(async () => (await import('./commands/backup.js')).backupCommand));
 
+  program
+    .command('status')
+    .description('show the last runs from the history')
+    .option('--last <n>', 'how many runs (default 10)')
+    .option('--json', 'print {runs: [...]}')
+    .addHelpText('after', examples(['poof status', 'poof status --last 1 --json']))
+    .action(run(async () => (await import('./commands/status.js')).statusCommand));
+
   return program;
 }
 

@@ -21,6 +21,8 @@ export interface RunMappingHooks {
   onEvent?: (event: LogEvent) => void;
   /** Every raw stderr line, for the log file. */
   onLine?: (line: string) => void;
+  /** Aborting it stops rclone (SIGTERM). */
+  cancelSignal?: AbortSignal;
 }
 
 const MAX_KEPT_ERRORS = 20;
@@ -35,6 +37,7 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: RunMa
   let deleted = 0;
   const errors: string[] = [];
   const result = await rclone.run(plan.args, {
+    ...(hooks.cancelSignal ? { cancelSignal: hooks.cancelSignal } : {}),
     onStderrLine: (line) => {
       hooks.onLine?.(line);
       const event = parseLogLine(line);
@@ -50,8 +53,10 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: RunMa
   const durationMs = Date.now() - started;
   const common = { ...base, rcloneExit: result.exitCode, copied, deleted, errors, durationMs, ...(stats ? { stats } : {}) };
   if (result.exitCode === 0) return { ...common, status: 'ok' };
-  const reason = result.signal
-    ? `rclone was stopped by ${result.signal}`
+  const reason = hooks.cancelSignal?.aborted
+    ? 'interrupted: rclone was stopped before it finished'
+    : result.signal
+      ? `rclone was stopped by ${result.signal}`
     : `rclone exited ${result.exitCode}: ${describeRcloneExit(result.exitCode).meaning}`;
   return { ...common, status: 'failed', reason };
 }

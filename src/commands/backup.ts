@@ -1,15 +1,15 @@
-import { appendFile } from 'node:fs/promises';
 import { planBackup, type SourceState } from '../backup/plan.js';
 import { probeSource } from '../backup/probe.js';
-import { runMapping, type MappingResult } from '../backup/run-mapping.js';
-import { formatResult } from '../backup/summary.js';
+import { runAllMappings, type RunAllOutcome } from '../backup/run-all.js';
 import type { Context } from '../context.js';
 import { loadRemoteSections } from '../config/rclone-conf.js';
 import { loadConfig } from '../config/store.js';
-import { ExitCode, UsageError } from '../errors.js';
-import { ensurePrivateDir } from '../fs/atomic-write.js';
+import { UsageError } from '../errors.js';
 import { describeRcloneExit } from '../rclone/exit-codes.js';
 import { locateRclone } from '../rclone/runner.js';
+import { openLogFile } from '../run/log-file.js';
+import { withRunSession } from '../run/session.js';
+import { outputMode } from '../ui/task-list.js';
 
 interface BackupOptions {
   only?: string[];
@@ -32,38 +32,36 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
   const dryRun = Boolean(options.dryRun);
   const plans = planBackup({ config, section, baseSection, configFile: ctx.paths.rcloneConf, only: options.only, dryRun, sources });
 
-  const say = options.json || options.quiet ? () => {} : ctx.out;
-  await ensurePrivateDir(ctx.paths.stateDir);
-  const log = (line: string) => appendFile(ctx.paths.logFile, `${line}\n`, { mode: 0o600 }).catch(() => {});
-
-  const results: MappingResult[] = [];
-  for (const plan of plans) {
-    say(`${plan.name}: ${plan.localDir} -> ${plan.remotePath}${dryRun ? ' (dry run)' : ''}`);
-    if (dryRun) say(`  rclone ${plan.args.join(' ')}`);
-    await log(`# ${new Date().toISOString()} backup ${plan.name}: rclone ${plan.args.join(' ')}`);
-    const result = await runMapping(rclone, plan, {
-      onLine: (line) => void log(line),
-      onEvent: (event) => {
-        if (dryRun && event.kind === 'file' && event.action === 'skipped') say(`  would ${/delet/i.test(event.message) ? 'delete' : 'copy'} ${event.object}`);
-        if (event.kind === 'error') ctx.err(`poof: ${plan.name}: ${event.object ? `${event.object}: ` : ''}${event.message}`);
-      },
-    });
-    results.push(result);
-    const line = formatResult(result, dryRun);
-    if (result.status === 'ok') say(line);
-    else ctx.err(`poof: ${line}`);
-    if (result.status === 'failed' && result.rcloneExit !== undefined) {
-      const advice = describeRcloneExit(result.rcloneExit).advice;
-      if (advice) ctx.err(`poof: ${plan.name}: ${advice} (log: ${ctx.paths.logFile})`);
+  const mode = outputMode(ctx, options);
+  if (dryRun && mode !== 'silent') for (const plan of plans) ctx.out(`[dry run] ${plan.name}: rclone ${plan.args.join(' ')}`);
+  let outcome: RunAllOutcome = { results: [], notRun: [], errors: [], planned: [] };
+  const exitCode = await withRunSession(ctx, 'backup', dryRun, async (interrupt) => {
+    const log = openLogFile(ctx.paths.logFile);
+    try {
+      outcome = await runAllMappings(rclone, plans, { mode, dryRun, cancelSignal: interrupt.signal, log: log.write });
+    } finally {
+      await log.close();
     }
-  }
+    return outcome;
+  });
+  if (mode !== 'silent') for (const line of outcome.planned) ctx.out(line);
+  for (const line of outcome.errors) ctx.err(`poof: ${line}`);
 
-  const ok = results.every((r) => r.status === 'ok');
-  if (options.json) ctx.out(JSON.stringify({ ok, command: 'backup', dryRun, mappings: results }, null, 2));
-  else if (!options.quiet) {
-    const failed = results.filter((r) => r.status !== 'ok').length;
-    if (ok) say(`backup ${dryRun ? 'dry run ' : ''}complete: ${results.length} of ${results.length} mappings ok`);
-    else ctx.err(`poof: backup incomplete: ${failed} of ${results.length} mappings did not finish; nothing was deleted locally`);
+  const { results } = outcome;
+  const ok = exitCode === 0;
+  if (options.json) {
+    ctx.out(JSON.stringify({ ok, command: 'backup', dryRun, exitCode, mappings: results, notRun: outcome.notRun }, null, 2));
+    return exitCode;
   }
-  return ok ? ExitCode.ok : ExitCode.runFailed;
+  for (const result of results.filter((r) => r.status === 'failed' && r.rcloneExit !== undefined)) {
+    const advice = describeRcloneExit(result.rcloneExit ?? 0).advice;
+    if (advice) ctx.err(`poof: ${result.name}: ${advice} (log: ${ctx.paths.logFile})`);
+  }
+  if (ok) {
+    if (!options.quiet) ctx.out(`backup ${dryRun ? 'dry run ' : ''}complete: ${results.length} of ${results.length} mappings ok`);
+  } else {
+    const bad = results.filter((r) => r.status !== 'ok').length + outcome.notRun.length;
+    ctx.err(`poof: backup incomplete: ${bad} of ${plans.length} mappings did not finish; nothing was deleted locally`);
+  }
+  return exitCode;
 }

@@ -21,7 +21,7 @@ describe('poof --version and --help', () => {
   });
 
   it('shows examples for every command', async () => {
-    for (const command of ['config', 'cconfig', 'verify', 'paths', 'backup']) {
+    for (const command of ['config', 'cconfig', 'verify', 'paths', 'backup', 'status']) {
       const result = await runPoof([command, '--help'], { env: sb.env });
       assert.equal(result.code, 0, command);
       assert.match(result.stdout, /Examples:\n\s+\$ poof /, command);

@@ -1,0 +1,58 @@
+import type { ListrTask } from 'listr2';
+import type { LogEvent } from '../rclone/log-parse.js';
+import type { Rclone } from '../rclone/runner.js';
+import type { RunOutcome } from '../run/session.js';
+import { runTaskList, type OutputMode } from '../ui/task-list.js';
+import type { MappingPlan } from './plan.js';
+import { formatProgress } from './progress.js';
+import { runMapping, type MappingResult } from './run-mapping.js';
+import { formatResult } from './summary.js';
+
+export interface RunAllOptions {
+  mode: OutputMode;
+  dryRun: boolean;
+  cancelSignal: AbortSignal;
+  log: (line: string) => void;
+}
+
+export interface RunAllOutcome extends RunOutcome {
+  /** rclone's error lines, told after the task list so they do not garble it. */
+  errors: string[];
+  /** With --dry-run: what would be copied or deleted. */
+  planned: string[];
+}
+
+/** Run each planned mapping in turn as one task of a task list; a failure never stops the others. */
+export async function runAllMappings(rclone: Rclone, plans: MappingPlan[], options: RunAllOptions): Promise<RunAllOutcome> {
+  const results: MappingResult[] = [];
+  const notRun: string[] = [];
+  const errors: string[] = [];
+  const planned: string[] = [];
+  const tasks: ListrTask<unknown>[] = plans.map((plan) => ({
+    title: `${plan.name}: ${plan.localDir} -> ${plan.remotePath}${options.dryRun ? ' (dry run)' : ''}`,
+    task: async (_ctx, task) => {
+      if (options.cancelSignal.aborted) {
+        notRun.push(plan.name);
+        task.skip(`${plan.name}: not started (interrupted)`);
+        return;
+      }
+      options.log(`# ${new Date().toISOString()} ${plan.name}: rclone ${plan.args.join(' ')}`);
+      const result = await runMapping(rclone, plan, {
+        cancelSignal: options.cancelSignal,
+        onLine: options.log,
+        onEvent: (event: LogEvent) => {
+          if (event.kind === 'stats' && options.mode === 'tty') task.output = formatProgress(event.stats);
+          if (event.kind === 'error') errors.push(`${plan.name}: ${event.object ? `${event.object}: ` : ''}${event.message}`);
+          if (options.dryRun && event.kind === 'file' && event.action === 'skipped') {
+            planned.push(`${plan.name}: would ${/delet/i.test(event.message) ? 'delete' : 'copy'} ${event.object}`);
+          }
+        },
+      });
+      results.push(result);
+      task.title = formatResult(result, options.dryRun);
+      if (result.status !== 'ok') throw new Error(formatResult(result, options.dryRun));
+    },
+  }));
+  await runTaskList(tasks, options.mode);
+  return { results, notRun, errors, planned };
+}
