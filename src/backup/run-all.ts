@@ -49,8 +49,14 @@ export async function runAllMappings(rclone: Rclone, plans: MappingPlan[], optio
         },
       });
       results.push(result);
-      task.title = formatResult(result, options.dryRun);
-      if (result.status !== 'ok') throw new Error(formatResult(result, options.dryRun));
+      const line = formatResult(result, options.dryRun);
+      if (result.status === 'ok') {
+        task.title = line;
+        return;
+      }
+      // listr2 shows a failed task as "title [FAILED: message]": the name, then the details.
+      task.title = plan.name;
+      throw new Error(line.slice(plan.name.length + 2).replace(/^FAILED: /, '').replace(/^REFUSED: /, 'refused: '));
     },
   }));
   await runTaskList(tasks, options.mode);

@@ -46,7 +46,6 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: RunMa
       if (event.kind === 'file' && (event.action === 'copied' || event.action === 'updated')) copied++;
       if (event.kind === 'file' && event.action === 'deleted') deleted++;
       if (event.kind === 'error' && errors.length < MAX_KEPT_ERRORS) errors.push(event.object ? `${event.object}: ${event.message}` : event.message);
-      if (event.kind === 'text' && /^(panic|fatal|Failed)/i.test(event.text) && errors.length < MAX_KEPT_ERRORS) errors.push(event.text);
       hooks.onEvent?.(event);
     },
   });

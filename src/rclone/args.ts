@@ -37,6 +37,9 @@ export function buildSyncArgs(input: SyncArgsInput): string[] {
   const tuning = { ...defaultTuning(input.backendType, input.crypt), ...input.tuning };
   const args = ['sync', input.source, input.dest, ...baseFlags(input.configFile)];
   args.push('--use-json-log', '--stats', '1s', '--stats-log-level', 'NOTICE', '-v');
+  // rclone waits 5 minutes of silence before giving up on a vanished server (1.60); an
+  // unattended run should fail in reasonable time and say why.
+  args.push('--contimeout', '30s', '--timeout', '2m');
   const symlinks = input.symlinks ?? 'follow';
   if (symlinks === 'follow') args.push('--copy-links');
   else if (symlinks === 'links') args.push('--links');

@@ -29,10 +29,10 @@ export function parseLogLine(line: string): LogEvent | undefined {
   let entry: Record<string, unknown>;
   try {
     const parsed = JSON.parse(trimmed) as unknown;
-    if (typeof parsed !== 'object' || parsed === null) return { kind: 'text', text: trimmed };
+    if (typeof parsed !== 'object' || parsed === null) return textEvent(trimmed);
     entry = parsed as Record<string, unknown>;
   } catch {
-    return { kind: 'text', text: trimmed };
+    return textEvent(trimmed);
   }
   const level = String(entry.level ?? '');
   const message = String(entry.msg ?? '').trim();
@@ -44,6 +44,18 @@ export function parseLogLine(line: string): LogEvent | undefined {
     if (action) return { kind: 'file', action, object, message };
   }
   return { kind: 'other', level, message };
+}
+
+/** rclone 1.60 prints some fatal errors ("Failed to create file system ...") as plain text even with --use-json-log. */
+function textEvent(line: string): LogEvent {
+  const text = stripTimestamp(line);
+  if (/^(Failed|ERROR|CRITICAL|NOTICE: Fatal|panic|fatal error)/.test(text)) return { kind: 'error', message: text };
+  return { kind: 'text', text };
+}
+
+/** Pure: a log line without rclone's "2026/11/22 13:34:02 " prefix. */
+export function stripTimestamp(line: string): string {
+  return line.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d(\.\d+)? /, '').trim();
 }
 
 function fileAction(message: string): 'copied' | 'deleted' | 'updated' | 'skipped' | undefined {

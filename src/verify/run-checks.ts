@@ -6,6 +6,7 @@ import { checkConfigText, fileMode, readTextIfExists } from '../config/store.js'
 import { formatIssue } from '../config/validate.js';
 import { PoofError } from '../errors.js';
 import { rcloneEnvironment } from '../rclone/env.js';
+import { stripTimestamp } from '../rclone/log-parse.js';
 import { findPlaceholders, findSection, parseRcloneConf, type RcloneSection } from '../rclone/ini.js';
 import { isCrypt, remoteRoot } from '../rclone/remote-path.js';
 import { locateRclone, type Rclone } from '../rclone/runner.js';
@@ -194,7 +195,7 @@ async function checkRemote(ctx: Context, inputs: RemoteInputs, checks: Check[]):
 export function lastErrorLine(stderr: string): string {
   const lines = stderr
     .split('\n')
-    .map((l) => l.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, '').trim())
+    .map(stripTimestamp)
     .filter((l) => l !== '');
   const failed = [...lines].reverse().find((l) => /^(Failed|ERROR|CRITICAL)/.test(l));
   return (failed ?? lines[lines.length - 1] ?? 'no error message').slice(0, 400);

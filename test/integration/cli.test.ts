@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { writeRcloneShim } from '../helpers/rclone-shim.js';
@@ -173,13 +173,30 @@ describe('poof config, cconfig, verify, paths, backup with real rclone', () => {
     assert.match(verified.stdout, /remote: poof-backup:poofbackup-tester-\w+ is reachable \(2 entries\)/);
   });
 
+  it('backup keeps modification times, file modes and empty directories on a local remote', async () => {
+    const file = path.join(docs, 'kept.txt');
+    await writeFile(file, 'attributes');
+    await chmod(file, 0o640);
+    const old = new Date('2020-02-03T04:05:06Z');
+    await utimes(file, old, old);
+    await mkdir(path.join(docs, 'empty dir'));
+    const result = await runPoof(['backup', '--only', 'Documents'], { env: sb.env });
+    assert.equal(result.code, 0, result.stderr);
+    const conf = JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string };
+    const copy = path.join(sb.dir, 'cloud', conf.bucket, 'Documents');
+    const copied = await stat(path.join(copy, 'kept.txt'));
+    assert.equal(copied.mtime.getTime(), old.getTime());
+    assert.equal((copied.mode & 0o777).toString(8), '640');
+    assert.ok((await stat(path.join(copy, 'empty dir'))).isDirectory());
+  });
+
   it('backup refuses an emptied source, keeps its remote copy and exits 1', async () => {
     const extra = path.join(sb.home, 'extra');
     await writeFile(path.join(extra, 'e.txt'), '');
     execFileSync('rm', [path.join(extra, 'e.txt')]);
     const result = await runPoof(['backup'], { env: sb.env });
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /Extra: REFUSED: the local directory holds no files/);
+    assert.match(result.stderr, /Extra \[FAILED: refused: the local directory holds no files/);
     assert.match(result.stdout, /Documents: ok/);
     const conf = JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string };
     assert.deepEqual(await readdir(path.join(sb.dir, 'cloud', conf.bucket, 'Extra')), ['e.txt']);

@@ -90,6 +90,19 @@ describe('SFTP (rclone serve sftp, password)', () => {
     const copy = path.join(ctx.sb.dir, 'sftp-root', ctx.bucket, 'My Files');
     assert.deepEqual(await readTree(copy), await readTree(ctx.src));
   });
+
+  it('a backup to a stopped server fails with exit 1, says why, and leaves local files alone', async () => {
+    const before = await readTree(ctx.src);
+    await server.stop();
+    const backup = await runPoof(['backup'], { env: ctx.sb.env, timeoutMs: 90_000 });
+    assert.equal(backup.code, 1);
+    assert.match(backup.stderr, /My Files \[FAILED: rclone exited 1/);
+    assert.match(backup.stderr, /connection refused/);
+    assert.match(backup.stderr, /backup incomplete: 1 of 1 mappings did not finish; nothing was deleted locally/);
+    assert.deepEqual(await readTree(ctx.src), before);
+    const status = await runPoof(['status', '--last', '1'], { env: ctx.sb.env });
+    assert.match(status.stdout, /backup {2}failed \(exit 1\)/);
+  });
 });
 
 describe('SFTP (OpenSSH sshd, key and known_hosts)', () => {

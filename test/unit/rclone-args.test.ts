@@ -164,7 +164,12 @@ describe('parseLogLine', () => {
   });
   it('reads errors and survives non-JSON and odd lines', () => {
     assert.deepEqual(parseLogLine('{"level":"error","msg":"Failed to copy: permission denied","object":"s.txt"}'), { kind: 'error', message: 'Failed to copy: permission denied', object: 's.txt' });
-    assert.deepEqual(parseLogLine('panic: runtime error'), { kind: 'text', text: 'panic: runtime error' });
+    assert.deepEqual(parseLogLine('panic: runtime error'), { kind: 'error', message: 'panic: runtime error' });
+    assert.deepEqual(parseLogLine('2026/11/22 13:51:11 Failed to create file system for "d:b": connection refused'), {
+      kind: 'error',
+      message: 'Failed to create file system for "d:b": connection refused',
+    });
+    assert.deepEqual(parseLogLine('2026/11/22 13:51:11 INFO  : something'), { kind: 'text', text: 'INFO  : something' });
     assert.deepEqual(parseLogLine('42'), { kind: 'text', text: '42' });
     assert.equal(parseLogLine('   '), undefined);
     assert.deepEqual(parseLogLine('{"msg":"There was nothing to transfer","level":"info"}'), { kind: 'other', level: 'info', message: 'There was nothing to transfer' });
