@@ -58,9 +58,7 @@ function createRunner(bin: string, sourceEnv: Record<string, string | undefined>
   const { env, args: envArgs } = rcloneEnvironment(sourceEnv);
   return async (args: string[], options: RunOptions = {}): Promise<RcloneResult> => {
     const { execa } = await import('execa');
-    // `version` takes no global flags such as --ca-cert.
-    const fullArgs = args[0] === 'version' ? args : [...args, ...envArgs];
-    const child = execa(bin, fullArgs, {
+    const child = execa(bin, [...args, ...envArgs], {
       env,
       extendEnv: false,
       reject: false,

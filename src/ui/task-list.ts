@@ -1,4 +1,4 @@
-import type { ListrTask } from 'listr2';
+import type { ListrRendererValue, ListrTask } from 'listr2';
 import type { Context } from '../context.js';
 
 /** tty: live task list; plain: one line per event (cron, launchd, pipes); silent: --json/--quiet. */
@@ -12,12 +12,7 @@ export function outputMode(ctx: Context, options: { json?: boolean; quiet?: bool
 /** The one place a Listr is made. Task failures are collected by the tasks, never thrown out. */
 export async function runTaskList<T>(tasks: ListrTask<T>[], mode: OutputMode): Promise<void> {
   const { Listr } = await import('listr2');
-  const renderer = mode === 'tty' ? 'default' : mode === 'plain' ? 'simple' : 'silent';
-  const list = new Listr<T>(tasks, {
-    concurrent: false,
-    exitOnError: false,
-    renderer,
-    rendererOptions: { collapseErrors: false },
-  } as never);
+  const renderer: ListrRendererValue = mode === 'tty' ? 'default' : mode === 'plain' ? 'simple' : 'silent';
+  const list = new Listr<T, ListrRendererValue, ListrRendererValue>(tasks, { concurrent: false, exitOnError: false, renderer });
   await list.run();
 }
