@@ -1,9 +1,9 @@
-import { copyFile, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import { resolveDir } from '../config/edit.js';
 import { loadConfig, readTextIfExists } from '../config/store.js';
 import { ExitCode, UsageError } from '../errors.js';
-import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
+import { ensurePrivateDir, keepInvalidCopy, writeFileAtomic } from '../fs/atomic-write.js';
 import { readTemplate } from '../assets.js';
 import { escapeRcloneValue, renderTemplate, TemplateError } from '../render-template.js';
 import { findSection, parseRcloneConf, upsertSection } from '../rclone/ini.js';
@@ -31,12 +31,13 @@ export async function cconfigCommand(ctx: Context, options: CconfigOptions): Pro
   const { config } = await loadConfig(ctx.paths);
   const remote = config.remote;
   const provider = await chooseProvider(ctx, options.provider);
+  const where = { cwd: ctx.cwd, home: ctx.home };
   const providerOptions: ProviderOptions = {
     ...options,
     accessKeyId: options.accessKeyId ?? ctx.env.POOF_ACCESS_KEY_ID,
-    ...(options.root ? { root: resolveAbsolute(ctx, options.root) } : {}),
-    ...(options.keyFile ? { keyFile: resolveAbsolute(ctx, options.keyFile) } : {}),
-    ...(options.knownHosts ? { knownHosts: resolveAbsolute(ctx, options.knownHosts) } : {}),
+    ...(options.root ? { root: resolveDir(options.root, where) } : {}),
+    ...(options.keyFile ? { keyFile: resolveDir(options.keyFile, where) } : {}),
+    ...(options.knownHosts ? { knownHosts: resolveDir(options.knownHosts, where) } : {}),
   };
   const defaults = { localRoot: ctx.paths.defaultLocalRoot, user: ctx.user };
   let plan = planProvider(provider, remote, providerOptions, defaults);
@@ -61,8 +62,7 @@ export async function cconfigCommand(ctx: Context, options: CconfigOptions): Pro
     if (!options.force) {
       throw new UsageError(`${ctx.paths.rcloneConf} cannot be parsed: ${parsed.errors[0]}`, 'fix it, or replace it with --force');
     }
-    const keep = `${ctx.paths.rcloneConf}.invalid-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    await copyFile(ctx.paths.rcloneConf, keep);
+    const keep = await keepInvalidCopy(ctx.paths.rcloneConf);
     ctx.err(`poof: the unparseable rclone-poof.conf was kept as ${keep}`);
     baseText = '';
   } else if (findSection(parsed, remote) && !options.force) {
@@ -131,8 +131,4 @@ function maskSecrets(section: string, plan: ProviderPlan): string {
   if (!plan.secret) return section;
   const key = plan.secret.name;
   return section.replace(new RegExp(`^(${key}\\s*=\\s*).+$`, 'm'), '$1***');
-}
-
-function resolveAbsolute(ctx: Context, file: string): string {
-  return resolveDir(file, { cwd: ctx.cwd, home: ctx.home });
 }

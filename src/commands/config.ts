@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Context } from '../context.js';
 import { buildDefaultConfig } from '../config/defaults.js';
@@ -8,6 +7,7 @@ import type { PoofConfig } from '../config/schema.js';
 import { checkConfigText, readTextIfExists, writeConfig } from '../config/store.js';
 import { formatIssue, validateConfig } from '../config/validate.js';
 import { ExitCode, UsageError } from '../errors.js';
+import { keepInvalidCopy } from '../fs/atomic-write.js';
 import { isDirectory } from '../fs/probe.js';
 
 interface ConfigOptions extends ConfigChanges {
@@ -72,8 +72,7 @@ export async function configCommand(ctx: Context, options: ConfigOptions): Promi
     throw new UsageError(`the new poof.conf would be invalid: ${lines[0]}`, undefined, lines.slice(1));
   }
   if (existingText !== undefined && existing?.config === undefined) {
-    const keep = `${paths.poofConf}.invalid-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    await copyFile(paths.poofConf, keep);
+    const keep = await keepInvalidCopy(paths.poofConf);
     ctx.err(`poof: the invalid poof.conf was kept as ${keep}`);
   }
   const text = await writeConfig(paths, result.config);

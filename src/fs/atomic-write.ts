@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -43,4 +43,11 @@ async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await handle?.close();
   }
+}
+
+/** Keep a file that is about to be replaced because it is invalid, as `<file>.invalid-<time>`. */
+export async function keepInvalidCopy(file: string): Promise<string> {
+  const keep = `${file}.invalid-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  await copyFile(file, keep);
+  return keep;
 }

@@ -122,6 +122,21 @@ describe('poof config, cconfig, verify, paths, backup with real rclone', () => {
     assert.equal(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8'), before);
   });
 
+  it('config --force replaces an invalid file and keeps the old one beside it', async () => {
+    const file = path.join(sb.confdir, 'poof.conf');
+    const good = await readFile(file, 'utf8');
+    await writeFile(file, '{"bucket": ');
+    const refused = await runPoof(['config', '--map', `${docs}=Documents`], { env: sb.env });
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /exists but is invalid.*not valid JSON/);
+    const forced = await runPoof(['config', '--map', `${docs}=Documents`, '--force'], { env: sb.env });
+    assert.equal(forced.code, 0, forced.stderr);
+    const kept = (await readdir(sb.confdir)).filter((name) => name.startsWith('poof.conf.invalid-'));
+    assert.equal(kept.length, 1);
+    assert.equal(await readFile(path.join(sb.confdir, kept[0]!), 'utf8'), '{"bucket": ');
+    await writeFile(file, good);
+  });
+
   it('verify fails before rclone-poof.conf exists, naming the fix', async () => {
     const result = await runPoof(['verify'], { env: sb.env });
     assert.equal(result.code, 4);
