@@ -131,6 +131,26 @@ export function buildProgram(): Command {
     .action(run(async () => (await import('./commands/backup.js')).backupCommand));
 
   program
+    .command('download')
+    .description('restore each mapped directory from the remote; local files it replaces or deletes go to the trash first')
+    .option('--only <name>', 'restore only the mapping with this remote name (repeatable)', collect)
+    .option('--to <dir>', 'restore into DIR/NAME instead of each mapped directory')
+    .option('--keep-dir <dir>', 'move replaced or deleted local files into DIR instead of the trash')
+    .option('-y, --yes', 'do not ask before replacing or deleting local files (needed without a terminal)')
+    .option('--dry-run', 'show what would be restored, replaced and deleted; change nothing')
+    .option('--json', 'print one JSON result object')
+    .option('-q, --quiet', 'print only errors')
+    .addHelpText(
+      'after',
+      `${examples(['poof download --dry-run', 'poof download --only Documents', 'poof download --to /tmp/restore   # a side-by-side copy; nothing local is replaced'])}
+Before it changes anything, download lists every local file it would replace or delete,
+asks on a terminal (or needs --yes), and moves those files to the trash first.
+A remote copy that is missing or empty is never restored (that would delete the local files).
+`,
+    )
+    .action(run(async () => (await import('./commands/download.js')).downloadCommand));
+
+  program
     .command('status')
     .description('show the last runs from the history')
     .option('--last <n>', 'how many runs (default 10)')

@@ -73,7 +73,7 @@ function refuseSource(state: SourceState | undefined): string | undefined {
 }
 
 /** A local-directory "cloud" inside the source (or around it) would copy the backup into itself. */
-function refuseOverlap(localDir: string, section: RcloneSection, config: PoofConfig, name: string): string | undefined {
+export function refuseOverlap(localDir: string, section: RcloneSection, config: PoofConfig, name: string): string | undefined {
   if (section.values.type !== 'alias' || !section.values.remote?.startsWith('/')) return undefined;
   const dest = normalizeDir(path.posix.join(section.values.remote, config.bucket, name));
   if (dest === localDir || isInside(dest, localDir) || isInside(localDir, dest)) {

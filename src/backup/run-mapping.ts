@@ -15,6 +15,9 @@ export interface MappingResult {
   deleted: number;
   errors: string[];
   durationMs: number;
+  /** A restore: local files moved to the trash (or to keptIn) before they were replaced or deleted. */
+  trashed?: number;
+  keptIn?: string;
 }
 
 export interface RunMappingHooks {

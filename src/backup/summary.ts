@@ -1,5 +1,8 @@
 import type { MappingResult } from './run-mapping.js';
 
+/** Which way the files went: local -> remote, or remote -> local. */
+export type TransferKind = 'backup' | 'restore';
+
 /** Pure: a human size, 1024-based, as rclone prints it. */
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -12,14 +15,24 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
 }
 
+const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
+
 /** Pure: one line per mapping. */
-export function formatResult(result: MappingResult, dryRun: boolean): string {
+export function formatResult(result: MappingResult, dryRun: boolean, kind: TransferKind = 'backup'): string {
   if (result.status === 'refused') return `${result.name}: REFUSED: ${result.reason}`;
-  const verb = dryRun ? 'would copy' : 'copied';
-  const del = dryRun ? 'would delete' : 'deleted';
+  const copy = kind === 'backup' ? 'copied' : 'restored';
+  const remove = kind === 'backup' ? 'deleted' : 'deleted locally';
+  const verb = dryRun ? `would ${copy === 'copied' ? 'copy' : 'restore'}` : copy;
+  const del = dryRun ? `would ${kind === 'backup' ? 'delete' : 'delete locally'}` : remove;
   const bytes = result.stats ? formatBytes(result.stats.bytes) : '0 B';
   const errors = result.stats?.errors ?? result.errors.length;
-  const facts = `${verb} ${result.copied} ${result.copied === 1 ? 'file' : 'files'} (${bytes}), ${del} ${result.deleted}, ${errors} ${errors === 1 ? 'error' : 'errors'}, ${(result.durationMs / 1000).toFixed(1)} s`;
+  const facts = [
+    `${verb} ${plural(result.copied, 'file')} (${bytes})`,
+    `${del} ${result.deleted}`,
+    ...(result.trashed ? [`${result.trashed} replaced or deleted local ${result.trashed === 1 ? 'file' : 'files'} ${result.keptIn ? `kept in ${result.keptIn}` : 'in the trash'}`] : []),
+    plural(errors, 'error'),
+    `${(result.durationMs / 1000).toFixed(1)} s`,
+  ].join(', ');
   if (result.status === 'ok') return `${result.name}: ok: ${facts}`;
   return `${result.name}: FAILED: ${result.reason}; ${facts}`;
 }

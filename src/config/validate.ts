@@ -228,7 +228,7 @@ export function normalizeDir(dir: string): string {
 
 export function isInside(child: string, parent: string): boolean {
   const rel = path.posix.relative(parent, child);
-  return rel !== '' && !rel.startsWith('..') && !path.posix.isAbsolute(rel);
+  return rel !== '' && rel !== '..' && !rel.startsWith('../') && !path.posix.isAbsolute(rel);
 }
 
 function lineAndColumn(text: string, position: number): string {

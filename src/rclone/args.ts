@@ -10,6 +10,11 @@ const METADATA_BACKENDS = new Set(['local', 'alias', 's3']);
 /** Backends with no directories of their own: empty directories cannot be kept there. */
 const S3_LIKE = new Set(['s3', 'b2']);
 
+/** Pure: does this storage keep file modes with --metadata (rclone 1.60)? SFTP keeps mtime only. */
+export function keepsModes(backendType: string, crypt: boolean): boolean {
+  return METADATA_BACKENDS.has(backendType) && !crypt;
+}
+
 /**
  * Pure: measured defaults for a backend type. On S3-like remotes, --checksum skips one HEAD per
  * object on a no-change run (about 3.5x faster against s3rver) and --fast-list lists in one go.
@@ -24,6 +29,7 @@ export interface SyncArgsInput {
   configFile: string;
   source: string;
   dest: string;
+  /** The storage type under any crypt/alias wrapper: decides metadata, empty dirs, tuning. */
   backendType: string;
   crypt: boolean;
   symlinks?: SymlinkMode | undefined;
@@ -32,10 +38,45 @@ export interface SyncArgsInput {
   dryRun?: boolean;
 }
 
-/** Pure: the argv of one `rclone sync`, logging JSON lines with stats every second on stderr. */
+export interface RestoreArgsInput extends Omit<SyncArgsInput, 'source' | 'dest'> {
+  remotePath: string;
+  localDir: string;
+  /**
+   * Where rclone moves every local file it would overwrite or delete (rclone --backup-dir).
+   * Left out of the planning dry run, whose "Skipped move" lines would blur what is replaced.
+   */
+  backupDir?: string | undefined;
+}
+
+/**
+ * Pure: the argv of one backup `rclone sync LOCAL REMOTE`, logging JSON lines with stats every
+ * second on stderr.
+ */
 export function buildSyncArgs(input: SyncArgsInput): string[] {
   const tuning = { ...defaultTuning(input.backendType, input.crypt), ...input.tuning };
-  const args = ['sync', input.source, input.dest, ...baseFlags(input.configFile)];
+  const args = ['sync', input.source, input.dest, ...transferFlags(input, tuning)];
+  if (tuning.maxDelete !== undefined) args.push('--max-delete', String(tuning.maxDelete));
+  if (input.dryRun) args.push('--dry-run');
+  return args;
+}
+
+/**
+ * Pure: the argv of one restore `rclone sync REMOTE LOCAL`. The same flags as the backup, so
+ * both sides see the same tree (links followed the same way, the same excludes, which also keep
+ * excluded local files from being deleted), plus --backup-dir: every local file the sync would
+ * overwrite or delete is moved there instead of being destroyed.
+ */
+export function buildRestoreArgs(input: RestoreArgsInput): string[] {
+  const tuning = { ...defaultTuning(input.backendType, input.crypt), ...input.tuning };
+  const args = ['sync', input.remotePath, input.localDir, ...transferFlags(input, tuning)];
+  if (input.backupDir !== undefined) args.push('--backup-dir', input.backupDir);
+  if (input.dryRun) args.push('--dry-run');
+  return args;
+}
+
+/** Pure: the flags a backup and a restore share. */
+function transferFlags(input: Omit<SyncArgsInput, 'source' | 'dest'>, tuning: RcloneTuning): string[] {
+  const args = [...baseFlags(input.configFile)];
   args.push('--use-json-log', '--stats', '1s', '--stats-log-level', 'NOTICE', '-v');
   // rclone waits 5 minutes of silence before giving up on a vanished server (1.60); an
   // unattended run should fail in reasonable time and say why.
@@ -45,14 +86,19 @@ export function buildSyncArgs(input: SyncArgsInput): string[] {
   else if (symlinks === 'links') args.push('--links');
   else args.push('--skip-links');
   if (!S3_LIKE.has(input.backendType)) args.push('--create-empty-src-dirs');
-  if (METADATA_BACKENDS.has(input.backendType) && !input.crypt) args.push('--metadata');
+  if (keepsModes(input.backendType, input.crypt)) args.push('--metadata');
   if (tuning.transfers !== undefined) args.push('--transfers', String(tuning.transfers));
   if (tuning.checkers !== undefined) args.push('--checkers', String(tuning.checkers));
   if (tuning.bwlimit !== undefined) args.push('--bwlimit', tuning.bwlimit);
   if (tuning.checksum && !input.crypt) args.push('--checksum');
   if (tuning.fastList) args.push('--fast-list');
-  if (tuning.maxDelete !== undefined) args.push('--max-delete', String(tuning.maxDelete));
   for (const pattern of input.excludes ?? []) args.push('--exclude', pattern);
-  if (input.dryRun) args.push('--dry-run');
+  return args;
+}
+
+/** Pure: `rclone size --json` of a remote path, to refuse restoring from a missing or empty copy. */
+export function buildSizeArgs(configFile: string, remotePath: string, excludes: string[] = []): string[] {
+  const args = ['size', remotePath, '--json', ...baseFlags(configFile), '--contimeout', '30s', '--timeout', '2m'];
+  for (const pattern of excludes) args.push('--exclude', pattern);
   return args;
 }

@@ -14,7 +14,7 @@ export interface RcloneStats {
 
 export type LogEvent =
   | { kind: 'stats'; stats: RcloneStats }
-  | { kind: 'file'; action: 'copied' | 'deleted' | 'updated' | 'skipped'; object: string; message: string }
+  | { kind: 'file'; action: 'copied' | 'deleted' | 'updated' | 'skipped'; object: string; message: string; size?: number }
   | { kind: 'error'; message: string; object?: string }
   | { kind: 'other'; level: string; message: string }
   | { kind: 'text'; text: string };
@@ -41,7 +41,7 @@ export function parseLogLine(line: string): LogEvent | undefined {
   if (level === 'error' || level === 'critical' || level === 'fatal') return { kind: 'error', message, ...(object !== undefined ? { object } : {}) };
   if (object !== undefined) {
     const action = fileAction(message);
-    if (action) return { kind: 'file', action, object, message };
+    if (action) return { kind: 'file', action, object, message, ...(typeof entry.size === 'number' ? { size: entry.size } : {}) };
   }
   return { kind: 'other', level, message };
 }
@@ -80,4 +80,23 @@ function readStats(raw: Record<string, unknown>): RcloneStats {
     speed: num('speed'),
     eta: typeof raw.eta === 'number' ? raw.eta : null,
   };
+}
+
+/** What a `--dry-run` would have done to one object. */
+export type DryRunAction = 'copy' | 'delete' | 'touch' | 'directory';
+
+/**
+ * Pure: the action behind a "Skipped ... as --dry-run is set" message (rclone 1.60 also gives it
+ * in a `skipped` field, but older and newer versions word their fields differently; the message
+ * has stayed the same).
+ */
+export function dryRunAction(message: string): DryRunAction | undefined {
+  const match = /^Skipped (.+?) as --dry-run/.exec(message);
+  if (!match) return undefined;
+  const what = match[1] ?? '';
+  if (/^(copy|server[- ]side copy)/.test(what)) return 'copy';
+  if (/^delete/.test(what)) return 'delete';
+  if (/modification time/.test(what)) return 'touch';
+  if (/directory/.test(what)) return 'directory';
+  return undefined;
 }

@@ -1,6 +1,6 @@
 import type { MappingResult } from '../backup/run-mapping.js';
 import type { Context } from '../context.js';
-import { ExitCode } from '../errors.js';
+import { ExitCode, PoofError } from '../errors.js';
 import { ensurePrivateDir } from '../fs/atomic-write.js';
 import { appendRunRecord, toRunRecord } from './history.js';
 import { watchInterrupts, type Interrupt } from './interrupt.js';
@@ -43,6 +43,10 @@ export async function withRunSession(
         : ExitCode.runFailed;
     if (signal) ctx.err(`poof: ${command} interrupted by ${signal}; finished mappings stay as they are, nothing else was started`);
     return exitCode;
+  } catch (error) {
+    // A refusal inside the run (no --yes, a declined question) is recorded with its own code.
+    if (error instanceof PoofError) exitCode = error.exitCode;
+    throw error;
   } finally {
     interrupt.dispose();
     const record = toRunRecord({ command, started, ended: new Date(), exitCode, interrupted: Boolean(interrupt.received()), dryRun, ...outcome });

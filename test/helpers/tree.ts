@@ -29,3 +29,51 @@ export async function readTree(dir: string): Promise<Map<string, Buffer>> {
   await walk('');
   return out;
 }
+
+export interface FileMeta {
+  mode: number;
+  /** Whole seconds: SFTP keeps modification times to the second. */
+  mtime: number;
+}
+
+/** Give the sample tree modes and modification times a restore must bring back. */
+export async function setSampleMeta(dir: string): Promise<void> {
+  const { chmod, utimes } = await import('node:fs/promises');
+  const files = [...(await readTree(dir)).keys()].sort();
+  let when = Date.UTC(2021, 4, 6, 7, 8, 9) / 1000;
+  for (const rel of files) {
+    await utimes(path.join(dir, rel), when, when);
+    when += 3600;
+  }
+  await chmod(path.join(dir, 'plain.txt'), 0o640);
+  await chmod(path.join(dir, 'bin/blob.bin'), 0o755);
+}
+
+/** Relative path -> mode and modification time of every file below dir. */
+export async function readTreeMeta(dir: string): Promise<Map<string, FileMeta>> {
+  const { stat } = await import('node:fs/promises');
+  const out = new Map<string, FileMeta>();
+  for (const rel of (await readTree(dir)).keys()) {
+    const info = await stat(path.join(dir, rel));
+    out.set(rel, { mode: info.mode & 0o777, mtime: Math.floor(info.mtimeMs / 1000) });
+  }
+  return out;
+}
+
+/** What the XDG trash below home holds: original path (from .trashinfo) -> trashed path. */
+export async function readTrash(home: string): Promise<Map<string, string>> {
+  const info = path.join(home, '.local', 'share', 'Trash', 'info');
+  const out = new Map<string, string>();
+  let names: string[];
+  try {
+    names = await readdir(info);
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    const text = await readFile(path.join(info, name), 'utf8');
+    const original = /^Path=(.*)$/m.exec(text)?.[1];
+    if (original) out.set(decodeURI(original), path.join(home, '.local', 'share', 'Trash', 'files', name.replace(/\.trashinfo$/, '')));
+  }
+  return out;
+}

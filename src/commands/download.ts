@@ -1,0 +1,171 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { MappingPlan } from '../backup/plan.js';
+import { runAllMappings, type RunAllOutcome } from '../backup/run-all.js';
+import type { MappingResult } from '../backup/run-mapping.js';
+import { formatBytes } from '../backup/summary.js';
+import type { Context } from '../context.js';
+import { resolveDir } from '../config/edit.js';
+import { loadRemoteSections } from '../config/rclone-conf.js';
+import { loadConfig } from '../config/store.js';
+import { isInside } from '../config/validate.js';
+import { PoofError, UsageError } from '../errors.js';
+import { ensurePrivateDir } from '../fs/atomic-write.js';
+import { describeRcloneExit } from '../rclone/exit-codes.js';
+import { locateRclone } from '../rclone/runner.js';
+import { countFiles, restoreMapping, type MoveToTrash } from '../restore/apply.js';
+import { inspectTarget, type InspectedTarget } from '../restore/inspect.js';
+import { countEndangered, formatRestorePlan, planRestoreTargets, restoreArgsFor, type RestoreSettings } from '../restore/plan.js';
+import { openLogFile } from '../run/log-file.js';
+import { withRunSession } from '../run/session.js';
+import { checkTarget } from '../safety/targets.js';
+import { outputMode } from '../ui/task-list.js';
+
+interface DownloadOptions {
+  only?: string[];
+  to?: string;
+  keepDir?: string;
+  yes?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** Files listed by name in the plan before asking; the rest are counted. */
+const LISTED = 20;
+
+export async function downloadCommand(ctx: Context, options: DownloadOptions): Promise<number> {
+  const { config } = await loadConfig(ctx.paths);
+  const { section, baseSection } = await loadRemoteSections(ctx.paths, config);
+  const names = Object.values(config.paths);
+  for (const name of options.only ?? []) {
+    if (!names.includes(name)) throw new UsageError(`--only "${name}" is not a mapping`, `use one of: ${names.join(', ')}`);
+  }
+  const where = { cwd: ctx.cwd, home: ctx.home };
+  const to = options.to !== undefined ? resolveDir(options.to, where) : undefined;
+  const keepDir = options.keepDir !== undefined ? resolveDir(options.keepDir, where) : undefined;
+  const places = { home: ctx.home, configDir: ctx.paths.configDir, stateDir: ctx.paths.stateDir };
+  const settings: RestoreSettings = { config, section, baseSection, configFile: ctx.paths.rcloneConf };
+  const targets = planRestoreTargets({ ...settings, only: options.only, to, places });
+  for (const target of targets) {
+    if (target.refusal) continue;
+    const reason = await checkTarget(target.localDir, places);
+    if (reason) target.refusal = reason;
+    else if (keepDir && (keepDir === target.localDir || isInside(keepDir, target.localDir) || isInside(target.localDir, keepDir))) {
+      throw new UsageError(`--keep-dir ${keepDir} overlaps ${target.localDir}`, 'choose a directory outside every restored directory');
+    }
+  }
+  const rclone = await locateRclone({ env: ctx.env });
+  const dryRun = Boolean(options.dryRun);
+  const mode = outputMode(ctx, options);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+
+  let inspected: InspectedTarget[] = [];
+  let outcome: RunAllOutcome = { results: [], notRun: [], errors: [], planned: [] };
+  const exitCode = await withRunSession(ctx, 'download', dryRun, async (interrupt) => {
+    // Plan first, with no task list on screen, so the question below is not garbled.
+    inspected = [];
+    for (const target of targets) inspected.push(await inspectTarget(rclone, target, settings, interrupt.signal));
+    if (mode !== 'silent') for (const target of inspected) for (const line of formatRestorePlan(target, LISTED)) ctx.out(line);
+    if (interrupt.signal.aborted) {
+      outcome = { ...outcome, notRun: inspected.map((t) => t.name) };
+      return outcome;
+    }
+    if (dryRun) {
+      outcome = { ...outcome, results: inspected.map(dryRunResult) };
+      return outcome;
+    }
+    await confirmRestore(ctx, inspected, options, keepDir);
+
+    const plans: MappingPlan[] = [];
+    const backupDirs = new Map<string, string>();
+    const stagingRoot = path.join(ctx.paths.stateDir, 'replaced', `${stamp}-${process.pid}`);
+    for (const target of inspected) {
+      const backupDir = keepDir ? path.join(keepDir, `${target.name}-${stamp}`) : path.join(stagingRoot, `${target.name} (replaced by poof download ${stamp})`);
+      backupDirs.set(target.name, backupDir);
+      plans.push({ name: target.name, localDir: target.localDir, remotePath: target.remotePath, args: restoreArgsFor(target, settings, backupDir), ...(target.refusal ? { refusal: target.refusal } : {}) });
+    }
+    if (!keepDir) await ensurePrivateDir(stagingRoot);
+    const { default: trash } = await import('trash');
+    const moveToTrash: MoveToTrash = (files) => trash(files, { glob: false });
+    const log = openLogFile(ctx.paths.logFile);
+    try {
+      outcome = await runAllMappings(rclone, plans, {
+        mode,
+        dryRun: false,
+        kind: 'restore',
+        cancelSignal: interrupt.signal,
+        log: log.write,
+        runOne: (plan, hooks) => {
+          const target = inspected.find((t) => t.name === plan.name) as InspectedTarget;
+          const kind = keepDir ? 'keep' : 'trash';
+          return restoreMapping(rclone, target, plan, { kind, backupDir: backupDirs.get(plan.name) as string, linksMode: config.symlinks === 'links' }, hooks, moveToTrash);
+        },
+      });
+    } finally {
+      await log.close();
+      if (!keepDir) await removeIfEmpty(stagingRoot);
+    }
+    return outcome;
+  });
+  for (const line of outcome.errors) ctx.err(`poof: ${line}`);
+  return report(ctx, options, exitCode, inspected, outcome, dryRun);
+}
+
+/** Ask before anything local is replaced or deleted: on a terminal, or --yes without one. */
+async function confirmRestore(ctx: Context, inspected: InspectedTarget[], options: DownloadOptions, keepDir: string | undefined): Promise<void> {
+  const endangered = countEndangered(inspected.map((t) => t.changes));
+  if (endangered.files === 0 || options.yes) return;
+  const where = keepDir ? `moved to ${keepDir}` : 'moved to the trash first';
+  const what = `${endangered.files} local ${endangered.files === 1 ? 'file' : 'files'} (${formatBytes(endangered.bytes)})`;
+  if (!ctx.interactive) {
+    throw new UsageError(`download would replace or delete ${what}; nothing was changed`, `check the list above, then run it again on a terminal to confirm, or pass --yes (they are ${where})`);
+  }
+  const { confirm } = await import('@inquirer/prompts');
+  if (!(await confirm({ message: `Restore, replacing or deleting ${what}? They are ${where}.`, default: false }))) {
+    throw new PoofError('download cancelled; nothing was changed', 1);
+  }
+}
+
+/** Pure: the result of a mapping in a dry run, from its plan. */
+function dryRunResult(target: InspectedTarget): MappingResult {
+  const base = { name: target.name, localDir: target.localDir, remotePath: target.remotePath, errors: [], durationMs: 0 };
+  if (target.refusal || !target.changes) return { ...base, status: 'refused', reason: target.refusal ?? 'not inspected', copied: 0, deleted: 0 };
+  const { restore, replace, remove } = target.changes;
+  return { ...base, status: 'ok', copied: restore.length + replace.length, deleted: remove.length };
+}
+
+function report(ctx: Context, options: DownloadOptions, exitCode: number, inspected: InspectedTarget[], outcome: RunAllOutcome, dryRun: boolean): number {
+  const { results } = outcome;
+  const ok = exitCode === 0;
+  if (options.json) {
+    const mappings = inspected.map((t) => {
+      const result = results.find((r) => r.name === t.name);
+      return { ...t, ...(result ? { result } : {}) };
+    });
+    ctx.out(JSON.stringify({ ok, command: 'download', dryRun, exitCode, mappings, notRun: outcome.notRun }, null, 2));
+    return exitCode;
+  }
+  if (dryRun) {
+    if (!options.quiet) ctx.out(ok ? 'download dry run: nothing was changed' : 'download dry run: some mappings would be refused (above); nothing was changed');
+    return exitCode;
+  }
+  for (const result of results.filter((r) => r.status === 'failed' && r.rcloneExit !== undefined && r.rcloneExit !== 0)) {
+    const advice = describeRcloneExit(result.rcloneExit ?? 0).advice;
+    if (advice) ctx.err(`poof: ${result.name}: ${advice} (log: ${ctx.paths.logFile})`);
+  }
+  const trashed = results.reduce((sum, r) => sum + (r.trashed ?? 0), 0);
+  const kept = trashed > 0 ? `; ${trashed} replaced or deleted local ${trashed === 1 ? 'file is' : 'files are'} ${options.keepDir ? 'in --keep-dir' : 'in the trash'}` : '';
+  if (ok) {
+    if (!options.quiet) ctx.out(`download complete: ${results.length} of ${results.length} mappings restored${kept}`);
+  } else {
+    const bad = results.filter((r) => r.status !== 'ok').length + outcome.notRun.length;
+    ctx.err(`poof: download incomplete: ${bad} of ${inspected.length} mappings were not restored${kept}`);
+  }
+  return exitCode;
+}
+
+/** Remove poof's staging directory when nothing was left in it. */
+async function removeIfEmpty(dir: string): Promise<void> {
+  if ((await countFiles(dir)) === 0) await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,142 @@
+import path from 'node:path';
+import { refuseOverlap, storageType } from '../backup/plan.js';
+import { formatBytes } from '../backup/summary.js';
+import type { PoofConfig } from '../config/schema.js';
+import { normalizeDir } from '../config/validate.js';
+import { buildRestoreArgs } from '../rclone/args.js';
+import type { RcloneSection } from '../rclone/ini.js';
+import type { DryRunAction } from '../rclone/log-parse.js';
+import { isCrypt, remotePathFor } from '../rclone/remote-path.js';
+import { refuseTarget, type ProtectedPlaces } from '../safety/targets.js';
+
+/** Where one mapping is restored from and to. */
+export interface RestoreTarget {
+  name: string;
+  localDir: string;
+  remotePath: string;
+  /** Why this mapping must not be restored; it is then reported as refused. */
+  refusal?: string;
+}
+
+export interface RestoreSettings {
+  config: PoofConfig;
+  section: RcloneSection;
+  baseSection?: RcloneSection | undefined;
+  configFile: string;
+}
+
+export interface RestoreTargetsInput extends RestoreSettings {
+  only?: string[] | undefined;
+  /** --to DIR: restore each mapping into DIR/NAME instead of its own directory. */
+  to?: string | undefined;
+  places: ProtectedPlaces;
+}
+
+/** Pure: the mappings to restore and where to; dangerous targets are refused. */
+export function planRestoreTargets(input: RestoreTargetsInput): RestoreTarget[] {
+  const { config, section } = input;
+  return Object.entries(config.paths)
+    .filter(([, name]) => !input.only || input.only.includes(name))
+    .map(([rawDir, name]) => {
+      const localDir = input.to ? path.posix.join(normalizeDir(input.to), name) : normalizeDir(rawDir);
+      const remotePath = remotePathFor(config, section, name);
+      const refusal = refuseTarget(localDir, input.places) ?? refuseOverlap(localDir, section, config, name);
+      return { name, localDir, remotePath, ...(refusal ? { refusal } : {}) };
+    });
+}
+
+/** Pure: the rclone argv restoring one target; without backupDir it is the planning dry run. */
+export function restoreArgsFor(target: RestoreTarget, settings: RestoreSettings, backupDir?: string): string[] {
+  const { config, section } = settings;
+  return buildRestoreArgs({
+    configFile: settings.configFile,
+    remotePath: target.remotePath,
+    localDir: target.localDir,
+    backendType: storageType(section, settings.baseSection),
+    crypt: isCrypt(section),
+    symlinks: config.symlinks,
+    excludes: config.excludes,
+    tuning: config.rclone,
+    backupDir,
+    dryRun: backupDir === undefined,
+  });
+}
+
+export interface PlannedFile {
+  path: string;
+  size: number;
+}
+
+/** What a restore changes locally, from rclone's own dry run. */
+export interface RestoreChanges {
+  /** Files only on the remote: created locally, nothing is lost. */
+  restore: PlannedFile[];
+  /** Local files rclone would overwrite: they go to the trash first. */
+  replace: PlannedFile[];
+  /** Local files not on the remote, which the mirror would delete: they go to the trash first. */
+  remove: PlannedFile[];
+  /** Identical files whose modification time is corrected. */
+  touch: number;
+}
+
+export interface DryRunItem {
+  action: DryRunAction;
+  object: string;
+  size?: number | undefined;
+}
+
+/**
+ * Pure: sort rclone's dry-run actions into what is new and what replaces or deletes a local file.
+ * A copy onto a path that exists locally replaces that file (whose local size is what is at stake).
+ */
+export function sortChanges(items: DryRunItem[], existingLocally: ReadonlyMap<string, number>): RestoreChanges {
+  const changes: RestoreChanges = { restore: [], replace: [], remove: [], touch: 0 };
+  for (const item of items) {
+    const file = { path: item.object, size: item.size ?? 0 };
+    const localSize = existingLocally.get(item.object);
+    if (item.action === 'copy' && localSize !== undefined) changes.replace.push({ path: item.object, size: localSize });
+    else if (item.action === 'copy') changes.restore.push(file);
+    else if (item.action === 'delete') changes.remove.push(file);
+    else if (item.action === 'touch') changes.touch++;
+  }
+  return changes;
+}
+
+const total = (files: PlannedFile[]) => files.reduce((sum, f) => sum + f.size, 0);
+const count = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** Pure: the lines that show one mapping's restore plan, listing at most `limit` endangered files. */
+export function formatRestorePlan(
+  target: RestoreTarget & { remoteFiles?: number; remoteBytes?: number; changes?: RestoreChanges },
+  limit: number,
+): string[] {
+  const head = `${target.name}: ${target.localDir} <- ${target.remotePath}`;
+  if (target.refusal) return [`${head}: REFUSED: ${target.refusal}`];
+  const lines = [`${head} (${count(target.remoteFiles ?? 0, 'file')}, ${formatBytes(target.remoteBytes ?? 0)} on the remote)`];
+  const changes = target.changes;
+  if (!changes) return lines;
+  lines.push(
+    `  ${count(changes.restore.length, 'new file')} (${formatBytes(total(changes.restore))}) to restore; ` +
+      `${count(changes.replace.length, 'local file')} to replace; ${count(changes.remove.length, 'local file')} to delete` +
+      (changes.touch > 0 ? `; ${count(changes.touch, 'modification time')} to correct` : ''),
+  );
+  const endangered = [
+    ...changes.replace.map((f) => `  replace  ${f.path} (${formatBytes(f.size)})`),
+    ...changes.remove.map((f) => `  delete   ${f.path} (${formatBytes(f.size)})`),
+  ];
+  lines.push(...endangered.slice(0, limit));
+  if (endangered.length > limit) lines.push(`  ... and ${endangered.length - limit} more (\`poof download --dry-run --json\` lists every one)`);
+  return lines;
+}
+
+/** Pure: how many local files a set of plans would replace or delete. */
+export function countEndangered(changes: Array<RestoreChanges | undefined>): { files: number; bytes: number } {
+  let files = 0;
+  let bytes = 0;
+  for (const c of changes) {
+    if (!c) continue;
+    files += c.replace.length + c.remove.length;
+    bytes += total(c.replace) + total(c.remove);
+  }
+  return { files, bytes };
+}
