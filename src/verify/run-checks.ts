@@ -9,6 +9,8 @@ import { rcloneEnvironment } from '../rclone/env.js';
 import { stripTimestamp } from '../rclone/log-parse.js';
 import { findPlaceholders, findSection, parseRcloneConf, type RcloneSection } from '../rclone/ini.js';
 import { isCrypt, remoteRoot } from '../rclone/remote-path.js';
+import { keepsModes } from '../rclone/args.js';
+import { storageType } from '../backup/plan.js';
 import { locateRclone, type Rclone } from '../rclone/runner.js';
 import type { Check } from './check.js';
 
@@ -21,10 +23,12 @@ export async function runChecks(ctx: Context, options: VerifyOptions): Promise<C
   const checks: Check[] = [];
   const rclone = await checkRclone(ctx, checks);
   const config = await checkPoofConf(ctx, checks);
-  const section = await checkRcloneConf(ctx, config, checks);
+  const sections = await checkRcloneConf(ctx, config, checks);
+  const section = sections?.section;
   if (config) await checkMappedDirs(config, checks);
   await checkRemote(ctx, { rclone, config, section, offline: Boolean(options.offline) }, checks);
   checkEncryption(config, section, checks);
+  if (config && sections) checks.push(fidelityCheck(config, sections.section, sections.baseSection));
   checkEnvironment(ctx, checks);
   return checks;
 }
@@ -77,7 +81,11 @@ async function checkPoofConf(ctx: Context, checks: Check[]): Promise<PoofConfig 
   return count === 0 ? undefined : config;
 }
 
-async function checkRcloneConf(ctx: Context, config: PoofConfig | undefined, checks: Check[]): Promise<RcloneSection | undefined> {
+async function checkRcloneConf(
+  ctx: Context,
+  config: PoofConfig | undefined,
+  checks: Check[],
+): Promise<{ section: RcloneSection; baseSection: RcloneSection | undefined } | undefined> {
   const file = ctx.paths.rcloneConf;
   const title = 'rclone-poof.conf';
   const text = await readTextIfExists(file);
@@ -128,7 +136,7 @@ async function checkRcloneConf(ctx: Context, config: PoofConfig | undefined, che
     return undefined;
   }
   checks.push({ id: title, title, status: 'ok', detail: `[${section.name}] has type ${section.values.type}` });
-  return section;
+  return { section, baseSection: wrappedSections(parsed.sections, section)[0] };
 }
 
 /** The sections a crypt or alias remote points to, which must hold real credentials too. */
@@ -218,4 +226,26 @@ function checkEnvironment(ctx: Context, checks: Check[]): void {
   if (dropped.length === 0) return;
   const notes = dropped.map((name) => (name === 'AWS_CA_BUNDLE' ? 'AWS_CA_BUNDLE (passed to rclone as --ca-cert, since rclone cannot use it)' : name));
   checks.push({ id: 'environment', title: 'environment', status: 'warn', detail: `not passed to rclone: ${notes.join(', ')}` });
+}
+
+/**
+ * Pure: what a backup keeps of each file on this storage, so nobody learns it from a restore.
+ * rclone 1.60 keeps modes (with --metadata) on local and S3 storage only; SFTP and WebDAV keep
+ * modification times; crypt keeps no metadata; S3-like storage has no empty directories.
+ */
+export function fidelityCheck(config: PoofConfig, section: RcloneSection, baseSection: RcloneSection | undefined): Check {
+  const backend = storageType(section, baseSection);
+  const crypt = isCrypt(section);
+  const kept = ['contents', 'modification times'];
+  const lost: string[] = [];
+  (keepsModes(backend, crypt) ? kept : lost).push('file modes and owners');
+  (['s3', 'b2'].includes(backend) ? lost : kept).push('empty directories');
+  const links = { follow: 'symbolic links followed (their targets are copied)', links: 'symbolic links kept as links', skip: 'symbolic links skipped' }[config.symlinks ?? 'follow'];
+  const where = `${crypt ? 'crypt over ' : ''}${backend === 'alias' ? 'a local directory' : backend}`;
+  return {
+    id: 'fidelity',
+    title: 'fidelity',
+    status: 'ok',
+    detail: `${where} keeps ${kept.join(', ')}${lost.length ? `; not ${lost.join(' or ')}` : ''}; ${links}`,
+  };
 }

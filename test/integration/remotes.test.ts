@@ -6,17 +6,41 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
 import { freePort, startRcloneSftp, startS3, startSshd, waitForPort, type RunningServer, type SshServer } from '../helpers/servers.js';
-import { readTree, writeSampleTree } from '../helpers/tree.js';
+import { readTree, readTreeMeta, setSampleMeta, writeSampleTree } from '../helpers/tree.js';
 
 /** A configured sandbox: one mapping with the sample tree, poof.conf written. */
 async function setup(): Promise<{ sb: Sandbox; src: string; bucket: string }> {
   const sb = await makeSandbox();
   const src = path.join(sb.home, 'My Files');
   await writeSampleTree(src);
+  await setSampleMeta(src);
   const bucket = 'poof-test-bucket';
   const result = await runPoof(['config', '--map', `${src}=My Files`, '--bucket', bucket], { env: sb.env });
   assert.equal(result.code, 0, result.stderr);
   return { sb, src, bucket };
+}
+
+/**
+ * After a first backup: a second backup transfers nothing, and a download into a new directory
+ * brings the tree back byte for byte with its modification times (and modes where the storage
+ * keeps them).
+ */
+async function assertNoChangeThenRestore(sb: Sandbox, src: string, keepsModes: boolean): Promise<void> {
+  const again = await runPoof(['backup', '--json'], { env: sb.env });
+  assert.equal(again.code, 0, again.stderr);
+  const result = JSON.parse(again.stdout) as { mappings: Array<{ copied: number; deleted: number }> };
+  assert.deepEqual(result.mappings.map((m) => [m.copied, m.deleted]), [[0, 0]], 'a no-change run transfers nothing');
+  const into = path.join(sb.dir, `restored-${Date.now()}`);
+  const restored = await runPoof(['download', '--to', into], { env: sb.env });
+  assert.equal(restored.code, 0, restored.stderr);
+  const copy = path.join(into, 'My Files');
+  assert.deepEqual(await readTree(copy), await readTree(src));
+  const want = await readTreeMeta(src);
+  const got = await readTreeMeta(copy);
+  for (const [rel, meta] of want) {
+    assert.equal(got.get(rel)?.mtime, meta.mtime, `${rel}: modification time`);
+    if (keepsModes) assert.equal(got.get(rel)?.mode.toString(8), meta.mode.toString(8), `${rel}: mode`);
+  }
 }
 
 /** Run rclone with poof's config to look at the remote from outside poof. */
@@ -57,6 +81,11 @@ describe('S3 (s3rver on 127.0.0.1)', () => {
     assert.deepEqual(listed.stdout.trim().split('\n').sort(), [...(await readTree(ctx.src)).keys()].map((k) => `My Files/${k}`).sort());
   });
 
+  it('a no-change backup transfers nothing; download restores bytes, times and modes', async () => {
+    const env = { ...ctx.sb.env, AWS_CA_BUNDLE: '/etc/ssl/certs/ca-certificates.crt' };
+    await assertNoChangeThenRestore({ ...ctx.sb, env }, ctx.src, true);
+  });
+
   it('a wrong access key fails verify with exit 4 and says why', async () => {
     const { sb } = ctx;
     const env = { ...sb.env, POOF_SECRET: 'S3RVER' };
@@ -89,6 +118,10 @@ describe('SFTP (rclone serve sftp, password)', () => {
     assert.equal(backup.code, 0, backup.stderr);
     const copy = path.join(ctx.sb.dir, 'sftp-root', ctx.bucket, 'My Files');
     assert.deepEqual(await readTree(copy), await readTree(ctx.src));
+  });
+
+  it('a no-change backup transfers nothing; download restores bytes and times', async () => {
+    await assertNoChangeThenRestore(ctx.sb, ctx.src, false);
   });
 
   it('a backup to a stopped server fails with exit 1, says why, and leaves local files alone', async () => {
@@ -137,6 +170,7 @@ describe('SFTP (OpenSSH sshd, key and known_hosts)', () => {
     assert.deepEqual(listed.stdout.trim().split('\n').sort(), [...(await readTree(ctx.src)).keys()].sort());
     const check = await rcloneWith(ctx.sb, ['check', '--download', ctx.src, `poof-backup:${bucket}/My Files`]);
     assert.equal(check.code, 0, 'contents identical, compared by download');
+    await assertNoChangeThenRestore(ctx.sb, ctx.src, false);
   });
 
   it('an unreachable server fails verify quickly with exit 4', async () => {
