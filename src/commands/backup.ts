@@ -25,7 +25,7 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
   for (const name of options.only ?? []) {
     if (!names.includes(name)) throw new UsageError(`--only "${name}" is not a mapping`, `use one of: ${names.join(', ')}`);
   }
-  const rclone = await locateRclone({ env: ctx.env });
+  const rclone = await locateRclone({ env: ctx.env, cacheFile: ctx.paths.rcloneVersionCache });
 
   const sources: Record<string, SourceState> = {};
   for (const dir of Object.keys(config.paths)) sources[dir] = await probeSource(dir, (config.symlinks ?? 'follow') === 'follow');

@@ -55,7 +55,7 @@ export async function downloadCommand(ctx: Context, options: DownloadOptions): P
       throw new UsageError(`--keep-dir ${keepDir} overlaps ${target.localDir}`, 'choose a directory outside every restored directory');
     }
   }
-  const rclone = await locateRclone({ env: ctx.env });
+  const rclone = await locateRclone({ env: ctx.env, cacheFile: ctx.paths.rcloneVersionCache });
   const dryRun = Boolean(options.dryRun);
   const mode = outputMode(ctx, options);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');

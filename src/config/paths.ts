@@ -20,6 +20,8 @@ export interface PoofPaths {
   historyFile: string;
   logFile: string;
   lockFile: string;
+  /** The version of the rclone binary last seen, so a run need not ask it every time. */
+  rcloneVersionCache: string;
   /** Root of the built-in local-directory "cloud" when `cconfig --provider local` gets no --root. */
   defaultLocalRoot: string;
   /** Where the original Python poof kept its config on this platform (appdirs user_config_dir). */
@@ -74,6 +76,7 @@ export function resolvePaths(input: PathInputs): PoofPaths {
     historyFile: path.join(stateDir, 'history.jsonl'),
     logFile: path.join(stateDir, 'poof.log'),
     lockFile: path.join(stateDir, 'poof.lock'),
+    rcloneVersionCache: path.join(stateDir, 'rclone-version.json'),
     defaultLocalRoot: path.join(dirs.data, 'local-cloud'),
     legacyConfigDir,
   };

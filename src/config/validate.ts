@@ -1,6 +1,7 @@
 import path from 'node:path';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { poofConfigSchema, type PoofConfig } from './schema.js';
+import type { ErrorObject } from 'ajv';
+import validatePoofConfig from './validator.generated.js';
+import type { PoofConfig } from './schema.js';
 
 /** One problem in poof.conf: which field, what is wrong, how to fix it. */
 export interface ConfigIssue {
@@ -13,14 +14,6 @@ export interface ValidationResult {
   config?: PoofConfig;
   errors: ConfigIssue[];
   warnings: ConfigIssue[];
-}
-
-let compiled: ValidateFunction | undefined;
-
-function validator(): ValidateFunction {
-  // verbose gives each error its parentSchema, whose description is the fix hint.
-  compiled ??= new Ajv({ allErrors: true, verbose: true, strict: true }).compile(poofConfigSchema);
-  return compiled;
 }
 
 /** Pure: parse the text of poof.conf. JSON errors name the line and column. */
@@ -48,7 +41,7 @@ export function parseConfigText(text: string): { data?: unknown; errors: ConfigI
  * (two mappings sharing a remote name would overwrite each other's copy).
  */
 export function validateConfig(data: unknown): ValidationResult {
-  const validate = validator();
+  const validate = validatePoofConfig;
   if (!validate(data)) {
     return { errors: describeSchemaErrors(validate.errors ?? []), warnings: [] };
   }

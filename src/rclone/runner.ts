@@ -1,6 +1,7 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { RcloneMissingError } from '../errors.js';
 import { rcloneEnvironment } from './env.js';
+import { spawnProgram } from './spawn.js';
 import { MIN_RCLONE, atLeast, findOnPath, parseRcloneVersion, type RcloneVersion } from './version.js';
 
 export interface RcloneResult {
@@ -28,10 +29,15 @@ export interface Rclone {
 
 export interface LocateOptions {
   env: Record<string, string | undefined>;
+  /**
+   * Remember the version here, keyed by the binary's path, size and modification time: asking
+   * `rclone version` costs ~80 ms, a large share of a no-change backup. `poof verify` always asks.
+   */
+  cacheFile?: string;
 }
 
 /** Find rclone (POOF_RCLONE, else PATH) and read its version; throws when missing or too old. */
-export async function locateRclone({ env }: LocateOptions): Promise<Rclone> {
+export async function locateRclone({ env, cacheFile }: LocateOptions): Promise<Rclone> {
   const bin = env.POOF_RCLONE?.trim() || findOnPath('rclone', env.PATH, isExecutable);
   if (!bin || !isExecutable(bin)) {
     throw new RcloneMissingError(
@@ -40,10 +46,15 @@ export async function locateRclone({ env }: LocateOptions): Promise<Rclone> {
     );
   }
   const runner = createRunner(bin, env);
-  const result = await runner(['version'], { timeoutMs: 20_000 });
-  const version = parseRcloneVersion(result.stdout);
-  if (result.exitCode !== 0 || !version) {
-    throw new RcloneMissingError(`${bin} did not report an rclone version (exit ${result.exitCode})`, 'reinstall rclone');
+  const key = cacheFile ? binaryKey(bin) : undefined;
+  let version = key && cacheFile ? readCachedVersion(cacheFile, key) : undefined;
+  if (!version) {
+    const result = await runner(['version'], { timeoutMs: 20_000 });
+    version = parseRcloneVersion(result.stdout);
+    if (result.exitCode !== 0 || !version) {
+      throw new RcloneMissingError(`${bin} did not report an rclone version (exit ${result.exitCode})`, 'reinstall rclone');
+    }
+    if (key && cacheFile) writeCachedVersion(cacheFile, key, version);
   }
   if (!atLeast(version, MIN_RCLONE.major, MIN_RCLONE.minor)) {
     throw new RcloneMissingError(
@@ -56,35 +67,35 @@ export async function locateRclone({ env }: LocateOptions): Promise<Rclone> {
 
 function createRunner(bin: string, sourceEnv: Record<string, string | undefined>) {
   const { env, args: envArgs } = rcloneEnvironment(sourceEnv);
-  return async (args: string[], options: RunOptions = {}): Promise<RcloneResult> => {
-    const { execa } = await import('execa');
-    const child = execa(bin, [...args, ...envArgs], {
-      env,
-      extendEnv: false,
-      reject: false,
-      stripFinalNewline: false,
-      ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' as const }),
-      ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
-      ...(options.cancelSignal ? { cancelSignal: options.cancelSignal } : {}),
-      ...(options.onStderrLine ? { stderr: ['pipe', lineSink(options.onStderrLine)] as const } : {}),
-    });
-    const result = await child;
-    return {
-      exitCode: typeof result.exitCode === 'number' ? result.exitCode : -1,
-      stdout: String(result.stdout ?? ''),
-      stderr: String(result.stderr ?? ''),
-      timedOut: Boolean(result.timedOut),
-      ...(result.signal ? { signal: result.signal } : {}),
-    };
-  };
+  return (args: string[], options: RunOptions = {}): Promise<RcloneResult> => spawnProgram(bin, [...args, ...envArgs], { env, ...options });
 }
 
-/** An execa generator transform that reports each stderr line and passes it through. */
-function lineSink(onLine: (line: string) => void) {
-  return function* (line: unknown): Generator<unknown, void, unknown> {
-    onLine(String(line));
-    yield line;
-  };
+/** The binary's identity: a new rclone at the same path has another size or time. */
+function binaryKey(bin: string): string | undefined {
+  try {
+    const real = realpathSync(bin);
+    const info = statSync(real);
+    return `${real}\u0000${info.size}\u0000${info.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function readCachedVersion(file: string, key: string): RcloneVersion | undefined {
+  try {
+    const data = JSON.parse(readFileSync(file, 'utf8')) as { key?: string; version?: string };
+    return data.key === key && data.version ? parseRcloneVersion(`rclone ${data.version}`) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeCachedVersion(file: string, key: string, version: RcloneVersion): void {
+  try {
+    writeFileSync(file, `${JSON.stringify({ key, version: version.text })}\n`, { mode: 0o600 });
+  } catch {
+    // Only a cache: the next run asks rclone again.
+  }
 }
 
 function isExecutable(file: string): boolean {

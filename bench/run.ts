@@ -1,0 +1,189 @@
+// `npm run bench`: poof backup against raw rclone with the same flags, and against the original
+// poof's command line (`rclone sync -L SRC DST`, rclone's defaults), on a local directory, SFTP
+// (`rclone serve sftp`) and S3 (s3rver), all on 127.0.0.1. First run and no-change run, in one
+// process, interleaved, so the ratios are fair on a noisy shared machine.
+// Options: --files N (10000) --large K (3) --large-mib M (32) --repeat R (3) --remotes local,sftp,s3
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { cliPath, root } from '../test/helpers/sandbox.js';
+import { startRcloneSftp, startS3, type RunningServer } from '../test/helpers/servers.js';
+import { generateTree } from './tree.js';
+
+interface Timed {
+  seconds: number;
+  /** Peak resident memory in MiB of the largest process (GNU time), when available. */
+  peakMiB?: number;
+  code: number | null;
+  stderr: string;
+}
+
+const { values } = parseArgs({
+  options: {
+    files: { type: 'string', default: '10000' },
+    large: { type: 'string', default: '3' },
+    'large-mib': { type: 'string', default: '32' },
+    repeat: { type: 'string', default: '3' },
+    remotes: { type: 'string', default: 'local,sftp,s3' },
+  },
+});
+const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
+  const [bin, argv] = GNU_TIME ? [GNU_TIME, ['-f', '@@peak %M', cmd, ...args]] : [cmd, args];
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(bin, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const seconds = (performance.now() - started) / 1000;
+      const peak = /@@peak (\d+)/.exec(stderr);
+      resolve({ seconds, code, stderr: stderr.slice(-2000), ...(peak ? { peakMiB: Number(peak[1]) / 1024 } : {}) });
+    });
+  });
+}
+
+function must(result: Timed, what: string): Timed {
+  if (result.code !== 0) throw new Error(`${what} exited ${result.code}: ${result.stderr}`);
+  return result;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+interface RemoteSetup {
+  name: string;
+  /** `poof cconfig` arguments for this remote. */
+  cconfig: string[];
+  cconfigEnv?: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+async function setupRemote(kind: string, work: string): Promise<RemoteSetup> {
+  if (kind === 'local') return { name: 'local', cconfig: ['--provider', 'local', '--root', path.join(work, 'cloud')], stop: async () => {} };
+  let server: RunningServer;
+  if (kind === 'sftp') {
+    server = await startRcloneSftp(path.join(work, 'sftp-root'));
+    return {
+      name: 'sftp (rclone serve sftp)',
+      cconfig: ['--provider', 'sftp', '--host', '127.0.0.1', '--port', String(server.port), '--user', 'u'],
+      cconfigEnv: { POOF_SECRET: 'p' },
+      stop: () => server.stop(),
+    };
+  }
+  server = await startS3(path.join(work, 's3data'));
+  return {
+    name: 's3 (s3rver)',
+    cconfig: ['--provider', 's3', '--endpoint', `http://127.0.0.1:${server.port}`, '--access-key-id', 'S3RVER'],
+    cconfigEnv: { POOF_SECRET: 'S3RVER' },
+    stop: () => server.stop(),
+  };
+}
+
+interface Row {
+  remote: string;
+  variant: string;
+  first: number[];
+  noChange: number[];
+  peakMiB: number[];
+}
+
+async function main(): Promise<void> {
+  const spec = { smallFiles: Number(values.files), largeFiles: Number(values.large), largeMiB: Number(values['large-mib']) };
+  const repeat = Math.max(1, Number(values.repeat));
+  const work = await mkdtemp(path.join(os.tmpdir(), 'poof-bench-'));
+  const src = path.join(work, 'src');
+  const tree = await generateTree(src, spec);
+  process.stdout.write(`tree: ${tree.files} files, ${(tree.bytes / 2 ** 20).toFixed(0)} MiB (${spec.smallFiles} of 1-16 KiB, ${spec.largeFiles} of ${spec.largeMiB} MiB); repeat ${repeat}\n`);
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(RCLONE_|POOF_|XDG_)/.test(k) && k !== 'AWS_CA_BUNDLE') env[k] = v;
+  const rows: Row[] = [];
+  try {
+    for (const kind of String(values.remotes).split(',')) {
+      const remote = await setupRemote(kind, work);
+      try {
+        rows.push(...(await benchRemote(remote, src, work, env, repeat)));
+      } finally {
+        await remote.stop();
+      }
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  printTable(rows);
+}
+
+async function benchRemote(remote: RemoteSetup, src: string, work: string, baseEnv: NodeJS.ProcessEnv, repeat: number): Promise<Row[]> {
+  const confdir = path.join(work, `conf-${remote.name.split(' ')[0]}`);
+  const env = { ...baseEnv, POOF_CONFIG_DIR: confdir, HOME: work };
+  const poof = (args: string[], extra: Record<string, string> = {}) => timed(process.execPath, [cliPath, ...args], { ...env, ...extra });
+  must(await poof(['config', '--map', `${src}=Bench`, '--bucket', 'bench-0']), 'poof config');
+  must(await poof(['cconfig', ...remote.cconfig], remote.cconfigEnv), 'poof cconfig');
+  const rcloneConf = path.join(confdir, 'rclone-poof.conf');
+
+  // The exact rclone command poof runs, from its own dry run.
+  const dry = await new Promise<string>((resolve) => {
+    const child = spawn(process.execPath, [cliPath, 'backup', '--dry-run'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('close', () => resolve(out));
+  });
+  const line = /^\[dry run\] Bench: rclone (.*)$/m.exec(dry)?.[1];
+  if (!line) throw new Error(`no dry-run line from poof: ${dry}`);
+  const poofArgs = splitArgs(line).filter((a) => a !== '--dry-run');
+  const destOf = (bucket: string) => `poof-backup:${bucket}/Bench`;
+  const rawArgs = (bucket: string) => poofArgs.map((a, i) => (i === 2 ? destOf(bucket) : a));
+  const originalArgs = (bucket: string) => ['sync', '-L', src, destOf(bucket), '--config', rcloneConf];
+
+  const rows: Row[] = ['poof backup', 'raw rclone, same flags', 'original poof (rclone sync -L)'].map((variant) => ({ remote: remote.name, variant, first: [], noChange: [], peakMiB: [] }));
+  for (let r = 0; r < repeat; r++) {
+    const buckets = [`bench-poof-${r}`, `bench-raw-${r}`, `bench-orig-${r}`];
+    const runs = [
+      async () => {
+        must(await poof(['config', '--bucket', buckets[0]!, '--force']), 'poof config --bucket');
+        return must(await poof(['backup', '--quiet']), 'poof backup');
+      },
+      async () => must(await timed('rclone', rawArgs(buckets[1]!), env), 'raw rclone'),
+      async () => must(await timed('rclone', originalArgs(buckets[2]!), env), 'original command line'),
+    ];
+    const order = [0, 1, 2].map((i) => (i + r) % 3);
+    for (const i of order) {
+      const result = await runs[i]!();
+      rows[i]!.first.push(result.seconds);
+      if (result.peakMiB !== undefined) rows[i]!.peakMiB.push(result.peakMiB);
+    }
+    for (const i of order) {
+      const result = i === 0 ? must(await poof(['backup', '--quiet']), 'poof backup') : await runs[i]!();
+      rows[i]!.noChange.push(result.seconds);
+    }
+    process.stdout.write(`${remote.name}: round ${r + 1}/${repeat} done\n`);
+  }
+  return rows;
+}
+
+/** Split poof's printed rclone command line (arguments without spaces except paths we generated). */
+function splitArgs(line: string): string[] {
+  return line.split(' ');
+}
+
+function printTable(rows: Row[]): void {
+  const fmt = (x: number) => x.toFixed(2);
+  process.stdout.write('\n| remote | command | first run s (median) | no-change s (median) | peak RSS MiB |\n|---|---|---|---|---|\n');
+  for (const row of rows) {
+    const peak = row.peakMiB.length ? Math.max(...row.peakMiB).toFixed(0) : '-';
+    process.stdout.write(`| ${row.remote} | ${row.variant} | ${fmt(median(row.first))} | ${fmt(median(row.noChange))} | ${peak} |\n`);
+  }
+  process.stdout.write('\n| remote | poof / raw rclone, first | poof / raw rclone, no-change | original / poof, first | original / poof, no-change |\n|---|---|---|---|---|\n');
+  for (let i = 0; i < rows.length; i += 3) {
+    const [p, raw, orig] = [rows[i]!, rows[i + 1]!, rows[i + 2]!];
+    const ratio = (a: number[], b: number[]) => (median(a) / median(b)).toFixed(2);
+    process.stdout.write(`| ${p.remote} | ${ratio(p.first, raw.first)} | ${ratio(p.noChange, raw.noChange)} | ${ratio(orig.first, p.first)} | ${ratio(orig.noChange, p.noChange)} |\n`);
+  }
+  process.stdout.write(`\nrclone: ${root}; node ${process.version}; ${os.cpus().length} cpus; ${new Date().toISOString()}\n`);
+}
+
+await main();
