@@ -131,6 +131,26 @@ export function buildProgram(): Command {
     .action(run(async () => (await import('./commands/backup.js')).backupCommand));
 
   program
+    .command('upload')
+    .description('copy each mapped directory to the remote, prove every file is there, then wipe the local copy')
+    .option('--only <name>', 'upload only the mapping with this remote name (repeatable)', collect)
+    .addOption(new Option('--wipe <mode>', 'how proven local files go: trash (default), delete, shred').choices(['trash', 'delete', 'shred']))
+    .option('-y, --yes', 'do not ask before wiping (needed without a terminal)')
+    .option('--force', 'also wipe a mapped directory that is a mount point')
+    .option('--dry-run', 'show what would be copied and which files are already proven; change nothing')
+    .option('--json', 'print one JSON result object')
+    .option('-q, --quiet', 'print only errors')
+    .addHelpText(
+      'after',
+      `${examples(['poof upload --dry-run', 'poof upload --only Archive', 'poof upload --yes --wipe delete   # unattended, permanent'])}
+A local file is wiped only after the copy succeeded and the file was proven identical on the
+remote (by hash, by cryptcheck for encrypted remotes, else by downloading it), and only if it
+did not change after the proof began. Everything else stays and is listed.
+`,
+    )
+    .action(run(async () => (await import('./commands/upload.js')).uploadCommand));
+
+  program
     .command('download')
     .description('restore each mapped directory from the remote; local files it replaces or deletes go to the trash first')
     .option('--only <name>', 'restore only the mapping with this remote name (repeatable)', collect)

@@ -10,6 +10,10 @@ export interface MappingPlan {
   localDir: string;
   remotePath: string;
   args: string[];
+  /** Copied without deleting anything on the remote (rclone copy). */
+  copyOnly?: boolean;
+  /** After a connection error, how long without progress before rclone is stopped. */
+  stallMs?: number;
   /** Why this mapping must not run; it is then reported as refused. */
   refusal?: string;
 }
@@ -29,6 +33,10 @@ export interface BackupPlanInput {
   only?: string[] | undefined;
   dryRun: boolean;
   sources: Record<string, SourceState>;
+  /** Mappings to copy without deleting on the remote (uploaded ones), by name. */
+  copyOnly?: ReadonlySet<string> | undefined;
+  /** Upload: an empty directory is fine (nothing to copy, nothing to wipe); it is never mirrored. */
+  allowEmpty?: boolean;
 }
 
 /** Pure: the backend type that actually stores the files (under a crypt or alias wrapper). */
@@ -59,16 +67,26 @@ export function planBackup(input: BackupPlanInput): MappingPlan[] {
       excludes: config.excludes,
       tuning: config.rclone,
       dryRun: input.dryRun,
+      copyOnly: input.copyOnly?.has(name) ?? false,
     });
-    const refusal = refuseSource(input.sources[rawDir]) ?? refuseOverlap(localDir, section, config, name);
-    return { name, localDir, remotePath, args, ...(refusal ? { refusal } : {}) };
+    const refusal = refuseSource(input.sources[rawDir], Boolean(input.allowEmpty) || (input.copyOnly?.has(name) ?? false)) ?? refuseOverlap(localDir, section, config, name);
+    const stall = config.rclone?.stallSeconds;
+    return {
+      name,
+      localDir,
+      remotePath,
+      args,
+      ...(input.copyOnly?.has(name) ? { copyOnly: true } : {}),
+      ...(stall !== undefined ? { stallMs: stall * 1000 } : {}),
+      ...(refusal ? { refusal } : {}),
+    };
   });
 }
 
-function refuseSource(state: SourceState | undefined): string | undefined {
+function refuseSource(state: SourceState | undefined, allowEmpty: boolean): string | undefined {
   if (!state?.exists) return 'the local directory does not exist (or its disk is not mounted); the remote copy is left as it is';
   if (!state.isDirectory) return 'the local path is not a directory';
-  if (!state.hasFiles) return 'the local directory holds no files; mirroring it would delete the whole remote copy, so it is skipped';
+  if (!state.hasFiles && !allowEmpty) return 'the local directory holds no files; mirroring it would delete the whole remote copy, so it is skipped';
   return undefined;
 }
 

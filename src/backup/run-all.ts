@@ -50,6 +50,9 @@ export async function runAllMappings(rclone: Rclone, plans: MappingPlan[], optio
       const result = await runOne(plan, {
         cancelSignal: options.cancelSignal,
         onLine: options.log,
+        onStatus: (text) => {
+          if (options.mode === 'tty') task.output = text;
+        },
         onEvent: (event: LogEvent) => {
           if (event.kind === 'stats' && options.mode === 'tty') task.output = formatProgress(event.stats);
           if (event.kind === 'error') errors.push(`${plan.name}: ${event.object ? `${event.object}: ` : ''}${event.message}`);

@@ -1,7 +1,9 @@
 import { describeRcloneExit } from '../rclone/exit-codes.js';
 import { parseLogLine, type LogEvent, type RcloneStats } from '../rclone/log-parse.js';
 import type { Rclone } from '../rclone/runner.js';
+import type { UploadReport } from '../upload/run-upload.js';
 import type { MappingPlan } from './plan.js';
+import { STALL_AFTER_CONNECTION_ERROR_MS, watchConnection } from '../rclone/watchdog.js';
 
 export interface MappingResult {
   name: string;
@@ -18,6 +20,8 @@ export interface MappingResult {
   /** A restore: local files moved to the trash (or to keptIn) before they were replaced or deleted. */
   trashed?: number;
   keptIn?: string;
+  /** An upload: what was proven on the remote, wiped locally and kept. */
+  upload?: UploadReport;
 }
 
 export interface RunMappingHooks {
@@ -26,9 +30,12 @@ export interface RunMappingHooks {
   onLine?: (line: string) => void;
   /** Aborting it stops rclone (SIGTERM). */
   cancelSignal?: AbortSignal;
+  /** A phase after the copy (proving, wiping), for the progress line. */
+  onStatus?: (text: string) => void;
 }
 
 const MAX_KEPT_ERRORS = 20;
+
 
 /** Run one planned sync; success only when rclone exits 0. */
 export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: RunMappingHooks = {}): Promise<MappingResult> {
@@ -39,12 +46,15 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: RunMa
   let copied = 0;
   let deleted = 0;
   const errors: string[] = [];
+  const stallMs = plan.stallMs ?? STALL_AFTER_CONNECTION_ERROR_MS;
+  const watchdog = watchConnection(hooks.cancelSignal, stallMs);
   const result = await rclone.run(plan.args, {
-    ...(hooks.cancelSignal ? { cancelSignal: hooks.cancelSignal } : {}),
+    cancelSignal: watchdog.signal,
     onStderrLine: (line) => {
       hooks.onLine?.(line);
       const event = parseLogLine(line);
       if (!event) return;
+      watchdog.see(event);
       if (event.kind === 'stats') stats = event.stats;
       if (event.kind === 'file' && (event.action === 'copied' || event.action === 'updated')) copied++;
       if (event.kind === 'file' && event.action === 'deleted') deleted++;
@@ -52,13 +62,17 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: RunMa
       hooks.onEvent?.(event);
     },
   });
+  watchdog.dispose();
   const durationMs = Date.now() - started;
   const common = { ...base, rcloneExit: result.exitCode, copied, deleted, errors, durationMs, ...(stats ? { stats } : {}) };
   if (result.exitCode === 0) return { ...common, status: 'ok' };
   const reason = hooks.cancelSignal?.aborted
     ? 'interrupted: rclone was stopped before it finished'
+    : watchdog.stalled()
+      ? `the remote stopped answering (${watchdog.stalled()}); poof stopped rclone after ${stallMs / 1000} s without progress rather than retry every file`
     : result.signal
       ? `rclone was stopped by ${result.signal}`
     : `rclone exited ${result.exitCode}: ${describeRcloneExit(result.exitCode).meaning}`;
   return { ...common, status: 'failed', reason };
 }
+

@@ -8,6 +8,7 @@ import { UsageError } from '../errors.js';
 import { describeRcloneExit } from '../rclone/exit-codes.js';
 import { locateRclone } from '../rclone/runner.js';
 import { openLogFile } from '../run/log-file.js';
+import { isUploaded, readUploaded } from '../run/uploaded.js';
 import { withRunSession } from '../run/session.js';
 import { outputMode } from '../ui/task-list.js';
 
@@ -30,9 +31,16 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
   const sources: Record<string, SourceState> = {};
   for (const dir of Object.keys(config.paths)) sources[dir] = await probeSource(dir, (config.symlinks ?? 'follow') === 'follow');
   const dryRun = Boolean(options.dryRun);
-  const plans = planBackup({ config, section, baseSection, configFile: ctx.paths.rcloneConf, only: options.only, dryRun, sources });
+  const uploaded = await readUploaded(ctx.paths.uploadedFile);
+  const copyOnly = new Set(Object.values(config.paths).filter((name) => isUploaded(uploaded, name)));
+  const plans = planBackup({ config, section, baseSection, configFile: ctx.paths.rcloneConf, only: options.only, dryRun, sources, copyOnly });
 
   const mode = outputMode(ctx, options);
+  if (mode !== 'silent') {
+    for (const plan of plans.filter((p) => p.copyOnly && !p.refusal)) {
+      ctx.out(`${plan.name}: uploaded before (its remote copy holds files no longer here), so it is copied without deleting anything on the remote`);
+    }
+  }
   if (dryRun && mode !== 'silent') for (const plan of plans) ctx.out(`[dry run] ${plan.name}: rclone ${plan.args.join(' ')}`);
   let outcome: RunAllOutcome = { results: [], notRun: [], errors: [], planned: [] };
   const exitCode = await withRunSession(ctx, 'backup', dryRun, async (interrupt) => {

@@ -83,7 +83,15 @@ export async function downloadCommand(ctx: Context, options: DownloadOptions): P
     for (const target of inspected) {
       const backupDir = keepDir ? path.join(keepDir, `${target.name}-${stamp}`) : path.join(stagingRoot, `${target.name} (replaced by poof download ${stamp})`);
       backupDirs.set(target.name, backupDir);
-      plans.push({ name: target.name, localDir: target.localDir, remotePath: target.remotePath, args: restoreArgsFor(target, settings, backupDir), ...(target.refusal ? { refusal: target.refusal } : {}) });
+      const stall = config.rclone?.stallSeconds;
+      plans.push({
+        name: target.name,
+        localDir: target.localDir,
+        remotePath: target.remotePath,
+        args: restoreArgsFor(target, settings, backupDir),
+        ...(stall !== undefined ? { stallMs: stall * 1000 } : {}),
+        ...(target.refusal ? { refusal: target.refusal } : {}),
+      });
     }
     if (!keepDir) await ensurePrivateDir(stagingRoot);
     const { default: trash } = await import('trash');

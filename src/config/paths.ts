@@ -22,6 +22,8 @@ export interface PoofPaths {
   lockFile: string;
   /** The version of the rclone binary last seen, so a run need not ask it every time. */
   rcloneVersionCache: string;
+  /** Mappings that `poof upload` has wiped locally: their backups copy and never delete remotely. */
+  uploadedFile: string;
   /** Root of the built-in local-directory "cloud" when `cconfig --provider local` gets no --root. */
   defaultLocalRoot: string;
   /** Where the original Python poof kept its config on this platform (appdirs user_config_dir). */
@@ -77,6 +79,7 @@ export function resolvePaths(input: PathInputs): PoofPaths {
     logFile: path.join(stateDir, 'poof.log'),
     lockFile: path.join(stateDir, 'poof.lock'),
     rcloneVersionCache: path.join(stateDir, 'rclone-version.json'),
+    uploadedFile: path.join(stateDir, 'uploaded.json'),
     defaultLocalRoot: path.join(dirs.data, 'local-cloud'),
     legacyConfigDir,
   };

@@ -74,6 +74,12 @@ export const poofConfigSchema = {
       description:
         'What to do with symbolic links: "follow" copies what they point to (the original poof, the default), "links" keeps them as links, "skip" ignores them.',
     },
+    wipe: {
+      type: 'string',
+      enum: ['trash', 'delete', 'shred'],
+      description:
+        'How `poof upload` removes local files once they are proven on the remote: "trash" (the default, recoverable), "delete" (permanent) or "shred" (overwrite, then delete; best effort: SSDs and copy-on-write file systems keep old blocks).',
+    },
     rclone: {
       type: 'object',
       additionalProperties: false,
@@ -104,6 +110,13 @@ export const poofConfigSchema = {
           type: 'boolean',
           description: 'List the remote recursively in one go (rclone --fast-list): true or false.',
         },
+        stallSeconds: {
+          type: 'integer',
+          minimum: 5,
+          maximum: 3600,
+          description:
+            'After a connection error, seconds without any progress before poof stops rclone and reports the remote as unreachable (default 30); rclone alone retries every remaining file for minutes.',
+        },
         maxDelete: {
           type: 'integer',
           minimum: 0,
@@ -117,5 +130,6 @@ export const poofConfigSchema = {
 export type PoofConfig = FromSchema<typeof poofConfigSchema>;
 export type RcloneTuning = NonNullable<PoofConfig['rclone']>;
 export type SymlinkMode = NonNullable<PoofConfig['symlinks']>;
+export type WipeSetting = NonNullable<PoofConfig['wipe']>;
 
 export const CONFIG_VERSION = 1;

@@ -25,6 +25,11 @@ export function defaultTuning(backendType: string, crypt: boolean): RcloneTuning
   return {};
 }
 
+/** Pure: poof's measured defaults for the storage, overridden by the user's poof.conf tuning. */
+export function effectiveTuning(backendType: string, crypt: boolean, tuning: RcloneTuning | undefined): RcloneTuning {
+  return { ...defaultTuning(backendType, crypt), ...tuning };
+}
+
 export interface SyncArgsInput {
   configFile: string;
   source: string;
@@ -36,9 +41,14 @@ export interface SyncArgsInput {
   excludes?: string[] | undefined;
   tuning?: RcloneTuning | undefined;
   dryRun?: boolean;
+  /**
+   * `rclone copy` instead of `sync`: never delete on the remote. Upload and every later backup
+   * of an uploaded mapping use it, since their remote holds files that were wiped locally.
+   */
+  copyOnly?: boolean;
 }
 
-export interface RestoreArgsInput extends Omit<SyncArgsInput, 'source' | 'dest'> {
+export interface RestoreArgsInput extends Omit<SyncArgsInput, 'source' | 'dest' | 'copyOnly'> {
   remotePath: string;
   localDir: string;
   /**
@@ -53,9 +63,9 @@ export interface RestoreArgsInput extends Omit<SyncArgsInput, 'source' | 'dest'>
  * second on stderr.
  */
 export function buildSyncArgs(input: SyncArgsInput): string[] {
-  const tuning = { ...defaultTuning(input.backendType, input.crypt), ...input.tuning };
-  const args = ['sync', input.source, input.dest, ...transferFlags(input, tuning)];
-  if (tuning.maxDelete !== undefined) args.push('--max-delete', String(tuning.maxDelete));
+  const tuning = effectiveTuning(input.backendType, input.crypt, input.tuning);
+  const args = [input.copyOnly ? 'copy' : 'sync', input.source, input.dest, ...transferFlags(input, tuning)];
+  if (tuning.maxDelete !== undefined && !input.copyOnly) args.push('--max-delete', String(tuning.maxDelete));
   if (input.dryRun) args.push('--dry-run');
   return args;
 }
@@ -67,7 +77,7 @@ export function buildSyncArgs(input: SyncArgsInput): string[] {
  * overwrite or delete is moved there instead of being destroyed.
  */
 export function buildRestoreArgs(input: RestoreArgsInput): string[] {
-  const tuning = { ...defaultTuning(input.backendType, input.crypt), ...input.tuning };
+  const tuning = effectiveTuning(input.backendType, input.crypt, input.tuning);
   const args = ['sync', input.remotePath, input.localDir, ...transferFlags(input, tuning)];
   if (input.backupDir !== undefined) args.push('--backup-dir', input.backupDir);
   if (input.dryRun) args.push('--dry-run');
@@ -97,8 +107,9 @@ function transferFlags(input: Omit<SyncArgsInput, 'source' | 'dest'>, tuning: Rc
 }
 
 /** Pure: `rclone size --json` of a remote path, to refuse restoring from a missing or empty copy. */
-export function buildSizeArgs(configFile: string, remotePath: string, excludes: string[] = []): string[] {
+export function buildSizeArgs(configFile: string, remotePath: string, excludes: string[] = [], fastList = false): string[] {
   const args = ['size', remotePath, '--json', ...baseFlags(configFile), '--contimeout', '30s', '--timeout', '2m'];
+  if (fastList) args.push('--fast-list');
   for (const pattern of excludes) args.push('--exclude', pattern);
   return args;
 }

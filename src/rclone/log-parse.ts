@@ -100,3 +100,13 @@ export function dryRunAction(message: string): DryRunAction | undefined {
   if (/directory/.test(what)) return 'directory';
   return undefined;
 }
+
+/** Pure: the line of rclone's plain-text stderr that says why it failed (else the last line). */
+export function lastErrorLine(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map(stripTimestamp)
+    .filter((l) => l !== '');
+  const failed = [...lines].reverse().find((l) => /^(Failed|ERROR|CRITICAL)/.test(l));
+  return (failed ?? lines[lines.length - 1] ?? 'no error message').slice(0, 400);
+}

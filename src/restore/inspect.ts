@@ -1,7 +1,9 @@
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeRcloneExit } from '../rclone/exit-codes.js';
-import { buildSizeArgs } from '../rclone/args.js';
+import { buildSizeArgs, effectiveTuning } from '../rclone/args.js';
+import { storageType } from '../backup/plan.js';
+import { isCrypt } from '../rclone/remote-path.js';
 import { dryRunAction, parseLogLine, stripTimestamp } from '../rclone/log-parse.js';
 import type { Rclone } from '../rclone/runner.js';
 import { restoreArgsFor, sortChanges, type DryRunItem, type RestoreChanges, type RestoreSettings, type RestoreTarget } from './plan.js';
@@ -21,7 +23,9 @@ export interface InspectedTarget extends RestoreTarget {
 export async function inspectTarget(rclone: Rclone, target: RestoreTarget, settings: RestoreSettings, cancelSignal?: AbortSignal): Promise<InspectedTarget> {
   if (target.refusal) return target;
   const signal = cancelSignal ? { cancelSignal } : {};
-  const size = await rclone.run(buildSizeArgs(settings.configFile, target.remotePath, settings.config.excludes), signal);
+  const { config, section, baseSection } = settings;
+  const fastList = effectiveTuning(storageType(section, baseSection), isCrypt(section), config.rclone).fastList ?? false;
+  const size = await rclone.run(buildSizeArgs(settings.configFile, target.remotePath, config.excludes, fastList), signal);
   if (size.exitCode !== 0) {
     const cause = lastMessage(size.stderr);
     const refusal =

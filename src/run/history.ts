@@ -19,6 +19,10 @@ export interface RunRecord {
     bytes: number;
     errors: number;
     durationMs: number;
+    /** upload: files proven on the remote, wiped locally, and kept. */
+    proven?: number;
+    wiped?: number;
+    kept?: number;
   }>;
 }
 
@@ -52,6 +56,7 @@ export function toRunRecord(input: {
         bytes: r.stats?.bytes ?? 0,
         errors: r.stats?.errors ?? r.errors.length,
         durationMs: r.durationMs,
+        ...(r.upload ? { proven: r.upload.proven, wiped: r.upload.wiped, kept: r.upload.kept } : {}),
       })),
       ...input.notRun.map((name) => ({ name, status: 'not run' as const, copied: 0, deleted: 0, bytes: 0, errors: 0, durationMs: 0 })),
     ],

@@ -6,7 +6,7 @@ import { checkConfigText, fileMode, readTextIfExists } from '../config/store.js'
 import { formatIssue } from '../config/validate.js';
 import { PoofError } from '../errors.js';
 import { rcloneEnvironment } from '../rclone/env.js';
-import { stripTimestamp } from '../rclone/log-parse.js';
+import { lastErrorLine } from '../rclone/log-parse.js';
 import { findPlaceholders, findSection, parseRcloneConf, type RcloneSection } from '../rclone/ini.js';
 import { isCrypt, remoteRoot } from '../rclone/remote-path.js';
 import { keepsModes } from '../rclone/args.js';
@@ -197,16 +197,6 @@ async function checkRemote(ctx: Context, inputs: RemoteInputs, checks: Check[]):
   } else {
     checks.push({ id: title, title, status: 'fail', detail: `${target} failed (rclone exit ${result.exitCode}): ${lastErrorLine(result.stderr)}`, hint: 'check the credentials and address with `poof cconfig --force`' });
   }
-}
-
-/** Pure: the most telling line of rclone's stderr, without its timestamp. */
-export function lastErrorLine(stderr: string): string {
-  const lines = stderr
-    .split('\n')
-    .map(stripTimestamp)
-    .filter((l) => l !== '');
-  const failed = [...lines].reverse().find((l) => /^(Failed|ERROR|CRITICAL)/.test(l));
-  return (failed ?? lines[lines.length - 1] ?? 'no error message').slice(0, 400);
 }
 
 function checkEncryption(config: PoofConfig | undefined, section: RcloneSection | undefined, checks: Check[]): void {

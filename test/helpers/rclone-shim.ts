@@ -12,3 +12,14 @@ export async function writeRcloneShim(dir: string): Promise<{ shim: string; argv
   await chmod(shim, 0o755);
   return { shim, argvLog };
 }
+
+/**
+ * An rclone that runs a shell snippet just before the real rclone starts a given subcommand
+ * (e.g. "check"): fault injection at an exact point of a poof run, with rclone itself untouched.
+ */
+export async function writeHookedRclone(dir: string, subcommand: string, snippet: string): Promise<string> {
+  const shim = path.join(dir, `rclone-before-${subcommand}.sh`);
+  await writeFile(shim, `#!/bin/sh\nif [ "$1" = '${subcommand}' ]; then\n${snippet}\nfi\nexec rclone "$@"\n`);
+  await chmod(shim, 0o755);
+  return shim;
+}

@@ -6,6 +6,8 @@ import path from 'node:path';
 
 export interface RunningServer {
   port: number;
+  /** The server's process, when it runs in its own. */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -67,9 +69,9 @@ export async function startS3(directory: string, buckets: string[] = []): Promis
 }
 
 /** `rclone serve sftp` over a directory, user "u" with password "p" (a Go SFTP server). */
-export async function startRcloneSftp(directory: string): Promise<RunningServer> {
+export async function startRcloneSftp(directory: string, fixedPort?: number): Promise<RunningServer> {
   await mkdir(directory, { recursive: true });
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const env: NodeJS.ProcessEnv = { ...process.env, RCLONE_CONFIG: '/dev/null' };
   delete env.AWS_CA_BUNDLE;
   const child = spawn('rclone', ['serve', 'sftp', directory, '--addr', `127.0.0.1:${port}`, '--user', 'u', '--pass', 'p'], {
@@ -77,7 +79,7 @@ export async function startRcloneSftp(directory: string): Promise<RunningServer>
     stdio: 'ignore',
   });
   await waitForPort(port);
-  return { port, stop: () => stopChild(child) };
+  return { port, ...(child.pid ? { pid: child.pid } : {}), stop: () => stopChild(child) };
 }
 
 export interface SshServer extends RunningServer {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
@@ -16,6 +16,7 @@ describe('poof download from a local-directory remote', () => {
     src = path.join(sb.home, 'My Files');
     await writeSampleTree(src);
     await setSampleMeta(src);
+    await mkdir(path.join(src, 'empty dir'));
     original = await readTree(src);
     originalMeta = await readTreeMeta(src);
     assert.equal((await runPoof(['config', '--map', `${src}=My Files`, '--bucket', 'bkt'], { env: sb.env })).code, 0);
@@ -75,6 +76,7 @@ describe('poof download from a local-directory remote', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(await readTree(path.join(into, 'My Files')), original);
     assert.deepEqual(await readTreeMeta(path.join(into, 'My Files')), originalMeta);
+    assert.ok((await stat(path.join(into, 'My Files', 'empty dir'))).isDirectory(), 'empty directories come back');
     assert.deepEqual(await readTree(src), original);
     assert.equal((await readTrash(sb.home)).size, trashBefore);
   });

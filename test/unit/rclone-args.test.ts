@@ -6,11 +6,10 @@ import { baseFlags, buildSyncArgs, defaultTuning } from '../../src/rclone/args.j
 import { rcloneEnvironment } from '../../src/rclone/env.js';
 import { describeRcloneExit } from '../../src/rclone/exit-codes.js';
 import { parseRcloneConf } from '../../src/rclone/ini.js';
-import { parseLogLine } from '../../src/rclone/log-parse.js';
+import { lastErrorLine, parseLogLine } from '../../src/rclone/log-parse.js';
 import { remotePathFor, remoteRoot } from '../../src/rclone/remote-path.js';
 import { atLeast, findOnPath, parseRcloneVersion } from '../../src/rclone/version.js';
 import { formatCheck, verifyPassed } from '../../src/verify/check.js';
-import { lastErrorLine } from '../../src/verify/run-checks.js';
 
 describe('buildSyncArgs', () => {
   const base = { configFile: '/c/rclone-poof.conf', source: '/home/joe/Documents', dest: 'r:b/Documents' };
