@@ -93,6 +93,8 @@ export function buildProgram(): Command {
     .option('--url <url>', 'webdav: server URL')
     .option('--vendor <vendor>', 'webdav: other, nextcloud, owncloud, sharepoint, sharepoint-ntlm')
     .option('--secret-stdin', 'read the password or secret key from standard input')
+    .option('--crypt', 'add zero-knowledge encryption: a crypt remote over this storage (alone: over the storage already set up)')
+    .option('--passphrase-stdin', 'crypt: use the passphrase on standard input instead of a generated key (or $POOF_CRYPT_PASSPHRASE)')
     .option('--force', 'replace an existing remote section without asking')
     .addHelpText(
       'after',
@@ -101,6 +103,8 @@ export function buildProgram(): Command {
         'POOF_SECRET=... poof cconfig --provider s3 --region eu-west-1 --access-key-id AKIA...',
         'poof cconfig --provider s3 --endpoint https://s3.example.com --access-key-id ID --secret-stdin < secret.txt',
         'poof cconfig --provider sftp --host nas.local --user joe --key-file ~/.ssh/id_ed25519',
+        'poof cconfig --provider local --crypt                 # encrypted, with a generated key',
+        'poof cconfig --crypt                                  # encrypt the storage already set up',
       ])}\nSecrets (secret keys, passwords) are never taken from the command line, where other users\ncould read them: poof asks on a terminal, or reads $POOF_SECRET, or standard input with --secret-stdin.\n`,
     )
     .action(run(async () => (await import('./commands/cconfig.js')).cconfigCommand));
@@ -169,6 +173,27 @@ A remote copy that is missing or empty is never restored (that would delete the 
 `,
     )
     .action(run(async () => (await import('./commands/download.js')).downloadCommand));
+
+  program
+    .command('cryptoggle')
+    .description('switch poof.conf between the plain remote and its crypt (zero-knowledge) remote')
+    .option('--offline', 'do not look at the remote to warn about an empty side')
+    .addHelpText('after', `${examples(['poof cryptoggle'])}\nThe plain and encrypted copies are separate trees: switching moves, copies and deletes nothing.\n`)
+    .action(run(async () => (await import('./commands/cryptoggle.js')).cryptoggleCommand));
+
+  const key = program.command('key').description('the recovery kit: export or import the keys of the crypt remote');
+  key
+    .command('export <file>')
+    .description('write the crypt keys (in the clear), the layout and a restore how-to to FILE (mode 600)')
+    .option('--force', 'replace an existing FILE')
+    .addHelpText('after', `${examples(['poof key export ~/poof-recovery-kit.txt'])}\nLosing the keys loses the data: keep this file offline, away from the computer.\n`)
+    .action(run(async () => (await import('./commands/key.js')).keyExportCommand));
+  key
+    .command('import <file>')
+    .description('add the crypt remote from a recovery kit to rclone-poof.conf and switch to it')
+    .option('--force', 'replace an existing crypt section')
+    .addHelpText('after', examples(['poof key import ~/poof-recovery-kit.txt']))
+    .action(run(async () => (await import('./commands/key.js')).keyImportCommand));
 
   program
     .command('status')

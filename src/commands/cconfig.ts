@@ -18,18 +18,26 @@ import {
   type ProviderPlan,
 } from '../rclone/providers.js';
 import { locateRclone } from '../rclone/runner.js';
+import { cryptPair } from '../crypt/layout.js';
+import { addCryptRemote } from '../crypt/setup.js';
 import { readSecret, SECRET_ENV } from '../ui/secret-input.js';
 
 interface CconfigOptions extends ProviderOptions {
   provider?: string;
   secretStdin?: boolean;
   force?: boolean;
+  crypt?: boolean;
+  passphraseStdin?: boolean;
 }
 
 /** Write the [remote] section of rclone-poof.conf for a provider; other sections are kept. */
 export async function cconfigCommand(ctx: Context, options: CconfigOptions): Promise<number> {
   const { config } = await loadConfig(ctx.paths);
-  const remote = config.remote;
+  if (options.secretStdin && options.passphraseStdin) throw new UsageError('--secret-stdin and --passphrase-stdin both read standard input', 'give one of them');
+  // --crypt alone adds encryption on top of the storage already configured.
+  if (options.crypt && options.provider === undefined) return addCryptRemote(ctx, config, options);
+  // The storage section is the plain remote, also when poof.conf points at its crypt wrapper.
+  const remote = cryptPair(parseRcloneConf((await readTextIfExists(ctx.paths.rcloneConf)) ?? ''), config.remote).plain;
   const provider = await chooseProvider(ctx, options.provider);
   const where = { cwd: ctx.cwd, home: ctx.home };
   const providerOptions: ProviderOptions = {
@@ -91,6 +99,7 @@ export async function cconfigCommand(ctx: Context, options: CconfigOptions): Pro
 
   ctx.out(maskSecrets(section, plan));
   ctx.err(`poof: wrote [${remote}] (${PROVIDER_TITLES[provider]}) to ${ctx.paths.rcloneConf}`);
+  if (options.crypt) return addCryptRemote(ctx, { ...config, remote }, options);
   ctx.err('poof: next: `poof verify`');
   return ExitCode.ok;
 }

@@ -19,6 +19,7 @@ import { countEndangered, formatRestorePlan, planRestoreTargets, restoreArgsFor,
 import { openLogFile } from '../run/log-file.js';
 import { withRunSession } from '../run/session.js';
 import { checkTarget } from '../safety/targets.js';
+import { requireCryptKey } from '../crypt/key-proof.js';
 import { outputMode } from '../ui/task-list.js';
 
 interface DownloadOptions {
@@ -63,6 +64,8 @@ export async function downloadCommand(ctx: Context, options: DownloadOptions): P
   let inspected: InspectedTarget[] = [];
   let outcome: RunAllOutcome = { results: [], notRun: [], errors: [], planned: [] };
   const exitCode = await withRunSession(ctx, 'download', dryRun, async (interrupt) => {
+    // rclone lists a crypt remote opened with a wrong password as empty: prove the keys first.
+    await requireCryptKey(rclone, ctx.paths.rcloneConf, section, names, interrupt.signal);
     // Plan first, with no task list on screen, so the question below is not garbled.
     inspected = [];
     for (const target of targets) inspected.push(await inspectTarget(rclone, target, settings, interrupt.signal));

@@ -11,6 +11,7 @@ import { isCrypt } from '../rclone/remote-path.js';
 import { locateRclone } from '../rclone/runner.js';
 import { openLogFile } from '../run/log-file.js';
 import { withRunSession } from '../run/session.js';
+import { requireCryptKey } from '../crypt/key-proof.js';
 import { markUploaded } from '../run/uploaded.js';
 import { isMountPoint } from '../safety/mount.js';
 import { checkTarget } from '../safety/targets.js';
@@ -54,6 +55,7 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
   }
   let outcome: RunAllOutcome = { results: [], notRun: [], errors: [], planned: [] };
   const exitCode = await withRunSession(ctx, 'upload', dryRun, async (interrupt) => {
+    await requireCryptKey(rclone, ctx.paths.rcloneConf, section, names, interrupt.signal);
     if (!dryRun) {
       await confirmUpload(ctx, plans, wipeMode, options);
       await markUploaded(ctx.paths.uploadedFile, plans.filter((p) => !p.refusal).map((p) => p.name), new Date());

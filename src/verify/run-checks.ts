@@ -9,6 +9,8 @@ import { rcloneEnvironment } from '../rclone/env.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
 import { findPlaceholders, findSection, parseRcloneConf, type RcloneSection } from '../rclone/ini.js';
 import { isCrypt, remoteRoot } from '../rclone/remote-path.js';
+import { proveCryptKey } from '../crypt/key-proof.js';
+import { CRYPT_NAME_LIMIT } from '../crypt/layout.js';
 import { keepsModes } from '../rclone/args.js';
 import { storageType } from '../backup/plan.js';
 import { locateRclone, type Rclone } from '../rclone/runner.js';
@@ -28,6 +30,10 @@ export async function runChecks(ctx: Context, options: VerifyOptions): Promise<C
   if (config) await checkMappedDirs(config, checks);
   await checkRemote(ctx, { rclone, config, section, offline: Boolean(options.offline) }, checks);
   checkEncryption(config, section, checks);
+  if (config && section && rclone && isCrypt(section) && !options.offline && checks.find((c) => c.id === 'remote')?.status === 'ok') {
+    checks.push(await checkCryptKeys(ctx, rclone, config, section));
+  }
+  if (config && section && isCrypt(section)) checks.push(...(await checkCryptNameLengths(config)));
   if (config && sections) checks.push(fidelityCheck(config, sections.section, sections.baseSection));
   checkEnvironment(ctx, checks);
   return checks;
@@ -238,4 +244,48 @@ export function fidelityCheck(config: PoofConfig, section: RcloneSection, baseSe
     status: 'ok',
     detail: `${where} keeps ${kept.join(', ')}${lost.length ? `; not ${lost.join(' or ')}` : ''}; ${links}`,
   };
+}
+
+const CANARY = '.poof-canary';
+
+/**
+ * With crypt on, prove the keys: names already stored must decrypt (rclone 1.60 lists a crypt
+ * remote opened with a wrong password as empty, exit 0); then a canary written through the crypt
+ * remote must read back, and the storage underneath must not show its name in plain text.
+ */
+async function checkCryptKeys(ctx: Context, rclone: Rclone, config: PoofConfig, section: RcloneSection): Promise<Check> {
+  const title = 'encryption keys';
+  const id = 'crypt-keys';
+  const wraps = section.values.remote ?? '';
+  const flags = ['--config', ctx.paths.rcloneConf, '--ask-password=false', '--contimeout', '15s', '--timeout', '30s'];
+  try {
+    const proof = await proveCryptKey(rclone, ctx.paths.rcloneConf, section.name, wraps, Object.values(config.paths));
+    if (!proof.ok) return { id, title, status: 'fail', detail: proof.detail, hint: 'restore the right keys with `poof key import FILE`' };
+    const marker = `poof canary ${new Date().toISOString()}`;
+    const written = await rclone.run(['rcat', `${section.name}:${CANARY}`, ...flags], { input: marker, timeoutMs: REMOTE_TIMEOUT_MS });
+    if (written.exitCode !== 0) return { id, title, status: 'fail', detail: `could not write a canary through [${section.name}]: ${lastErrorLine(written.stderr)}` };
+    const read = await rclone.run(['cat', `${section.name}:${CANARY}`, ...flags], { timeoutMs: REMOTE_TIMEOUT_MS });
+    if (read.exitCode !== 0 || read.stdout !== marker) return { id, title, status: 'fail', detail: 'the canary written through the crypt remote did not read back' };
+    const stored = await rclone.run(['lsf', wraps, '--max-depth', '1', ...flags], { timeoutMs: REMOTE_TIMEOUT_MS });
+    if (stored.exitCode !== 0) return { id, title, status: 'fail', detail: `could not list ${wraps}: ${lastErrorLine(stored.stderr)}` };
+    if (stored.stdout.split('\n').includes(CANARY)) return { id, title, status: 'fail', detail: `${wraps} shows the canary's name in plain text: names are not encrypted` };
+    return { id, title, status: 'ok', detail: `${proof.detail}; a canary written through [${section.name}] reads back, and ${wraps} shows no plain name` };
+  } catch (error) {
+    return { id, title, status: 'fail', detail: (error as Error).message };
+  }
+}
+
+/** Names longer than ~143 characters become too long for many providers once encrypted. */
+async function checkCryptNameLengths(config: PoofConfig): Promise<Check[]> {
+  const long: string[] = [];
+  for (const dir of Object.keys(config.paths)) {
+    const entries = await readdir(dir, { recursive: true }).catch(() => [] as string[]);
+    for (const rel of entries.slice(0, 200_000)) {
+      const name = path.basename(rel);
+      if (name.length > CRYPT_NAME_LIMIT) long.push(path.join(dir, rel));
+    }
+  }
+  if (long.length === 0) return [];
+  const shown = long.slice(0, 3).join(', ');
+  return [{ id: 'crypt-names', title: 'encryption', status: 'warn', detail: `${long.length} names are longer than ${CRYPT_NAME_LIMIT} characters and may be too long once encrypted on some providers: ${shown}${long.length > 3 ? ', ...' : ''}` }];
 }

@@ -1,0 +1,88 @@
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import type { Context } from '../context.js';
+import { loadConfig, readTextIfExists, writeConfig } from '../config/store.js';
+import { CRYPT_REMOTE, cryptPair, renderRecoveryKit, wrappedRemote } from '../crypt/layout.js';
+import { ConfigError, ExitCode, UsageError } from '../errors.js';
+import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
+import { escapeRcloneValue, renderTemplate } from '../render-template.js';
+import { readTemplate } from '../assets.js';
+import { findSection, parseRcloneConf, upsertSection } from '../rclone/ini.js';
+import { obscureSecret, revealObscured } from '../rclone/obscure.js';
+import { locateRclone } from '../rclone/runner.js';
+
+interface KeyOptions {
+  force?: boolean;
+}
+
+/** `poof key export FILE`: the crypt keys, in the clear, in a private file with the layout and a how-to. */
+export async function keyExportCommand(ctx: Context, options: KeyOptions, args: string[]): Promise<number> {
+  const file = resolveFile(ctx, args[0]);
+  const { config } = await loadConfig(ctx.paths);
+  const parsed = parseRcloneConf((await readTextIfExists(ctx.paths.rcloneConf)) ?? '');
+  const pair = cryptPair(parsed, config.remote);
+  const section = pair.crypt ? findSection(parsed, pair.crypt) : undefined;
+  const wraps = section ? wrappedRemote(section) : undefined;
+  if (!section || !wraps || !section.values.password) {
+    throw new ConfigError(`no crypt remote with a password in ${ctx.paths.rcloneConf}`, 'there is nothing to export; `poof cconfig --crypt` creates one');
+  }
+  if (!options.force && (await access(file).then(() => true, () => false))) throw new UsageError(`${file} exists`, 'choose another file, or add --force');
+  ctx.err('poof: warning: this file holds the keys to your encrypted backup in the clear. Anyone with it can read the backup; without it nobody can. Keep it offline (printed, or on a drive in a drawer).');
+  const kit = renderRecoveryKit(
+    {
+      remote: section.name,
+      wraps: `${wraps.remote}:${wraps.path}`,
+      password: revealObscured(section.values.password),
+      password2: section.values.password2 ? revealObscured(section.values.password2) : '',
+      filenameEncryption: section.values.filename_encryption ?? 'standard',
+      directoryNameEncryption: section.values.directory_name_encryption ?? 'true',
+    },
+    new Date(),
+  );
+  await ensurePrivateDir(path.dirname(file));
+  await writeFileAtomic(file, kit, 0o600);
+  ctx.out(`wrote the recovery kit for [${section.name}] to ${file} (mode 600)`);
+  return ExitCode.ok;
+}
+
+/** `poof key import FILE`: put a recovery kit's crypt remote into rclone-poof.conf and use it. */
+export async function keyImportCommand(ctx: Context, options: KeyOptions, args: string[]): Promise<number> {
+  const file = resolveFile(ctx, args[0]);
+  const text = await readTextIfExists(file);
+  if (text === undefined) throw new UsageError(`${file} not found`, 'give the recovery kit written by `poof key export`');
+  const kit = parseRcloneConf(text).sections.find((s) => s.values.type === 'crypt');
+  const wraps = kit ? wrappedRemote(kit) : undefined;
+  if (!kit || !wraps || !kit.values.password) throw new UsageError(`${file} is not a poof recovery kit (no crypt section with a password)`);
+  const { config } = await loadConfig(ctx.paths);
+  const confText = (await readTextIfExists(ctx.paths.rcloneConf)) ?? '';
+  const parsed = parseRcloneConf(confText);
+  if (!findSection(parsed, wraps.remote)) {
+    throw new ConfigError(`${ctx.paths.rcloneConf} has no [${wraps.remote}] section, which the kit's crypt remote wraps`, 'set up the same storage first with `poof cconfig --provider ...`');
+  }
+  if (findSection(parsed, kit.name) && !options.force) {
+    throw new UsageError(`${ctx.paths.rcloneConf} already has a [${kit.name}] section`, 'export its keys first if they matter, then add --force');
+  }
+  const rclone = await locateRclone({ env: ctx.env });
+  const section = renderTemplate(
+    readTemplate('rclone/crypt.conf'),
+    {
+      remote: kit.name || CRYPT_REMOTE,
+      wrapped: `${wraps.remote}:${wraps.path}`,
+      password: await obscureSecret(rclone, kit.values.password),
+      password2: kit.values.password2 ? await obscureSecret(rclone, kit.values.password2) : '',
+    },
+    escapeRcloneValue,
+  ).replace(/^filename_encryption = .*$/m, `filename_encryption = ${kit.values.filename_encryption ?? 'standard'}`)
+    .replace(/^directory_name_encryption = .*$/m, `directory_name_encryption = ${kit.values.directory_name_encryption ?? 'true'}`);
+  await ensurePrivateDir(ctx.paths.configDir);
+  await writeFileAtomic(ctx.paths.rcloneConf, upsertSection(confText, kit.name, section));
+  if (wraps.path !== config.bucket) ctx.err(`poof: the kit's remote wraps ${wraps.path}, poof.conf's bucket is ${config.bucket}; the crypt remote uses ${wraps.path}`);
+  await writeConfig(ctx.paths, { ...config, remote: kit.name });
+  ctx.out(`imported [${kit.name}] over ${wraps.remote}:${wraps.path}; encryption is on. Next: \`poof verify\`, then \`poof download --dry-run\``);
+  return ExitCode.ok;
+}
+
+function resolveFile(ctx: Context, file: string | undefined): string {
+  if (!file) throw new UsageError('a FILE is needed', 'e.g. `poof key export ~/poof-keys.txt`');
+  return path.resolve(ctx.cwd, file.startsWith('~/') ? path.join(ctx.home, file.slice(2)) : file);
+}

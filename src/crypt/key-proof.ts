@@ -1,0 +1,66 @@
+import { RunFailedError } from '../errors.js';
+import { baseFlags } from '../rclone/args.js';
+import type { Rclone } from '../rclone/runner.js';
+
+export interface KeyProof {
+  ok: boolean;
+  /** The encrypted tree holds nothing yet: there is no data a key could be checked against. */
+  empty: boolean;
+  detail: string;
+}
+
+/** Pure: judge the top level of the storage as seen through crypt and as stored. */
+export function judgeKey(decrypted: string[], stored: string[], plainNames: string[]): KeyProof {
+  // Plain (unencrypted) mappings may share the bucket: their names are not encrypted ones.
+  const plain = new Set(plainNames.map((n) => `${n}/`));
+  const encrypted = stored.filter((name) => !plain.has(name));
+  if (encrypted.length === 0) return { ok: true, empty: true, detail: 'no encrypted data yet' };
+  if (decrypted.length === 0) {
+    return { ok: false, empty: false, detail: `cannot decrypt: wrong password or not a poof crypt remote (${encrypted.length} stored names, none decrypt)` };
+  }
+  return { ok: true, empty: false, detail: `the keys decrypt the stored names (${decrypted.length} of ${encrypted.length} at the top level)` };
+}
+
+/**
+ * rclone 1.60 lists a crypt remote opened with the wrong password as an EMPTY tree with exit 0.
+ * Prove the keys before trusting such a listing: names stored under the crypt remote must decrypt.
+ */
+export async function proveCryptKey(
+  rclone: Rclone,
+  configFile: string,
+  cryptRemote: string,
+  wraps: string,
+  plainNames: string[],
+  cancelSignal?: AbortSignal,
+): Promise<KeyProof> {
+  const list = async (target: string) => {
+    const result = await rclone.run(['lsf', target, '--max-depth', '1', ...baseFlags(configFile), '--contimeout', '30s', '--timeout', '2m'], {
+      timeoutMs: 180_000,
+      ...(cancelSignal ? { cancelSignal } : {}),
+    });
+    // A missing bucket or directory (exit 3) holds nothing.
+    if (result.exitCode === 3) return [];
+    if (result.exitCode !== 0) throw new Error(`rclone lsf ${target} exited ${result.exitCode}`);
+    return result.stdout.split('\n').filter((l) => l !== '');
+  };
+  const [decrypted, stored] = await Promise.all([list(`${cryptRemote}:`), list(wraps)]);
+  return judgeKey(decrypted, stored, plainNames);
+}
+
+/**
+ * Before a run that can lose data (download, upload): with a crypt remote, refuse unless the
+ * keys decrypt what is stored.
+ */
+export async function requireCryptKey(
+  rclone: Rclone,
+  configFile: string,
+  section: { name: string; values: Record<string, string> },
+  plainNames: string[],
+  cancelSignal?: AbortSignal,
+): Promise<void> {
+  if (section.values.type !== 'crypt') return;
+  const proof = await proveCryptKey(rclone, configFile, section.name, section.values.remote ?? '', plainNames, cancelSignal).catch(
+    (error: Error) => ({ ok: false, empty: false, detail: `could not check the crypt keys: ${error.message}` }),
+  );
+  if (!proof.ok) throw new RunFailedError(`${proof.detail}; nothing was changed`, 'restore the right keys with `poof key import FILE`, then `poof verify`');
+}

@@ -1,0 +1,66 @@
+import type { Context } from '../context.js';
+import type { PoofConfig } from '../config/schema.js';
+import { readTextIfExists, writeConfig } from '../config/store.js';
+import { ConfigError, ExitCode, UsageError } from '../errors.js';
+import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
+import { readTemplate } from '../assets.js';
+import { escapeRcloneValue, renderTemplate } from '../render-template.js';
+import { findSection, parseRcloneConf, upsertSection } from '../rclone/ini.js';
+import { obscureSecret } from '../rclone/obscure.js';
+import { locateRclone } from '../rclone/runner.js';
+import { CRYPT_REMOTE, cryptPair, generateKey } from './layout.js';
+
+export const PASSPHRASE_ENV = 'POOF_CRYPT_PASSPHRASE';
+
+export interface CryptSetupOptions {
+  force?: boolean;
+  passphraseStdin?: boolean;
+}
+
+/**
+ * Add the crypt remote over the plain one (`<plain>:<bucket>`, standard name encryption), with a
+ * generated 256-bit password (or the user's passphrase) and a generated salt, obscured by rclone
+ * from standard input, and switch poof.conf to it.
+ */
+export async function addCryptRemote(ctx: Context, config: PoofConfig, options: CryptSetupOptions): Promise<number> {
+  const text = (await readTextIfExists(ctx.paths.rcloneConf)) ?? '';
+  const parsed = parseRcloneConf(text);
+  if (parsed.errors.length > 0) throw new ConfigError(`${ctx.paths.rcloneConf} cannot be parsed: ${parsed.errors[0]}`, 'fix it first');
+  const { plain } = cryptPair(parsed, config.remote);
+  if (!findSection(parsed, plain)) {
+    throw new ConfigError(`${ctx.paths.rcloneConf} has no [${plain}] section to encrypt on top of`, 'run `poof cconfig --provider ... --crypt`');
+  }
+  if (findSection(parsed, CRYPT_REMOTE) && !options.force) {
+    throw new UsageError(
+      `${ctx.paths.rcloneConf} already has a [${CRYPT_REMOTE}] section: new keys would make everything encrypted with the old ones unreadable`,
+      'save the old keys with `poof key export FILE` first, then add --force',
+    );
+  }
+  const passphrase = options.passphraseStdin ? await readStdinLine() : ctx.env[PASSPHRASE_ENV] || undefined;
+  if (passphrase !== undefined && passphrase.length < 12) {
+    throw new UsageError('the crypt passphrase is shorter than 12 characters', 'use a longer one, or give none to have a strong random key generated');
+  }
+  const rclone = await locateRclone({ env: ctx.env });
+  const password = await obscureSecret(rclone, passphrase ?? generateKey());
+  const password2 = await obscureSecret(rclone, generateKey());
+  const section = renderTemplate(
+    readTemplate('rclone/crypt.conf'),
+    { remote: CRYPT_REMOTE, wrapped: `${plain}:${config.bucket}`, password, password2 },
+    escapeRcloneValue,
+  );
+  await ensurePrivateDir(ctx.paths.configDir);
+  await writeFileAtomic(ctx.paths.rcloneConf, upsertSection(text, CRYPT_REMOTE, section));
+  await writeConfig(ctx.paths, { ...config, remote: CRYPT_REMOTE });
+  ctx.out(section.replace(/^(password2?\s*=\s*).+$/gm, '$1***'));
+  ctx.err(`poof: wrote [${CRYPT_REMOTE}] over ${plain}:${config.bucket} (${passphrase ? 'your passphrase' : 'a generated 256-bit key'}); encryption is on: poof.conf now uses [${CRYPT_REMOTE}]`);
+  ctx.err('poof: losing the keys loses the data: save them now with `poof key export FILE`, and keep that file offline');
+  return ExitCode.ok;
+}
+
+async function readStdinLine(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  const text = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  if (text === '') throw new UsageError('--passphrase-stdin: standard input was empty', 'pipe the passphrase in');
+  return text;
+}

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { judgeKey } from '../../src/crypt/key-proof.js';
+import { CRYPT_REMOTE, cryptPair, generateKey, renderRecoveryKit, wrappedRemote } from '../../src/crypt/layout.js';
+import { parseRcloneConf } from '../../src/rclone/ini.js';
+import { revealObscured } from '../../src/rclone/obscure.js';
+
+describe('crypt layout', () => {
+  const conf = parseRcloneConf('[poof-backup]\ntype = s3\n[poof-crypt]\ntype = crypt\nremote = poof-backup:bkt\n[other]\ntype = alias\nremote = /x\n');
+  it('pairs the plain remote with the crypt remote that wraps it, from either side', () => {
+    assert.deepEqual(cryptPair(conf, 'poof-backup'), { plain: 'poof-backup', crypt: 'poof-crypt' });
+    assert.deepEqual(cryptPair(conf, 'poof-crypt'), { plain: 'poof-backup', crypt: 'poof-crypt' });
+    assert.deepEqual(cryptPair(conf, 'other'), { plain: 'other' });
+    assert.deepEqual(wrappedRemote(conf.sections[1]!), { remote: 'poof-backup', path: 'bkt' });
+    assert.equal(wrappedRemote(conf.sections[2]!), undefined);
+    assert.equal(CRYPT_REMOTE, 'poof-crypt');
+  });
+  it('generates 256-bit keys', () => {
+    const a = generateKey();
+    assert.equal(Buffer.from(a, 'base64url').length, 32);
+    assert.notEqual(a, generateKey());
+  });
+  it('writes a recovery kit rclone can read, with a how-to', () => {
+    const kit = renderRecoveryKit({ remote: 'poof-crypt', wraps: 'poof-backup:bkt', password: 'p1', password2: 'p2', filenameEncryption: 'standard', directoryNameEncryption: 'true' }, new Date('2026-11-22T00:00:00Z'));
+    assert.match(kit, /^# poof recovery kit\n# created 2026-11-22T00:00:00.000Z/);
+    assert.match(kit, /poof key import THIS-FILE/);
+    const parsed = parseRcloneConf(kit);
+    assert.deepEqual(parsed.errors, []);
+    assert.deepEqual(parsed.sections[0]?.values, { type: 'crypt', remote: 'poof-backup:bkt', filename_encryption: 'standard', directory_name_encryption: 'true', password: 'p1', password2: 'p2' });
+  });
+  it('reveals what rclone obscured, without running rclone reveal (argv)', () => {
+    assert.equal(revealObscured('FmzSsPS0Pcc7uD6_R78OpzGCL6dCB5ZBmhExY_Fm9P1yZk4P-E9FOf_bZZM'), 'correct horse battery staple');
+    assert.throws(() => revealObscured('c2hvcnQ'), /too short/);
+  });
+});
+
+describe('judgeKey', () => {
+  it('an empty store proves nothing and refuses nothing', () => {
+    assert.deepEqual(judgeKey([], [], ['Docs']), { ok: true, empty: true, detail: 'no encrypted data yet' });
+    assert.equal(judgeKey([], ['Docs/'], ['Docs']).empty, true, 'plain mappings in the same bucket are not encrypted names');
+  });
+  it('stored names that do not decrypt mean a wrong password', () => {
+    const proof = judgeKey([], ['q4fl1g2k3mbv1u4nqlqc8e1v0g/', 'Docs/'], ['Docs']);
+    assert.equal(proof.ok, false);
+    assert.match(proof.detail, /^cannot decrypt: wrong password or not a poof crypt remote \(1 stored names, none decrypt\)/);
+  });
+  it('names that decrypt prove the keys', () => {
+    assert.equal(judgeKey(['Docs/', '.poof-canary'], ['q4fl1g2k3mbv1u4nqlqc8e1v0g/', 'abc'], []).ok, true);
+  });
+});
