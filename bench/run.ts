@@ -3,8 +3,9 @@
 // (`rclone serve sftp`) and S3 (s3rver), all on 127.0.0.1. First run and no-change run, in one
 // process, interleaved, so the ratios are fair on a noisy shared machine.
 // Options: --files N (10000) --large K (3) --large-mib M (32) --repeat R (3) --remotes local,sftp,s3
+//          --dir DIR (default /dev/shm when it has room: this machine's disk timings vary 2x)
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statfsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     'large-mib': { type: 'string', default: '32' },
     repeat: { type: 'string', default: '3' },
     remotes: { type: 'string', default: 'local,sftp,s3' },
+    dir: { type: 'string' },
   },
 });
 const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
@@ -95,7 +97,9 @@ interface Row {
 async function main(): Promise<void> {
   const spec = { smallFiles: Number(values.files), largeFiles: Number(values.large), largeMiB: Number(values['large-mib']) };
   const repeat = Math.max(1, Number(values.repeat));
-  const work = await mkdtemp(path.join(os.tmpdir(), 'poof-bench-'));
+  const base = values.dir ?? (existsSync('/dev/shm') && statfsSync('/dev/shm').bavail * statfsSync('/dev/shm').bsize > 4 * 2 ** 30 ? '/dev/shm' : os.tmpdir());
+  const work = await mkdtemp(path.join(base, 'poof-bench-'));
+  process.stdout.write(`work dir: ${work}\n`);
   const src = path.join(work, 'src');
   const tree = await generateTree(src, spec);
   process.stdout.write(`tree: ${tree.files} files, ${(tree.bytes / 2 ** 20).toFixed(0)} MiB (${spec.smallFiles} of 1-16 KiB, ${spec.largeFiles} of ${spec.largeMiB} MiB); repeat ${repeat}\n`);
@@ -160,6 +164,8 @@ async function benchRemote(remote: RemoteSetup, src: string, work: string, baseE
       const result = i === 0 ? must(await poof(['backup', '--quiet']), 'poof backup') : await runs[i]!();
       rows[i]!.noChange.push(result.seconds);
     }
+    // Free the space (the work dir may be in memory); not timed.
+    for (const bucket of buckets) await timed('rclone', ['purge', `poof-backup:${bucket}`, '--config', rcloneConf], env);
     process.stdout.write(`${remote.name}: round ${r + 1}/${repeat} done\n`);
   }
   return rows;

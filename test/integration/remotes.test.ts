@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -26,6 +26,14 @@ async function setup(): Promise<{ sb: Sandbox; src: string; bucket: string }> {
  * keeps them).
  */
 async function assertNoChangeThenRestore(sb: Sandbox, src: string, keepsModes: boolean): Promise<void> {
+  // Change one file, delete one, add one: the next backup mirrors exactly that.
+  await writeFile(path.join(src, 'plain.txt'), 'changed after the first backup\n');
+  await rm(path.join(src, 'with space.txt'));
+  await writeFile(path.join(src, 'a', 'added later.txt'), 'added\n');
+  const changed = await runPoof(['backup', '--json'], { env: sb.env });
+  assert.equal(changed.code, 0, changed.stderr);
+  const counts = JSON.parse(changed.stdout) as { mappings: Array<{ copied: number; deleted: number }> };
+  assert.deepEqual(counts.mappings.map((m) => [m.copied, m.deleted]), [[2, 1]], 'two copied, one deleted');
   const again = await runPoof(['backup', '--json'], { env: sb.env });
   assert.equal(again.code, 0, again.stderr);
   const result = JSON.parse(again.stdout) as { mappings: Array<{ copied: number; deleted: number }> };
