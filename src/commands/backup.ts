@@ -2,14 +2,12 @@ import { planBackup, type SourceState } from '../backup/plan.js';
 import { probeSource } from '../backup/probe.js';
 import { runAllMappings, type RunAllOutcome } from '../backup/run-all.js';
 import type { Context } from '../context.js';
-import { loadRemoteSections } from '../config/rclone-conf.js';
-import { loadConfig } from '../config/store.js';
-import { UsageError } from '../errors.js';
 import { describeRcloneExit } from '../rclone/exit-codes.js';
 import { locateRclone } from '../rclone/runner.js';
 import { openLogFile } from '../run/log-file.js';
 import { isUploaded, readUploaded } from '../run/uploaded.js';
 import { withRunSession } from '../run/session.js';
+import { loadRunSetup } from '../run/setup.js';
 import { outputMode } from '../ui/task-list.js';
 
 interface BackupOptions {
@@ -20,12 +18,7 @@ interface BackupOptions {
 }
 
 export async function backupCommand(ctx: Context, options: BackupOptions): Promise<number> {
-  const { config } = await loadConfig(ctx.paths);
-  const { section, baseSection } = await loadRemoteSections(ctx.paths, config);
-  const names = Object.values(config.paths);
-  for (const name of options.only ?? []) {
-    if (!names.includes(name)) throw new UsageError(`--only "${name}" is not a mapping`, `use one of: ${names.join(', ')}`);
-  }
+  const { config, section, baseSection } = await loadRunSetup(ctx, options.only);
   const rclone = await locateRclone({ env: ctx.env, cacheFile: ctx.paths.rcloneVersionCache });
 
   const sources: Record<string, SourceState> = {};

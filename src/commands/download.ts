@@ -6,8 +6,6 @@ import type { MappingResult } from '../backup/run-mapping.js';
 import { formatBytes } from '../backup/summary.js';
 import type { Context } from '../context.js';
 import { resolveDir } from '../config/edit.js';
-import { loadRemoteSections } from '../config/rclone-conf.js';
-import { loadConfig } from '../config/store.js';
 import { isInside } from '../config/validate.js';
 import { PoofError, UsageError } from '../errors.js';
 import { ensurePrivateDir } from '../fs/atomic-write.js';
@@ -18,6 +16,7 @@ import { inspectTarget, type InspectedTarget } from '../restore/inspect.js';
 import { countEndangered, formatRestorePlan, planRestoreTargets, restoreArgsFor, type RestoreSettings } from '../restore/plan.js';
 import { openLogFile } from '../run/log-file.js';
 import { withRunSession } from '../run/session.js';
+import { loadRunSetup } from '../run/setup.js';
 import { checkTarget } from '../safety/targets.js';
 import { requireCryptKey } from '../crypt/key-proof.js';
 import { outputMode } from '../ui/task-list.js';
@@ -36,12 +35,7 @@ interface DownloadOptions {
 const LISTED = 20;
 
 export async function downloadCommand(ctx: Context, options: DownloadOptions): Promise<number> {
-  const { config } = await loadConfig(ctx.paths);
-  const { section, baseSection } = await loadRemoteSections(ctx.paths, config);
-  const names = Object.values(config.paths);
-  for (const name of options.only ?? []) {
-    if (!names.includes(name)) throw new UsageError(`--only "${name}" is not a mapping`, `use one of: ${names.join(', ')}`);
-  }
+  const { config, section, baseSection, names } = await loadRunSetup(ctx, options.only);
   const where = { cwd: ctx.cwd, home: ctx.home };
   const to = options.to !== undefined ? resolveDir(options.to, where) : undefined;
   const keepDir = options.keepDir !== undefined ? resolveDir(options.keepDir, where) : undefined;

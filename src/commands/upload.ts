@@ -3,14 +3,13 @@ import { probeSource } from '../backup/probe.js';
 import { runAllMappings, type RunAllOutcome } from '../backup/run-all.js';
 import { formatBytes } from '../backup/summary.js';
 import type { Context } from '../context.js';
-import { loadRemoteSections } from '../config/rclone-conf.js';
-import { loadConfig } from '../config/store.js';
 import { PoofError, UsageError } from '../errors.js';
 import { effectiveTuning } from '../rclone/args.js';
 import { isCrypt } from '../rclone/remote-path.js';
 import { locateRclone } from '../rclone/runner.js';
 import { openLogFile } from '../run/log-file.js';
 import { withRunSession } from '../run/session.js';
+import { loadRunSetup } from '../run/setup.js';
 import { requireCryptKey } from '../crypt/key-proof.js';
 import { markUploaded } from '../run/uploaded.js';
 import { isMountPoint } from '../safety/mount.js';
@@ -32,12 +31,7 @@ interface UploadOptions {
 }
 
 export async function uploadCommand(ctx: Context, options: UploadOptions): Promise<number> {
-  const { config } = await loadConfig(ctx.paths);
-  const { section, baseSection } = await loadRemoteSections(ctx.paths, config);
-  const names = Object.values(config.paths);
-  for (const name of options.only ?? []) {
-    if (!names.includes(name)) throw new UsageError(`--only "${name}" is not a mapping`, `use one of: ${names.join(', ')}`);
-  }
+  const { config, section, baseSection, names } = await loadRunSetup(ctx, options.only);
   const wipeMode: WipeMode = options.wipe ?? config.wipe ?? 'trash';
   const symlinks = config.symlinks ?? 'follow';
   const rclone = await locateRclone({ env: ctx.env, cacheFile: ctx.paths.rcloneVersionCache });

@@ -1,0 +1,22 @@
+import type { Context } from '../context.js';
+import { loadRemoteSections, type RemoteSections } from '../config/rclone-conf.js';
+import type { PoofConfig } from '../config/schema.js';
+import { loadConfig } from '../config/store.js';
+import { UsageError } from '../errors.js';
+
+export interface RunSetup extends RemoteSections {
+  config: PoofConfig;
+  /** Every mapping's remote name. */
+  names: string[];
+}
+
+/** What backup, upload and download start from: both configs, and --only checked against them. */
+export async function loadRunSetup(ctx: Context, only: string[] | undefined): Promise<RunSetup> {
+  const { config } = await loadConfig(ctx.paths);
+  const sections = await loadRemoteSections(ctx.paths, config);
+  const names = Object.values(config.paths);
+  for (const name of only ?? []) {
+    if (!names.includes(name)) throw new UsageError(`--only "${name}" is not a mapping`, `use one of: ${names.join(', ')}`);
+  }
+  return { config, ...sections, names };
+}
