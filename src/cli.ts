@@ -195,6 +195,29 @@ A remote copy that is missing or empty is never restored (that would delete the 
     .addHelpText('after', examples(['poof key import ~/poof-recovery-kit.txt']))
     .action(run(async () => (await import('./commands/key.js')).keyImportCommand));
 
+  const schedule = program.command('schedule').description('run poof unattended: launchd (macOS), cron or a systemd user timer');
+  const kindOption = () => new Option('--kind <kind>', 'launchd, systemd or cron (default: launchd on macOS, cron elsewhere)').choices(['launchd', 'systemd', 'cron']);
+  schedule
+    .command('install')
+    .description('install a schedule that runs poof backup (or upload) with absolute paths, logging to the state dir')
+    .addOption(kindOption())
+    .option('--every <interval>', 'every N minutes or hours: 5m, 10m, 15m, 20m, 30m, 1h, 2h, 3h, 4h, 6h, 8h, 12h, 24h')
+    .option('--at <HH:MM>', 'once a day at this time')
+    .addOption(new Option('--command <command>', 'what to run').choices(['backup', 'upload']).default('backup'))
+    .option('--print', 'show what would be installed; install nothing')
+    .addHelpText('after', `${examples(['poof schedule install --every 6h', 'poof schedule install --kind systemd --at 02:30 --print', 'poof schedule install --command upload --every 24h   # runs upload --yes'])}\nA scheduled run never prompts: it runs without a terminal, fails with a non-zero exit and a\nclear line in the log instead. systemd timers use Persistent=true: a run missed while the\nmachine slept or was off happens at the next start.\n`)
+    .action(run(async () => (await import('./commands/schedule.js')).scheduleInstallCommand));
+  schedule
+    .command('remove')
+    .description("remove poof's schedule for this config (other entries are kept)")
+    .addOption(kindOption())
+    .action(run(async () => (await import('./commands/schedule.js')).scheduleRemoveCommand));
+  schedule
+    .command('status')
+    .description('show whether a schedule is installed and the last run')
+    .addOption(kindOption())
+    .action(run(async () => (await import('./commands/schedule.js')).scheduleStatusCommand));
+
   program
     .command('status')
     .description('show the last runs from the history')

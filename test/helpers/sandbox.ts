@@ -68,6 +68,7 @@ export function runPoof(args: string[], options: CliOptions = {}): Promise<CliRe
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
+    child.stdin.on('error', () => {});
     child.stdin.end(options.input ?? '');
   });
 }
