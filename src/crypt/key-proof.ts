@@ -9,16 +9,25 @@ export interface KeyProof {
   detail: string;
 }
 
-/** Pure: judge the top level of the storage as seen through crypt and as stored. */
-export function judgeKey(decrypted: string[], stored: string[], plainNames: string[]): KeyProof {
+/** Written by `poof verify` through the crypt remote; its name decrypting proves the keys. */
+export const CANARY = '.poof-canary';
+
+/**
+ * Pure: judge the top level of the storage as seen through crypt and as stored. With a wrong key
+ * an encrypted name now and then still "decrypts" to garbage that passes rclone's padding check,
+ * so a listing that is merely non-empty proves nothing: a mapping's name or the canary must
+ * come out.
+ */
+export function judgeKey(decrypted: string[], stored: string[], mappingNames: string[]): KeyProof {
   // Plain (unencrypted) mappings may share the bucket: their names are not encrypted ones.
-  const plain = new Set(plainNames.map((n) => `${n}/`));
+  const plain = new Set(mappingNames.map((n) => `${n}/`));
   const encrypted = stored.filter((name) => !plain.has(name));
   if (encrypted.length === 0) return { ok: true, empty: true, detail: 'no encrypted data yet' };
-  if (decrypted.length === 0) {
-    return { ok: false, empty: false, detail: `cannot decrypt: wrong password or not a poof crypt remote (${encrypted.length} stored names, none decrypt)` };
+  const known = decrypted.filter((name) => plain.has(name) || name === CANARY);
+  if (known.length === 0) {
+    return { ok: false, empty: false, detail: `cannot decrypt: wrong password or not a poof crypt remote (${encrypted.length} stored names, none decrypts to a mapping or the canary)` };
   }
-  return { ok: true, empty: false, detail: `the keys decrypt the stored names (${decrypted.length} of ${encrypted.length} at the top level)` };
+  return { ok: true, empty: false, detail: `the keys decrypt the stored names (${known.map((n) => n.replace(/\/$/, '')).join(', ')})` };
 }
 
 /**

@@ -9,7 +9,7 @@ import { rcloneEnvironment } from '../rclone/env.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
 import { findPlaceholders, findSection, parseRcloneConf, type RcloneSection } from '../rclone/ini.js';
 import { isCrypt, remoteRoot } from '../rclone/remote-path.js';
-import { proveCryptKey } from '../crypt/key-proof.js';
+import { CANARY, proveCryptKey } from '../crypt/key-proof.js';
 import { CRYPT_NAME_LIMIT } from '../crypt/layout.js';
 import { keepsModes } from '../rclone/args.js';
 import { storageType } from '../backup/plan.js';
@@ -246,7 +246,6 @@ export function fidelityCheck(config: PoofConfig, section: RcloneSection, baseSe
   };
 }
 
-const CANARY = '.poof-canary';
 
 /**
  * With crypt on, prove the keys: names already stored must decrypt (rclone 1.60 lists a crypt

@@ -42,9 +42,13 @@ describe('judgeKey', () => {
   it('stored names that do not decrypt mean a wrong password', () => {
     const proof = judgeKey([], ['q4fl1g2k3mbv1u4nqlqc8e1v0g/', 'Docs/'], ['Docs']);
     assert.equal(proof.ok, false);
-    assert.match(proof.detail, /^cannot decrypt: wrong password or not a poof crypt remote \(1 stored names, none decrypt\)/);
+    assert.match(proof.detail, /^cannot decrypt: wrong password or not a poof crypt remote \(1 stored names, none decrypts to a mapping or the canary\)/);
   });
-  it('names that decrypt prove the keys', () => {
-    assert.equal(judgeKey(['Docs/', '.poof-canary'], ['q4fl1g2k3mbv1u4nqlqc8e1v0g/', 'abc'], []).ok, true);
+  it('garbage that happens to decrypt proves nothing', () => {
+    assert.equal(judgeKey(['\u0007x\u0192/'], ['q4fl1g2k3mbv1u4nqlqc8e1v0g/', 'abc'], ['Docs']).ok, false);
+  });
+  it('a mapping name or the canary coming out proves the keys', () => {
+    assert.equal(judgeKey(['Docs/'], ['q4fl1g2k3mbv1u4nqlqc8e1v0g/'], ['Docs']).ok, true);
+    assert.equal(judgeKey(['.poof-canary'], ['abc'], ['Docs']).ok, true);
   });
 });
