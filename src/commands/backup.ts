@@ -7,7 +7,8 @@ import { locateRclone } from '../rclone/runner.js';
 import { openLogFile } from '../run/log-file.js';
 import { isUploaded, readUploaded } from '../run/uploaded.js';
 import { withRunSession } from '../run/session.js';
-import { loadRunSetup } from '../run/setup.js';
+import { loadRunSetup, type RunSetup } from '../run/setup.js';
+import { withMonitoring } from '../run/monitoring.js';
 import { outputMode } from '../ui/task-list.js';
 
 interface BackupOptions {
@@ -18,7 +19,11 @@ interface BackupOptions {
 }
 
 export async function backupCommand(ctx: Context, options: BackupOptions): Promise<number> {
-  const { config, section, baseSection } = await loadRunSetup(ctx, options.only);
+  const setup = await loadRunSetup(ctx, options.only);
+  return withMonitoring(ctx, setup.config, 'backup', Boolean(options.dryRun), () => runBackup(ctx, options, setup));
+}
+
+async function runBackup(ctx: Context, options: BackupOptions, { config, section, baseSection }: RunSetup): Promise<number> {
   const rclone = await locateRclone({ env: ctx.env, cacheFile: ctx.paths.rcloneVersionCache });
 
   const sources: Record<string, SourceState> = {};

@@ -9,7 +9,8 @@ import { isCrypt } from '../rclone/remote-path.js';
 import { locateRclone } from '../rclone/runner.js';
 import { openLogFile } from '../run/log-file.js';
 import { withRunSession } from '../run/session.js';
-import { loadRunSetup } from '../run/setup.js';
+import { loadRunSetup, type RunSetup } from '../run/setup.js';
+import { withMonitoring } from '../run/monitoring.js';
 import { requireCryptKey } from '../crypt/key-proof.js';
 import { markUploaded } from '../run/uploaded.js';
 import { isMountPoint } from '../safety/mount.js';
@@ -31,7 +32,11 @@ interface UploadOptions {
 }
 
 export async function uploadCommand(ctx: Context, options: UploadOptions): Promise<number> {
-  const { config, section, baseSection, names } = await loadRunSetup(ctx, options.only);
+  const setup = await loadRunSetup(ctx, options.only);
+  return withMonitoring(ctx, setup.config, 'upload', Boolean(options.dryRun), () => runUpload(ctx, options, setup));
+}
+
+async function runUpload(ctx: Context, options: UploadOptions, { config, section, baseSection, names }: RunSetup): Promise<number> {
   const wipeMode: WipeMode = options.wipe ?? config.wipe ?? 'trash';
   const symlinks = config.symlinks ?? 'follow';
   const rclone = await locateRclone({ env: ctx.env, cacheFile: ctx.paths.rcloneVersionCache });

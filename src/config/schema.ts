@@ -74,6 +74,23 @@ export const poofConfigSchema = {
       description:
         'What to do with symbolic links: "follow" copies what they point to (the original poof, the default), "links" keeps them as links, "skip" ignores them.',
     },
+    healthcheck: {
+      type: 'string',
+      pattern: '^https?://\\S+$',
+      description:
+        'A healthchecks.io-style ping URL for backup and upload runs: poof requests URL/start when a run starts, URL when it succeeds and URL/fail (with the exit code) when it fails, e.g. "https://hc-ping.com/<uuid>".',
+    },
+    hooks: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Shell commands run around backup and upload runs (not dry runs), e.g. {"before": "mount /mnt/disk", "onFailure": "notify-send poof failed"}.',
+      properties: {
+        before: { type: 'string', minLength: 1, description: 'Run before; if it fails, the run does not start and exits 1.' },
+        after: { type: 'string', minLength: 1, description: 'Run after every run, with POOF_EXIT_CODE set; a failure is reported, never hiding the run\'s own result.' },
+        onFailure: { type: 'string', minLength: 1, description: 'Run after a failed run, with POOF_EXIT_CODE set.' },
+        timeoutSeconds: { type: 'integer', minimum: 1, maximum: 86400, description: 'How long a hook may run before it is stopped (default 300).' },
+      },
+    },
     wipe: {
       type: 'string',
       enum: ['trash', 'delete', 'shred'],
