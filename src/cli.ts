@@ -95,6 +95,7 @@ export function buildProgram(): Command {
     .option('--secret-stdin', 'read the password or secret key from standard input')
     .option('--crypt', 'add zero-knowledge encryption: a crypt remote over this storage (alone: over the storage already set up)')
     .option('--passphrase-stdin', 'crypt: use the passphrase on standard input instead of a generated key (or $POOF_CRYPT_PASSPHRASE)')
+    .option('--ask-passphrase', 'crypt: ask for the passphrase on the terminal instead of generating a key')
     .option('--force', 'replace an existing remote section without asking')
     .addHelpText(
       'after',

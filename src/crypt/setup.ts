@@ -15,6 +15,7 @@ export const PASSPHRASE_ENV = 'POOF_CRYPT_PASSPHRASE';
 export interface CryptSetupOptions {
   force?: boolean;
   passphraseStdin?: boolean;
+  askPassphrase?: boolean;
 }
 
 /**
@@ -36,7 +37,11 @@ export async function addCryptRemote(ctx: Context, config: PoofConfig, options: 
       'save the old keys with `poof key export FILE` first, then add --force',
     );
   }
-  const passphrase = options.passphraseStdin ? await readStdinLine() : ctx.env[PASSPHRASE_ENV] || undefined;
+  const passphrase = options.passphraseStdin
+    ? await readStdinLine()
+    : options.askPassphrase
+      ? await askPassphrase(ctx)
+      : ctx.env[PASSPHRASE_ENV] || undefined;
   if (passphrase !== undefined && passphrase.length < 12) {
     throw new UsageError('the crypt passphrase is shorter than 12 characters', 'use a longer one, or give none to have a strong random key generated');
   }
@@ -55,6 +60,16 @@ export async function addCryptRemote(ctx: Context, config: PoofConfig, options: 
   ctx.err(`poof: wrote [${CRYPT_REMOTE}] over ${plain}:${config.bucket} (${passphrase ? 'your passphrase' : 'a generated 256-bit key'}); encryption is on: poof.conf now uses [${CRYPT_REMOTE}]`);
   ctx.err('poof: losing the keys loses the data: save them now with `poof key export FILE`, and keep that file offline');
   return ExitCode.ok;
+}
+
+/** A passphrase typed twice on the terminal, masked. */
+async function askPassphrase(ctx: Context): Promise<string> {
+  if (!ctx.interactive) throw new UsageError('--ask-passphrase needs a terminal', `use --passphrase-stdin or $${PASSPHRASE_ENV}, or leave them out for a generated key`);
+  const { password } = await import('@inquirer/prompts');
+  const first = await password({ message: 'Crypt passphrase (12 characters at least):', mask: '*' });
+  const second = await password({ message: 'The same passphrase again:', mask: '*' });
+  if (first !== second) throw new UsageError('the two passphrases differ; nothing was written');
+  return first;
 }
 
 async function readStdinLine(): Promise<string> {

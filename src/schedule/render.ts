@@ -127,3 +127,22 @@ export function findCronBlock(crontab: string, id: string): string | undefined {
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');
+
+/** Pure: when a cadence next fires after `now` (local time, as the schedulers count). */
+export function nextRun(cadence: Cadence, now: Date): Date {
+  const next = new Date(now.getTime());
+  next.setSeconds(0, 0);
+  if ('at' in cadence) {
+    next.setHours(cadence.at.hour, cadence.at.minute);
+    if (next.getTime() <= now.getTime()) next.setDate(next.getDate() + 1);
+    return next;
+  }
+  const { unit, count } = cadence.every;
+  if (unit === 'm') {
+    next.setMinutes(Math.floor(next.getMinutes() / count) * count + count);
+    return next;
+  }
+  next.setMinutes(0);
+  next.setHours(Math.floor(next.getHours() / count) * count + count);
+  return next;
+}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { writeRcloneShim } from '../helpers/rclone-shim.js';
@@ -127,6 +127,17 @@ describe('crypt over a local directory', () => {
     const upload = await runPoof(['upload', '--yes'], { env: wrong });
     assert.equal(upload.code, 1);
     assert.deepEqual(await readTree(ctx.src), before);
+  });
+
+  it('--ask-passphrase without a terminal is refused (exit 2); verify warns about names too long to encrypt', async () => {
+    const asked = await runPoof(['cconfig', '--crypt', '--ask-passphrase', '--force'], { env: ctx.sb.env });
+    assert.equal(asked.code, 2);
+    assert.match(asked.stderr, /--ask-passphrase needs a terminal/);
+    const long = path.join(ctx.src, `${'n'.repeat(150)}.txt`);
+    await writeFile(long, 'long name\n');
+    const verify = await runPoof(['verify', '--offline'], { env: ctx.sb.env });
+    assert.match(verify.stdout, /warn {2}encryption: 1 names are longer than 143 characters and may be too long once encrypted/);
+    await rm(long);
   });
 
   it('upload over crypt proves with cryptcheck', async () => {

@@ -53,6 +53,7 @@ describe('poof schedule with a real crontab', () => {
     assert.match(crontab, /^30 2 \* \* \* POOF_CONFIG_DIR=\S+ PATH=\S+ \/\S+node \/\S+cli\.js backup >> \S+schedule\.log 2>&1$/m);
     const status = await runPoof(['schedule', 'status', '--kind', 'cron'], { env });
     assert.match(status.stdout, /^installed \(cron\):\n# poof:begin/);
+    assert.match(status.stdout, /^next run: .* 02:30:00 /m);
   });
 
   it('the installed line, run as cron runs it (no terminal, almost no environment), backs up and logs', async () => {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { root } from '../helpers/sandbox.js';
-import { findCronBlock, onCalendar, parseCadence, removeCronBlock, renderCron, renderLaunchd, renderSystemd, shellQuote, type ScheduleSpec } from '../../src/schedule/render.js';
+import { findCronBlock, nextRun, onCalendar, parseCadence, removeCronBlock, renderCron, renderLaunchd, renderSystemd, shellQuote, type ScheduleSpec } from '../../src/schedule/render.js';
 
 const template = (name: string) => readFileSync(path.join(root, 'templates', 'schedule', name), 'utf8');
 
@@ -30,6 +30,14 @@ describe('schedule cadence', () => {
     assert.match(parseCadence('6h', '02:00') as string, /exactly one/);
     assert.equal(onCalendar({ every: { unit: 'm', count: 30 } }), '*-*-* *:00/30:00');
     assert.equal(onCalendar({ at: { hour: 2, minute: 5 } }), '*-*-* 02:05:00');
+  });
+  it('says when a cadence fires next', () => {
+    const now = new Date(2026, 10, 22, 13, 47, 12);
+    assert.deepEqual(nextRun({ every: { unit: 'h', count: 6 } }, now), new Date(2026, 10, 22, 18, 0, 0));
+    assert.deepEqual(nextRun({ every: { unit: 'm', count: 15 } }, now), new Date(2026, 10, 22, 14, 0, 0));
+    assert.deepEqual(nextRun({ at: { hour: 2, minute: 30 } }, now), new Date(2026, 10, 23, 2, 30, 0));
+    assert.deepEqual(nextRun({ at: { hour: 14, minute: 0 } }, now), new Date(2026, 10, 22, 14, 0, 0));
+    assert.deepEqual(nextRun({ every: { unit: 'h', count: 24 } }, now), new Date(2026, 10, 23, 0, 0, 0));
   });
 });
 

@@ -5,6 +5,7 @@ import { formatUploadReport } from '../../src/upload/summary.js';
 import { isSafeRelative, planWipe, type FileState } from '../../src/wipe/plan.js';
 import { isUploaded } from '../../src/run/uploaded.js';
 import { buildSyncArgs } from '../../src/rclone/args.js';
+import { isMountPoint } from '../../src/safety/mount.js';
 
 const state = (size: number, ctimeMs = 1): FileState => ({ size, mtimeMs: 1, ctimeMs, ino: size });
 
@@ -70,6 +71,13 @@ describe('planWipe', () => {
   it('accepts only plain relative paths', () => {
     for (const ok of ['a', 'a/b c', 'ünï/文件']) assert.equal(isSafeRelative(ok), true, ok);
     for (const bad of ['', '/etc/passwd', '../x', 'a/../../x', 'a//b', './a']) assert.equal(isSafeRelative(bad), false, bad);
+  });
+});
+
+describe('mount points', () => {
+  it('/proc is one (another file system), a directory below / is not', async () => {
+    assert.equal(await isMountPoint('/proc'), true);
+    assert.equal(await isMountPoint('/usr/bin'), false);
   });
 });
 
