@@ -4,6 +4,7 @@ import { isInside, normalizeDir } from '../config/validate.js';
 import { buildSyncArgs } from '../rclone/args.js';
 import type { RcloneSection } from '../rclone/ini.js';
 import { isCrypt, remotePathFor } from '../rclone/remote-path.js';
+import { stallMsFor } from '../rclone/watchdog.js';
 
 export interface MappingPlan {
   name: string;
@@ -70,14 +71,13 @@ export function planBackup(input: BackupPlanInput): MappingPlan[] {
       copyOnly: input.copyOnly?.has(name) ?? false,
     });
     const refusal = refuseSource(input.sources[rawDir], Boolean(input.allowEmpty) || (input.copyOnly?.has(name) ?? false)) ?? refuseOverlap(localDir, section, config, name);
-    const stall = config.rclone?.stallSeconds;
     return {
       name,
       localDir,
       remotePath,
       args,
       ...(input.copyOnly?.has(name) ? { copyOnly: true } : {}),
-      ...(stall !== undefined ? { stallMs: stall * 1000 } : {}),
+      stallMs: stallMsFor(config.rclone?.stallSeconds),
       ...(refusal ? { refusal } : {}),
     };
   });

@@ -36,7 +36,6 @@ export interface RunMappingHooks {
 
 const MAX_KEPT_ERRORS = 20;
 
-
 /** Run one planned sync; success only when rclone exits 0. */
 export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: RunMappingHooks = {}): Promise<MappingResult> {
   const base = { name: plan.name, localDir: plan.localDir, remotePath: plan.remotePath, copied: 0, deleted: 0, errors: [] as string[] };
@@ -75,4 +74,3 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: RunMa
     : `rclone exited ${result.exitCode}: ${describeRcloneExit(result.exitCode).meaning}`;
   return { ...common, status: 'failed', reason };
 }
-

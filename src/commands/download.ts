@@ -20,6 +20,7 @@ import { loadRunSetup } from '../run/setup.js';
 import { checkTarget } from '../safety/targets.js';
 import { requireCryptKey } from '../crypt/key-proof.js';
 import { outputMode } from '../ui/task-list.js';
+import { stallMsFor } from '../rclone/watchdog.js';
 
 interface DownloadOptions {
   only?: string[];
@@ -80,13 +81,12 @@ export async function downloadCommand(ctx: Context, options: DownloadOptions): P
     for (const target of inspected) {
       const backupDir = keepDir ? path.join(keepDir, `${target.name}-${stamp}`) : path.join(stagingRoot, `${target.name} (replaced by poof download ${stamp})`);
       backupDirs.set(target.name, backupDir);
-      const stall = config.rclone?.stallSeconds;
       plans.push({
         name: target.name,
         localDir: target.localDir,
         remotePath: target.remotePath,
         args: restoreArgsFor(target, settings, backupDir),
-        ...(stall !== undefined ? { stallMs: stall * 1000 } : {}),
+        stallMs: stallMsFor(config.rclone?.stallSeconds),
         ...(target.refusal ? { refusal: target.refusal } : {}),
       });
     }

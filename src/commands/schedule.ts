@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Context } from '../context.js';
+import { shortHash } from '../config/paths.js';
 import { loadConfig } from '../config/store.js';
 import { formatRunRecord } from './status.js';
 import { ExitCode, UsageError } from '../errors.js';
@@ -87,7 +87,7 @@ async function readSaved(ctx: Context): Promise<{ kind: ScheduleKind; cadence: C
 
 /** One schedule per config dir. */
 function scheduleId(ctx: Context): string {
-  return createHash('sha256').update(ctx.paths.configDir).digest('hex').slice(0, 10);
+  return shortHash(ctx.paths.configDir);
 }
 
 function schedulerEnv(ctx: Context): SchedulerEnv {

@@ -89,6 +89,7 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value !== undefined && value.trim() !== '' ? value : undefined;
 }
 
-function shortHash(text: string): string {
+/** A short, stable id for a path (state subdirectories, schedule names). */
+export function shortHash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 12);
 }

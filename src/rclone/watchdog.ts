@@ -10,6 +10,11 @@ const CONNECTION_ERROR =
  */
 export const STALL_AFTER_CONNECTION_ERROR_MS = 30_000;
 
+/** Pure: the stall limit from poof.conf's rclone.stallSeconds, or the default. */
+export function stallMsFor(stallSeconds: number | undefined): number {
+  return stallSeconds === undefined ? STALL_AFTER_CONNECTION_ERROR_MS : stallSeconds * 1000;
+}
+
 /**
  * Stop rclone when the server has gone: a connection error followed by no byte moving and no
  * file finishing for stallMs (poof.conf rclone.stallSeconds). Also forwards the user's interruption.
