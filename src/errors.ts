@@ -59,3 +59,17 @@ export class LockedError extends PoofError {
     super(message, ExitCode.locked, hint, details);
   }
 }
+
+/** Ctrl-C at a prompt: the same as a signal, exit 130; nothing was changed. */
+export class CancelledError extends PoofError {
+  constructor(message = 'cancelled; nothing was changed') {
+    super(message, ExitCode.sigint);
+  }
+}
+
+/** A "no" at a confirmation: nothing was done, exit 1. */
+export class DeclinedError extends PoofError {
+  constructor(message: string) {
+    super(message, ExitCode.runFailed);
+  }
+}

@@ -20,6 +20,7 @@ import {
 import { locateRclone } from '../rclone/runner.js';
 import { cryptPair } from '../crypt/layout.js';
 import { addCryptRemote } from '../crypt/setup.js';
+import { askInput, askSelect, confirmOrDecline } from '../ui/prompts.js';
 import { readSecret, SECRET_ENV } from '../ui/secret-input.js';
 
 interface CconfigOptions extends ProviderOptions {
@@ -50,9 +51,8 @@ export async function cconfigCommand(ctx: Context, options: CconfigOptions): Pro
   const defaults = { localRoot: ctx.paths.defaultLocalRoot, user: ctx.user };
   let plan = planProvider(provider, remote, providerOptions, defaults);
   if (plan.missing.length > 0 && ctx.interactive) {
-    const { input } = await import('@inquirer/prompts');
     for (const missing of plan.missing) {
-      providerOptions[missing.option] = (await input({ message: `${missing.label}:`, validate: (v) => v.trim() !== '' || 'required' })) as never;
+      providerOptions[missing.option] = (await askInput({ message: `${missing.label}:`, validate: (v) => v.trim() !== '' || 'required' })) as never;
     }
     plan = planProvider(provider, remote, providerOptions, defaults);
   }
@@ -77,11 +77,7 @@ export async function cconfigCommand(ctx: Context, options: CconfigOptions): Pro
     if (!ctx.interactive) {
       throw new UsageError(`${ctx.paths.rcloneConf} already has a [${remote}] section`, 'add --force to replace it');
     }
-    const { confirm } = await import('@inquirer/prompts');
-    if (!(await confirm({ message: `Replace the existing [${remote}] section?`, default: false }))) {
-      ctx.err('poof: nothing written');
-      return ExitCode.ok;
-    }
+    await confirmOrDecline(`Replace the existing [${remote}] section?`, 'cconfig cancelled; nothing was written');
   }
 
   const vars = { ...plan.vars, ...(await secretVars(ctx, plan, provider, Boolean(options.secretStdin))) };
@@ -113,8 +109,7 @@ async function chooseProvider(ctx: Context, given: string | undefined): Promise<
     ctx.err('poof: no --provider given: using local (a local directory as the "cloud")');
     return 'local';
   }
-  const { select } = await import('@inquirer/prompts');
-  return select({
+  return askSelect({
     message: 'Where should poof copy to?',
     choices: PROVIDERS.map((id) => ({ name: `${id}: ${PROVIDER_TITLES[id]}`, value: id })),
   });

@@ -6,7 +6,8 @@ import { applyConfigChanges, hasChanges, type ConfigChanges } from '../config/ed
 import type { PoofConfig } from '../config/schema.js';
 import { checkConfigText, readTextIfExists, writeConfig } from '../config/store.js';
 import { formatIssue, validateConfig } from '../config/validate.js';
-import { ExitCode, UsageError } from '../errors.js';
+import { DeclinedError, ExitCode, UsageError } from '../errors.js';
+import { confirmOrDecline } from '../ui/prompts.js';
 import { keepInvalidCopy } from '../fs/atomic-write.js';
 import { isDirectory } from '../fs/probe.js';
 
@@ -39,10 +40,7 @@ export async function configCommand(ctx: Context, options: ConfigOptions): Promi
   if (ctx.interactive && !flagsGiven) {
     const { runConfigWizard } = await import('../ui/config-wizard.js');
     const result = await runConfigWizard(base, { where, rcloneConf: paths.rcloneConf, existing: existingText !== undefined });
-    if (!result) {
-      ctx.err('poof: nothing written');
-      return ExitCode.ok;
-    }
+    if (!result) throw new DeclinedError('config cancelled; nothing was written');
     next = result;
   } else {
     if (existingText !== undefined && existing?.config && !flagsGiven) {
@@ -58,11 +56,7 @@ export async function configCommand(ctx: Context, options: ConfigOptions): Promi
       if (!ctx.interactive) {
         throw new UsageError(`${paths.poofConf} already exists`, 'add --force to change it');
       }
-      const { confirm } = await import('@inquirer/prompts');
-      if (!(await confirm({ message: `Change ${paths.poofConf}?`, default: false }))) {
-        ctx.err('poof: nothing written');
-        return ExitCode.ok;
-      }
+      await confirmOrDecline(`Change ${paths.poofConf}?`, 'config cancelled; nothing was written');
     }
   }
 

@@ -7,7 +7,7 @@ import { formatBytes } from '../backup/summary.js';
 import type { Context } from '../context.js';
 import { resolveDir } from '../config/edit.js';
 import { isInside } from '../config/validate.js';
-import { PoofError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { ensurePrivateDir } from '../fs/atomic-write.js';
 import { describeRcloneExit } from '../rclone/exit-codes.js';
 import { locateRclone } from '../rclone/runner.js';
@@ -19,6 +19,7 @@ import { withRunSession } from '../run/session.js';
 import { loadRunSetup } from '../run/setup.js';
 import { checkTarget } from '../safety/targets.js';
 import { requireCryptKey } from '../crypt/key-proof.js';
+import { confirmOrDecline } from '../ui/prompts.js';
 import { outputMode } from '../ui/task-list.js';
 import { stallMsFor } from '../rclone/watchdog.js';
 
@@ -126,10 +127,7 @@ async function confirmRestore(ctx: Context, inspected: InspectedTarget[], option
   if (!ctx.interactive) {
     throw new UsageError(`download would replace or delete ${what}; nothing was changed`, `check the list above, then run it again on a terminal to confirm, or pass --yes (they are ${where})`);
   }
-  const { confirm } = await import('@inquirer/prompts');
-  if (!(await confirm({ message: `Restore, replacing or deleting ${what}? They are ${where}.`, default: false }))) {
-    throw new PoofError('download cancelled; nothing was changed', 1);
-  }
+  await confirmOrDecline(`Restore, replacing or deleting ${what}? They are ${where}.`, 'download cancelled; nothing was changed');
 }
 
 /** Pure: the result of a mapping in a dry run, from its plan. */

@@ -3,7 +3,7 @@ import { probeSource } from '../backup/probe.js';
 import { runAllMappings, type RunAllOutcome } from '../backup/run-all.js';
 import { formatBytes } from '../backup/summary.js';
 import type { Context } from '../context.js';
-import { PoofError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { effectiveTuning } from '../rclone/args.js';
 import { isCrypt } from '../rclone/remote-path.js';
 import { locateRclone } from '../rclone/runner.js';
@@ -15,6 +15,7 @@ import { requireCryptKey } from '../crypt/key-proof.js';
 import { markUploaded } from '../run/uploaded.js';
 import { isMountPoint } from '../safety/mount.js';
 import { checkTarget } from '../safety/targets.js';
+import { confirmOrDecline } from '../ui/prompts.js';
 import { outputMode } from '../ui/task-list.js';
 import { formatUploadReport } from '../upload/summary.js';
 import { uploadMapping } from '../upload/run-upload.js';
@@ -134,7 +135,6 @@ async function confirmUpload(ctx: Context, plans: MappingPlan[], wipeMode: WipeM
   if (!ctx.interactive) {
     throw new UsageError(`upload would copy, prove and then wipe up to ${what}; nothing was changed`, `run it on a terminal to confirm, or pass --yes (files are ${how})`);
   }
-  const { confirm } = await import('@inquirer/prompts');
   const message = `Upload, prove and then wipe up to ${what} from ${plans.filter((p) => !p.refusal).map((p) => p.localDir).join(', ')}? Proven files are ${how}.`;
-  if (!(await confirm({ message, default: false }))) throw new PoofError('upload cancelled; nothing was changed', 1);
+  await confirmOrDecline(message, 'upload cancelled; nothing was changed');
 }

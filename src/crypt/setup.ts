@@ -8,6 +8,7 @@ import { escapeRcloneValue, renderTemplate } from '../render-template.js';
 import { findSection, parseRcloneConf, upsertSection } from '../rclone/ini.js';
 import { obscureSecret } from '../rclone/obscure.js';
 import { locateRclone } from '../rclone/runner.js';
+import { askPassword } from '../ui/prompts.js';
 import { CRYPT_REMOTE, cryptPair, generateKey } from './layout.js';
 
 export const PASSPHRASE_ENV = 'POOF_CRYPT_PASSPHRASE';
@@ -65,9 +66,8 @@ export async function addCryptRemote(ctx: Context, config: PoofConfig, options: 
 /** A passphrase typed twice on the terminal, masked. */
 async function askPassphrase(ctx: Context): Promise<string> {
   if (!ctx.interactive) throw new UsageError('--ask-passphrase needs a terminal', `use --passphrase-stdin or $${PASSPHRASE_ENV}, or leave them out for a generated key`);
-  const { password } = await import('@inquirer/prompts');
-  const first = await password({ message: 'Crypt passphrase (12 characters at least):', mask: '*' });
-  const second = await password({ message: 'The same passphrase again:', mask: '*' });
+  const first = await askPassword({ message: 'Crypt passphrase (12 characters at least):', mask: '*' });
+  const second = await askPassword({ message: 'The same passphrase again:', mask: '*' });
   if (first !== second) throw new UsageError('the two passphrases differ; nothing was written');
   return first;
 }

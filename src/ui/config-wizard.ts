@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { checkbox, confirm, input, select } from '@inquirer/prompts';
 import { applyConfigChanges, resolveDir, type Where } from '../config/edit.js';
 import type { PoofConfig } from '../config/schema.js';
 import { poofConfigSchema } from '../config/schema.js';
 import { readTextIfExists } from '../config/store.js';
+import { askCheckbox, askConfirm, askInput, askSelect } from './prompts.js';
 import { isDirectory } from '../fs/probe.js';
 import { parseRcloneConf } from '../rclone/ini.js';
 
@@ -24,7 +24,7 @@ export async function runConfigWizard(start: PoofConfig, options: WizardOptions)
     process.stdout.write(`\nremote: ${config.remote}   bucket: ${config.bucket}\n`);
     if (mappings.length === 0) process.stdout.write('no directories mapped yet\n');
     for (const [dir, name] of mappings) process.stdout.write(`  ${dir}  ->  ${name}\n`);
-    const action = await select({
+    const action = await askSelect({
       message: 'What next?',
       choices: [
         { name: 'Add a directory', value: 'add' },
@@ -37,11 +37,11 @@ export async function runConfigWizard(start: PoofConfig, options: WizardOptions)
     if (action === 'quit') return undefined;
     if (action === 'save') {
       if (!options.existing) return config;
-      return (await confirm({ message: 'Overwrite the existing poof.conf?', default: true })) ? config : undefined;
+      return (await askConfirm({ message: 'Overwrite the existing poof.conf?', default: true })) ? config : undefined;
     }
     if (action === 'add') config = await addMapping(config, options.where);
     if (action === 'remove') {
-      const drop = await checkbox({
+      const drop = await askCheckbox({
         message: 'Remove which mappings? (the remote copies stay)',
         choices: mappings.map(([dir, name]) => ({ name: `${dir} -> ${name}`, value: dir })),
       });
@@ -52,7 +52,7 @@ export async function runConfigWizard(start: PoofConfig, options: WizardOptions)
 }
 
 async function addMapping(config: PoofConfig, where: Where): Promise<PoofConfig> {
-  const raw = await input({
+  const raw = await askInput({
     message: 'Local directory (full path; ~ works):',
     validate: async (value) => {
       if (value.trim() === '') return 'type a directory';
@@ -61,7 +61,7 @@ async function addMapping(config: PoofConfig, where: Where): Promise<PoofConfig>
   });
   const dir = resolveDir(raw.trim(), where);
   const taken = new Set(Object.values(config.paths));
-  const name = await input({
+  const name = await askInput({
     message: 'Name of its copy on the remote:',
     default: path.basename(dir),
     validate: (value) => {
@@ -76,14 +76,14 @@ async function pickRemote(current: string, rcloneConf: string): Promise<string> 
   const text = await readTextIfExists(rcloneConf);
   const sections = text ? parseRcloneConf(text).sections.map((s) => s.name) : [];
   if (sections.length > 0) {
-    const picked = await select({
+    const picked = await askSelect({
       message: 'Which remote of rclone-poof.conf?',
       choices: [...sections.map((name) => ({ name, value: name })), { name: 'Type another name', value: '' }],
       default: sections.includes(current) ? current : sections[0],
     });
     if (picked !== '') return picked;
   }
-  return input({
+  return askInput({
     message: 'Remote name:',
     default: current,
     validate: (value) => (REMOTE_PATTERN.test(value) ? true : 'letters, digits, "_", "." and "-"'),

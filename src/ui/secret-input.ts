@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { askPassword } from './prompts.js';
 
 export interface SecretSources {
   /** --secret-stdin was given. */
@@ -22,8 +23,7 @@ export async function readSecret(label: string, sources: SecretSources): Promise
   const fromEnv = sources.env[SECRET_ENV];
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
   if (!sources.interactive) return undefined;
-  const { password } = await import('@inquirer/prompts');
-  return password({ message: `${label}:`, mask: '*', validate: (v) => (v === '' ? 'cannot be empty' : true) });
+  return askPassword({ message: `${label}:`, mask: '*', validate: (v) => (v === '' ? 'cannot be empty' : true) });
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
