@@ -10,10 +10,33 @@ type Action = (ctx: Context, options: Record<string, unknown>, args: string[]) =
 
 let exitCode: number = ExitCode.ok;
 
+/**
+ * A closed stdout or stderr (`poof ... | head -1`) only ends the output: a run goes on, records
+ * and unlocks. Node reports the closed pipe as an asynchronous EPIPE error on the stream.
+ */
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+    throw error;
+  });
+}
+
+/**
+ * NO_COLOR (https://no-color.org) and --no-color turn colours off everywhere: chalk reads
+ * FORCE_COLOR, listr2 reads NO_COLOR, both when first loaded, which is after this.
+ */
+function applyColourChoice(colour: unknown): void {
+  if (colour === false || (process.env.NO_COLOR ?? '') !== '') {
+    process.env.NO_COLOR = '1';
+    process.env.FORCE_COLOR = '0';
+  }
+}
+
 function run(load: () => Promise<Action>) {
   return async (...params: unknown[]) => {
     const command = params[params.length - 1] as Command;
     const options = command.optsWithGlobals();
+    applyColourChoice(options.color);
     const { createContext } = await import('./context.js');
     const ctx = await createContext(options.confdir as string | undefined);
     const action = await load();
@@ -236,7 +259,8 @@ async function report(error: unknown): Promise<number> {
     if (error.exitCode === 0) return ExitCode.ok;
     return ExitCode.usage;
   }
-  const { default: chalk } = await import('chalk');
+  applyColourChoice(undefined);
+  const { chalkStderr: chalk } = await import('chalk');
   if (error instanceof PoofError) {
     const hint = error.hint ? `; ${error.hint}` : '';
     process.stderr.write(`${chalk.red('poof:')} ${error.message}${hint}\n`);

@@ -32,7 +32,13 @@ export async function createContext(confdirFlag: string | undefined): Promise<Co
     platform: process.platform,
     interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
     stdoutIsTTY: Boolean(process.stdout.isTTY),
-    out: (line) => process.stdout.write(`${line}\n`),
-    err: (line) => process.stderr.write(`${line}\n`),
+    out: (line) => writeLine(process.stdout, line),
+    err: (line) => writeLine(process.stderr, line),
   };
+}
+
+/** Once the reader of a pipe has gone, output is dropped: the run itself goes on. */
+function writeLine(stream: NodeJS.WriteStream, line: string): void {
+  if (stream.destroyed || !stream.writable) return;
+  stream.write(`${line}\n`);
 }

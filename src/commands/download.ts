@@ -1,80 +1,68 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { MappingPlan } from '../backup/plan.js';
-import { runAllMappings, type RunAllOutcome } from '../backup/run-all.js';
-import type { MappingResult } from '../backup/run-mapping.js';
-import { formatBytes } from '../backup/summary.js';
 import type { Context } from '../context.js';
 import { resolveDir } from '../config/edit.js';
 import { isInside } from '../config/validate.js';
+import { requireCryptKey } from '../crypt/key-proof.js';
+import type { MappingPlan } from '../engine/plan.js';
+import type { MappingResult, RestoreResult } from '../engine/result.js';
+import { runAll, type RunAllOutcome } from '../engine/run-all.js';
 import { UsageError } from '../errors.js';
 import { ensurePrivateDir } from '../fs/atomic-write.js';
 import { describeRcloneExit } from '../rclone/exit-codes.js';
-import { locateRclone } from '../rclone/runner.js';
+import { stallMsFor } from '../rclone/watchdog.js';
 import { countFiles, restoreMapping, type MoveToTrash } from '../restore/apply.js';
 import { inspectTarget, type InspectedTarget } from '../restore/inspect.js';
 import { countEndangered, formatRestorePlan, planRestoreTargets, restoreArgsFor, type RestoreSettings } from '../restore/plan.js';
-import { openLogFile } from '../run/log-file.js';
-import { withRunSession } from '../run/session.js';
-import { loadRunSetup } from '../run/setup.js';
+import { runPipeline } from '../run/pipeline.js';
 import { checkTarget } from '../safety/targets.js';
-import { requireCryptKey } from '../crypt/key-proof.js';
+import { formatBytes } from '../ui/format.js';
 import { confirmOrDecline } from '../ui/prompts.js';
-import { outputMode } from '../ui/task-list.js';
-import { stallMsFor } from '../rclone/watchdog.js';
+import { createRunView, outputMode } from '../ui/run-view.js';
 
-interface DownloadOptions {
-  only?: string[];
-  to?: string;
-  keepDir?: string;
-  yes?: boolean;
-  dryRun?: boolean;
-  json?: boolean;
-  quiet?: boolean;
+export interface DownloadOptions {
+  only?: string[] | undefined;
+  to?: string | undefined;
+  keepDir?: string | undefined;
+  yes?: boolean | undefined;
+  dryRun?: boolean | undefined;
+  json?: boolean | undefined;
+  quiet?: boolean | undefined;
 }
 
 /** Files listed by name in the plan before asking; the rest are counted. */
 const LISTED = 20;
 
 export async function downloadCommand(ctx: Context, options: DownloadOptions): Promise<number> {
-  const { config, section, baseSection, names } = await loadRunSetup(ctx, options.only);
   const where = { cwd: ctx.cwd, home: ctx.home };
   const to = options.to !== undefined ? resolveDir(options.to, where) : undefined;
   const keepDir = options.keepDir !== undefined ? resolveDir(options.keepDir, where) : undefined;
   const places = { home: ctx.home, configDir: ctx.paths.configDir, stateDir: ctx.paths.stateDir };
-  const settings: RestoreSettings = { config, section, baseSection, configFile: ctx.paths.rcloneConf };
-  const targets = planRestoreTargets({ ...settings, only: options.only, to, places });
-  for (const target of targets) {
-    if (target.refusal) continue;
-    const reason = await checkTarget(target.localDir, places);
-    if (reason) target.refusal = reason;
-    else if (keepDir && (keepDir === target.localDir || isInside(keepDir, target.localDir) || isInside(target.localDir, keepDir))) {
-      throw new UsageError(`--keep-dir ${keepDir} overlaps ${target.localDir}`, 'choose a directory outside every restored directory');
-    }
-  }
-  const rclone = await locateRclone({ env: ctx.env, cacheFile: ctx.paths.rcloneVersionCache });
   const dryRun = Boolean(options.dryRun);
   const mode = outputMode(ctx, options);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 
   let inspected: InspectedTarget[] = [];
-  let outcome: RunAllOutcome = { results: [], notRun: [], errors: [], planned: [] };
-  const exitCode = await withRunSession(ctx, 'download', dryRun, async (interrupt) => {
+  const { exitCode, outcome } = await runPipeline(ctx, { command: 'download', dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
+    const { config, names } = setup;
+    const settings: RestoreSettings = { config, remote };
+    const targets = planRestoreTargets({ ...settings, only: options.only, to, places });
+    for (const target of targets) {
+      if (target.refusal) continue;
+      const reason = await checkTarget(target.localDir, places);
+      if (reason) target.refusal = reason;
+      else if (keepDir && (keepDir === target.localDir || isInside(keepDir, target.localDir) || isInside(target.localDir, keepDir))) {
+        throw new UsageError(`--keep-dir ${keepDir} overlaps ${target.localDir}`, 'choose a directory outside every restored directory');
+      }
+    }
     // rclone lists a crypt remote opened with a wrong password as empty: prove the keys first.
-    await requireCryptKey(rclone, ctx.paths.rcloneConf, section, names, interrupt.signal);
+    await requireCryptKey(rclone, remote, names, interrupt.signal);
     // Plan first, with no task list on screen, so the question below is not garbled.
-    inspected = [];
     for (const target of targets) inspected.push(await inspectTarget(rclone, target, settings, interrupt.signal));
     if (mode !== 'silent') for (const target of inspected) for (const line of formatRestorePlan(target, LISTED)) ctx.out(line);
-    if (interrupt.signal.aborted) {
-      outcome = { ...outcome, notRun: inspected.map((t) => t.name) };
-      return outcome;
-    }
-    if (dryRun) {
-      outcome = { ...outcome, results: inspected.map(dryRunResult) };
-      return outcome;
-    }
-    await confirmRestore(ctx, inspected, options, keepDir);
+    if (interrupt.signal.aborted) return { results: [], notRun: inspected.map((t) => t.name) };
+    if (dryRun) return { results: inspected.map(dryRunResult), notRun: [] };
+    await confirmRestore(ctx, inspected, options, keepDir, interrupt.signal);
 
     const plans: MappingPlan[] = [];
     const backupDirs = new Map<string, string>();
@@ -94,32 +82,29 @@ export async function downloadCommand(ctx: Context, options: DownloadOptions): P
     if (!keepDir) await ensurePrivateDir(stagingRoot);
     const { default: trash } = await import('trash');
     const moveToTrash: MoveToTrash = (files) => trash(files, { glob: false });
-    const log = openLogFile(ctx.paths.logFile);
+    const view = await createRunView(ctx, mode, plans, { direction: 'restore', dryRun: false });
+    const hooks = { emit: view.emit, log: log.write, cancelSignal: interrupt.signal, dryRun: false };
     try {
-      outcome = await runAllMappings(rclone, plans, {
-        mode,
-        dryRun: false,
-        kind: 'restore',
-        cancelSignal: interrupt.signal,
-        log: log.write,
-        runOne: (plan, hooks) => {
+      const ran = await runAll<RestoreResult>(
+        plans,
+        (plan) => {
           const target = inspected.find((t) => t.name === plan.name) as InspectedTarget;
           const kind = keepDir ? 'keep' : 'trash';
           return restoreMapping(rclone, target, plan, { kind, backupDir: backupDirs.get(plan.name) as string, linksMode: config.symlinks === 'links' }, hooks, moveToTrash);
         },
-      });
+        { cancelSignal: interrupt.signal, emit: view.emit },
+      );
+      await view.finish();
+      return ran;
     } finally {
-      await log.close();
       if (!keepDir) await removeIfEmpty(stagingRoot);
     }
-    return outcome;
   });
-  for (const line of outcome.errors) ctx.err(`poof: ${line}`);
   return report(ctx, options, exitCode, inspected, outcome, dryRun);
 }
 
 /** Ask before anything local is replaced or deleted: on a terminal, or --yes without one. */
-async function confirmRestore(ctx: Context, inspected: InspectedTarget[], options: DownloadOptions, keepDir: string | undefined): Promise<void> {
+async function confirmRestore(ctx: Context, inspected: InspectedTarget[], options: DownloadOptions, keepDir: string | undefined, signal: AbortSignal): Promise<void> {
   const endangered = countEndangered(inspected.map((t) => t.changes));
   if (endangered.files === 0 || options.yes) return;
   const where = keepDir ? `moved to ${keepDir}` : 'moved to the trash first';
@@ -127,18 +112,18 @@ async function confirmRestore(ctx: Context, inspected: InspectedTarget[], option
   if (!ctx.interactive) {
     throw new UsageError(`download would replace or delete ${what}; nothing was changed`, `check the list above, then run it again on a terminal to confirm, or pass --yes (they are ${where})`);
   }
-  await confirmOrDecline(`Restore, replacing or deleting ${what}? They are ${where}.`, 'download cancelled; nothing was changed');
+  await confirmOrDecline(`Restore, replacing or deleting ${what}? They are ${where}.`, 'download cancelled; nothing was changed', signal);
 }
 
 /** Pure: the result of a mapping in a dry run, from its plan. */
-function dryRunResult(target: InspectedTarget): MappingResult {
-  const base = { name: target.name, localDir: target.localDir, remotePath: target.remotePath, errors: [], durationMs: 0 };
+function dryRunResult(target: InspectedTarget): RestoreResult {
+  const base = { kind: 'restore' as const, name: target.name, localDir: target.localDir, remotePath: target.remotePath, errors: [], durationMs: 0, trashed: 0 };
   if (target.refusal || !target.changes) return { ...base, status: 'refused', reason: target.refusal ?? 'not inspected', copied: 0, deleted: 0 };
   const { restore, replace, remove } = target.changes;
   return { ...base, status: 'ok', copied: restore.length + replace.length, deleted: remove.length };
 }
 
-function report(ctx: Context, options: DownloadOptions, exitCode: number, inspected: InspectedTarget[], outcome: RunAllOutcome, dryRun: boolean): number {
+function report(ctx: Context, options: DownloadOptions, exitCode: number, inspected: InspectedTarget[], outcome: RunAllOutcome<RestoreResult | MappingResult>, dryRun: boolean): number {
   const { results } = outcome;
   const ok = exitCode === 0;
   if (options.json) {
@@ -157,7 +142,7 @@ function report(ctx: Context, options: DownloadOptions, exitCode: number, inspec
     const advice = describeRcloneExit(result.rcloneExit ?? 0).advice;
     if (advice) ctx.err(`poof: ${result.name}: ${advice} (log: ${ctx.paths.logFile})`);
   }
-  const trashed = results.reduce((sum, r) => sum + (r.trashed ?? 0), 0);
+  const trashed = results.reduce((sum, r) => sum + (r.kind === 'restore' ? r.trashed : 0), 0);
   const kept = trashed > 0 ? `; ${trashed} replaced or deleted local ${trashed === 1 ? 'file is' : 'files are'} ${options.keepDir ? 'in --keep-dir' : 'in the trash'}` : '';
   if (ok) {
     if (!options.quiet) ctx.out(`download complete: ${results.length} of ${results.length} mappings restored${kept}`);

@@ -1,5 +1,5 @@
 import type { Context } from '../context.js';
-import { formatBytes } from '../backup/summary.js';
+import { formatBytes } from '../ui/format.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { readRunRecords, type RunRecord } from '../run/history.js';
 
@@ -12,7 +12,7 @@ export function formatRunRecord(record: RunRecord): string {
   const bad = record.mappings.filter((m) => m.status !== 'ok').map((m) => `${m.name} ${m.status}`);
   const status = record.status === 'ok' ? 'ok' : `${record.status} (exit ${record.exitCode})`;
   const dry = record.dryRun ? ' [dry run]' : '';
-  return `${when}  ${record.command}${dry}  ${status}: ${record.mappings.length} mappings, ${copied} files copied (${formatBytes(bytes)}), ${seconds.toFixed(1)} s${bad.length ? `; ${bad.join(', ')}` : ''}`;
+  return `${when}  ${record.command}${dry}  ${status}: ${record.mappings.length} mappings, ${copied} files copied (${formatBytes(bytes)}), ${seconds.toFixed(1)} s${bad.length ? `; ${bad.join(', ')}` : ''}${record.reason ? `; ${record.reason}` : ''}`;
 }
 
 export async function statusCommand(ctx: Context, options: { json?: boolean; last?: string }): Promise<number> {

@@ -1,7 +1,8 @@
 import { lstat, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { MappingPlan } from '../backup/plan.js';
-import { runMapping, type MappingResult, type RunMappingHooks } from '../backup/run-mapping.js';
+import type { MappingPlan } from '../engine/plan.js';
+import type { RestoreResult } from '../engine/result.js';
+import { runMapping, type MappingHooks } from '../engine/run-mapping.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { InspectedTarget } from './inspect.js';
 
@@ -26,9 +27,9 @@ export async function restoreMapping(
   target: InspectedTarget,
   plan: MappingPlan,
   mode: RestoreMode,
-  hooks: RunMappingHooks,
+  hooks: MappingHooks,
   moveToTrash: MoveToTrash,
-): Promise<MappingResult> {
+): Promise<RestoreResult> {
   let trashedFirst = 0;
   if (mode.kind === 'trash' && target.changes) {
     const endangered = [...target.changes.replace, ...target.changes.remove];
@@ -48,7 +49,7 @@ export async function restoreMapping(
 
   const result = await runMapping(rclone, plan, hooks);
   const staged = await countFiles(mode.backupDir);
-  const withCounts = { ...result, trashed: trashedFirst + staged, ...(mode.kind === 'keep' ? { keptIn: mode.backupDir } : {}) };
+  const withCounts: RestoreResult = { ...result, kind: 'restore', trashed: trashedFirst + staged, ...(mode.kind === 'keep' ? { keptIn: mode.backupDir } : {}) };
   if (mode.kind === 'keep') return withCounts;
   if (staged === 0) {
     await rm(mode.backupDir, { recursive: true, force: true });
@@ -89,6 +90,6 @@ export async function countFiles(dir: string): Promise<number> {
   return entries.filter((e) => !e.isDirectory()).length;
 }
 
-function failed(plan: MappingPlan, reason: string): MappingResult {
-  return { name: plan.name, localDir: plan.localDir, remotePath: plan.remotePath, status: 'failed', reason, copied: 0, deleted: 0, errors: [], durationMs: 0 };
+function failed(plan: MappingPlan, reason: string): RestoreResult {
+  return { kind: 'restore', trashed: 0, name: plan.name, localDir: plan.localDir, remotePath: plan.remotePath, status: 'failed', reason, copied: 0, deleted: 0, errors: [], durationMs: 0 };
 }

@@ -1,11 +1,10 @@
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeRcloneExit } from '../rclone/exit-codes.js';
-import { buildSizeArgs, effectiveTuning } from '../rclone/args.js';
-import { storageType } from '../backup/plan.js';
-import { isCrypt } from '../rclone/remote-path.js';
-import { dryRunAction, parseLogLine, stripTimestamp } from '../rclone/log-parse.js';
+import { buildSizeArgs } from '../rclone/args.js';
+import { dryRunAction, stripTimestamp } from '../rclone/log-parse.js';
 import type { Rclone } from '../rclone/runner.js';
+import { runStreamed } from '../rclone/stream.js';
 import { restoreArgsFor, sortChanges, type DryRunItem, type RestoreChanges, type RestoreSettings, type RestoreTarget } from './plan.js';
 
 export interface InspectedTarget extends RestoreTarget {
@@ -23,9 +22,8 @@ export interface InspectedTarget extends RestoreTarget {
 export async function inspectTarget(rclone: Rclone, target: RestoreTarget, settings: RestoreSettings, cancelSignal?: AbortSignal): Promise<InspectedTarget> {
   if (target.refusal) return target;
   const signal = cancelSignal ? { cancelSignal } : {};
-  const { config, section, baseSection } = settings;
-  const fastList = effectiveTuning(storageType(section, baseSection), isCrypt(section), config.rclone).fastList ?? false;
-  const size = await rclone.run(buildSizeArgs(settings.configFile, target.remotePath, config.excludes, fastList), signal);
+  const { config, remote } = settings;
+  const size = await rclone.run(buildSizeArgs(remote.configFile, target.remotePath, config.excludes, remote.tuning.fastList ?? false), signal);
   if (size.exitCode !== 0) {
     const cause = lastMessage(size.stderr);
     const refusal =
@@ -46,12 +44,11 @@ export async function inspectTarget(rclone: Rclone, target: RestoreTarget, setti
 
   const items: DryRunItem[] = [];
   const errors: string[] = [];
-  const dry = await rclone.run(restoreArgsFor(target, settings), {
-    ...signal,
-    onStderrLine: (line) => {
-      const event = parseLogLine(line);
-      if (event?.kind === 'error') errors.push(event.object ? `${event.object}: ${event.message}` : event.message);
-      if (event?.kind !== 'file' || event.action !== 'skipped') return;
+  const dry = await runStreamed(rclone, restoreArgsFor(target, settings), {
+    cancelSignal,
+    onEvent: (event) => {
+      if (event.kind === 'error') errors.push(event.object ? `${event.object}: ${event.message}` : event.message);
+      if (event.kind !== 'file' || event.action !== 'skipped') return;
       const action = dryRunAction(event.message);
       if (action) items.push({ action, object: event.object, size: event.size });
     },

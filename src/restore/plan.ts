@@ -1,12 +1,11 @@
 import path from 'node:path';
-import { refuseOverlap, storageType } from '../backup/plan.js';
-import { formatBytes } from '../backup/summary.js';
+import { refuseOverlap } from '../engine/plan.js';
+import { formatBytes } from '../ui/format.js';
 import type { PoofConfig } from '../config/schema.js';
 import { normalizeDir } from '../config/validate.js';
 import { buildRestoreArgs } from '../rclone/args.js';
-import type { RcloneSection } from '../rclone/ini.js';
 import type { DryRunAction } from '../rclone/log-parse.js';
-import { isCrypt, remotePathFor } from '../rclone/remote-path.js';
+import { mappingPath, type ResolvedRemote } from '../rclone/remote.js';
 import { refuseTarget, type ProtectedPlaces } from '../safety/targets.js';
 
 /** Where one mapping is restored from and to. */
@@ -20,9 +19,7 @@ export interface RestoreTarget {
 
 export interface RestoreSettings {
   config: PoofConfig;
-  section: RcloneSection;
-  baseSection?: RcloneSection | undefined;
-  configFile: string;
+  remote: ResolvedRemote;
 }
 
 export interface RestoreTargetsInput extends RestoreSettings {
@@ -34,26 +31,26 @@ export interface RestoreTargetsInput extends RestoreSettings {
 
 /** Pure: the mappings to restore and where to; dangerous targets are refused. */
 export function planRestoreTargets(input: RestoreTargetsInput): RestoreTarget[] {
-  const { config, section } = input;
+  const { config, remote } = input;
   return Object.entries(config.paths)
     .filter(([, name]) => !input.only || input.only.includes(name))
     .map(([rawDir, name]) => {
       const localDir = input.to ? path.posix.join(normalizeDir(input.to), name) : normalizeDir(rawDir);
-      const remotePath = remotePathFor(config, section, name);
-      const refusal = refuseTarget(localDir, input.places) ?? refuseOverlap(localDir, section, config, name);
+      const remotePath = mappingPath(config, remote, name);
+      const refusal = refuseTarget(localDir, input.places) ?? refuseOverlap(localDir, remote, config, name);
       return { name, localDir, remotePath, ...(refusal ? { refusal } : {}) };
     });
 }
 
 /** Pure: the rclone argv restoring one target; without backupDir it is the planning dry run. */
 export function restoreArgsFor(target: RestoreTarget, settings: RestoreSettings, backupDir?: string): string[] {
-  const { config, section } = settings;
+  const { config, remote } = settings;
   return buildRestoreArgs({
-    configFile: settings.configFile,
+    configFile: remote.configFile,
     remotePath: target.remotePath,
     localDir: target.localDir,
-    backendType: storageType(section, settings.baseSection),
-    crypt: isCrypt(section),
+    backendType: remote.storageType,
+    crypt: remote.crypt,
     symlinks: config.symlinks,
     excludes: config.excludes,
     tuning: config.rclone,

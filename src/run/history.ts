@@ -1,5 +1,5 @@
 import { appendFile, readFile } from 'node:fs/promises';
-import type { MappingResult } from '../backup/run-mapping.js';
+import type { MappingResult } from '../engine/result.js';
 
 /** One line of history.jsonl: what a run did, without file names or secrets. */
 export interface RunRecord {
@@ -9,6 +9,8 @@ export interface RunRecord {
   status: 'ok' | 'failed' | 'interrupted';
   exitCode: number;
   dryRun: boolean;
+  /** Why the run ended before or outside its mappings (config missing, lock held, a hook failed). */
+  reason?: string;
   mappings: Array<{
     name: string;
     status: MappingResult['status'] | 'not run';
@@ -36,6 +38,7 @@ export function toRunRecord(input: {
   dryRun: boolean;
   results: MappingResult[];
   notRun: string[];
+  reason?: string;
 }): RunRecord {
   const failed = input.results.some((r) => r.status !== 'ok');
   return {
@@ -45,6 +48,7 @@ export function toRunRecord(input: {
     status: input.interrupted ? 'interrupted' : failed || input.exitCode !== 0 ? 'failed' : 'ok',
     exitCode: input.exitCode,
     dryRun: input.dryRun,
+    ...(input.reason ? { reason: input.reason } : {}),
     mappings: [
       ...input.results.map((r) => ({
         name: r.name,
@@ -56,7 +60,7 @@ export function toRunRecord(input: {
         bytes: r.stats?.bytes ?? 0,
         errors: r.stats?.errors ?? r.errors.length,
         durationMs: r.durationMs,
-        ...(r.upload ? { proven: r.upload.proven, wiped: r.upload.wiped, kept: r.upload.kept } : {}),
+        ...(r.kind === 'upload' && r.upload ? { proven: r.upload.proven, wiped: r.upload.wiped, kept: r.upload.kept } : {}),
       })),
       ...input.notRun.map((name) => ({ name, status: 'not run' as const, copied: 0, deleted: 0, bytes: 0, errors: 0, durationMs: 0 })),
     ],

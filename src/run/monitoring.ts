@@ -1,56 +1,57 @@
 import type { Context } from '../context.js';
 import type { PoofConfig } from '../config/schema.js';
-import { PoofError, RunFailedError } from '../errors.js';
 import { spawnProgram } from '../rclone/spawn.js';
 
 const PING_TIMEOUT_MS = 10_000;
 const HOOK_TIMEOUT_S = 300;
 
-/**
- * Around a backup or upload: the `before` hook, a start ping, the run, then a success or failure
- * ping and the `after` / `onFailure` hooks. A ping or an after-hook that fails is reported on
- * stderr but never changes the run's own exit code; a failed `before` hook stops the run.
- */
-export async function withMonitoring(ctx: Context, config: PoofConfig, command: string, dryRun: boolean, body: () => Promise<number>): Promise<number> {
-  if (dryRun || (!config.healthcheck && !config.hooks)) return body();
-  const hooks = config.hooks ?? {};
-  const timeoutMs = (hooks.timeoutSeconds ?? HOOK_TIMEOUT_S) * 1000;
-  if (hooks.before) {
-    const before = await runHook(ctx, hooks.before, { POOF_COMMAND: command }, timeoutMs);
-    if (before) {
-      await ping(ctx, config.healthcheck, '/fail', `poof ${command}: the before hook failed (${before}); nothing was run`);
-      throw new RunFailedError(`the before hook failed (${before}); ${command} did not run`, 'fix the hook in poof.conf ("hooks.before")');
-    }
-  }
-  await ping(ctx, config.healthcheck, '/start', `poof ${command} started`);
-  let exitCode = 1;
-  let failure: unknown;
-  try {
-    exitCode = await body();
-  } catch (error) {
-    failure = error;
-    exitCode = error instanceof PoofError ? error.exitCode : 1;
-  }
-  const env = { POOF_COMMAND: command, POOF_EXIT_CODE: String(exitCode) };
-  if (exitCode === 0) await ping(ctx, config.healthcheck, '', `poof ${command} ok`);
-  else await ping(ctx, config.healthcheck, '/fail', `poof ${command} failed with exit code ${exitCode}`);
-  if (exitCode !== 0 && hooks.onFailure) await reportHook(ctx, 'onFailure', await runHook(ctx, hooks.onFailure, env, timeoutMs));
-  if (hooks.after) await reportHook(ctx, 'after', await runHook(ctx, hooks.after, env, timeoutMs));
-  if (failure) throw failure;
-  return exitCode;
+/** Pure: is this run watched by hooks and pings? Dry runs and restores never are. */
+export function isMonitored(config: PoofConfig, command: string, dryRun: boolean): boolean {
+  return !dryRun && (command === 'backup' || command === 'upload') && Boolean(config.healthcheck || config.hooks);
 }
 
+/**
+ * Before a backup or upload: the `before` hook, then the start ping. Returns why the hook
+ * failed (the run must then not start), or undefined.
+ */
+export async function startMonitoring(ctx: Context, config: PoofConfig, command: string, cancelSignal: AbortSignal): Promise<string | undefined> {
+  const hooks = config.hooks ?? {};
+  if (hooks.before) {
+    const problem = await runHook(ctx, hooks.before, { POOF_COMMAND: command }, hookTimeoutMs(config), cancelSignal);
+    if (problem) return problem;
+  }
+  await ping(ctx, config.healthcheck, '/start', `poof ${command} started`);
+  return undefined;
+}
+
+/**
+ * After every monitored run, whatever ended it: the success or failure ping, then `onFailure`
+ * and `after` (which always runs). Their own failures are reported and never change the
+ * run's exit code.
+ */
+export async function endMonitoring(ctx: Context, config: PoofConfig, command: string, exitCode: number, cause: string | undefined): Promise<void> {
+  const hooks = config.hooks ?? {};
+  const env = { POOF_COMMAND: command, POOF_EXIT_CODE: String(exitCode) };
+  if (exitCode === 0) await ping(ctx, config.healthcheck, '', `poof ${command} ok`);
+  else await ping(ctx, config.healthcheck, '/fail', `poof ${command} failed with exit code ${exitCode}${cause ? `: ${cause}` : ''}`);
+  if (exitCode !== 0 && hooks.onFailure) reportHook(ctx, 'onFailure', await runHook(ctx, hooks.onFailure, env, hookTimeoutMs(config)));
+  if (hooks.after) reportHook(ctx, 'after', await runHook(ctx, hooks.after, env, hookTimeoutMs(config)));
+}
+
+const hookTimeoutMs = (config: PoofConfig) => (config.hooks?.timeoutSeconds ?? HOOK_TIMEOUT_S) * 1000;
+
 /** Run a hook through /bin/sh; undefined when it succeeded, else why it failed. */
-async function runHook(ctx: Context, command: string, extra: Record<string, string>, timeoutMs: number): Promise<string | undefined> {
+async function runHook(ctx: Context, command: string, extra: Record<string, string>, timeoutMs: number, cancelSignal?: AbortSignal): Promise<string | undefined> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(ctx.env)) if (value !== undefined) env[key] = value;
-  const result = await spawnProgram('/bin/sh', ['-c', command], { env: { ...env, ...extra }, timeoutMs });
+  const result = await spawnProgram('/bin/sh', ['-c', command], { env: { ...env, ...extra }, timeoutMs, cancelSignal });
+  if (cancelSignal?.aborted) return 'interrupted';
   if (result.timedOut) return `stopped after ${timeoutMs / 1000} s`;
   if (result.exitCode !== 0) return `exit ${result.exitCode}${result.stderr.trim() ? `: ${result.stderr.trim().split('\n').pop()?.slice(0, 200)}` : ''}`;
   return undefined;
 }
 
-async function reportHook(ctx: Context, name: string, problem: string | undefined): Promise<void> {
+function reportHook(ctx: Context, name: string, problem: string | undefined): void {
   if (problem) ctx.err(`poof: the ${name} hook failed (${problem}); the run's own result stands`);
 }
 

@@ -11,7 +11,8 @@ async function ask<T>(run: (prompts: typeof import('@inquirer/prompts')) => Prom
   try {
     return await run(prompts);
   } catch (error) {
-    if (error instanceof Error && error.name === 'ExitPromptError') throw new CancelledError();
+    // ExitPromptError: Ctrl-C at the prompt; AbortPromptError: a signal arrived while it waited.
+    if (error instanceof Error && (error.name === 'ExitPromptError' || error.name === 'AbortPromptError')) throw new CancelledError();
     throw error;
   }
 }
@@ -23,6 +24,7 @@ export const askSelect = <V>(config: Parameters<typeof Select<V>>[0]) => ask((p)
 export const askCheckbox = <V>(config: Parameters<typeof Checkbox<V>>[0]) => ask((p) => p.checkbox<V>(config));
 
 /** Ask a yes/no question; a "no" ends the command with `declined` (exit 1, nothing done). */
-export async function confirmOrDecline(message: string, declined: string): Promise<void> {
-  if (!(await askConfirm({ message, default: false }))) throw new DeclinedError(declined);
+export async function confirmOrDecline(message: string, declined: string, signal?: AbortSignal): Promise<void> {
+  const answer = await ask((p) => p.confirm({ message, default: false }, signal ? { signal } : {}));
+  if (!answer) throw new DeclinedError(declined);
 }

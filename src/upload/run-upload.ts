@@ -1,13 +1,13 @@
-import type { MappingPlan } from '../backup/plan.js';
-import { runMapping, type MappingResult, type RunMappingHooks } from '../backup/run-mapping.js';
 import type { SymlinkMode } from '../config/schema.js';
-import { parseLogLine } from '../rclone/log-parse.js';
-import { STALL_AFTER_CONNECTION_ERROR_MS, watchConnection } from '../rclone/watchdog.js';
+import type { MappingPlan } from '../engine/plan.js';
+import type { UploadReport, UploadResult } from '../engine/result.js';
+import { runMapping, type MappingHooks } from '../engine/run-mapping.js';
+import { buildProofArgs, hashesMissing, parseCombined, type CombinedReport, type ProofArgsInput, type ProofMethod } from '../rclone/check.js';
 import type { Rclone } from '../rclone/runner.js';
+import { runStreamed } from '../rclone/stream.js';
 import { executeWipe, type WipeMode } from '../wipe/execute.js';
 import { planWipe, type KeptFile } from '../wipe/plan.js';
 import { snapshotTree } from '../wipe/snapshot.js';
-import { buildProofArgs, hashesMissing, parseCombined, type CombinedReport, type ProofArgsInput, type ProofMethod } from './proof.js';
 
 export interface UploadSettings {
   proof: Omit<ProofArgsInput, 'method' | 'localDir' | 'remotePath'>;
@@ -17,22 +17,10 @@ export interface UploadSettings {
   dryRun: boolean;
 }
 
-/** What upload did after the sync, per mapping. */
-export interface UploadReport {
-  method?: ProofMethod;
-  proven: number;
-  wiped: number;
-  kept: number;
-  /** The first kept files with their reasons (all of them are counted in `kept`). */
-  keptFiles: KeptFile[];
-  removedDirs: number;
-  wipeMode: WipeMode;
-}
-
 const KEPT_LISTED = 50;
 
 /**
- * One mapping of `poof upload`: sync; only after rclone exited 0, snapshot the local files,
+ * One mapping of `poof upload`: copy; only after rclone exited 0, snapshot the local files,
  * prove each on the remote, snapshot again, and wipe the files that were proven and did not
  * change in between. Any error before the wipe wipes nothing; an error in the wipe stops it.
  */
@@ -40,17 +28,18 @@ export async function uploadMapping(
   rclone: Rclone,
   plan: MappingPlan,
   settings: UploadSettings,
-  hooks: RunMappingHooks,
+  hooks: MappingHooks,
   moveToTrash: (files: string[]) => Promise<void>,
-): Promise<MappingResult> {
+): Promise<UploadResult> {
   const synced = await runMapping(rclone, plan, hooks);
-  if (synced.status !== 'ok') return { ...synced, reason: `${synced.reason ?? 'the copy failed'}; nothing was wiped` };
+  if (synced.status !== 'ok') return { ...synced, kind: 'upload', ...(synced.status === 'failed' ? { reason: `${synced.reason ?? 'the copy failed'}; nothing was wiped` } : {}) };
   const started = Date.now() - synced.durationMs;
-  const report = (upload: UploadReport, extra: Partial<MappingResult> = {}) => ({ ...synced, ...extra, durationMs: Date.now() - started, upload });
+  const report = (upload: UploadReport, extra: Partial<UploadResult> = {}): UploadResult => ({ ...synced, ...extra, kind: 'upload', durationMs: Date.now() - started, upload });
   const empty: UploadReport = { proven: 0, wiped: 0, kept: 0, keptFiles: [], removedDirs: 0, wipeMode: settings.wipeMode };
+  const phase = (text: string) => hooks.emit({ type: 'phase', name: plan.name, text });
 
   const before = await snapshotTree(plan.localDir, settings.symlinks);
-  hooks.onStatus?.(`proving ${before.size} files on the remote`);
+  phase(`proving ${before.size} files on the remote`);
   const proof = await prove(rclone, plan, settings, hooks.cancelSignal);
   if ('error' in proof) {
     return report({ ...empty, kept: before.size }, { status: 'failed', reason: `${proof.error}; nothing was wiped` });
@@ -66,9 +55,9 @@ export async function uploadMapping(
     const keptFiles = wipePlan.kept.slice(0, KEPT_LISTED);
     return report({ ...empty, method: proof.method, proven, wiped: 0, kept: wipePlan.kept.length, keptFiles });
   }
-  if (hooks.cancelSignal?.aborted) return report({ ...empty, method: proof.method, proven, kept: after.size }, { status: 'failed', reason: 'interrupted before the wipe; nothing was wiped' });
+  if (hooks.cancelSignal.aborted) return report({ ...empty, method: proof.method, proven, kept: after.size }, { status: 'failed', reason: 'interrupted before the wipe; nothing was wiped' });
 
-  hooks.onStatus?.(`wiping ${wipePlan.wipe.length} proven files (${settings.wipeMode})`);
+  phase(`wiping ${wipePlan.wipe.length} proven files (${settings.wipeMode})`);
   const wiped = await executeWipe(plan.localDir, wipePlan, before, settings.wipeMode, moveToTrash);
   const upload: UploadReport = {
     method: proof.method,
@@ -89,39 +78,28 @@ type ProofOutcome = { method: ProofMethod; report: CombinedReport } | { error: s
  * Prove with a shared hash (or cryptcheck for crypt); when rclone says it could not compare
  * hashes, prove again by downloading and comparing bytes.
  */
-async function prove(rclone: Rclone, plan: MappingPlan, settings: UploadSettings, cancelSignal?: AbortSignal): Promise<ProofOutcome> {
+async function prove(rclone: Rclone, plan: MappingPlan, settings: UploadSettings, cancelSignal: AbortSignal): Promise<ProofOutcome> {
   const first: ProofMethod = settings.crypt ? 'cryptcheck' : 'hash';
   const outcome = await runProof(rclone, plan, settings, first, cancelSignal);
   if ('fallback' in outcome) return runProof(rclone, plan, settings, 'download', cancelSignal) as Promise<ProofOutcome>;
   return outcome;
 }
 
-async function runProof(
-  rclone: Rclone,
-  plan: MappingPlan,
-  settings: UploadSettings,
-  method: ProofMethod,
-  cancelSignal?: AbortSignal,
-): Promise<ProofOutcome | { fallback: true }> {
+async function runProof(rclone: Rclone, plan: MappingPlan, settings: UploadSettings, method: ProofMethod, cancelSignal: AbortSignal): Promise<ProofOutcome | { fallback: true }> {
   const args = buildProofArgs({ ...settings.proof, method, localDir: plan.localDir, remotePath: plan.remotePath });
-  const stallMs = plan.stallMs ?? STALL_AFTER_CONNECTION_ERROR_MS;
-  const watchdog = watchConnection(cancelSignal, stallMs);
   const messages: string[] = [];
   const errors: string[] = [];
-  const result = await rclone.run(args, {
-    cancelSignal: watchdog.signal,
-    onStderrLine: (line) => {
-      const event = parseLogLine(line);
-      if (!event) return;
-      watchdog.see(event);
+  const result = await runStreamed(rclone, args, {
+    cancelSignal,
+    stallMs: plan.stallMs,
+    onEvent: (event) => {
       if (event.kind === 'error') errors.push(event.object ? `${event.object}: ${event.message}` : event.message);
       if (event.kind === 'error' || event.kind === 'other') messages.push(event.message);
       if (event.kind === 'text') messages.push(event.text);
     },
   });
-  watchdog.dispose();
-  if (cancelSignal?.aborted) return { error: 'interrupted during the proof' };
-  if (watchdog.stalled()) return { error: `the proof (${method}) stopped: the remote stopped answering (${watchdog.stalled()})` };
+  if (result.cancelled) return { error: 'interrupted during the proof' };
+  if (result.stalled) return { error: `the proof (${method}) stopped: the remote stopped answering (${result.stalled})` };
   const report = parseCombined(result.stdout);
   if (method !== 'download' && hashesMissing(messages.join('\n'))) return { fallback: true };
   const listed = report.same.length + report.differ.length + report.missing.length + report.failed.length;
@@ -134,4 +112,3 @@ async function runProof(
   }
   return { method, report };
 }
-

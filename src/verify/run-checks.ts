@@ -12,7 +12,7 @@ import { isCrypt, remoteRoot } from '../rclone/remote-path.js';
 import { CANARY, proveCryptKey } from '../crypt/key-proof.js';
 import { CRYPT_NAME_LIMIT } from '../crypt/layout.js';
 import { keepsModes } from '../rclone/args.js';
-import { storageType } from '../backup/plan.js';
+import { storageType } from '../rclone/remote.js';
 import { locateRclone, type Rclone } from '../rclone/runner.js';
 import type { Check } from './check.js';
 

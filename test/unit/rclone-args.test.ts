@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { planBackup, storageType, type SourceState } from '../../src/backup/plan.js';
-import { formatBytes, formatResult } from '../../src/backup/summary.js';
+import { planBackup, type SourceState } from '../../src/engine/plan.js';
+import { formatBytes, formatResult } from '../../src/ui/format.js';
+import { resolveRemote, storageType } from '../../src/rclone/remote.js';
 import { baseFlags, buildSyncArgs, defaultTuning } from '../../src/rclone/args.js';
 import { rcloneEnvironment } from '../../src/rclone/env.js';
 import { describeRcloneExit } from '../../src/rclone/exit-codes.js';
@@ -78,7 +79,7 @@ describe('planBackup', () => {
   const full: SourceState = { exists: true, isDirectory: true, hasFiles: true };
   const config = { bucket: 'b', paths: { '/home/joe/Docs/': 'Docs', '/home/joe/Empty': 'Empty', '/mnt/gone': 'Gone', '/cloud/b': 'Loop' }, remote: 'r' };
   const sources = { '/home/joe/Docs/': full, '/home/joe/Empty': { ...full, hasFiles: false }, '/mnt/gone': { exists: false, isDirectory: false, hasFiles: false }, '/cloud/b': full };
-  const plans = planBackup({ config, section: conf.sections[0]!, configFile: '/c/r.conf', dryRun: false, sources });
+  const plans = planBackup({ config, remote: resolveRemote(config, conf.sections[0]!, undefined, '/c/r.conf'), dryRun: false, sources });
   it('plans a sync for a good source, without its trailing slash', () => {
     assert.equal(plans[0]?.refusal, undefined);
     assert.equal(plans[0]?.localDir, '/home/joe/Docs');
@@ -93,7 +94,7 @@ describe('planBackup', () => {
     assert.match(plans[3]?.refusal ?? '', /overlaps/);
   });
   it('--only keeps the named mappings', () => {
-    const only = planBackup({ config, section: conf.sections[0]!, configFile: '/c/r.conf', dryRun: true, sources, only: ['Docs'] });
+    const only = planBackup({ config, remote: resolveRemote(config, conf.sections[0]!, undefined, '/c/r.conf'), dryRun: true, sources, only: ['Docs'] });
     assert.deepEqual(only.map((p) => p.name), ['Docs']);
     assert.ok(only[0]?.args.includes('--dry-run'));
   });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildRestoreArgs, buildSizeArgs } from '../../src/rclone/args.js';
 import { parseRcloneConf } from '../../src/rclone/ini.js';
+import { resolveRemote } from '../../src/rclone/remote.js';
 import { dryRunAction, parseLogLine } from '../../src/rclone/log-parse.js';
 import { parseSize } from '../../src/restore/inspect.js';
 import { countEndangered, formatRestorePlan, planRestoreTargets, sortChanges } from '../../src/restore/plan.js';
@@ -80,7 +81,7 @@ describe('restore plan', () => {
   it('targets each mapping, or DIR/NAME with --to, refusing dangerous ones', () => {
     const conf = parseRcloneConf('[r]\ntype = alias\nremote = /cloud\n');
     const config = { bucket: 'b', paths: { '/home/joe/Docs': 'Docs', '/home/joe': 'Home' }, remote: 'r' };
-    const input = { config, section: conf.sections[0]!, configFile: '/c', places };
+    const input = { config, remote: resolveRemote(config, conf.sections[0]!, undefined, '/c'), places };
     const targets = planRestoreTargets(input);
     assert.deepEqual(targets[0], { name: 'Docs', localDir: '/home/joe/Docs', remotePath: 'r:b/Docs' });
     assert.match(targets[1]?.refusal ?? '', /home directory itself/);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildProofArgs, hashesMissing, parseCombined } from '../../src/upload/proof.js';
-import { formatUploadReport } from '../../src/upload/summary.js';
+import { buildProofArgs, hashesMissing, parseCombined } from '../../src/rclone/check.js';
+import { formatUploadReport } from '../../src/ui/format.js';
 import { isSafeRelative, planWipe, type FileState } from '../../src/wipe/plan.js';
 import { isUploaded } from '../../src/run/uploaded.js';
 import { buildSyncArgs } from '../../src/rclone/args.js';
@@ -92,7 +92,7 @@ describe('uploaded mappings', () => {
   });
   it('summarises proven, wiped and kept files', () => {
     const result = {
-      name: 'Arch', localDir: '/a', remotePath: 'r:b/Arch', status: 'ok' as const, copied: 1, deleted: 0, errors: [], durationMs: 5,
+      kind: 'upload' as const, name: 'Arch', localDir: '/a', remotePath: 'r:b/Arch', status: 'ok' as const, copied: 1, deleted: 0, errors: [], durationMs: 5,
       upload: { method: 'download' as const, proven: 3, wiped: 2, kept: 1, keptFiles: [{ path: 'x', reason: 'changed after the proof began' }], removedDirs: 1, wipeMode: 'trash' as const },
     };
     assert.deepEqual(formatUploadReport(result, false), [

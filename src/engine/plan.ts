@@ -2,8 +2,7 @@ import path from 'node:path';
 import type { PoofConfig } from '../config/schema.js';
 import { isInside, normalizeDir } from '../config/validate.js';
 import { buildSyncArgs } from '../rclone/args.js';
-import type { RcloneSection } from '../rclone/ini.js';
-import { isCrypt, remotePathFor } from '../rclone/remote-path.js';
+import { mappingPath, type ResolvedRemote } from '../rclone/remote.js';
 import { stallMsFor } from '../rclone/watchdog.js';
 
 export interface MappingPlan {
@@ -27,10 +26,7 @@ export interface SourceState {
 
 export interface BackupPlanInput {
   config: PoofConfig;
-  section: RcloneSection;
-  /** The section a crypt remote wraps, to know the storage type underneath. */
-  baseSection?: RcloneSection | undefined;
-  configFile: string;
+  remote: ResolvedRemote;
   only?: string[] | undefined;
   dryRun: boolean;
   sources: Record<string, SourceState>;
@@ -40,37 +36,29 @@ export interface BackupPlanInput {
   allowEmpty?: boolean;
 }
 
-/** Pure: the backend type that actually stores the files (under a crypt or alias wrapper). */
-export function storageType(section: RcloneSection, baseSection: RcloneSection | undefined): string {
-  if (isCrypt(section)) return baseSection?.values.type ?? 'unknown';
-  return section.values.type ?? 'unknown';
-}
-
 /**
  * Pure: one `rclone sync` per mapping, or a refusal. A missing or empty source is refused:
  * rclone would mirror the emptiness and delete the whole remote copy.
  */
 export function planBackup(input: BackupPlanInput): MappingPlan[] {
-  const { config, section } = input;
-  const crypt = isCrypt(section);
-  const backendType = storageType(section, input.baseSection);
+  const { config, remote } = input;
   const entries = Object.entries(config.paths).filter(([, name]) => !input.only || input.only.includes(name));
   return entries.map(([rawDir, name]) => {
     const localDir = normalizeDir(rawDir);
-    const remotePath = remotePathFor(config, section, name);
+    const remotePath = mappingPath(config, remote, name);
     const args = buildSyncArgs({
-      configFile: input.configFile,
+      configFile: remote.configFile,
       source: localDir,
       dest: remotePath,
-      backendType,
-      crypt,
+      backendType: remote.storageType,
+      crypt: remote.crypt,
       symlinks: config.symlinks,
       excludes: config.excludes,
       tuning: config.rclone,
       dryRun: input.dryRun,
       copyOnly: input.copyOnly?.has(name) ?? false,
     });
-    const refusal = refuseSource(input.sources[rawDir], Boolean(input.allowEmpty) || (input.copyOnly?.has(name) ?? false)) ?? refuseOverlap(localDir, section, config, name);
+    const refusal = refuseSource(input.sources[rawDir], Boolean(input.allowEmpty) || (input.copyOnly?.has(name) ?? false)) ?? refuseOverlap(localDir, remote, config, name);
     return {
       name,
       localDir,
@@ -91,7 +79,8 @@ function refuseSource(state: SourceState | undefined, allowEmpty: boolean): stri
 }
 
 /** A local-directory "cloud" inside the source (or around it) would copy the backup into itself. */
-export function refuseOverlap(localDir: string, section: RcloneSection, config: PoofConfig, name: string): string | undefined {
+export function refuseOverlap(localDir: string, remote: ResolvedRemote, config: PoofConfig, name: string): string | undefined {
+  const { section } = remote;
   if (section.values.type !== 'alias' || !section.values.remote?.startsWith('/')) return undefined;
   const dest = normalizeDir(path.posix.join(section.values.remote, config.bucket, name));
   if (dest === localDir || isInside(dest, localDir) || isInside(localDir, dest)) {

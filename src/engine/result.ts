@@ -1,0 +1,57 @@
+import type { RcloneStats } from '../rclone/log-parse.js';
+import type { KeptFile } from '../wipe/plan.js';
+import type { WipeMode } from '../wipe/execute.js';
+
+/** What one rclone transfer of one mapping did, whichever way it went. */
+export interface TransferResult {
+  name: string;
+  localDir: string;
+  remotePath: string;
+  status: 'ok' | 'failed' | 'refused';
+  reason?: string;
+  rcloneExit?: number;
+  stats?: RcloneStats;
+  /** Files copied (or, in a dry run, that would be), each counted once whatever rclone logged. */
+  copied: number;
+  /** Files deleted at the destination (or, in a dry run, that would be). */
+  deleted: number;
+  errors: string[];
+  durationMs: number;
+}
+
+/** What upload did after the copy: proven on the remote, wiped locally, kept. */
+export interface UploadReport {
+  method?: 'hash' | 'cryptcheck' | 'download';
+  proven: number;
+  wiped: number;
+  kept: number;
+  /** The first kept files with their reasons (all of them are counted in `kept`). */
+  keptFiles: KeptFile[];
+  removedDirs: number;
+  wipeMode: WipeMode;
+}
+
+export interface BackupResult extends TransferResult {
+  kind: 'backup';
+}
+
+export interface UploadResult extends TransferResult {
+  kind: 'upload';
+  /** Missing when the copy itself failed: then nothing was proven or wiped. */
+  upload?: UploadReport;
+}
+
+export interface RestoreResult extends TransferResult {
+  kind: 'restore';
+  /** Local files moved aside (trash or keptIn) before they were replaced or deleted. */
+  trashed: number;
+  /** --keep-dir: where they are, when any were kept there. */
+  keptIn?: string;
+}
+
+export type MappingResult = BackupResult | UploadResult | RestoreResult;
+
+/** Pure: a result for a mapping that was refused before anything ran. */
+export function refusedTransfer(plan: { name: string; localDir: string; remotePath: string }, reason: string): TransferResult {
+  return { name: plan.name, localDir: plan.localDir, remotePath: plan.remotePath, status: 'refused', reason, copied: 0, deleted: 0, errors: [], durationMs: 0 };
+}

@@ -1,0 +1,56 @@
+import type { PoofConfig, RcloneTuning } from '../config/schema.js';
+import { effectiveTuning, keepsModes } from './args.js';
+import type { RcloneSection } from './ini.js';
+import { isCrypt, remotePathFor, remoteRoot } from './remote-path.js';
+
+/**
+ * Everything a run needs to know about the remote, worked out once from both config files:
+ * plain or crypt, what a crypt remote wraps, the storage underneath, what it keeps, and the
+ * tuning for it. Every later step reads this instead of looking at the sections again.
+ */
+export interface ResolvedRemote {
+  /** The section poof.conf names. */
+  section: RcloneSection;
+  /** For a crypt remote: the section it wraps, when it is in rclone-poof.conf. */
+  baseSection?: RcloneSection | undefined;
+  name: string;
+  crypt: boolean;
+  /** For a crypt remote: what it wraps, e.g. "poof-backup:bucket". */
+  wraps?: string | undefined;
+  /** The backend type that stores the files, under any crypt wrapper ("unknown" when not found). */
+  storageType: string;
+  keepsModes: boolean;
+  /** poof's tree on the remote: "remote:bucket", or "crypt:" for a crypt remote. */
+  root: string;
+  tuning: RcloneTuning;
+  /** rclone-poof.conf. */
+  configFile: string;
+}
+
+/** Pure: the backend type that stores the files, under any crypt wrapper. */
+export function storageType(section: RcloneSection, baseSection: RcloneSection | undefined): string {
+  return (isCrypt(section) ? baseSection?.values.type : section.values.type) ?? 'unknown';
+}
+
+/** Pure: resolve the remote of poof.conf against rclone-poof.conf's sections. */
+export function resolveRemote(config: PoofConfig, section: RcloneSection, baseSection: RcloneSection | undefined, configFile: string): ResolvedRemote {
+  const crypt = isCrypt(section);
+  const stored = storageType(section, baseSection);
+  return {
+    section,
+    baseSection,
+    name: section.name,
+    crypt,
+    ...(crypt ? { wraps: section.values.remote ?? '' } : {}),
+    storageType: stored,
+    keepsModes: keepsModes(stored, crypt),
+    root: remoteRoot(config, section),
+    tuning: effectiveTuning(stored, crypt, config.rclone),
+    configFile,
+  };
+}
+
+/** Pure: where one mapping lives on the remote. */
+export function mappingPath(config: PoofConfig, remote: ResolvedRemote, name: string): string {
+  return remotePathFor(config, remote.section, name);
+}

@@ -1,0 +1,104 @@
+import type { Context } from '../context.js';
+import type { RunAllOutcome } from '../engine/run-all.js';
+import type { MappingResult } from '../engine/result.js';
+import { CancelledError, ExitCode, PoofError, RunFailedError } from '../errors.js';
+import { ensurePrivateDir } from '../fs/atomic-write.js';
+import { resolveRemote, type ResolvedRemote } from '../rclone/remote.js';
+import { locateRclone, type Rclone } from '../rclone/runner.js';
+import { appendRunRecord, toRunRecord } from './history.js';
+import { watchInterrupts, type Interrupt } from './interrupt.js';
+import { acquireLock, type HeldLock } from './lock.js';
+import { openLogFile, type LogFile } from './log-file.js';
+import { endMonitoring, isMonitored, startMonitoring } from './monitoring.js';
+import { loadRunSetup, type RunSetup } from './setup.js';
+
+export type RunCommand = 'backup' | 'upload' | 'download';
+
+export interface RunRequest {
+  command: RunCommand;
+  dryRun: boolean;
+  only?: string[] | undefined;
+}
+
+/** What every step of a run reads: set up once, before anything runs. */
+export interface RunFrame {
+  setup: RunSetup;
+  remote: ResolvedRemote;
+  rclone: Rclone;
+  interrupt: Interrupt;
+  log: LogFile;
+}
+
+export interface PipelineOutcome {
+  exitCode: number;
+  outcome: RunAllOutcome<MappingResult>;
+}
+
+const emptyOutcome = (): RunAllOutcome<MappingResult> => ({ results: [], notRun: [] });
+
+/**
+ * The one pipeline of every command that changes data: catch signals, load both configs and
+ * resolve the remote, run the before hook, find rclone, take the lock, run, and then end the
+ * run in one place whatever happened (refusal, failure, lock held, Ctrl-C): record it, ping,
+ * run onFailure/after, release the lock, and give the exit code.
+ */
+export async function runPipeline(ctx: Context, request: RunRequest, body: (frame: RunFrame) => Promise<RunAllOutcome<MappingResult>>): Promise<PipelineOutcome> {
+  const { command, dryRun } = request;
+  // Listening from the start means a Ctrl-C during setup is recorded, not a silent death.
+  const interrupt = watchInterrupts();
+  const started = new Date();
+  let outcome = emptyOutcome();
+  let exitCode: number = ExitCode.runFailed;
+  let failure: unknown;
+  let setup: RunSetup | undefined;
+  let lock: HeldLock | undefined;
+  let monitored = false;
+  try {
+    await ensurePrivateDir(ctx.paths.stateDir);
+    setup = await loadRunSetup(ctx, request.only);
+    const remote = resolveRemote(setup.config, setup.section, setup.baseSection, ctx.paths.rcloneConf);
+    monitored = isMonitored(setup.config, command, dryRun);
+    if (monitored) {
+      const problem = await startMonitoring(ctx, setup.config, command, interrupt.signal);
+      throwIfInterrupted(interrupt);
+      if (problem) throw new RunFailedError(`the before hook failed (${problem}); ${command} did not run`, 'fix the hook in poof.conf ("hooks.before")');
+    }
+    const rclone = await locateRclone({ env: ctx.env, cacheFile: ctx.paths.rcloneVersionCache });
+    lock = await acquireLock(ctx.paths.lockFile, command);
+    if (lock.clearedStale) {
+      const stale = lock.clearedStale;
+      ctx.err(`poof: cleared a stale lock left by pid ${stale.pid} (${stale.command}, started ${stale.started}), which is no longer running`);
+    }
+    throwIfInterrupted(interrupt);
+    const log = openLogFile(ctx.paths.logFile);
+    try {
+      outcome = await body({ setup, remote, rclone, interrupt, log });
+    } finally {
+      await log.close();
+    }
+    exitCode = outcome.results.every((r) => r.status === 'ok') && outcome.notRun.length === 0 ? ExitCode.ok : ExitCode.runFailed;
+  } catch (error) {
+    failure = error;
+    exitCode = error instanceof PoofError ? error.exitCode : ExitCode.runFailed;
+  }
+  const signal = interrupt.received();
+  if (signal) {
+    // The interruption decides the code, whatever error it caused on the way out.
+    exitCode = signal === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm;
+    failure = undefined;
+    ctx.err(`poof: ${command} interrupted by ${signal}; finished mappings stay as they are, nothing else was started`);
+  }
+  const interrupted = Boolean(signal) || failure instanceof CancelledError;
+  const cause = failure instanceof Error ? failure.message : undefined;
+  const record = toRunRecord({ command, started, ended: new Date(), exitCode, interrupted, dryRun, ...outcome, ...(cause ? { reason: cause } : {}) });
+  await appendRunRecord(ctx.paths.historyFile, record).catch((error: Error) => ctx.err(`poof: could not write the run history: ${error.message}`));
+  if (monitored && setup) await endMonitoring(ctx, setup.config, command, exitCode, cause);
+  await lock?.release();
+  interrupt.dispose();
+  if (failure) throw failure;
+  return { exitCode, outcome };
+}
+
+function throwIfInterrupted(interrupt: Interrupt): void {
+  if (interrupt.signal.aborted) throw new CancelledError(`interrupted by ${interrupt.received() ?? 'a signal'}`);
+}

@@ -1,0 +1,84 @@
+import type { Direction } from '../engine/events.js';
+import type { MappingResult, TransferResult } from '../engine/result.js';
+import type { RcloneStats } from '../rclone/log-parse.js';
+
+/** Pure: a human size, 1024-based, as rclone prints it. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+}
+
+export const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
+
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** Pure: one progress line from rclone's stats, e.g. "3/10 files, 1.2 MiB/4.0 MiB, 2.1 MiB/s, ETA 2s". */
+export function formatProgress(stats: RcloneStats): string {
+  const files = `${stats.transfers}/${stats.totalTransfers} files`;
+  const bytes = `${formatBytes(stats.bytes)}/${formatBytes(stats.totalBytes)}`;
+  const speed = `${formatBytes(Math.round(stats.speed))}/s`;
+  const eta = stats.eta === null ? 'ETA -' : `ETA ${formatDuration(stats.eta)}`;
+  const errors = stats.errors > 0 ? `, ${stats.errors} errors` : '';
+  return `${files}, ${bytes}, ${speed}, ${eta}${errors}`;
+}
+
+/** Pure: the title of a mapping while it runs. */
+export function formatTitle(plan: { name: string; localDir: string; remotePath: string }, direction: Direction, dryRun: boolean): string {
+  return `${plan.name}: ${plan.localDir} ${direction === 'backup' ? '->' : '<-'} ${plan.remotePath}${dryRun ? ' (dry run)' : ''}`;
+}
+
+/** Pure: the facts of one mapping's result, without its name and status. */
+export function formatFacts(result: MappingResult | TransferResult, dryRun: boolean, direction: Direction = 'backup'): string {
+  const restore = direction === 'restore';
+  const verb = dryRun ? (restore ? 'would restore' : 'would copy') : restore ? 'restored' : 'copied';
+  const del = dryRun ? (restore ? 'would delete locally' : 'would delete') : restore ? 'deleted locally' : 'deleted';
+  const bytes = result.stats ? formatBytes(result.stats.bytes) : '0 B';
+  const errors = result.stats?.errors ?? result.errors.length;
+  const trashed = 'kind' in result && result.kind === 'restore' ? result.trashed : 0;
+  const keptIn = 'kind' in result && result.kind === 'restore' ? result.keptIn : undefined;
+  return [
+    `${verb} ${plural(result.copied, 'file')} (${bytes})`,
+    `${del} ${result.deleted}`,
+    ...(trashed ? [`${trashed} replaced or deleted local ${trashed === 1 ? 'file' : 'files'} ${keptIn ? `kept in ${keptIn}` : 'in the trash'}`] : []),
+    plural(errors, 'error'),
+    `${(result.durationMs / 1000).toFixed(1)} s`,
+  ].join(', ');
+}
+
+/** Pure: one line per mapping. */
+export function formatResult(result: MappingResult | TransferResult, dryRun: boolean, direction: Direction = 'backup'): string {
+  if (result.status === 'refused') return `${result.name}: REFUSED: ${result.reason}`;
+  const facts = formatFacts(result, dryRun, direction);
+  if (result.status === 'ok') return `${result.name}: ok: ${facts}`;
+  return `${result.name}: FAILED: ${result.reason}; ${facts}`;
+}
+
+const METHOD: Record<string, string> = { hash: 'by hash', cryptcheck: 'by cryptcheck', download: 'by downloading and comparing bytes' };
+const WIPED: Record<string, string> = { trash: 'moved to the trash', delete: 'deleted', shred: 'shredded' };
+const KEPT_LISTED = 10;
+
+/** Pure: what upload proved, wiped and kept for one mapping, and why files were kept. */
+export function formatUploadReport(result: MappingResult, dryRun: boolean): string[] {
+  if (result.kind !== 'upload' || !result.upload) return [];
+  const upload = result.upload;
+  const method = upload.method ? ` ${METHOD[upload.method] ?? upload.method}` : '';
+  const head = dryRun
+    ? `${result.name}: ${upload.proven} files already identical on the remote${method}; after the copy, proven files would be ${WIPED[upload.wipeMode]}`
+    : `${result.name}: proven ${upload.proven}${method}; ${WIPED[upload.wipeMode]} ${upload.wiped}; kept ${upload.kept}${upload.removedDirs ? `; removed ${upload.removedDirs} emptied directories` : ''}`;
+  const lines = [head];
+  if (dryRun) return lines;
+  for (const kept of upload.keptFiles.slice(0, KEPT_LISTED)) lines.push(`  kept ${kept.path}: ${kept.reason}`);
+  if (upload.kept > KEPT_LISTED) lines.push(`  ... and ${upload.kept - KEPT_LISTED} more kept (\`--json\` lists them)`);
+  return lines;
+}
