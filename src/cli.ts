@@ -75,7 +75,11 @@ export function buildProgram(): Command {
   program
     .command('config')
     .description('create or change poof.conf: which local directories go to which remote directory')
-    .option('--map <dir=name>', 'map a local directory to a remote directory name (repeatable)', collect)
+    .option(
+      '--map <dir[=name]>',
+      'map a local directory to a remote directory name (repeatable; NAME defaults to the directory\'s own name)',
+      collect,
+    )
     .option('--unmap <dir|name>', 'remove a mapping by local directory or remote name (repeatable)', collect)
     .option('--remote <name>', 'rclone remote to use (a section of rclone-poof.conf)')
     .option('--bucket <name>', 'bucket or top directory on the remote')
@@ -84,12 +88,19 @@ export function buildProgram(): Command {
     .option('--force', 'change an existing poof.conf without asking')
     .addHelpText(
       'after',
-      examples([
+      `${examples([
         'poof config                                   # wizard on a terminal; defaults otherwise',
         'poof config --map ~/Documents=Documents --map ~/Pictures',
+        'poof config --map ~/data/year=2024=year-2024 --force   # a path with "=" needs a name',
         'poof config --unmap Pictures --force',
         'poof config --exclude "*.tmp" --exclude "node_modules/**" --force',
-      ]),
+      ])}
+--map DIR=NAME: the last "=" separates DIR from NAME, and NAME must be one remote name
+(not empty, no "/" or "\\", not "." or ".."); without "=", NAME is the directory's own name.
+So a directory whose path contains "=" always needs =NAME: --map ~/w/a=b=AB maps ~/w/a=b as AB.
+DIR must be a directory: a file is refused; a missing one is accepted with a warning (it may be
+a disk not mounted yet), unless the whole argument exists (then give =NAME).
+`,
     )
     .action(run(async () => (await import('./commands/config.js')).configCommand));
 

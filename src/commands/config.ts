@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Context } from '../context.js';
 import { buildDefaultConfig } from '../config/defaults.js';
-import { applyConfigChanges, hasChanges, type ConfigChanges } from '../config/edit.js';
+import { applyConfigChanges, hasChanges, type ConfigChanges, type MapArg } from '../config/edit.js';
 import type { PoofConfig } from '../config/schema.js';
 import { checkConfigText, readTextIfExists, writeConfig } from '../config/store.js';
 import { formatIssue, validateConfig } from '../config/validate.js';
@@ -51,6 +52,8 @@ export async function configCommand(ctx: Context, options: ConfigOptions): Promi
     }
     const applied = applyConfigChanges(base, options, where);
     if (applied.errors.length > 0) throw new UsageError(applied.errors[0] ?? 'invalid flags', undefined, applied.errors.slice(1));
+    const refused = await refuseMappedPaths(applied.mapped);
+    if (refused.length > 0) throw new UsageError(refused[0] ?? 'invalid --map', undefined, refused.slice(1));
     next = applied.config;
     if (existingText !== undefined && existing?.config && !options.force) {
       if (!ctx.interactive) {
@@ -73,8 +76,10 @@ export async function configCommand(ctx: Context, options: ConfigOptions): Promi
   ctx.out(text.trimEnd());
   ctx.err(`poof: wrote ${paths.poofConf}`);
   for (const warning of result.warnings) ctx.err(`poof: warning: ${formatIssue(warning)}`);
-  for (const dir of await missingDirs(result.config)) {
-    ctx.err(`poof: warning: ${dir} does not exist (or is not mounted); backups of it will fail until it does`);
+  for (const dir of Object.keys(result.config.paths)) {
+    const kind = await probePath(dir);
+    if (kind === 'missing') ctx.err(`poof: warning: ${dir} does not exist (or is not mounted); backups of it will fail until it does`);
+    else if (kind !== 'directory') ctx.err(`poof: warning: ${dir} is not a directory; backups of it will fail`);
   }
   if (Object.keys(result.config.paths).length === 0) {
     ctx.err('poof: no directories are mapped yet; add one with `poof config --map DIR=NAME --force`');
@@ -91,8 +96,38 @@ async function defaultConfig(ctx: Context, withDocuments: boolean): Promise<Poof
   return buildDefaultConfig({ user: ctx.user, hex12: randomBytes(6).toString('hex'), poofConf: ctx.paths.poofConf, documentsDir });
 }
 
-async function missingDirs(config: PoofConfig): Promise<string[]> {
-  const missing: string[] = [];
-  for (const dir of Object.keys(config.paths)) if (!(await isDirectory(dir))) missing.push(dir);
-  return missing;
+type PathKind = 'directory' | 'file' | 'other' | 'missing';
+
+// A path holding a newline would break a refusal into two lines, so such a path is shown quoted.
+const showPath = (file: string) => (/[\u0000-\u001f]/.test(file) ? JSON.stringify(file) : file);
+
+async function probePath(file: string): Promise<PathKind> {
+  try {
+    const info = await stat(file);
+    return info.isDirectory() ? 'directory' : info.isFile() ? 'file' : 'other';
+  } catch {
+    return 'missing';
+  }
+}
+
+/**
+ * What only the disk can tell about `--map` arguments. A missing directory is allowed (with a
+ * warning after writing): it may be a disk that is not mounted yet. Something that exists but is
+ * not a directory can never be backed up, and a missing DIR beside an existing whole argument is
+ * a "=" in a path read as the start of the name.
+ */
+async function refuseMappedPaths(mapped: MapArg[]): Promise<string[]> {
+  const refusals: string[] = [];
+  for (const { arg, dir, whole } of mapped) {
+    const shown = `--map ${JSON.stringify(arg)}`;
+    const kind = await probePath(dir);
+    if (kind === 'file' || kind === 'other') {
+      refusals.push(`${shown}: ${showPath(dir)} is ${kind === 'file' ? 'a file' : 'not a directory'}; --map takes a directory`);
+    } else if (kind === 'missing' && whole !== undefined && (await probePath(whole)) !== 'missing') {
+      refusals.push(
+        `${shown}: ${showPath(dir)} does not exist, but ${showPath(whole)} does; the last "=" starts the name, so give it one: --map ${JSON.stringify(`${arg}=NAME`)}`,
+      );
+    }
+  }
+  return refusals;
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { applyConfigChanges, resolveDir, type Where } from '../config/edit.js';
+import { applyConfigChanges, describeNameProblem, resolveDir, type Where } from '../config/edit.js';
 import type { PoofConfig } from '../config/schema.js';
 import { poofConfigSchema } from '../config/schema.js';
 import { readTextIfExists } from '../config/store.js';
@@ -13,7 +13,6 @@ interface WizardOptions {
   existing: boolean;
 }
 
-const NAME_PATTERN = new RegExp(poofConfigSchema.properties.paths.additionalProperties.pattern);
 const REMOTE_PATTERN = new RegExp(poofConfigSchema.properties.remote.pattern);
 
 /** The interactive editor for poof.conf. Returns the new config, or undefined to write nothing. */
@@ -65,11 +64,13 @@ async function addMapping(config: PoofConfig, where: Where): Promise<PoofConfig>
     message: 'Name of its copy on the remote:',
     default: path.basename(dir),
     validate: (value) => {
-      if (!NAME_PATTERN.test(value)) return 'one name without "/"';
+      const problem = describeNameProblem(value);
+      if (problem !== undefined) return `the name ${problem}; use one name without "/"`;
       return taken.has(value) && config.paths[dir] !== value ? 'another directory already uses that name' : true;
     },
   });
-  return applyConfigChanges(config, { map: [`${dir}=${name}`] }, where).config;
+  // Directory and name travel apart: joined with "=" a directory such as "a=b" would be split.
+  return applyConfigChanges(config, { mappings: [{ dir, name }] }, where).config;
 }
 
 async function pickRemote(current: string, rcloneConf: string): Promise<string> {

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
+
+const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * `poof config --map DIR[=NAME]` through the real CLI: the last "=" separates DIR from NAME, and
+ * every refusal is one line naming --map, exit 2, with poof.conf left as it was.
+ */
+describe('poof config --map with "=" in paths, bad names and files', () => {
+  let sb: Sandbox;
+  let conf: string;
+  let docs: string;
+  let withEq: string;
+  before(async () => {
+    sb = await makeSandbox();
+    conf = path.join(sb.confdir, 'poof.conf');
+    docs = path.join(sb.home, 'Documents');
+    withEq = path.join(sb.home, 'w', 'a=b');
+    await mkdir(docs, { recursive: true });
+    await mkdir(withEq, { recursive: true });
+    await writeFile(path.join(sb.home, 'notes.txt'), 'not a directory\n');
+    const first = await runPoof(['config', '--map', `${docs}=Documents`], { env: sb.env });
+    assert.equal(first.code, 0, first.stderr);
+  });
+  after(() => sb.cleanup());
+
+  async function assertRefused(arg: string, message: RegExp): Promise<void> {
+    const before = await readFile(conf, 'utf8');
+    const result = await runPoof(['config', '--map', arg, '--force'], { env: sb.env });
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(result.stdout, '');
+    assert.equal(result.stderr.split('\n').filter(Boolean).length, 1, result.stderr);
+    assert.match(result.stderr, /^poof: --map "/);
+    assert.match(result.stderr, message);
+    assert.equal(await readFile(conf, 'utf8'), before, 'poof.conf unchanged');
+  }
+
+  it('config maps a directory whose name contains "=" when the name is given', async () => {
+    const result = await runPoof(['config', '--map', `${withEq}=AB`, '--force'], { env: sb.env });
+    assert.equal(result.code, 0, result.stderr);
+    const paths = (JSON.parse(await readFile(conf, 'utf8')) as { paths: Record<string, string> }).paths;
+    assert.deepEqual(paths, { [docs]: 'Documents', [withEq]: 'AB' });
+    assert.doesNotMatch(result.stderr, /warning/);
+  });
+
+  it('config refuses a directory containing "=" given without a name, naming the fix', async () => {
+    await assertRefused(
+      withEq,
+      new RegExp(literal(`${path.join(sb.home, 'w', 'a')} does not exist, but ${withEq} does; the last "=" starts the name, so give it one: --map "${withEq}=NAME"`)),
+    );
+  });
+
+  it('config refuses a "/" after the last "=" instead of reading it as a path', async () => {
+    await assertRefused('/dir=bad/name', /^poof: --map "\/dir=bad\/name": the name after the last "=" cannot contain "\/"; .*--map "\/dir=bad\/name=NAME"$/m);
+  });
+
+  it('config refuses an empty, "..", and "\\" name after the last "="', async () => {
+    await assertRefused(`${docs}=`, /the name after the last "=" is empty; the last "=" starts NAME/);
+    await assertRefused(`${docs}=..`, /the name after the last "=" cannot be "\." or "\.\."/);
+    await assertRefused(`${docs}=a\\b`, /the name after the last "=" cannot contain "\\"/);
+  });
+
+  it('config refuses a file and anything else that is not a directory', async () => {
+    const file = path.join(sb.home, 'notes.txt');
+    await assertRefused(file, new RegExp(`^${literal(`poof: --map "${file}": ${file} is a file; --map takes a directory`)}$`, 'm'));
+    await assertRefused(`${file}=Notes`, /notes\.txt is a file; --map takes a directory/);
+    await assertRefused('/dev/null=Null', /^poof: --map "\/dev\/null=Null": \/dev\/null is not a directory; --map takes a directory$/m);
+  });
+
+  it('config writes no poof.conf at all when the first --map is refused', async () => {
+    const fresh = { ...sb.env, POOF_CONFIG_DIR: path.join(sb.dir, 'fresh-conf') };
+    const result = await runPoof(['config', '--map', path.join(sb.home, 'notes.txt')], { env: fresh });
+    assert.equal(result.code, 2);
+    await assert.rejects(readFile(path.join(sb.dir, 'fresh-conf', 'poof.conf'), 'utf8'), { code: 'ENOENT' });
+  });
+
+  it('config still maps a directory that does not exist yet, with a warning', async () => {
+    const disk = path.join(sb.home, 'not-mounted');
+    const result = await runPoof(['config', '--map', `${disk}=Disk`, '--force'], { env: sb.env });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, new RegExp(literal(`warning: ${disk} does not exist (or is not mounted)`)));
+    const paths = (JSON.parse(await readFile(conf, 'utf8')) as { paths: Record<string, string> }).paths;
+    assert.equal(paths[disk], 'Disk');
+  });
+});
