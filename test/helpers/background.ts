@@ -1,0 +1,61 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { access, readFile } from 'node:fs/promises';
+import { cliPath, root } from './sandbox.js';
+
+export interface Background {
+  child: ChildProcess;
+  /** poof's own pid (inside `script` for a terminal run). */
+  pid: number;
+  stdout(): string;
+  stderr(): string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Start poof in its own process group, as a shell starts a foreground job. With `tty`, poof runs
+ * under `script`, on a real pseudo-terminal: writing \x03 to it is a terminal's Ctrl-C (the line
+ * discipline sends SIGINT to the foreground process group).
+ */
+export function startPoof(args: string[], env: Record<string, string>, options: { tty?: boolean } = {}): Background {
+  const quoted = [process.execPath, cliPath, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const child = options.tty
+    ? spawn('script', ['-qfec', `exec ${quoted}`, '/dev/null'], { env: { ...env, TERM: 'xterm-256color' }, cwd: root, detached: true, stdio: ['pipe', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [cliPath, ...args], { env, cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdin?.on('error', () => {});
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const timer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 120_000);
+  void exit.then(() => clearTimeout(timer));
+  return { child, pid: child.pid ?? 0, stdout: () => out, stderr: () => err, exit };
+}
+
+export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} not met within ${timeoutMs} ms`);
+}
+
+export const exists = (file: string) => access(file).then(() => true, () => false);
+
+/** Wait until rclone's transfer for `name` has started (poof logs its argv first). */
+export async function waitForTransfer(logFile: string, name: string, subcommand: string): Promise<void> {
+  await waitFor(async () => (await readFile(logFile, 'utf8').catch(() => '')).includes(`${name}: rclone ${subcommand} `), 30_000, `rclone ${subcommand} of ${name}`);
+  // rclone needs a moment to start moving bytes.
+  await new Promise((r) => setTimeout(r, 700));
+}
+
+/** Processes whose command line contains `text`. */
+export function pgrep(text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const ps = spawn('pgrep', ['-f', text]);
+    let out = '';
+    ps.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    ps.on('close', () => resolve(out.trim()));
+  });
+}
