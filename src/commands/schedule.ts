@@ -10,7 +10,7 @@ import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
 import { readFile, rm } from 'node:fs/promises';
 import { locateRclone } from '../rclone/runner.js';
 import { readRunRecords } from '../run/history.js';
-import { installSchedule, removeSchedule, renderSchedule, showSchedule, type SchedulerEnv } from '../schedule/install.js';
+import { installSchedule, removeSchedule, renderSchedule, showSchedule, type ScheduleFile, type SchedulerEnv } from '../schedule/install.js';
 import { nextRun, parseCadence, type Cadence, type ScheduleKind, type ScheduleSpec } from '../schedule/render.js';
 
 interface ScheduleOptions {
@@ -19,6 +19,7 @@ interface ScheduleOptions {
   at?: string;
   command?: 'backup' | 'upload';
   print?: boolean;
+  unit?: 'service' | 'timer';
 }
 
 /** The platform's natural scheduler: launchd on macOS, cron elsewhere (systemd with --kind). */
@@ -27,10 +28,11 @@ export function defaultKind(platform: NodeJS.Platform): ScheduleKind {
 }
 
 export async function scheduleInstallCommand(ctx: Context, options: ScheduleOptions): Promise<number> {
-  await loadConfig(ctx.paths);
   const cadence = parseCadence(options.every, options.at);
   if (typeof cadence === 'string') throw new UsageError(cadence);
   const kind = options.kind ?? defaultKind(ctx.platform);
+  checkUnitOption(kind, options);
+  await loadConfig(ctx.paths);
   const rclone = await locateRclone({ env: ctx.env, cacheFile: ctx.paths.rcloneVersionCache });
   const spec: ScheduleSpec = {
     id: scheduleId(ctx),
@@ -44,7 +46,7 @@ export async function scheduleInstallCommand(ctx: Context, options: ScheduleOpti
   };
   const where = schedulerEnv(ctx);
   if (options.print) {
-    for (const file of renderSchedule(kind, spec, where).files) ctx.out(`# ${file.path}\n${file.content}`);
+    printSchedule(ctx, renderSchedule(kind, spec, where).files, options.unit);
     return ExitCode.ok;
   }
   await ensurePrivateDir(ctx.paths.stateDir);
@@ -71,6 +73,27 @@ export async function scheduleStatusCommand(ctx: Context, options: ScheduleOptio
   const [last] = await readRunRecords(ctx.paths.historyFile, 1);
   ctx.out(last ? `last run: ${formatRunRecord(last)}` : 'last run: none recorded yet');
   return ExitCode.ok;
+}
+
+/**
+ * systemd needs two files, and `--print > file` must give a valid file, so --print shows one
+ * unit at a time; guessing which one would hide half the schedule.
+ */
+function checkUnitOption(kind: ScheduleKind, options: ScheduleOptions): void {
+  if (options.unit !== undefined && !(kind === 'systemd' && options.print)) throw new UsageError(`--unit applies only to --kind systemd --print`);
+  if (kind === 'systemd' && options.print && options.unit === undefined) {
+    throw new UsageError('--print shows one file: add --unit service|timer to choose the systemd unit');
+  }
+}
+
+/** Exactly one file's content on stdout, so it can be redirected into that file; where it belongs goes to stderr. */
+function printSchedule(ctx: Context, files: ScheduleFile[], unit: 'service' | 'timer' | undefined): void {
+  const file = files.find((f) => unit === undefined || f.name === unit);
+  if (!file) throw new Error(`no ${unit ?? ''} file to print`);
+  const others = files.filter((f) => f !== file && f.path !== undefined).map((f) => `the ${f.name} (--unit ${f.name}) belongs in ${f.path}`);
+  const where = file.path ?? (ctx.env.POOF_CRONTAB_USER ? `the crontab of ${ctx.env.POOF_CRONTAB_USER}` : 'your crontab');
+  ctx.out(file.content.replace(/\n$/, ''));
+  ctx.err(`poof: this belongs in ${where}${others.length > 0 ? `; ${others.join('; ')}` : ''}; nothing was installed`);
 }
 
 function scheduleFile(ctx: Context): string {
