@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { exists, startPoof, waitFor, type Background } from '../helpers/background.js';
+import { makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
+
+/** Answer a question on poof's terminal once it is on screen. */
+async function answer(run: Background, question: RegExp, keys: string): Promise<void> {
+  await waitFor(async () => question.test(run.stdout()), 20_000, `the question ${question}`);
+  await new Promise((r) => setTimeout(r, 200));
+  run.child.stdin!.write(keys);
+}
+
+const textOf = (run: Background) => (run.stdout() + run.stderr()).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+
+describe('questions on a terminal: Ctrl-C cancels (exit 130), "no" declines (exit 1), nothing is written', () => {
+  let sb: Sandbox;
+  let docs: string;
+  let paths: Record<string, string>;
+  before(async () => {
+    sb = await makeSandbox();
+    docs = path.join(sb.home, 'Docs');
+    await mkdir(docs, { recursive: true });
+    await writeFile(path.join(docs, 'a.txt'), 'original\n');
+    assert.equal((await runPoof(['config', '--map', `${docs}=Docs`], { env: sb.env })).code, 0);
+    assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', path.join(sb.dir, 'cloud')], { env: sb.env })).code, 0);
+    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+    paths = JSON.parse((await runPoof(['paths', '--json'], { env: sb.env })).stdout) as Record<string, string>;
+    // A local change the restore would replace, so it has to ask.
+    await writeFile(path.join(docs, 'a.txt'), 'changed locally\n');
+  });
+  after(() => sb.cleanup());
+
+  const lastRecord = async () => JSON.parse((await readFile(paths.historyFile!, 'utf8')).trim().split('\n').at(-1)!) as { command: string; status: string; exitCode: number };
+
+  for (const [keys, code, word] of [['\x03', 130, 'Ctrl-C'], ['n\r', 1, '"no"']] as const) {
+    it(`download: ${word} at the confirmation exits ${code} and replaces nothing`, async () => {
+      const run = startPoof(['download'], sb.env, { tty: true });
+      await answer(run, /Restore, replacing or deleting 1 local file/, keys);
+      const exit = await run.exit;
+      assert.equal(exit.code, code, textOf(run));
+      assert.match(textOf(run), code === 130 ? /poof: cancelled; nothing was changed/ : /poof: download cancelled; nothing was changed/);
+      assert.doesNotMatch(textOf(run), /unexpected error|this is a bug|force closed/);
+      assert.equal(await readFile(path.join(docs, 'a.txt'), 'utf8'), 'changed locally\n');
+      assert.deepEqual([(await lastRecord()).command, (await lastRecord()).exitCode, (await lastRecord()).status], ['download', code, code === 130 ? 'interrupted' : 'failed']);
+      assert.equal(await exists(paths.lockFile!), false);
+    });
+
+    it(`upload: ${word} at the confirmation exits ${code} and wipes nothing`, async () => {
+      const run = startPoof(['upload'], sb.env, { tty: true });
+      await answer(run, /Upload, prove and then wipe up to 1 local file/, keys);
+      const exit = await run.exit;
+      assert.equal(exit.code, code, textOf(run));
+      assert.doesNotMatch(textOf(run), /unexpected error|this is a bug|force closed/);
+      assert.equal(await readFile(path.join(docs, 'a.txt'), 'utf8'), 'changed locally\n');
+      assert.equal((await lastRecord()).exitCode, code);
+    });
+  }
+
+  it('config wizard: Ctrl-C exits 130 and leaves poof.conf as it was', async () => {
+    const before = await readFile(paths.poofConf!, 'utf8');
+    const run = startPoof(['config'], sb.env, { tty: true });
+    await answer(run, /What next\?/, '\x03');
+    assert.equal((await run.exit).code, 130, textOf(run));
+    assert.match(textOf(run), /poof: cancelled; nothing was changed/);
+    assert.doesNotMatch(textOf(run), /unexpected error|this is a bug/);
+    assert.equal(await readFile(paths.poofConf!, 'utf8'), before);
+  });
+
+  it('config with flags: "no" to changing poof.conf exits 1 and writes nothing', async () => {
+    const before = await readFile(paths.poofConf!, 'utf8');
+    const run = startPoof(['config', '--exclude', '*.tmp'], sb.env, { tty: true });
+    await answer(run, /Change .*poof\.conf\?/, 'n\r');
+    assert.equal((await run.exit).code, 1, textOf(run));
+    assert.match(textOf(run), /config cancelled; nothing was written/);
+    assert.equal(await readFile(paths.poofConf!, 'utf8'), before);
+  });
+
+  it('cconfig: Ctrl-C at the secret prompt exits 130 and leaves rclone-poof.conf as it was', async () => {
+    const before = await readFile(paths.rcloneConf!, 'utf8');
+    const run = startPoof(['cconfig', '--provider', 'webdav', '--url', 'http://127.0.0.1:9/dav', '--user', 'u', '--force'], sb.env, { tty: true });
+    await answer(run, /[Pp]assword/, '\x03');
+    assert.equal((await run.exit).code, 130, textOf(run));
+    assert.match(textOf(run), /poof: cancelled; nothing was changed/);
+    assert.equal(await readFile(paths.rcloneConf!, 'utf8'), before);
+  });
+});

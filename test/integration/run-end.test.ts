@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { exists } from '../helpers/background.js';
+import { cliPath, makeSandbox, root, runPoof, type Sandbox } from '../helpers/sandbox.js';
+
+interface RunRecordLine {
+  command: string;
+  status: string;
+  exitCode: number;
+  dryRun: boolean;
+  reason?: string;
+  mappings: Array<{ name: string; status: string; copied: number; deleted: number }>;
+}
+
+/** Run poof with its stdout already closed by the reader, as `| head` leaves it. */
+function runWithClosedStdout(args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+/** A shell pipeline, for `poof ... | head -N` exactly as typed; the exit code is poof's. */
+function runShell(line: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-c', `${line}; exit \${PIPESTATUS[0]}`], { env, cwd: root });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe('every run that starts ends in one place: recorded, hooks, pings, exit code', () => {
+  let sb: Sandbox;
+  let paths: Record<string, string>;
+  let confFile: string;
+  let docs: string;
+  let pics: string;
+  let cloud: string;
+  let bucket: string;
+  const pings: string[] = [];
+  let server: http.Server;
+  let pingUrl: string;
+
+  const records = async (): Promise<RunRecordLine[]> =>
+    (await readFile(paths.historyFile!, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as RunRecordLine);
+  const last = async () => (await records()).at(-1)!;
+  const setConf = async (extra: Record<string, unknown>) => {
+    const conf = JSON.parse(await readFile(confFile, 'utf8')) as Record<string, unknown>;
+    delete conf.hooks;
+    delete conf.healthcheck;
+    await writeFile(confFile, JSON.stringify({ ...conf, ...extra }));
+  };
+
+  before(async () => {
+    sb = await makeSandbox();
+    docs = path.join(sb.home, 'Docs');
+    pics = path.join(sb.home, 'Pics');
+    cloud = path.join(sb.dir, 'cloud');
+    await mkdir(docs, { recursive: true });
+    await mkdir(pics, { recursive: true });
+    await writeFile(path.join(docs, 'a.txt'), 'a\n');
+    await writeFile(path.join(pics, 'p.txt'), 'p\n');
+    assert.equal((await runPoof(['config', '--map', `${docs}=Docs`, '--map', `${pics}=Pics`], { env: sb.env })).code, 0);
+    assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', cloud], { env: sb.env })).code, 0);
+    paths = JSON.parse((await runPoof(['paths', '--json'], { env: sb.env })).stdout) as Record<string, string>;
+    confFile = paths.poofConf!;
+    bucket = (JSON.parse(await readFile(confFile, 'utf8')) as { bucket: string }).bucket;
+    server = http.createServer((req, res) => {
+      pings.push(req.url ?? '');
+      req.resume();
+      req.on('end', () => res.end('OK'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    pingUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hc`;
+  });
+  after(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await sb.cleanup();
+  });
+
+  it('a failing before hook is recorded as failed, pings /fail, and still runs onFailure and after', async () => {
+    const afterMarker = path.join(sb.dir, 'after.txt');
+    const failMarker = path.join(sb.dir, 'onfailure.txt');
+    await setConf({
+      healthcheck: pingUrl,
+      hooks: { before: 'echo disk not mounted >&2; exit 4', onFailure: `echo "$POOF_EXIT_CODE" > '${failMarker}'`, after: `echo "$POOF_COMMAND $POOF_EXIT_CODE" > '${afterMarker}'` },
+    });
+    pings.length = 0;
+    const result = await runPoof(['backup'], { env: sb.env });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /the before hook failed \(exit 4: disk not mounted\); backup did not run/);
+    const record = await last();
+    assert.equal(record.status, 'failed');
+    assert.equal(record.exitCode, 1);
+    assert.match(record.reason ?? '', /before hook failed/);
+    assert.deepEqual(pings, ['/hc/fail']);
+    assert.equal(await readFile(failMarker, 'utf8'), '1\n');
+    assert.equal(await readFile(afterMarker, 'utf8'), 'backup 1\n');
+    const status = await runPoof(['status', '--last', '1'], { env: sb.env });
+    assert.match(status.stdout, /backup {2}failed \(exit 1\): 0 mappings.*before hook failed/);
+    await setConf({});
+  });
+
+  it('a missing rclone and a held lock are recorded with their exit codes', async () => {
+    const missing = await runPoof(['backup'], { env: { ...sb.env, POOF_RCLONE: path.join(sb.dir, 'no-rclone') } });
+    assert.equal(missing.code, 6);
+    assert.deepEqual([(await last()).exitCode, (await last()).status], [6, 'failed']);
+    assert.match((await last()).reason ?? '', /rclone not found/);
+
+    // The test runner itself holds the lock: alive, on this host.
+    await writeFile(paths.lockFile!, JSON.stringify({ pid: process.pid, host: os.hostname(), command: 'backup', started: new Date().toISOString() }));
+    const locked = await runPoof(['upload', '--yes'], { env: sb.env });
+    assert.equal(locked.code, 5);
+    const record = await last();
+    assert.deepEqual([record.command, record.exitCode, record.status], ['upload', 5, 'failed']);
+    assert.match(record.reason ?? '', /another poof run holds the lock/);
+    assert.equal(await exists(paths.lockFile!), true, 'another run\'s lock is never taken away');
+    await rm(paths.lockFile!);
+    assert.equal(await exists(path.join(docs, 'a.txt')), true);
+  });
+
+  it('dry-run summaries, JSON and history count exactly what is listed', async () => {
+    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+    await writeFile(path.join(docs, 'new1.txt'), 'n1');
+    await writeFile(path.join(docs, 'new2.txt'), 'n2');
+    await rm(path.join(docs, 'a.txt'));
+    const text = await runPoof(['backup', '--dry-run', '--only', 'Docs'], { env: sb.env });
+    assert.equal(text.code, 0, text.stderr);
+    const listed = text.stdout.split('\n').filter((l) => /^Docs: would (copy|delete) /.test(l)).sort();
+    assert.deepEqual(listed, ['Docs: would copy new1.txt', 'Docs: would copy new2.txt', 'Docs: would delete a.txt']);
+    assert.match(text.stdout, /Docs: ok: would copy 2 files \(4 B\), would delete 1,/);
+    const record = await last();
+    assert.deepEqual([record.dryRun, record.mappings[0]?.copied, record.mappings[0]?.deleted], [true, 2, 1]);
+    const json = JSON.parse((await runPoof(['backup', '--dry-run', '--only', 'Docs', '--json'], { env: sb.env })).stdout) as { mappings: Array<{ copied: number; deleted: number }> };
+    assert.deepEqual([json.mappings[0]?.copied, json.mappings[0]?.deleted], [2, 1]);
+    const upload = JSON.parse((await runPoof(['upload', '--dry-run', '--only', 'Docs', '--json'], { env: sb.env })).stdout) as { mappings: Array<{ copied: number; deleted: number }> };
+    assert.deepEqual([upload.mappings[0]?.copied, upload.mappings[0]?.deleted], [2, 0], 'upload copies and never deletes');
+    assert.equal(await exists(path.join(cloud, bucket, 'Docs', 'new1.txt')), false, 'a dry run sends nothing');
+  });
+
+  it('a closed stdout never stops a run: | head -2 still backs up every mapping, records and unlocks', async () => {
+    await writeFile(path.join(pics, 'q.txt'), 'q\n');
+    await writeFile(path.join(docs, 'late.txt'), 'late\n');
+    const piped = await runShell(`node '${cliPath}' backup | head -2`, sb.env);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stdout.split('\n').filter(Boolean).length, 2);
+    assert.doesNotMatch(piped.stderr, /EPIPE|Error|at /);
+    const record = await last();
+    assert.deepEqual([record.status, record.mappings.map((m) => `${m.name} ${m.status}`)], ['ok', ['Docs ok', 'Pics ok']]);
+    assert.equal(await exists(path.join(cloud, bucket, 'Pics', 'q.txt')), true, 'the second mapping ran');
+    assert.equal(await exists(paths.lockFile!), false);
+
+    await writeFile(path.join(pics, 'r.txt'), 'r\n');
+    const closed = await runWithClosedStdout(['backup'], sb.env);
+    assert.equal(closed.code, 0, closed.stderr);
+    assert.equal(closed.stderr, '');
+    assert.equal(await exists(path.join(cloud, bucket, 'Pics', 'r.txt')), true);
+    assert.equal((await last()).status, 'ok');
+  });
+
+  it('--help, paths and verify end quietly when the reader goes away', async () => {
+    for (const args of [['--help'], ['paths'], ['verify', '--offline'], ['status']]) {
+      const closed = await runWithClosedStdout(args, sb.env);
+      assert.equal(closed.stderr, '', `${args.join(' ')}: ${closed.stderr}`);
+      assert.equal(closed.code, 0, args.join(' '));
+      const piped = await runShell(`node '${cliPath}' ${args.join(' ')} | head -1`, sb.env);
+      assert.equal(piped.code, 0, args.join(' '));
+      assert.equal(piped.stderr, '', args.join(' '));
+      assert.equal(piped.stdout.split('\n').filter(Boolean).length, 1);
+    }
+  });
+});
