@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startPoof } from '../helpers/background.js';
+import { makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
+
+const ESC = '\x1b[';
+/** Colour codes (SGR), not the cursor movement a terminal display also uses. */
+const COLOUR = /\x1b\[[0-9;]*m/;
+
+describe('colours: on a terminal unless NO_COLOR or --no-color; never in pipes', () => {
+  let sb: Sandbox;
+  let colourEnv: Record<string, string>;
+  before(async () => {
+    sb = await makeSandbox();
+    colourEnv = { ...sb.env };
+    delete colourEnv.NO_COLOR;
+    const docs = path.join(sb.home, 'Docs');
+    await mkdir(docs, { recursive: true });
+    await writeFile(path.join(docs, 'a.txt'), 'a\n');
+    assert.equal((await runPoof(['config', '--map', `${docs}=Docs`], { env: sb.env })).code, 0);
+    assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', path.join(sb.dir, 'cloud')], { env: sb.env })).code, 0);
+  });
+  after(() => sb.cleanup());
+
+  const onTerminal = async (args: string[], env: Record<string, string>) => {
+    const run = startPoof(args, env, { tty: true });
+    const { code } = await run.exit;
+    return { code, output: run.stdout() + run.stderr() };
+  };
+
+  it('an error on a terminal is red; with NO_COLOR=1 or --no-color it has no colour codes', async () => {
+    const bad = ['backup', '--only', 'Nope'];
+    const red = await onTerminal(bad, colourEnv);
+    assert.equal(red.code, 2);
+    assert.match(red.output, /\x1b\[31mpoof:/);
+    for (const [args, env] of [[bad, sb.env], [['--no-color', ...bad], colourEnv]] as const) {
+      const plain = await onTerminal([...args], env);
+      assert.equal(plain.code, 2);
+      assert.match(plain.output, /poof: --only "Nope" is not a mapping/);
+      assert.doesNotMatch(plain.output, COLOUR, JSON.stringify(plain.output));
+    }
+  });
+
+  it('the task list and verify are coloured on a terminal, and not with NO_COLOR=1 or --no-color', async () => {
+    const coloured = await onTerminal(['verify', '--offline'], colourEnv);
+    assert.match(coloured.output, COLOUR);
+    const list = await onTerminal(['backup'], colourEnv);
+    assert.equal(list.code, 0, list.output);
+    assert.match(list.output, COLOUR);
+    for (const [args, env] of [[['verify', '--offline'], sb.env], [['--no-color', 'verify', '--offline'], colourEnv], [['backup'], sb.env], [['--no-color', 'backup'], colourEnv]] as const) {
+      const result = await onTerminal([...args], env);
+      assert.doesNotMatch(result.output, COLOUR, `${args.join(' ')}: ${JSON.stringify(result.output.slice(0, 300))}`);
+    }
+  });
+
+  it('piped output is plain lines: no colour, no cursor codes, no task-list symbols', async () => {
+    const piped = await runPoof(['backup'], { env: colourEnv });
+    assert.equal(piped.code, 0, piped.stderr);
+    const all = piped.stdout + piped.stderr;
+    assert.ok(!all.includes(ESC), JSON.stringify(all));
+    assert.doesNotMatch(all, /[✔✖❯⚠↓]/);
+    assert.match(piped.stdout, /^Docs: ok: copied 0 files/m);
+  });
+});
