@@ -1,7 +1,7 @@
 import { accessSync, constants, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { RcloneMissingError } from '../errors.js';
 import { rcloneEnvironment } from './env.js';
-import { spawnProgram } from './spawn.js';
+import { runProgram } from '../process/run.js';
 import { MIN_RCLONE, atLeast, findOnPath, parseRcloneVersion, type RcloneVersion } from './version.js';
 
 export interface RcloneResult {
@@ -67,7 +67,7 @@ export async function locateRclone({ env, cacheFile }: LocateOptions): Promise<R
 
 function createRunner(bin: string, sourceEnv: Record<string, string | undefined>) {
   const { env, args: envArgs } = rcloneEnvironment(sourceEnv);
-  return (args: string[], options: RunOptions = {}): Promise<RcloneResult> => spawnProgram(bin, [...args, ...envArgs], { env, ...options });
+  return (args: string[], options: RunOptions = {}): Promise<RcloneResult> => runProgram(bin, [...args, ...envArgs], { env, ...options });
 }
 
 /** The binary's identity: a new rclone at the same path has another size or time. */

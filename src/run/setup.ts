@@ -1,5 +1,5 @@
 import type { Context } from '../context.js';
-import { loadRemoteSections, type RemoteSections } from '../config/rclone-conf.js';
+import { loadRemoteSections, type RemoteSections } from '../rclone/conf-file.js';
 import type { PoofConfig } from '../config/schema.js';
 import { loadConfig } from '../config/store.js';
 import { UsageError } from '../errors.js';

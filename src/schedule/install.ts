@@ -3,7 +3,7 @@ import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readTemplate } from '../assets.js';
 import { RunFailedError, UsageError } from '../errors.js';
-import { spawnProgram } from '../rclone/spawn.js';
+import { runProgram } from '../process/run.js';
 import { findOnPath } from '../rclone/version.js';
 import { findCronBlock, launchdLabel, removeCronBlock, renderCron, renderLaunchd, renderSystemd, type ScheduleKind, type ScheduleSpec } from './render.js';
 
@@ -183,19 +183,19 @@ function crontabArgs(where: SchedulerEnv, args: string[]): string[] {
 }
 
 async function readCrontab(where: SchedulerEnv): Promise<string> {
-  const result = await spawnProgram('crontab', crontabArgs(where, ['-l']), { env: cleanEnv(where.env), timeoutMs: 20_000 });
+  const result = await runProgram('crontab', crontabArgs(where, ['-l']), { env: cleanEnv(where.env), timeoutMs: 20_000 });
   if (result.exitCode === 0) return result.stdout;
   if (/no crontab/i.test(result.stderr)) return '';
   throw new RunFailedError(`crontab -l failed (exit ${result.exitCode}): ${oneLine(result.stderr) || 'no message'}`);
 }
 
 async function writeCrontab(where: SchedulerEnv, text: string): Promise<void> {
-  const result = await spawnProgram('crontab', crontabArgs(where, ['-']), { env: cleanEnv(where.env), input: text, timeoutMs: 20_000 });
+  const result = await runProgram('crontab', crontabArgs(where, ['-']), { env: cleanEnv(where.env), input: text, timeoutMs: 20_000 });
   if (result.exitCode !== 0) throw new RunFailedError(`crontab - failed (exit ${result.exitCode}): ${oneLine(result.stderr) || 'no message'}`);
 }
 
 async function run(where: SchedulerEnv, cmd: string, args: string[]): Promise<void> {
-  const result = await spawnProgram(cmd, args, { env: cleanEnv(where.env), timeoutMs: 30_000 });
+  const result = await runProgram(cmd, args, { env: cleanEnv(where.env), timeoutMs: 30_000 });
   if (result.exitCode !== 0) throw new RunFailedError(`${cmd} ${args.join(' ')} failed (exit ${result.exitCode}): ${oneLine(result.stderr) || 'no message'}`);
 }
 

@@ -1,8 +1,8 @@
 import { ConfigError } from '../errors.js';
-import { findSection, parseRcloneConf, type RcloneSection } from '../rclone/ini.js';
-import type { PoofPaths } from './paths.js';
-import type { PoofConfig } from './schema.js';
-import { readTextIfExists } from './store.js';
+import { findSection, parseRcloneConf, type RcloneSection } from './ini.js';
+import type { PoofPaths } from '../config/paths.js';
+import type { PoofConfig } from '../config/schema.js';
+import { readTextIfExists } from '../config/store.js';
 
 export interface RemoteSections {
   section: RcloneSection;
