@@ -2,17 +2,38 @@ import type { Context } from '../context.js';
 import type { PoofConfig } from '../config/schema.js';
 import { PoofError, RunFailedError } from '../errors.js';
 import { spawnProgram } from '../rclone/spawn.js';
+import { notifyFailure, summarizeFailure } from './notify.js';
 
 const PING_TIMEOUT_MS = 10_000;
 const HOOK_TIMEOUT_S = 300;
 
 /**
- * Around a backup or upload: the `before` hook, a start ping, the run, then a success or failure
- * ping and the `after` / `onFailure` hooks. A ping or an after-hook that fails is reported on
- * stderr but never changes the run's own exit code; a failed `before` hook stops the run.
+ * Around a backup or upload (not a dry run): pings and hooks, then a desktop notification when
+ * the run failed with nobody watching, whether or not pings or hooks are configured.
  */
 export async function withMonitoring(ctx: Context, config: PoofConfig, command: string, dryRun: boolean, body: () => Promise<number>): Promise<number> {
-  if (dryRun || (!config.healthcheck && !config.hooks)) return body();
+  if (dryRun) return body();
+  const started = new Date();
+  let exitCode = 1;
+  let failure: unknown;
+  try {
+    exitCode = await withPingsAndHooks(ctx, config, command, body);
+  } catch (error) {
+    failure = error;
+    exitCode = error instanceof PoofError ? error.exitCode : 1;
+  }
+  if (exitCode !== 0) await notifyFailure(ctx, config, { command, exitCode, summary: await summarizeFailure(ctx.paths.historyFile, started, failure) });
+  if (failure) throw failure;
+  return exitCode;
+}
+
+/**
+ * The `before` hook, a start ping, the run, then a success or failure ping and the `after` /
+ * `onFailure` hooks. A ping or an after-hook that fails is reported on stderr but never changes
+ * the run's own exit code; a failed `before` hook stops the run.
+ */
+async function withPingsAndHooks(ctx: Context, config: PoofConfig, command: string, body: () => Promise<number>): Promise<number> {
+  if (!config.healthcheck && !config.hooks) return body();
   const hooks = config.hooks ?? {};
   const timeoutMs = (hooks.timeoutSeconds ?? HOOK_TIMEOUT_S) * 1000;
   if (hooks.before) {
