@@ -1,7 +1,10 @@
 import type { Context } from '../context.js';
 import { formatBytes } from '../ui/format.js';
-import { ExitCode, UsageError } from '../errors.js';
+import type { PoofConfig } from '../config/schema.js';
+import { loadConfig } from '../config/store.js';
+import { ExitCode, PoofError, UsageError } from '../errors.js';
 import { readRunRecords, type RunRecord } from '../run/history.js';
+import { DEFAULT_STALE_AFTER_HOURS, describeStaleMapping, findStaleMappings } from '../run/stale.js';
 
 /** Pure: one line per run, newest last. */
 export function formatRunRecord(record: RunRecord): string {
@@ -18,12 +21,27 @@ export function formatRunRecord(record: RunRecord): string {
 export async function statusCommand(ctx: Context, options: { json?: boolean; last?: string }): Promise<number> {
   const count = options.last === undefined ? 10 : Number(options.last);
   if (!Number.isInteger(count) || count < 1) throw new UsageError(`--last must be a whole number of runs, got "${options.last}"`);
-  const records = await readRunRecords(ctx.paths.historyFile, count);
+  const history = await readRunRecords(ctx.paths.historyFile, Infinity);
+  const records = history.slice(-count);
+  const config = await loadConfigIfValid(ctx);
+  const staleAfterHours = config?.staleAfterHours ?? DEFAULT_STALE_AFTER_HOURS;
+  const stale = config ? findStaleMappings(Object.values(config.paths), history, new Date(), staleAfterHours) : null;
   if (options.json) {
-    ctx.out(JSON.stringify({ runs: records }, null, 2));
+    ctx.out(JSON.stringify({ runs: records, staleAfterHours, stale }, null, 2));
     return ExitCode.ok;
   }
   if (records.length === 0) ctx.out(`no runs recorded yet (history: ${ctx.paths.historyFile})`);
   for (const record of records) ctx.out(formatRunRecord(record));
+  for (const mapping of stale ?? []) ctx.out(`warning: ${describeStaleMapping(mapping, staleAfterHours)}`);
   return ExitCode.ok;
+}
+
+/** The history is worth showing without a valid poof.conf; only the stale warnings need one. */
+async function loadConfigIfValid(ctx: Context): Promise<PoofConfig | undefined> {
+  try {
+    return (await loadConfig(ctx.paths)).config;
+  } catch (error) {
+    if (error instanceof PoofError) return undefined;
+    throw error;
+  }
 }

@@ -91,6 +91,18 @@ export const poofConfigSchema = {
         timeoutSeconds: { type: 'integer', minimum: 1, maximum: 86400, description: 'How long a hook may run before it is stopped (default 300).' },
       },
     },
+    notify: {
+      type: 'boolean',
+      description:
+        'Show a desktop notification when a backup or upload run without a terminal (cron, launchd, systemd) fails: true (the default) or false.',
+    },
+    staleAfterHours: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 8760,
+      description:
+        'Hours after a mapping\'s last successful backup or upload before `poof status` and `poof verify` warn that it is stale: a whole number from 1 to 8760 (default 48).',
+    },
     wipe: {
       type: 'string',
       enum: ['trash', 'delete', 'shred'],

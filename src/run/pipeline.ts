@@ -10,6 +10,7 @@ import { watchInterrupts, type Interrupt } from './interrupt.js';
 import { acquireLock, type HeldLock } from './lock.js';
 import { openLogFile, type LogFile } from './log-file.js';
 import { endMonitoring, isMonitored, startMonitoring } from './monitoring.js';
+import { describeFailedRun, notifyFailure } from './notify.js';
 import { loadRunSetup, type RunSetup } from './setup.js';
 
 export type RunCommand = 'backup' | 'upload' | 'download';
@@ -93,6 +94,10 @@ export async function runPipeline(ctx: Context, request: RunRequest, body: (fram
   const record = toRunRecord({ command, started, ended: new Date(), exitCode, interrupted, dryRun, ...outcome, ...(cause ? { reason: cause } : {}) });
   await appendRunRecord(ctx.paths.historyFile, record).catch((error: Error) => ctx.err(`poof: could not write the run history: ${error.message}`));
   if (monitored && setup) await endMonitoring(ctx, setup.config, command, exitCode, cause);
+  // A failed run nobody watches (a schedule) shows on the desktop, not only in a log file.
+  if (exitCode !== 0 && !dryRun && command !== 'download') {
+    await notifyFailure(ctx, setup?.config, { command, exitCode, summary: describeFailedRun(record) || cause || '' });
+  }
   await lock?.release();
   interrupt.dispose();
   if (failure) throw failure;

@@ -14,6 +14,8 @@ import { CRYPT_NAME_LIMIT } from '../crypt/layout.js';
 import { keepsModes } from '../rclone/args.js';
 import { storageType } from '../rclone/remote.js';
 import { locateRclone, type Rclone } from '../rclone/runner.js';
+import { readRunRecords } from '../run/history.js';
+import { DEFAULT_STALE_AFTER_HOURS, describeStaleMapping, findStaleMappings } from '../run/stale.js';
 import type { Check } from './check.js';
 
 export interface VerifyOptions {
@@ -28,6 +30,7 @@ export async function runChecks(ctx: Context, options: VerifyOptions): Promise<C
   const sections = await checkRcloneConf(ctx, config, checks);
   const section = sections?.section;
   if (config) await checkMappedDirs(config, checks);
+  if (config) checks.push(await checkLastBackups(ctx, config));
   await checkRemote(ctx, { rclone, config, section, offline: Boolean(options.offline) }, checks);
   checkEncryption(config, section, checks);
   if (config && section && rclone && isCrypt(section) && !options.offline && checks.find((c) => c.id === 'remote')?.status === 'ok') {
@@ -165,6 +168,21 @@ async function checkMappedDirs(config: PoofConfig, checks: Check[]): Promise<voi
       checks.push({ id, title: `mapped dir ${name}`, status: 'fail', detail, hint: 'create or mount it, or remove the mapping with `poof config --unmap`' });
     }
   }
+}
+
+/** A warning, never a failure: verify answers "is poof ready", and a stale copy does not stop it. */
+async function checkLastBackups(ctx: Context, config: PoofConfig): Promise<Check> {
+  const hours = config.staleAfterHours ?? DEFAULT_STALE_AFTER_HOURS;
+  const stale = findStaleMappings(Object.values(config.paths), await readRunRecords(ctx.paths.historyFile, Infinity), new Date(), hours);
+  const title = 'last backup';
+  if (stale.length === 0) return { id: 'last-backup', title, status: 'ok', detail: `every mapping was backed up successfully within ${hours} hours` };
+  return {
+    id: 'last-backup',
+    title,
+    status: 'warn',
+    detail: stale.map((s) => describeStaleMapping(s, hours)).join('; '),
+    hint: `run \`poof backup\` and check its schedule with \`poof schedule status\`; "staleAfterHours" in poof.conf sets the limit`,
+  };
 }
 
 interface RemoteInputs {

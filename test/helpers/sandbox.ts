@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const cliPath = path.join(root, 'dist', 'src', 'cli.js');
 
+const DESKTOP_VARS = ['DBUS_SESSION_BUS_ADDRESS', 'DISPLAY', 'WAYLAND_DISPLAY'];
+
 export interface Sandbox {
   dir: string;
   home: string;
@@ -19,7 +21,8 @@ export interface Sandbox {
 /**
  * A temporary HOME and config dir with an environment free of the caller's XDG_*, POOF_* and
  * RCLONE_* variables, so every test sees a fresh machine. AWS_CA_BUNDLE is kept on purpose:
- * poof must cope with it.
+ * poof must cope with it. The desktop session's variables go too: a failed run in a test must
+ * not show a notification on the desktop of whoever runs the tests.
  */
 export async function makeSandbox(): Promise<Sandbox> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'poof-test-'));
@@ -28,7 +31,7 @@ export async function makeSandbox(): Promise<Sandbox> {
   await mkdir(home, { recursive: true });
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (value === undefined || /^(XDG_|POOF_|RCLONE_)/.test(key)) continue;
+    if (value === undefined || /^(XDG_|POOF_|RCLONE_)/.test(key) || DESKTOP_VARS.includes(key)) continue;
     env[key] = value;
   }
   Object.assign(env, { HOME: home, POOF_CONFIG_DIR: confdir, NO_COLOR: '1', USER: 'tester' });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,13 +68,18 @@ export async function startS3(directory: string, buckets: string[] = []): Promis
   return { port, stop: () => server.close() };
 }
 
-/** `rclone serve sftp` over a directory, user "u" with password "p" (a Go SFTP server). */
+/**
+ * `rclone serve sftp` over a directory, user "u" with password "p" (a Go SFTP server). Its
+ * generated host keys go beside the directory: rclone would otherwise keep them in the real
+ * ~/.cache/rclone/serve-sftp of whoever runs the tests.
+ */
 export async function startRcloneSftp(directory: string, fixedPort?: number): Promise<RunningServer> {
   await mkdir(directory, { recursive: true });
   const port = fixedPort ?? (await freePort());
   const env: NodeJS.ProcessEnv = { ...process.env, RCLONE_CONFIG: '/dev/null' };
   delete env.AWS_CA_BUNDLE;
-  const child = spawn('rclone', ['serve', 'sftp', directory, '--addr', `127.0.0.1:${port}`, '--user', 'u', '--pass', 'p'], {
+  const cacheDir = `${directory.replace(/\/+$/, '')}.rclone-cache`;
+  const child = spawn('rclone', ['serve', 'sftp', directory, '--addr', `127.0.0.1:${port}`, '--user', 'u', '--pass', 'p', '--cache-dir', cacheDir], {
     env,
     stdio: 'ignore',
   });
@@ -83,12 +88,19 @@ export async function startRcloneSftp(directory: string, fixedPort?: number): Pr
 }
 
 export interface SshServer extends RunningServer {
+  /** Where SFTP sessions start: relative remote paths are under it. */
+  root: string;
   clientKey: string;
   knownHosts: string;
 }
 
-/** A real OpenSSH sshd with a throwaway host key and config, key login as the current user. */
-export async function startSshd(): Promise<SshServer> {
+/**
+ * A real OpenSSH sshd with a throwaway host key and config, key login as the current user.
+ * SFTP sessions start in `root` instead of the user's home, so relative remote paths (a poof
+ * bucket) land in the test's own temp dir, never in the real home of the user running the tests.
+ */
+export async function startSshd(root: string): Promise<SshServer> {
+  await mkdir(root, { recursive: true });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'poof-sshd-'));
   const port = await freePort();
   const run = (cmd: string, args: string[]) =>
@@ -117,12 +129,16 @@ export async function startSshd(): Promise<SshServer> {
       'PermitRootLogin prohibit-password',
       'UsePAM no',
       'StrictModes no',
-      'Subsystem sftp internal-sftp',
+      `Subsystem sftp internal-sftp -d ${root}`,
       '',
     ].join('\n'),
   );
   await mkdir('/run/sshd', { recursive: true }).catch(() => {});
   const child = spawn('/usr/sbin/sshd', ['-f', path.join(dir, 'sshd_config'), '-D', '-e'], { stdio: 'ignore' });
   await waitForPort(port);
-  return { port, clientKey: path.join(dir, 'client'), knownHosts: path.join(dir, 'known_hosts'), stop: () => stopChild(child) };
+  const stop = async () => {
+    await stopChild(child);
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { port, root, clientKey: path.join(dir, 'client'), knownHosts: path.join(dir, 'known_hosts'), stop };
 }

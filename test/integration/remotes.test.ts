@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
@@ -149,21 +148,17 @@ describe('SFTP (rclone serve sftp, password)', () => {
 describe('SFTP (OpenSSH sshd, key and known_hosts)', () => {
   let sshd: SshServer;
   let ctx: Awaited<ReturnType<typeof setup>>;
-  // OpenSSH serves paths relative to the login's home: a unique bucket there, purged afterwards.
-  const bucket = `poof-sshd-test-${process.pid}-${Date.now()}`;
   before(async () => {
     ctx = await setup();
-    sshd = await startSshd();
+    sshd = await startSshd(path.join(ctx.sb.dir, 'sshd-root'));
   });
   after(async () => {
-    await rm(path.join(os.homedir(), bucket), { recursive: true, force: true });
     await sshd.stop();
     await ctx.sb.cleanup();
   });
 
   it('cconfig --provider sftp with --key-file, --known-hosts and --shell-type none works end to end', async () => {
-    const bucketed = await runPoof(['config', '--bucket', bucket, '--force'], { env: ctx.sb.env });
-    assert.equal(bucketed.code, 0, bucketed.stderr);
+    const { bucket } = ctx;
     const made = await runPoof(
       ['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', process.env.USER ?? 'root', '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none'],
       { env: ctx.sb.env },
@@ -178,6 +173,7 @@ describe('SFTP (OpenSSH sshd, key and known_hosts)', () => {
     assert.deepEqual(listed.stdout.trim().split('\n').sort(), [...(await readTree(ctx.src)).keys()].sort());
     const check = await rcloneWith(ctx.sb, ['check', '--download', ctx.src, `poof-backup:${bucket}/My Files`]);
     assert.equal(check.code, 0, 'contents identical, compared by download');
+    assert.deepEqual(await readTree(path.join(sshd.root, bucket, 'My Files')), await readTree(ctx.src), 'the copy is in the sandbox');
     await assertNoChangeThenRestore(ctx.sb, ctx.src, false);
   });
 

@@ -233,10 +233,8 @@ describe('poof upload to S3 (s3rver) and to OpenSSH without hashes', () => {
 
   it('OpenSSH with shell_type none has no hashes: proves by downloading', async () => {
     const ctx = await setup();
-    const sshd = await startSshd();
-    const bucket = `poof-upload-test-${process.pid}-${Date.now()}`;
+    const sshd = await startSshd(path.join(ctx.sb.dir, 'sshd-root'));
     try {
-      assert.equal((await runPoof(['config', '--bucket', bucket, '--force'], { env: ctx.sb.env })).code, 0);
       const made = await runPoof(
         ['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', process.env.USER ?? 'root', '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none'],
         { env: ctx.sb.env },
@@ -245,11 +243,8 @@ describe('poof upload to S3 (s3rver) and to OpenSSH without hashes', () => {
       const result = await runPoof(['upload', '--yes'], { env: ctx.sb.env });
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /proven 5 by downloading and comparing bytes; moved to the trash 5/);
-      const home = (await import('node:os')).homedir();
-      assert.deepEqual(await readTree(path.join(home, bucket, 'Arch')), ctx.original);
+      assert.deepEqual(await readTree(path.join(sshd.root, 'bkt', 'Arch')), ctx.original, 'the copy is in the sandbox');
     } finally {
-      const { rm } = await import('node:fs/promises');
-      await rm(path.join((await import('node:os')).homedir(), bucket), { recursive: true, force: true });
       await sshd.stop();
       await ctx.sb.cleanup();
     }

@@ -37,6 +37,8 @@ const FULL = {
   remote: 'poof-backup',
   excludes: ['*.tmp', 'node_modules/**'],
   symlinks: 'links',
+  notify: false,
+  staleAfterHours: 72,
   rclone: { transfers: 8, checkers: 16, bwlimit: '10M', checksum: true, fastList: false, maxDelete: 100 },
 };
 
@@ -82,6 +84,8 @@ const BAD: Array<[string, unknown, string, RegExp]> = [
   ['fractional checkers', { bucket: 'b', paths: {}, remote: 'r', rclone: { checkers: 1.5 } }, 'rclone.checkers', /whole number/],
   ['unknown rclone key', { bucket: 'b', paths: {}, remote: 'r', rclone: { deleteBefore: true } }, 'rclone.deleteBefore', /not a known field/],
   ['checksum as text', { bucket: 'b', paths: {}, remote: 'r', rclone: { checksum: 'yes' } }, 'rclone.checksum', /true or false/],
+  ['notify as text', { bucket: 'b', paths: {}, remote: 'r', notify: 'no' }, 'notify', /true or false/],
+  ['zero staleAfterHours', { bucket: 'b', paths: {}, remote: 'r', staleAfterHours: 0 }, 'staleAfterHours', /whole number from 1 to 8760/],
   ['not an object', ['bucket'], '(top level)', /object/],
   ['two dirs, one name', { bucket: 'b', paths: { '/a': 'Docs', '/b': 'Docs' }, remote: 'r' }, 'paths["/b"]', /overwrite each other/],
   ['same dir twice', { bucket: 'b', paths: { '/a/x': 'X', '/a/x/': 'Y' }, remote: 'r' }, 'paths["/a/x/"]', /same directory/],
