@@ -35,6 +35,15 @@ export interface PipelineOutcome {
   outcome: RunAllOutcome<MappingResult>;
 }
 
+/** The side effects a test may swap: finding rclone. */
+export interface PipelineAdapters {
+  locateRclone: (ctx: Context) => Promise<Rclone>;
+}
+
+const realAdapters: PipelineAdapters = {
+  locateRclone: (ctx) => locateRclone({ env: ctx.env, cacheFile: ctx.paths.rcloneVersionCache }),
+};
+
 const emptyOutcome = (): RunAllOutcome<MappingResult> => ({ results: [], notRun: [] });
 
 /**
@@ -43,7 +52,12 @@ const emptyOutcome = (): RunAllOutcome<MappingResult> => ({ results: [], notRun:
  * run in one place whatever happened (refusal, failure, lock held, Ctrl-C): record it, ping,
  * run onFailure/after, release the lock, and give the exit code.
  */
-export async function runPipeline(ctx: Context, request: RunRequest, body: (frame: RunFrame) => Promise<RunAllOutcome<MappingResult>>): Promise<PipelineOutcome> {
+export async function runPipeline(
+  ctx: Context,
+  request: RunRequest,
+  body: (frame: RunFrame) => Promise<RunAllOutcome<MappingResult>>,
+  adapters: PipelineAdapters = realAdapters,
+): Promise<PipelineOutcome> {
   const { command, dryRun } = request;
   // Listening from the start means a Ctrl-C during setup is recorded, not a silent death.
   const interrupt = watchInterrupts();
@@ -64,7 +78,7 @@ export async function runPipeline(ctx: Context, request: RunRequest, body: (fram
       throwIfInterrupted(interrupt);
       if (problem) throw new RunFailedError(`the before hook failed (${problem}); ${command} did not run`, 'fix the hook in poof.conf ("hooks.before")');
     }
-    const rclone = await locateRclone({ env: ctx.env, cacheFile: ctx.paths.rcloneVersionCache });
+    const rclone = await adapters.locateRclone(ctx);
     lock = await acquireLock(ctx.paths.lockFile, command);
     if (lock.clearedStale) {
       const stale = lock.clearedStale;

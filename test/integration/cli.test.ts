@@ -211,7 +211,7 @@ describe('poof config, cconfig, verify, paths, backup with real rclone', () => {
     execFileSync('rm', [path.join(extra, 'e.txt')]);
     const result = await runPoof(['backup'], { env: sb.env });
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /Extra \[FAILED: refused: the local directory holds no files/);
+    assert.match(result.stderr, /Extra: REFUSED: the local directory holds no files/);
     assert.match(result.stdout, /Documents: ok/);
     const conf = JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string };
     assert.deepEqual(await readdir(path.join(sb.dir, 'cloud', conf.bucket, 'Extra')), ['e.txt']);

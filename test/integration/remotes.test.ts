@@ -136,7 +136,7 @@ describe('SFTP (rclone serve sftp, password)', () => {
     await server.stop();
     const backup = await runPoof(['backup'], { env: ctx.sb.env, timeoutMs: 90_000 });
     assert.equal(backup.code, 1);
-    assert.match(backup.stderr, /My Files \[FAILED: rclone exited 1/);
+    assert.match(backup.stderr, /My Files: FAILED: rclone exited 1/);
     assert.match(backup.stderr, /connection refused/);
     assert.match(backup.stderr, /backup incomplete: 1 of 1 mappings did not finish; nothing was deleted locally/);
     assert.deepEqual(await readTree(ctx.src), before);

@@ -128,8 +128,8 @@ describe('poof upload to a local-directory remote', () => {
     await writeFile(confFile, JSON.stringify({ ...conf, paths: { [ctx.sb.home]: 'Home', [ctx.sb.confdir]: 'Conf' } }));
     const result = await runPoof(['upload', '--yes'], { env: ctx.sb.env });
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /Home \[FAILED: refused: .* is your home directory itself.*; upload never wipes it/);
-    assert.match(result.stderr, /Conf \[FAILED: refused: .* is poof's config directory; upload never wipes it/);
+    assert.match(result.stderr, /Home: REFUSED: .* is your home directory itself.*; upload never wipes it/);
+    assert.match(result.stderr, /Conf: REFUSED: .* is poof's config directory; upload never wipes it/);
     assert.equal(await readFile(path.join(ctx.sb.home, 'keep-me.txt'), 'utf8'), 'home file\n');
     assert.ok(await exists(confFile));
     await writeFile(confFile, JSON.stringify(conf));
@@ -141,7 +141,7 @@ describe('poof upload to a local-directory remote', () => {
     await writeFile(confFile, JSON.stringify({ ...conf, paths: { [path.join(ctx.sb.home, 'gone')]: 'Gone' } }));
     const result = await runPoof(['upload', '--yes'], { env: ctx.sb.env });
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /Gone \[FAILED: refused: the local directory does not exist/);
+    assert.match(result.stderr, /Gone: REFUSED: the local directory does not exist/);
     await writeFile(confFile, JSON.stringify(conf));
   });
 });
