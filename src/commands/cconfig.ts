@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import type { Context } from '../context.js';
-import { resolveDir } from '../config/edit.js';
+import { resolveDir } from '../fs/paths.js';
 import { loadConfig, readTextIfExists } from '../config/store.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { ensurePrivateDir, keepInvalidCopy, writeFileAtomic } from '../fs/atomic-write.js';

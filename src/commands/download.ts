@@ -1,9 +1,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Context } from '../context.js';
-import { resolveDir } from '../config/edit.js';
-import { isInside } from '../config/validate.js';
-import { requireCryptKey } from '../crypt/key-proof.js';
+import { isInside, resolveDir } from '../fs/paths.js';
 import type { MappingPlan } from '../engine/plan.js';
 import type { MappingResult, RestoreResult } from '../engine/result.js';
 import { runAll, type RunAllOutcome } from '../engine/run-all.js';
@@ -15,6 +13,7 @@ import { countFiles, restoreMapping, type MoveToTrash } from '../restore/apply.j
 import { inspectTarget, type InspectedTarget } from '../restore/inspect.js';
 import { countEndangered, formatRestorePlan, planRestoreTargets, restoreArgsFor, type RestoreSettings } from '../restore/plan.js';
 import { runPipeline } from '../run/pipeline.js';
+import { requireCryptKey } from '../safety/crypt-key.js';
 import { checkTarget } from '../safety/targets.js';
 import { formatBytes } from '../ui/format.js';
 import { confirmOrDecline } from '../ui/prompts.js';

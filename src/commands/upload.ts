@@ -1,13 +1,12 @@
 import type { Context } from '../context.js';
-import { requireCryptKey } from '../crypt/key-proof.js';
 import { planBackup, type MappingPlan, type SourceState } from '../engine/plan.js';
 import { probeSource } from '../engine/probe-source.js';
 import { runAll } from '../engine/run-all.js';
 import { UsageError } from '../errors.js';
 import { runPipeline } from '../run/pipeline.js';
+import { requireCryptKey } from '../safety/crypt-key.js';
 import { markUploaded } from '../run/uploaded.js';
-import { isMountPoint } from '../safety/mount.js';
-import { checkTarget } from '../safety/targets.js';
+import { refuseWipeTargets } from '../safety/wipe-targets.js';
 import { formatBytes, formatUploadReport } from '../ui/format.js';
 import { confirmOrDecline } from '../ui/prompts.js';
 import { createRunView, outputMode } from '../ui/run-view.js';
@@ -42,7 +41,7 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
     const copyOnly = new Set(Object.values(config.paths));
     const plans = planBackup({ config, remote, only: options.only, dryRun, sources, copyOnly, allowEmpty: true });
     planned = plans.length;
-    await refuseUnsafeTargets(ctx, plans, Boolean(options.force));
+    await refuseWipeTargets(plans, { home: ctx.home, configDir: ctx.paths.configDir, stateDir: ctx.paths.stateDir }, Boolean(options.force));
     if (wipeMode === 'shred' && mode !== 'silent') {
       ctx.err('poof: shred overwrites each file before deleting it, as a best effort: SSDs and copy-on-write or journalling file systems (APFS, btrfs, ZFS) may keep the old blocks');
     }
@@ -82,19 +81,6 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
     ctx.err(`poof: upload incomplete: ${bad} of ${planned} mappings did not finish; no local file was wiped without proof (log: ${ctx.paths.logFile})`);
   }
   return exitCode;
-}
-
-/** Refuse what must never be wiped: /, home, poof's own dirs; and mount points unless --force. */
-async function refuseUnsafeTargets(ctx: Context, plans: MappingPlan[], force: boolean): Promise<void> {
-  const places = { home: ctx.home, configDir: ctx.paths.configDir, stateDir: ctx.paths.stateDir };
-  for (const plan of plans) {
-    if (plan.refusal) continue;
-    const reason = await checkTarget(plan.localDir, places);
-    if (reason) plan.refusal = `${reason}; upload never wipes it`;
-    else if (!force && (await isMountPoint(plan.localDir))) {
-      plan.refusal = `${plan.localDir} is a mount point (another disk); pass --force to upload and wipe it anyway`;
-    }
-  }
 }
 
 /** Ask before wiping, showing what is at stake; without a terminal, --yes is required. */

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { poofConfigSchema, type PoofConfig, type SymlinkMode } from './schema.js';
-import { normalizeDir } from './validate.js';
+import { normalizeDir, resolveDir, type Where } from '../fs/paths.js';
 
 /** One local directory and the name of its copy on the remote. */
 export interface Mapping {
@@ -30,11 +30,6 @@ export interface ConfigChanges {
   symlinks?: SymlinkMode;
 }
 
-export interface Where {
-  cwd: string;
-  home: string;
-}
-
 const nameSchema = poofConfigSchema.properties.paths.additionalProperties;
 const NAME_PATTERN = new RegExp(nameSchema.pattern);
 
@@ -48,12 +43,6 @@ export function hasChanges(changes: ConfigChanges): boolean {
       changes.exclude?.length ||
       changes.symlinks,
   );
-}
-
-/** Pure: an absolute, normalised directory from user input (`~/x`, relative, trailing slash). */
-export function resolveDir(input: string, where: Where): string {
-  const expanded = input === '~' ? where.home : input.startsWith('~/') ? path.join(where.home, input.slice(2)) : input;
-  return normalizeDir(path.resolve(where.cwd, expanded));
 }
 
 /**

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { isInside, normalizeDir } from '../fs/paths.js';
 import type { ErrorObject } from 'ajv';
 import validatePoofConfig from './validator.generated.js';
 import type { PoofConfig } from './schema.js';
@@ -212,16 +213,6 @@ function checkMappings(paths: Record<string, string>): { errors: ConfigIssue[]; 
     }
   }
   return { errors, warnings };
-}
-
-export function normalizeDir(dir: string): string {
-  const normal = path.posix.normalize(dir);
-  return normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal;
-}
-
-export function isInside(child: string, parent: string): boolean {
-  const rel = path.posix.relative(parent, child);
-  return rel !== '' && rel !== '..' && !rel.startsWith('../') && !path.posix.isAbsolute(rel);
 }
 
 function lineAndColumn(text: string, position: number): string {

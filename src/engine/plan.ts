@@ -1,9 +1,11 @@
-import path from 'node:path';
 import type { PoofConfig } from '../config/schema.js';
-import { isInside, normalizeDir } from '../config/validate.js';
+import { normalizeDir } from '../fs/paths.js';
 import { buildSyncArgs } from '../rclone/args.js';
 import { mappingPath, type ResolvedRemote } from '../rclone/remote.js';
 import { stallMsFor } from '../rclone/watchdog.js';
+import { refuseOverlap, refuseSource, type SourceState } from '../safety/sources.js';
+
+export type { SourceState };
 
 export interface MappingPlan {
   name: string;
@@ -18,11 +20,6 @@ export interface MappingPlan {
   refusal?: string;
 }
 
-export interface SourceState {
-  exists: boolean;
-  isDirectory: boolean;
-  hasFiles: boolean;
-}
 
 export interface BackupPlanInput {
   config: PoofConfig;
@@ -69,22 +66,4 @@ export function planBackup(input: BackupPlanInput): MappingPlan[] {
       ...(refusal ? { refusal } : {}),
     };
   });
-}
-
-function refuseSource(state: SourceState | undefined, allowEmpty: boolean): string | undefined {
-  if (!state?.exists) return 'the local directory does not exist (or its disk is not mounted); the remote copy is left as it is';
-  if (!state.isDirectory) return 'the local path is not a directory';
-  if (!state.hasFiles && !allowEmpty) return 'the local directory holds no files; mirroring it would delete the whole remote copy, so it is skipped';
-  return undefined;
-}
-
-/** A local-directory "cloud" inside the source (or around it) would copy the backup into itself. */
-export function refuseOverlap(localDir: string, remote: ResolvedRemote, config: PoofConfig, name: string): string | undefined {
-  const { section } = remote;
-  if (section.values.type !== 'alias' || !section.values.remote?.startsWith('/')) return undefined;
-  const dest = normalizeDir(path.posix.join(section.values.remote, config.bucket, name));
-  if (dest === localDir || isInside(dest, localDir) || isInside(localDir, dest)) {
-    return `the backup destination ${dest} overlaps the directory itself; choose another --root`;
-  }
-  return undefined;
 }

@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { SourceState } from './plan.js';
+import type { SourceState } from '../safety/sources.js';
 
 /** Look at a source directory: does it exist, and does it hold at least one file anywhere below? */
 export async function probeSource(dir: string, followLinks: boolean): Promise<SourceState> {

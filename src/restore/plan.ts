@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { refuseOverlap } from '../engine/plan.js';
+import { refuseOverlap } from '../safety/sources.js';
 import { formatBytes } from '../ui/format.js';
 import type { PoofConfig } from '../config/schema.js';
-import { normalizeDir } from '../config/validate.js';
+import { normalizeDir } from '../fs/paths.js';
 import { buildRestoreArgs } from '../rclone/args.js';
 import type { DryRunAction } from '../rclone/log-parse.js';
 import { mappingPath, type ResolvedRemote } from '../rclone/remote.js';

@@ -1,5 +1,5 @@
 import { realpath } from 'node:fs/promises';
-import { isInside, normalizeDir } from '../config/validate.js';
+import { isInside, normalizeDir } from '../fs/paths.js';
 
 /** The places a wipe or a restore must never touch. */
 export interface ProtectedPlaces {

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { applyConfigChanges, describeNameProblem, resolveDir, type Where } from '../config/edit.js';
+import { applyConfigChanges, describeNameProblem } from '../config/edit.js';
+import { resolveDir, type Where } from '../fs/paths.js';
 import type { PoofConfig } from '../config/schema.js';
 import { poofConfigSchema } from '../config/schema.js';
 import { readTextIfExists } from '../config/store.js';

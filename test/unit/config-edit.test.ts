@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildDefaultConfig, defaultBucket, serializeConfig } from '../../src/config/defaults.js';
-import { applyConfigChanges, describeNameProblem, hasChanges, parseMapArg, resolveDir } from '../../src/config/edit.js';
+import { applyConfigChanges, describeNameProblem, hasChanges, parseMapArg } from '../../src/config/edit.js';
+import { resolveDir } from '../../src/fs/paths.js';
 import { validateConfig } from '../../src/config/validate.js';
 
 const where = { cwd: '/work', home: '/home/joe' };

@@ -1,0 +1,33 @@
+import path from 'node:path';
+import type { PoofConfig } from '../config/schema.js';
+import { isInside, normalizeDir } from '../fs/paths.js';
+import type { ResolvedRemote } from '../rclone/remote.js';
+
+/** What a backup source looks like on disk, probed before planning. */
+export interface SourceState {
+  exists: boolean;
+  isDirectory: boolean;
+  hasFiles: boolean;
+}
+
+/**
+ * Pure: why a source must not be mirrored. A missing or empty source is refused: rclone would
+ * mirror the emptiness and delete the whole remote copy.
+ */
+export function refuseSource(state: SourceState | undefined, allowEmpty: boolean): string | undefined {
+  if (!state?.exists) return 'the local directory does not exist (or its disk is not mounted); the remote copy is left as it is';
+  if (!state.isDirectory) return 'the local path is not a directory';
+  if (!state.hasFiles && !allowEmpty) return 'the local directory holds no files; mirroring it would delete the whole remote copy, so it is skipped';
+  return undefined;
+}
+
+/** Pure: a local-directory "cloud" inside the source (or around it) would copy the backup into itself. */
+export function refuseOverlap(localDir: string, remote: ResolvedRemote, config: PoofConfig, name: string): string | undefined {
+  const { section } = remote;
+  if (section.values.type !== 'alias' || !section.values.remote?.startsWith('/')) return undefined;
+  const dest = normalizeDir(path.posix.join(section.values.remote, config.bucket, name));
+  if (dest === localDir || isInside(dest, localDir) || isInside(localDir, dest)) {
+    return `the backup destination ${dest} overlaps the directory itself; choose another --root`;
+  }
+  return undefined;
+}
