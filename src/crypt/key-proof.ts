@@ -1,4 +1,4 @@
-import { baseFlags } from '../rclone/args.js';
+import { buildListArgs } from '../rclone/args.js';
 import type { Rclone } from '../rclone/runner.js';
 
 export interface KeyProof {
@@ -42,7 +42,7 @@ export async function proveCryptKey(
   cancelSignal?: AbortSignal,
 ): Promise<KeyProof> {
   const list = async (target: string) => {
-    const result = await rclone.run(['lsf', target, '--max-depth', '1', ...baseFlags(configFile), '--contimeout', '30s', '--timeout', '2m'], {
+    const result = await rclone.run(buildListArgs(configFile, target, 'run'), {
       timeoutMs: 180_000,
       ...(cancelSignal ? { cancelSignal } : {}),
     });

@@ -113,3 +113,22 @@ export function buildSizeArgs(configFile: string, remotePath: string, excludes: 
   for (const pattern of excludes) args.push('--exclude', pattern);
   return args;
 }
+
+/** How long a quick probe may wait: a dead server must fail in seconds (verify), or in minutes (a run). */
+export type Patience = 'quick' | 'run';
+
+function patienceFlags(patience: Patience): string[] {
+  return patience === 'quick'
+    ? ['--contimeout', '15s', '--timeout', '30s', '--retries', '1', '--low-level-retries', '2']
+    : ['--contimeout', '30s', '--timeout', '2m'];
+}
+
+/** Pure: `rclone lsf` of one level of a remote path. */
+export function buildListArgs(configFile: string, target: string, patience: Patience): string[] {
+  return ['lsf', target, '--max-depth', '1', ...baseFlags(configFile), ...patienceFlags(patience)];
+}
+
+/** Pure: `rclone rcat` (write stdin to a remote file) or `rclone cat` (read it back). */
+export function buildCatArgs(command: 'cat' | 'rcat', configFile: string, target: string, patience: Patience): string[] {
+  return [command, target, ...baseFlags(configFile), ...patienceFlags(patience)];
+}

@@ -7,7 +7,7 @@ import { dryRunAction, parseLogLine } from '../../src/rclone/log-parse.js';
 import { parseSize } from '../../src/restore/inspect.js';
 import { countEndangered, formatRestorePlan, planRestoreTargets, sortChanges } from '../../src/restore/plan.js';
 import { refuseTarget } from '../../src/safety/targets.js';
-import { fidelityCheck } from '../../src/verify/run-checks.js';
+import { fidelityCheck } from '../../src/verify/checks/fidelity.js';
 
 const places = { home: '/home/joe', configDir: '/home/joe/.config/poof', stateDir: '/home/joe/.local/state/poof' };
 

@@ -1,0 +1,69 @@
+import type { Context } from '../../context.js';
+import type { PoofConfig } from '../../config/schema.js';
+import { fileMode, readTextIfExists } from '../../config/store.js';
+import { findPlaceholders, findSection, parseRcloneConf, type RcloneSection } from '../../rclone/ini.js';
+import type { Check } from '../check.js';
+
+export async function checkRcloneConf(
+  ctx: Context,
+  config: PoofConfig | undefined,
+  checks: Check[],
+): Promise<{ section: RcloneSection; baseSection: RcloneSection | undefined } | undefined> {
+  const file = ctx.paths.rcloneConf;
+  const title = 'rclone-poof.conf';
+  const text = await readTextIfExists(file);
+  if (text === undefined) {
+    checks.push({ id: title, title, status: 'fail', detail: `not found at ${file}`, hint: 'run `poof cconfig --provider local` (or s3, r2, b2, sftp, webdav)' });
+    return undefined;
+  }
+  const parsed = parseRcloneConf(text);
+  if (parsed.errors.length > 0) {
+    checks.push({ id: title, title, status: 'fail', detail: `${file} cannot be parsed: ${parsed.errors[0]}`, hint: 'fix it, or rewrite it with `poof cconfig --force`' });
+    return undefined;
+  }
+  const mode = await fileMode(file);
+  if (mode !== undefined && (mode & 0o077) !== 0) {
+    checks.push({
+      id: 'rclone-poof.conf.mode',
+      title,
+      status: 'fail',
+      detail: `${file} holds credentials but other users can access it (mode ${mode.toString(8)})`,
+      hint: `chmod 600 "${file}"`,
+    });
+  }
+  if (!config) {
+    checks.push({ id: title, title, status: 'skip', detail: 'parsed, but which remote to check needs a valid poof.conf' });
+    return undefined;
+  }
+  const section = findSection(parsed, config.remote);
+  if (!section) {
+    const others = parsed.sections.map((s) => s.name);
+    checks.push({
+      id: title,
+      title,
+      status: 'fail',
+      detail: `${file} has no [${config.remote}] section${others.length ? ` (it has ${others.map((n) => `[${n}]`).join(', ')})` : ''}`,
+      hint: `run \`poof cconfig\`, or set "remote" in poof.conf to one of its sections`,
+    });
+    return undefined;
+  }
+  const problems = [section, ...wrappedSections(parsed.sections, section)].flatMap((s) =>
+    findPlaceholders(s).map((key) => `[${s.name}] ${key}`),
+  );
+  if (problems.length > 0) {
+    checks.push({ id: title, title, status: 'fail', detail: `placeholder credentials in ${problems.join(', ')}`, hint: 'put real credentials there with `poof cconfig --force`' });
+    return undefined;
+  }
+  if (!section.values.type) {
+    checks.push({ id: title, title, status: 'fail', detail: `[${section.name}] has no "type"`, hint: 'rewrite it with `poof cconfig --force`' });
+    return undefined;
+  }
+  checks.push({ id: title, title, status: 'ok', detail: `[${section.name}] has type ${section.values.type}` });
+  return { section, baseSection: wrappedSections(parsed.sections, section)[0] };
+}
+/** The sections a crypt or alias remote points to, which must hold real credentials too. */
+export function wrappedSections(sections: RcloneSection[], section: RcloneSection): RcloneSection[] {
+  const target = section.values.remote?.split(':')[0];
+  if (!target || !section.values.remote?.includes(':')) return [];
+  return sections.filter((s) => s.name === target);
+}

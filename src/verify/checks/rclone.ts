@@ -1,0 +1,16 @@
+import type { Context } from '../../context.js';
+import { PoofError } from '../../errors.js';
+import { locateRclone, type Rclone } from '../../rclone/runner.js';
+import type { Check } from '../check.js';
+
+export async function checkRclone(ctx: Context, checks: Check[]): Promise<Rclone | undefined> {
+  try {
+    const rclone = await locateRclone({ env: ctx.env });
+    checks.push({ id: 'rclone', title: 'rclone', status: 'ok', detail: `${rclone.version.text} at ${rclone.bin}` });
+    return rclone;
+  } catch (error) {
+    if (!(error instanceof PoofError)) throw error;
+    checks.push({ id: 'rclone', title: 'rclone', status: 'fail', detail: error.message, ...(error.hint ? { hint: error.hint } : {}) });
+    return undefined;
+  }
+}
