@@ -8,13 +8,9 @@ import { describeRcloneExit } from '../rclone/exit-codes.js';
 import { runPipeline } from '../run/pipeline.js';
 import { isUploaded, readUploaded } from '../run/uploaded.js';
 import { createRunView, outputMode } from '../ui/run-view.js';
+import type { backupSpec, OptionsOf } from './specs.js';
 
-export interface BackupOptions {
-  only?: string[] | undefined;
-  dryRun?: boolean | undefined;
-  json?: boolean | undefined;
-  quiet?: boolean | undefined;
-}
+export type BackupOptions = OptionsOf<typeof backupSpec>;
 
 export async function backupCommand(ctx: Context, options: BackupOptions): Promise<number> {
   const dryRun = Boolean(options.dryRun);

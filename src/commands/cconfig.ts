@@ -22,14 +22,9 @@ import { cryptPair } from '../crypt/layout.js';
 import { addCryptRemote } from '../crypt/setup.js';
 import { askInput, askSelect, confirmOrDecline } from '../ui/prompts.js';
 import { readSecret, SECRET_ENV } from '../ui/secret-input.js';
+import type { cconfigSpec, OptionsOf } from './specs.js';
 
-interface CconfigOptions extends ProviderOptions {
-  provider?: string;
-  secretStdin?: boolean;
-  force?: boolean;
-  crypt?: boolean;
-  passphraseStdin?: boolean;
-}
+type CconfigOptions = OptionsOf<typeof cconfigSpec>;
 
 /** Write the [remote] section of rclone-poof.conf for a provider; other sections are kept. */
 export async function cconfigCommand(ctx: Context, options: CconfigOptions): Promise<number> {

@@ -11,10 +11,9 @@ import { DeclinedError, ExitCode, UsageError } from '../errors.js';
 import { confirmOrDecline } from '../ui/prompts.js';
 import { keepInvalidCopy } from '../fs/atomic-write.js';
 import { isDirectory } from '../fs/probe.js';
+import type { configSpec, OptionsOf } from './specs.js';
 
-interface ConfigOptions extends ConfigChanges {
-  force?: boolean;
-}
+type ConfigOptions = OptionsOf<typeof configSpec>;
 
 /**
  * Create or change poof.conf. On a terminal without flags: a wizard. Otherwise flags, or the

@@ -7,12 +7,13 @@ import { findSection, parseRcloneConf } from '../rclone/ini.js';
 import { remotePathFor } from '../rclone/remote-path.js';
 import { locateRclone, type Rclone } from '../rclone/runner.js';
 import { parseSize } from '../restore/inspect.js';
+import type { OptionsOf, cryptoggleSpec } from './specs.js';
 
 /**
  * Switch poof.conf between the plain remote and its crypt wrapper, as the original poof did by
  * hand. The two are separate trees: nothing is moved, copied or deleted.
  */
-export async function cryptoggleCommand(ctx: Context, options: { offline?: boolean }): Promise<number> {
+export async function cryptoggleCommand(ctx: Context, options: OptionsOf<typeof cryptoggleSpec>): Promise<number> {
   const { config } = await loadConfig(ctx.paths);
   const text = await readTextIfExists(ctx.paths.rcloneConf);
   if (text === undefined) throw new ConfigError(`rclone-poof.conf not found at ${ctx.paths.rcloneConf}`, 'run `poof cconfig`');

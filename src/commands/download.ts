@@ -18,16 +18,9 @@ import { checkTarget } from '../safety/targets.js';
 import { formatBytes } from '../ui/format.js';
 import { confirmOrDecline } from '../ui/prompts.js';
 import { createRunView, outputMode } from '../ui/run-view.js';
+import type { downloadSpec, OptionsOf } from './specs.js';
 
-export interface DownloadOptions {
-  only?: string[] | undefined;
-  to?: string | undefined;
-  keepDir?: string | undefined;
-  yes?: boolean | undefined;
-  dryRun?: boolean | undefined;
-  json?: boolean | undefined;
-  quiet?: boolean | undefined;
-}
+export type DownloadOptions = OptionsOf<typeof downloadSpec>;
 
 /** Files listed by name in the plan before asking; the rest are counted. */
 const LISTED = 20;

@@ -10,10 +10,9 @@ import { readTemplate } from '../assets.js';
 import { findSection, parseRcloneConf, upsertSection } from '../rclone/ini.js';
 import { obscureSecret, revealObscured } from '../rclone/obscure.js';
 import { locateRclone } from '../rclone/runner.js';
+import type { keyExportSpec, keyImportSpec, OptionsOf } from './specs.js';
 
-interface KeyOptions {
-  force?: boolean;
-}
+type KeyOptions = OptionsOf<typeof keyExportSpec> & OptionsOf<typeof keyImportSpec>;
 
 /** `poof key export FILE`: the crypt keys, in the clear, in a private file with the layout and a how-to. */
 export async function keyExportCommand(ctx: Context, options: KeyOptions, args: string[]): Promise<number> {

@@ -1,7 +1,8 @@
 import type { Context } from '../context.js';
 import { ExitCode } from '../errors.js';
+import type { OptionsOf, pathsSpec } from './specs.js';
 
-export async function pathsCommand(ctx: Context, options: { json?: boolean }): Promise<number> {
+export async function pathsCommand(ctx: Context, options: OptionsOf<typeof pathsSpec>): Promise<number> {
   const p = ctx.paths;
   const entries: Array<[key: string, label: string, file: string]> = [
     ['poofConf', 'poof.conf', p.poofConf],

@@ -12,15 +12,9 @@ import { locateRclone } from '../rclone/runner.js';
 import { readRunRecords } from '../run/history.js';
 import { installSchedule, removeSchedule, renderSchedule, showSchedule, type ScheduleFile, type SchedulerEnv } from '../schedule/install.js';
 import { nextRun, parseCadence, type Cadence, type ScheduleKind, type ScheduleSpec } from '../schedule/render.js';
+import type { OptionsOf, scheduleInstallSpec, scheduleStatusSpec } from './specs.js';
 
-interface ScheduleOptions {
-  kind?: ScheduleKind;
-  every?: string;
-  at?: string;
-  command?: 'backup' | 'upload';
-  print?: boolean;
-  unit?: 'service' | 'timer';
-}
+type ScheduleOptions = Partial<OptionsOf<typeof scheduleInstallSpec>> & OptionsOf<typeof scheduleStatusSpec>;
 
 /** The platform's natural scheduler: launchd on macOS, cron elsewhere (systemd with --kind). */
 export function defaultKind(platform: NodeJS.Platform): ScheduleKind {

@@ -5,6 +5,7 @@ import { loadConfig } from '../config/store.js';
 import { ExitCode, PoofError, UsageError } from '../errors.js';
 import { readRunRecords, type RunRecord } from '../run/history.js';
 import { DEFAULT_STALE_AFTER_HOURS, describeStaleMapping, findStaleMappings } from '../run/stale.js';
+import type { OptionsOf, statusSpec } from './specs.js';
 
 /** Pure: one line per run, newest last. */
 export function formatRunRecord(record: RunRecord): string {
@@ -18,7 +19,7 @@ export function formatRunRecord(record: RunRecord): string {
   return `${when}  ${record.command}${dry}  ${status}: ${record.mappings.length} mappings, ${copied} files copied (${formatBytes(bytes)}), ${seconds.toFixed(1)} s${bad.length ? `; ${bad.join(', ')}` : ''}${record.reason ? `; ${record.reason}` : ''}`;
 }
 
-export async function statusCommand(ctx: Context, options: { json?: boolean; last?: string }): Promise<number> {
+export async function statusCommand(ctx: Context, options: OptionsOf<typeof statusSpec>): Promise<number> {
   const count = options.last === undefined ? 10 : Number(options.last);
   if (!Number.isInteger(count) || count < 1) throw new UsageError(`--last must be a whole number of runs, got "${options.last}"`);
   const history = await readRunRecords(ctx.paths.historyFile, Infinity);

@@ -13,16 +13,9 @@ import { createRunView, outputMode } from '../ui/run-view.js';
 import { uploadMapping } from '../upload/run-upload.js';
 import type { WipeMode } from '../wipe/execute.js';
 import { snapshotTree } from '../wipe/snapshot.js';
+import type { OptionsOf, uploadSpec } from './specs.js';
 
-export interface UploadOptions {
-  only?: string[] | undefined;
-  wipe?: WipeMode | undefined;
-  yes?: boolean | undefined;
-  force?: boolean | undefined;
-  dryRun?: boolean | undefined;
-  json?: boolean | undefined;
-  quiet?: boolean | undefined;
-}
+export type UploadOptions = OptionsOf<typeof uploadSpec>;
 
 export async function uploadCommand(ctx: Context, options: UploadOptions): Promise<number> {
   const dryRun = Boolean(options.dryRun);

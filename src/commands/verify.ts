@@ -2,9 +2,10 @@ import type { Context } from '../context.js';
 import { ExitCode } from '../errors.js';
 import { checkColours } from '../ui/colour.js';
 import { formatCheck, verifyPassed } from '../verify/check.js';
-import { runChecks, type VerifyOptions } from '../verify/run-checks.js';
+import { runChecks } from '../verify/run-checks.js';
+import type { OptionsOf, verifySpec } from './specs.js';
 
-export async function verifyCommand(ctx: Context, options: VerifyOptions & { json?: boolean }): Promise<number> {
+export async function verifyCommand(ctx: Context, options: OptionsOf<typeof verifySpec>): Promise<number> {
   const checks = await runChecks(ctx, options);
   const ok = verifyPassed(checks);
   if (options.json) {
