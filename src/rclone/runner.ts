@@ -1,4 +1,5 @@
-import { accessSync, constants, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { isExecutable } from '../fs/probe.js';
 import { RcloneMissingError } from '../errors.js';
 import { rcloneEnvironment } from './env.js';
 import { runProgram } from '../process/run.js';
@@ -95,14 +96,5 @@ function writeCachedVersion(file: string, key: string, version: RcloneVersion): 
     writeFileSync(file, `${JSON.stringify({ key, version: version.text })}\n`, { mode: 0o600 });
   } catch {
     // Only a cache: the next run asks rclone again.
-  }
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
   }
 }

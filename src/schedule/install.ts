@@ -1,4 +1,4 @@
-import { accessSync, constants } from 'node:fs';
+import { isExecutable } from '../fs/probe.js';
 import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readTemplate } from '../assets.js';
@@ -213,15 +213,6 @@ function dirsBetween(top: string, bottom: string): string[] {
   const dirs = [bottom];
   while (dirs[0] !== top && path.dirname(dirs[0]!) !== dirs[0]) dirs.unshift(path.dirname(dirs[0]!));
   return dirs;
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function systemdDir(where: SchedulerEnv): string {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,4 +74,40 @@ export function runPoof(args: string[], options: CliOptions = {}): Promise<CliRe
     child.stdin.on('error', () => {});
     child.stdin.end(options.input ?? '');
   });
+}
+
+export interface LocalBackup {
+  /** Each mapping's local directory, by its remote name. */
+  dirs: Record<string, string>;
+  /** The local-directory "cloud". */
+  cloud: string;
+  /** `poof paths --json`: poofConf, rcloneConf, historyFile, logFile, lockFile, ... */
+  paths: Record<string, string>;
+}
+
+/**
+ * The usual start of a test: directories under the sandbox's home holding the given files, each
+ * mapped under its name with `poof config --map`, and a local-directory cloud from `poof cconfig`.
+ */
+export async function mapLocalDirs(sb: Sandbox, trees: Record<string, Record<string, string | Buffer>>): Promise<LocalBackup> {
+  const dirs: Record<string, string> = {};
+  for (const [name, files] of Object.entries(trees)) {
+    dirs[name] = path.join(sb.home, name);
+    await mkdir(dirs[name]!, { recursive: true });
+    for (const [file, content] of Object.entries(files)) {
+      await mkdir(path.dirname(path.join(dirs[name]!, file)), { recursive: true });
+      await writeFile(path.join(dirs[name]!, file), content);
+    }
+  }
+  const cloud = path.join(sb.dir, 'cloud');
+  const steps = [
+    ['config', ...Object.entries(dirs).flatMap(([name, dir]) => ['--map', `${dir}=${name}`])],
+    ['cconfig', '--provider', 'local', '--root', cloud],
+  ];
+  for (const args of steps) {
+    const result = await runPoof(args, { env: sb.env });
+    if (result.code !== 0) throw new Error(`poof ${args[0]} failed (${result.code}): ${result.stderr}`);
+  }
+  const paths = JSON.parse((await runPoof(['paths', '--json'], { env: sb.env })).stdout) as Record<string, string>;
+  return { dirs, cloud, paths };
 }

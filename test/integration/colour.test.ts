@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startPoof } from '../helpers/background.js';
-import { makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
 
 const ESC = '\x1b[';
 /** Colour codes (SGR), not the cursor movement a terminal display also uses. */
@@ -16,11 +14,7 @@ describe('colours: on a terminal unless NO_COLOR or --no-color; never in pipes',
     sb = await makeSandbox();
     colourEnv = { ...sb.env };
     delete colourEnv.NO_COLOR;
-    const docs = path.join(sb.home, 'Docs');
-    await mkdir(docs, { recursive: true });
-    await writeFile(path.join(docs, 'a.txt'), 'a\n');
-    assert.equal((await runPoof(['config', '--map', `${docs}=Docs`], { env: sb.env })).code, 0);
-    assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', path.join(sb.dir, 'cloud')], { env: sb.env })).code, 0);
+    await mapLocalDirs(sb, { Docs: { 'a.txt': 'a\n' } });
   });
   after(() => sb.cleanup());
 

@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
 
 interface Ping {
   path: string;
@@ -35,12 +35,9 @@ describe('healthcheck pings and hooks around scheduled runs', () => {
   before(async () => {
     sb = await makeSandbox();
     hc = await startPingServer();
-    src = path.join(sb.home, 'Documents');
-    await mkdir(src, { recursive: true });
-    await writeFile(path.join(src, 'a.txt'), 'a\n');
-    assert.equal((await runPoof(['config', '--map', `${src}=Documents`], { env: sb.env })).code, 0);
-    assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', path.join(sb.dir, 'cloud')], { env: sb.env })).code, 0);
-    confFile = path.join(sb.confdir, 'poof.conf');
+    const backup = await mapLocalDirs(sb, { Documents: { 'a.txt': 'a\n' } });
+    src = backup.dirs.Documents!;
+    confFile = backup.paths.poofConf!;
   });
   after(async () => {
     await hc.close();

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { freePort } from '../helpers/servers.js';
-import { makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
 
 const BUS = 'unix:path=/nonexistent/poof-test-bus';
 
@@ -21,12 +21,9 @@ describe('desktop notification of a failed run without a terminal', { skip: proc
 
   before(async () => {
     sb = await makeSandbox();
-    src = path.join(sb.home, 'Documents');
-    await mkdir(src, { recursive: true });
-    await writeFile(path.join(src, 'a.txt'), 'a\n');
-    assert.equal((await runPoof(['config', '--map', `${src}=Documents`], { env: sb.env })).code, 0);
-    assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', path.join(sb.dir, 'cloud')], { env: sb.env })).code, 0);
-    confFile = path.join(sb.confdir, 'poof.conf');
+    const backup = await mapLocalDirs(sb, { Documents: { 'a.txt': 'a\n' } });
+    src = backup.dirs.Documents!;
+    confFile = backup.paths.poofConf!;
     const bin = path.join(sb.dir, 'bin');
     calls = path.join(sb.dir, 'notify-calls');
     await mkdir(bin);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exists, startPoof, waitFor, type Background } from '../helpers/background.js';
-import { makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
 
 /** Answer a question on poof's terminal once it is on screen. */
 async function answer(run: Background, question: RegExp, keys: string): Promise<void> {
@@ -20,13 +20,10 @@ describe('questions on a terminal: Ctrl-C cancels (exit 130), "no" declines (exi
   let paths: Record<string, string>;
   before(async () => {
     sb = await makeSandbox();
-    docs = path.join(sb.home, 'Docs');
-    await mkdir(docs, { recursive: true });
-    await writeFile(path.join(docs, 'a.txt'), 'original\n');
-    assert.equal((await runPoof(['config', '--map', `${docs}=Docs`], { env: sb.env })).code, 0);
-    assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', path.join(sb.dir, 'cloud')], { env: sb.env })).code, 0);
+    const backup = await mapLocalDirs(sb, { Docs: { 'a.txt': 'original\n' } });
+    paths = backup.paths;
+    docs = backup.dirs.Docs!;
     assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
-    paths = JSON.parse((await runPoof(['paths', '--json'], { env: sb.env })).stdout) as Record<string, string>;
     // A local change the restore would replace, so it has to ask.
     await writeFile(path.join(docs, 'a.txt'), 'changed locally\n');
   });

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exists } from '../helpers/background.js';
-import { cliPath, makeSandbox, root, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import { cliPath, makeSandbox, mapLocalDirs, root, runPoof, type Sandbox } from '../helpers/sandbox.js';
 
 interface RunRecordLine {
   command: string;
@@ -65,16 +65,10 @@ describe('every run that starts ends in one place: recorded, hooks, pings, exit 
 
   before(async () => {
     sb = await makeSandbox();
-    docs = path.join(sb.home, 'Docs');
-    pics = path.join(sb.home, 'Pics');
-    cloud = path.join(sb.dir, 'cloud');
-    await mkdir(docs, { recursive: true });
-    await mkdir(pics, { recursive: true });
-    await writeFile(path.join(docs, 'a.txt'), 'a\n');
-    await writeFile(path.join(pics, 'p.txt'), 'p\n');
-    assert.equal((await runPoof(['config', '--map', `${docs}=Docs`, '--map', `${pics}=Pics`], { env: sb.env })).code, 0);
-    assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', cloud], { env: sb.env })).code, 0);
-    paths = JSON.parse((await runPoof(['paths', '--json'], { env: sb.env })).stdout) as Record<string, string>;
+    const backup = await mapLocalDirs(sb, { Docs: { 'a.txt': 'a\n' }, Pics: { 'p.txt': 'p\n' } });
+    ({ paths, cloud } = backup);
+    docs = backup.dirs.Docs!;
+    pics = backup.dirs.Pics!;
     confFile = paths.poofConf!;
     bucket = (JSON.parse(await readFile(confFile, 'utf8')) as { bucket: string }).bucket;
     server = http.createServer((req, res) => {
