@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Context } from '../context.js';
 import { shortHash } from '../config/paths.js';
 import { loadConfig } from '../config/store.js';
-import { formatRunRecord } from './status.js';
+import { formatRunRecord } from '../ui/format.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
 import { readFile, rm } from 'node:fs/promises';

@@ -1,6 +1,7 @@
 import type { Direction } from '../engine/events.js';
 import type { MappingResult, TransferResult } from '../engine/result.js';
 import type { RcloneStats } from '../rclone/log-parse.js';
+import type { RunRecord } from '../run/history.js';
 
 /** Pure: a human size, 1024-based, as rclone prints it. */
 export function formatBytes(bytes: number): string {
@@ -81,4 +82,16 @@ export function formatUploadReport(result: MappingResult, dryRun: boolean): stri
   for (const kept of upload.keptFiles.slice(0, KEPT_LISTED)) lines.push(`  kept ${kept.path}: ${kept.reason}`);
   if (upload.kept > KEPT_LISTED) lines.push(`  ... and ${upload.kept - KEPT_LISTED} more kept (\`--json\` lists them)`);
   return lines;
+}
+
+/** Pure: one line per run, newest last. */
+export function formatRunRecord(record: RunRecord): string {
+  const when = record.started.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const seconds = (Date.parse(record.ended) - Date.parse(record.started)) / 1000;
+  const copied = record.mappings.reduce((sum, m) => sum + m.copied, 0);
+  const bytes = record.mappings.reduce((sum, m) => sum + m.bytes, 0);
+  const bad = record.mappings.filter((m) => m.status !== 'ok').map((m) => `${m.name} ${m.status}`);
+  const status = record.status === 'ok' ? 'ok' : `${record.status} (exit ${record.exitCode})`;
+  const dry = record.dryRun ? ' [dry run]' : '';
+  return `${when}  ${record.command}${dry}  ${status}: ${record.mappings.length} mappings, ${copied} files copied (${formatBytes(bytes)}), ${seconds.toFixed(1)} s${bad.length ? `; ${bad.join(', ')}` : ''}${record.reason ? `; ${record.reason}` : ''}`;
 }
