@@ -5,7 +5,9 @@ import type { BackupResult } from '../engine/result.js';
 import { runAll } from '../engine/run-all.js';
 import { runMapping } from '../engine/run-mapping.js';
 import { describeRcloneExit } from '../rclone/exit-codes.js';
+import { trackBackup } from '../run/inflight.js';
 import { runPipeline } from '../run/pipeline.js';
+import { readUnfinished } from '../run/unfinished.js';
 import { isUploaded, readUploaded } from '../run/uploaded.js';
 import { createRunView, outputMode } from '../ui/run-view.js';
 import type { backupSpec, OptionsOf } from './specs.js';
@@ -22,7 +24,17 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
     for (const dir of Object.keys(config.paths)) sources[dir] = await probeSource(dir, (config.symlinks ?? 'follow') === 'follow');
     const uploaded = await readUploaded(ctx.paths.uploadedFile);
     const copyOnly = new Set(Object.values(config.paths).filter((name) => isUploaded(uploaded, name)));
-    const plans = planBackup({ config, remote, only: options.only, dryRun, sources, copyOnly });
+    const unfinished = await readUnfinished(ctx.paths.unfinishedFile);
+    const plans = planBackup({
+      config,
+      remote,
+      only: options.only,
+      dryRun,
+      sources,
+      copyOnly,
+      unfinishedRestores: new Set(Object.keys(unfinished.restores)),
+      ignoreUnfinishedRestore: options.ignoreUnfinishedRestore,
+    });
     planned = plans.length;
     if (mode !== 'silent') {
       for (const plan of plans.filter((p) => p.copyOnly && !p.refusal)) {
@@ -32,10 +44,17 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
     }
     const view = await createRunView(ctx, mode, plans, { direction: 'backup', dryRun });
     const hooks = { emit: view.emit, log: log.write, cancelSignal: interrupt.signal, dryRun };
-    const ran = await runAll<BackupResult>(plans, async (plan) => ({ ...(await runMapping(rclone, plan, hooks)), kind: 'backup' }), {
-      cancelSignal: interrupt.signal,
-      emit: view.emit,
-    });
+    const ran = await runAll<BackupResult>(
+      plans,
+      async (plan) => {
+        if (dryRun || plan.refusal) return { ...(await runMapping(rclone, plan, hooks)), kind: 'backup' };
+        const tracker = await trackBackup(ctx.paths.unfinishedFile, plan.name);
+        const result = await runMapping(rclone, plan, { ...hooks, emit: (event) => (view.emit(event), tracker.see(event)) });
+        await tracker.finish(result);
+        return { ...result, kind: 'backup' };
+      },
+      { cancelSignal: interrupt.signal, emit: view.emit },
+    );
     await view.finish();
     return ran;
   });

@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Context } from '../context.js';
 import { isInside, resolveDir } from '../fs/paths.js';
@@ -6,16 +5,16 @@ import type { MappingPlan } from '../engine/plan.js';
 import type { MappingResult, RestoreResult } from '../engine/result.js';
 import { runAll, type RunAllOutcome } from '../engine/run-all.js';
 import { UsageError } from '../errors.js';
-import { ensurePrivateDir } from '../fs/atomic-write.js';
 import { describeRcloneExit } from '../rclone/exit-codes.js';
 import { stallMsFor } from '../rclone/watchdog.js';
-import { countFiles, restoreMapping, type MoveToTrash } from '../restore/apply.js';
+import { keepInDir, restoreMapping, type MoveAside } from '../restore/apply.js';
 import { inspectTarget, type InspectedTarget } from '../restore/inspect.js';
 import { countEndangered, formatRestorePlan, planRestoreTargets, restoreArgsFor, type RestoreSettings } from '../restore/plan.js';
 import { runPipeline } from '../run/pipeline.js';
+import { readUnfinished, updateUnfinished } from '../run/unfinished.js';
 import { requireCryptKey } from '../safety/crypt-key.js';
 import { checkTarget } from '../safety/targets.js';
-import { formatBytes } from '../ui/format.js';
+import { formatBytes, formatUnfinishedBackup } from '../ui/format.js';
 import { confirmOrDecline } from '../ui/prompts.js';
 import { createRunView, outputMode } from '../ui/run-view.js';
 import type { downloadSpec, OptionsOf } from './specs.js';
@@ -52,45 +51,54 @@ export async function downloadCommand(ctx: Context, options: DownloadOptions): P
     // Plan first, with no task list on screen, so the question below is not garbled.
     for (const target of targets) inspected.push(await inspectTarget(rclone, target, settings, interrupt.signal));
     if (mode !== 'silent') for (const target of inspected) for (const line of formatRestorePlan(target, LISTED)) ctx.out(line);
+    const { backups } = await readUnfinished(ctx.paths.unfinishedFile);
+    for (const target of inspected) {
+      const unfinished = backups[target.name];
+      if (!unfinished) continue;
+      target.unfinishedBackup = unfinished;
+      ctx.err(`poof: ${formatUnfinishedBackup(target.name, unfinished)}`);
+    }
     if (interrupt.signal.aborted) return { results: [], notRun: inspected.map((t) => t.name) };
     if (dryRun) return { results: inspected.map(dryRunResult), notRun: [] };
     await confirmRestore(ctx, inspected, options, keepDir, interrupt.signal);
 
-    const plans: MappingPlan[] = [];
-    const backupDirs = new Map<string, string>();
-    const stagingRoot = path.join(ctx.paths.stateDir, 'replaced', `${stamp}-${process.pid}`);
-    for (const target of inspected) {
-      const backupDir = keepDir ? path.join(keepDir, `${target.name}-${stamp}`) : path.join(stagingRoot, `${target.name} (replaced by poof download ${stamp})`);
-      backupDirs.set(target.name, backupDir);
-      plans.push({
-        name: target.name,
-        localDir: target.localDir,
-        remotePath: target.remotePath,
-        args: restoreArgsFor(target, settings, backupDir),
-        stallMs: stallMsFor(config.rclone?.stallSeconds),
-        ...(target.refusal ? { refusal: target.refusal } : {}),
-      });
-    }
-    if (!keepDir) await ensurePrivateDir(stagingRoot);
+    const plans: MappingPlan[] = inspected.map((target) => ({
+      name: target.name,
+      localDir: target.localDir,
+      remotePath: target.remotePath,
+      args: [],
+      stallMs: stallMsFor(config.rclone?.stallSeconds),
+      ...(target.refusal ? { refusal: target.refusal } : {}),
+    }));
     const { default: trash } = await import('trash');
-    const moveToTrash: MoveToTrash = (files) => trash(files, { glob: false });
+    const toTrash: MoveAside = (files) => trash(files, { glob: false });
     const view = await createRunView(ctx, mode, plans, { direction: 'restore', dryRun: false });
     const hooks = { emit: view.emit, log: log.write, cancelSignal: interrupt.signal, dryRun: false };
-    try {
-      const ran = await runAll<RestoreResult>(
-        plans,
-        (plan) => {
-          const target = inspected.find((t) => t.name === plan.name) as InspectedTarget;
-          const kind = keepDir ? 'keep' : 'trash';
-          return restoreMapping(rclone, target, plan, { kind, backupDir: backupDirs.get(plan.name) as string, linksMode: config.symlinks === 'links' }, hooks, moveToTrash);
-        },
-        { cancelSignal: interrupt.signal, emit: view.emit },
-      );
-      await view.finish();
-      return ran;
-    } finally {
-      if (!keepDir) await removeIfEmpty(stagingRoot);
-    }
+    const ran = await runAll<RestoreResult>(
+      plans,
+      async (plan) => {
+        const target = inspected.find((t) => t.name === plan.name) as InspectedTarget;
+        const keptIn = keepDir ? path.join(keepDir, `${target.name}-${stamp}`) : undefined;
+        const restoreMode = {
+          moveAside: keptIn ? keepInDir(target.localDir, keptIn) : toTrash,
+          keptIn,
+          linksMode: config.symlinks === 'links',
+          argsFor: (stagingDir: string) => restoreArgsFor(target, settings, stagingDir),
+        };
+        if (plan.refusal) return restoreMapping(rclone, target, plan, restoreMode, hooks);
+        // Recorded before anything local changes, removed only when the restore finished: a
+        // backup of a half-restored directory would replace the good remote copy.
+        await updateUnfinished(ctx.paths.unfinishedFile, (state) => {
+          state.restores[target.localDir] = { name: target.name, localDir: target.localDir, started: new Date().toISOString() };
+        });
+        const result = await restoreMapping(rclone, target, plan, restoreMode, hooks);
+        if (result.status === 'ok') await updateUnfinished(ctx.paths.unfinishedFile, (state) => void delete state.restores[target.localDir]);
+        return result;
+      },
+      { cancelSignal: interrupt.signal, emit: view.emit },
+    );
+    await view.finish();
+    return ran;
   });
   return report(ctx, options, exitCode, inspected, outcome, dryRun);
 }
@@ -143,9 +151,4 @@ function report(ctx: Context, options: DownloadOptions, exitCode: number, inspec
     ctx.err(`poof: download incomplete: ${bad} of ${inspected.length} mappings were not restored${kept}`);
   }
   return exitCode;
-}
-
-/** Remove poof's staging directory when nothing was left in it. */
-async function removeIfEmpty(dir: string): Promise<void> {
-  if ((await countFiles(dir)) === 0) await rm(dir, { recursive: true, force: true });
 }

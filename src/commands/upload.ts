@@ -3,7 +3,9 @@ import { planBackup, type MappingPlan, type SourceState } from '../engine/plan.j
 import { probeSource } from '../engine/probe-source.js';
 import { runAll } from '../engine/run-all.js';
 import { UsageError } from '../errors.js';
+import { trackBackup } from '../run/inflight.js';
 import { runPipeline } from '../run/pipeline.js';
+import { readUnfinished } from '../run/unfinished.js';
 import { requireCryptKey } from '../safety/crypt-key.js';
 import { markUploaded } from '../run/uploaded.js';
 import { refuseWipeTargets } from '../safety/wipe-targets.js';
@@ -32,7 +34,18 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
     for (const dir of Object.keys(config.paths)) sources[dir] = await probeSource(dir, symlinks === 'follow');
     // Always `rclone copy`: the remote keeps what earlier uploads wiped locally, and a mirror would delete it.
     const copyOnly = new Set(Object.values(config.paths));
-    const plans = planBackup({ config, remote, only: options.only, dryRun, sources, copyOnly, allowEmpty: true });
+    const unfinished = await readUnfinished(ctx.paths.unfinishedFile);
+    const plans = planBackup({
+      config,
+      remote,
+      only: options.only,
+      dryRun,
+      sources,
+      copyOnly,
+      allowEmpty: true,
+      unfinishedRestores: new Set(Object.keys(unfinished.restores)),
+      ignoreUnfinishedRestore: options.ignoreUnfinishedRestore,
+    });
     planned = plans.length;
     await refuseWipeTargets(plans, { home: ctx.home, configDir: ctx.paths.configDir, stateDir: ctx.paths.stateDir }, Boolean(options.force));
     if (wipeMode === 'shred' && mode !== 'silent') {
@@ -53,10 +66,18 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
     };
     const view = await createRunView(ctx, mode, plans, { direction: 'backup', dryRun });
     const hooks = { emit: view.emit, log: log.write, cancelSignal: interrupt.signal, dryRun };
-    const ran = await runAll(plans, (plan) => uploadMapping(rclone, plan, settings, hooks, (files) => trash(files, { glob: false })), {
-      cancelSignal: interrupt.signal,
-      emit: view.emit,
-    });
+    const moveToTrash = (files: string[]) => trash(files, { glob: false });
+    const ran = await runAll(
+      plans,
+      async (plan) => {
+        if (dryRun || plan.refusal) return uploadMapping(rclone, plan, settings, hooks, moveToTrash);
+        const tracker = await trackBackup(ctx.paths.unfinishedFile, plan.name);
+        const result = await uploadMapping(rclone, plan, settings, { ...hooks, emit: (event) => (view.emit(event), tracker.see(event)) }, moveToTrash);
+        await tracker.finish(result);
+        return result;
+      },
+      { cancelSignal: interrupt.signal, emit: view.emit },
+    );
     await view.finish();
     return ran;
   });

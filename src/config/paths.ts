@@ -24,6 +24,8 @@ export interface PoofPaths {
   rcloneVersionCache: string;
   /** Mappings that `poof upload` has wiped locally: their backups copy and never delete remotely. */
   uploadedFile: string;
+  /** Restores and backups that started and did not finish, by local directory and by mapping. */
+  unfinishedFile: string;
   /** Root of the built-in local-directory "cloud" when `cconfig --provider local` gets no --root. */
   defaultLocalRoot: string;
   /** Where the original Python poof kept its config on this platform (appdirs user_config_dir). */
@@ -80,6 +82,7 @@ export function resolvePaths(input: PathInputs): PoofPaths {
     lockFile: path.join(stateDir, 'poof.lock'),
     rcloneVersionCache: path.join(stateDir, 'rclone-version.json'),
     uploadedFile: path.join(stateDir, 'uploaded.json'),
+    unfinishedFile: path.join(stateDir, 'unfinished.json'),
     defaultLocalRoot: path.join(dirs.data, 'local-cloud'),
     legacyConfigDir,
   };

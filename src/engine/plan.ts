@@ -3,7 +3,7 @@ import { normalizeDir } from '../fs/paths.js';
 import { buildSyncArgs } from '../rclone/args.js';
 import { mappingPath, type ResolvedRemote } from '../rclone/remote.js';
 import { stallMsFor } from '../rclone/watchdog.js';
-import { refuseOverlap, refuseSource, type SourceState } from '../safety/sources.js';
+import { refuseOverlap, refuseSource, refuseUnfinishedRestore, type SourceState } from '../safety/sources.js';
 
 export type { SourceState };
 
@@ -31,6 +31,9 @@ export interface BackupPlanInput {
   copyOnly?: ReadonlySet<string> | undefined;
   /** Upload: an empty directory is fine (nothing to copy, nothing to wipe); it is never mirrored. */
   allowEmpty?: boolean;
+  /** Local directories whose last restore did not finish: refused unless ignoreUnfinishedRestore. */
+  unfinishedRestores?: ReadonlySet<string> | undefined;
+  ignoreUnfinishedRestore?: boolean | undefined;
 }
 
 /**
@@ -55,7 +58,9 @@ export function planBackup(input: BackupPlanInput): MappingPlan[] {
       dryRun: input.dryRun,
       copyOnly: input.copyOnly?.has(name) ?? false,
     });
-    const refusal = refuseSource(input.sources[rawDir], Boolean(input.allowEmpty) || (input.copyOnly?.has(name) ?? false)) ?? refuseOverlap(localDir, remote, config, name);
+    const refusal =
+      refuseUnfinishedRestore(localDir, name, input.unfinishedRestores ?? new Set(), Boolean(input.ignoreUnfinishedRestore)) ??
+      refuseSource(input.sources[rawDir], Boolean(input.allowEmpty) || (input.copyOnly?.has(name) ?? false)) ?? refuseOverlap(localDir, remote, config, name);
     return {
       name,
       localDir,

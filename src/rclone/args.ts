@@ -52,11 +52,19 @@ export interface RestoreArgsInput extends Omit<SyncArgsInput, 'source' | 'dest' 
   remotePath: string;
   localDir: string;
   /**
-   * Where rclone moves every local file it would overwrite or delete (rclone --backup-dir).
-   * Left out of the planning dry run, whose "Skipped move" lines would blur what is replaced.
+   * The restore itself: rclone copies into this staging directory inside the mapping, skipping
+   * files already identical in the mapping (--compare-dest), and poof moves each complete file
+   * into place. Without it, the argv is the planning dry run of a mirror.
    */
-  backupDir?: string | undefined;
+  stagingDir?: string | undefined;
 }
+
+/**
+ * Where a restore stages files, inside the mapping (the same file system, so moving a finished
+ * file into place is a rename). Every poof transfer excludes it, on both sides.
+ */
+export const STAGING_PREFIX = '.poof-restore-';
+export const STAGING_EXCLUDE = `/${STAGING_PREFIX}*/**`;
 
 /**
  * Pure: the argv of one backup `rclone sync LOCAL REMOTE`, logging JSON lines with stats every
@@ -71,17 +79,17 @@ export function buildSyncArgs(input: SyncArgsInput): string[] {
 }
 
 /**
- * Pure: the argv of one restore `rclone sync REMOTE LOCAL`. The same flags as the backup, so
- * both sides see the same tree (links followed the same way, the same excludes, which also keep
- * excluded local files from being deleted), plus --backup-dir: every local file the sync would
- * overwrite or delete is moved there instead of being destroyed.
+ * Pure: the argv of a restore. Planning: a dry run of `rclone sync REMOTE LOCAL` says exactly
+ * what a mirror would restore, replace and delete. Restoring: `rclone copy REMOTE STAGING
+ * --compare-dest LOCAL` writes only what differs, and only into the staging directory: rclone 1.60
+ * writes local files in place, so an interrupted restore must never write under a real name.
+ * The same flags as the backup, so both sides see the same tree (links followed the same way,
+ * the same excludes, which also keep excluded local files from being deleted).
  */
 export function buildRestoreArgs(input: RestoreArgsInput): string[] {
   const tuning = effectiveTuning(input.backendType, input.crypt, input.tuning);
-  const args = ['sync', input.remotePath, input.localDir, ...transferFlags(input, tuning)];
-  if (input.backupDir !== undefined) args.push('--backup-dir', input.backupDir);
-  if (input.dryRun) args.push('--dry-run');
-  return args;
+  if (input.stagingDir === undefined) return ['sync', input.remotePath, input.localDir, ...transferFlags(input, tuning), '--dry-run'];
+  return ['copy', input.remotePath, input.stagingDir, ...transferFlags(input, tuning), '--compare-dest', input.localDir];
 }
 
 /** Pure: the flags a backup and a restore share. */
@@ -103,6 +111,7 @@ function transferFlags(input: Omit<SyncArgsInput, 'source' | 'dest'>, tuning: Rc
   if (tuning.checksum && !input.crypt) args.push('--checksum');
   if (tuning.fastList) args.push('--fast-list');
   for (const pattern of input.excludes ?? []) args.push('--exclude', pattern);
+  args.push('--exclude', STAGING_EXCLUDE);
   return args;
 }
 

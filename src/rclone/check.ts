@@ -1,5 +1,5 @@
 import type { SymlinkMode } from '../config/schema.js';
-import { baseFlags } from '../rclone/args.js';
+import { baseFlags, STAGING_EXCLUDE } from './args.js';
 
 /**
  * How a local file is proven identical to its remote copy.
@@ -35,6 +35,7 @@ export function buildProofArgs(input: ProofArgsInput): string[] {
   if (input.checkers !== undefined) args.push('--checkers', String(input.checkers));
   if (input.fastList) args.push('--fast-list');
   for (const pattern of input.excludes ?? []) args.push('--exclude', pattern);
+  args.push('--exclude', STAGING_EXCLUDE);
   return args;
 }
 

@@ -10,6 +10,8 @@ export interface RcloneStats {
   elapsedTime: number;
   speed: number;
   eta: number | null;
+  /** Names of the files being transferred at this moment. */
+  transferring: string[];
 }
 
 export type LogEvent =
@@ -79,6 +81,9 @@ function readStats(raw: Record<string, unknown>): RcloneStats {
     elapsedTime: num('elapsedTime'),
     speed: num('speed'),
     eta: typeof raw.eta === 'number' ? raw.eta : null,
+    transferring: Array.isArray(raw.transferring)
+      ? raw.transferring.flatMap((t: unknown) => (typeof t === 'object' && t !== null && typeof (t as { name?: unknown }).name === 'string' ? [(t as { name: string }).name] : []))
+      : [],
   };
 }
 

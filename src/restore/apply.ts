@@ -1,26 +1,34 @@
-import { lstat, readdir, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { cp, link, lstat, mkdir, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { MappingPlan } from '../engine/plan.js';
 import type { RestoreResult } from '../engine/result.js';
 import { runMapping, type MappingHooks } from '../engine/run-mapping.js';
+import { STAGING_PREFIX } from '../rclone/args.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { InspectedTarget } from './inspect.js';
 
+/** Moves local files out of the way, recoverably: to the OS trash, or into --keep-dir. */
+export type MoveAside = (files: string[]) => Promise<void>;
+
 export interface RestoreMode {
-  /** trash: the OS trash (default); keep: a directory the user chose (--keep-dir). */
-  kind: 'trash' | 'keep';
-  /** rclone's --backup-dir for this mapping: the safety net (trash) or the chosen directory (keep). */
-  backupDir: string;
+  moveAside: MoveAside;
+  /** --keep-dir: where moved files are (reported only when something was moved there). */
+  keptIn?: string | undefined;
   linksMode: boolean;
+  /** The restore's rclone argv, given the staging directory. */
+  argsFor: (stagingDir: string) => string[];
 }
 
-export type MoveToTrash = (files: string[]) => Promise<void>;
-
 /**
- * Restore one mapping. In trash mode, every local file the dry run showed would be replaced or
- * deleted goes to the OS trash first, where the file manager can put it back where it was. The
- * sync itself still runs with --backup-dir, so a file that changed after the dry run is moved
- * aside rather than destroyed; whatever lands there goes to the trash afterwards too.
+ * Restore one mapping without ever leaving a partly written file under a real name:
+ * 1. leftovers of an interrupted restore (staging directories) are removed: they only ever
+ *    held copies of remote files;
+ * 2. every local file the plan replaces or deletes is moved aside (trash or --keep-dir);
+ * 3. rclone copies what differs into a staging directory inside the mapping (same file system);
+ * 4. only when rclone finished, each complete file is moved to its real name with link(2),
+ *    which never replaces a file: one that appeared meanwhile is moved aside first.
+ * An interruption at any step leaves real names either as they were, moved aside, or complete.
  */
 export async function restoreMapping(
   rclone: Rclone,
@@ -28,68 +36,166 @@ export async function restoreMapping(
   plan: MappingPlan,
   mode: RestoreMode,
   hooks: MappingHooks,
-  moveToTrash: MoveToTrash,
 ): Promise<RestoreResult> {
-  let trashedFirst = 0;
-  if (mode.kind === 'trash' && target.changes) {
-    const endangered = [...target.changes.replace, ...target.changes.remove];
-    const present: string[] = [];
-    for (const file of endangered) {
-      const local = await existingLocalPath(target.localDir, file.path, mode.linksMode);
-      if (local) present.push(local);
-    }
-    try {
-      if (present.length > 0) await moveToTrash(present);
-      trashedFirst = present.length;
-    } catch (error) {
-      const stillThere = (await Promise.all(present.map((f) => lstat(f).then(() => 1, () => 0)))).reduce<number>((a, b) => a + b, 0);
-      return failed(plan, `could not move local files to the trash (${(error as Error).message}); ${present.length - stillThere} of ${present.length} are in the trash, nothing was restored`);
-    }
-  }
+  const started = Date.now();
+  const base = { kind: 'restore' as const, name: plan.name, localDir: plan.localDir, remotePath: plan.remotePath, errors: [] as string[] };
+  if (plan.refusal) return { ...base, status: 'refused', reason: plan.refusal, copied: 0, deleted: 0, trashed: 0, durationMs: 0 };
+  await mkdir(plan.localDir, { recursive: true });
+  await removeStaging(plan.localDir);
 
-  const result = await runMapping(rclone, plan, hooks);
-  const staged = await countFiles(mode.backupDir);
-  const withCounts: RestoreResult = { ...result, kind: 'restore', trashed: trashedFirst + staged, ...(mode.kind === 'keep' ? { keptIn: mode.backupDir } : {}) };
-  if (mode.kind === 'keep') return withCounts;
-  if (staged === 0) {
-    await rm(mode.backupDir, { recursive: true, force: true });
-    return withCounts;
+  const changes = target.changes ?? { restore: [], replace: [], remove: [], touch: 0 };
+  const present: string[] = [];
+  for (const file of [...changes.replace, ...changes.remove]) {
+    const local = await existingLocalPath(plan.localDir, file.path, mode.linksMode);
+    if (local) present.push(local);
   }
+  const removed = changes.remove.length;
+  let movedAside = 0;
+  const kept = () => (movedAside > 0 && mode.keptIn ? { keptIn: mode.keptIn } : {});
   try {
-    await moveToTrash([mode.backupDir]);
-    return withCounts;
+    if (present.length > 0) await mode.moveAside(present);
+    movedAside = present.length;
   } catch (error) {
+    const stillThere = (await Promise.all(present.map((f) => lstat(f).then(() => 1, () => 0)))).reduce<number>((a, b) => a + b, 0);
+    movedAside = present.length - stillThere;
     return {
-      ...withCounts,
+      ...base,
+      ...kept(),
       status: 'failed',
-      keptIn: mode.backupDir,
-      reason: `${staged} replaced local files could not go to the trash (${(error as Error).message}); they are kept in ${mode.backupDir}`,
+      reason: `could not move local files aside (${(error as Error).message}); ${movedAside} of ${present.length} were, nothing was restored`,
+      copied: 0,
+      deleted: 0,
+      trashed: movedAside,
+      durationMs: Date.now() - started,
     };
   }
+
+  const staging = path.join(plan.localDir, `${STAGING_PREFIX}${randomBytes(4).toString('hex')}`);
+  const copied = await runMapping(rclone, { ...plan, args: mode.argsFor(staging) }, hooks);
+  if (copied.status !== 'ok') {
+    // Partial files stay in the staging directory, never under a real name; the next restore removes it.
+    return { ...copied, ...base, ...kept(), errors: copied.errors, copied: 0, deleted: removed, trashed: movedAside, durationMs: Date.now() - started };
+  }
+  // rclone creates the staging directory only when something differs.
+  const placed = (await exists(staging)) ? await placeStaged(staging, plan.localDir, mode.moveAside) : { files: 0, bytes: 0, movedAside: 0 };
+  await rm(staging, { recursive: true, force: true });
+  movedAside += placed.movedAside;
+  const stats = copied.stats ? { stats: { ...copied.stats, bytes: placed.bytes } } : {};
+  return {
+    ...copied,
+    ...base,
+    ...stats,
+    ...kept(),
+    errors: copied.errors,
+    copied: placed.files,
+    deleted: removed,
+    trashed: movedAside,
+    durationMs: Date.now() - started,
+  };
 }
+
+/** Remove staging directories left by an interrupted restore of this mapping. */
+export async function removeStaging(localDir: string): Promise<void> {
+  const entries = await readdir(localDir, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (entry.isDirectory() && entry.name.startsWith(STAGING_PREFIX)) await rm(path.join(localDir, entry.name), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Move every staged entry to its real name. Directories are created; files and links are
+ * hard-linked into place (link(2) fails rather than replace anything) and then unlinked from
+ * the staging directory. A file that took the name meanwhile is kept if identical, else moved
+ * aside first. File systems without hard links fall back to a rename after an existence check.
+ */
+async function placeStaged(staging: string, localDir: string, moveAside: MoveAside): Promise<{ files: number; bytes: number; movedAside: number }> {
+  let files = 0;
+  let bytes = 0;
+  let movedAside = 0;
+  for (const { rel, isDirectory } of await walk(staging)) {
+    const from = path.join(staging, rel);
+    const to = path.join(localDir, rel);
+    if (isDirectory) {
+      await mkdir(to, { recursive: true });
+      continue;
+    }
+    const size = (await lstat(from)).size;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await link(from, to);
+        await unlink(from);
+        break;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST' && attempt < 2) {
+          if (await sameContent(from, to)) {
+            await rename(from, to);
+            break;
+          }
+          await moveAside([to]);
+          movedAside++;
+          continue;
+        }
+        if ((code === 'EPERM' || code === 'ENOTSUP' || code === 'EXDEV') && !(await exists(to))) {
+          await rename(from, to);
+          break;
+        }
+        throw error;
+      }
+    }
+    files++;
+    bytes += size;
+  }
+  return { files, bytes, movedAside };
+}
+
+/** Every entry below dir, parents before their contents; links are not followed. */
+async function walk(dir: string, rel = ''): Promise<Array<{ rel: string; isDirectory: boolean }>> {
+  const out: Array<{ rel: string; isDirectory: boolean }> = [];
+  for (const entry of await readdir(path.join(dir, rel), { withFileTypes: true })) {
+    const child = path.join(rel, entry.name);
+    out.push({ rel: child, isDirectory: entry.isDirectory() });
+    if (entry.isDirectory()) out.push(...(await walk(dir, child)));
+  }
+  return out;
+}
+
+async function sameContent(a: string, b: string): Promise<boolean> {
+  const [sa, sb] = await Promise.all([lstat(a), lstat(b)]);
+  if (!sa.isFile() || !sb.isFile() || sa.size !== sb.size) return false;
+  const [ca, cb] = await Promise.all([readFile(a), readFile(b)]);
+  return ca.equals(cb);
+}
+
+const exists = (file: string) => lstat(file).then(() => true, () => false);
 
 /** The local file behind a remote object name; in links mode "x.rclonelink" is the link "x". */
 async function existingLocalPath(localDir: string, object: string, linksMode: boolean): Promise<string | undefined> {
   const direct = path.join(localDir, object);
-  if (await lstat(direct).then(() => true, () => false)) return direct;
+  if (await exists(direct)) return direct;
   if (linksMode && object.endsWith('.rclonelink')) {
-    const link = direct.slice(0, -'.rclonelink'.length);
-    if (await lstat(link).then((s) => s.isSymbolicLink(), () => false)) return link;
+    const linkPath = direct.slice(0, -'.rclonelink'.length);
+    if (await lstat(linkPath).then((s) => s.isSymbolicLink(), () => false)) return linkPath;
   }
   return undefined;
 }
 
-/** Files (not directories) below dir; 0 when it does not exist. */
-export async function countFiles(dir: string): Promise<number> {
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true, recursive: true });
-  } catch {
-    return 0;
-  }
-  return entries.filter((e) => !e.isDirectory()).length;
-}
-
-function failed(plan: MappingPlan, reason: string): RestoreResult {
-  return { kind: 'restore', trashed: 0, name: plan.name, localDir: plan.localDir, remotePath: plan.remotePath, status: 'failed', reason, copied: 0, deleted: 0, errors: [], durationMs: 0 };
+/**
+ * --keep-dir: move files into keepRoot under their path inside localDir. A rename where the
+ * two are on one file system, else a copy that keeps times and modes, then the original goes.
+ */
+export function keepInDir(localDir: string, keepRoot: string): MoveAside {
+  return async (files) => {
+    for (const file of files) {
+      const dest = path.join(keepRoot, path.relative(localDir, file));
+      await mkdir(path.dirname(dest), { recursive: true });
+      try {
+        await rename(file, dest);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+        await cp(file, dest, { preserveTimestamps: true, verbatimSymlinks: true, errorOnExist: true, force: false });
+        await rm(file);
+      }
+    }
+  };
 }

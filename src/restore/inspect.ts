@@ -4,6 +4,7 @@ import { describeRcloneExit } from '../rclone/exit-codes.js';
 import { buildSizeArgs } from '../rclone/args.js';
 import { dryRunAction, stripTimestamp } from '../rclone/log-parse.js';
 import type { Rclone } from '../rclone/runner.js';
+import type { UnfinishedBackup } from '../run/unfinished.js';
 import { runStreamed } from '../rclone/stream.js';
 import { restoreArgsFor, sortChanges, type DryRunItem, type RestoreChanges, type RestoreSettings, type RestoreTarget } from './plan.js';
 
@@ -11,6 +12,8 @@ export interface InspectedTarget extends RestoreTarget {
   remoteFiles?: number;
   remoteBytes?: number;
   changes?: RestoreChanges;
+  /** The mapping's last backup did not finish: files it was writing may be partial on the remote. */
+  unfinishedBackup?: UnfinishedBackup;
 }
 
 /**

@@ -42,8 +42,8 @@ export function planRestoreTargets(input: RestoreTargetsInput): RestoreTarget[] 
     });
 }
 
-/** Pure: the rclone argv restoring one target; without backupDir it is the planning dry run. */
-export function restoreArgsFor(target: RestoreTarget, settings: RestoreSettings, backupDir?: string): string[] {
+/** Pure: the rclone argv restoring one target into stagingDir; without it, the planning dry run. */
+export function restoreArgsFor(target: RestoreTarget, settings: RestoreSettings, stagingDir?: string): string[] {
   const { config, remote } = settings;
   return buildRestoreArgs({
     configFile: remote.configFile,
@@ -54,8 +54,7 @@ export function restoreArgsFor(target: RestoreTarget, settings: RestoreSettings,
     symlinks: config.symlinks,
     excludes: config.excludes,
     tuning: config.rclone,
-    backupDir,
-    dryRun: backupDir === undefined,
+    stagingDir,
   });
 }
 

@@ -31,3 +31,12 @@ export function refuseOverlap(localDir: string, remote: ResolvedRemote, config: 
   }
   return undefined;
 }
+
+/**
+ * Pure: a directory whose last restore did not finish holds only part of the remote copy (and
+ * the rest in the trash): backing it up would replace the good remote copy with the part.
+ */
+export function refuseUnfinishedRestore(localDir: string, name: string, unfinished: ReadonlySet<string>, override: boolean): string | undefined {
+  if (override || !unfinished.has(localDir)) return undefined;
+  return `the last restore into ${localDir} did not finish, so it may hold only part of the remote copy; finish it with \`poof download --only ${name}\`, or pass --ignore-unfinished-restore to copy what is there`;
+}

@@ -2,6 +2,7 @@ import type { Direction } from '../engine/events.js';
 import type { MappingResult, TransferResult } from '../engine/result.js';
 import type { RcloneStats } from '../rclone/log-parse.js';
 import type { RunRecord } from '../run/history.js';
+import type { UnfinishedBackup } from '../run/unfinished.js';
 
 /** Pure: a human size, 1024-based, as rclone prints it. */
 export function formatBytes(bytes: number): string {
@@ -94,4 +95,12 @@ export function formatRunRecord(record: RunRecord): string {
   const status = record.status === 'ok' ? 'ok' : `${record.status} (exit ${record.exitCode})`;
   const dry = record.dryRun ? ' [dry run]' : '';
   return `${when}  ${record.command}${dry}  ${status}: ${record.mappings.length} mappings, ${copied} files copied (${formatBytes(bytes)}), ${seconds.toFixed(1)} s${bad.length ? `; ${bad.join(', ')}` : ''}${record.reason ? `; ${record.reason}` : ''}`;
+}
+
+/** Pure: the warning a restore gives when the mapping's last backup did not finish. */
+export function formatUnfinishedBackup(name: string, backup: UnfinishedBackup): string {
+  const files = backup.inFlight.length
+    ? `these files were being written and may be incomplete on the remote: ${backup.inFlight.slice(0, 10).join(', ')}${backup.inFlight.length > 10 ? `, and ${backup.inFlight.length - 10} more` : ''}`
+    : 'no file was being written when it stopped';
+  return `${name}: warning: the last backup (started ${backup.started}) did not finish; ${files}`;
 }

@@ -92,17 +92,19 @@ describe('restore plan', () => {
 
 describe('restore argv', () => {
   const base = { configFile: '/c/rclone-poof.conf', remotePath: 'r:b/Docs', localDir: '/home/joe/Docs' };
-  it('mirrors remote -> local with the backup\'s flags and a backup dir, never --max-delete', () => {
-    const args = buildRestoreArgs({ ...base, backendType: 's3', crypt: false, backupDir: '/s/Docs', excludes: ['*.tmp'], tuning: { maxDelete: 5 } });
-    assert.deepEqual(args.slice(0, 3), ['sync', 'r:b/Docs', '/home/joe/Docs']);
+  it('restores into a staging directory with the backup\'s flags, only what differs locally, never --max-delete', () => {
+    const args = buildRestoreArgs({ ...base, backendType: 's3', crypt: false, stagingDir: '/home/joe/Docs/.poof-restore-1', excludes: ['*.tmp'], tuning: { maxDelete: 5 } });
+    assert.deepEqual(args.slice(0, 3), ['copy', 'r:b/Docs', '/home/joe/Docs/.poof-restore-1']);
     for (const flag of ['--config', '--ask-password=false', '--copy-links', '--metadata', '--checksum', '--fast-list', '--use-json-log']) assert.ok(args.includes(flag), flag);
-    assert.equal(args[args.indexOf('--backup-dir') + 1], '/s/Docs');
+    assert.equal(args[args.indexOf('--compare-dest') + 1], '/home/joe/Docs');
     assert.equal(args[args.indexOf('--exclude') + 1], '*.tmp');
-    assert.ok(!args.includes('--max-delete') && !args.includes('--dry-run'));
+    assert.equal(args[args.lastIndexOf('--exclude') + 1], '/.poof-restore-*/**', 'staging directories are never copied or deleted');
+    assert.ok(!args.includes('--max-delete') && !args.includes('--dry-run') && !args.includes('--backup-dir'));
   });
-  it('plans with a dry run and without a backup dir', () => {
-    const args = buildRestoreArgs({ ...base, backendType: 'sftp', crypt: false, dryRun: true });
-    assert.ok(args.includes('--dry-run') && !args.includes('--backup-dir') && !args.includes('--metadata'));
+  it('plans with a dry run of the mirror', () => {
+    const args = buildRestoreArgs({ ...base, backendType: 'sftp', crypt: false });
+    assert.deepEqual(args.slice(0, 3), ['sync', 'r:b/Docs', '/home/joe/Docs']);
+    assert.ok(args.includes('--dry-run') && !args.includes('--compare-dest') && !args.includes('--metadata'));
   });
   it('sizes the remote copy with short timeouts', () => {
     assert.deepEqual(buildSizeArgs('/c', 'r:b/D', ['x']).slice(0, 3), ['size', 'r:b/D', '--json']);
