@@ -119,3 +119,41 @@ describe('an interrupted restore never leaves a partial file under a real name',
     assert.equal(await exists(path.join(dir, 'one.bin')), false, 'and was wiped locally only after');
   });
 });
+
+describe('a backup killed mid-transfer onto storage that writes in place', () => {
+  let sb: Sandbox;
+  let dir: string;
+  let paths: Record<string, string>;
+  let remote: string;
+  before(async () => {
+    sb = await makeSandbox();
+    const backup = await mapLocalDirs(sb, { Big: { 'big.bin': Buffer.alloc(3_000_000, 5), 'small.txt': 'small\n' } });
+    dir = backup.dirs.Big!;
+    paths = backup.paths;
+    const { bucket } = JSON.parse(await readFile(paths.poofConf!, 'utf8')) as { bucket: string };
+    remote = path.join(backup.cloud, bucket, 'Big');
+  });
+  after(() => sb.cleanup());
+
+  it('a restore names the files in flight; the next backup replaces the partial remote file', async () => {
+    const conf = JSON.parse(await readFile(paths.poofConf!, 'utf8')) as Record<string, unknown>;
+    await writeFile(paths.poofConf!, JSON.stringify({ ...conf, rclone: { bwlimit: '300k' } }));
+    const run = startPoof(['backup'], sb.env);
+    await waitForTransfer(paths.logFile!, 'Big', 'sync');
+    await new Promise((r) => setTimeout(r, 2_500));
+    process.kill(-run.pid, 'SIGKILL');
+    await run.exit;
+    const partial = await readFile(path.join(remote, 'big.bin')).catch(() => Buffer.alloc(0));
+    assert.ok(partial.length < 3_000_000, 'the remote file was cut short (rclone 1.60 writes local files in place)');
+
+    const dry = await runPoof(['download', '--dry-run'], { env: sb.env });
+    assert.match(dry.stderr, /Big: warning: the last backup \(started .*\) did not finish; these files were being written and may be incomplete on the remote: big\.bin/);
+    await writeFile(paths.poofConf!, JSON.stringify(conf));
+    const next = await runPoof(['backup'], { env: sb.env });
+    assert.equal(next.code, 0, next.stderr);
+    assert.match(next.stderr, /cleared a stale lock left by pid \d+ \(backup/);
+    assert.deepEqual(await readTree(remote), await readTree(dir));
+    const after = await runPoof(['download', '--dry-run'], { env: sb.env });
+    assert.doesNotMatch(after.stderr, /did not finish/);
+  });
+});
