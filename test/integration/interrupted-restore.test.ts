@@ -147,11 +147,11 @@ describe('a backup killed mid-transfer onto storage that writes in place', () =>
     assert.ok(partial.length < 3_000_000, 'the remote file was cut short (rclone 1.60 writes local files in place)');
 
     const dry = await runPoof(['download', '--dry-run'], { env: sb.env });
+    assert.match(dry.stderr, /cleared a stale lock left by pid \d+ \(backup/);
     assert.match(dry.stderr, /Big: warning: the last backup \(started .*\) did not finish; these files were being written and may be incomplete on the remote: big\.bin/);
     await writeFile(paths.poofConf!, JSON.stringify(conf));
     const next = await runPoof(['backup'], { env: sb.env });
     assert.equal(next.code, 0, next.stderr);
-    assert.match(next.stderr, /cleared a stale lock left by pid \d+ \(backup/);
     assert.deepEqual(await readTree(remote), await readTree(dir));
     const after = await runPoof(['download', '--dry-run'], { env: sb.env });
     assert.doesNotMatch(after.stderr, /did not finish/);
