@@ -8,6 +8,7 @@ import { describeRcloneExit } from '../rclone/exit-codes.js';
 import { trackBackup } from '../run/inflight.js';
 import { runPipeline } from '../run/pipeline.js';
 import { readUnfinished } from '../run/unfinished.js';
+import { requireCryptKey } from '../safety/crypt-key.js';
 import { isUploaded, readUploaded } from '../run/uploaded.js';
 import { createRunView, outputMode } from '../ui/run-view.js';
 import type { backupSpec, OptionsOf } from './specs.js';
@@ -19,7 +20,9 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
   const mode = outputMode(ctx, options);
   let planned = 0;
   const { exitCode, outcome } = await runPipeline(ctx, { command: 'backup', dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
-    const { config } = setup;
+    const { config, names } = setup;
+    // Other keys would write a second encrypted tree beside the first, and verify would pass for both.
+    await requireCryptKey(rclone, remote, names, interrupt.signal, !dryRun);
     const sources: Record<string, SourceState> = {};
     for (const dir of Object.keys(config.paths)) sources[dir] = await probeSource(dir, (config.symlinks ?? 'follow') === 'follow');
     const uploaded = await readUploaded(ctx.paths.uploadedFile);

@@ -51,7 +51,7 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
     if (wipeMode === 'shred' && mode !== 'silent') {
       ctx.err('poof: shred overwrites each file before deleting it, as a best effort: SSDs and copy-on-write or journalling file systems (APFS, btrfs, ZFS) may keep the old blocks');
     }
-    await requireCryptKey(rclone, remote, names, interrupt.signal);
+    await requireCryptKey(rclone, remote, names, interrupt.signal, !dryRun);
     if (!dryRun) {
       await confirmUpload(ctx, plans, wipeMode, options, interrupt.signal);
       await markUploaded(ctx.paths.uploadedFile, plans.filter((p) => !p.refusal).map((p) => p.name), new Date());
