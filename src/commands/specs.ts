@@ -75,6 +75,7 @@ export const cconfigSpec = () =>
     .option('--crypt', 'add zero-knowledge encryption: a crypt remote over this storage (alone: over the storage already set up)')
     .option('--passphrase-stdin', 'crypt: use the passphrase on standard input instead of a generated key (or $POOF_CRYPT_PASSPHRASE)')
     .option('--ask-passphrase', 'crypt: ask for the passphrase on the terminal instead of generating a key')
+    .option('--replace-keys', 'crypt, with --force: replace keys that still decrypt data on the remote (the old file is kept)')
     .option('--force', 'replace an existing remote section without asking')
     .addHelpText(
       'after',

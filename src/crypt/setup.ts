@@ -8,15 +8,46 @@ import { escapeRcloneValue, renderTemplate } from '../render-template.js';
 import { findSection, parseRcloneConf, upsertSection } from '../rclone/ini.js';
 import { obscureSecret } from '../rclone/obscure.js';
 import { locateRclone } from '../rclone/runner.js';
-import { askPassword } from '../ui/prompts.js';
+import { askPassword, confirmOrDecline } from '../ui/prompts.js';
+import { proveCryptKey } from './key-proof.js';
 import { CRYPT_REMOTE, cryptPair, generateKey } from './layout.js';
 
 export const PASSPHRASE_ENV = 'POOF_CRYPT_PASSPHRASE';
 
 export interface CryptSetupOptions {
-  force?: boolean;
-  passphraseStdin?: boolean;
-  askPassphrase?: boolean;
+  force?: boolean | undefined;
+  passphraseStdin?: boolean | undefined;
+  askPassphrase?: boolean | undefined;
+  replaceKeys?: boolean | undefined;
+}
+
+/**
+ * Before new crypt keys replace old ones (`cconfig --crypt --force`), and before anything is
+ * written: when the old keys still decrypt data on the remote (or that cannot be checked), new
+ * ones make it unreadable, so a yes on the terminal or --replace-keys is needed. Then the whole
+ * old rclone-poof.conf is kept beside it (0600), whatever the answer was about the data.
+ */
+export async function guardKeyReplacement(ctx: Context, config: PoofConfig, options: CryptSetupOptions): Promise<void> {
+  const text = (await readTextIfExists(ctx.paths.rcloneConf)) ?? '';
+  const parsed = parseRcloneConf(text);
+  const old = findSection(parsed, CRYPT_REMOTE);
+  if (!old || !options.force || parsed.errors.length > 0) return;
+  if (!options.replaceKeys) {
+    const rclone = await locateRclone({ env: ctx.env });
+    const proof = await proveCryptKey(rclone, ctx.paths.rcloneConf, CRYPT_REMOTE, old.values.remote ?? '', Object.values(config.paths)).catch((error: Error) => ({
+      ok: true,
+      empty: false,
+      detail: `the remote could not be checked (${error.message}), so they may`,
+    }));
+    if (proof.ok && !proof.empty) {
+      const what = `the current crypt keys decrypt data on the remote (${proof.detail}); new keys make it unreadable unless the old ones are kept`;
+      if (!ctx.interactive) throw new UsageError(`${what}; nothing was written`, 'export them with `poof key export FILE`, then add --replace-keys');
+      await confirmOrDecline(`${what}. Replace them (the old file is kept beside it)?`, 'cconfig cancelled; the keys were not replaced');
+    }
+  }
+  const kept = `${ctx.paths.rcloneConf}.replaced-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  await writeFileAtomic(kept, text);
+  ctx.err(`poof: the replaced keys are kept in ${kept} (mode 600); \`poof key import\` needs them to read what they encrypted`);
 }
 
 /**

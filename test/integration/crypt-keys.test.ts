@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
@@ -55,5 +55,38 @@ describe('a crypt remote with other keys on the same bucket', () => {
     assert.equal((await runPoof(['verify'], { env: second.env })).code, 4);
     assert.equal((await runPoof(['verify'], { env: first.env })).code, 0, 'the first keys still work');
     assert.deepEqual(await readdir(path.join(second.home, 'Docs')), ['second.txt'], 'nothing local was touched');
+  });
+});
+
+describe('cconfig --crypt --force over keys that still decrypt data', () => {
+  let sb: Sandbox;
+  before(async () => {
+    sb = await makeSandbox();
+    const docs = path.join(sb.home, 'Docs');
+    await mkdir(docs, { recursive: true });
+    await writeFile(path.join(docs, 'a.txt'), 'data\n');
+    assert.equal((await runPoof(['config', '--map', `${docs}=Docs`], { env: sb.env })).code, 0);
+    assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', path.join(sb.dir, 'cloud'), '--crypt'], { env: sb.env })).code, 0);
+    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+  });
+  after(() => sb.cleanup());
+
+  it('is refused without a terminal unless --replace-keys; then the old file is kept, 0600, and says where', async () => {
+    const conf = path.join(sb.confdir, 'rclone-poof.conf');
+    const before = await readFile(conf, 'utf8');
+    const refused = await runPoof(['cconfig', '--crypt', '--force'], { env: sb.env });
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /the current crypt keys decrypt data on the remote \(the keys decrypt the stored names .*\); new keys make it unreadable .*; nothing was written; export them with `poof key export FILE`, then add --replace-keys/);
+    assert.equal(await readFile(conf, 'utf8'), before);
+    assert.deepEqual((await readdir(sb.confdir)).filter((n) => n.includes('.replaced-')), []);
+
+    const replaced = await runPoof(['cconfig', '--crypt', '--force', '--replace-keys'], { env: sb.env });
+    assert.equal(replaced.code, 0, replaced.stderr);
+    const kept = (await readdir(sb.confdir)).filter((n) => n.startsWith('rclone-poof.conf.replaced-'));
+    assert.equal(kept.length, 1);
+    assert.match(replaced.stderr, new RegExp(`the replaced keys are kept in .*${kept[0]!.replace(/[.]/g, '\\.')} \\(mode 600\\)`));
+    assert.equal(await readFile(path.join(sb.confdir, kept[0]!), 'utf8'), before);
+    assert.equal((await stat(path.join(sb.confdir, kept[0]!))).mode & 0o777, 0o600);
+    assert.notEqual(await readFile(conf, 'utf8'), before, 'new keys were written');
   });
 });
