@@ -19,7 +19,7 @@ import {
 } from '../rclone/providers.js';
 import { locateRclone } from '../rclone/runner.js';
 import { cryptPair } from '../crypt/layout.js';
-import { addCryptRemote, guardKeyReplacement } from '../crypt/setup.js';
+import { addCryptRemote, guardKeyReplacement, PASSPHRASE_ENV } from '../crypt/setup.js';
 import { askInput, askSelect, confirmOrDecline } from '../ui/prompts.js';
 import { readSecret, SECRET_ENV } from '../ui/secret-input.js';
 import type { cconfigSpec, OptionsOf } from './specs.js';
@@ -30,6 +30,9 @@ type CconfigOptions = OptionsOf<typeof cconfigSpec>;
 export async function cconfigCommand(ctx: Context, options: CconfigOptions): Promise<number> {
   const { config } = await loadConfig(ctx.paths);
   if (options.secretStdin && options.passphraseStdin) throw new UsageError('--secret-stdin and --passphrase-stdin both read standard input', 'give one of them');
+  if (options.askPassphrase && !ctx.interactive) {
+    throw new UsageError('--ask-passphrase needs a terminal', `use --passphrase-stdin or $${PASSPHRASE_ENV}, or leave them out for a generated key`);
+  }
   if (options.crypt) await guardKeyReplacement(ctx, config, options);
   // --crypt alone adds encryption on top of the storage already configured.
   if (options.crypt && options.provider === undefined) return addCryptRemote(ctx, config, options);

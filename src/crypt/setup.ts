@@ -72,7 +72,7 @@ export async function addCryptRemote(ctx: Context, config: PoofConfig, options: 
   const passphrase = options.passphraseStdin
     ? await readStdinLine()
     : options.askPassphrase
-      ? await askPassphrase(ctx)
+      ? await askPassphrase()
       : ctx.env[PASSPHRASE_ENV] || undefined;
   if (passphrase !== undefined && passphrase.length < 12) {
     throw new UsageError('the crypt passphrase is shorter than 12 characters', 'use a longer one, or give none to have a strong random key generated');
@@ -95,8 +95,7 @@ export async function addCryptRemote(ctx: Context, config: PoofConfig, options: 
 }
 
 /** A passphrase typed twice on the terminal, masked. */
-async function askPassphrase(ctx: Context): Promise<string> {
-  if (!ctx.interactive) throw new UsageError('--ask-passphrase needs a terminal', `use --passphrase-stdin or $${PASSPHRASE_ENV}, or leave them out for a generated key`);
+async function askPassphrase(): Promise<string> {
   const first = await askPassword({ message: 'Crypt passphrase (12 characters at least):', mask: '*' });
   const second = await askPassword({ message: 'The same passphrase again:', mask: '*' });
   if (first !== second) throw new UsageError('the two passphrases differ; nothing was written');
