@@ -10,6 +10,7 @@ export const ExitCode = {
   verifyFailed: 4,
   locked: 5,
   rcloneMissing: 6,
+  sighup: 129,
   sigint: 130,
   sigterm: 143,
 } as const;

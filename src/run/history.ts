@@ -6,7 +6,8 @@ export interface RunRecord {
   command: string;
   started: string;
   ended: string;
-  status: 'ok' | 'failed' | 'interrupted';
+  /** cancelled: the user said no, or pressed Ctrl-C at a question. */
+  status: 'ok' | 'failed' | 'interrupted' | 'cancelled';
   exitCode: number;
   dryRun: boolean;
   /** Why the run ended before or outside its mappings (config missing, lock held, a hook failed). */
@@ -34,7 +35,8 @@ export function toRunRecord(input: {
   started: Date;
   ended: Date;
   exitCode: number;
-  interrupted: boolean;
+  /** Set when a signal or the user ended the run; otherwise ok or failed from the results. */
+  status?: 'interrupted' | 'cancelled';
   dryRun: boolean;
   results: MappingResult[];
   notRun: string[];
@@ -45,7 +47,7 @@ export function toRunRecord(input: {
     command: input.command,
     started: input.started.toISOString(),
     ended: input.ended.toISOString(),
-    status: input.interrupted ? 'interrupted' : failed || input.exitCode !== 0 ? 'failed' : 'ok',
+    status: input.status ?? (failed || input.exitCode !== 0 ? 'failed' : 'ok'),
     exitCode: input.exitCode,
     dryRun: input.dryRun,
     ...(input.reason ? { reason: input.reason } : {}),

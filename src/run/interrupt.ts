@@ -1,3 +1,5 @@
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 export interface Interrupt {
   /** Aborted on SIGINT or SIGTERM; passed to rclone so it is stopped too. */
   signal: AbortSignal;
@@ -5,7 +7,7 @@ export interface Interrupt {
   dispose(): void;
 }
 
-/** Catch SIGINT/SIGTERM for the length of a run, so it can stop rclone, unlock and record. */
+/** Catch SIGINT/SIGTERM/SIGHUP for the length of a run, so it can stop rclone, unlock and record. */
 export function watchInterrupts(): Interrupt {
   const controller = new AbortController();
   let received: NodeJS.Signals | undefined;
@@ -15,14 +17,13 @@ export function watchInterrupts(): Interrupt {
     received = signal;
     controller.abort(new Error(`interrupted by ${signal}`));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // SIGHUP: the terminal closed or the SSH session dropped.
+  for (const name of SIGNALS) process.on(name, onSignal);
   return {
     signal: controller.signal,
     received: () => received,
     dispose: () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const name of SIGNALS) process.off(name, onSignal);
     },
   };
 }

@@ -25,15 +25,16 @@ export async function startMonitoring(ctx: Context, config: PoofConfig, command:
 }
 
 /**
- * After every monitored run, whatever ended it: the success or failure ping, then `onFailure`
- * and `after` (which always runs). Their own failures are reported and never change the
+ * After every monitored run, whatever ended it: the success or failure ping, then, when the
+ * run got as far as its `before` hook, `onFailure` and `after` (which then always runs). Their own failures are reported and never change the
  * run's exit code.
  */
-export async function endMonitoring(ctx: Context, config: PoofConfig, command: string, exitCode: number, cause: string | undefined): Promise<void> {
+export async function endMonitoring(ctx: Context, config: PoofConfig, command: string, exitCode: number, cause: string | undefined, runHooks: boolean): Promise<void> {
   const hooks = config.hooks ?? {};
   const env = { POOF_COMMAND: command, POOF_EXIT_CODE: String(exitCode) };
   if (exitCode === 0) await ping(ctx, config.healthcheck, '', `poof ${command} ok`);
   else await ping(ctx, config.healthcheck, '/fail', `poof ${command} failed with exit code ${exitCode}${cause ? `: ${cause}` : ''}`);
+  if (!runHooks) return;
   if (exitCode !== 0 && hooks.onFailure) reportHook(ctx, 'onFailure', await runHook(ctx, hooks.onFailure, env, hookTimeoutMs(config)));
   if (hooks.after) reportHook(ctx, 'after', await runHook(ctx, hooks.after, env, hookTimeoutMs(config)));
 }

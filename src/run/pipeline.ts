@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
 import type { RunAllOutcome } from '../engine/run-all.js';
 import type { MappingResult } from '../engine/result.js';
-import { CancelledError, ExitCode, PoofError, RunFailedError } from '../errors.js';
+import { CancelledError, DeclinedError, ExitCode, LockedError, PoofError, RunFailedError } from '../errors.js';
 import { ensurePrivateDir } from '../fs/atomic-write.js';
 import { resolveRemote, type ResolvedRemote } from '../rclone/remote.js';
 import { locateRclone, type Rclone } from '../rclone/runner.js';
@@ -68,23 +68,27 @@ export async function runPipeline(
   let setup: RunSetup | undefined;
   let lock: HeldLock | undefined;
   let monitored = false;
+  let hooksStarted = false;
   try {
     await ensurePrivateDir(ctx.paths.stateDir);
     setup = await loadRunSetup(ctx, request.only);
     const remote = resolveRemote(setup.config, setup.section, setup.baseSection, ctx.paths.rcloneConf);
     monitored = isMonitored(setup.config, command, dryRun);
-    if (monitored) {
-      const problem = await startMonitoring(ctx, setup.config, command, interrupt.signal);
-      throwIfInterrupted(interrupt);
-      if (problem) throw new RunFailedError(`the before hook failed (${problem}); ${command} did not run`, 'fix the hook in poof.conf ("hooks.before")');
-    }
     const rclone = await adapters.locateRclone(ctx);
+    // The lock first: hooks belong to the run that holds it (a refused run must not unmount
+    // the disk that the running one's `before` hook mounted).
     lock = await acquireLock(ctx.paths.lockFile, command);
     if (lock.clearedStale) {
       const stale = lock.clearedStale;
       ctx.err(`poof: cleared a stale lock left by pid ${stale.pid} (${stale.command}, started ${stale.started}), which is no longer running`);
     }
     throwIfInterrupted(interrupt);
+    if (monitored) {
+      hooksStarted = true;
+      const problem = await startMonitoring(ctx, setup.config, command, interrupt.signal);
+      throwIfInterrupted(interrupt);
+      if (problem) throw new RunFailedError(`the before hook failed (${problem}); ${command} did not run`, 'fix the hook in poof.conf ("hooks.before")');
+    }
     const log = openLogFile(ctx.paths.logFile);
     try {
       outcome = await body({ setup, remote, rclone, interrupt, log });
@@ -99,17 +103,21 @@ export async function runPipeline(
   const signal = interrupt.received();
   if (signal) {
     // The interruption decides the code, whatever error it caused on the way out.
-    exitCode = signal === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm;
+    exitCode = SIGNAL_EXIT[signal] ?? ExitCode.sigterm;
     failure = undefined;
     ctx.err(`poof: ${command} interrupted by ${signal}; finished mappings stay as they are, nothing else was started`);
   }
-  const interrupted = Boolean(signal) || failure instanceof CancelledError;
+  // The user said no, or pressed Ctrl-C at a question: a choice, not a failure to alert about.
+  const declined = failure instanceof DeclinedError || failure instanceof CancelledError;
+  const lockedOut = failure instanceof LockedError;
+  const status = signal ? 'interrupted' : declined ? 'cancelled' : undefined;
   const cause = failure instanceof Error ? failure.message : undefined;
-  const record = toRunRecord({ command, started, ended: new Date(), exitCode, interrupted, dryRun, ...outcome, ...(cause ? { reason: cause } : {}) });
+  const record = toRunRecord({ command, started, ended: new Date(), exitCode, dryRun, ...outcome, ...(status ? { status } : {}), ...(cause ? { reason: cause } : {}) });
   await appendRunRecord(ctx.paths.historyFile, record).catch((error: Error) => ctx.err(`poof: could not write the run history: ${error.message}`));
-  if (monitored && setup) await endMonitoring(ctx, setup.config, command, exitCode, cause);
+  // Pings report every run that could have run; the running one reports itself when locked out.
+  if (monitored && setup && !declined && !lockedOut) await endMonitoring(ctx, setup.config, command, exitCode, cause, hooksStarted);
   // A failed run nobody watches (a schedule) shows on the desktop, not only in a log file.
-  if (exitCode !== 0 && !dryRun && command !== 'download') {
+  if (exitCode !== 0 && !dryRun && command !== 'download' && !declined) {
     await notifyFailure(ctx, setup?.config, { command, exitCode, summary: describeFailedRun(record) || cause || '' });
   }
   await lock?.release();
@@ -117,6 +125,8 @@ export async function runPipeline(
   if (failure) throw failure;
   return { exitCode, outcome };
 }
+
+const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: ExitCode.sigint, SIGTERM: ExitCode.sigterm, SIGHUP: ExitCode.sighup };
 
 function throwIfInterrupted(interrupt: Interrupt): void {
   if (interrupt.signal.aborted) throw new CancelledError(`interrupted by ${interrupt.received() ?? 'a signal'}`);

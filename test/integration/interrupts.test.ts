@@ -45,6 +45,20 @@ describe('SIGINT during backup, upload and download', () => {
   });
   after(() => sb.cleanup());
 
+  it('SIGHUP (the terminal closed) ends a backup like SIGTERM: exit 129, recorded, unlocked', async () => {
+    await setBwlimit(undefined);
+    await writeFile(path.join(src, 'big.bin'), Buffer.alloc(2_000_000, 3));
+    await setBwlimit('100k');
+    const run = startPoof(['backup'], sb.env);
+    await waitForTransfer(paths.logFile!, 'Slow', 'sync');
+    process.kill(run.pid, 'SIGHUP');
+    assert.equal((await run.exit).code, 129, run.stderr());
+    assert.match(run.stderr(), /backup interrupted by SIGHUP/);
+    assert.equal(await exists(paths.lockFile!), false);
+    assert.equal(await pgrep(`rclone .*${src}`), '');
+    assert.deepEqual([(await lastRecord()).status, (await lastRecord()).exitCode], ['interrupted', 129]);
+  });
+
   const cases: Array<{ command: 'backup' | 'upload' | 'download'; how: 'group' | 'alone' | 'tty'; json: boolean }> = [];
   for (const command of ['backup', 'upload', 'download'] as const) {
     cases.push({ command, how: 'group', json: false }, { command, how: 'alone', json: true }, { command, how: 'tty', json: false });

@@ -40,7 +40,7 @@ describe('questions on a terminal: Ctrl-C cancels (exit 130), "no" declines (exi
       assert.match(textOf(run), code === 130 ? /poof: cancelled; nothing was changed/ : /poof: download cancelled; nothing was changed/);
       assert.doesNotMatch(textOf(run), /unexpected error|this is a bug|force closed/);
       assert.equal(await readFile(path.join(docs, 'a.txt'), 'utf8'), 'changed locally\n');
-      assert.deepEqual([(await lastRecord()).command, (await lastRecord()).exitCode, (await lastRecord()).status], ['download', code, code === 130 ? 'interrupted' : 'failed']);
+      assert.deepEqual([(await lastRecord()).command, (await lastRecord()).exitCode, (await lastRecord()).status], ['download', code, 'cancelled']);
       assert.equal(await exists(paths.lockFile!), false);
     });
 
@@ -54,6 +54,20 @@ describe('questions on a terminal: Ctrl-C cancels (exit 130), "no" declines (exi
       assert.equal((await lastRecord()).exitCode, code);
     });
   }
+
+  it('Ctrl-D (end of input) at a question is a cancellation too: exit 130, recorded, unlocked', async () => {
+    const run = startPoof(['download'], sb.env, { tty: true });
+    await answer(run, /Restore, replacing or deleting 1 local file/, '\x04');
+    const exit = await run.exit;
+    assert.equal(exit.code, 130, textOf(run));
+    assert.match(textOf(run), /poof: cancelled; nothing was changed/);
+    assert.equal(await exists(paths.lockFile!), false);
+    assert.deepEqual([(await lastRecord()).command, (await lastRecord()).status], ['download', 'cancelled']);
+    assert.equal(await readFile(path.join(docs, 'a.txt'), 'utf8'), 'changed locally\n');
+    const wizard = startPoof(['config'], sb.env, { tty: true });
+    await answer(wizard, /What next\?/, '\x04');
+    assert.equal((await wizard.exit).code, 130, textOf(wizard));
+  });
 
   it('config wizard: Ctrl-C exits 130 and leaves poof.conf as it was', async () => {
     const before = await readFile(paths.poofConf!, 'utf8');

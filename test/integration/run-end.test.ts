@@ -113,9 +113,16 @@ describe('every run that starts ends in one place: recorded, hooks, pings, exit 
     assert.deepEqual([(await last()).exitCode, (await last()).status], [6, 'failed']);
     assert.match((await last()).reason ?? '', /rclone not found/);
 
-    // The test runner itself holds the lock: alive, on this host.
+    // The test runner itself holds the lock: alive, on this host. The hooks and pings belong to
+    // that run: the refused one runs none (its `after` could unmount the running one's disk).
     await writeFile(paths.lockFile!, JSON.stringify({ pid: process.pid, host: os.hostname(), command: 'backup', started: new Date().toISOString() }));
+    const hookLog = path.join(sb.dir, 'hooks.log');
+    await setConf({ healthcheck: pingUrl, hooks: { before: `echo before >> '${hookLog}'`, after: `echo after >> '${hookLog}'`, onFailure: `echo onFailure >> '${hookLog}'` } });
+    pings.length = 0;
     const locked = await runPoof(['upload', '--yes'], { env: sb.env });
+    assert.equal(await exists(hookLog), false, 'no hook ran');
+    assert.deepEqual(pings, [], 'no ping');
+    await setConf({});
     assert.equal(locked.code, 5);
     const record = await last();
     assert.deepEqual([record.command, record.exitCode, record.status], ['upload', 5, 'failed']);
