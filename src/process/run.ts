@@ -66,3 +66,79 @@ export async function runProgram(bin: string, args: string[], options: ProgramOp
     ...(result.signal ? { signal: result.signal } : {}),
   };
 }
+
+export interface ShellOptions {
+  env: Record<string, string>;
+  timeoutMs: number;
+  cancelSignal?: AbortSignal | undefined;
+}
+
+export interface ShellResult {
+  exitCode: number;
+  /** The last line the command wrote on stderr. */
+  lastError: string;
+  timedOut: boolean;
+  cancelled: boolean;
+}
+
+/**
+ * Run a user's shell command (a hook) in a process group of its own. It is done when the shell
+ * exits: its output goes to a file, not a pipe, so a background process it leaves running (an
+ * `ssh -fN` tunnel, a `sleep &`) cannot hold the run. On a timeout or an interruption the
+ * whole group is stopped, background processes included.
+ */
+export async function runShell(command: string, options: ShellOptions): Promise<ShellResult> {
+  const { execa } = await import('execa');
+  const { mkdtemp, open, readFile, rm } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'poof-hook-'));
+  const errFile = path.join(dir, 'stderr');
+  // A stream with a file descriptor of its own, which the shell inherits: a {file} target would be
+  // a pipe into the file, and execa waits for a pipe to close.
+  const errHandle = await open(errFile, 'w', 0o600);
+  const errStream = errHandle.createWriteStream({ autoClose: false });
+  let timedOut = false;
+  let cancelled = false;
+  const child = execa('/bin/sh', ['-c', command], {
+    env: options.env,
+    extendEnv: false,
+    reject: false,
+    detached: true,
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: errStream,
+  });
+  let killTimer: NodeJS.Timeout | undefined;
+  const stopGroup = () => {
+    if (child.pid === undefined || child.exitCode !== null) return;
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    killTimer ??= setTimeout(() => {
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }, KILL_GRACE_MS / 2);
+  };
+  const timer = setTimeout(() => ((timedOut = true), stopGroup()), options.timeoutMs);
+  const onCancel = () => ((cancelled = true), stopGroup());
+  if (options.cancelSignal?.aborted) onCancel();
+  options.cancelSignal?.addEventListener('abort', onCancel, { once: true });
+  try {
+    const result = await child;
+    const text = await readFile(errFile, 'utf8').catch(() => '');
+    const lastError = text.trim().split('\n').pop()?.slice(0, 200) ?? '';
+    return { exitCode: typeof result.exitCode === 'number' ? result.exitCode : -1, lastError, timedOut, cancelled };
+  } finally {
+    clearTimeout(timer);
+    if (killTimer) clearTimeout(killTimer);
+    options.cancelSignal?.removeEventListener('abort', onCancel);
+    await errHandle.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import type { PoofConfig } from '../config/schema.js';
-import { runProgram } from '../process/run.js';
+import { runShell } from '../process/run.js';
 
 const PING_TIMEOUT_MS = 10_000;
 const HOOK_TIMEOUT_S = 300;
@@ -45,10 +45,10 @@ const hookTimeoutMs = (config: PoofConfig) => (config.hooks?.timeoutSeconds ?? H
 async function runHook(ctx: Context, command: string, extra: Record<string, string>, timeoutMs: number, cancelSignal?: AbortSignal): Promise<string | undefined> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(ctx.env)) if (value !== undefined) env[key] = value;
-  const result = await runProgram('/bin/sh', ['-c', command], { env: { ...env, ...extra }, timeoutMs, cancelSignal });
-  if (cancelSignal?.aborted) return 'interrupted';
+  const result = await runShell(command, { env: { ...env, ...extra }, timeoutMs, cancelSignal });
+  if (result.cancelled) return 'interrupted';
   if (result.timedOut) return `stopped after ${timeoutMs / 1000} s`;
-  if (result.exitCode !== 0) return `exit ${result.exitCode}${result.stderr.trim() ? `: ${result.stderr.trim().split('\n').pop()?.slice(0, 200)}` : ''}`;
+  if (result.exitCode !== 0) return `exit ${result.exitCode}${result.lastError ? `: ${result.lastError}` : ''}`;
   return undefined;
 }
 

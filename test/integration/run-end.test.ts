@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { exists } from '../helpers/background.js';
+import { exists, pgrep, startPoof, waitFor } from '../helpers/background.js';
 import { cliPath, makeSandbox, mapLocalDirs, root, runPoof, type Sandbox } from '../helpers/sandbox.js';
 
 interface RunRecordLine {
@@ -130,6 +130,29 @@ describe('every run that starts ends in one place: recorded, hooks, pings, exit 
     assert.equal(await exists(paths.lockFile!), true, 'another run\'s lock is never taken away');
     await rm(paths.lockFile!);
     assert.equal(await exists(path.join(docs, 'a.txt')), true);
+  });
+
+  it('a hook is done when its shell exits, even if it leaves a process running; Ctrl-C stops a hook at once', async () => {
+    const marker = path.join(sb.dir, 'hook-started');
+    // A background process that holds the hook's output open would hold a waiting run.
+    await setConf({ hooks: { before: `sleep 19.5 & echo started > '${marker}'`, timeoutSeconds: 8 } });
+    const began = Date.now();
+    const result = await runPoof(['backup'], { env: sb.env });
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(Date.now() - began < 7_000, `the run waited ${Date.now() - began} ms for the hook's background process`);
+    assert.equal(await readFile(marker, 'utf8'), 'started\n');
+    await runShell('pkill -f "sleep 19.5"', sb.env);
+
+    await setConf({ hooks: { before: 'sleep 29.5; echo done' } });
+    const run = startPoof(['backup'], sb.env);
+    await waitFor(async () => (await pgrep('sleep 29.5')) !== '', 10_000, 'the hook running');
+    const stopAt = Date.now();
+    process.kill(run.pid, 'SIGINT');
+    assert.equal((await run.exit).code, 130, run.stderr());
+    assert.ok(Date.now() - stopAt < 8_000, 'the hook was stopped, not waited for');
+    assert.equal(await pgrep('sleep 29.5'), '', 'the hook\'s whole process group was stopped');
+    assert.equal((await last()).status, 'interrupted');
+    await setConf({});
   });
 
   it('dry-run summaries, JSON and history count exactly what is listed', async () => {
