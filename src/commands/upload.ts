@@ -54,7 +54,6 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
     await requireCryptKey(rclone, remote, names, interrupt.signal, !dryRun);
     if (!dryRun) {
       await confirmUpload(ctx, plans, wipeMode, options, interrupt.signal);
-      await markUploaded(ctx.paths.uploadedFile, plans.filter((p) => !p.refusal).map((p) => p.name), new Date());
     }
     const { default: trash } = await import('trash');
     const settings = {
@@ -63,6 +62,7 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
       wipeMode,
       symlinks,
       dryRun,
+      beforeWipe: (name: string) => markUploaded(ctx.paths.uploadedFile, [name], new Date()),
     };
     const view = await createRunView(ctx, mode, plans, { direction: 'backup', dryRun });
     const hooks = { emit: view.emit, log: log.write, cancelSignal: interrupt.signal, dryRun };

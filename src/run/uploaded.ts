@@ -25,7 +25,7 @@ export function isUploaded(uploaded: Record<string, string>, name: string): bool
   return name in uploaded || '*' in uploaded;
 }
 
-/** Record mappings as uploaded, before anything is wiped (a crash afterwards must not lose that). */
+/** Record mappings as uploaded, just before their first file is wiped (a crash afterwards must not lose that). */
 export async function markUploaded(file: string, names: string[], when: Date): Promise<void> {
   const current = await readUploaded(file);
   const next = { ...current };

@@ -15,6 +15,11 @@ export interface UploadSettings {
   wipeMode: WipeMode;
   symlinks: SymlinkMode;
   dryRun: boolean;
+  /**
+   * Called once per mapping just before its first file is wiped: from then on its remote copy
+   * holds files that are no longer local, and a later mirror must never delete them.
+   */
+  beforeWipe?: (name: string) => Promise<void>;
 }
 
 const KEPT_LISTED = 50;
@@ -57,6 +62,7 @@ export async function uploadMapping(
   }
   if (hooks.cancelSignal.aborted) return report({ ...empty, method: proof.method, proven, kept: after.size }, { status: 'failed', reason: 'interrupted before the wipe; nothing was wiped' });
 
+  if (wipePlan.wipe.length > 0) await settings.beforeWipe?.(plan.name);
   phase(`wiping ${wipePlan.wipe.length} proven files (${settings.wipeMode})`);
   const wiped = await executeWipe(plan.localDir, wipePlan, before, settings.wipeMode, moveToTrash);
   const upload: UploadReport = {

@@ -74,6 +74,7 @@ describe('SIGINT during backup, upload and download', () => {
       if (command !== 'download') await writeFile(path.join(src, 'big.bin'), Buffer.alloc(2_000_000, 9));
       // 2 MB at 100 KiB/s keeps rclone busy for ~20 s.
       await setBwlimit('100k');
+      const uploadedBefore = await readFile(path.join(paths.stateDir!, 'uploaded.json'), 'utf8').catch(() => 'none');
       const args = [command, ...(command === 'backup' ? [] : ['--yes']), ...(json ? ['--json'] : [])];
       const run = startPoof(args, sb.env, { tty: how === 'tty' });
       await waitForTransfer(paths.logFile!, 'Slow', command === 'upload' ? 'copy' : 'sync');
@@ -94,6 +95,8 @@ describe('SIGINT during backup, upload and download', () => {
       if (json) assert.equal((JSON.parse(run.stdout()) as { exitCode: number }).exitCode, 130);
       // Nothing lost: the file is local (backup, upload: never wiped without proof) or still on the remote (download).
       if (command !== 'download') assert.equal(await exists(path.join(src, 'big.bin')), true);
+      // A mapping counts as uploaded (never mirrored again) only once a file of it was wiped.
+      assert.equal(await readFile(path.join(paths.stateDir!, 'uploaded.json'), 'utf8').catch(() => 'none'), uploadedBefore);
       await setBwlimit(undefined);
       const after = await runPoof([command, ...(command === 'backup' ? [] : ['--yes'])], { env: sb.env });
       assert.equal(after.code, 0, after.stderr);
