@@ -19,7 +19,7 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
   const dryRun = Boolean(options.dryRun);
   const mode = outputMode(ctx, options);
   let planned = 0;
-  const { exitCode, outcome } = await runPipeline(ctx, { command: 'backup', dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
+  const { exitCode, outcome, signal } = await runPipeline(ctx, { command: 'backup', dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
     const { config, names } = setup;
     // Other keys would write a second encrypted tree beside the first, and verify would pass for both.
     await requireCryptKey(rclone, remote, names, interrupt.signal, !dryRun);
@@ -64,10 +64,10 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
 
   const { results } = outcome;
   if (options.json) {
-    ctx.out(JSON.stringify({ ok: exitCode === 0, command: 'backup', dryRun, exitCode, mappings: results, notRun: outcome.notRun }, null, 2));
+    ctx.out(JSON.stringify({ ok: exitCode === 0, command: 'backup', dryRun, ...(signal ? { interrupted: signal } : {}), exitCode, mappings: results, notRun: outcome.notRun }, null, 2));
     return exitCode;
   }
-  for (const result of results.filter((r) => r.status === 'failed' && r.rcloneExit !== undefined)) {
+  for (const result of results.filter((r) => r.status === 'failed' && r.rcloneExit !== undefined && r.rcloneExit >= 0)) {
     const advice = describeRcloneExit(result.rcloneExit ?? 0).advice;
     if (advice) ctx.err(`poof: ${result.name}: ${advice} (log: ${ctx.paths.logFile})`);
   }

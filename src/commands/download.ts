@@ -34,7 +34,7 @@ export async function downloadCommand(ctx: Context, options: DownloadOptions): P
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 
   let inspected: InspectedTarget[] = [];
-  const { exitCode, outcome } = await runPipeline(ctx, { command: 'download', dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
+  const { exitCode, outcome, signal } = await runPipeline(ctx, { command: 'download', dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
     const { config, names } = setup;
     const settings: RestoreSettings = { config, remote };
     const targets = planRestoreTargets({ ...settings, only: options.only, to, places });
@@ -100,7 +100,7 @@ export async function downloadCommand(ctx: Context, options: DownloadOptions): P
     await view.finish();
     return ran;
   });
-  return report(ctx, options, exitCode, inspected, outcome, dryRun);
+  return report(ctx, options, exitCode, inspected, outcome, dryRun, signal);
 }
 
 /** Ask before anything local is replaced or deleted: on a terminal, or --yes without one. */
@@ -123,7 +123,7 @@ function dryRunResult(target: InspectedTarget): RestoreResult {
   return { ...base, status: 'ok', copied: restore.length + replace.length, deleted: remove.length };
 }
 
-function report(ctx: Context, options: DownloadOptions, exitCode: number, inspected: InspectedTarget[], outcome: RunAllOutcome<RestoreResult | MappingResult>, dryRun: boolean): number {
+function report(ctx: Context, options: DownloadOptions, exitCode: number, inspected: InspectedTarget[], outcome: RunAllOutcome<RestoreResult | MappingResult>, dryRun: boolean, signal: NodeJS.Signals | undefined): number {
   const { results } = outcome;
   const ok = exitCode === 0;
   if (options.json) {
@@ -131,14 +131,14 @@ function report(ctx: Context, options: DownloadOptions, exitCode: number, inspec
       const result = results.find((r) => r.name === t.name);
       return { ...t, ...(result ? { result } : {}) };
     });
-    ctx.out(JSON.stringify({ ok, command: 'download', dryRun, exitCode, mappings, notRun: outcome.notRun }, null, 2));
+    ctx.out(JSON.stringify({ ok, command: 'download', dryRun, ...(signal ? { interrupted: signal } : {}), exitCode, mappings, notRun: outcome.notRun }, null, 2));
     return exitCode;
   }
   if (dryRun) {
     if (!options.quiet) ctx.out(ok ? 'download dry run: nothing was changed' : 'download dry run: some mappings would be refused (above); nothing was changed');
     return exitCode;
   }
-  for (const result of results.filter((r) => r.status === 'failed' && r.rcloneExit !== undefined && r.rcloneExit !== 0)) {
+  for (const result of results.filter((r) => r.status === 'failed' && r.rcloneExit !== undefined && r.rcloneExit > 0)) {
     const advice = describeRcloneExit(result.rcloneExit ?? 0).advice;
     if (advice) ctx.err(`poof: ${result.name}: ${advice} (log: ${ctx.paths.logFile})`);
   }

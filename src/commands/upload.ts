@@ -25,7 +25,7 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
   let planned = 0;
   let wipeMode: WipeMode = options.wipe ?? 'trash';
   let storage = 'unknown';
-  const { exitCode, outcome } = await runPipeline(ctx, { command: 'upload', dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
+  const { exitCode, outcome, signal } = await runPipeline(ctx, { command: 'upload', dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
     const { config, names } = setup;
     wipeMode = options.wipe ?? config.wipe ?? 'trash';
     storage = remote.storageType;
@@ -84,7 +84,7 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
 
   const { results } = outcome;
   if (options.json) {
-    ctx.out(JSON.stringify({ ok: exitCode === 0, command: 'upload', dryRun, wipeMode, exitCode, storage, mappings: results, notRun: outcome.notRun }, null, 2));
+    ctx.out(JSON.stringify({ ok: exitCode === 0, command: 'upload', dryRun, ...(signal ? { interrupted: signal } : {}), wipeMode, exitCode, storage, mappings: results, notRun: outcome.notRun }, null, 2));
     return exitCode;
   }
   if (!options.quiet) for (const result of results) for (const line of formatUploadReport(result, dryRun)) ctx.out(line);

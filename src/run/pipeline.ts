@@ -33,6 +33,8 @@ export interface RunFrame {
 export interface PipelineOutcome {
   exitCode: number;
   outcome: RunAllOutcome<MappingResult>;
+  /** The signal that interrupted the run, if one did. */
+  signal?: NodeJS.Signals;
 }
 
 /** The side effects a test may swap: finding rclone. */
@@ -123,7 +125,7 @@ export async function runPipeline(
   await lock?.release();
   interrupt.dispose();
   if (failure) throw failure;
-  return { exitCode, outcome };
+  return { exitCode, outcome, ...(signal ? { signal } : {}) };
 }
 
 const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: ExitCode.sigint, SIGTERM: ExitCode.sigterm, SIGHUP: ExitCode.sighup };

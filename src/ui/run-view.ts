@@ -3,7 +3,7 @@ import type { Context } from '../context.js';
 import type { Direction, EngineEvent } from '../engine/events.js';
 import type { MappingPlan } from '../engine/plan.js';
 import type { MappingResult } from '../engine/result.js';
-import { formatFacts, formatProgress, formatResult, formatTitle } from './format.js';
+import { formatProgress, formatResult, formatTitle } from './format.js';
 
 /** tty: live task list; plain: one line per event (cron, launchd, pipes); silent: --json/--quiet. */
 export type OutputMode = 'tty' | 'plain' | 'silent';
@@ -95,9 +95,8 @@ async function createTaskList(ctx: Context, plans: MappingPlan[], options: ViewO
         task.title = formatResult(result, options.dryRun, options.direction);
         return;
       }
-      // listr2 shows a failed task as "title [FAILED: message]": the name, then the details.
-      task.title = plan.name;
-      throw new Error(result.status === 'refused' ? `refused: ${result.reason}` : `${result.reason}; ${formatFacts(result, options.dryRun, options.direction)}`);
+      // listr2 shows a failed task by its error message alone: the message is the whole line.
+      throw new Error(formatResult(result, options.dryRun, options.direction));
     },
   }));
   const list = new Listr<unknown, ListrRendererValue, ListrRendererValue>(tasks, {

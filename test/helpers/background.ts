@@ -19,7 +19,7 @@ export interface Background {
 export function startPoof(args: string[], env: Record<string, string>, options: { tty?: boolean } = {}): Background {
   const quoted = [process.execPath, cliPath, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const child = options.tty
-    ? spawn('script', ['-qfec', `exec ${quoted}`, '/dev/null'], { env: { ...env, TERM: 'xterm-256color' }, cwd: root, detached: true, stdio: ['pipe', 'pipe', 'pipe'] })
+    ? spawn('script', ['-qfec', `stty cols 200 rows 50 2>/dev/null; exec ${quoted}`, '/dev/null'], { env: { ...env, TERM: 'xterm-256color' }, cwd: root, detached: true, stdio: ['pipe', 'pipe', 'pipe'] })
     : spawn(process.execPath, [cliPath, ...args], { env, cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { startPoof } from '../helpers/background.js';
 import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
@@ -10,11 +11,12 @@ const COLOUR = /\x1b\[[0-9;]*m/;
 describe('colours: on a terminal unless NO_COLOR or --no-color; never in pipes', () => {
   let sb: Sandbox;
   let colourEnv: Record<string, string>;
+  let paths: Record<string, string>;
   before(async () => {
     sb = await makeSandbox();
     colourEnv = { ...sb.env };
     delete colourEnv.NO_COLOR;
-    await mapLocalDirs(sb, { Docs: { 'a.txt': 'a\n' } });
+    ({ paths } = await mapLocalDirs(sb, { Docs: { 'a.txt': 'a\n' } }));
   });
   after(() => sb.cleanup());
 
@@ -47,6 +49,15 @@ describe('colours: on a terminal unless NO_COLOR or --no-color; never in pipes',
       const result = await onTerminal([...args], env);
       assert.doesNotMatch(result.output, COLOUR, `${args.join(' ')}: ${JSON.stringify(result.output.slice(0, 300))}`);
     }
+  });
+
+  it('on a terminal, a refused mapping\'s line still names the mapping', async () => {
+    const conf = JSON.parse(await readFile(paths.poofConf!, 'utf8')) as { paths: Record<string, string> };
+    await writeFile(paths.poofConf!, JSON.stringify({ ...conf, paths: { ...conf.paths, [`${sb.home}/Gone`]: 'Gone' } }));
+    const result = await onTerminal(['backup'], sb.env);
+    assert.equal(result.code, 1);
+    assert.match(result.output.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''), /Gone: REFUSED: the local directory does not exist/);
+    await writeFile(paths.poofConf!, JSON.stringify(conf));
   });
 
   it('piped output is plain lines: no colour, no cursor codes, no task-list symbols', async () => {
