@@ -13,7 +13,7 @@ import { countEndangered, formatRestorePlan, planRestoreTargets, restoreArgsFor,
 import { runPipeline } from '../run/pipeline.js';
 import { readUnfinished, updateUnfinished } from '../run/unfinished.js';
 import { requireCryptKey } from '../safety/crypt-key.js';
-import { checkTarget } from '../safety/targets.js';
+import { checkTarget, refuseRestoreRoot } from '../safety/targets.js';
 import { formatBytes, formatUnfinishedBackup } from '../ui/format.js';
 import { confirmOrDecline } from '../ui/prompts.js';
 import { createRunView, outputMode } from '../ui/run-view.js';
@@ -36,6 +36,10 @@ export async function downloadCommand(ctx: Context, options: DownloadOptions): P
   let inspected: InspectedTarget[] = [];
   const { exitCode, outcome, signal } = await runPipeline(ctx, { command: 'download', dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
     const { config, names } = setup;
+    if (options.to !== undefined && to !== undefined) {
+      const problem = await refuseRestoreRoot(options.to, to, Object.keys(config.paths));
+      if (problem) throw new UsageError(problem);
+    }
     const settings: RestoreSettings = { config, remote };
     const targets = planRestoreTargets({ ...settings, only: options.only, to, places });
     for (const target of targets) {

@@ -1,4 +1,4 @@
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { isInside, normalizeDir } from '../fs/paths.js';
 
 /** The places a wipe or a restore must never touch. */
@@ -44,4 +44,26 @@ export async function checkTarget(dir: string, places: ProtectedPlaces): Promise
   const target = await real(dir);
   const reason = refuseTarget(target, resolved);
   return reason && target !== normalizeDir(dir) ? `${dir} resolves to ${reason}` : reason;
+}
+
+/**
+ * `download --to DIR` must name a directory that can hold side-by-side copies: not empty (which
+ * would mean the working directory), not the root, not a file, and not inside a mapped directory
+ * (the restored copy would be backed up, or mirrored away, as part of it). A usage error, before
+ * anything is written.
+ */
+export async function refuseRestoreRoot(raw: string, resolved: string, mappedDirs: string[]): Promise<string | undefined> {
+  if (raw.trim() === '') return '--to is empty; give the directory to restore into, e.g. --to ~/restored';
+  if (normalizeDir(resolved) === '/') return '--to / would restore into the root directory; give a directory such as --to ~/restored';
+  const info = await stat(resolved).catch(() => undefined);
+  if (info && !info.isDirectory()) return `--to ${resolved} is not a directory; give a directory (it is created when missing)`;
+  const real = await realpath(resolved).catch(() => resolved);
+  for (const dir of mappedDirs) {
+    const mapped = normalizeDir(dir);
+    const mappedReal = await realpath(mapped).catch(() => mapped);
+    if ([resolved, real].some((t) => normalizeDir(t) === mapped || isInside(normalizeDir(t), mapped) || normalizeDir(t) === mappedReal || isInside(normalizeDir(t), mappedReal))) {
+      return `--to ${resolved} is inside the mapped directory ${mapped}; restore outside every mapped directory`;
+    }
+  }
+  return undefined;
 }

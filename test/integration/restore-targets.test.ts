@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { exists } from '../helpers/background.js';
+import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
+
+const NAME = 'PoofRestoreTargetTest';
+
+describe('download --to and --keep-dir', () => {
+  let sb: Sandbox;
+  let dir: string;
+  before(async () => {
+    sb = await makeSandbox();
+    dir = (await mapLocalDirs(sb, { [NAME]: { 'ab.txt': 'ab', 'keep.txt': 'same\n' } })).dirs[NAME]!;
+    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+  });
+  after(() => sb.cleanup());
+
+  it('refuses an empty --to, /, a file, and a directory inside a mapped one: exit 2, one line, nothing written', async () => {
+    const file = path.join(sb.dir, 'a-file');
+    await writeFile(file, 'not a directory\n');
+    const cases: Array<[string, RegExp]> = [
+      ['', /^poof: --to is empty; give the directory to restore into/],
+      ['/', /^poof: --to \/ would restore into the root directory/],
+      [file, /^poof: --to .*a-file is not a directory/],
+      [path.join(dir, 'inside'), /^poof: --to .*inside is inside the mapped directory /],
+      [dir, /^poof: --to .* is inside the mapped directory /],
+    ];
+    for (const [to, message] of cases) {
+      const result = await runPoof(['download', '--yes', '--to', to], { env: sb.env });
+      assert.equal(result.code, 2, `--to "${to}": ${result.stderr}`);
+      assert.match(result.stderr, message);
+      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    }
+    assert.equal(await exists(`/${NAME}`), false, 'nothing was created under /');
+    assert.equal(await readFile(file, 'utf8'), 'not a directory\n');
+    assert.deepEqual((await readdir(dir)).sort(), ['ab.txt', 'keep.txt'], 'nothing was created inside the mapped directory');
+    assert.equal(await exists(path.join(process.cwd(), NAME)), false, 'an empty --to did not restore into the working directory');
+  });
+
+  it('--keep-dir: counts and the kept directory match what happened on disk', async () => {
+    const kept = path.join(sb.dir, 'kept');
+    await writeFile(path.join(dir, 'ab.txt'), 'XY');
+    const result = await runPoof(['download', '--yes', '--keep-dir', kept, '--json'], { env: sb.env });
+    assert.equal(result.code, 0, result.stderr);
+    const json = JSON.parse(result.stdout) as { mappings: Array<{ result: { copied: number; deleted: number; trashed: number; keptIn?: string; stats: { bytes: number } } }> };
+    const restored = json.mappings[0]!.result;
+    assert.deepEqual([restored.copied, restored.stats.bytes, restored.deleted, restored.trashed], [1, 2, 0, 1]);
+    assert.ok(restored.keptIn && (await stat(restored.keptIn)).isDirectory(), 'keptIn exists');
+    assert.equal(await readFile(path.join(restored.keptIn, 'ab.txt'), 'utf8'), 'XY');
+    assert.equal(await readFile(path.join(dir, 'ab.txt'), 'utf8'), 'ab');
+
+    const text = await runPoof(['download', '--yes', '--keep-dir', path.join(sb.dir, 'kept-2')], { env: sb.env });
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`${NAME}: ok: restored 0 files \\(0 B\\), deleted locally 0, 0 errors`));
+    assert.equal(await exists(path.join(sb.dir, 'kept-2')), false, 'no kept directory when nothing was kept');
+  });
+});
