@@ -10,6 +10,8 @@ export const ExitCode = {
   verifyFailed: 4,
   locked: 5,
   rcloneMissing: 6,
+  /** Everything was copied but files that kept changing while read (restic uses 3 for the same). */
+  partial: 7,
   sighup: 129,
   sigint: 130,
   sigterm: 143,

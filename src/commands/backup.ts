@@ -3,7 +3,8 @@ import { planBackup, type SourceState } from '../engine/plan.js';
 import { probeSource } from '../engine/probe-source.js';
 import type { BackupResult } from '../engine/result.js';
 import { runAll } from '../engine/run-all.js';
-import { runMapping } from '../engine/run-mapping.js';
+import { runMapping, runMappingRetryingChanged } from '../engine/run-mapping.js';
+import { ExitCode } from '../errors.js';
 import { describeRcloneExit } from '../rclone/exit-codes.js';
 import { trackBackup } from '../run/inflight.js';
 import { runPipeline } from '../run/pipeline.js';
@@ -52,7 +53,7 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
       async (plan) => {
         if (dryRun || plan.refusal) return { ...(await runMapping(rclone, plan, hooks)), kind: 'backup' };
         const tracker = await trackBackup(ctx.paths.unfinishedFile, plan.name);
-        const result = await runMapping(rclone, plan, { ...hooks, emit: (event) => (view.emit(event), tracker.see(event)) });
+        const result = await runMappingRetryingChanged(rclone, plan, { ...hooks, emit: (event) => (view.emit(event), tracker.see(event)) });
         await tracker.finish(result);
         return { ...result, kind: 'backup' };
       },
@@ -73,6 +74,9 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
   }
   if (exitCode === 0) {
     if (!options.quiet) ctx.out(`backup ${dryRun ? 'dry run ' : ''}complete: ${results.length} of ${results.length} mappings ok`);
+  } else if (exitCode === ExitCode.partial) {
+    const files = results.flatMap((r) => r.unreadable ?? []);
+    ctx.err(`poof: backup partly done: everything was copied except ${files.length} ${files.length === 1 ? 'file' : 'files'} that kept changing while being read; the next run tries again (exit ${ExitCode.partial})`);
   } else {
     const bad = results.filter((r) => r.status !== 'ok').length + outcome.notRun.length;
     ctx.err(`poof: backup incomplete: ${bad} of ${planned} mappings did not finish; nothing was deleted locally`);

@@ -1,6 +1,6 @@
 import type { PoofConfig } from '../config/schema.js';
 import { normalizeDir } from '../fs/paths.js';
-import { buildSyncArgs } from '../rclone/args.js';
+import { buildSyncArgs, type SyncArgsInput } from '../rclone/args.js';
 import { mappingPath, type ResolvedRemote } from '../rclone/remote.js';
 import { stallMsFor } from '../rclone/watchdog.js';
 import { refuseOverlap, refuseSource, refuseUnfinishedRestore, type SourceState } from '../safety/sources.js';
@@ -12,6 +12,8 @@ export interface MappingPlan {
   localDir: string;
   remotePath: string;
   args: string[];
+  /** What args were built from: a retry rebuilds them with a filter added. */
+  syncInput?: SyncArgsInput;
   /** Copied without deleting anything on the remote (rclone copy). */
   copyOnly?: boolean;
   /** After a connection error, how long without progress before rclone is stopped. */
@@ -46,7 +48,7 @@ export function planBackup(input: BackupPlanInput): MappingPlan[] {
   return entries.map(([rawDir, name]) => {
     const localDir = normalizeDir(rawDir);
     const remotePath = mappingPath(config, remote, name);
-    const args = buildSyncArgs({
+    const syncInput: SyncArgsInput = {
       configFile: remote.configFile,
       source: localDir,
       dest: remotePath,
@@ -57,7 +59,8 @@ export function planBackup(input: BackupPlanInput): MappingPlan[] {
       tuning: config.rclone,
       dryRun: input.dryRun,
       copyOnly: input.copyOnly?.has(name) ?? false,
-    });
+    };
+    const args = buildSyncArgs(syncInput);
     const refusal =
       refuseUnfinishedRestore(localDir, name, input.unfinishedRestores ?? new Set(), Boolean(input.ignoreUnfinishedRestore)) ??
       refuseSource(input.sources[rawDir], Boolean(input.allowEmpty) || (input.copyOnly?.has(name) ?? false)) ?? refuseOverlap(localDir, remote, config, name);
@@ -66,6 +69,7 @@ export function planBackup(input: BackupPlanInput): MappingPlan[] {
       localDir,
       remotePath,
       args,
+      syncInput,
       ...(input.copyOnly?.has(name) ? { copyOnly: true } : {}),
       stallMs: stallMsFor(config.rclone?.stallSeconds),
       ...(refusal ? { refusal } : {}),

@@ -7,8 +7,11 @@ export interface TransferResult {
   name: string;
   localDir: string;
   remotePath: string;
-  status: 'ok' | 'failed' | 'refused';
+  /** partial: everything was copied but files that kept changing while rclone read them. */
+  status: 'ok' | 'partial' | 'failed' | 'refused';
   reason?: string;
+  /** Files that kept changing while rclone read them, on every try: not copied this time. */
+  unreadable?: string[];
   rcloneExit?: number;
   stats?: RcloneStats;
   /** Files copied (or, in a dry run, that would be), each counted once whatever rclone logged. */

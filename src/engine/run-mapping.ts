@@ -1,3 +1,7 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { buildSyncArgs, exactFilterLine } from '../rclone/args.js';
 import { describeRcloneExit } from '../rclone/exit-codes.js';
 import { dryRunAction, type RcloneStats } from '../rclone/log-parse.js';
 import type { Rclone } from '../rclone/runner.js';
@@ -16,14 +20,28 @@ export interface MappingHooks {
 }
 
 const MAX_KEPT_ERRORS = 20;
+/** rclone 1.60: "can't copy - source file is being updated (size changed from A to B)". */
+const CHANGING = /source file is being updated/;
+/** The lines rclone adds after any failed copy; they say nothing of their own. */
+const CONSEQUENCE = /^(not deleting (files|directories) as there were IO errors|Attempt \d+\/\d+ failed with)/;
+
+/** What a failed transfer says about files that changed while read (a mailbox, a database). */
+interface Changing {
+  /** Files rclone could not read because they changed while it read them. */
+  files: string[];
+  /** Every error was about such files (or a consequence of them). */
+  only: boolean;
+}
 
 /**
  * Run one planned rclone sync/copy; success only when rclone exits 0. Counts are of distinct
  * files rclone reported as copied or deleted (in a dry run: as it would copy or delete), so a
  * version that logs more lines per file cannot inflate them.
  */
-export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: MappingHooks): Promise<TransferResult> {
+export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: MappingHooks): Promise<TransferResult & { changing?: Changing }> {
   if (plan.refusal) return refusedTransfer(plan, plan.refusal);
+  const changing = new Set<string>();
+  let otherErrors = false;
   const started = Date.now();
   let stats: RcloneStats | undefined;
   const copied = new Set<string>();
@@ -49,6 +67,10 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: Mappi
           }
         }
       } else if (event.kind === 'error') {
+        // Without an object it is rclone's summary of the same failure ("Failed to sync: ...").
+        if (CHANGING.test(event.message)) {
+          if (event.object) changing.add(event.object);
+        } else if (!CONSEQUENCE.test(event.message)) otherErrors = true;
         const line = event.object ? `${event.object}: ${event.message}` : event.message;
         if (errors.length < MAX_KEPT_ERRORS) errors.push(line);
         hooks.emit({ type: 'rclone-error', name: plan.name, message: line });
@@ -58,6 +80,7 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: Mappi
   const base = { name: plan.name, localDir: plan.localDir, remotePath: plan.remotePath };
   const common = { ...base, rcloneExit: result.exitCode, copied: copied.size, deleted: deleted.size, errors, durationMs: Date.now() - started, ...(stats ? { stats } : {}) };
   if (result.exitCode === 0) return { ...common, status: 'ok' };
+  const changed = changing.size > 0 ? { changing: { files: [...changing].sort(), only: !otherErrors } } : {};
   const reason = result.cancelled
     ? 'interrupted: rclone was stopped before it finished'
     : result.stalled
@@ -65,5 +88,52 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: Mappi
       : result.signal
         ? `rclone was stopped by ${result.signal}`
         : `rclone exited ${result.exitCode}: ${describeRcloneExit(result.exitCode).meaning}`;
-  return { ...common, status: 'failed', reason };
+  return { ...common, ...changed, status: 'failed', reason };
+}
+
+/**
+ * Run one mapping; when it failed only because files kept changing while rclone read them (a
+ * mailbox, a browser profile, a database being written), run it again without those files, so
+ * everything else is copied and deletions happen, then try those files once more. Files that
+ * still change are listed and the mapping is "partial": a schedule can tell that from a failure.
+ */
+export async function runMappingRetryingChanged(rclone: Rclone, plan: MappingPlan, hooks: MappingHooks): Promise<TransferResult> {
+  const first = await runMapping(rclone, plan, hooks);
+  const { changing, ...firstResult } = first;
+  if (first.status !== 'failed' || !changing?.only || !plan.syncInput || hooks.dryRun || hooks.cancelSignal.aborted) return firstResult;
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-retry-'));
+  try {
+    const excludeFrom = path.join(scratch, 'changing.filter');
+    await writeFile(excludeFrom, `${changing.files.map(exactFilterLine).join('\n')}\n`);
+    const rest = await runMapping(rclone, { ...plan, args: buildSyncArgs({ ...plan.syncInput, excludeFrom }) }, hooks);
+    if (rest.status !== 'ok') return withoutChanging(rest);
+    const filesFrom = path.join(scratch, 'changing.list');
+    await writeFile(filesFrom, `${changing.files.join('\n')}\n`);
+    const retry = await runMapping(rclone, { ...plan, args: buildSyncArgs({ ...plan.syncInput, filesFrom }) }, hooks);
+    const still = retry.status === 'ok' ? [] : retry.changing?.only ? retry.changing.files : undefined;
+    if (still === undefined) return withoutChanging(retry);
+    const bytes = [first, rest, retry].reduce((sum, r) => sum + (r.stats?.bytes ?? 0), 0);
+    const combined: TransferResult = {
+      ...withoutChanging(rest),
+      ...(rest.stats ? { stats: { ...rest.stats, bytes } } : {}),
+      copied: first.copied + rest.copied + retry.copied,
+      deleted: first.deleted + rest.deleted,
+      errors: [...first.errors, ...retry.errors].slice(0, MAX_KEPT_ERRORS),
+      durationMs: first.durationMs + rest.durationMs + retry.durationMs,
+    };
+    if (still.length === 0) return combined;
+    return {
+      ...combined,
+      status: 'partial',
+      unreadable: still,
+      reason: `${still.length} ${still.length === 1 ? 'file' : 'files'} kept changing while being read and ${still.length === 1 ? 'was' : 'were'} not copied this time: ${still.slice(0, 5).join(', ')}${still.length > 5 ? ', ...' : ''}`,
+    };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+function withoutChanging(result: TransferResult & { changing?: Changing }): TransferResult {
+  const { changing: _changing, ...rest } = result;
+  return rest;
 }

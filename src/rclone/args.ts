@@ -46,6 +46,10 @@ export interface SyncArgsInput {
    * of an uploaded mapping use it, since their remote holds files that were wiped locally.
    */
   copyOnly?: boolean;
+  /** A file of rclone filter lines to leave out (files that kept changing while read). */
+  excludeFrom?: string | undefined;
+  /** Copy exactly the files listed in this file (the retry of files that kept changing). */
+  filesFrom?: string | undefined;
 }
 
 export interface RestoreArgsInput extends Omit<SyncArgsInput, 'source' | 'dest' | 'copyOnly'> {
@@ -72,8 +76,11 @@ export const STAGING_EXCLUDE = `/${STAGING_PREFIX}*/**`;
  */
 export function buildSyncArgs(input: SyncArgsInput): string[] {
   const tuning = effectiveTuning(input.backendType, input.crypt, input.tuning);
-  const args = [input.copyOnly ? 'copy' : 'sync', input.source, input.dest, ...transferFlags(input, tuning)];
-  if (tuning.maxDelete !== undefined && !input.copyOnly) args.push('--max-delete', String(tuning.maxDelete));
+  const copy = input.copyOnly || input.filesFrom !== undefined;
+  const args = [copy ? 'copy' : 'sync', input.source, input.dest, ...transferFlags(input, tuning)];
+  if (tuning.maxDelete !== undefined && !copy) args.push('--max-delete', String(tuning.maxDelete));
+  if (input.excludeFrom !== undefined) args.push('--exclude-from', input.excludeFrom);
+  if (input.filesFrom !== undefined) args.push('--files-from', input.filesFrom);
   if (input.dryRun) args.push('--dry-run');
   return args;
 }
@@ -110,6 +117,8 @@ function transferFlags(input: Omit<SyncArgsInput, 'source' | 'dest'>, tuning: Rc
   if (tuning.bwlimit !== undefined) args.push('--bwlimit', tuning.bwlimit);
   if (tuning.checksum && !input.crypt) args.push('--checksum');
   if (tuning.fastList) args.push('--fast-list');
+  // rclone refuses --files-from with any other filter (1.60): the list is exact and was filtered already.
+  if ('filesFrom' in input && input.filesFrom !== undefined) return args;
   for (const pattern of input.excludes ?? []) args.push('--exclude', pattern);
   args.push('--exclude', STAGING_EXCLUDE);
   return args;
@@ -140,4 +149,12 @@ export function buildListArgs(configFile: string, target: string, patience: Pati
 /** Pure: `rclone rcat` (write stdin to a remote file) or `rclone cat` (read it back). */
 export function buildCatArgs(command: 'cat' | 'rcat', configFile: string, target: string, patience: Patience): string[] {
   return [command, target, ...baseFlags(configFile), ...patienceFlags(patience)];
+}
+
+/**
+ * Pure: an rclone filter line matching exactly one file, anchored at the root: the glob
+ * characters in its name are escaped, so "a[1].txt" matches only itself.
+ */
+export function exactFilterLine(file: string): string {
+  return `/${file.replace(/[\\*?[\]{}]/g, (c) => `\\${c}`)}`;
 }

@@ -1,5 +1,6 @@
 import { appendFile, readFile } from 'node:fs/promises';
 import type { MappingResult } from '../engine/result.js';
+import { ExitCode } from '../errors.js';
 
 /** One line of history.jsonl: what a run did, without file names or secrets. */
 export interface RunRecord {
@@ -7,7 +8,7 @@ export interface RunRecord {
   started: string;
   ended: string;
   /** cancelled: the user said no, or pressed Ctrl-C at a question. */
-  status: 'ok' | 'failed' | 'interrupted' | 'cancelled';
+  status: 'ok' | 'partial' | 'failed' | 'interrupted' | 'cancelled';
   exitCode: number;
   dryRun: boolean;
   /** Why the run ended before or outside its mappings (config missing, lock held, a hook failed). */
@@ -47,7 +48,7 @@ export function toRunRecord(input: {
     command: input.command,
     started: input.started.toISOString(),
     ended: input.ended.toISOString(),
-    status: input.status ?? (failed || input.exitCode !== 0 ? 'failed' : 'ok'),
+    status: input.status ?? (input.exitCode === ExitCode.partial ? 'partial' : failed || input.exitCode !== 0 ? 'failed' : 'ok'),
     exitCode: input.exitCode,
     dryRun: input.dryRun,
     ...(input.reason ? { reason: input.reason } : {}),

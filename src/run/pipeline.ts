@@ -97,7 +97,7 @@ export async function runPipeline(
     } finally {
       await log.close();
     }
-    exitCode = outcome.results.every((r) => r.status === 'ok') && outcome.notRun.length === 0 ? ExitCode.ok : ExitCode.runFailed;
+    exitCode = exitCodeOf(outcome);
   } catch (error) {
     failure = error;
     exitCode = error instanceof PoofError ? error.exitCode : ExitCode.runFailed;
@@ -126,6 +126,12 @@ export async function runPipeline(
   interrupt.dispose();
   if (failure) throw failure;
   return { exitCode, outcome, ...(signal ? { signal } : {}) };
+}
+
+/** Pure: 0 when every mapping finished, 7 when the only shortfall is files that kept changing, else 1. */
+export function exitCodeOf(outcome: RunAllOutcome<MappingResult>): number {
+  if (outcome.notRun.length > 0 || outcome.results.some((r) => r.status === 'failed' || r.status === 'refused')) return ExitCode.runFailed;
+  return outcome.results.some((r) => r.status === 'partial') ? ExitCode.partial : ExitCode.ok;
 }
 
 const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: ExitCode.sigint, SIGTERM: ExitCode.sigterm, SIGHUP: ExitCode.sighup };

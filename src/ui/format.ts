@@ -63,6 +63,7 @@ export function formatResult(result: MappingResult | TransferResult, dryRun: boo
   if (result.status === 'refused') return `${result.name}: REFUSED: ${result.reason}`;
   const facts = formatFacts(result, dryRun, direction);
   if (result.status === 'ok') return `${result.name}: ok: ${facts}`;
+  if (result.status === 'partial') return `${result.name}: PARTLY DONE: ${result.reason}; ${facts}`;
   return `${result.name}: FAILED: ${result.reason}; ${facts}`;
 }
 

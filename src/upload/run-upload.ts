@@ -1,7 +1,7 @@
 import type { SymlinkMode } from '../config/schema.js';
 import type { MappingPlan } from '../engine/plan.js';
 import type { UploadReport, UploadResult } from '../engine/result.js';
-import { runMapping, type MappingHooks } from '../engine/run-mapping.js';
+import { runMappingRetryingChanged, type MappingHooks } from '../engine/run-mapping.js';
 import { buildProofArgs, hashesMissing, parseCombined, type CombinedReport, type ProofArgsInput, type ProofMethod } from '../rclone/check.js';
 import type { Rclone } from '../rclone/runner.js';
 import { runStreamed } from '../rclone/stream.js';
@@ -36,8 +36,9 @@ export async function uploadMapping(
   hooks: MappingHooks,
   moveToTrash: (files: string[]) => Promise<void>,
 ): Promise<UploadResult> {
-  const synced = await runMapping(rclone, plan, hooks);
-  if (synced.status !== 'ok') return { ...synced, kind: 'upload', ...(synced.status === 'failed' ? { reason: `${synced.reason ?? 'the copy failed'}; nothing was wiped` } : {}) };
+  const synced = await runMappingRetryingChanged(rclone, plan, hooks);
+  // partial: files that kept changing are not proven, so they stay; the rest goes on.
+  if (synced.status !== 'ok' && synced.status !== 'partial') return { ...synced, kind: 'upload', ...(synced.status === 'failed' ? { reason: `${synced.reason ?? 'the copy failed'}; nothing was wiped` } : {}) };
   const started = Date.now() - synced.durationMs;
   const report = (upload: UploadReport, extra: Partial<UploadResult> = {}): UploadResult => ({ ...synced, ...extra, kind: 'upload', durationMs: Date.now() - started, upload });
   const empty: UploadReport = { proven: 0, wiped: 0, kept: 0, keptFiles: [], removedDirs: 0, wipeMode: settings.wipeMode };

@@ -82,7 +82,7 @@ describe('runPipeline: the session every data command runs in', () => {
       CancelledError,
     );
     const last = (await history()).at(-1)!;
-    assert.deepEqual([last.status, last.exitCode, last.reason], ['interrupted', 130, 'upload cancelled']);
+    assert.deepEqual([last.status, last.exitCode, last.reason], ['cancelled', 130, 'upload cancelled']);
     assert.equal(await lockGone(), true);
   });
 
