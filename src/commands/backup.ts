@@ -3,7 +3,8 @@ import { planBackup, type SourceState } from '../engine/plan.js';
 import { probeSource } from '../engine/probe-source.js';
 import type { BackupResult } from '../engine/result.js';
 import { runAll } from '../engine/run-all.js';
-import { runMapping, runMappingRetryingChanged } from '../engine/run-mapping.js';
+import { runMapping } from '../engine/run-mapping.js';
+import { chooseTransfer } from '../run/transfer.js';
 import { ExitCode } from '../errors.js';
 import { describeRcloneExit } from '../rclone/exit-codes.js';
 import { trackBackup } from '../run/inflight.js';
@@ -46,6 +47,7 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
       }
       if (dryRun) for (const plan of plans) ctx.out(`[dry run] ${plan.name}: rclone ${plan.args.join(' ')}`);
     }
+    const transfer = await chooseTransfer(ctx, rclone, remote, interrupt.signal, dryRun);
     const view = await createRunView(ctx, mode, plans, { direction: 'backup', dryRun });
     const hooks = { emit: view.emit, log: log.write, cancelSignal: interrupt.signal, dryRun };
     const ran = await runAll<BackupResult>(
@@ -53,7 +55,7 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
       async (plan) => {
         if (dryRun || plan.refusal) return { ...(await runMapping(rclone, plan, hooks)), kind: 'backup' };
         const tracker = await trackBackup(ctx.paths.unfinishedFile, plan.name);
-        const result = await runMappingRetryingChanged(rclone, plan, { ...hooks, emit: (event) => (view.emit(event), tracker.see(event)) });
+        const result = await transfer(plan, { ...hooks, emit: (event) => (view.emit(event), tracker.see(event)) });
         await tracker.finish(result);
         return { ...result, kind: 'backup' };
       },

@@ -5,6 +5,7 @@ import { runAll } from '../engine/run-all.js';
 import { UsageError } from '../errors.js';
 import { trackBackup } from '../run/inflight.js';
 import { runPipeline } from '../run/pipeline.js';
+import { chooseTransfer } from '../run/transfer.js';
 import { readUnfinished } from '../run/unfinished.js';
 import { requireCryptKey } from '../safety/crypt-key.js';
 import { markUploaded } from '../run/uploaded.js';
@@ -63,6 +64,7 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
       symlinks,
       dryRun,
       beforeWipe: (name: string) => markUploaded(ctx.paths.uploadedFile, [name], new Date()),
+      transfer: await chooseTransfer(ctx, rclone, remote, interrupt.signal, dryRun),
     };
     const view = await createRunView(ctx, mode, plans, { direction: 'backup', dryRun });
     const hooks = { emit: view.emit, log: log.write, cancelSignal: interrupt.signal, dryRun };

@@ -50,6 +50,8 @@ export interface SyncArgsInput {
   excludeFrom?: string | undefined;
   /** Copy exactly the files listed in this file (the retry of files that kept changing). */
   filesFrom?: string | undefined;
+  /** Send the listed files even when size and time match (a change the storage cannot show). */
+  ignoreTimes?: boolean | undefined;
 }
 
 export interface RestoreArgsInput extends Omit<SyncArgsInput, 'source' | 'dest' | 'copyOnly'> {
@@ -80,7 +82,8 @@ export function buildSyncArgs(input: SyncArgsInput): string[] {
   const args = [copy ? 'copy' : 'sync', input.source, input.dest, ...transferFlags(input, tuning)];
   if (tuning.maxDelete !== undefined && !copy) args.push('--max-delete', String(tuning.maxDelete));
   if (input.excludeFrom !== undefined) args.push('--exclude-from', input.excludeFrom);
-  if (input.filesFrom !== undefined) args.push('--files-from', input.filesFrom);
+  if (input.filesFrom !== undefined) args.push('--files-from', input.filesFrom, '--no-traverse');
+  if (input.ignoreTimes) args.push('--ignore-times');
   if (input.dryRun) args.push('--dry-run');
   return args;
 }
@@ -106,10 +109,7 @@ function transferFlags(input: Omit<SyncArgsInput, 'source' | 'dest'>, tuning: Rc
   // rclone waits 5 minutes of silence before giving up on a vanished server (1.60); an
   // unattended run should fail in reasonable time and say why.
   args.push('--contimeout', '30s', '--timeout', '2m');
-  const symlinks = input.symlinks ?? 'follow';
-  if (symlinks === 'follow') args.push('--copy-links');
-  else if (symlinks === 'links') args.push('--links');
-  else args.push('--skip-links');
+  args.push(linkFlag(input.symlinks));
   if (!S3_LIKE.has(input.backendType)) args.push('--create-empty-src-dirs');
   if (keepsModes(input.backendType, input.crypt)) args.push('--metadata');
   if (tuning.transfers !== undefined) args.push('--transfers', String(tuning.transfers));
@@ -119,9 +119,17 @@ function transferFlags(input: Omit<SyncArgsInput, 'source' | 'dest'>, tuning: Rc
   if (tuning.fastList) args.push('--fast-list');
   // rclone refuses --files-from with any other filter (1.60): the list is exact and was filtered already.
   if ('filesFrom' in input && input.filesFrom !== undefined) return args;
-  for (const pattern of input.excludes ?? []) args.push('--exclude', pattern);
-  args.push('--exclude', STAGING_EXCLUDE);
-  return args;
+  return [...args, ...filterFlags(input.excludes)];
+}
+
+function linkFlag(symlinks: SymlinkMode | undefined): string {
+  const mode = symlinks ?? 'follow';
+  return mode === 'follow' ? '--copy-links' : mode === 'links' ? '--links' : '--skip-links';
+}
+
+/** The user's excludes, then restore staging directories, which no transfer ever touches. */
+function filterFlags(excludes: string[] | undefined): string[] {
+  return [...(excludes ?? []).flatMap((pattern) => ['--exclude', pattern]), '--exclude', STAGING_EXCLUDE];
 }
 
 /** Pure: `rclone size --json` of a remote path, to refuse restoring from a missing or empty copy. */
@@ -157,4 +165,17 @@ export function buildCatArgs(command: 'cat' | 'rcat', configFile: string, target
  */
 export function exactFilterLine(file: string): string {
   return `/${file.replace(/[\\*?[\]{}]/g, (c) => `\\${c}`)}`;
+}
+
+/** Pure: `rclone backend features REMOTE:`, to learn how the storage can show a change. */
+export function buildFeaturesArgs(configFile: string, remoteRoot: string): string[] {
+  return ['backend', 'features', remoteRoot, ...baseFlags(configFile)];
+}
+
+/**
+ * Pure: `rclone lsjson` of a local tree as a backup sees it (the same links and excludes),
+ * with modes: what poof records as sent after a backup, to find changes the storage cannot show.
+ */
+export function buildLocalListArgs(input: Pick<SyncArgsInput, 'configFile' | 'source' | 'symlinks' | 'excludes'>): string[] {
+  return ['lsjson', input.source, '-R', '--files-only', '-M', ...baseFlags(input.configFile), linkFlag(input.symlinks), ...filterFlags(input.excludes)];
 }

@@ -1,6 +1,6 @@
 import type { SymlinkMode } from '../config/schema.js';
 import type { MappingPlan } from '../engine/plan.js';
-import type { UploadReport, UploadResult } from '../engine/result.js';
+import type { TransferResult, UploadReport, UploadResult } from '../engine/result.js';
 import { runMappingRetryingChanged, type MappingHooks } from '../engine/run-mapping.js';
 import { buildProofArgs, hashesMissing, parseCombined, type CombinedReport, type ProofArgsInput, type ProofMethod } from '../rclone/check.js';
 import type { Rclone } from '../rclone/runner.js';
@@ -20,6 +20,8 @@ export interface UploadSettings {
    * holds files that are no longer local, and a later mirror must never delete them.
    */
   beforeWipe?: (name: string) => Promise<void>;
+  /** How the copy runs; by default with a retry of files that kept changing. */
+  transfer?: (plan: MappingPlan, hooks: MappingHooks) => Promise<TransferResult>;
 }
 
 const KEPT_LISTED = 50;
@@ -36,7 +38,7 @@ export async function uploadMapping(
   hooks: MappingHooks,
   moveToTrash: (files: string[]) => Promise<void>,
 ): Promise<UploadResult> {
-  const synced = await runMappingRetryingChanged(rclone, plan, hooks);
+  const synced = await (settings.transfer ?? ((p: MappingPlan, h: MappingHooks) => runMappingRetryingChanged(rclone, p, h)))(plan, hooks);
   // partial: files that kept changing are not proven, so they stay; the rest goes on.
   if (synced.status !== 'ok' && synced.status !== 'partial') return { ...synced, kind: 'upload', ...(synced.status === 'failed' ? { reason: `${synced.reason ?? 'the copy failed'}; nothing was wiped` } : {}) };
   const started = Date.now() - synced.durationMs;

@@ -1,5 +1,5 @@
 import type { Context } from '../context.js';
-import { isCrypt } from '../rclone/remote-path.js';
+import { isCrypt, remoteRoot } from '../rclone/remote-path.js';
 import type { Check } from './check.js';
 import { checkRclone } from './checks/rclone.js';
 import { checkPoofConf } from './checks/poof-conf.js';
@@ -9,7 +9,7 @@ import { checkLastBackups } from './checks/last-backup.js';
 import { checkRemote } from './checks/remote.js';
 import { checkEncryption } from './checks/encryption.js';
 import { checkEnvironment } from './checks/environment.js';
-import { fidelityCheck } from './checks/fidelity.js';
+import { fidelityCheck, readFeatures } from './checks/fidelity.js';
 import { checkCryptKeys } from './checks/crypt-keys.js';
 import { checkCryptNameLengths } from './checks/crypt-names.js';
 
@@ -32,7 +32,12 @@ export async function runChecks(ctx: Context, options: VerifyOptions): Promise<C
     checks.push(await checkCryptKeys(ctx, rclone, config, section));
   }
   if (config && section && isCrypt(section)) checks.push(...(await checkCryptNameLengths(config)));
-  if (config && sections) checks.push(fidelityCheck(config, sections.section, sections.baseSection));
+  if (config && sections) {
+    // How changes are found depends on what the storage reports: ask when it answered.
+    const remoteOk = rclone && !options.offline && checks.find((c) => c.id === 'remote')?.status === 'ok';
+    const detection = remoteOk ? await readFeatures(rclone, ctx.paths.rcloneConf, remoteRoot(config, sections.section)) : undefined;
+    checks.push(fidelityCheck(config, sections.section, sections.baseSection, detection));
+  }
   checkEnvironment(ctx, checks);
   return checks;
 }

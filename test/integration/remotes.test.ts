@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
@@ -214,5 +214,25 @@ describe('WebDAV (rclone serve webdav)', () => {
     const backup = await runPoof(['backup'], { env: ctx.sb.env });
     assert.equal(backup.code, 0, backup.stderr);
     assert.deepEqual(await readTree(path.join(ctx.sb.dir, 'dav-root', ctx.bucket, 'My Files')), await readTree(ctx.src));
+  });
+
+  it('an edit that keeps the size reaches the remote (WebDAV keeps neither times nor hashes), and upload then wipes it', async () => {
+    const remoteDir = path.join(ctx.sb.dir, 'dav-root', ctx.bucket, 'My Files');
+    const file = path.join(ctx.src, 'plain.txt');
+    const before = await readFile(file, 'utf8');
+    await writeFile(file, before.toUpperCase());
+    assert.equal((await readFile(file)).length, Buffer.byteLength(before), 'the same size');
+    const backup = await runPoof(['backup', '--json'], { env: ctx.sb.env });
+    assert.equal(backup.code, 0, backup.stderr);
+    assert.equal((JSON.parse(backup.stdout) as { mappings: Array<{ copied: number }> }).mappings[0]?.copied, 1);
+    assert.equal(await readFile(path.join(remoteDir, 'plain.txt'), 'utf8'), before.toUpperCase());
+    const verify = await runPoof(['verify'], { env: ctx.sb.env });
+    assert.match(verify.stdout, /fidelity: webdav keeps contents, empty directories; not modification times or file modes and owners; .*changes are found by poof's record of what it sent/);
+
+    await writeFile(file, before);
+    const upload = await runPoof(['upload', '--yes', '--wipe', 'delete'], { env: ctx.sb.env });
+    assert.equal(upload.code, 0, upload.stderr);
+    assert.equal(await readFile(path.join(remoteDir, 'plain.txt'), 'utf8'), before, 'the edit was sent before the wipe');
+    assert.equal(await readFile(file).then(() => true, () => false), false, 'proven and wiped');
   });
 });

@@ -1,28 +1,48 @@
 import type { PoofConfig } from '../../config/schema.js';
+import { judgeFeatures, type ChangeDetection } from '../../engine/sent-record.js';
+import type { Rclone } from '../../rclone/runner.js';
 import type { RcloneSection } from '../../rclone/ini.js';
 import { isCrypt } from '../../rclone/remote-path.js';
-import { keepsModes } from '../../rclone/args.js';
+import { buildFeaturesArgs, keepsModes } from '../../rclone/args.js';
 import { storageType } from '../../rclone/remote.js';
 import type { Check } from '../check.js';
 
 /**
- * Pure: what a backup keeps of each file on this storage, so nobody learns it from a restore.
- * rclone 1.60 keeps modes (with --metadata) on local and S3 storage only; SFTP and WebDAV keep
- * modification times; crypt keeps no metadata; S3-like storage has no empty directories.
+ * Pure: what a backup keeps of each file on this storage and how it finds a changed file, so
+ * nobody learns it from a restore. Times and hashes come from what rclone reports for the
+ * remote (`backend features`) when verify could ask; modes: rclone 1.60 keeps them (with
+ * --metadata) on local and S3 storage only; crypt keeps no metadata; S3-like storage has no
+ * empty directories.
  */
-export function fidelityCheck(config: PoofConfig, section: RcloneSection, baseSection: RcloneSection | undefined): Check {
+export function fidelityCheck(config: PoofConfig, section: RcloneSection, baseSection: RcloneSection | undefined, detection?: ChangeDetection): Check {
   const backend = storageType(section, baseSection);
   const crypt = isCrypt(section);
-  const kept = ['contents', 'modification times'];
+  const modes = keepsModes(backend, crypt);
+  const times = detection ? detection.modTime : true;
+  const kept = ['contents'];
   const lost: string[] = [];
-  (keepsModes(backend, crypt) ? kept : lost).push('file modes and owners');
+  (times ? kept : lost).push('modification times');
+  (modes ? kept : lost).push('file modes and owners');
   (['s3', 'b2'].includes(backend) ? lost : kept).push('empty directories');
   const links = { follow: 'symbolic links followed (their targets are copied)', links: 'symbolic links kept as links', skip: 'symbolic links skipped' }[config.symlinks ?? 'follow'];
   const where = `${crypt ? 'crypt over ' : ''}${backend === 'alias' ? 'a local directory' : backend}`;
+  const compared = detection ? `; changes are found by ${describeComparison(detection, modes)}` : '';
   return {
     id: 'fidelity',
     title: 'fidelity',
     status: 'ok',
-    detail: `${where} keeps ${kept.join(', ')}${lost.length ? `; not ${lost.join(' or ')}` : ''}; ${links}`,
+    detail: `${where} keeps ${kept.join(', ')}${lost.length ? `; not ${lost.join(' or ')}` : ''}; ${links}${compared}`,
   };
+}
+
+function describeComparison(detection: ChangeDetection, modes: boolean): string {
+  if (detection.sizeOnly) return "poof's record of what it sent (size and time of each file), since rclone alone could compare sizes only";
+  const rclone = `size and modification time${detection.hashes.length ? ` (hashes: ${detection.hashes.slice(0, 3).join(', ')})` : ''}`;
+  return modes ? `${rclone}, and mode changes by poof's record of what it sent` : rclone;
+}
+
+/** What rclone reports for the remote's change detection, or undefined when it cannot say. */
+export async function readFeatures(rclone: Rclone, configFile: string, root: string): Promise<ChangeDetection | undefined> {
+  const result = await rclone.run(buildFeaturesArgs(configFile, root), { timeoutMs: 60_000 });
+  return result.exitCode === 0 ? judgeFeatures(result.stdout) : undefined;
 }

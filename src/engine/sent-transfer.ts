@@ -1,0 +1,70 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { buildFeaturesArgs, buildLocalListArgs, buildSyncArgs } from '../rclone/args.js';
+import type { ResolvedRemote } from '../rclone/remote.js';
+import type { Rclone } from '../rclone/runner.js';
+import type { MappingPlan } from './plan.js';
+import type { TransferResult } from './result.js';
+import { runMapping, runMappingRetryingChanged, type MappingHooks } from './run-mapping.js';
+import { changedSinceSent, judgeFeatures, recordFromListing, type ChangeDetection, type SentRecord } from './sent-record.js';
+
+/** Where a mapping's record of what was sent is kept (per local directory and remote path). */
+export interface SentStore {
+  read(plan: MappingPlan): Promise<SentRecord | undefined>;
+  write(plan: MappingPlan, record: SentRecord): Promise<void>;
+}
+
+/** Ask rclone once per run how the storage shows changes (modification times, hashes). */
+export async function detectChanges(rclone: Rclone, remote: ResolvedRemote, cancelSignal: AbortSignal): Promise<ChangeDetection> {
+  const result = await rclone.run(buildFeaturesArgs(remote.configFile, remote.root), { timeoutMs: 120_000, cancelSignal });
+  // Unknown: trust rclone's own comparison; the transfer itself will say if the remote is unreachable.
+  return (result.exitCode === 0 && judgeFeatures(result.stdout)) || { modTime: true, hashes: [], sizeOnly: false };
+}
+
+/** Pure: does this storage need poof's record to see every change? */
+export function needsSentRecord(detection: ChangeDetection, remote: ResolvedRemote): boolean {
+  return detection.sizeOnly || remote.keepsModes;
+}
+
+/**
+ * A backup (or upload copy) that never misses a change the storage cannot show: before the
+ * usual transfer, files whose size, time or mode differ from what the last successful run sent
+ * are sent again (--ignore-times); after it, the record is replaced by the tree as it was listed
+ * before the transfer, so a file that changed meanwhile is caught next time. A record rather
+ * than --ignore-times for everything: re-sending every file every run costs the whole tree.
+ */
+export async function runWithSentRecord(
+  rclone: Rclone,
+  plan: MappingPlan,
+  hooks: MappingHooks,
+  store: SentStore,
+  withModes: boolean,
+): Promise<TransferResult> {
+  if (plan.refusal || !plan.syncInput || hooks.dryRun) return runMappingRetryingChanged(rclone, plan, hooks);
+  const listed = await rclone.run(buildLocalListArgs(plan.syncInput), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
+  const now = listed.exitCode === 0 ? recordFromListing(listed.stdout, withModes) : undefined;
+  const sent = now ? await store.read(plan) : undefined;
+  const changed = now && sent ? changedSinceSent(now, sent) : [];
+  let forced: TransferResult | undefined;
+  if (changed.length > 0) {
+    const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-sent-'));
+    try {
+      const filesFrom = path.join(scratch, 'changed.list');
+      await writeFile(filesFrom, `${changed.join('\n')}\n`);
+      forced = await runMapping(rclone, { ...plan, args: buildSyncArgs({ ...plan.syncInput, filesFrom, ignoreTimes: true }) }, hooks);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+    if (forced.status !== 'ok') return { ...forced, reason: `sending ${changed.length} changed files again failed: ${forced.reason ?? ''}` };
+  }
+  const main = await runMappingRetryingChanged(rclone, plan, hooks);
+  if (now && (main.status === 'ok' || main.status === 'partial')) {
+    const record = { ...now };
+    // What was not copied must not count as sent.
+    for (const file of main.unreadable ?? []) delete record[file];
+    await store.write(plan, record);
+  }
+  if (!forced) return main;
+  return { ...main, copied: main.copied + forced.copied, durationMs: main.durationMs + forced.durationMs, ...(main.stats && forced.stats ? { stats: { ...main.stats, bytes: main.stats.bytes + forced.stats.bytes } } : {}) };
+}

@@ -1,0 +1,28 @@
+import path from 'node:path';
+import { readTextIfExists } from '../config/store.js';
+import { shortHash } from '../config/paths.js';
+import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
+import type { MappingPlan } from '../engine/plan.js';
+import type { SentRecord } from '../engine/sent-record.js';
+import type { SentStore } from '../engine/sent-transfer.js';
+
+/** Records of what was sent, one file per local directory and remote path, in the state dir. */
+export function sentStoreIn(stateDir: string): SentStore {
+  const dir = path.join(stateDir, 'sent');
+  const file = (plan: MappingPlan) => path.join(dir, `${shortHash(`${plan.localDir}\u0000${plan.remotePath}`)}.json`);
+  return {
+    async read(plan) {
+      const text = await readTextIfExists(file(plan));
+      if (text === undefined) return undefined;
+      try {
+        return (JSON.parse(text) as { files: SentRecord }).files;
+      } catch {
+        return undefined;
+      }
+    },
+    async write(plan, record) {
+      await ensurePrivateDir(dir);
+      await writeFileAtomic(file(plan), `${JSON.stringify({ localDir: plan.localDir, remotePath: plan.remotePath, files: record })}\n`);
+    },
+  };
+}
