@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { chmod, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import { startS3, type RunningServer } from '../helpers/servers.js';
+
+const mode = async (file: string) => ((await stat(file)).mode & 0o777).toString(8);
+
+/**
+ * rclone never re-sends a file whose size, time and content are unchanged, so `chmod 600` alone
+ * would never reach the backup. Where the storage keeps modes, poof's record of what it sent
+ * catches it, and a restore brings back today's permissions.
+ */
+async function chmodReachesTheBackup(sb: Sandbox, env: Record<string, string>, dir: string, label: string): Promise<void> {
+  assert.equal((await runPoof(['backup'], { env })).code, 0);
+  await chmod(path.join(dir, 'secret.txt'), 0o600);
+  const backup = await runPoof(['backup', '--json'], { env });
+  assert.equal(backup.code, 0, backup.stderr);
+  assert.equal((JSON.parse(backup.stdout) as { mappings: Array<{ copied: number }> }).mappings[0]?.copied, 1, 'the mode-only change was sent');
+  const again = await runPoof(['backup', '--json'], { env });
+  assert.equal((JSON.parse(again.stdout) as { mappings: Array<{ copied: number }> }).mappings[0]?.copied, 0, 'and only once');
+  const into = path.join(sb.dir, `restored-${label}`);
+  const restore = await runPoof(['download', '--to', into], { env });
+  assert.equal(restore.code, 0, restore.stderr);
+  assert.equal(await mode(path.join(into, 'Keys', 'secret.txt')), '600');
+}
+
+describe('a permission-only change reaches the backup', () => {
+  let sb: Sandbox;
+  let s3: RunningServer | undefined;
+  before(async () => (sb = await makeSandbox()));
+  after(async () => {
+    await s3?.stop();
+    await sb.cleanup();
+  });
+
+  it('on a local-directory remote', async () => {
+    const { dirs } = await mapLocalDirs(sb, { Keys: { 'secret.txt': 'key material\n' } });
+    await chmod(path.join(dirs.Keys!, 'secret.txt'), 0o644);
+    await chmodReachesTheBackup(sb, sb.env, dirs.Keys!, 'local');
+  });
+
+  it('on S3 (s3rver), where modes are not in listings', async () => {
+    s3 = await startS3(path.join(sb.dir, 's3data'));
+    const env = { ...sb.env, POOF_SECRET: 'S3RVER' };
+    const made = await runPoof(['cconfig', '--provider', 's3', '--endpoint', `http://127.0.0.1:${s3.port}`, '--access-key-id', 'S3RVER', '--force'], { env });
+    assert.equal(made.code, 0, made.stderr);
+    const dir = path.join(sb.home, 'Keys');
+    await chmod(path.join(dir, 'secret.txt'), 0o644);
+    await chmodReachesTheBackup(sb, env, dir, 's3');
+  });
+});
