@@ -97,7 +97,7 @@ export function buildProgram() {
         'poof cconfig --provider local             # a local directory as the "cloud"',
         'poof verify                               # check everything',
         'poof backup                               # copy',
-      ])}\nExit codes: 0 ok, 1 a run failed, 2 usage error, 3 config missing or invalid,\n4 verify found a problem, 5 locked by another run, 6 rclone missing or too old,\n130/143 interrupted.\n`,
+      ])}\nExit codes: 0 ok, 1 a run failed, 2 usage error, 3 config missing or invalid,\n4 verify found a problem, 5 locked by another run, 6 rclone missing or too old,\n7 partly done (files that kept changing), 129/130/143 interrupted.\n`,
     )
     .showSuggestionAfterError(true)
     .exitOverride()

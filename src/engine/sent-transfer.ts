@@ -46,7 +46,7 @@ export async function runWithSentRecord(
   const now = listed.exitCode === 0 ? recordFromListing(listed.stdout, withModes) : undefined;
   const sent = now ? await store.read(plan) : undefined;
   const changed = now && sent ? changedSinceSent(now, sent) : [];
-  let forced: TransferResult | undefined;
+  let forced: (TransferResult & { changing?: { only: boolean } }) | undefined;
   if (changed.length > 0) {
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-sent-'));
     try {
@@ -56,7 +56,11 @@ export async function runWithSentRecord(
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
-    if (forced.status !== 'ok') return { ...forced, reason: `sending ${changed.length} changed files again failed: ${forced.reason ?? ''}` };
+    // Files that keep changing are the main run's to retry and report; anything else stops here.
+    if (forced.status !== 'ok' && !forced.changing?.only) {
+      const { changing: _changing, ...result } = forced;
+      return { ...result, reason: `sending ${changed.length} changed files again failed: ${forced.reason ?? ''}` };
+    }
   }
   const main = await runMappingRetryingChanged(rclone, plan, hooks);
   if (now && (main.status === 'ok' || main.status === 'partial')) {
@@ -66,5 +70,6 @@ export async function runWithSentRecord(
     await store.write(plan, record);
   }
   if (!forced) return main;
-  return { ...main, copied: main.copied + forced.copied, durationMs: main.durationMs + forced.durationMs, ...(main.stats && forced.stats ? { stats: { ...main.stats, bytes: main.stats.bytes + forced.stats.bytes } } : {}) };
+  const { changing: _changing, ...sentAgain } = forced;
+  return { ...main, errors: [...sentAgain.errors, ...main.errors].slice(0, 20), copied: main.copied + sentAgain.copied, durationMs: main.durationMs + sentAgain.durationMs, ...(main.stats && sentAgain.stats ? { stats: { ...main.stats, bytes: main.stats.bytes + sentAgain.stats.bytes } } : {}) };
 }
