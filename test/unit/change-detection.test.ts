@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { changedSinceSent, judgeFeatures, recordFromListing } from '../../src/engine/sent-record.js';
+import { exactFilterLine } from '../../src/rclone/args.js';
+import { exitCodeOf } from '../../src/run/pipeline.js';
+
+describe('how a storage shows changes (rclone backend features)', () => {
+  it('WebDAV without times or hashes can only compare sizes; local storage has both', () => {
+    assert.deepEqual(judgeFeatures('{"Precision":3153600000000000000,"Hashes":[]}'), { modTime: false, hashes: [], sizeOnly: true });
+    assert.deepEqual(judgeFeatures('{"Precision":1,"Hashes":["md5","sha1"]}'), { modTime: true, hashes: ['md5', 'sha1'], sizeOnly: false });
+    assert.deepEqual(judgeFeatures('{"Precision":3153600000000000000,"Hashes":["md5"]}'), { modTime: false, hashes: ['md5'], sizeOnly: false });
+    assert.equal(judgeFeatures('not json'), undefined);
+  });
+});
+
+describe('the record of what was sent', () => {
+  const listing = JSON.stringify([
+    { Path: 'a.txt', Size: 3, ModTime: '2026-11-25T08:00:00.1Z', Metadata: { mode: '100644' } },
+    { Path: 'b.txt', Size: 5, ModTime: '2026-11-25T08:00:00.2Z', Metadata: { mode: '100600' } },
+  ]);
+  it('keeps size, time and (where the storage keeps them) mode', () => {
+    assert.deepEqual(recordFromListing(listing, true), { 'a.txt': [3, '2026-11-25T08:00:00.1Z', '100644'], 'b.txt': [5, '2026-11-25T08:00:00.2Z', '100600'] });
+    assert.deepEqual(recordFromListing(listing, false), { 'a.txt': [3, '2026-11-25T08:00:00.1Z'], 'b.txt': [5, '2026-11-25T08:00:00.2Z'] });
+  });
+  it('finds files changed in size, time or mode since they were sent; new files are rclone\'s to find', () => {
+    const sent = { 'a.txt': [3, 't1', '100644'], 'b.txt': [5, 't2', '100644'], 'c.txt': [1, 't3', '100644'], 'd.txt': [1, 't4', '100644'] } as const;
+    const now = { 'a.txt': [3, 't1', '100644'], 'b.txt': [5, 't2', '100600'], 'c.txt': [1, 't9', '100644'], 'd.txt': [2, 't4', '100644'], 'new.txt': [1, 't', '100644'] } as const;
+    assert.deepEqual(changedSinceSent(now as never, sent as never), ['b.txt', 'c.txt', 'd.txt']);
+    assert.deepEqual(changedSinceSent({ 'a.txt': [3, 't1'] }, { 'a.txt': [3, 't1', '100644'] }), [], 'no mode on one side compares size and time only');
+  });
+  it('names exactly one file in an rclone filter, whatever its characters', () => {
+    assert.equal(exactFilterLine('inbox.mbox'), '/inbox.mbox');
+    assert.equal(exactFilterLine('a [1]/b*{c}?.txt'), '/a \\[1\\]/b\\*\\{c\\}\\?.txt');
+    assert.equal(exactFilterLine('back\\slash'), '/back\\\\slash');
+  });
+});
+
+describe('the exit code of a run', () => {
+  const result = (status: 'ok' | 'partial' | 'failed' | 'refused') => ({ kind: 'backup' as const, name: status, localDir: '/a', remotePath: 'r:a', status, copied: 0, deleted: 0, errors: [], durationMs: 0 });
+  it('is 0 when every mapping finished, 7 when only changing files are missing, 1 otherwise', () => {
+    assert.equal(exitCodeOf({ results: [result('ok'), result('ok')], notRun: [] }), 0);
+    assert.equal(exitCodeOf({ results: [result('ok'), result('partial')], notRun: [] }), 7);
+    assert.equal(exitCodeOf({ results: [result('partial'), result('failed')], notRun: [] }), 1);
+    assert.equal(exitCodeOf({ results: [result('refused')], notRun: [] }), 1);
+    assert.equal(exitCodeOf({ results: [result('ok')], notRun: ['B'] }), 1);
+  });
+});
