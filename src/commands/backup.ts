@@ -1,6 +1,4 @@
 import type { Context } from '../context.js';
-import { planBackup, type SourceState } from '../engine/plan.js';
-import { probeSource } from '../engine/probe-source.js';
 import type { BackupResult } from '../engine/result.js';
 import { runAll } from '../engine/run-all.js';
 import { runMapping } from '../engine/run-mapping.js';
@@ -9,7 +7,7 @@ import { ExitCode } from '../errors.js';
 import { describeRcloneExit } from '../rclone/exit-codes.js';
 import { trackBackup } from '../run/inflight.js';
 import { runPipeline } from '../run/pipeline.js';
-import { readUnfinished } from '../run/unfinished.js';
+import { planMappings } from '../run/plan-mappings.js';
 import { requireCryptKey } from '../safety/crypt-key.js';
 import { isUploaded, readUploaded } from '../run/uploaded.js';
 import { createRunView, outputMode } from '../ui/run-view.js';
@@ -25,21 +23,9 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
     const { config, names } = setup;
     // Other keys would write a second encrypted tree beside the first, and verify would pass for both.
     await requireCryptKey(rclone, remote, names, interrupt.signal, !dryRun);
-    const sources: Record<string, SourceState> = {};
-    for (const dir of Object.keys(config.paths)) sources[dir] = await probeSource(dir, (config.symlinks ?? 'follow') === 'follow');
     const uploaded = await readUploaded(ctx.paths.uploadedFile);
     const copyOnly = new Set(Object.values(config.paths).filter((name) => isUploaded(uploaded, name)));
-    const unfinished = await readUnfinished(ctx.paths.unfinishedFile);
-    const plans = planBackup({
-      config,
-      remote,
-      only: options.only,
-      dryRun,
-      sources,
-      copyOnly,
-      unfinishedRestores: new Set(Object.keys(unfinished.restores)),
-      ignoreUnfinishedRestore: options.ignoreUnfinishedRestore,
-    });
+    const plans = await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly, ignoreUnfinishedRestore: options.ignoreUnfinishedRestore });
     planned = plans.length;
     if (mode !== 'silent') {
       for (const plan of plans.filter((p) => p.copyOnly && !p.refusal)) {

@@ -1,12 +1,11 @@
 import type { Context } from '../context.js';
-import { planBackup, type MappingPlan, type SourceState } from '../engine/plan.js';
-import { probeSource } from '../engine/probe-source.js';
+import type { MappingPlan } from '../engine/plan.js';
 import { runAll } from '../engine/run-all.js';
 import { UsageError } from '../errors.js';
 import { trackBackup } from '../run/inflight.js';
 import { runPipeline } from '../run/pipeline.js';
+import { planMappings } from '../run/plan-mappings.js';
 import { chooseTransfer } from '../run/transfer.js';
-import { readUnfinished } from '../run/unfinished.js';
 import { requireCryptKey } from '../safety/crypt-key.js';
 import { markUploaded } from '../run/uploaded.js';
 import { refuseWipeTargets } from '../safety/wipe-targets.js';
@@ -31,22 +30,9 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
     wipeMode = options.wipe ?? config.wipe ?? 'trash';
     storage = remote.storageType;
     const symlinks = config.symlinks ?? 'follow';
-    const sources: Record<string, SourceState> = {};
-    for (const dir of Object.keys(config.paths)) sources[dir] = await probeSource(dir, symlinks === 'follow');
     // Always `rclone copy`: the remote keeps what earlier uploads wiped locally, and a mirror would delete it.
     const copyOnly = new Set(Object.values(config.paths));
-    const unfinished = await readUnfinished(ctx.paths.unfinishedFile);
-    const plans = planBackup({
-      config,
-      remote,
-      only: options.only,
-      dryRun,
-      sources,
-      copyOnly,
-      allowEmpty: true,
-      unfinishedRestores: new Set(Object.keys(unfinished.restores)),
-      ignoreUnfinishedRestore: options.ignoreUnfinishedRestore,
-    });
+    const plans = await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly, allowEmpty: true, ignoreUnfinishedRestore: options.ignoreUnfinishedRestore });
     planned = plans.length;
     await refuseWipeTargets(plans, { home: ctx.home, configDir: ctx.paths.configDir, stateDir: ctx.paths.stateDir }, Boolean(options.force));
     if (wipeMode === 'shred' && mode !== 'silent') {
