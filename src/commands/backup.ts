@@ -67,7 +67,8 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
     ctx.err(`poof: backup partly done: everything was copied except ${files.length} ${files.length === 1 ? 'file' : 'files'} that kept changing while being read; the next run tries again (exit ${ExitCode.partial})`);
   } else {
     const bad = results.filter((r) => r.status !== 'ok').length + outcome.notRun.length;
-    ctx.err(`poof: backup incomplete: ${bad} of ${planned} mappings did not finish; nothing was deleted locally`);
+    // An interruption after the last mapping finished left nothing unfinished: the signal line said it all.
+    if (bad > 0)     ctx.err(`poof: backup incomplete: ${bad} of ${planned} mappings did not finish; nothing was deleted locally`);
   }
   return exitCode;
 }

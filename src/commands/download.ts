@@ -152,7 +152,8 @@ function report(ctx: Context, options: DownloadOptions, exitCode: number, inspec
     if (!options.quiet) ctx.out(`download complete: ${results.length} of ${results.length} mappings restored${kept}`);
   } else {
     const bad = results.filter((r) => r.status !== 'ok').length + outcome.notRun.length;
-    ctx.err(`poof: download incomplete: ${bad} of ${inspected.length} mappings were not restored${kept}`);
+    // An interruption after the last mapping finished left nothing unfinished: the signal line said it all.
+    if (bad > 0)     ctx.err(`poof: download incomplete: ${bad} of ${inspected.length} mappings were not restored${kept}`);
   }
   return exitCode;
 }

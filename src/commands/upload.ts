@@ -80,7 +80,8 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
     if (!options.quiet) ctx.out(`upload ${dryRun ? 'dry run ' : ''}complete: ${results.length} of ${results.length} mappings ok`);
   } else {
     const bad = results.filter((r) => r.status !== 'ok').length + outcome.notRun.length;
-    ctx.err(`poof: upload incomplete: ${bad} of ${planned} mappings did not finish; no local file was wiped without proof (log: ${ctx.paths.logFile})`);
+    // An interruption after the last mapping finished left nothing unfinished: the signal line said it all.
+    if (bad > 0)     ctx.err(`poof: upload incomplete: ${bad} of ${planned} mappings did not finish; no local file was wiped without proof (log: ${ctx.paths.logFile})`);
   }
   return exitCode;
 }
