@@ -11,6 +11,7 @@ import { keepInDir, restoreMapping, type MoveAside } from '../restore/apply.js';
 import { inspectTarget, type InspectedTarget } from '../restore/inspect.js';
 import { countEndangered, formatRestorePlan, planRestoreTargets, restoreArgsFor, type RestoreSettings } from '../restore/plan.js';
 import { runPipeline } from '../run/pipeline.js';
+import { detectChanges } from '../engine/sent-transfer.js';
 import { readUnfinished, updateUnfinished } from '../run/unfinished.js';
 import { requireCryptKey } from '../safety/crypt-key.js';
 import { checkTarget, refuseRestoreRoot } from '../safety/targets.js';
@@ -40,7 +41,8 @@ export async function downloadCommand(ctx: Context, options: DownloadOptions): P
       const problem = await refuseRestoreRoot(options.to, to, Object.keys(config.paths));
       if (problem) throw new UsageError(problem);
     }
-    const settings: RestoreSettings = { config, remote };
+    const { sizeOnly } = await detectChanges(rclone, remote, interrupt.signal);
+    const settings: RestoreSettings = { config, remote, sizeOnly };
     const targets = planRestoreTargets({ ...settings, only: options.only, to, places });
     for (const target of targets) {
       if (target.refusal) continue;

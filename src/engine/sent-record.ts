@@ -39,16 +39,20 @@ export function recordFromListing(json: string, withModes: boolean): SentRecord 
 }
 
 /**
- * Pure: the files sent before that differ now in size, time or (where kept) mode. rclone finds
- * new and deleted files itself; these are the changes it cannot see: any edit on storage that
- * keeps neither times nor hashes, and a mode change where modes are kept (rclone never re-sends
- * a file whose size, time and content are unchanged, so `chmod 600` would never reach the backup).
+ * Pure: the files that differ now in size, time or (where kept) mode from what was sent, and
+ * those the record does not hold (excluded then, or new: for a new file this only moves its
+ * first copy earlier). These are the changes rclone cannot see: any edit on storage that keeps
+ * neither times nor hashes, and a mode change where modes are kept (rclone never re-sends a file
+ * whose size, time and content are unchanged, so `chmod 600` would never reach the backup).
  */
 export function changedSinceSent(now: SentRecord, sent: SentRecord): string[] {
   const changed: string[] = [];
   for (const [file, entry] of Object.entries(now)) {
     const before = sent[file];
-    if (!before) continue;
+    if (!before) {
+      changed.push(file);
+      continue;
+    }
     if (before[0] !== entry[0] || before[1] !== entry[1] || (before[2] !== undefined && entry[2] !== undefined && before[2] !== entry[2])) changed.push(file);
   }
   return changed.sort();

@@ -39,13 +39,15 @@ export async function runWithSentRecord(
   plan: MappingPlan,
   hooks: MappingHooks,
   store: SentStore,
-  withModes: boolean,
+  storage: { withModes: boolean; sizeOnly: boolean },
 ): Promise<TransferResult> {
   if (plan.refusal || !plan.syncInput || hooks.dryRun) return runMappingRetryingChanged(rclone, plan, hooks);
   const listed = await rclone.run(buildLocalListArgs(plan.syncInput), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
-  const now = listed.exitCode === 0 ? recordFromListing(listed.stdout, withModes) : undefined;
+  const now = listed.exitCode === 0 ? recordFromListing(listed.stdout, storage.withModes) : undefined;
   const sent = now ? await store.read(plan) : undefined;
-  const changed = now && sent ? changedSinceSent(now, sent) : [];
+  // No record yet: where rclone can compare only sizes, nothing sent before can be trusted; where
+  // it compares times or hashes, only a mode changed before the record began can be missed.
+  const changed = !now ? [] : sent ? changedSinceSent(now, sent) : storage.sizeOnly ? Object.keys(now).sort() : [];
   let forced: (TransferResult & { changing?: { only: boolean } }) | undefined;
   if (changed.length > 0) {
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-sent-'));

@@ -11,8 +11,10 @@ const METADATA_BACKENDS = new Set(['local', 'alias', 's3']);
 const S3_LIKE = new Set(['s3', 'b2']);
 
 /** Pure: does this storage keep file modes with --metadata (rclone 1.60)? SFTP keeps mtime only. */
-export function keepsModes(backendType: string, crypt: boolean): boolean {
-  return METADATA_BACKENDS.has(backendType) && !crypt;
+export function keepsModes(backendType: string, crypt: boolean, symlinks?: SymlinkMode): boolean {
+  // rclone 1.60's --metadata with --links sets modes through the link: it made link targets,
+  // even outside the mapping, world-writable (0777). Links mode keeps no modes.
+  return METADATA_BACKENDS.has(backendType) && !crypt && symlinks !== 'links';
 }
 
 /**
@@ -70,7 +72,9 @@ export interface RestoreArgsInput extends Omit<SyncArgsInput, 'source' | 'dest' 
  * file into place is a rename). Every poof transfer excludes it, on both sides.
  */
 export const STAGING_PREFIX = '.poof-restore-';
-export const STAGING_EXCLUDE = `/${STAGING_PREFIX}*/**`;
+/** Staging directories are the prefix and 8 hex digits, so a user's own ".poof-restore-notes" is backed up. */
+export const STAGING_NAME = new RegExp(`^${STAGING_PREFIX.replace(/\./g, '\\.')}[0-9a-f]{8}$`);
+export const STAGING_EXCLUDE = `/${STAGING_PREFIX}${'[0-9a-f]'.repeat(8)}/**`;
 
 /**
  * Pure: the argv of one backup `rclone sync LOCAL REMOTE`, logging JSON lines with stats every
@@ -98,7 +102,11 @@ export function buildSyncArgs(input: SyncArgsInput): string[] {
  */
 export function buildRestoreArgs(input: RestoreArgsInput): string[] {
   const tuning = effectiveTuning(input.backendType, input.crypt, input.tuning);
-  if (input.stagingDir === undefined) return ['sync', input.remotePath, input.localDir, ...transferFlags(input, tuning), '--dry-run'];
+  if (input.stagingDir === undefined) {
+    // Where the storage keeps neither times nor hashes, a same-size local change is invisible to
+    // rclone: every local file is then treated as different (and goes to the trash first).
+    return ['sync', input.remotePath, input.localDir, ...transferFlags(input, tuning), ...(input.ignoreTimes ? ['--ignore-times'] : []), '--dry-run'];
+  }
   return ['copy', input.remotePath, input.stagingDir, ...transferFlags(input, tuning), '--compare-dest', input.localDir];
 }
 
@@ -111,7 +119,7 @@ function transferFlags(input: Omit<SyncArgsInput, 'source' | 'dest'>, tuning: Rc
   args.push('--contimeout', '30s', '--timeout', '2m');
   args.push(linkFlag(input.symlinks));
   if (!S3_LIKE.has(input.backendType)) args.push('--create-empty-src-dirs');
-  if (keepsModes(input.backendType, input.crypt)) args.push('--metadata');
+  if (keepsModes(input.backendType, input.crypt, input.symlinks)) args.push('--metadata');
   if (tuning.transfers !== undefined) args.push('--transfers', String(tuning.transfers));
   if (tuning.checkers !== undefined) args.push('--checkers', String(tuning.checkers));
   if (tuning.bwlimit !== undefined) args.push('--bwlimit', tuning.bwlimit);

@@ -43,7 +43,7 @@ export function resolveRemote(config: PoofConfig, section: RcloneSection, baseSe
     crypt,
     ...(crypt ? { wraps: section.values.remote ?? '' } : {}),
     storageType: stored,
-    keepsModes: keepsModes(stored, crypt),
+    keepsModes: keepsModes(stored, crypt, config.symlinks),
     root: remoteRoot(config, section),
     tuning: effectiveTuning(stored, crypt, config.rclone),
     configFile,

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { cp, link, lstat, mkdir, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { cp, link, lstat, mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MappingPlan } from '../engine/plan.js';
 import type { RestoreResult } from '../engine/result.js';
 import { runMapping, type MappingHooks } from '../engine/run-mapping.js';
-import { STAGING_PREFIX } from '../rclone/args.js';
+import { STAGING_NAME, STAGING_PREFIX } from '../rclone/args.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { InspectedTarget } from './inspect.js';
 
@@ -71,13 +71,15 @@ export async function restoreMapping(
   }
 
   const staging = path.join(plan.localDir, `${STAGING_PREFIX}${randomBytes(4).toString('hex')}`);
+  // The marker tells poof's own staging directory from anything a user may have named alike.
+  await mkdir(staging);
+  await writeFile(path.join(staging, STAGING_MARKER), '');
   const copied = await runMapping(rclone, { ...plan, args: mode.argsFor(staging) }, hooks);
   if (copied.status !== 'ok') {
     // Partial files stay in the staging directory, never under a real name; the next restore removes it.
     return { ...copied, ...base, ...kept(), errors: copied.errors, copied: 0, deleted: removed, trashed: movedAside, durationMs: Date.now() - started };
   }
-  // rclone creates the staging directory only when something differs.
-  const placed = (await exists(staging)) ? await placeStaged(staging, plan.localDir, mode.moveAside) : { files: 0, bytes: 0, movedAside: 0 };
+  const placed = await placeStaged(staging, plan.localDir, mode.moveAside);
   await rm(staging, { recursive: true, force: true });
   movedAside += placed.movedAside;
   const stats = copied.stats ? { stats: { ...copied.stats, bytes: placed.bytes } } : {};
@@ -94,11 +96,19 @@ export async function restoreMapping(
   };
 }
 
-/** Remove staging directories left by an interrupted restore of this mapping. */
+/** Inside each staging directory: proof that poof made it (its name alone is not). */
+const STAGING_MARKER = '.poof-staging';
+
+/**
+ * Remove staging directories left by an interrupted restore of this mapping: only poof's own
+ * (the name pattern and the marker beside it); they hold copies of remote files, nothing else.
+ */
 export async function removeStaging(localDir: string): Promise<void> {
   const entries = await readdir(localDir, { withFileTypes: true }).catch(() => []);
   for (const entry of entries) {
-    if (entry.isDirectory() && entry.name.startsWith(STAGING_PREFIX)) await rm(path.join(localDir, entry.name), { recursive: true, force: true });
+    const dir = path.join(localDir, entry.name);
+    if (!entry.isDirectory() || !STAGING_NAME.test(entry.name) || !(await exists(path.join(dir, STAGING_MARKER)))) continue;
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -113,6 +123,7 @@ async function placeStaged(staging: string, localDir: string, moveAside: MoveAsi
   let bytes = 0;
   let movedAside = 0;
   for (const { rel, isDirectory } of await walk(staging)) {
+    if (rel === STAGING_MARKER) continue;
     const from = path.join(staging, rel);
     const to = path.join(localDir, rel);
     if (isDirectory) {
@@ -187,14 +198,23 @@ async function existingLocalPath(localDir: string, object: string, linksMode: bo
 export function keepInDir(localDir: string, keepRoot: string): MoveAside {
   return async (files) => {
     for (const file of files) {
-      const dest = path.join(keepRoot, path.relative(localDir, file));
-      await mkdir(path.dirname(dest), { recursive: true });
-      try {
-        await rename(file, dest);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
-        await cp(file, dest, { preserveTimestamps: true, verbatimSymlinks: true, errorOnExist: true, force: false });
-        await rm(file);
+      const wanted = path.join(keepRoot, path.relative(localDir, file));
+      await mkdir(path.dirname(wanted), { recursive: true });
+      // A file kept earlier in the same run (one replaced twice) is never replaced: number the newer.
+      for (let n = 0; ; n++) {
+        const dest = n === 0 ? wanted : `${wanted}.~${n}~`;
+        if (await exists(dest)) continue;
+        try {
+          await link(file, dest);
+          await unlink(file);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === 'EEXIST') continue;
+          if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP') throw error;
+          await cp(file, dest, { preserveTimestamps: true, verbatimSymlinks: true, errorOnExist: true, force: false, recursive: true });
+          await rm(file, { recursive: true });
+        }
+        break;
       }
     }
   };

@@ -6,7 +6,7 @@ import { normalizeDir } from '../fs/paths.js';
 import { buildRestoreArgs } from '../rclone/args.js';
 import type { DryRunAction } from '../rclone/log-parse.js';
 import { mappingPath, type ResolvedRemote } from '../rclone/remote.js';
-import { refuseTarget, type ProtectedPlaces } from '../safety/targets.js';
+import { refuseOverMapped, refuseTarget, type ProtectedPlaces } from '../safety/targets.js';
 
 /** Where one mapping is restored from and to. */
 export interface RestoreTarget {
@@ -20,6 +20,8 @@ export interface RestoreTarget {
 export interface RestoreSettings {
   config: PoofConfig;
   remote: ResolvedRemote;
+  /** The storage can compare sizes only: plan as if every local file differed. */
+  sizeOnly?: boolean;
 }
 
 export interface RestoreTargetsInput extends RestoreSettings {
@@ -37,7 +39,10 @@ export function planRestoreTargets(input: RestoreTargetsInput): RestoreTarget[] 
     .map(([rawDir, name]) => {
       const localDir = input.to ? path.posix.join(normalizeDir(input.to), name) : normalizeDir(rawDir);
       const remotePath = mappingPath(config, remote, name);
-      const refusal = refuseTarget(localDir, input.places) ?? refuseOverlap(localDir, remote, config, name);
+      const refusal =
+        refuseTarget(localDir, input.places) ??
+        (input.to ? refuseOverMapped(localDir, Object.keys(config.paths)) : undefined) ??
+        refuseOverlap(localDir, remote, config, name);
       return { name, localDir, remotePath, ...(refusal ? { refusal } : {}) };
     });
 }
@@ -55,6 +60,7 @@ export function restoreArgsFor(target: RestoreTarget, settings: RestoreSettings,
     excludes: config.excludes,
     tuning: config.rclone,
     stagingDir,
+    ignoreTimes: Boolean(settings.sizeOnly),
   });
 }
 

@@ -20,5 +20,6 @@ export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: Resol
   const detection = await detectChanges(rclone, remote, cancelSignal);
   if (!needsSentRecord(detection, remote)) return plain;
   const store = sentStoreIn(ctx.paths.stateDir);
-  return (plan, hooks) => runWithSentRecord(rclone, plan, hooks, store, remote.keepsModes);
+  const storage = { withModes: remote.keepsModes, sizeOnly: detection.sizeOnly };
+  return (plan, hooks) => runWithSentRecord(rclone, plan, hooks, store, storage);
 }

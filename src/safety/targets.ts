@@ -67,3 +67,14 @@ export async function refuseRestoreRoot(raw: string, resolved: string, mappedDir
   }
   return undefined;
 }
+
+/** Pure: `--to DIR` puts each mapping at DIR/NAME; that must not be, hold or sit in another mapping. */
+export function refuseOverMapped(localDir: string, mappedDirs: string[]): string | undefined {
+  const target = normalizeDir(localDir);
+  for (const dir of mappedDirs.map(normalizeDir)) {
+    if (target === dir || isInside(target, dir) || isInside(dir, target)) {
+      return `${target} would restore into (or over) the mapped directory ${dir}; choose another --to`;
+    }
+  }
+  return undefined;
+}

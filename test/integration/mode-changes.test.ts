@@ -51,3 +51,26 @@ describe('a permission-only change reaches the backup', () => {
     await chmodReachesTheBackup(sb, env, dir, 's3');
   });
 });
+
+describe('symbolic links kept as links', () => {
+  let sb: Sandbox;
+  before(async () => (sb = await makeSandbox()));
+  after(() => sb.cleanup());
+
+  it('never change the mode of a link\'s target, inside or outside the mapping', async () => {
+    const outside = path.join(sb.home, 'outside');
+    const { mkdir, symlink, writeFile } = await import('node:fs/promises');
+    await mkdir(outside, { mode: 0o700 });
+    await writeFile(path.join(outside, 't.txt'), 'private\n', { mode: 0o600 });
+    const { dirs } = await mapLocalDirs(sb, { Links: { 'real.txt': 'real\n' } });
+    await chmod(path.join(dirs.Links!, 'real.txt'), 0o640);
+    await symlink(path.join(outside, 't.txt'), path.join(dirs.Links!, 'abs'));
+    await symlink('real.txt', path.join(dirs.Links!, 'rel'));
+    assert.equal((await runPoof(['config', '--symlinks', 'links', '--force'], { env: sb.env })).code, 0);
+    const backup = await runPoof(['backup'], { env: sb.env });
+    assert.equal(backup.code, 0, backup.stderr);
+    assert.equal(await mode(path.join(outside, 't.txt')), '600');
+    assert.equal(await mode(outside), '700');
+    assert.equal(await mode(path.join(dirs.Links!, 'real.txt')), '640');
+  });
+});

@@ -235,4 +235,21 @@ describe('WebDAV (rclone serve webdav)', () => {
     assert.equal(await readFile(path.join(remoteDir, 'plain.txt'), 'utf8'), before, 'the edit was sent before the wipe');
     assert.equal(await readFile(file).then(() => true, () => false), false, 'proven and wiped');
   });
+
+  it('a same-size local change is undone by a restore, and an edit is sent even when the record is gone', async () => {
+    const restored = await runPoof(['download', '--yes'], { env: ctx.sb.env });
+    assert.equal(restored.code, 0, restored.stderr);
+    const file = path.join(ctx.src, 'plain.txt');
+    const good = await readFile(file, 'utf8');
+    await writeFile(file, good.replace(/./g, 'Z'));
+    const again = await runPoof(['download', '--yes'], { env: ctx.sb.env });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(await readFile(file, 'utf8'), good, 'the same-size local change was replaced (and is in the trash)');
+
+    const stateDir = (JSON.parse((await runPoof(['paths', '--json'], { env: ctx.sb.env })).stdout) as { stateDir: string }).stateDir;
+    await rm(path.join(stateDir, 'sent'), { recursive: true, force: true });
+    await writeFile(file, good.toUpperCase());
+    assert.equal((await runPoof(['backup'], { env: ctx.sb.env })).code, 0);
+    assert.equal(await readFile(path.join(ctx.sb.dir, 'dav-root', ctx.bucket, 'My Files', 'plain.txt'), 'utf8'), good.toUpperCase());
+  });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exists } from '../helpers/background.js';
@@ -37,6 +37,49 @@ describe('download --to and --keep-dir', () => {
     assert.equal(await readFile(file, 'utf8'), 'not a directory\n');
     assert.deepEqual((await readdir(dir)).sort(), ['ab.txt', 'keep.txt'], 'nothing was created inside the mapped directory');
     assert.equal(await exists(path.join(process.cwd(), NAME)), false, 'an empty --to did not restore into the working directory');
+  });
+
+  it('--to never restores into (or over) another mapping\'s directory', async () => {
+    const conf = JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { paths: Record<string, string> };
+    const other = path.join(sb.home, 'elsewhere', NAME);
+    await mkdir(other, { recursive: true });
+    await writeFile(path.join(other, 'mine.txt'), 'mine\n');
+    await writeFile(path.join(sb.confdir, 'poof.conf'), JSON.stringify({ ...conf, paths: { ...conf.paths, [other]: 'Other' } }));
+    const result = await runPoof(['download', '--yes', '--only', NAME, '--to', path.dirname(other)], { env: sb.env });
+    assert.equal(result.code, 1);
+    assert.match(result.stdout + result.stderr, /REFUSED: .* would restore into \(or over\) the mapped directory .*elsewhere/);
+    assert.deepEqual(await readdir(other), ['mine.txt']);
+    await writeFile(path.join(sb.confdir, 'poof.conf'), JSON.stringify(conf));
+  });
+
+  it('a directory of the user\'s named like a staging one is backed up and never removed', async () => {
+    await mkdir(path.join(dir, '.poof-restore-notes'), { recursive: true });
+    await writeFile(path.join(dir, '.poof-restore-notes', 'n.txt'), 'notes\n');
+    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+    await writeFile(path.join(dir, 'ab.txt'), 'QQ');
+    const restored = await runPoof(['download', '--yes'], { env: sb.env });
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.equal(await readFile(path.join(dir, '.poof-restore-notes', 'n.txt'), 'utf8'), 'notes\n');
+    await rm(path.join(dir, '.poof-restore-notes'), { recursive: true });
+    const back = await runPoof(['download', '--yes'], { env: sb.env });
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(await readFile(path.join(dir, '.poof-restore-notes', 'n.txt'), 'utf8'), 'notes\n', 'it was on the remote');
+    await rm(path.join(dir, '.poof-restore-notes'), { recursive: true });
+    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+  });
+
+  it('--keep-dir never replaces a file it kept earlier in the same run', async () => {
+    const kept = path.join(sb.dir, 'kept-twice');
+    await writeFile(path.join(dir, 'ab.txt'), 'v2');
+    // The same name is kept twice: once as planned, once when it reappears before its restored copy lands.
+    const { keepInDir } = await import('../../src/restore/apply.js');
+    const keep = keepInDir(dir, kept);
+    await keep([path.join(dir, 'ab.txt')]);
+    await writeFile(path.join(dir, 'ab.txt'), 'v3');
+    await keep([path.join(dir, 'ab.txt')]);
+    assert.equal(await readFile(path.join(kept, 'ab.txt'), 'utf8'), 'v2');
+    assert.equal(await readFile(path.join(kept, 'ab.txt.~1~'), 'utf8'), 'v3');
+    assert.equal((await runPoof(['download', '--yes'], { env: sb.env })).code, 0);
   });
 
   it('--keep-dir: counts and the kept directory match what happened on disk', async () => {

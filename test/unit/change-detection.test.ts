@@ -22,10 +22,10 @@ describe('the record of what was sent', () => {
     assert.deepEqual(recordFromListing(listing, true), { 'a.txt': [3, '2026-11-25T08:00:00.1Z', '100644'], 'b.txt': [5, '2026-11-25T08:00:00.2Z', '100600'] });
     assert.deepEqual(recordFromListing(listing, false), { 'a.txt': [3, '2026-11-25T08:00:00.1Z'], 'b.txt': [5, '2026-11-25T08:00:00.2Z'] });
   });
-  it('finds files changed in size, time or mode since they were sent; new files are rclone\'s to find', () => {
+  it('finds files changed in size, time or mode since they were sent, and files the record does not hold', () => {
     const sent = { 'a.txt': [3, 't1', '100644'], 'b.txt': [5, 't2', '100644'], 'c.txt': [1, 't3', '100644'], 'd.txt': [1, 't4', '100644'] } as const;
     const now = { 'a.txt': [3, 't1', '100644'], 'b.txt': [5, 't2', '100600'], 'c.txt': [1, 't9', '100644'], 'd.txt': [2, 't4', '100644'], 'new.txt': [1, 't', '100644'] } as const;
-    assert.deepEqual(changedSinceSent(now as never, sent as never), ['b.txt', 'c.txt', 'd.txt']);
+    assert.deepEqual(changedSinceSent(now as never, sent as never), ['b.txt', 'c.txt', 'd.txt', 'new.txt']);
     assert.deepEqual(changedSinceSent({ 'a.txt': [3, 't1'] }, { 'a.txt': [3, 't1', '100644'] }), [], 'no mode on one side compares size and time only');
   });
   it('names exactly one file in an rclone filter, whatever its characters', () => {

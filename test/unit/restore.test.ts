@@ -98,7 +98,7 @@ describe('restore argv', () => {
     for (const flag of ['--config', '--ask-password=false', '--copy-links', '--metadata', '--checksum', '--fast-list', '--use-json-log']) assert.ok(args.includes(flag), flag);
     assert.equal(args[args.indexOf('--compare-dest') + 1], '/home/joe/Docs');
     assert.equal(args[args.indexOf('--exclude') + 1], '*.tmp');
-    assert.equal(args[args.lastIndexOf('--exclude') + 1], '/.poof-restore-*/**', 'staging directories are never copied or deleted');
+    assert.equal(args[args.lastIndexOf('--exclude') + 1], '/.poof-restore-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]/**', 'staging directories are never copied or deleted');
     assert.ok(!args.includes('--max-delete') && !args.includes('--dry-run') && !args.includes('--backup-dir'));
   });
   it('plans with a dry run of the mirror', () => {

@@ -17,7 +17,7 @@ import type { Check } from '../check.js';
 export function fidelityCheck(config: PoofConfig, section: RcloneSection, baseSection: RcloneSection | undefined, detection?: ChangeDetection): Check {
   const backend = storageType(section, baseSection);
   const crypt = isCrypt(section);
-  const modes = keepsModes(backend, crypt);
+  const modes = keepsModes(backend, crypt, config.symlinks);
   const times = detection ? detection.modTime : true;
   const kept = ['contents'];
   const lost: string[] = [];
