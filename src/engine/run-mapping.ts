@@ -57,7 +57,10 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: Mappi
         stats = event.stats;
         hooks.emit({ type: 'progress', name: plan.name, stats: event.stats });
       } else if (event.kind === 'file') {
-        if (event.action === 'copied' || event.action === 'updated') copied.add(event.object);
+        // Only files whose content was sent: not a time set on an identical file ("Updated
+        // modification time"), not a directory's metadata.
+        if (event.directory) return;
+        if (event.action === 'copied') copied.add(event.object);
         else if (event.action === 'deleted') deleted.add(event.object);
         else if (hooks.dryRun) {
           const action = dryRunAction(event.message);

@@ -16,7 +16,7 @@ export interface RcloneStats {
 
 export type LogEvent =
   | { kind: 'stats'; stats: RcloneStats }
-  | { kind: 'file'; action: 'copied' | 'deleted' | 'updated' | 'skipped'; object: string; message: string; size?: number }
+  | { kind: 'file'; action: 'copied' | 'deleted' | 'updated' | 'skipped'; object: string; message: string; size?: number; directory?: true }
   | { kind: 'error'; message: string; object?: string }
   | { kind: 'other'; level: string; message: string }
   | { kind: 'text'; text: string };
@@ -43,7 +43,10 @@ export function parseLogLine(line: string): LogEvent | undefined {
   if (level === 'error' || level === 'critical' || level === 'fatal') return { kind: 'error', message, ...(object !== undefined ? { object } : {}) };
   if (object !== undefined) {
     const action = fileAction(message);
-    if (action) return { kind: 'file', action, object, message, ...(typeof entry.size === 'number' ? { size: entry.size } : {}) };
+    // rclone 1.75 logs directory metadata updates too ("Updated directory metadata", objectType
+    // *local.Directory or string): they are no file a user would count.
+    const directory = typeof entry.objectType === 'string' && (/Directory|^string$/.test(entry.objectType) || /directory/i.test(message));
+    if (action) return { kind: 'file', action, object, message, ...(typeof entry.size === 'number' ? { size: entry.size } : {}), ...(directory ? { directory: true as const } : {}) };
   }
   return { kind: 'other', level, message };
 }

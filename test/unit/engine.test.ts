@@ -42,6 +42,16 @@ describe('runMapping, replaying real rclone 1.60 runs', () => {
     assert.deepEqual([result.copied, result.deleted], [2, 1]);
   });
 
+  it('counts neither directories (rclone 1.75 logs their metadata) nor a time set on an identical file', async () => {
+    const sync = loadRecording('sync');
+    const extra = [
+      '{"level":"info","msg":"Updated directory metadata","object":"sub","objectType":"*local.Directory","source":"operations/operations.go:2645","time":"2026-11-25T09:00:00Z"}',
+      '{"level":"info","msg":"Updated modification time in destination","object":"sub/b.txt","objectType":"*local.Object","source":"operations/operations.go:253","time":"2026-11-25T09:00:00Z"}',
+    ].join('\n');
+    const result = await runMapping(recordedRclone([{ ...sync, stderr: `${extra}\n${sync.stderr}` }]), plan('Docs'), hooks().hooks);
+    assert.deepEqual([result.copied, result.deleted], [2, 1]);
+  });
+
   it('a dry run counts and lists what it would copy and delete', async () => {
     const h = hooks(true);
     const result = await runMapping(recordedRclone([loadRecording('sync-dry-run')]), plan('Docs'), h.hooks);
