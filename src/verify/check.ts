@@ -6,6 +6,8 @@ export interface Check {
   status: CheckStatus;
   detail: string;
   hint?: string;
+  /** Facts for --json beside the line (e.g. the rclone version's capabilities). */
+  facts?: Record<string, unknown>;
 }
 
 /** Pure: verify passes only when no check failed or had to be skipped. */

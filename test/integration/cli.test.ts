@@ -172,6 +172,19 @@ describe('poof config, cconfig, verify, paths, backup with real rclone', () => {
     );
   });
 
+  it('verify says which rclone is in use and what that version means, in text and JSON', async () => {
+    // The suite runs with Debian's 1.60 and with the current release; each has one expected answer.
+    const minor = Number(/rclone v1\.(\d+)/.exec(execFileSync('rclone', ['version'], { env: { PATH: process.env.PATH ?? '', RCLONE_CONFIG: '/dev/null' } }).toString())?.[1]);
+    const expected = minor >= 71 ? 'stable' : minor >= 66 ? 'beta' : 'experimental';
+    const text = await runPoof(['verify', '--offline'], { env: sb.env });
+    assert.match(text.stdout, new RegExp(`ok {2}rclone: v1\\.${minor}\\.\\d+\\S* at \\S+; .*bisync: ${expected}`));
+    assert.match(text.stdout, minor >= 63 ? /leaves a \.partial file, never a cut-short one/ : /leaves that file cut short until the next backup/);
+    const json = JSON.parse((await runPoof(['verify', '--offline', '--json'], { env: sb.env })).stdout) as { checks: Array<{ id: string; facts?: { version: string; capabilities: { bisync: string; partialUploads: boolean; usageExit2: boolean } } }> };
+    const facts = json.checks.find((c) => c.id === 'rclone')?.facts;
+    assert.match(facts?.version ?? '', new RegExp(`^v1\\.${minor}\\.`));
+    assert.deepEqual([facts?.capabilities.bisync, facts?.capabilities.partialUploads, facts?.capabilities.usageExit2], [expected, minor >= 63, minor >= 69]);
+  });
+
   it('backup copies every mapping byte for byte, then a second run copies nothing', async () => {
     const first = await runPoof(['backup'], { env: sb.env });
     assert.equal(first.code, 0, first.stderr);

@@ -45,3 +45,17 @@ describe('the exit code of a run', () => {
     assert.equal(exitCodeOf({ results: [result('ok')], notRun: ['B'] }), 1);
   });
 });
+
+describe('what each rclone version can do', () => {
+  const v = (minor: number, patch = 0) => ({ major: 1, minor, patch, text: `v1.${minor}.${patch}` });
+  it('follows the changelog: .partial uploads 1.63, bisync beta 1.66 and stable 1.71, usage exit 2 from 1.69, rcd auth 1.74', async () => {
+    const { capabilitiesOf } = await import('../../src/rclone/capabilities.js');
+    assert.deepEqual(capabilitiesOf(v(60, 1)), { bisync: 'experimental', bisyncSafetyFlags: false, partialUploads: false, usageExit2: false, maxDeleteSize: false, serveS3: false, rcdNeedsAuth: false });
+    assert.equal(capabilitiesOf(v(62)).maxDeleteSize, true);
+    assert.equal(capabilitiesOf(v(62)).partialUploads, false);
+    assert.equal(capabilitiesOf(v(63)).partialUploads, true);
+    assert.deepEqual([capabilitiesOf(v(65, 9)).bisync, capabilitiesOf(v(66)).bisync, capabilitiesOf(v(70, 3)).bisync, capabilitiesOf(v(71)).bisync], ['experimental', 'beta', 'beta', 'stable']);
+    assert.deepEqual([capabilitiesOf(v(68)).usageExit2, capabilitiesOf(v(69)).usageExit2], [false, true]);
+    assert.deepEqual(capabilitiesOf(v(75, 2)), { bisync: 'stable', bisyncSafetyFlags: true, partialUploads: true, usageExit2: true, maxDeleteSize: true, serveS3: true, rcdNeedsAuth: true });
+  });
+});
