@@ -4,7 +4,6 @@ import { runAll } from '../engine/run-all.js';
 import { runMapping } from '../engine/run-mapping.js';
 import { chooseTransfer } from '../run/transfer.js';
 import { ExitCode } from '../errors.js';
-import { describeRcloneExit } from '../rclone/exit-codes.js';
 import { trackBackup } from '../run/inflight.js';
 import { runPipeline } from '../run/pipeline.js';
 import { planMappings } from '../run/plan-mappings.js';
@@ -57,7 +56,7 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
     return exitCode;
   }
   for (const result of results.filter((r) => r.status === 'failed' && r.rcloneExit !== undefined && r.rcloneExit >= 0)) {
-    const advice = describeRcloneExit(result.rcloneExit ?? 0).advice;
+    const advice = result.advice;
     if (advice) ctx.err(`poof: ${result.name}: ${advice} (log: ${ctx.paths.logFile})`);
   }
   if (exitCode === 0) {

@@ -5,7 +5,6 @@ import type { MappingPlan } from '../engine/plan.js';
 import type { MappingResult, RestoreResult } from '../engine/result.js';
 import { runAll, type RunAllOutcome } from '../engine/run-all.js';
 import { UsageError } from '../errors.js';
-import { describeRcloneExit } from '../rclone/exit-codes.js';
 import { stallMsFor } from '../rclone/watchdog.js';
 import { keepInDir, restoreMapping, type MoveAside } from '../restore/apply.js';
 import { inspectTarget, type InspectedTarget } from '../restore/inspect.js';
@@ -145,7 +144,7 @@ function report(ctx: Context, options: DownloadOptions, exitCode: number, inspec
     return exitCode;
   }
   for (const result of results.filter((r) => r.status === 'failed' && r.rcloneExit !== undefined && r.rcloneExit > 0)) {
-    const advice = describeRcloneExit(result.rcloneExit ?? 0).advice;
+    const advice = result.advice;
     if (advice) ctx.err(`poof: ${result.name}: ${advice} (log: ${ctx.paths.logFile})`);
   }
   const trashed = results.reduce((sum, r) => sum + (r.kind === 'restore' ? r.trashed : 0), 0);

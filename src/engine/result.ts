@@ -10,6 +10,8 @@ export interface TransferResult {
   /** partial: everything was copied but files that kept changing while rclone read them. */
   status: 'ok' | 'partial' | 'failed' | 'refused';
   reason?: string;
+  /** What the user can do about a failed rclone run. */
+  advice?: string;
   /** Files that kept changing while rclone read them, on every try: not copied this time. */
   unreadable?: string[];
   rcloneExit?: number;

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { buildSyncArgs, exactFilterLine } from '../rclone/args.js';
-import { describeRcloneExit } from '../rclone/exit-codes.js';
+import { classifyRcloneFailure } from '../rclone/exit-codes.js';
 import { dryRunAction, type RcloneStats } from '../rclone/log-parse.js';
 import type { Rclone } from '../rclone/runner.js';
 import { runStreamed } from '../rclone/stream.js';
@@ -84,14 +84,15 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: Mappi
   const common = { ...base, rcloneExit: result.exitCode, copied: copied.size, deleted: deleted.size, errors, durationMs: Date.now() - started, ...(stats ? { stats } : {}) };
   if (result.exitCode === 0) return { ...common, status: 'ok' };
   const changed = changing.size > 0 ? { changing: { files: [...changing].sort(), only: !otherErrors } } : {};
+  const failure = classifyRcloneFailure(result.exitCode, result.stderr);
   const reason = result.cancelled
     ? 'interrupted: rclone was stopped before it finished'
     : result.stalled
       ? `the remote stopped answering (${result.stalled}); poof stopped rclone after ${(plan.stallMs ?? 0) / 1000} s without progress rather than retry every file`
       : result.signal
         ? `rclone was stopped by ${result.signal}`
-        : `rclone exited ${result.exitCode}: ${describeRcloneExit(result.exitCode).meaning}`;
-  return { ...common, ...changed, status: 'failed', reason };
+        : `rclone exited ${result.exitCode}: ${failure.meaning}`;
+  return { ...common, ...changed, status: 'failed', reason, ...(failure.advice && !result.cancelled && !result.stalled && !result.signal ? { advice: failure.advice } : {}) };
 }
 
 /**

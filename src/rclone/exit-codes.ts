@@ -21,3 +21,18 @@ export function describeRcloneExit(code: number): RcloneExitInfo {
   const [meaning, advice] = table[code] ?? [`an unknown exit code ${code}`, 'read the error above and the log'];
   return { code, meaning, advice };
 }
+
+/** rclone's own words for a command line it refused (cobra's usage errors, any version). */
+const USAGE_TEXT = /invalid argument "[^"]*" for "--?[\w-]+"|unknown (shorthand )?flag|Command \w+ needs \d+ arguments?|accepts (at most |between )?\d+/;
+
+/**
+ * Pure: what a failed rclone run means, from its exit code and its words. rclone exits 2 for a
+ * usage error only from 1.69 (1 before): the text decides, so both versions read the same.
+ */
+export function classifyRcloneFailure(code: number, stderr: string): RcloneExitInfo {
+  if (code !== 0 && USAGE_TEXT.test(stderr)) {
+    const line = stderr.split('\n').find((l) => USAGE_TEXT.test(l))?.replace(/^Error:\s*/, '').trim() ?? '';
+    return { code, meaning: `rclone refused its command line (${line.slice(0, 200)})`, advice: "check the rclone settings in poof.conf (\"rclone\": bwlimit, transfers, ...) with `poof verify`" };
+  }
+  return describeRcloneExit(code);
+}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -192,6 +192,18 @@ describe('every run that starts ends in one place: recorded, hooks, pings, exit 
     assert.equal(closed.stderr, '');
     assert.equal(await exists(path.join(cloud, bucket, 'Pics', 'r.txt')), true);
     assert.equal((await last()).status, 'ok');
+  });
+
+  it('an rclone usage error reads the same on every rclone version (exit 2 only from 1.69)', async () => {
+    const conf = JSON.parse(await readFile(confFile, 'utf8')) as Record<string, unknown>;
+    await writeFile(confFile, JSON.stringify({ ...conf, rclone: { bwlimit: 'garbage' } }));
+    const result = await runPoof(['backup', '--only', 'Docs'], { env: sb.env });
+    await writeFile(confFile, JSON.stringify(conf));
+    assert.equal(result.code, 1);
+    const minor = Number(/rclone v1\.(\d+)/.exec(execFileSync('rclone', ['version'], { env: { PATH: process.env.PATH ?? '', RCLONE_CONFIG: '/dev/null' } }).toString())?.[1]);
+    const rcloneExit = minor >= 69 ? 2 : 1;
+    assert.match(result.stderr, new RegExp(`Docs: FAILED: rclone exited ${rcloneExit}: rclone refused its command line \\(invalid argument "garbage" for "--bwlimit" flag`));
+    assert.match(result.stderr, /poof: Docs: check the rclone settings in poof\.conf/);
   });
 
   it('--help, paths and verify end quietly when the reader goes away', async () => {

@@ -59,3 +59,17 @@ describe('what each rclone version can do', () => {
     assert.deepEqual(capabilitiesOf(v(75, 2)), { bisync: 'stable', bisyncSafetyFlags: true, partialUploads: true, usageExit2: true, maxDeleteSize: true, serveS3: true, rcdNeedsAuth: true });
   });
 });
+
+describe('rclone failures', () => {
+  it('a usage error is one on every version: exit 1 (before 1.69) or 2, told by rclone\'s words', async () => {
+    const { classifyRcloneFailure } = await import('../../src/rclone/exit-codes.js');
+    const text = 'Error: invalid argument "garbage" for "--bwlimit" flag: strconv.ParseFloat: parsing "garbag": invalid syntax\nUsage:\n';
+    for (const code of [1, 2]) {
+      const info = classifyRcloneFailure(code, text);
+      assert.match(info.meaning, /^rclone refused its command line \(invalid argument "garbage" for "--bwlimit" flag/);
+      assert.match(info.advice, /check the rclone settings in poof\.conf/);
+    }
+    assert.equal(classifyRcloneFailure(1, 'Failed to copy: permission denied').meaning, 'an error rclone did not classify');
+    assert.equal(classifyRcloneFailure(3, 'directory not found').meaning, 'a directory was not found');
+  });
+});
