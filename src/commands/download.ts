@@ -40,7 +40,7 @@ export async function downloadCommand(ctx: Context, options: DownloadOptions): P
       const problem = await refuseRestoreRoot(options.to, to, Object.keys(config.paths));
       if (problem) throw new UsageError(problem);
     }
-    const { sizeOnly } = await detectChanges(rclone, remote, interrupt.signal);
+    const { sizeOnly } = await detectChanges(rclone, remote, interrupt.signal, ctx.paths.featuresCache);
     const settings: RestoreSettings = { config, remote, sizeOnly };
     const targets = planRestoreTargets({ ...settings, only: options.only, to, places });
     for (const target of targets) {

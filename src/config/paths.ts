@@ -26,6 +26,8 @@ export interface PoofPaths {
   uploadedFile: string;
   /** Restores and backups that started and did not finish, by local directory and by mapping. */
   unfinishedFile: string;
+  /** What the remote's storage can show of a change (rclone backend features), remembered. */
+  featuresCache: string;
   /** Root of the built-in local-directory "cloud" when `cconfig --provider local` gets no --root. */
   defaultLocalRoot: string;
   /** Where the original Python poof kept its config on this platform (appdirs user_config_dir). */
@@ -83,6 +85,7 @@ export function resolvePaths(input: PathInputs): PoofPaths {
     rcloneVersionCache: path.join(stateDir, 'rclone-version.json'),
     uploadedFile: path.join(stateDir, 'uploaded.json'),
     unfinishedFile: path.join(stateDir, 'unfinished.json'),
+    featuresCache: path.join(stateDir, 'remote-features.json'),
     defaultLocalRoot: path.join(dirs.data, 'local-cloud'),
     legacyConfigDir,
   };

@@ -1,33 +1,12 @@
+import type { ChangeDetection } from '../rclone/features.js';
+
+export type { ChangeDetection };
+
 /** One local file as a backup last sent it: size, modification time (ns text), mode. */
 export type SentEntry = [size: number, modTime: string, mode?: string];
 
 /** Every file of a mapping as the last successful backup saw it, by path. */
 export type SentRecord = Record<string, SentEntry>;
-
-/** How the storage can show that a file changed. */
-export interface ChangeDetection {
-  /** It keeps modification times (rclone's precision is finite). */
-  modTime: boolean;
-  hashes: string[];
-  /** rclone can only compare sizes: a same-size edit goes unseen without poof's record. */
-  sizeOnly: boolean;
-}
-
-/** rclone's "modification times not supported" precision: 100 years, in nanoseconds. */
-const NOT_SUPPORTED_NS = 100 * 365 * 24 * 3600 * 1e9 * 0.99;
-
-/** Pure: read `rclone backend features` output. */
-export function judgeFeatures(json: string): ChangeDetection | undefined {
-  try {
-    const data = JSON.parse(json) as { Precision?: unknown; Hashes?: unknown };
-    const precision = typeof data.Precision === 'number' ? data.Precision : Number.POSITIVE_INFINITY;
-    const modTime = precision < NOT_SUPPORTED_NS;
-    const hashes = Array.isArray(data.Hashes) ? data.Hashes.filter((h): h is string => typeof h === 'string') : [];
-    return { modTime, hashes, sizeOnly: !modTime && hashes.length === 0 };
-  } catch {
-    return undefined;
-  }
-}
 
 /** Pure: a record from `rclone lsjson -R --files-only -M` output. */
 export function recordFromListing(json: string, withModes: boolean): SentRecord {

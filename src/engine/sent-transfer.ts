@@ -1,13 +1,14 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { buildFeaturesArgs, buildLocalListArgs, buildSyncArgs } from '../rclone/args.js';
+import { buildLocalListArgs, buildSyncArgs } from '../rclone/args.js';
+import { readFeatures } from '../rclone/features.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { MappingPlan } from './plan.js';
 import type { TransferResult } from './result.js';
 import { runMapping, runMappingRetryingChanged, type MappingHooks } from './run-mapping.js';
-import { changedSinceSent, judgeFeatures, recordFromListing, type ChangeDetection, type SentRecord } from './sent-record.js';
+import { changedSinceSent, recordFromListing, type ChangeDetection, type SentRecord } from './sent-record.js';
 
 /** Where a mapping's record of what was sent is kept (per local directory and remote path). */
 export interface SentStore {
@@ -15,11 +16,10 @@ export interface SentStore {
   write(plan: MappingPlan, record: SentRecord): Promise<void>;
 }
 
-/** Ask rclone once per run how the storage shows changes (modification times, hashes). */
-export async function detectChanges(rclone: Rclone, remote: ResolvedRemote, cancelSignal: AbortSignal): Promise<ChangeDetection> {
-  const result = await rclone.run(buildFeaturesArgs(remote.configFile, remote.root), { timeoutMs: 120_000, cancelSignal });
+/** How the storage shows changes (modification times, hashes), asked once per run or cached. */
+export async function detectChanges(rclone: Rclone, remote: ResolvedRemote, cancelSignal: AbortSignal, cacheFile?: string): Promise<ChangeDetection> {
   // Unknown: trust rclone's own comparison; the transfer itself will say if the remote is unreachable.
-  return (result.exitCode === 0 && judgeFeatures(result.stdout)) || { modTime: true, hashes: [], sizeOnly: false };
+  return (await readFeatures(rclone, remote.configFile, remote.root, { cancelSignal, cacheFile })) ?? { modTime: true, hashes: [], sizeOnly: false };
 }
 
 /** Pure: does this storage need poof's record to see every change? */

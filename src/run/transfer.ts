@@ -17,7 +17,7 @@ export type Transfer = (plan: MappingPlan, hooks: MappingHooks) => Promise<Trans
 export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: ResolvedRemote, cancelSignal: AbortSignal, dryRun: boolean): Promise<Transfer> {
   const plain: Transfer = (plan, hooks) => runMappingRetryingChanged(rclone, plan, hooks);
   if (dryRun) return plain;
-  const detection = await detectChanges(rclone, remote, cancelSignal);
+  const detection = await detectChanges(rclone, remote, cancelSignal, ctx.paths.featuresCache);
   if (!needsSentRecord(detection, remote)) return plain;
   const store = sentStoreIn(ctx.paths.stateDir);
   const storage = { withModes: remote.keepsModes, sizeOnly: detection.sizeOnly };

@@ -99,11 +99,10 @@ async function createTaskList(ctx: Context, plans: MappingPlan[], options: ViewO
       throw new Error(formatResult(result, options.dryRun, options.direction));
     },
   }));
-  const list = new Listr<unknown, ListrRendererValue, ListrRendererValue>(tasks, {
+  const list = new Listr<unknown, ListrRendererValue, ListrRendererValue>(tasks, { registerSignalListeners: false,
     concurrent: false,
     exitOnError: false,
     renderer: 'default',
-    registerSignalListeners: false,
     rendererOptions: { collapseSubtasks: false },
   });
   const done = list.run().then(

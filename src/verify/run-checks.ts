@@ -9,7 +9,8 @@ import { checkLastBackups } from './checks/last-backup.js';
 import { checkRemote } from './checks/remote.js';
 import { checkEncryption } from './checks/encryption.js';
 import { checkEnvironment } from './checks/environment.js';
-import { fidelityCheck, readFeatures } from './checks/fidelity.js';
+import { fidelityCheck } from './checks/fidelity.js';
+import { readFeatures } from '../rclone/features.js';
 import { checkCryptKeys } from './checks/crypt-keys.js';
 import { checkCryptNameLengths } from './checks/crypt-names.js';
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { changedSinceSent, judgeFeatures, recordFromListing } from '../../src/engine/sent-record.js';
+import { changedSinceSent, recordFromListing } from '../../src/engine/sent-record.js';
+import { judgeFeatures } from '../../src/rclone/features.js';
 import { exactFilterLine } from '../../src/rclone/args.js';
 import { exitCodeOf } from '../../src/run/pipeline.js';
 

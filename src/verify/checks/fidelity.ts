@@ -1,9 +1,8 @@
 import type { PoofConfig } from '../../config/schema.js';
-import { judgeFeatures, type ChangeDetection } from '../../engine/sent-record.js';
-import type { Rclone } from '../../rclone/runner.js';
+import type { ChangeDetection } from '../../rclone/features.js';
 import type { RcloneSection } from '../../rclone/ini.js';
 import { isCrypt } from '../../rclone/remote-path.js';
-import { buildFeaturesArgs, keepsModes } from '../../rclone/args.js';
+import { keepsModes } from '../../rclone/args.js';
 import { storageType } from '../../rclone/remote.js';
 import type { Check } from '../check.js';
 
@@ -41,8 +40,3 @@ function describeComparison(detection: ChangeDetection, modes: boolean): string 
   return modes ? `${rclone}, and mode changes by poof's record of what it sent` : rclone;
 }
 
-/** What rclone reports for the remote's change detection, or undefined when it cannot say. */
-export async function readFeatures(rclone: Rclone, configFile: string, root: string): Promise<ChangeDetection | undefined> {
-  const result = await rclone.run(buildFeaturesArgs(configFile, root), { timeoutMs: 60_000 });
-  return result.exitCode === 0 ? judgeFeatures(result.stdout) : undefined;
-}
