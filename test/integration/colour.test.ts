@@ -16,6 +16,8 @@ describe('colours: on a terminal unless NO_COLOR or --no-color; never in pipes',
     sb = await makeSandbox();
     colourEnv = { ...sb.env };
     delete colourEnv.NO_COLOR;
+    // chalk turns colours off under a CI variable (CI=true) even on a terminal; a user's terminal has none.
+    delete colourEnv.CI;
     ({ paths } = await mapLocalDirs(sb, { Docs: { 'a.txt': 'a\n' } }));
   });
   after(() => sb.cleanup());
