@@ -177,7 +177,9 @@ export function exactFilterLine(file: string): string {
 
 /** Pure: `rclone backend features REMOTE:`, to learn how the storage can show a change. */
 export function buildFeaturesArgs(configFile: string, remoteRoot: string): string[] {
-  return ['backend', 'features', remoteRoot, ...baseFlags(configFile)];
+  // Quick: rclone's ten low-level retries made a dead SFTP server cost 11 s here before the run
+  // itself tried (measured); without an answer the run assumes times are kept and goes on.
+  return ['backend', 'features', remoteRoot, ...baseFlags(configFile), ...patienceFlags('quick')];
 }
 
 /**

@@ -31,19 +31,20 @@ export function watchConnection(cancelSignal: AbortSignal | undefined, stallMs: 
       stalled = firstError.message;
       controller.abort(new Error('the remote stopped answering'));
     }
-  }, 1_000);
+  }, Math.min(1_000, Math.max(10, stallMs / 4)));
   timer.unref();
   return {
     signal: controller.signal,
     see(event: LogEvent) {
       if (event.kind === 'error' && CONNECTION_ERROR.test(event.message)) firstError ??= { at: Date.now(), message: event.message.slice(0, 300) };
-      else if (event.kind === 'file' && (event.action === 'copied' || event.action === 'updated')) firstError = undefined;
+      else if (event.kind === 'file' && event.action !== 'skipped') firstError = undefined;
       else if (event.kind === 'stats' && firstError) {
-        // The first stats line after the error still counts what moved before it: it is the
-        // baseline, and only progress beyond it (bytes, checks, files) shows the remote answers.
-        const progress = event.stats.bytes + event.stats.checks + event.stats.transfers + event.stats.deletes;
-        if (firstError.baseline === undefined) firstError.baseline = progress;
-        else if (progress > firstError.baseline) firstError = undefined;
+        // Only bytes moving show that the remote answers: rclone counts a transfer, a check and
+        // a delete when it ends or starts, failed or not, so those counters keep rising while
+        // every file fails against a dead server. The first stats line after the error still
+        // counts what moved before it: it is the baseline.
+        if (firstError.baseline === undefined) firstError.baseline = event.stats.bytes;
+        else if (event.stats.bytes > firstError.baseline) firstError = undefined;
       }
     },
     stalled: () => stalled,
