@@ -198,7 +198,11 @@ describe('poof upload over SFTP (rclone serve sftp): failures wipe nothing unpro
       await new Promise((r) => setTimeout(r, delayMs));
       await server.stop();
       const code = await Promise.race([exit, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))]);
-      assert.notEqual(code, 'timeout', `poof did not finish within 60 s after the server was killed at ${delayMs} ms`);
+      if (code === 'timeout') {
+        child.kill('SIGKILL');
+        const log = await readFile(path.join(ctx.sb.home, '.local', 'state', 'poof', 'poof.log'), 'utf8').catch(() => '');
+        assert.fail(`poof did not finish within 60 s after the server was killed at ${delayMs} ms; poof.log ends:\n${log.split('\n').slice(-40).join('\n')}`);
+      }
       await assertNothingLost(original, ctx.src, remoteCopy);
       assert.ok(code === 0 || code === 1, `exit ${String(code)}`);
     }
