@@ -182,6 +182,9 @@ describe('poof config, cconfig, verify, paths, backup with real rclone', () => {
     const json = JSON.parse((await runPoof(['verify', '--offline', '--json'], { env: sb.env })).stdout) as { checks: Array<{ id: string; facts?: { version: string; capabilities: { bisync: string; partialUploads: boolean; usageExit2: boolean } } }> };
     const facts = json.checks.find((c) => c.id === 'rclone')?.facts;
     assert.match(facts?.version ?? '', new RegExp(`^v1\\.${minor}\\.`));
+    // CI names the rclone each pass must use, so a pass cannot silently run with the other one.
+    const expectedVersion = process.env.POOF_EXPECT_RCLONE;
+    if (expectedVersion !== undefined) assert.equal(facts?.version, expectedVersion, 'poof verify --json names another rclone than this CI pass installed');
     assert.deepEqual([facts?.capabilities.bisync, facts?.capabilities.partialUploads, facts?.capabilities.usageExit2], [expected, minor >= 63, minor >= 69]);
   });
 
