@@ -4,13 +4,14 @@
 // process, interleaved, so the ratios are fair on a noisy shared machine.
 // Options: --files N (10000) --large K (3) --large-mib M (32) --repeat R (3) --remotes local,sftp,s3
 //          --dir DIR (default /dev/shm when it has room: this machine's disk timings vary 2x)
-import { spawn } from 'node:child_process';
+//          --rclone PATH (default: rclone on PATH) the rclone binary every variant and server uses
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, statfsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { cliPath, root } from '../test/helpers/sandbox.js';
+import { cliPath } from '../test/helpers/sandbox.js';
 import { startRcloneSftp, startS3, type RunningServer } from '../test/helpers/servers.js';
 import { generateTree } from './tree.js';
 
@@ -30,8 +31,13 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '3' },
     remotes: { type: 'string', default: 'local,sftp,s3' },
     dir: { type: 'string' },
+    rclone: { type: 'string' },
   },
 });
+// One rclone for poof (POOF_RCLONE), the raw and original command lines, and the servers (PATH).
+const RCLONE = values.rclone ? path.resolve(values.rclone) : 'rclone';
+if (values.rclone) process.env.PATH = `${path.dirname(RCLONE)}${path.delimiter}${process.env.PATH ?? ''}`;
+const RCLONE_VERSION = /^rclone (\S+)/.exec(execFileSync(RCLONE, ['version'], { env: { ...process.env, RCLONE_CONFIG: '/dev/null' } }).toString())?.[1] ?? 'unknown';
 const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
 function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
@@ -105,6 +111,7 @@ async function main(): Promise<void> {
   process.stdout.write(`tree: ${tree.files} files, ${(tree.bytes / 2 ** 20).toFixed(0)} MiB (${spec.smallFiles} of 1-16 KiB, ${spec.largeFiles} of ${spec.largeMiB} MiB); repeat ${repeat}\n`);
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^(RCLONE_|POOF_|XDG_)/.test(k) && k !== 'AWS_CA_BUNDLE') env[k] = v;
+  if (values.rclone) env.POOF_RCLONE = RCLONE;
   const rows: Row[] = [];
   try {
     for (const kind of String(values.remotes).split(',')) {
@@ -151,8 +158,8 @@ async function benchRemote(remote: RemoteSetup, src: string, work: string, baseE
         must(await poof(['config', '--bucket', buckets[0]!, '--force']), 'poof config --bucket');
         return must(await poof(['backup', '--quiet']), 'poof backup');
       },
-      async () => must(await timed('rclone', rawArgs(buckets[1]!), env), 'raw rclone'),
-      async () => must(await timed('rclone', originalArgs(buckets[2]!), env), 'original command line'),
+      async () => must(await timed(RCLONE, rawArgs(buckets[1]!), env), 'raw rclone'),
+      async () => must(await timed(RCLONE, originalArgs(buckets[2]!), env), 'original command line'),
     ];
     const order = [0, 1, 2].map((i) => (i + r) % 3);
     for (const i of order) {
@@ -165,7 +172,7 @@ async function benchRemote(remote: RemoteSetup, src: string, work: string, baseE
       rows[i]!.noChange.push(result.seconds);
     }
     // Free the space (the work dir may be in memory); not timed.
-    for (const bucket of buckets) await timed('rclone', ['purge', `poof-backup:${bucket}`, '--config', rcloneConf], env);
+    for (const bucket of buckets) await timed(RCLONE, ['purge', `poof-backup:${bucket}`, '--config', rcloneConf], env);
     process.stdout.write(`${remote.name}: round ${r + 1}/${repeat} done\n`);
   }
   return rows;
@@ -189,7 +196,7 @@ function printTable(rows: Row[]): void {
     const ratio = (a: number[], b: number[]) => (median(a) / median(b)).toFixed(2);
     process.stdout.write(`| ${p.remote} | ${ratio(p.first, raw.first)} | ${ratio(p.noChange, raw.noChange)} | ${ratio(orig.first, p.first)} | ${ratio(orig.noChange, p.noChange)} |\n`);
   }
-  process.stdout.write(`\nrclone: ${root}; node ${process.version}; ${os.cpus().length} cpus; ${new Date().toISOString()}\n`);
+  process.stdout.write(`\nrclone ${RCLONE_VERSION} (${RCLONE}); node ${process.version}; ${os.cpus().length} cpus; ${new Date().toISOString()}\n`);
 }
 
 await main();
