@@ -149,7 +149,14 @@ export const poofConfigSchema = {
         maxDelete: {
           type: 'integer',
           minimum: 0,
-          description: 'Stop a backup that would delete more than this many remote files (rclone --max-delete).',
+          description:
+            'At most this many remote files a backup deletes; rclone deletes up to this many, then stops the run with exit 1 (rclone --max-delete).',
+        },
+        maxDeleteSize: {
+          type: 'string',
+          pattern: '^[0-9]+(\\.[0-9]+)?[kKMGTP]?$',
+          description:
+            'At most this much remote data a backup deletes, e.g. "10G"; rclone deletes up to this much, then stops the run with exit 1 (rclone --max-delete-size, rclone 1.62 or newer).',
         },
       },
     },

@@ -55,6 +55,7 @@ export function planBackup(input: BackupPlanInput): MappingPlan[] {
       backendType: remote.storageType,
       crypt: remote.crypt,
       symlinks: config.symlinks,
+      keepsModes: remote.keepsModes,
       excludes: config.excludes,
       tuning: config.rclone,
       dryRun: input.dryRun,

@@ -10,11 +10,13 @@ const METADATA_BACKENDS = new Set(['local', 'alias', 's3']);
 /** Backends with no directories of their own: empty directories cannot be kept there. */
 const S3_LIKE = new Set(['s3', 'b2']);
 
-/** Pure: does this storage keep file modes with --metadata (rclone 1.60)? SFTP keeps mtime only. */
-export function keepsModes(backendType: string, crypt: boolean, symlinks?: SymlinkMode): boolean {
-  // rclone 1.60's --metadata with --links sets modes through the link: it made link targets,
-  // even outside the mapping, world-writable (0777). Links mode keeps no modes.
-  return METADATA_BACKENDS.has(backendType) && !crypt && symlinks !== 'links';
+/**
+ * Pure: does this storage keep file modes with --metadata? SFTP keeps mtime only. Before rclone
+ * 1.68.2, --metadata with --links set modes through the link: it made link targets, even outside
+ * the mapping, world-writable (0777, CVE-2024-52522), so links mode keeps modes only from 1.68.2.
+ */
+export function keepsModes(backendType: string, crypt: boolean, symlinks?: SymlinkMode, linksWithMetadata = false): boolean {
+  return METADATA_BACKENDS.has(backendType) && !crypt && (symlinks !== 'links' || linksWithMetadata);
 }
 
 /**
@@ -54,6 +56,8 @@ export interface SyncArgsInput {
   filesFrom?: string | undefined;
   /** Send the listed files even when size and time match (a change the storage cannot show). */
   ignoreTimes?: boolean | undefined;
+  /** Keep modes (--metadata): the resolved remote's answer, which knows the rclone version. */
+  keepsModes?: boolean | undefined;
 }
 
 export interface RestoreArgsInput extends Omit<SyncArgsInput, 'source' | 'dest' | 'copyOnly'> {
@@ -85,6 +89,7 @@ export function buildSyncArgs(input: SyncArgsInput): string[] {
   const copy = input.copyOnly || input.filesFrom !== undefined;
   const args = [copy ? 'copy' : 'sync', input.source, input.dest, ...transferFlags(input, tuning)];
   if (tuning.maxDelete !== undefined && !copy) args.push('--max-delete', String(tuning.maxDelete));
+  if (tuning.maxDeleteSize !== undefined && !copy) args.push('--max-delete-size', tuning.maxDeleteSize);
   if (input.excludeFrom !== undefined) args.push('--exclude-from', input.excludeFrom);
   if (input.filesFrom !== undefined) args.push('--files-from', input.filesFrom, '--no-traverse');
   if (input.ignoreTimes) args.push('--ignore-times');
@@ -119,7 +124,7 @@ function transferFlags(input: Omit<SyncArgsInput, 'source' | 'dest'>, tuning: Rc
   args.push('--contimeout', '30s', '--timeout', '2m');
   args.push(linkFlag(input.symlinks));
   if (!S3_LIKE.has(input.backendType)) args.push('--create-empty-src-dirs');
-  if (keepsModes(input.backendType, input.crypt, input.symlinks)) args.push('--metadata');
+  if (input.keepsModes ?? keepsModes(input.backendType, input.crypt, input.symlinks)) args.push('--metadata');
   if (tuning.transfers !== undefined) args.push('--transfers', String(tuning.transfers));
   if (tuning.checkers !== undefined) args.push('--checkers', String(tuning.checkers));
   if (tuning.bwlimit !== undefined) args.push('--bwlimit', tuning.bwlimit);

@@ -30,6 +30,16 @@ const USAGE_TEXT = /invalid argument "[^"]*" for "--?[\w-]+"|unknown (shorthand 
  * usage error only from 1.69 (1 before): the text decides, so both versions read the same.
  */
 export function classifyRcloneFailure(code: number, stderr: string): RcloneExitInfo {
+  const limit = /--max-delete(-size)? threshold reached/.exec(stderr);
+  if (code !== 0 && limit) {
+    // rclone deletes up to the limit, then stops (exit 7 on every version).
+    const setting = limit[1] ? 'rclone.maxDeleteSize' : 'rclone.maxDelete';
+    return {
+      code,
+      meaning: `the backup would delete more on the remote than poof.conf's ${setting} allows: rclone deleted up to that limit and stopped`,
+      advice: `check that the local directory is complete (an unmounted disk or a moved folder looks like deleted files); if the deletions are meant, raise ${setting} for one run`,
+    };
+  }
   if (code !== 0 && USAGE_TEXT.test(stderr)) {
     const line = stderr.split('\n').find((l) => USAGE_TEXT.test(l))?.replace(/^Error:\s*/, '').trim() ?? '';
     return { code, meaning: `rclone refused its command line (${line.slice(0, 200)})`, advice: "check the rclone settings in poof.conf (\"rclone\": bwlimit, transfers, ...) with `poof verify`" };

@@ -1,5 +1,6 @@
 import type { PoofConfig, RcloneTuning } from '../config/schema.js';
 import { effectiveTuning, keepsModes } from './args.js';
+import type { Capabilities } from './capabilities.js';
 import type { RcloneSection } from './ini.js';
 import { isCrypt, remotePathFor, remoteRoot } from './remote-path.js';
 
@@ -33,7 +34,13 @@ export function storageType(section: RcloneSection, baseSection: RcloneSection |
 }
 
 /** Pure: resolve the remote of poof.conf against rclone-poof.conf's sections. */
-export function resolveRemote(config: PoofConfig, section: RcloneSection, baseSection: RcloneSection | undefined, configFile: string): ResolvedRemote {
+export function resolveRemote(
+  config: PoofConfig,
+  section: RcloneSection,
+  baseSection: RcloneSection | undefined,
+  configFile: string,
+  abilities: Pick<Capabilities, 'linksWithMetadata'> = { linksWithMetadata: false },
+): ResolvedRemote {
   const crypt = isCrypt(section);
   const stored = storageType(section, baseSection);
   return {
@@ -43,7 +50,7 @@ export function resolveRemote(config: PoofConfig, section: RcloneSection, baseSe
     crypt,
     ...(crypt ? { wraps: section.values.remote ?? '' } : {}),
     storageType: stored,
-    keepsModes: keepsModes(stored, crypt, config.symlinks),
+    keepsModes: keepsModes(stored, crypt, config.symlinks, abilities.linksWithMetadata),
     root: remoteRoot(config, section),
     tuning: effectiveTuning(stored, crypt, config.rclone),
     configFile,

@@ -1,8 +1,9 @@
 import type { Context } from '../context.js';
 import type { RunAllOutcome } from '../engine/run-all.js';
 import type { MappingResult } from '../engine/result.js';
-import { CancelledError, DeclinedError, ExitCode, LockedError, PoofError, RunFailedError } from '../errors.js';
+import { CancelledError, DeclinedError, ExitCode, LockedError, PoofError, RcloneMissingError, RunFailedError } from '../errors.js';
 import { ensurePrivateDir } from '../fs/atomic-write.js';
+import { capabilitiesOf, unmetNeed } from '../rclone/capabilities.js';
 import { resolveRemote, type ResolvedRemote } from '../rclone/remote.js';
 import { locateRclone, type Rclone } from '../rclone/runner.js';
 import { appendRunRecord, toRunRecord } from './history.js';
@@ -74,9 +75,11 @@ export async function runPipeline(
   try {
     await ensurePrivateDir(ctx.paths.stateDir);
     setup = await loadRunSetup(ctx, request.only);
-    const remote = resolveRemote(setup.config, setup.section, setup.baseSection, ctx.paths.rcloneConf);
     monitored = isMonitored(setup.config, command, dryRun);
     const rclone = await adapters.locateRclone(ctx);
+    const need = unmetNeed(setup.config, rclone.version);
+    if (need) throw new RcloneMissingError(need, 'install a newer rclone (https://rclone.org/install/), or remove the setting from poof.conf');
+    const remote = resolveRemote(setup.config, setup.section, setup.baseSection, ctx.paths.rcloneConf, capabilitiesOf(rclone.version));
     // The lock first: hooks belong to the run that holds it (a refused run must not unmount
     // the disk that the running one's `before` hook mounted).
     lock = await acquireLock(ctx.paths.lockFile, command);

@@ -10,6 +10,7 @@ import { checkRemote } from './checks/remote.js';
 import { checkEncryption } from './checks/encryption.js';
 import { checkEnvironment } from './checks/environment.js';
 import { fidelityCheck } from './checks/fidelity.js';
+import { capabilitiesOf, unmetNeed } from '../rclone/capabilities.js';
 import { readFeatures } from '../rclone/features.js';
 import { checkCryptKeys } from './checks/crypt-keys.js';
 import { checkCryptNameLengths } from './checks/crypt-names.js';
@@ -23,6 +24,10 @@ export async function runChecks(ctx: Context, options: VerifyOptions): Promise<C
   const checks: Check[] = [];
   const rclone = await checkRclone(ctx, checks);
   const config = await checkPoofConf(ctx, checks);
+  if (config && rclone) {
+    const need = unmetNeed(config, rclone.version);
+    if (need) checks.push({ id: 'rclone-needs', title: 'rclone version', status: 'fail', detail: need, hint: 'install a newer rclone (https://rclone.org/install/), or remove the setting from poof.conf' });
+  }
   const sections = await checkRcloneConf(ctx, config, checks);
   const section = sections?.section;
   if (config) await checkMappedDirs(config, checks);
@@ -37,7 +42,7 @@ export async function runChecks(ctx: Context, options: VerifyOptions): Promise<C
     // How changes are found depends on what the storage reports: ask when it answered.
     const remoteOk = rclone && !options.offline && checks.find((c) => c.id === 'remote')?.status === 'ok';
     const detection = remoteOk ? await readFeatures(rclone, ctx.paths.rcloneConf, remoteRoot(config, sections.section)) : undefined;
-    checks.push(fidelityCheck(config, sections.section, sections.baseSection, detection));
+    checks.push(fidelityCheck(config, sections.section, sections.baseSection, detection, rclone ? capabilitiesOf(rclone.version) : undefined));
   }
   checkEnvironment(ctx, checks);
   return checks;

@@ -4,6 +4,7 @@ import { chmod, mkdir, readFile, readdir, stat, utimes, writeFile } from 'node:f
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { writeRcloneShim } from '../helpers/rclone-shim.js';
+import { rcloneOnPath } from '../helpers/rclone-version.js';
 import { makeSandbox, root, runPoof, type Sandbox } from '../helpers/sandbox.js';
 
 const mode = async (file: string) => ((await stat(file)).mode & 0o777).toString(8);
@@ -174,7 +175,7 @@ describe('poof config, cconfig, verify, paths, backup with real rclone', () => {
 
   it('verify says which rclone is in use and what that version means, in text and JSON', async () => {
     // The suite runs with Debian's 1.60 and with the current release; each has one expected answer.
-    const minor = Number(/rclone v1\.(\d+)/.exec(execFileSync('rclone', ['version'], { env: { PATH: process.env.PATH ?? '', RCLONE_CONFIG: '/dev/null' } }).toString())?.[1]);
+    const { minor } = rcloneOnPath();
     const expected = minor >= 71 ? 'stable' : minor >= 66 ? 'beta' : 'experimental';
     const text = await runPoof(['verify', '--offline'], { env: sb.env });
     assert.match(text.stdout, new RegExp(`ok {2}rclone: v1\\.${minor}\\.\\d+\\S* at \\S+; .*bisync: ${expected}`));

@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exists, startPoof, waitForTransfer } from '../helpers/background.js';
+import { rcloneOnPath } from '../helpers/rclone-version.js';
 import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
 import { readTree } from '../helpers/tree.js';
 
-/** The minor version of the rclone on PATH (1.x), which the tests run poof with. */
-function rcloneMinor(): number {
-  const match = /rclone v1\.(\d+)/.exec(execFileSync('rclone', ['version'], { env: { PATH: process.env.PATH ?? '', RCLONE_CONFIG: '/dev/null' } }).toString());
-  if (!match) throw new Error('rclone version not found');
-  return Number(match[1]);
-}
 
 /** mulberry32: a small seeded generator, so a failing sequence can be replayed. */
 function seeded(seed: number): () => number {
@@ -153,7 +147,7 @@ describe('a backup killed mid-transfer onto storage that writes in place', () =>
     await run.exit;
     // rclone before 1.63 writes local files in place: the remote file is cut short. From 1.63 it
     // writes "big.bin.<hash>.partial" and renames it when complete: no big.bin at all yet.
-    const writesInPlace = rcloneMinor() < 63;
+    const writesInPlace = !rcloneOnPath().can.partialUploads;
     if (writesInPlace) assert.ok((await readFile(path.join(remote, 'big.bin'))).length < 3_000_000, 'the remote file was cut short');
     else assert.equal(await exists(path.join(remote, 'big.bin')), false, 'nothing under the real name');
 

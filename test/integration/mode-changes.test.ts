@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { chmod, stat } from 'node:fs/promises';
+import { chmod, readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { rcloneOnPath } from '../helpers/rclone-version.js';
 import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
 import { startS3, type RunningServer } from '../helpers/servers.js';
 
 const mode = async (file: string) => ((await stat(file)).mode & 0o777).toString(8);
+const bucket = async (sb: Sandbox) => (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
 
 /**
  * rclone never re-sends a file whose size, time and content are unchanged, so `chmod 600` alone
@@ -62,7 +64,7 @@ describe('symbolic links kept as links', () => {
     const { mkdir, symlink, writeFile } = await import('node:fs/promises');
     await mkdir(outside, { mode: 0o700 });
     await writeFile(path.join(outside, 't.txt'), 'private\n', { mode: 0o600 });
-    const { dirs } = await mapLocalDirs(sb, { Links: { 'real.txt': 'real\n' } });
+    const { dirs, cloud } = await mapLocalDirs(sb, { Links: { 'real.txt': 'real\n' } });
     await chmod(path.join(dirs.Links!, 'real.txt'), 0o640);
     await symlink(path.join(outside, 't.txt'), path.join(dirs.Links!, 'abs'));
     await symlink('real.txt', path.join(dirs.Links!, 'rel'));
@@ -72,5 +74,20 @@ describe('symbolic links kept as links', () => {
     assert.equal(await mode(path.join(outside, 't.txt')), '600');
     assert.equal(await mode(outside), '700');
     assert.equal(await mode(path.join(dirs.Links!, 'real.txt')), '640');
+    // From rclone 1.68.2 --metadata is safe with --links: modes are kept there too.
+    const modesKept = rcloneOnPath().can.linksWithMetadata;
+    const probe = path.join(sb.dir, 'new-file');
+    await writeFile(probe, '');
+    const fresh = await mode(probe);
+    const remoteReal = path.join(cloud, await bucket(sb), 'Links', 'real.txt');
+    assert.equal(await mode(remoteReal), modesKept ? '640' : fresh);
+    const verify = await runPoof(['verify', '--offline'], { env: sb.env });
+    assert.match(verify.stdout, modesKept ? /fidelity: .*keeps contents, modification times, file modes and owners, empty directories; symbolic links kept as links/ : /fidelity: .*not file modes and owners \(modes with "symlinks": "links" need rclone 1\.68\.2\); symbolic links kept as links/);
+    const into = path.join(sb.dir, 'restored');
+    const restore = await runPoof(['download', '--to', into], { env: sb.env });
+    assert.equal(restore.code, 0, restore.stderr);
+    assert.equal(await mode(path.join(outside, 't.txt')), '600');
+    assert.equal(await readlink(path.join(into, 'Links', 'abs')), path.join(outside, 't.txt'));
+    assert.equal(await mode(path.join(into, 'Links', 'real.txt')), modesKept ? '640' : fresh);
   });
 });

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exists, pgrep, startPoof, waitFor } from '../helpers/background.js';
+import { rcloneOnPath } from '../helpers/rclone-version.js';
 import { cliPath, makeSandbox, mapLocalDirs, root, runPoof, type Sandbox } from '../helpers/sandbox.js';
 
 interface RunRecordLine {
@@ -200,8 +201,7 @@ describe('every run that starts ends in one place: recorded, hooks, pings, exit 
     const result = await runPoof(['backup', '--only', 'Docs'], { env: sb.env });
     await writeFile(confFile, JSON.stringify(conf));
     assert.equal(result.code, 1);
-    const minor = Number(/rclone v1\.(\d+)/.exec(execFileSync('rclone', ['version'], { env: { PATH: process.env.PATH ?? '', RCLONE_CONFIG: '/dev/null' } }).toString())?.[1]);
-    const rcloneExit = minor >= 69 ? 2 : 1;
+    const rcloneExit = rcloneOnPath().can.usageExit2 ? 2 : 1;
     assert.match(result.stderr, new RegExp(`Docs: FAILED: rclone exited ${rcloneExit}: rclone refused its command line \\(invalid argument "garbage" for "--bwlimit" flag`));
     assert.match(result.stderr, /poof: Docs: check the rclone settings in poof\.conf/);
   });

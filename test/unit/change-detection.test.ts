@@ -49,15 +49,27 @@ describe('the exit code of a run', () => {
 
 describe('what each rclone version can do', () => {
   const v = (minor: number, patch = 0) => ({ major: 1, minor, patch, text: `v1.${minor}.${patch}` });
-  it('follows the changelog: .partial uploads 1.63, bisync beta 1.66 and stable 1.71, usage exit 2 from 1.69, rcd auth 1.74', async () => {
+  it('follows the changelog, down to patch releases for security fixes', async () => {
     const { capabilitiesOf } = await import('../../src/rclone/capabilities.js');
-    assert.deepEqual(capabilitiesOf(v(60, 1)), { bisync: 'experimental', bisyncSafetyFlags: false, partialUploads: false, usageExit2: false, maxDeleteSize: false, serveS3: false, rcdNeedsAuth: false });
+    const none = { bisyncSafetyFlags: false, partialUploads: false, usageExit2: false, maxDeleteSize: false, directoryMetadata: false, linksWithMetadata: false, confinedLinks: false, confinedNames: false, serveS3: false, rcdNeedsAuth: false };
+    assert.deepEqual(capabilitiesOf(v(60, 1)), { bisync: 'experimental', ...none });
     assert.equal(capabilitiesOf(v(62)).maxDeleteSize, true);
     assert.equal(capabilitiesOf(v(62)).partialUploads, false);
     assert.equal(capabilitiesOf(v(63)).partialUploads, true);
     assert.deepEqual([capabilitiesOf(v(65, 9)).bisync, capabilitiesOf(v(66)).bisync, capabilitiesOf(v(70, 3)).bisync, capabilitiesOf(v(71)).bisync], ['experimental', 'beta', 'beta', 'stable']);
     assert.deepEqual([capabilitiesOf(v(68)).usageExit2, capabilitiesOf(v(69)).usageExit2], [false, true]);
-    assert.deepEqual(capabilitiesOf(v(75, 2)), { bisync: 'stable', bisyncSafetyFlags: true, partialUploads: true, usageExit2: true, maxDeleteSize: true, serveS3: true, rcdNeedsAuth: true });
+    assert.deepEqual([capabilitiesOf(v(68, 1)).linksWithMetadata, capabilitiesOf(v(68, 2)).linksWithMetadata], [false, true]);
+    assert.deepEqual([capabilitiesOf(v(74, 3)).confinedLinks, capabilitiesOf(v(74, 4)).confinedLinks, capabilitiesOf(v(74, 4)).confinedNames], [false, true, false]);
+    const all = Object.fromEntries(Object.keys(none).map((k) => [k, true]));
+    assert.deepEqual(capabilitiesOf(v(75, 2)), { bisync: 'stable', ...all });
+  });
+
+  it('a poof.conf setting this rclone cannot carry out is one line naming the setting and the release', async () => {
+    const { unmetNeed } = await import('../../src/rclone/capabilities.js');
+    const config = { version: 1, remote: 'r', bucket: 'b', paths: {}, rclone: { maxDeleteSize: '10G' } } as const;
+    assert.equal(unmetNeed(config, v(60, 1)), 'poof.conf "rclone.maxDeleteSize" needs rclone 1.62 or newer; this is v1.60.1');
+    assert.equal(unmetNeed(config, v(62)), undefined);
+    assert.equal(unmetNeed({ ...config, rclone: {} }, v(60, 1)), undefined);
   });
 });
 

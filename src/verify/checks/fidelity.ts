@@ -1,4 +1,5 @@
 import type { PoofConfig } from '../../config/schema.js';
+import { firstReleaseWith, type Capabilities } from '../../rclone/capabilities.js';
 import type { ChangeDetection } from '../../rclone/features.js';
 import type { RcloneSection } from '../../rclone/ini.js';
 import { isCrypt } from '../../rclone/remote-path.js';
@@ -13,15 +14,23 @@ import type { Check } from '../check.js';
  * --metadata) on local and S3 storage only; crypt keeps no metadata; S3-like storage has no
  * empty directories.
  */
-export function fidelityCheck(config: PoofConfig, section: RcloneSection, baseSection: RcloneSection | undefined, detection?: ChangeDetection): Check {
+export function fidelityCheck(
+  config: PoofConfig,
+  section: RcloneSection,
+  baseSection: RcloneSection | undefined,
+  detection?: ChangeDetection,
+  abilities?: Pick<Capabilities, 'linksWithMetadata'>,
+): Check {
   const backend = storageType(section, baseSection);
   const crypt = isCrypt(section);
-  const modes = keepsModes(backend, crypt, config.symlinks);
+  const modes = keepsModes(backend, crypt, config.symlinks, abilities?.linksWithMetadata);
   const times = detection ? detection.modTime : true;
   const kept = ['contents'];
   const lost: string[] = [];
   (times ? kept : lost).push('modification times');
   (modes ? kept : lost).push('file modes and owners');
+  // A mode the storage could keep but this rclone cannot carry with links: say which rclone can.
+  const modesNote = !modes && keepsModes(backend, crypt, config.symlinks, true) ? ` (modes with "symlinks": "links" need rclone ${firstReleaseWith('linksWithMetadata')})` : '';
   (['s3', 'b2'].includes(backend) ? lost : kept).push('empty directories');
   const links = { follow: 'symbolic links followed (their targets are copied)', links: 'symbolic links kept as links', skip: 'symbolic links skipped' }[config.symlinks ?? 'follow'];
   const where = `${crypt ? 'crypt over ' : ''}${backend === 'alias' ? 'a local directory' : backend}`;
@@ -30,7 +39,7 @@ export function fidelityCheck(config: PoofConfig, section: RcloneSection, baseSe
     id: 'fidelity',
     title: 'fidelity',
     status: 'ok',
-    detail: `${where} keeps ${kept.join(', ')}${lost.length ? `; not ${lost.join(' or ')}` : ''}; ${links}${compared}`,
+    detail: `${where} keeps ${kept.join(', ')}${lost.length ? `; not ${lost.join(' or ')}${modesNote}` : ''}; ${links}${compared}`,
   };
 }
 
