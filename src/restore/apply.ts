@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { cp, link, lstat, mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, link, lstat, mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MappingPlan } from '../engine/plan.js';
 import type { RestoreResult } from '../engine/result.js';
@@ -79,16 +79,19 @@ export async function restoreMapping(
     // Partial files stay in the staging directory, never under a real name; the next restore removes it.
     return { ...copied, ...base, ...kept(), errors: copied.errors, copied: 0, deleted: removed, trashed: movedAside, durationMs: Date.now() - started };
   }
-  const placed = await placeStaged(staging, plan.localDir, mode.moveAside);
+  const placed = await placeStaged(staging, plan.localDir, mode.moveAside, mode.linksMode);
   await rm(staging, { recursive: true, force: true });
   movedAside += placed.movedAside;
   const stats = copied.stats ? { stats: { ...copied.stats, bytes: placed.bytes } } : {};
+  const throughLinks = placed.throughLinks.map((rel) => `${rel}: not restored: a link in its path would have it written wherever the link points`);
+  const named = placed.throughLinks.slice(0, 3).join(', ') + (placed.throughLinks.length > 3 ? `, and ${placed.throughLinks.length - 3} more` : '');
   return {
     ...copied,
     ...base,
     ...stats,
     ...kept(),
-    errors: copied.errors,
+    ...(throughLinks.length > 0 ? { status: 'failed' as const, reason: `not restored, since a link in the path would have them written wherever it points (links mode): ${named}` } : {}),
+    errors: [...copied.errors, ...throughLinks],
     copied: placed.files,
     deleted: removed,
     trashed: movedAside,
@@ -117,20 +120,36 @@ export async function removeStaging(localDir: string): Promise<void> {
  * hard-linked into place (link(2) fails rather than replace anything) and then unlinked from
  * the staging directory. A file that took the name meanwhile is kept if identical, else moved
  * aside first. File systems without hard links fall back to a rename after an existence check.
+ * In links mode nothing is placed through a link in its path (it would land wherever the link
+ * points). Setuid, setgid and sticky bits are cleared, as rclone does from 1.74.4: a remote copy
+ * should never be able to plant a setuid program.
  */
-async function placeStaged(staging: string, localDir: string, moveAside: MoveAside): Promise<{ files: number; bytes: number; movedAside: number }> {
+async function placeStaged(
+  staging: string,
+  localDir: string,
+  moveAside: MoveAside,
+  linksMode: boolean,
+): Promise<{ files: number; bytes: number; movedAside: number; throughLinks: string[] }> {
   let files = 0;
   let bytes = 0;
   let movedAside = 0;
+  const throughLinks: string[] = [];
+  const realDirs = new Set<string>();
   for (const { rel, isDirectory } of await walk(staging)) {
     if (rel === STAGING_MARKER) continue;
     const from = path.join(staging, rel);
     const to = path.join(localDir, rel);
+    if (linksMode && !(await parentsAreDirectories(localDir, rel, realDirs))) {
+      throughLinks.push(rel);
+      continue;
+    }
     if (isDirectory) {
       await mkdir(to, { recursive: true });
       continue;
     }
-    const size = (await lstat(from)).size;
+    const staged = await lstat(from);
+    if (staged.isFile() && (staged.mode & 0o7000) !== 0) await chmod(from, staged.mode & 0o777);
+    const size = staged.size;
     for (let attempt = 0; ; attempt++) {
       try {
         await link(from, to);
@@ -157,7 +176,20 @@ async function placeStaged(staging: string, localDir: string, moveAside: MoveAsi
     files++;
     bytes += size;
   }
-  return { files, bytes, movedAside };
+  return { files, bytes, movedAside, throughLinks };
+}
+
+/** Is every directory between localDir and rel a directory (or absent), never a link? */
+async function parentsAreDirectories(localDir: string, rel: string, known: Set<string>): Promise<boolean> {
+  const parts = rel.split(path.sep).slice(0, -1);
+  for (let i = 1; i <= parts.length; i++) {
+    const dir = parts.slice(0, i).join(path.sep);
+    if (known.has(dir)) continue;
+    const info = await lstat(path.join(localDir, dir)).catch(() => undefined);
+    if (info && !info.isDirectory()) return false;
+    if (info) known.add(dir);
+  }
+  return true;
 }
 
 /** Every entry below dir, parents before their contents; links are not followed. */

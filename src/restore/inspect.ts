@@ -6,7 +6,7 @@ import { dryRunAction, stripTimestamp } from '../rclone/log-parse.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { UnfinishedBackup } from '../run/unfinished.js';
 import { runStreamed } from '../rclone/stream.js';
-import { restoreArgsFor, sortChanges, type DryRunItem, type RestoreChanges, type RestoreSettings, type RestoreTarget } from './plan.js';
+import { refuseRemoteNames, restoreArgsFor, sortChanges, type DryRunItem, type RestoreChanges, type RestoreSettings, type RestoreTarget } from './plan.js';
 
 export interface InspectedTarget extends RestoreTarget {
   remoteFiles?: number;
@@ -64,6 +64,11 @@ export async function inspectTarget(rclone: Rclone, target: RestoreTarget, setti
       refusal: `could not compare with the remote: rclone exited ${dry.exitCode} (${describeRcloneExit(dry.exitCode).meaning})${errors[0] ? `: ${errors[0]}` : ''}`,
     };
   }
+  const unsafe = refuseRemoteNames(
+    items.filter((item) => item.action === 'copy').map((item) => item.object),
+    config.symlinks === 'links',
+  );
+  if (unsafe) return { ...target, remoteFiles: counted.count, remoteBytes: counted.bytes, refusal: unsafe };
   const existing = new Map<string, number>();
   for (const item of items) {
     if (item.action !== 'copy') continue;

@@ -5,7 +5,7 @@ import { parseRcloneConf } from '../../src/rclone/ini.js';
 import { resolveRemote } from '../../src/rclone/remote.js';
 import { dryRunAction, parseLogLine } from '../../src/rclone/log-parse.js';
 import { parseSize } from '../../src/restore/inspect.js';
-import { countEndangered, formatRestorePlan, planRestoreTargets, sortChanges } from '../../src/restore/plan.js';
+import { countEndangered, formatRestorePlan, planRestoreTargets, refuseRemoteNames, sortChanges } from '../../src/restore/plan.js';
 import { refuseTarget } from '../../src/safety/targets.js';
 import { fidelityCheck } from '../../src/verify/checks/fidelity.js';
 
@@ -120,5 +120,22 @@ describe('fidelity', () => {
     assert.match(fidelityCheck(config, conf.sections[0]!, undefined).detail, /^a local directory keeps contents, modification times, file modes and owners, empty directories; symbolic links followed/);
     assert.match(fidelityCheck(config, conf.sections[1]!, undefined).detail, /^sftp keeps contents, modification times, empty directories; not file modes and owners/);
     assert.match(fidelityCheck({ ...config, symlinks: 'links' }, conf.sections[2]!, conf.sections[3]).detail, /^crypt over s3 keeps contents, modification times; not file modes and owners or empty directories; symbolic links kept as links/);
+  });
+});
+
+describe('remote names a restore refuses (an altered remote copy)', () => {
+  it('a name that climbs out of the directory, on every rclone version', () => {
+    for (const name of ['../../.bashrc', 'a/../../b', '/etc/passwd', 'a/./b', 'a//b']) {
+      assert.ok(refuseRemoteNames(['ok.txt', name], false)?.includes(`named ${JSON.stringify(name)}, which would be written outside`), name);
+    }
+    assert.equal(refuseRemoteNames(['ok.txt', 'a/b/c..d', '..hidden', 'x/...'], false), undefined);
+  });
+
+  it('in links mode, a link beside files inside a directory of its name', () => {
+    assert.match(refuseRemoteNames(['evil.rclonelink', 'evil/payload.txt'], true) ?? '', /both a link "evil" and files inside a directory of that name/);
+    assert.match(refuseRemoteNames(['a/evil.rclonelink', 'a/evil/deep/x'], true) ?? '', /both a link "a\/evil"/);
+    assert.equal(refuseRemoteNames(['evil.rclonelink', 'evil2/payload.txt', 'other.rclonelink'], true), undefined);
+    // Without links mode a ".rclonelink" file is an ordinary file.
+    assert.equal(refuseRemoteNames(['evil.rclonelink', 'evil/payload.txt'], false), undefined);
   });
 });
