@@ -6,6 +6,7 @@ import type { MappingResult, RestoreResult } from '../engine/result.js';
 import { runAll, type RunAllOutcome } from '../engine/run-all.js';
 import { UsageError } from '../errors.js';
 import { stallMsFor } from '../rclone/watchdog.js';
+import { probeArgsFor } from '../rclone/remote.js';
 import { keepInDir, restoreMapping, type MoveAside } from '../restore/apply.js';
 import { inspectTarget, type InspectedTarget } from '../restore/inspect.js';
 import { countEndangered, formatRestorePlan, planRestoreTargets, restoreArgsFor, type RestoreSettings } from '../restore/plan.js';
@@ -73,6 +74,7 @@ export async function downloadCommand(ctx: Context, options: DownloadOptions): P
       remotePath: target.remotePath,
       args: [],
       stallMs: stallMsFor(config.rclone?.stallSeconds),
+      probeArgs: probeArgsFor(remote),
       ...(target.refusal ? { refusal: target.refusal } : {}),
     }));
     const { default: trash } = await import('trash');

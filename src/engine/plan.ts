@@ -1,7 +1,7 @@
 import type { PoofConfig } from '../config/schema.js';
 import { normalizeDir } from '../fs/paths.js';
 import { buildSyncArgs, type SyncArgsInput } from '../rclone/args.js';
-import { mappingPath, type ResolvedRemote } from '../rclone/remote.js';
+import { mappingPath, probeArgsFor, type ResolvedRemote } from '../rclone/remote.js';
 import { stallMsFor } from '../rclone/watchdog.js';
 import { refuseOverlap, refuseSource, refuseUnfinishedRestore, type SourceState } from '../safety/sources.js';
 
@@ -18,6 +18,8 @@ export interface MappingPlan {
   copyOnly?: boolean;
   /** After a connection error, how long without progress before rclone is stopped. */
   stallMs?: number;
+  /** The quick probe of the remote when rclone is silent a while (none for a local directory). */
+  probeArgs?: string[] | undefined;
   /** Why this mapping must not run; it is then reported as refused. */
   refusal?: string;
 }
@@ -73,6 +75,7 @@ export function planBackup(input: BackupPlanInput): MappingPlan[] {
       syncInput,
       ...(input.copyOnly?.has(name) ? { copyOnly: true } : {}),
       stallMs: stallMsFor(config.rclone?.stallSeconds),
+      probeArgs: probeArgsFor(remote),
       ...(refusal ? { refusal } : {}),
     };
   });

@@ -51,6 +51,7 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: Mappi
   const result = await runStreamed(rclone, plan.args, {
     cancelSignal: hooks.cancelSignal,
     stallMs: plan.stallMs,
+    probeArgs: plan.probeArgs,
     onLine: hooks.log,
     onEvent: (event) => {
       if (event.kind === 'stats') {
@@ -88,7 +89,7 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: Mappi
   const reason = result.cancelled
     ? 'interrupted: rclone was stopped before it finished'
     : result.stalled
-      ? `the remote stopped answering (${result.stalled}); poof stopped rclone after ${(plan.stallMs ?? 0) / 1000} s without progress rather than retry every file`
+      ? `the remote stopped answering (${result.stalled.message}); poof stopped rclone after ${result.stalled.seconds} s without progress rather than retry every file`
       : result.signal
         ? `rclone was stopped by ${result.signal}`
         : `rclone exited ${result.exitCode}: ${failure.meaning}`;

@@ -1,5 +1,5 @@
 import type { PoofConfig, RcloneTuning } from '../config/schema.js';
-import { effectiveTuning, keepsModes } from './args.js';
+import { buildListArgs, effectiveTuning, keepsModes } from './args.js';
 import type { Capabilities } from './capabilities.js';
 import type { RcloneSection } from './ini.js';
 import { isCrypt, remotePathFor, remoteRoot } from './remote-path.js';
@@ -60,4 +60,13 @@ export function resolveRemote(
 /** Pure: where one mapping lives on the remote. */
 export function mappingPath(config: PoofConfig, remote: ResolvedRemote, name: string): string {
   return remotePathFor(config, remote.section, name);
+}
+
+/**
+ * Pure: the quick probe that tells whether the remote answers, run when a long rclone command has
+ * been silent a while (rclone/watchdog.ts); none for a local directory, which cannot go away mid-run
+ * the way a server does.
+ */
+export function probeArgsFor(remote: ResolvedRemote): string[] | undefined {
+  return remote.storageType === 'local' || remote.storageType === 'alias' ? undefined : buildListArgs(remote.configFile, remote.root, 'quick');
 }

@@ -5,6 +5,7 @@ import { buildSizeArgs } from '../rclone/args.js';
 import { dryRunAction, stripTimestamp } from '../rclone/log-parse.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { UnfinishedBackup } from '../run/unfinished.js';
+import { probeArgsFor } from '../rclone/remote.js';
 import { runStreamed } from '../rclone/stream.js';
 import { refuseRemoteNames, restoreArgsFor, sortChanges, type DryRunItem, type RestoreChanges, type RestoreSettings, type RestoreTarget } from './plan.js';
 
@@ -26,7 +27,9 @@ export async function inspectTarget(rclone: Rclone, target: RestoreTarget, setti
   if (target.refusal) return target;
   const signal = cancelSignal ? { cancelSignal } : {};
   const { config, remote } = settings;
-  const size = await rclone.run(buildSizeArgs(remote.configFile, target.remotePath, config.excludes, remote.tuning.fastList ?? false), signal);
+  // Streamed, so a server that refuses connections is found by the probe, not after rclone's minutes of retries.
+  const size = await runStreamed(rclone, buildSizeArgs(remote.configFile, target.remotePath, config.excludes, remote.tuning.fastList ?? false), { ...signal, probeArgs: probeArgsFor(remote) });
+  if (size.stalled) return { ...target, refusal: `could not list ${target.remotePath}: the remote does not answer (${size.stalled.message})` };
   if (size.exitCode !== 0) {
     const cause = lastMessage(size.stderr);
     const refusal =
@@ -49,6 +52,7 @@ export async function inspectTarget(rclone: Rclone, target: RestoreTarget, setti
   const errors: string[] = [];
   const dry = await runStreamed(rclone, restoreArgsFor(target, settings), {
     cancelSignal,
+    probeArgs: probeArgsFor(remote),
     onEvent: (event) => {
       if (event.kind === 'error') errors.push(event.object ? `${event.object}: ${event.message}` : event.message);
       if (event.kind !== 'file' || event.action !== 'skipped') return;

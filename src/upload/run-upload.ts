@@ -101,6 +101,7 @@ async function runProof(rclone: Rclone, plan: MappingPlan, settings: UploadSetti
   const result = await runStreamed(rclone, args, {
     cancelSignal,
     stallMs: plan.stallMs,
+    probeArgs: plan.probeArgs,
     onEvent: (event) => {
       if (event.kind === 'error') errors.push(event.object ? `${event.object}: ${event.message}` : event.message);
       if (event.kind === 'error' || event.kind === 'other') messages.push(event.message);
@@ -108,7 +109,7 @@ async function runProof(rclone: Rclone, plan: MappingPlan, settings: UploadSetti
     },
   });
   if (result.cancelled) return { error: 'interrupted during the proof' };
-  if (result.stalled) return { error: `the proof (${method}) stopped: the remote stopped answering (${result.stalled})` };
+  if (result.stalled) return { error: `the proof (${method}) stopped: the remote stopped answering (${result.stalled.message})` };
   const report = parseCombined(result.stdout);
   if (method !== 'download' && hashesMissing(messages.join('\n'))) return { fallback: true };
   const listed = report.same.length + report.differ.length + report.missing.length + report.failed.length;

@@ -20,7 +20,7 @@ async function feed(events: LogEvent[], pauseMs: number): Promise<{ aborted: boo
       watchdog.see(event);
       await sleep(pauseMs);
     }
-    return { aborted: watchdog.signal.aborted, stalled: watchdog.stalled() };
+    return { aborted: watchdog.signal.aborted, stalled: watchdog.stalled()?.message };
   } finally {
     watchdog.dispose();
   }
@@ -53,6 +53,54 @@ describe('the stall watchdog', () => {
   it('an error that is no connection error never stops rclone', async () => {
     const denied: LogEvent = { kind: 'error', message: 'Failed to copy: permission denied', object: 'c.bin' };
     assert.equal((await feed([denied, stats({}), stats({}), stats({}), stats({}), stats({})], 30)).aborted, false);
+  });
+
+  it('silent for a while with no error logged: asks the remote, and stops rclone when it does not answer', async () => {
+    let asked = 0;
+    const watchdog = watchConnection(undefined, STALL_MS, async () => {
+      asked++;
+      return 'dial tcp 127.0.0.1:9: connect: connection refused';
+    });
+    try {
+      await sleep(STALL_MS * 3);
+      assert.equal(watchdog.signal.aborted, true);
+      assert.equal(asked, 1);
+      assert.match(watchdog.stalled()?.message ?? '', /connection refused/);
+    } finally {
+      watchdog.dispose();
+    }
+  });
+
+  it('a remote that answers the probe lets rclone go on, and is asked less and less often', async () => {
+    const times: number[] = [];
+    const started = Date.now();
+    const watchdog = watchConnection(undefined, STALL_MS, async () => {
+      times.push(Date.now() - started);
+      return undefined;
+    });
+    try {
+      await sleep(STALL_MS * 12);
+      assert.equal(watchdog.signal.aborted, false);
+      assert.ok(times.length >= 2 && times.length <= 4, `asked ${times.length} times`);
+      const gaps = times.slice(1).map((t, i) => t - times[i]!);
+      assert.ok(gaps.every((gap, i) => i === 0 || gap > gaps[i - 1]!), `gaps grow: ${gaps.join(', ')}`);
+    } finally {
+      watchdog.dispose();
+    }
+  });
+
+  it('activity while the probe runs means rclone got an answer: not stopped', async () => {
+    let watchdog: ReturnType<typeof watchConnection> | undefined;
+    watchdog = watchConnection(undefined, STALL_MS, async () => {
+      watchdog?.see({ kind: 'file', action: 'copied', object: 'x', message: 'Copied (new)' });
+      return 'connection refused';
+    });
+    try {
+      await sleep(STALL_MS * 2);
+      assert.equal(watchdog.signal.aborted, false);
+    } finally {
+      watchdog.dispose();
+    }
   });
 
   it('forwards the user\'s interruption', () => {
