@@ -56,7 +56,38 @@ export interface RestoreResult extends TransferResult {
 
 export type MappingResult = BackupResult | UploadResult | RestoreResult;
 
+/**
+ * Pure: the stats of several rclone passes over one mapping (a forced re-send, the main sync, a
+ * retry) as one: counters add up, so the totals agree with the files counted as copied. Errors
+ * are those of the passes that decided the outcome (`errorsFrom`), not of a pass whose failing
+ * files were retried.
+ */
+export function sumStats(passes: (RcloneStats | undefined)[], errorsFrom: (RcloneStats | undefined)[] = passes): RcloneStats | undefined {
+  const present = passes.filter((s): s is RcloneStats => s !== undefined);
+  if (present.length === 0) return undefined;
+  const sum = (key: 'bytes' | 'totalBytes' | 'transfers' | 'totalTransfers' | 'checks' | 'deletes' | 'elapsedTime') => present.reduce((total, s) => total + s[key], 0);
+  const elapsedTime = sum('elapsedTime');
+  return {
+    bytes: sum('bytes'),
+    totalBytes: sum('totalBytes'),
+    transfers: sum('transfers'),
+    totalTransfers: sum('totalTransfers'),
+    checks: sum('checks'),
+    deletes: sum('deletes'),
+    errors: errorsFrom.reduce((total, s) => total + (s?.errors ?? 0), 0),
+    elapsedTime,
+    speed: elapsedTime > 0 ? sum('bytes') / elapsedTime : 0,
+    eta: null,
+    transferring: [],
+  };
+}
+
 /** Pure: a result for a mapping that was refused before anything ran. */
 export function refusedTransfer(plan: { name: string; localDir: string; remotePath: string }, reason: string): TransferResult {
   return { name: plan.name, localDir: plan.localDir, remotePath: plan.remotePath, status: 'refused', reason, copied: 0, deleted: 0, errors: [], durationMs: 0 };
+}
+
+/** Pure: `{ stats }` when there are any, for spreading into a result. */
+export function withStats(stats: RcloneStats | undefined): { stats?: RcloneStats } {
+  return stats ? { stats } : {};
 }

@@ -8,7 +8,7 @@ import type { Rclone } from '../rclone/runner.js';
 import { runStreamed } from '../rclone/stream.js';
 import type { MappingEvent } from './events.js';
 import type { MappingPlan } from './plan.js';
-import { refusedTransfer, type TransferResult } from './result.js';
+import { refusedTransfer, sumStats, withStats, type TransferResult } from './result.js';
 
 export interface MappingHooks {
   emit: (event: MappingEvent) => void;
@@ -117,10 +117,9 @@ export async function runMappingRetryingChanged(rclone: Rclone, plan: MappingPla
     const retry = await runMapping(rclone, { ...plan, args: buildSyncArgs({ ...plan.syncInput, filesFrom }) }, hooks);
     const still = retry.status === 'ok' ? [] : retry.changing?.only ? retry.changing.files : undefined;
     if (still === undefined) return withoutChanging(retry);
-    const bytes = [first, rest, retry].reduce((sum, r) => sum + (r.stats?.bytes ?? 0), 0);
     const combined: TransferResult = {
       ...withoutChanging(rest),
-      ...(rest.stats ? { stats: { ...rest.stats, bytes } } : {}),
+      ...withStats(sumStats([first.stats, rest.stats, retry.stats], [rest.stats, retry.stats])),
       copied: first.copied + rest.copied + retry.copied,
       deleted: first.deleted + rest.deleted,
       errors: [...first.errors, ...retry.errors].slice(0, MAX_KEPT_ERRORS),

@@ -6,7 +6,7 @@ import { readFeatures } from '../rclone/features.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { MappingPlan } from './plan.js';
-import type { TransferResult } from './result.js';
+import { sumStats, withStats, type TransferResult } from './result.js';
 import { runMapping, runMappingRetryingChanged, type MappingHooks } from './run-mapping.js';
 import { changedSinceSent, recordFromListing, type ChangeDetection, type SentRecord } from './sent-record.js';
 
@@ -73,5 +73,5 @@ export async function runWithSentRecord(
   }
   if (!forced) return main;
   const { changing: _changing, ...sentAgain } = forced;
-  return { ...main, errors: [...sentAgain.errors, ...main.errors].slice(0, 20), copied: main.copied + sentAgain.copied, durationMs: main.durationMs + sentAgain.durationMs, ...(main.stats && sentAgain.stats ? { stats: { ...main.stats, bytes: main.stats.bytes + sentAgain.stats.bytes } } : {}) };
+  return { ...main, errors: [...sentAgain.errors, ...main.errors].slice(0, 20), copied: main.copied + sentAgain.copied, durationMs: main.durationMs + sentAgain.durationMs, ...withStats(sumStats([sentAgain.stats, main.stats])) };
 }

@@ -172,7 +172,28 @@ describe('every run that starts ends in one place: recorded, hooks, pings, exit 
     assert.deepEqual([json.mappings[0]?.copied, json.mappings[0]?.deleted], [2, 1]);
     const upload = JSON.parse((await runPoof(['upload', '--dry-run', '--only', 'Docs', '--json'], { env: sb.env })).stdout) as { mappings: Array<{ copied: number; deleted: number }> };
     assert.deepEqual([upload.mappings[0]?.copied, upload.mappings[0]?.deleted], [2, 0], 'upload copies and never deletes');
+    const uploadText = await runPoof(['upload', '--dry-run', '--only', 'Docs'], { env: sb.env });
+    assert.equal(uploadText.code, 0, uploadText.stderr);
+    const uploadListed = uploadText.stdout.split('\n').filter((l) => /^Docs: would (copy|delete) /.test(l)).sort();
+    assert.deepEqual(uploadListed, ['Docs: would copy new1.txt', 'Docs: would copy new2.txt']);
+    assert.match(uploadText.stdout, /Docs: ok: would copy 2 files \(4 B\)/);
+    const uploadRecord = await last();
+    assert.deepEqual([uploadRecord.command, uploadRecord.dryRun, uploadRecord.mappings[0]?.copied, uploadRecord.mappings[0]?.deleted], ['upload', true, 2, 0]);
     assert.equal(await exists(path.join(cloud, bucket, 'Docs', 'new1.txt')), false, 'a dry run sends nothing');
+  });
+
+  it('a real run: the JSON result, its rclone stats and the record agree with what was sent', async () => {
+    type Json = { mappings: Array<{ copied: number; deleted: number; stats: { transfers: number; deletes: number; bytes: number } }> };
+    const real = JSON.parse((await runPoof(['backup', '--only', 'Docs', '--json'], { env: sb.env })).stdout) as Json;
+    const sent = real.mappings[0]!;
+    assert.deepEqual([sent.copied, sent.deleted, sent.stats.transfers, sent.stats.deletes, sent.stats.bytes], [2, 1, 2, 1, 4]);
+    assert.deepEqual([(await last()).mappings[0]?.copied, (await last()).mappings[0]?.deleted], [2, 1]);
+    // A permission-only change is sent by a pass of its own (rclone never re-sends it): its counts add up too.
+    execFileSync('chmod', ['600', path.join(docs, 'new1.txt')]);
+    await writeFile(path.join(docs, 'new3.txt'), 'n33');
+    const modes = JSON.parse((await runPoof(['backup', '--only', 'Docs', '--json'], { env: sb.env })).stdout) as Json;
+    const again = modes.mappings[0]!;
+    assert.deepEqual([again.copied, again.deleted, again.stats.transfers, again.stats.deletes, again.stats.bytes], [2, 0, 2, 0, 5]);
   });
 
   it('a closed stdout never stops a run: | head -2 still backs up every mapping, records and unlocks', async () => {
