@@ -26,7 +26,8 @@ export async function startMonitoring(ctx: Context, config: PoofConfig, command:
 
 /**
  * After every monitored run, whatever ended it: the success or failure ping, then, when the
- * run got as far as its `before` hook, `onFailure` and `after` (which then always runs). Their own failures are reported and never change the
+ * run held the lock, `onFailure` and `after` (which then always runs, also when rclone was missing
+ * or the `before` hook failed). Their own failures are reported and never change the
  * run's exit code.
  */
 export async function endMonitoring(ctx: Context, config: PoofConfig, command: string, exitCode: number, cause: string | undefined, runHooks: boolean): Promise<void> {

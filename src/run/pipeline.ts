@@ -50,10 +50,10 @@ const realAdapters: PipelineAdapters = {
 const emptyOutcome = (): RunAllOutcome<MappingResult> => ({ results: [], notRun: [] });
 
 /**
- * The one pipeline of every command that changes data: catch signals, load both configs and
- * resolve the remote, run the before hook, find rclone, take the lock, run, and then end the
+ * The one pipeline of every command that changes data: catch signals, load both configs, take
+ * the lock, find rclone and resolve the remote, run the before hook, run, and then end the
  * run in one place whatever happened (refusal, failure, lock held, Ctrl-C): record it, ping,
- * run onFailure/after, release the lock, and give the exit code.
+ * run onFailure/after (when it held the lock), release the lock, and give the exit code.
  */
 export async function runPipeline(
   ctx: Context,
@@ -71,25 +71,26 @@ export async function runPipeline(
   let setup: RunSetup | undefined;
   let lock: HeldLock | undefined;
   let monitored = false;
-  let hooksStarted = false;
+  let ownsRun = false;
   try {
     await ensurePrivateDir(ctx.paths.stateDir);
     setup = await loadRunSetup(ctx, request.only);
     monitored = isMonitored(setup.config, command, dryRun);
-    const rclone = await adapters.locateRclone(ctx);
-    const need = unmetNeed(setup.config, rclone.version);
-    if (need) throw new RcloneMissingError(need, 'install a newer rclone (https://rclone.org/install/), or remove the setting from poof.conf');
-    const remote = resolveRemote(setup.config, setup.section, setup.baseSection, ctx.paths.rcloneConf, capabilitiesOf(rclone.version));
     // The lock first: hooks belong to the run that holds it (a refused run must not unmount
-    // the disk that the running one's `before` hook mounted).
+    // the disk that the running one's `before` hook mounted). From here on, whatever ends the
+    // run (rclone missing or too old, the before hook, a failure, Ctrl-C), onFailure and after run.
     lock = await acquireLock(ctx.paths.lockFile, command);
+    ownsRun = monitored;
     if (lock.clearedStale) {
       const stale = lock.clearedStale;
       ctx.err(`poof: cleared a stale lock left by pid ${stale.pid} (${stale.command}, started ${stale.started}), which is no longer running`);
     }
+    const rclone = await adapters.locateRclone(ctx);
+    const need = unmetNeed(setup.config, rclone.version);
+    if (need) throw new RcloneMissingError(need, 'install a newer rclone (https://rclone.org/install/), or remove the setting from poof.conf');
+    const remote = resolveRemote(setup.config, setup.section, setup.baseSection, ctx.paths.rcloneConf, capabilitiesOf(rclone.version));
     throwIfInterrupted(interrupt);
     if (monitored) {
-      hooksStarted = true;
       const problem = await startMonitoring(ctx, setup.config, command, interrupt.signal);
       throwIfInterrupted(interrupt);
       if (problem) throw new RunFailedError(`the before hook failed (${problem}); ${command} did not run`, 'fix the hook in poof.conf ("hooks.before")');
@@ -120,7 +121,7 @@ export async function runPipeline(
   const record = toRunRecord({ command, started, ended: new Date(), exitCode, dryRun, ...outcome, ...(status ? { status } : {}), ...(cause ? { reason: cause } : {}) });
   await appendRunRecord(ctx.paths.historyFile, record).catch((error: Error) => ctx.err(`poof: could not write the run history: ${error.message}`));
   // Pings report every run that could have run; the running one reports itself when locked out.
-  if (monitored && setup && !declined && !lockedOut) await endMonitoring(ctx, setup.config, command, exitCode, cause, hooksStarted);
+  if (monitored && setup && !declined && !lockedOut) await endMonitoring(ctx, setup.config, command, exitCode, cause, ownsRun);
   // A failed run nobody watches (a schedule) shows on the desktop, not only in a log file.
   if (exitCode !== 0 && !dryRun && command !== 'download' && !declined) {
     await notifyFailure(ctx, setup?.config, { command, exitCode, summary: describeFailedRun(record) || cause || '' });

@@ -109,10 +109,17 @@ describe('every run that starts ends in one place: recorded, hooks, pings, exit 
   });
 
   it('a missing rclone and a held lock are recorded with their exit codes', async () => {
+    const ranHooks = path.join(sb.dir, 'hooks-missing.log');
+    await setConf({ healthcheck: pingUrl, hooks: { after: `echo "after $POOF_EXIT_CODE" >> '${ranHooks}'`, onFailure: `echo "onFailure $POOF_EXIT_CODE" >> '${ranHooks}'` } });
+    pings.length = 0;
     const missing = await runPoof(['backup'], { env: { ...sb.env, POOF_RCLONE: path.join(sb.dir, 'no-rclone') } });
+    await setConf({});
     assert.equal(missing.code, 6);
     assert.deepEqual([(await last()).exitCode, (await last()).status], [6, 'failed']);
     assert.match((await last()).reason ?? '', /rclone not found/);
+    // The run held the lock, so it ends like any failed run: the failure ping, onFailure, after.
+    assert.equal(await readFile(ranHooks, 'utf8'), 'onFailure 6\nafter 6\n');
+    assert.deepEqual(pings, ['/hc/fail']);
 
     // The test runner itself holds the lock: alive, on this host. The hooks and pings belong to
     // that run: the refused one runs none (its `after` could unmount the running one's disk).
