@@ -25,7 +25,7 @@ export async function writeFileAtomic(file: string, data: string, mode = 0o600):
     await rm(temp, { force: true });
     throw error;
   }
-  await syncDirectory(dir);
+  await syncPath(dir);
 }
 
 /** Create a private directory (0700) and its missing parents; an existing one is left as it is. */
@@ -33,16 +33,29 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
 }
 
-async function syncDirectory(dir: string): Promise<void> {
+/**
+ * fsync a file's content, or a directory's entries, to the disk. Some file systems refuse to
+ * fsync a directory; what was renamed or linked there is still atomic, just not yet durable.
+ */
+export async function syncPath(file: string): Promise<void> {
   let handle;
   try {
-    handle = await open(dir, 'r');
+    handle = await open(file, 'r');
     await handle.sync();
   } catch {
-    // Some file systems refuse to fsync a directory; the rename is still atomic there.
+    // See above: best effort where the file system does not support it.
   } finally {
     await handle?.close();
   }
+}
+
+/** fsync many paths, a few at a time (one at a time costs a disk round trip each). */
+export async function syncPaths(files: Iterable<string>, parallel = 16): Promise<void> {
+  const queue = [...files];
+  const worker = async () => {
+    for (let next = queue.pop(); next !== undefined; next = queue.pop()) await syncPath(next);
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, queue.length) }, worker));
 }
 
 /** Keep a file that is about to be replaced because it is invalid, as `<file>.invalid-<time>`. */

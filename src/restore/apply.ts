@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, cp, link, lstat, mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { syncPaths } from '../fs/atomic-write.js';
 import type { MappingPlan } from '../engine/plan.js';
 import type { RestoreResult } from '../engine/result.js';
 import { runMapping, type MappingHooks } from '../engine/run-mapping.js';
@@ -79,7 +80,24 @@ export async function restoreMapping(
     // Partial files stay in the staging directory, never under a real name; the next restore removes it.
     return { ...copied, ...base, ...kept(), errors: copied.errors, copied: 0, deleted: removed, trashed: movedAside, durationMs: Date.now() - started };
   }
-  const placed = await placeStaged(staging, plan.localDir, mode.moveAside, mode.linksMode);
+  let placed: Awaited<ReturnType<typeof placeStaged>>;
+  try {
+    placed = await placeStaged(staging, plan.localDir, mode.moveAside, mode.linksMode);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    // Staged files stay in the staging directory, never under a real name; the restore stays unfinished.
+    return {
+      ...copied,
+      ...base,
+      ...kept(),
+      status: 'failed',
+      reason: `${path.relative(plan.localDir, (error as NodeJS.ErrnoException & { dest?: string }).dest ?? plan.localDir)} is on another file system than ${plan.localDir} (a disk mounted inside the mapping): poof cannot move restored files there safely; restore with --to DIR and copy them over, or map the mounted directory on its own`,
+      copied: 0,
+      deleted: removed,
+      trashed: movedAside,
+      durationMs: Date.now() - started,
+    };
+  }
   await rm(staging, { recursive: true, force: true });
   movedAside += placed.movedAside;
   const stats = copied.stats ? { stats: { ...copied.stats, bytes: placed.bytes } } : {};
@@ -135,7 +153,12 @@ async function placeStaged(
   let movedAside = 0;
   const throughLinks: string[] = [];
   const realDirs = new Set<string>();
-  for (const { rel, isDirectory } of await walk(staging)) {
+  const entries = await walk(staging);
+  // Durable before any real name points at them: after a power cut, a placed file is complete,
+  // never an empty or short file under its real name with the restore recorded as finished.
+  await syncPaths(entries.filter((e) => !e.isDirectory && e.rel !== STAGING_MARKER).map((e) => path.join(staging, e.rel)));
+  const touchedDirs = new Set<string>();
+  for (const { rel, isDirectory } of entries) {
     if (rel === STAGING_MARKER) continue;
     const from = path.join(staging, rel);
     const to = path.join(localDir, rel);
@@ -143,6 +166,7 @@ async function placeStaged(
       throughLinks.push(rel);
       continue;
     }
+    touchedDirs.add(path.dirname(to));
     if (isDirectory) {
       await mkdir(to, { recursive: true });
       continue;
@@ -166,7 +190,7 @@ async function placeStaged(
           movedAside++;
           continue;
         }
-        if ((code === 'EPERM' || code === 'ENOTSUP' || code === 'EXDEV') && !(await exists(to))) {
+        if ((code === 'EPERM' || code === 'ENOTSUP') && !(await exists(to))) {
           await rename(from, to);
           break;
         }
@@ -176,6 +200,8 @@ async function placeStaged(
     files++;
     bytes += size;
   }
+  // The new names themselves, before the restore is recorded as finished.
+  await syncPaths(touchedDirs);
   return { files, bytes, movedAside, throughLinks };
 }
 

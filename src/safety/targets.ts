@@ -1,4 +1,5 @@
 import { realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { isInside, normalizeDir } from '../fs/paths.js';
 
 /** The places a wipe or a restore must never touch. */
@@ -57,7 +58,14 @@ export async function refuseRestoreRoot(raw: string, resolved: string, mappedDir
   if (normalizeDir(resolved) === '/') return '--to / would restore into the root directory; give a directory such as --to ~/restored';
   const info = await stat(resolved).catch(() => undefined);
   if (info && !info.isDirectory()) return `--to ${resolved} is not a directory; give a directory (it is created when missing)`;
-  const real = await realpath(resolved).catch(() => resolved);
+  // A missing --to is created: every part of it that exists must be a directory.
+  let existing = resolved;
+  while (!(await stat(existing).catch(() => undefined)) && path.dirname(existing) !== existing) existing = path.dirname(existing);
+  const parent = await stat(existing).catch(() => undefined);
+  if (parent && !parent.isDirectory()) return `--to ${resolved} cannot be created: ${existing} is not a directory; give a directory`;
+  // Where it really is: a link to / is the root directory too.
+  const real = path.join(await realpath(existing).catch(() => existing), path.relative(existing, resolved));
+  if (normalizeDir(real) === '/') return `--to ${resolved} is the root directory (through a link); give a directory such as --to ~/restored`;
   for (const dir of mappedDirs) {
     const mapped = normalizeDir(dir);
     const mappedReal = await realpath(mapped).catch(() => mapped);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exists } from '../helpers/background.js';
@@ -20,10 +20,14 @@ describe('download --to and --keep-dir', () => {
   it('refuses an empty --to, /, a file, and a directory inside a mapped one: exit 2, one line, nothing written', async () => {
     const file = path.join(sb.dir, 'a-file');
     await writeFile(file, 'not a directory\n');
+    const rootLink = path.join(sb.dir, 'root-link');
+    await symlink('/', rootLink);
     const cases: Array<[string, RegExp]> = [
       ['', /^poof: --to is empty; give the directory to restore into/],
       ['/', /^poof: --to \/ would restore into the root directory/],
       [file, /^poof: --to .*a-file is not a directory/],
+      [path.join(file, 'sub'), /^poof: --to .*a-file\/sub cannot be created: .*a-file is not a directory/],
+      [rootLink, /^poof: --to .*root-link is the root directory \(through a link\)/],
       [path.join(dir, 'inside'), /^poof: --to .*inside is inside the mapped directory /],
       [dir, /^poof: --to .* is inside the mapped directory /],
     ];
@@ -98,5 +102,31 @@ describe('download --to and --keep-dir', () => {
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, new RegExp(`${NAME}: ok: restored 0 files \\(0 B\\), deleted locally 0, 0 errors`));
     assert.equal(await exists(path.join(sb.dir, 'kept-2')), false, 'no kept directory when nothing was kept');
+  });
+
+  it('a folder linked to another file system: the restore stops with one clear reason, nothing under a real name, and stays unfinished', async () => {
+    // /dev/shm is a file system of its own on Linux: a restored file cannot be moved there by a rename.
+    const elsewhere = await mkdtemp('/dev/shm/poof-restore-test-');
+    try {
+      assert.notEqual((await stat(elsewhere)).dev, (await stat(dir)).dev, 'the test needs /dev/shm on another file system');
+      await writeFile(path.join(elsewhere, 'far.txt'), 'far away\n');
+      await symlink(elsewhere, path.join(dir, 'linked'));
+      assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+      await rm(path.join(elsewhere, 'far.txt'));
+      const result = await runPoof(['download', '--yes', '--only', NAME], { env: sb.env });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /FAILED: linked\/far\.txt is on another file system than .* \(a disk mounted inside the mapping\): poof cannot move restored files there safely; restore with --to DIR/);
+      assert.doesNotMatch(result.stderr, /unexpected error/);
+      assert.deepEqual(await readdir(elsewhere), [], 'nothing under the real name');
+      const refused = await runPoof(['backup', '--only', NAME], { env: sb.env });
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /REFUSED: .*restore .*did not finish/);
+      const into = path.join(sb.dir, 'restored-elsewhere');
+      assert.equal((await runPoof(['download', '--yes', '--only', NAME, '--to', into], { env: sb.env })).code, 0);
+      assert.equal(await readFile(path.join(into, NAME, 'linked', 'far.txt'), 'utf8'), 'far away\n');
+    } finally {
+      await rm(path.join(dir, 'linked'), { force: true });
+      await rm(elsewhere, { recursive: true, force: true });
+    }
   });
 });
