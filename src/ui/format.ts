@@ -100,8 +100,9 @@ export function formatRunRecord(record: RunRecord): string {
 
 /** Pure: the warning a restore gives when the mapping's last backup did not finish. */
 export function formatUnfinishedBackup(name: string, backup: UnfinishedBackup): string {
+  // rclone names the files it is writing once a second: one started after its last report is not named.
   const files = backup.inFlight.length
-    ? `these files were being written and may be incomplete on the remote: ${backup.inFlight.slice(0, 10).join(', ')}${backup.inFlight.length > 10 ? `, and ${backup.inFlight.length - 10} more` : ''}`
-    : 'no file was being written when it stopped';
-  return `${name}: warning: the last backup (started ${backup.started}) did not finish; ${files}`;
+    ? `these files were being written and may be incomplete on the remote: ${backup.inFlight.slice(0, 10).join(', ')}${backup.inFlight.length > 10 ? `, and ${backup.inFlight.length - 10} more` : ''} (and any file started in its last second)`
+    : 'rclone had named no file it was writing (it names them once a second), so a file started in its last second may be incomplete on the remote';
+  return `${name}: warning: the last backup (started ${backup.started}) did not finish; ${files}; \`poof backup\` completes the remote copy`;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exists, startPoof, waitForTransfer } from '../helpers/background.js';
@@ -82,43 +82,57 @@ describe('an interrupted restore never leaves a partial file under a real name',
     assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
   });
 
-  it('10 downloads killed at seeded random moments (SIGINT, SIGTERM, SIGKILL to the group): nothing is ever lost', async () => {
+  it('10 downloads killed at seeded random moments (SIGINT, SIGTERM, SIGKILL to the group), each followed by download, backup and upload: nothing is ever lost', async () => {
     const seed = Number(process.env.POOF_TEST_SEED ?? 20261125);
     const random = seeded(seed);
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGKILL'];
     const localEdit = Buffer.from('a local change the restore replaces\n');
+    const unfinishedRestore = async () =>
+      Object.keys((JSON.parse((await readFile(path.join(paths.stateDir!, 'unfinished.json'), 'utf8').catch(() => '{}')) || '{}') as { restores?: Record<string, unknown> }).restores ?? {}).includes(dir);
+    let midRestore = 0;
     for (let round = 0; round < 10; round++) {
-      const context = `seed ${seed}, round ${round}`;
-      // Something to restore: one file gone, one changed locally.
+      // Something to restore: files gone (wiped by the last round's upload) and one changed locally.
       await rm(path.join(dir, 'one.bin'), { force: true });
+      await mkdir(path.join(dir, 'sub'), { recursive: true });
       await writeFile(path.join(dir, 'sub/three.bin'), localEdit);
       await setBwlimit('1M');
       const signal = signals[Math.floor(random() * signals.length)]!;
-      const delay = 200 + Math.floor(random() * 2_500);
+      // From the planning (before anything is written) to the end of the copy (~2-3 s at 1 MB/s).
+      const delay = Math.floor(random() * 3_500);
+      const context = `seed ${seed}, round ${round} (${signal} after ${delay} ms)`;
       const run = startPoof(['download', '--yes'], sb.env);
       await new Promise((r) => setTimeout(r, delay));
       try {
         process.kill(-run.pid, signal);
       } catch {
-        // It finished before the signal: fine, the checks below hold all the same.
+        // It finished before the signal: the checks below hold all the same.
       }
       await run.exit;
       for (const [rel, content] of await realFiles(dir)) {
         const original = files[rel as keyof typeof files];
-        assert.ok(content.equals(original) || (rel === 'sub/three.bin' && content.equals(localEdit)), `${context} (${signal} after ${delay} ms): ${rel} is partial`);
+        assert.ok(content.equals(original) || (rel === 'sub/three.bin' && content.equals(localEdit)), `${context}: ${rel} is partial`);
       }
       await setBwlimit(undefined);
+      if (await unfinishedRestore()) {
+        midRestore++;
+        const refused = await runPoof(['backup'], { env: sb.env });
+        assert.equal(refused.code, 1, `${context}: a half-restored directory must not be backed up`);
+        assert.match(refused.stderr, /Data: REFUSED: the last restore into .* did not finish/, context);
+      }
       const again = await runPoof(['download', '--yes'], { env: sb.env });
       assert.equal(again.code, 0, `${context}: ${again.stderr}`);
       assert.deepEqual(await realFiles(dir), new Map(Object.entries(files)), context);
+      assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('.poof-restore-')), [], `${context}: the staging directory is gone`);
       const backup = await runPoof(['backup', '--json'], { env: sb.env });
       assert.equal(backup.code, 0, `${context}: ${backup.stderr}`);
       assert.deepEqual((JSON.parse(backup.stdout) as { mappings: Array<{ copied: number; deleted: number }> }).mappings.map((m) => [m.copied, m.deleted]), [[0, 0]], context);
+      const upload = await runPoof(['upload', '--yes', '--wipe', 'delete'], { env: sb.env });
+      assert.equal(upload.code, 0, `${context}: ${upload.stderr}`);
+      assert.deepEqual(await readTree(remote), new Map(Object.entries(files)), `${context}: every original file is on the remote, byte for byte`);
+      assert.deepEqual([...(await realFiles(dir)).keys()], [], `${context}: and was wiped locally only after`);
     }
-    const upload = await runPoof(['upload', '--yes', '--wipe', 'delete'], { env: sb.env });
-    assert.equal(upload.code, 0, upload.stderr);
-    assert.deepEqual(await readTree(remote), new Map(Object.entries(files)), 'every original file is on the remote, byte for byte');
-    assert.equal(await exists(path.join(dir, 'one.bin')), false, 'and was wiped locally only after');
+    // The seed's moments must hit the restore itself, not only its planning or its end.
+    assert.ok(midRestore >= 4, `seed ${seed}: only ${midRestore} of 10 kills landed while the restore was writing`);
   });
 });
 
@@ -153,7 +167,7 @@ describe('a backup killed mid-transfer onto storage that writes in place', () =>
 
     const dry = await runPoof(['download', '--dry-run'], { env: sb.env });
     assert.match(dry.stderr, /cleared a stale lock left by pid \d+ \(backup/);
-    assert.match(dry.stderr, /Big: warning: the last backup \(started .*\) did not finish; these files were being written and may be incomplete on the remote: big\.bin/);
+    assert.match(dry.stderr, /Big: warning: the last backup \(started .*\) did not finish; these files were being written and may be incomplete on the remote: big\.bin.*`poof backup` completes the remote copy/);
     await writeFile(paths.poofConf!, JSON.stringify(conf));
     const next = await runPoof(['backup'], { env: sb.env });
     assert.equal(next.code, 0, next.stderr);
