@@ -68,4 +68,57 @@ describe('files that keep changing while they are read', () => {
     assert.equal(next.code, 0, next.stderr);
     assert.deepEqual(await readFile(path.join(remote, 'inbox.mbox')), await readFile(path.join(dir, 'inbox.mbox')));
   });
+
+  it('a file that changes during the first pass only is copied by the retry: exit 0, nothing partial', async () => {
+    const conf = JSON.parse(await readFile(paths.poofConf!, 'utf8')) as Record<string, unknown>;
+    await writeFile(paths.poofConf!, JSON.stringify({ ...conf, rclone: { bwlimit: '4M' } }));
+    await appendFile(path.join(dir, 'inbox.mbox'), 'more mail\n');
+    await writeFile(path.join(dir, 'settled.txt'), 'settled\n');
+    const writer = keepWriting(path.join(dir, 'inbox.mbox'));
+    const logBefore = (await readFile(paths.logFile!, 'utf8')).length;
+    let stopped = false;
+    // The mail client stops writing as soon as rclone has seen the file change once.
+    const stopWhenSeen = (async () => {
+      for (let i = 0; i < 1500 && !stopped; i++) {
+        if (/being updated/.test((await readFile(paths.logFile!, 'utf8')).slice(logBefore))) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await writer.stop();
+    })();
+    let result;
+    try {
+      result = await runPoof(['backup', '--json'], { env: sb.env, timeoutMs: 90_000 });
+    } finally {
+      stopped = true;
+      await stopWhenSeen;
+      await writeFile(paths.poofConf!, JSON.stringify(conf));
+    }
+    assert.match((await readFile(paths.logFile!, 'utf8')).slice(logBefore), /being updated/, 'the first pass saw the file change');
+    assert.equal(result.code, 0, result.stderr);
+    const json = JSON.parse(result.stdout) as { mappings: Array<{ status: string; unreadable?: string[] }> };
+    assert.deepEqual([json.mappings[0]?.status, json.mappings[0]?.unreadable], ['ok', undefined]);
+    assert.deepEqual(await readFile(path.join(remote, 'inbox.mbox')), await readFile(path.join(dir, 'inbox.mbox')));
+    assert.equal(await readFile(path.join(remote, 'settled.txt'), 'utf8'), 'settled\n');
+  });
+
+  it('upload: a file that keeps changing is never wiped; everything else is proven and wiped; exit 7', async () => {
+    const conf = JSON.parse(await readFile(paths.poofConf!, 'utf8')) as Record<string, unknown>;
+    await writeFile(paths.poofConf!, JSON.stringify({ ...conf, rclone: { bwlimit: '4M' } }));
+    await appendFile(path.join(dir, 'inbox.mbox'), 'even more mail\n');
+    const writer = keepWriting(path.join(dir, 'inbox.mbox'));
+    let result;
+    try {
+      result = await runPoof(['upload', '--yes', '--wipe', 'delete'], { env: sb.env, timeoutMs: 90_000 });
+    } finally {
+      await writer.stop();
+      await writeFile(paths.poofConf!, JSON.stringify(conf));
+    }
+    assert.equal(result.code, 7, result.stderr);
+    assert.match(result.stderr + result.stdout, /kept changing while being read and was not copied this time: inbox\.mbox/);
+    assert.equal(await exists(path.join(dir, 'inbox.mbox')), true, 'the changing file stays');
+    for (const name of ['notes.txt', 'added.txt', 'settled.txt']) {
+      assert.equal(await exists(path.join(dir, name)), false, `${name} was proven and wiped`);
+      assert.equal(await exists(path.join(remote, name)), true, `${name} is on the remote`);
+    }
+  });
 });
