@@ -59,3 +59,31 @@ export function pgrep(text: string): Promise<string> {
     ps.on('close', () => resolve(out.trim()));
   });
 }
+
+const answered = new WeakMap<Background, number>();
+
+/**
+ * Type on poof's terminal once `question` is on screen, looking only at the output after the
+ * previous question this helper answered on that run. A prompt shows its question again once
+ * answered, so a question asked a second time needs a pattern only the new screen has (the
+ * wizard's listing before it, say). Each chunk of `keys` is sent after a pause, as a person
+ * types: a prompt acts on one key before it reads the next.
+ */
+export async function typeAfter(run: Background, question: RegExp, ...keys: string[]): Promise<void> {
+  const from = answered.get(run) ?? 0;
+  let end = from;
+  await waitFor(
+    async () => {
+      const match = new RegExp(question.source, question.flags.replace('g', '')).exec(run.stdout().slice(from));
+      if (match) end = from + match.index + match[0].length;
+      return match !== null;
+    },
+    20_000,
+    `the question ${question}`,
+  );
+  answered.set(run, end);
+  for (const chunk of keys) {
+    await new Promise((r) => setTimeout(r, 200));
+    run.child.stdin!.write(chunk);
+  }
+}

@@ -90,18 +90,23 @@ export async function startRcloneSftp(directory: string, fixedPort?: number): Pr
 export interface SshServer extends RunningServer {
   /** Where SFTP sessions start: relative remote paths are under it. */
   root: string;
+  /** The login: the user the tests run as (sshd, not running as root, can log in only as itself). */
+  user: string;
   clientKey: string;
   knownHosts: string;
 }
 
 /**
- * A real OpenSSH sshd with a throwaway host key and config, key login as the current user.
- * SFTP sessions start in `root` instead of the user's home, so relative remote paths (a poof
- * bucket) land in the test's own temp dir, never in the real home of the user running the tests.
+ * A real OpenSSH sshd with a throwaway host key and config, key login as the current user (by
+ * uid: $USER may be unset or name someone else, e.g. under sudo or in a container). SFTP sessions
+ * start in `root` instead of the user's home, so relative remote paths (a poof bucket) land in the
+ * test's own temp dir, never in the real home of the user running the tests; the login user's
+ * ~/.ssh (authorized_keys, rc) is never read. The keys and config go beside `root`, in the test's
+ * temp dir too, and are removed by stop().
  */
 export async function startSshd(root: string): Promise<SshServer> {
   await mkdir(root, { recursive: true });
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'poof-sshd-'));
+  const dir = await mkdtemp(path.join(path.dirname(root), 'sshd-'));
   const port = await freePort();
   const run = (cmd: string, args: string[]) =>
     new Promise<void>((resolve, reject) => {
@@ -123,6 +128,7 @@ export async function startSshd(root: string): Promise<SshServer> {
       `HostKey ${path.join(dir, 'host_ed25519')}`,
       `PidFile ${path.join(dir, 'sshd.pid')}`,
       `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+      'PermitUserRC no',
       'PubkeyAuthentication yes',
       'PasswordAuthentication no',
       'KbdInteractiveAuthentication no',
@@ -140,5 +146,5 @@ export async function startSshd(root: string): Promise<SshServer> {
     await stopChild(child);
     await rm(dir, { recursive: true, force: true });
   };
-  return { port, root, clientKey: path.join(dir, 'client'), knownHosts: path.join(dir, 'known_hosts'), stop };
+  return { port, root, user: os.userInfo().username, clientKey: path.join(dir, 'client'), knownHosts: path.join(dir, 'known_hosts'), stop };
 }

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startPoof } from '../helpers/background.js';
+import { startPoof, typeAfter } from '../helpers/background.js';
 import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
 
 const ESC = '\x1b[';
+const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** Colour codes (SGR), not the cursor movement a terminal display also uses. */
 const COLOUR = /\x1b\[[0-9;]*m/;
 
@@ -50,6 +52,31 @@ describe('colours: on a terminal unless NO_COLOR or --no-color; never in pipes',
     for (const [args, env] of [[['verify', '--offline'], sb.env], [['--no-color', 'verify', '--offline'], colourEnv], [['backup'], sb.env], [['--no-color', 'backup'], colourEnv]] as const) {
       const result = await onTerminal([...args], env);
       assert.doesNotMatch(result.output, COLOUR, `${args.join(' ')}: ${JSON.stringify(result.output.slice(0, 300))}`);
+    }
+  });
+
+  it('questions are coloured on a terminal, and not with NO_COLOR=1 or --no-color', async () => {
+    const questions = [
+      // A yes/no question (the prompt library's confirm), answered "no".
+      { args: ['cconfig', '--provider', 'local', '--root', path.join(sb.dir, 'other')], text: 'Replace the existing [poof-backup] section?', keys: ['n', '\r'] },
+      // A choice (its select): the wizard's menu, left without saving.
+      { args: ['config'], text: 'What next?', keys: ['Q', '\r'] },
+    ];
+    for (const { args, text, keys } of questions) {
+      const question = new RegExp(literal(text));
+      const coloured = startPoof(args, colourEnv, { tty: true });
+      await typeAfter(coloured, question, ...keys);
+      assert.equal((await coloured.exit).code, 1, coloured.stdout());
+      // The library's blue "?" and bold text, as the question is drawn before any answer.
+      assert.match(coloured.stdout(), new RegExp(`\\x1b\\[34m\\?\\x1b\\[39m \\x1b\\[1m${literal(text)}`), `${args[0]}: ${JSON.stringify(coloured.stdout())}`);
+      for (const [plainArgs, env] of [[args, sb.env], [['--no-color', ...args], colourEnv]] as const) {
+        const plain = startPoof([...plainArgs], env, { tty: true });
+        await typeAfter(plain, question, ...keys);
+        assert.equal((await plain.exit).code, 1, plain.stdout());
+        const output = plain.stdout() + plain.stderr();
+        assert.match(output, new RegExp(`\\? ${literal(text)}`), 'the question was on screen');
+        assert.doesNotMatch(output, COLOUR, `${plainArgs.join(' ')}: ${JSON.stringify(output)}`);
+      }
     }
   });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { startPoof, typeAfter } from '../helpers/background.js';
 import { makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
 
 const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -85,5 +86,38 @@ describe('poof config --map with "=" in paths, bad names and files', () => {
     assert.match(result.stderr, new RegExp(literal(`warning: ${disk} does not exist (or is not mounted)`)));
     const paths = (JSON.parse(await readFile(conf, 'utf8')) as { paths: Record<string, string> }).paths;
     assert.equal(paths[disk], 'Disk');
+  });
+});
+
+describe('the config wizard on a terminal with "=" in a directory name', () => {
+  let sb: Sandbox;
+  before(async () => {
+    sb = await makeSandbox();
+  });
+  after(() => sb.cleanup());
+
+  it('maps ~/w/a=b under its whole path, named "a=b" as offered, and backs it up under that name', async () => {
+    const withEq = path.join(sb.home, 'w', 'a=b');
+    await mkdir(withEq, { recursive: true });
+    await writeFile(path.join(withEq, 'x.txt'), 'x\n');
+    const run = startPoof(['config'], sb.env, { tty: true });
+    // "A" picks "Add a directory" by its first letter, Enter takes it.
+    await typeAfter(run, /What next\?/, 'A', '\r');
+    await typeAfter(run, /Local directory/, '~/w/a=b', '\r');
+    // The offered name is the directory's own; Enter accepts it.
+    await typeAfter(run, /Name of its copy on the remote/, '\r');
+    await typeAfter(run, new RegExp(`${literal(`${withEq}  ->  a=b`)}[^]*What next\\?`), 'S', '\r');
+    const exit = await run.exit;
+    const shown = run.stdout().replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    assert.equal(exit.code, 0, shown);
+    assert.match(shown, new RegExp(`poof: wrote ${literal(path.join(sb.confdir, 'poof.conf'))}`));
+    const paths = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { paths: Record<string, string> }).paths;
+    assert.deepEqual(paths, { [withEq]: 'a=b' });
+    const cloud = path.join(sb.dir, 'cloud');
+    assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', cloud], { env: sb.env })).code, 0);
+    const backup = await runPoof(['backup', '--json'], { env: sb.env });
+    assert.equal(backup.code, 0, backup.stderr);
+    const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+    assert.equal(await readFile(path.join(cloud, bucket, 'a=b', 'x.txt'), 'utf8'), 'x\n');
   });
 });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { exists, startPoof, waitFor, type Background } from '../helpers/background.js';
+import { exists, startPoof, typeAfter, waitFor, type Background } from '../helpers/background.js';
 import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
 
 /** Answer a question on poof's terminal once it is on screen. */
@@ -86,6 +86,49 @@ describe('questions on a terminal: Ctrl-C cancels (exit 130), "no" declines (exi
     assert.equal((await run.exit).code, 1, textOf(run));
     assert.match(textOf(run), /config cancelled; nothing was written/);
     assert.equal(await readFile(paths.poofConf!, 'utf8'), before);
+  });
+
+  it('cconfig: "no" to replacing the section exits 1 with one line and leaves rclone-poof.conf byte for byte', async () => {
+    const before = await readFile(paths.rcloneConf!);
+    const otherRoot = path.join(sb.dir, 'other-cloud');
+    const run = startPoof(['cconfig', '--provider', 'local', '--root', otherRoot], sb.env, { tty: true });
+    await typeAfter(run, /Replace the existing \[poof-backup\] section\?/, 'n', '\r');
+    assert.equal((await run.exit).code, 1, textOf(run));
+    const lines = textOf(run).split(/\r?\n|\r/).map((line) => line.trim()).filter((line) => line !== '' && !line.includes('Replace the existing'));
+    assert.deepEqual(lines, ['poof: cconfig cancelled; nothing was written']);
+    assert.deepEqual(await readFile(paths.rcloneConf!), before);
+    assert.equal(await exists(otherRoot), false, 'the new root is not made either');
+  });
+
+  /** Start the wizard and add a mapping, so that saving would change poof.conf. */
+  async function wizardWithNewMapping(): Promise<Background> {
+    const extra = path.join(sb.home, 'Extra');
+    await mkdir(extra, { recursive: true });
+    const run = startPoof(['config'], sb.env, { tty: true });
+    await typeAfter(run, /What next\?/, 'A', '\r');
+    await typeAfter(run, /Local directory/, extra, '\r');
+    await typeAfter(run, /Name of its copy on the remote/, '\r');
+    await typeAfter(run, /Extra {2}-> {2}Extra[^]*What next\?/);
+    return run;
+  }
+
+  it('config wizard: "Quit without saving" after adding a directory exits 1 and leaves poof.conf as it was', async () => {
+    const before = await readFile(paths.poofConf!);
+    const run = await wizardWithNewMapping();
+    await typeAfter(run, /Quit without saving/, 'Q', '\r');
+    assert.equal((await run.exit).code, 1, textOf(run));
+    assert.match(textOf(run), /poof: config cancelled; nothing was written/);
+    assert.deepEqual(await readFile(paths.poofConf!), before);
+  });
+
+  it('config wizard: "no" to overwriting poof.conf after adding a directory exits 1 and leaves it as it was', async () => {
+    const before = await readFile(paths.poofConf!);
+    const run = await wizardWithNewMapping();
+    await typeAfter(run, /Save and quit/, 'S', '\r');
+    await typeAfter(run, /Overwrite the existing poof\.conf\?/, 'n', '\r');
+    assert.equal((await run.exit).code, 1, textOf(run));
+    assert.match(textOf(run), /poof: config cancelled; nothing was written/);
+    assert.deepEqual(await readFile(paths.poofConf!), before);
   });
 
   it('cconfig: Ctrl-C at the secret prompt exits 130 and leaves rclone-poof.conf as it was', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
@@ -160,7 +161,7 @@ describe('SFTP (OpenSSH sshd, key and known_hosts)', () => {
   it('cconfig --provider sftp with --key-file, --known-hosts and --shell-type none works end to end', async () => {
     const { bucket } = ctx;
     const made = await runPoof(
-      ['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', process.env.USER ?? 'root', '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none'],
+      ['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', sshd.user, '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none'],
       { env: ctx.sb.env },
     );
     assert.equal(made.code, 0, made.stderr);
@@ -174,6 +175,7 @@ describe('SFTP (OpenSSH sshd, key and known_hosts)', () => {
     const check = await rcloneWith(ctx.sb, ['check', '--download', ctx.src, `poof-backup:${bucket}/My Files`]);
     assert.equal(check.code, 0, 'contents identical, compared by download');
     assert.deepEqual(await readTree(path.join(sshd.root, bucket, 'My Files')), await readTree(ctx.src), 'the copy is in the sandbox');
+    await assert.rejects(access(path.join(os.userInfo().homedir, bucket)), 'nothing in the real home of the login user');
     await assertNoChangeThenRestore(ctx.sb, ctx.src, false);
   });
 

@@ -55,19 +55,35 @@ describe('poof schedule with a real crontab', () => {
   let sb: Sandbox;
   let env: Record<string, string>;
   const user = `poofcron${process.pid % 100000}`;
+  let userAdded = false;
+  // useradd and userdel live in sbin, which a root shell's PATH may lack (su without "-").
+  const adminEnv = { ...(process.env as Record<string, string>), PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` };
   before(async () => {
     // Failing, not skipping: a skipped test would count as a pass on a machine that never ran it.
-    if (!(await which('crontab'))) assert.fail('crontab not found: cron is a test dependency (README, Development); install it with `apt-get install cron`');
-    assert.equal((await sh('useradd', ['-M', '-d', '/nonexistent', user])).code, 0, 'useradd (these tests run as root, as CI does)');
+    if (!(await which('crontab'))) {
+      assert.fail('crontab not found: the real-cron schedule tests need the package `cron` (Debian/Ubuntu: apt-get install cron)');
+    }
+    // Only root may add a user and edit another user's crontab (`crontab -u`). Running as
+    // someone else would mean editing that person's own crontab, so these tests need root.
+    if (process.getuid?.() !== 0) {
+      assert.fail('the real-cron schedule tests need root: they add a throwaway user with useradd and edit only its crontab (crontab -u), so the crontab of whoever runs the tests is never touched; both need root (run the tests as root, as .ci/run does in CI)');
+    }
+    if (!(await which('useradd', adminEnv.PATH))) {
+      assert.fail('useradd not found: the real-cron schedule tests need it (Debian/Ubuntu package `passwd`) to add a throwaway user');
+    }
+    const added = await sh('useradd', ['-M', '-d', '/nonexistent', user], { env: adminEnv });
+    assert.equal(added.code, 0, `useradd ${user} failed: ${added.stderr.trim()}`);
+    userAdded = true;
     sb = await configuredSandbox();
     env = { ...sb.env, POOF_CRONTAB_USER: user };
     await sh('crontab', ['-u', user, '-'], { input: 'MAILTO=""\n# the user\'s own entry\n17 4 * * * /usr/bin/true mine\n' });
   });
   after(async () => {
-    if (!sb) return;
-    await sh('crontab', ['-u', user, '-r']);
-    await sh('userdel', [user]);
-    await sb.cleanup();
+    if (userAdded) {
+      await sh('crontab', ['-u', user, '-r']);
+      await sh('userdel', [user], { env: adminEnv });
+    }
+    await sb?.cleanup();
   });
 
   it('install adds one marked entry, keeps the user\'s own, and cron accepts its syntax', async () => {

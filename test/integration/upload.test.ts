@@ -240,7 +240,7 @@ describe('poof upload to S3 (s3rver) and to OpenSSH without hashes', () => {
     const sshd = await startSshd(path.join(ctx.sb.dir, 'sshd-root'));
     try {
       const made = await runPoof(
-        ['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', process.env.USER ?? 'root', '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none'],
+        ['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', sshd.user, '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none'],
         { env: ctx.sb.env },
       );
       assert.equal(made.code, 0, made.stderr);
