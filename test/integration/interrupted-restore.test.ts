@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { exists, startPoof, waitForTransfer } from '../helpers/background.js';
 import { rcloneOnPath } from '../helpers/rclone-version.js';
 import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import { startSshd, type SshServer } from '../helpers/servers.js';
 import { readTree } from '../helpers/tree.js';
 
 
@@ -136,43 +137,58 @@ describe('an interrupted restore never leaves a partial file under a real name',
   });
 });
 
-describe('a backup killed mid-transfer onto storage that writes in place', () => {
-  let sb: Sandbox;
-  let dir: string;
-  let paths: Record<string, string>;
-  let remote: string;
-  before(async () => {
-    sb = await makeSandbox();
-    const backup = await mapLocalDirs(sb, { Big: { 'big.bin': Buffer.alloc(3_000_000, 5), 'small.txt': 'small\n' } });
-    dir = backup.dirs.Big!;
-    paths = backup.paths;
-    const { bucket } = JSON.parse(await readFile(paths.poofConf!, 'utf8')) as { bucket: string };
-    remote = path.join(backup.cloud, bucket, 'Big');
-  });
-  after(() => sb.cleanup());
+for (const storage of ['a local directory', 'OpenSSH SFTP'] as const) {
+  describe(`a backup killed mid-transfer onto storage that writes in place: ${storage}`, () => {
+    let sb: Sandbox;
+    let dir: string;
+    let paths: Record<string, string>;
+    let remote: string;
+    let sshd: SshServer | undefined;
+    before(async () => {
+      sb = await makeSandbox();
+      const backup = await mapLocalDirs(sb, { Big: { 'big.bin': Buffer.alloc(3_000_000, 5), 'small.txt': 'small\n' } });
+      dir = backup.dirs.Big!;
+      paths = backup.paths;
+      const { bucket } = JSON.parse(await readFile(paths.poofConf!, 'utf8')) as { bucket: string };
+      remote = path.join(backup.cloud, bucket, 'Big');
+      if (storage === 'OpenSSH SFTP') {
+        sshd = await startSshd(path.join(sb.dir, 'sshd-root'));
+        const made = await runPoof(
+          ['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', sshd.user, '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none', '--force'],
+          { env: sb.env },
+        );
+        assert.equal(made.code, 0, made.stderr);
+        remote = path.join(sshd.root, bucket, 'Big');
+      }
+    });
+    after(async () => {
+      await sshd?.stop();
+      await sb.cleanup();
+    });
 
-  it('a restore names the files in flight; the next backup replaces the partial remote file', async () => {
-    const conf = JSON.parse(await readFile(paths.poofConf!, 'utf8')) as Record<string, unknown>;
-    await writeFile(paths.poofConf!, JSON.stringify({ ...conf, rclone: { bwlimit: '300k' } }));
-    const run = startPoof(['backup'], sb.env);
-    await waitForTransfer(paths.logFile!, 'Big', 'sync');
-    await new Promise((r) => setTimeout(r, 2_500));
-    process.kill(-run.pid, 'SIGKILL');
-    await run.exit;
-    // rclone before 1.63 writes local files in place: the remote file is cut short. From 1.63 it
-    // writes "big.bin.<hash>.partial" and renames it when complete: no big.bin at all yet.
-    const writesInPlace = !rcloneOnPath().can.partialUploads;
-    if (writesInPlace) assert.ok((await readFile(path.join(remote, 'big.bin'))).length < 3_000_000, 'the remote file was cut short');
-    else assert.equal(await exists(path.join(remote, 'big.bin')), false, 'nothing under the real name');
+    it('a restore names the files in flight; the next backup replaces the partial remote file', async () => {
+      const conf = JSON.parse(await readFile(paths.poofConf!, 'utf8')) as Record<string, unknown>;
+      await writeFile(paths.poofConf!, JSON.stringify({ ...conf, rclone: { bwlimit: '300k' } }));
+      const run = startPoof(['backup'], sb.env);
+      await waitForTransfer(paths.logFile!, 'Big', 'sync');
+      await new Promise((r) => setTimeout(r, 2_500));
+      process.kill(-run.pid, 'SIGKILL');
+      await run.exit;
+      // rclone before 1.63 writes local and SFTP files in place: the remote file is cut short.
+      // From 1.63 it writes "big.bin.<hash>.partial" and renames it when complete: no big.bin yet.
+      const writesInPlace = !rcloneOnPath().can.partialUploads;
+      if (writesInPlace) assert.ok((await readFile(path.join(remote, 'big.bin'))).length < 3_000_000, 'the remote file was cut short');
+      else assert.equal(await exists(path.join(remote, 'big.bin')), false, 'nothing under the real name');
 
-    const dry = await runPoof(['download', '--dry-run'], { env: sb.env });
-    assert.match(dry.stderr, /cleared a stale lock left by pid \d+ \(backup/);
-    assert.match(dry.stderr, /Big: warning: the last backup \(started .*\) did not finish; these files were being written and may be incomplete on the remote: big\.bin.*`poof backup` completes the remote copy/);
-    await writeFile(paths.poofConf!, JSON.stringify(conf));
-    const next = await runPoof(['backup'], { env: sb.env });
-    assert.equal(next.code, 0, next.stderr);
-    assert.deepEqual(await readTree(remote), await readTree(dir));
-    const after = await runPoof(['download', '--dry-run'], { env: sb.env });
-    assert.doesNotMatch(after.stderr, /did not finish/);
+      const dry = await runPoof(['download', '--dry-run'], { env: sb.env });
+      assert.match(dry.stderr, /cleared a stale lock left by pid \d+ \(backup/);
+      assert.match(dry.stderr, /Big: warning: the last backup \(started .*\) did not finish; these files were being written and may be incomplete on the remote: big\.bin.*`poof backup` completes the remote copy/);
+      await writeFile(paths.poofConf!, JSON.stringify(conf));
+      const next = await runPoof(['backup'], { env: sb.env });
+      assert.equal(next.code, 0, next.stderr);
+      assert.deepEqual(await realFiles(remote), await readTree(dir));
+      const after = await runPoof(['download', '--dry-run'], { env: sb.env });
+      assert.doesNotMatch(after.stderr, /did not finish/);
+    });
   });
-});
+}
