@@ -1,0 +1,67 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+
+/** One file as a run left it on the remote: size, modification time (ms), mode where kept. */
+export interface FileState {
+  size: number;
+  mtime: number;
+  mode?: number;
+}
+
+/** Every file of one mapping after one run, by path relative to the mapping. */
+export type TreeState = Record<string, FileState>;
+
+/**
+ * What one run did to one mapping, stored on the remote beside the folder of what it replaced
+ * (`.poof-history/<run id>/<NAME>.run.json.gz`), so a restore needs nothing from the laptop.
+ * A complete run lists every file the mirror held after it (`files`): with the folders of
+ * replaced versions that is enough to rebuild the tree after any kept run. An incomplete run
+ * (failed, interrupted) has no `files`: its folder still holds what it replaced.
+ */
+export interface RunManifest {
+  format: 1;
+  runId: string;
+  mapping: string;
+  status: 'complete' | 'incomplete';
+  started: string;
+  ended: string;
+  /** poof's command: backup, upload, or a later one that writes through the engine. */
+  command: string;
+  counts: { added: number; changed: number; deleted: number; keptBytes: number };
+  files?: TreeState;
+}
+
+/** Pure: the record as stored: gzip'd JSON (10,000 files take about 150 KB). */
+export function encodeManifest(record: RunManifest): Buffer {
+  return gzipSync(Buffer.from(JSON.stringify(record)));
+}
+
+/** Pure: a stored record, checked enough that a damaged or foreign file is refused, not trusted. */
+export function decodeManifest(data: Buffer): RunManifest {
+  const parsed = JSON.parse(gunzipSync(data).toString('utf8')) as Partial<RunManifest>;
+  if (parsed.format !== 1 || typeof parsed.runId !== 'string' || typeof parsed.mapping !== 'string' || (parsed.status !== 'complete' && parsed.status !== 'incomplete')) {
+    throw new Error('not a poof run manifest (format 1)');
+  }
+  if (parsed.status === 'complete' && (typeof parsed.files !== 'object' || parsed.files === null)) throw new Error('a complete run manifest without its files');
+  return parsed as RunManifest;
+}
+
+/** What changed between two states of one mapping. */
+export interface TreeChanges {
+  added: string[];
+  changed: string[];
+  deleted: string[];
+}
+
+/** Pure: the paths added, changed (size, time or mode) and deleted from `before` to `after`. */
+export function diffStates(before: TreeState, after: TreeState): TreeChanges {
+  const added: string[] = [];
+  const changed: string[] = [];
+  const deleted: string[] = [];
+  for (const [file, now] of Object.entries(after)) {
+    const then = before[file];
+    if (!then) added.push(file);
+    else if (then.size !== now.size || then.mtime !== now.mtime || (then.mode !== undefined && now.mode !== undefined && then.mode !== now.mode)) changed.push(file);
+  }
+  for (const file of Object.keys(before)) if (!(file in after)) deleted.push(file);
+  return { added: added.sort(), changed: changed.sort(), deleted: deleted.sort() };
+}
