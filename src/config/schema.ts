@@ -47,8 +47,8 @@ export const poofConfigSchema = {
         type: 'string',
         minLength: 1,
         maxLength: 255,
-        pattern: '^(?!\\.{1,2}$)[^/\\\\\\u0000-\\u001f]+$',
-        description: 'Name of the remote directory for this mapping: one name without "/", e.g. "Documents".',
+        pattern: '^(?!\\.{1,2}$)(?!\\.poof-history$)[^/\\\\\\u0000-\\u001f]+$',
+        description: 'Name of the remote directory for this mapping: one name without "/", not ".poof-history" (where past versions are kept), e.g. "Documents".',
       },
     },
     remote: {
@@ -102,6 +102,24 @@ export const poofConfigSchema = {
       maximum: 8760,
       description:
         'Hours after a mapping\'s last successful backup or upload before `poof status` and `poof verify` warn that it is stale: a whole number from 1 to 8760 (default 48).',
+    },
+    history: {
+      type: 'boolean',
+      description:
+        'Keep what each backup replaces or deletes on the remote, in .poof-history/<run id>/ beside the mapped directories, so any kept run can be restored (`poof history`, `poof restore --at`): true (the default) or false (a pure mirror).',
+    },
+    keep: {
+      type: 'object',
+      additionalProperties: false,
+      description:
+        'Which past runs stay restorable (applied after each successful backup and by `poof prune`), e.g. {"last": 10, "daily": 14, "weekly": 8, "monthly": 12, "within": "30d"}; leave out for those defaults (without "within").',
+      properties: {
+        last: { type: 'integer', minimum: 0, maximum: 100000, description: 'Keep the last N runs: a whole number, e.g. 10.' },
+        daily: { type: 'integer', minimum: 0, maximum: 100000, description: 'Keep the newest run of each of the last N days with runs, e.g. 14.' },
+        weekly: { type: 'integer', minimum: 0, maximum: 100000, description: 'Keep the newest run of each of the last N weeks with runs, e.g. 8.' },
+        monthly: { type: 'integer', minimum: 0, maximum: 100000, description: 'Keep the newest run of each of the last N months with runs, e.g. 12.' },
+        within: { type: 'string', pattern: '^[0-9]+[mhdw]$', description: 'Keep every run younger than this, counted from the newest: a number and m, h, d or w, e.g. "30d".' },
+      },
     },
     wipe: {
       type: 'string',
@@ -167,5 +185,6 @@ export type PoofConfig = FromSchema<typeof poofConfigSchema>;
 export type RcloneTuning = NonNullable<PoofConfig['rclone']>;
 export type SymlinkMode = NonNullable<PoofConfig['symlinks']>;
 export type WipeSetting = NonNullable<PoofConfig['wipe']>;
+export type KeepSetting = NonNullable<PoofConfig['keep']>;
 
 export const CONFIG_VERSION = 1;
