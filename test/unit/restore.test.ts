@@ -117,9 +117,9 @@ describe('fidelity', () => {
   const conf = parseRcloneConf('[l]\ntype = alias\nremote = /x\n[s]\ntype = sftp\n[c]\ntype = crypt\nremote = s3:b\n[s3]\ntype = s3\n');
   const config = { bucket: 'b', paths: {}, remote: 'x' };
   it('says what each storage keeps', () => {
-    assert.match(fidelityCheck(config, conf.sections[0]!, undefined).detail, /^a local directory keeps contents, modification times, file modes and owners, empty directories; symbolic links followed/);
-    assert.match(fidelityCheck(config, conf.sections[1]!, undefined).detail, /^sftp keeps contents, modification times, empty directories; not file modes and owners/);
-    assert.match(fidelityCheck({ ...config, symlinks: 'links' }, conf.sections[2]!, conf.sections[3]).detail, /^crypt over s3 keeps contents, modification times; not file modes and owners or empty directories; symbolic links kept as links/);
+    assert.match(fidelityCheck(config, resolveRemote(config, conf.sections[0]!, undefined, '/c')).detail, /^a local directory keeps contents, modification times, file modes and owners, empty directories; symbolic links followed/);
+    assert.match(fidelityCheck(config, resolveRemote(config, conf.sections[1]!, undefined, '/c')).detail, /^sftp keeps contents, modification times, empty directories; not file modes and owners/);
+    assert.match(fidelityCheck({ ...config, symlinks: 'links' }, resolveRemote({ ...config, symlinks: 'links' }, conf.sections[2]!, conf.sections[3], '/c')).detail, /^crypt over s3 keeps contents, modification times; not file modes and owners or empty directories; symbolic links kept as links/);
   });
 });
 
