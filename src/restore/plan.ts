@@ -5,7 +5,7 @@ import type { PoofConfig } from '../config/schema.js';
 import { normalizeDir } from '../fs/paths.js';
 import { buildRestoreArgs } from '../rclone/args.js';
 import type { DryRunAction } from '../rclone/log-parse.js';
-import { mappingPath, type ResolvedRemote } from '../rclone/remote.js';
+import { mappingPath, transferSettings, type ResolvedRemote } from '../rclone/remote.js';
 import { refuseOverMapped, refuseTarget, type ProtectedPlaces } from '../safety/targets.js';
 
 /** Where one mapping is restored from and to. */
@@ -51,15 +51,9 @@ export function planRestoreTargets(input: RestoreTargetsInput): RestoreTarget[] 
 export function restoreArgsFor(target: RestoreTarget, settings: RestoreSettings, stagingDir?: string): string[] {
   const { config, remote } = settings;
   return buildRestoreArgs({
-    configFile: remote.configFile,
+    ...transferSettings(config, remote),
     remotePath: target.remotePath,
     localDir: target.localDir,
-    backendType: remote.storageType,
-    crypt: remote.crypt,
-    symlinks: config.symlinks,
-    keepsModes: remote.keepsModes,
-    excludes: config.excludes,
-    tuning: config.rclone,
     stagingDir,
     ignoreTimes: Boolean(settings.sizeOnly),
   });

@@ -8,6 +8,7 @@ import { parseSize } from '../../src/restore/inspect.js';
 import { countEndangered, formatRestorePlan, planRestoreTargets, refuseRemoteNames, sortChanges } from '../../src/restore/plan.js';
 import { refuseTarget } from '../../src/safety/targets.js';
 import { fidelityCheck } from '../../src/verify/checks/fidelity.js';
+import { settingsFor } from '../helpers/transfer.js';
 
 const places = { home: '/home/joe', configDir: '/home/joe/.config/poof', stateDir: '/home/joe/.local/state/poof' };
 
@@ -91,9 +92,9 @@ describe('restore plan', () => {
 });
 
 describe('restore argv', () => {
-  const base = { configFile: '/c/rclone-poof.conf', remotePath: 'r:b/Docs', localDir: '/home/joe/Docs' };
+  const base = { remotePath: 'r:b/Docs', localDir: '/home/joe/Docs' };
   it('restores into a staging directory with the backup\'s flags, only what differs locally, never --max-delete', () => {
-    const args = buildRestoreArgs({ ...base, backendType: 's3', crypt: false, stagingDir: '/home/joe/Docs/.poof-restore-1', excludes: ['*.tmp'], tuning: { maxDelete: 5 } });
+    const args = buildRestoreArgs({ ...base, ...settingsFor('s3', { config: { excludes: ['*.tmp'], rclone: { maxDelete: 5 } } }), stagingDir: '/home/joe/Docs/.poof-restore-1' });
     assert.deepEqual(args.slice(0, 3), ['copy', 'r:b/Docs', '/home/joe/Docs/.poof-restore-1']);
     for (const flag of ['--config', '--ask-password=false', '--copy-links', '--metadata', '--checksum', '--fast-list', '--use-json-log']) assert.ok(args.includes(flag), flag);
     assert.equal(args[args.indexOf('--compare-dest') + 1], '/home/joe/Docs');
@@ -102,7 +103,7 @@ describe('restore argv', () => {
     assert.ok(!args.includes('--max-delete') && !args.includes('--dry-run') && !args.includes('--backup-dir'));
   });
   it('plans with a dry run of the mirror', () => {
-    const args = buildRestoreArgs({ ...base, backendType: 'sftp', crypt: false });
+    const args = buildRestoreArgs({ ...base, ...settingsFor('sftp') });
     assert.deepEqual(args.slice(0, 3), ['sync', 'r:b/Docs', '/home/joe/Docs']);
     assert.ok(args.includes('--dry-run') && !args.includes('--compare-dest') && !args.includes('--metadata'));
   });
