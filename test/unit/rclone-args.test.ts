@@ -11,7 +11,8 @@ import { parseRcloneConf } from '../../src/rclone/ini.js';
 import { lastErrorLine, parseLogLine } from '../../src/rclone/log-parse.js';
 import { remotePathFor, remoteRoot } from '../../src/rclone/remote-path.js';
 import { atLeast, findOnPath, parseRcloneVersion } from '../../src/rclone/version.js';
-import { formatCheck, verifyPassed } from '../../src/verify/check.js';
+import { formatCheck } from '../../src/ui/check-line.js';
+import { verifyPassed } from '../../src/verify/check.js';
 
 describe('buildSyncArgs', () => {
   const base = { source: '/home/joe/Documents', dest: 'r:b/Documents' };
