@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import type { Context } from '../context.js';
 import { loadConfig, writeConfig } from '../config/store.js';
-import { CRYPT_REMOTE, cryptPair, renderRecoveryKit, wrappedRemote } from '../crypt/layout.js';
+import { CRYPT_REMOTE, cryptPair, renderRecoveryKit, sameCryptKeys, wrappedRemote } from '../crypt/layout.js';
 import { ConfigError, ExitCode, UsageError } from '../errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
 import { escapeRcloneValue, renderTemplate } from '../render-template.js';
@@ -58,10 +58,14 @@ export async function keyImportCommand(ctx: Context, options: KeyOptions, args: 
   if (!findSection(parsed, wraps.remote)) {
     throw new ConfigError(`${ctx.paths.rcloneConf} has no [${wraps.remote}] section, which the kit's crypt remote wraps`, 'set up the same storage first with `poof cconfig --provider ...`');
   }
-  if (findSection(parsed, kit.name) && !options.force) {
+  const current = findSection(parsed, kit.name);
+  if (current && !options.force) {
     throw new UsageError(`${ctx.paths.rcloneConf} already has a [${kit.name}] section`, 'export its keys first if they matter, then add --force');
   }
-  await guardKeyReplacement(ctx, config, { remote: kit.name, command: 'key import', force: options.force, replaceKeys: options.replaceKeys });
+  // The keys already in use, imported again, replace nothing: no question and no kept copy.
+  if (!current || !sameCryptKeys(current, kit)) {
+    await guardKeyReplacement(ctx, config, { remote: kit.name, command: 'key import', force: options.force, replaceKeys: options.replaceKeys });
+  }
   const rclone = await ctx.locateRclone();
   const section = renderTemplate(
     readTemplate('rclone/crypt.conf'),

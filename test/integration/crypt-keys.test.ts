@@ -174,6 +174,15 @@ describe('key import --force over keys that still decrypt data', () => {
     await other.cleanup();
   });
 
+  it('the keys already in use, imported again, replace nothing: no question, no kept copy', async () => {
+    const own = path.join(sb.dir, 'own-kit.txt');
+    assert.equal((await runPoof(['key', 'export', own], { env: sb.env })).code, 0);
+    const again = await runPoof(['key', 'import', own, '--force'], { env: sb.env });
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(await keptCopies(sb), []);
+    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0, 'the same keys still decrypt the data');
+  });
+
   it('is refused without a terminal unless --replace-keys; then the old file is kept, 0600, and says where', async () => {
     const conf = path.join(sb.confdir, 'rclone-poof.conf');
     const before = await readFile(conf, 'utf8');
