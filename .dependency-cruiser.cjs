@@ -1,6 +1,7 @@
 /**
  * The layout rules `npm test` enforces (see README, Development):
- * no import cycles; only the process adapter spawns programs; only ui/ draws on the terminal;
+ * no import cycles; only the process adapter spawns programs; only src/rclone/ runs rclone;
+ * only ui/ draws on the terminal;
  * the engine never reaches for the UI, the commands or the run pipeline.
  */
 module.exports = {
@@ -12,6 +13,15 @@ module.exports = {
       comment: 'every program (rclone, hooks, crontab, launchctl, systemctl) runs through src/process/',
       from: { path: '^src/', pathNot: '^src/process/' },
       to: { path: '^(node:)?child_process$|^execa$', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'only-src-rclone-runs-rclone',
+      severity: 'error',
+      comment:
+        'rclone starts in src/rclone/runner.ts, and only src/rclone/ imports it; every other module is handed an Rclone and imports its type only. ' +
+        'One exception: src/context.ts, the wiring that gives each command ctx.locateRclone()',
+      from: { path: '^src/', pathNot: '^src/(rclone/|context\\.ts$)' },
+      to: { path: '^src/rclone/runner\\.ts$', dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'only-ui-renders',

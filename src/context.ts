@@ -1,5 +1,6 @@
 import os from 'node:os';
 import type { PoofPaths } from './config/paths.js';
+import type { Rclone } from './rclone/runner.js';
 
 /** What every command gets from the CLI: resolved paths, the environment and the terminal. */
 export interface Context {
@@ -15,6 +16,11 @@ export interface Context {
   stdoutIsTTY: boolean;
   out: (line: string) => void;
   err: (line: string) => void;
+  /**
+   * Find rclone and read its version: the one way outside src/rclone/ to get an rclone to run.
+   * `cacheVersion` remembers the version in the state dir (verify always asks).
+   */
+  locateRclone: (options?: { cacheVersion?: boolean }) => Promise<Rclone>;
 }
 
 export async function createContext(confdirFlag: string | undefined): Promise<Context> {
@@ -23,8 +29,9 @@ export async function createContext(confdirFlag: string | undefined): Promise<Co
   const dirs = envPaths('poof', { suffix: '' });
   const home = os.homedir();
   const env = process.env;
+  const paths = resolvePaths({ dirs, home, platform: process.platform, cwd: process.cwd(), confdirFlag, env });
   return {
-    paths: resolvePaths({ dirs, home, platform: process.platform, cwd: process.cwd(), confdirFlag, env }),
+    paths,
     env,
     cwd: process.cwd(),
     home,
@@ -34,6 +41,10 @@ export async function createContext(confdirFlag: string | undefined): Promise<Co
     stdoutIsTTY: Boolean(process.stdout.isTTY),
     out: (line) => writeLine(process.stdout, line),
     err: (line) => writeLine(process.stderr, line),
+    locateRclone: async (options) => {
+      const { locateRclone } = await import('./rclone/runner.js');
+      return locateRclone({ env, ...(options?.cacheVersion ? { cacheFile: paths.rcloneVersionCache } : {}) });
+    },
   };
 }
 

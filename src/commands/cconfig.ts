@@ -1,12 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import { resolveDir } from '../fs/paths.js';
-import { loadConfig, readTextIfExists } from '../config/store.js';
+import { loadConfig } from '../config/store.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { ensurePrivateDir, keepInvalidCopy, writeFileAtomic } from '../fs/atomic-write.js';
 import { readTemplate } from '../assets.js';
 import { escapeRcloneValue, renderTemplate, TemplateError } from '../render-template.js';
-import { findSection, parseRcloneConf, upsertSection } from '../rclone/ini.js';
+import { readRcloneConf } from '../rclone/conf-file.js';
+import { findSection, upsertSection } from '../rclone/ini.js';
 import { obscureSecret } from '../rclone/obscure.js';
 import {
   PROVIDERS,
@@ -17,9 +18,9 @@ import {
   type ProviderOptions,
   type ProviderPlan,
 } from '../rclone/providers.js';
-import { locateRclone } from '../rclone/runner.js';
-import { cryptPair } from '../crypt/layout.js';
-import { addCryptRemote, guardKeyReplacement, PASSPHRASE_ENV } from '../crypt/setup.js';
+import { CRYPT_REMOTE, cryptPair } from '../crypt/layout.js';
+import { addCryptRemote, PASSPHRASE_ENV } from '../crypt/setup.js';
+import { guardKeyReplacement } from '../safety/key-replacement.js';
 import { askInput, askSelect, confirmOrDecline } from '../ui/prompts.js';
 import { readSecret, SECRET_ENV } from '../ui/secret-input.js';
 import type { cconfigSpec, OptionsOf } from './specs.js';
@@ -33,11 +34,11 @@ export async function cconfigCommand(ctx: Context, options: CconfigOptions): Pro
   if (options.askPassphrase && !ctx.interactive) {
     throw new UsageError('--ask-passphrase needs a terminal', `use --passphrase-stdin or $${PASSPHRASE_ENV}, or leave them out for a generated key`);
   }
-  if (options.crypt) await guardKeyReplacement(ctx, config, options);
+  if (options.crypt) await guardKeyReplacement(ctx, config, { remote: CRYPT_REMOTE, command: 'cconfig', force: options.force, replaceKeys: options.replaceKeys });
   // --crypt alone adds encryption on top of the storage already configured.
   if (options.crypt && options.provider === undefined) return addCryptRemote(ctx, config, options);
   // The storage section is the plain remote, also when poof.conf points at its crypt wrapper.
-  const remote = cryptPair(parseRcloneConf((await readTextIfExists(ctx.paths.rcloneConf)) ?? ''), config.remote).plain;
+  const remote = cryptPair(await readRcloneConf(ctx.paths.rcloneConf), config.remote).plain;
   const provider = await chooseProvider(ctx, options.provider);
   const where = { cwd: ctx.cwd, home: ctx.home };
   const providerOptions: ProviderOptions = {
@@ -62,9 +63,8 @@ export async function cconfigCommand(ctx: Context, options: CconfigOptions): Pro
   if (plan.errors.length > 0) throw new UsageError(plan.errors[0] ?? 'invalid options', undefined, plan.errors.slice(1));
 
   // Refuse to clobber before asking for any secret.
-  const existingText = (await readTextIfExists(ctx.paths.rcloneConf)) ?? '';
-  const parsed = parseRcloneConf(existingText);
-  let baseText = existingText;
+  const parsed = await readRcloneConf(ctx.paths.rcloneConf);
+  let baseText = parsed.text ?? '';
   if (parsed.errors.length > 0) {
     if (!options.force) {
       throw new UsageError(`${ctx.paths.rcloneConf} cannot be parsed: ${parsed.errors[0]}`, 'fix it, or replace it with --force');
@@ -125,7 +125,7 @@ async function secretVars(ctx: Context, plan: ProviderPlan, provider: ProviderId
     );
   }
   if (!plan.secret.obscure) return { [plan.secret.name]: secret };
-  const rclone = await locateRclone({ env: ctx.env });
+  const rclone = await ctx.locateRclone();
   return { [plan.secret.name]: await obscureSecret(rclone, secret) };
 }
 

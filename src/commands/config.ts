@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Context } from '../context.js';
 import { buildDefaultConfig } from '../config/defaults.js';
-import { applyConfigChanges, hasChanges, type ConfigChanges, type MapArg } from '../config/edit.js';
+import { applyConfigChanges, hasChanges, type ConfigChanges } from '../config/edit.js';
 import type { PoofConfig } from '../config/schema.js';
 import { checkConfigText, readTextIfExists, writeConfig } from '../config/store.js';
 import { formatIssue, validateConfig } from '../config/validate.js';
 import { DeclinedError, ExitCode, UsageError } from '../errors.js';
 import { confirmOrDecline } from '../ui/prompts.js';
 import { keepInvalidCopy } from '../fs/atomic-write.js';
-import { isDirectory } from '../fs/probe.js';
+import { isDirectory, probePath } from '../fs/probe.js';
+import { refuseMappedPaths } from '../safety/mapped-paths.js';
 import type { configSpec, OptionsOf } from './specs.js';
 
 type ConfigOptions = OptionsOf<typeof configSpec>;
@@ -93,40 +93,4 @@ async function defaultConfig(ctx: Context, withDocuments: boolean): Promise<Poof
   const documents = path.join(ctx.home, 'Documents');
   const documentsDir = withDocuments && (await isDirectory(documents)) ? documents : undefined;
   return buildDefaultConfig({ user: ctx.user, hex12: randomBytes(6).toString('hex'), poofConf: ctx.paths.poofConf, documentsDir });
-}
-
-type PathKind = 'directory' | 'file' | 'other' | 'missing';
-
-// A path holding a newline would break a refusal into two lines, so such a path is shown quoted.
-const showPath = (file: string) => (/[\u0000-\u001f]/.test(file) ? JSON.stringify(file) : file);
-
-async function probePath(file: string): Promise<PathKind> {
-  try {
-    const info = await stat(file);
-    return info.isDirectory() ? 'directory' : info.isFile() ? 'file' : 'other';
-  } catch {
-    return 'missing';
-  }
-}
-
-/**
- * What only the disk can tell about `--map` arguments. A missing directory is allowed (with a
- * warning after writing): it may be a disk that is not mounted yet. Something that exists but is
- * not a directory can never be backed up, and a missing DIR beside an existing whole argument is
- * a "=" in a path read as the start of the name.
- */
-async function refuseMappedPaths(mapped: MapArg[]): Promise<string[]> {
-  const refusals: string[] = [];
-  for (const { arg, dir, whole } of mapped) {
-    const shown = `--map ${JSON.stringify(arg)}`;
-    const kind = await probePath(dir);
-    if (kind === 'file' || kind === 'other') {
-      refusals.push(`${shown}: ${showPath(dir)} is ${kind === 'file' ? 'a file' : 'not a directory'}; --map takes a directory`);
-    } else if (kind === 'missing' && whole !== undefined && (await probePath(whole)) !== 'missing') {
-      refusals.push(
-        `${shown}: ${showPath(dir)} does not exist, but ${showPath(whole)} does; the last "=" starts the name, so give it one: --map ${JSON.stringify(`${arg}=NAME`)}`,
-      );
-    }
-  }
-  return refusals;
 }

@@ -1,11 +1,12 @@
 import type { Context } from '../context.js';
-import { loadConfig, readTextIfExists, writeConfig } from '../config/store.js';
+import { loadConfig, writeConfig } from '../config/store.js';
 import { cryptPair } from '../crypt/layout.js';
 import { ConfigError, ExitCode, UsageError } from '../errors.js';
 import { buildSizeArgs } from '../rclone/args.js';
-import { findSection, parseRcloneConf } from '../rclone/ini.js';
+import { readRcloneConf } from '../rclone/conf-file.js';
+import { findSection } from '../rclone/ini.js';
 import { remotePathFor } from '../rclone/remote-path.js';
-import { locateRclone, type Rclone } from '../rclone/runner.js';
+import type { Rclone } from '../rclone/runner.js';
 import { parseSize } from '../restore/inspect.js';
 import type { OptionsOf, cryptoggleSpec } from './specs.js';
 
@@ -15,9 +16,8 @@ import type { OptionsOf, cryptoggleSpec } from './specs.js';
  */
 export async function cryptoggleCommand(ctx: Context, options: OptionsOf<typeof cryptoggleSpec>): Promise<number> {
   const { config } = await loadConfig(ctx.paths);
-  const text = await readTextIfExists(ctx.paths.rcloneConf);
-  if (text === undefined) throw new ConfigError(`rclone-poof.conf not found at ${ctx.paths.rcloneConf}`, 'run `poof cconfig`');
-  const parsed = parseRcloneConf(text);
+  const parsed = await readRcloneConf(ctx.paths.rcloneConf);
+  if (parsed.text === undefined) throw new ConfigError(`rclone-poof.conf not found at ${ctx.paths.rcloneConf}`, 'run `poof cconfig`');
   const pair = cryptPair(parsed, config.remote);
   if (!pair.crypt) {
     throw new UsageError(`no crypt remote wraps [${pair.plain}] in ${ctx.paths.rcloneConf}`, 'create one with `poof cconfig --crypt`');
@@ -25,7 +25,7 @@ export async function cryptoggleCommand(ctx: Context, options: OptionsOf<typeof 
   const toCrypt = config.remote !== pair.crypt;
   const target = toCrypt ? pair.crypt : pair.plain;
   if (!options.offline) {
-    const rclone = await locateRclone({ env: ctx.env, cacheFile: ctx.paths.rcloneVersionCache });
+    const rclone = await ctx.locateRclone({ cacheVersion: true });
     const count = (remote: string) => countFiles(rclone, ctx.paths.rcloneConf, { ...config, remote }, findSection(parsed, remote));
     const [here, there] = await Promise.all([count(config.remote), count(target)]);
     if (here !== undefined && there !== undefined && here > 0 && there === 0) {

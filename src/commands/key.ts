@@ -1,15 +1,16 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import type { Context } from '../context.js';
-import { loadConfig, readTextIfExists, writeConfig } from '../config/store.js';
-import { CRYPT_REMOTE, cryptPair, renderRecoveryKit, wrappedRemote } from '../crypt/layout.js';
+import { loadConfig, writeConfig } from '../config/store.js';
+import { CRYPT_REMOTE, cryptPair, renderRecoveryKit, sameCryptKeys, wrappedRemote } from '../crypt/layout.js';
 import { ConfigError, ExitCode, UsageError } from '../errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
 import { escapeRcloneValue, renderTemplate } from '../render-template.js';
 import { readTemplate } from '../assets.js';
-import { findSection, parseRcloneConf, upsertSection } from '../rclone/ini.js';
+import { readRcloneConf } from '../rclone/conf-file.js';
+import { findSection, upsertSection } from '../rclone/ini.js';
 import { obscureSecret, revealObscured } from '../rclone/obscure.js';
-import { locateRclone } from '../rclone/runner.js';
+import { guardKeyReplacement } from '../safety/key-replacement.js';
 import type { keyExportSpec, keyImportSpec, OptionsOf } from './specs.js';
 
 type KeyOptions = OptionsOf<typeof keyExportSpec> & OptionsOf<typeof keyImportSpec>;
@@ -18,7 +19,7 @@ type KeyOptions = OptionsOf<typeof keyExportSpec> & OptionsOf<typeof keyImportSp
 export async function keyExportCommand(ctx: Context, options: KeyOptions, args: string[]): Promise<number> {
   const file = resolveFile(ctx, args[0]);
   const { config } = await loadConfig(ctx.paths);
-  const parsed = parseRcloneConf((await readTextIfExists(ctx.paths.rcloneConf)) ?? '');
+  const parsed = await readRcloneConf(ctx.paths.rcloneConf);
   const pair = cryptPair(parsed, config.remote);
   const section = pair.crypt ? findSection(parsed, pair.crypt) : undefined;
   const wraps = section ? wrappedRemote(section) : undefined;
@@ -47,21 +48,25 @@ export async function keyExportCommand(ctx: Context, options: KeyOptions, args: 
 /** `poof key import FILE`: put a recovery kit's crypt remote into rclone-poof.conf and use it. */
 export async function keyImportCommand(ctx: Context, options: KeyOptions, args: string[]): Promise<number> {
   const file = resolveFile(ctx, args[0]);
-  const text = await readTextIfExists(file);
-  if (text === undefined) throw new UsageError(`${file} not found`, 'give the recovery kit written by `poof key export`');
-  const kit = parseRcloneConf(text).sections.find((s) => s.values.type === 'crypt');
+  const kitFile = await readRcloneConf(file);
+  if (kitFile.text === undefined) throw new UsageError(`${file} not found`, 'give the recovery kit written by `poof key export`');
+  const kit = kitFile.sections.find((s) => s.values.type === 'crypt');
   const wraps = kit ? wrappedRemote(kit) : undefined;
   if (!kit || !wraps || !kit.values.password) throw new UsageError(`${file} is not a poof recovery kit (no crypt section with a password)`);
   const { config } = await loadConfig(ctx.paths);
-  const confText = (await readTextIfExists(ctx.paths.rcloneConf)) ?? '';
-  const parsed = parseRcloneConf(confText);
+  const parsed = await readRcloneConf(ctx.paths.rcloneConf);
   if (!findSection(parsed, wraps.remote)) {
     throw new ConfigError(`${ctx.paths.rcloneConf} has no [${wraps.remote}] section, which the kit's crypt remote wraps`, 'set up the same storage first with `poof cconfig --provider ...`');
   }
-  if (findSection(parsed, kit.name) && !options.force) {
+  const current = findSection(parsed, kit.name);
+  if (current && !options.force) {
     throw new UsageError(`${ctx.paths.rcloneConf} already has a [${kit.name}] section`, 'export its keys first if they matter, then add --force');
   }
-  const rclone = await locateRclone({ env: ctx.env });
+  // The keys already in use, imported again, replace nothing: no question and no kept copy.
+  if (!current || !sameCryptKeys(current, kit)) {
+    await guardKeyReplacement(ctx, config, { remote: kit.name, command: 'key import', force: options.force, replaceKeys: options.replaceKeys });
+  }
+  const rclone = await ctx.locateRclone();
   const section = renderTemplate(
     readTemplate('rclone/crypt.conf'),
     {
@@ -74,7 +79,7 @@ export async function keyImportCommand(ctx: Context, options: KeyOptions, args: 
   ).replace(/^filename_encryption = .*$/m, `filename_encryption = ${kit.values.filename_encryption ?? 'standard'}`)
     .replace(/^directory_name_encryption = .*$/m, `directory_name_encryption = ${kit.values.directory_name_encryption ?? 'true'}`);
   await ensurePrivateDir(ctx.paths.configDir);
-  await writeFileAtomic(ctx.paths.rcloneConf, upsertSection(confText, kit.name, section));
+  await writeFileAtomic(ctx.paths.rcloneConf, upsertSection(parsed.text ?? '', kit.name, section));
   if (wraps.path !== config.bucket) ctx.err(`poof: the kit's remote wraps ${wraps.path}, poof.conf's bucket is ${config.bucket}; the crypt remote uses ${wraps.path}`);
   await writeConfig(ctx.paths, { ...config, remote: kit.name });
   ctx.out(`imported [${kit.name}] over ${wraps.remote}:${wraps.path}; encryption is on. Next: \`poof verify\`, then \`poof download --dry-run\``);

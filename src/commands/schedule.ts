@@ -8,7 +8,6 @@ import { formatRunRecord } from '../ui/format.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
 import { readFile, rm } from 'node:fs/promises';
-import { locateRclone } from '../rclone/runner.js';
 import { readRunRecords } from '../run/history.js';
 import { installSchedule, removeSchedule, renderSchedule, showSchedule, type ScheduleFile, type SchedulerEnv } from '../schedule/install.js';
 import { nextRun, parseCadence, type Cadence, type ScheduleKind, type ScheduleSpec } from '../schedule/render.js';
@@ -27,7 +26,7 @@ export async function scheduleInstallCommand(ctx: Context, options: ScheduleOpti
   const kind = options.kind ?? defaultKind(ctx.platform);
   checkUnitOption(kind, options);
   await loadConfig(ctx.paths);
-  const rclone = await locateRclone({ env: ctx.env, cacheFile: ctx.paths.rcloneVersionCache });
+  const rclone = await ctx.locateRclone({ cacheVersion: true });
   const spec: ScheduleSpec = {
     id: scheduleId(ctx),
     command: options.command ?? 'backup',

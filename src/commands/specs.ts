@@ -136,7 +136,8 @@ export const keyImportSpec = () =>
   new Command('import')
     .argument('<file>')
     .description('add the crypt remote from a recovery kit to rclone-poof.conf and switch to it')
-    .option('--force', 'replace an existing crypt section')
+    .option('--force', 'replace an existing crypt section (the old file is kept beside it)')
+    .option('--replace-keys', 'with --force: replace keys that still decrypt data on the remote')
     .addHelpText('after', examples(['poof key import ~/poof-recovery-kit.txt']));
 
 export const scheduleInstallSpec = () =>

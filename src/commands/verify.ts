@@ -1,7 +1,8 @@
 import type { Context } from '../context.js';
 import { ExitCode } from '../errors.js';
 import { checkColours } from '../ui/colour.js';
-import { formatCheck, verifyPassed } from '../verify/check.js';
+import { verifyPassed } from '../verify/check.js';
+import { formatCheck } from '../ui/check-line.js';
 import { runChecks } from '../verify/run-checks.js';
 import type { OptionsOf, verifySpec } from './specs.js';
 

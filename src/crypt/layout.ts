@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ParsedRcloneConf, RcloneSection } from '../rclone/ini.js';
+import { revealObscured } from '../rclone/obscure.js';
 
 /** The crypt remote's name, as in the original poof's documentation. */
 export const CRYPT_REMOTE = 'poof-crypt';
@@ -19,6 +20,21 @@ export function cryptPair(conf: ParsedRcloneConf, current: string): { plain: str
   if (wrapped) return { plain: wrapped.remote, crypt: current };
   const crypt = conf.sections.find((s) => wrappedRemote(s)?.remote === current);
   return crypt ? { plain: current, crypt: crypt.name } : { plain: current };
+}
+
+/**
+ * Pure: does a recovery kit's section (passwords in the clear) hold the keys a section of
+ * rclone-poof.conf already has (passwords obscured)? Importing it then replaces no keys.
+ */
+export function sameCryptKeys(stored: RcloneSection, kit: RcloneSection): boolean {
+  const reveal = (value: string | undefined) => {
+    try {
+      return value ? revealObscured(value) : '';
+    } catch {
+      return undefined;
+    }
+  };
+  return reveal(stored.values.password) === (kit.values.password ?? '') && reveal(stored.values.password2) === (kit.values.password2 ?? '');
 }
 
 /** A strong random key: 32 bytes, base64url (256 bits). */

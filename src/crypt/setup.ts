@@ -1,15 +1,14 @@
 import type { Context } from '../context.js';
 import type { PoofConfig } from '../config/schema.js';
-import { readTextIfExists, writeConfig } from '../config/store.js';
+import { writeConfig } from '../config/store.js';
 import { ConfigError, ExitCode, UsageError } from '../errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
 import { readTemplate } from '../assets.js';
 import { escapeRcloneValue, renderTemplate } from '../render-template.js';
-import { findSection, parseRcloneConf, upsertSection } from '../rclone/ini.js';
+import { readRcloneConf } from '../rclone/conf-file.js';
+import { findSection, upsertSection } from '../rclone/ini.js';
 import { obscureSecret } from '../rclone/obscure.js';
-import { locateRclone } from '../rclone/runner.js';
-import { askPassword, confirmOrDecline } from '../ui/prompts.js';
-import { proveCryptKey } from './key-proof.js';
+import { askPassword } from '../ui/prompts.js';
 import { CRYPT_REMOTE, cryptPair, generateKey } from './layout.js';
 
 export const PASSPHRASE_ENV = 'POOF_CRYPT_PASSPHRASE';
@@ -22,42 +21,13 @@ export interface CryptSetupOptions {
 }
 
 /**
- * Before new crypt keys replace old ones (`cconfig --crypt --force`), and before anything is
- * written: when the old keys still decrypt data on the remote (or that cannot be checked), new
- * ones make it unreadable, so a yes on the terminal or --replace-keys is needed. Then the whole
- * old rclone-poof.conf is kept beside it (0600), whatever the answer was about the data.
- */
-export async function guardKeyReplacement(ctx: Context, config: PoofConfig, options: CryptSetupOptions): Promise<void> {
-  const text = (await readTextIfExists(ctx.paths.rcloneConf)) ?? '';
-  const parsed = parseRcloneConf(text);
-  const old = findSection(parsed, CRYPT_REMOTE);
-  if (!old || !options.force || parsed.errors.length > 0) return;
-  if (!options.replaceKeys) {
-    const rclone = await locateRclone({ env: ctx.env });
-    const proof = await proveCryptKey(rclone, ctx.paths.rcloneConf, CRYPT_REMOTE, old.values.remote ?? '', Object.values(config.paths)).catch((error: Error) => ({
-      ok: true,
-      empty: false,
-      detail: `the remote could not be checked (${error.message}), so they may`,
-    }));
-    if (proof.ok && !proof.empty) {
-      const what = `the current crypt keys decrypt data on the remote (${proof.detail}); new keys make it unreadable unless the old ones are kept`;
-      if (!ctx.interactive) throw new UsageError(`${what}; nothing was written`, 'export them with `poof key export FILE`, then add --replace-keys');
-      await confirmOrDecline(`${what}. Replace them (the old file is kept beside it)?`, 'cconfig cancelled; the keys were not replaced');
-    }
-  }
-  const kept = `${ctx.paths.rcloneConf}.replaced-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  await writeFileAtomic(kept, text);
-  ctx.err(`poof: the replaced keys are kept in ${kept} (mode 600); \`poof key import\` needs them to read what they encrypted`);
-}
-
-/**
  * Add the crypt remote over the plain one (`<plain>:<bucket>`, standard name encryption), with a
  * generated 256-bit password (or the user's passphrase) and a generated salt, obscured by rclone
  * from standard input, and switch poof.conf to it.
  */
 export async function addCryptRemote(ctx: Context, config: PoofConfig, options: CryptSetupOptions): Promise<number> {
-  const text = (await readTextIfExists(ctx.paths.rcloneConf)) ?? '';
-  const parsed = parseRcloneConf(text);
+  const parsed = await readRcloneConf(ctx.paths.rcloneConf);
+  const text = parsed.text ?? '';
   if (parsed.errors.length > 0) throw new ConfigError(`${ctx.paths.rcloneConf} cannot be parsed: ${parsed.errors[0]}`, 'fix it first');
   const { plain } = cryptPair(parsed, config.remote);
   if (!findSection(parsed, plain)) {
@@ -77,7 +47,7 @@ export async function addCryptRemote(ctx: Context, config: PoofConfig, options: 
   if (passphrase !== undefined && passphrase.length < 12) {
     throw new UsageError('the crypt passphrase is shorter than 12 characters', 'use a longer one, or give none to have a strong random key generated');
   }
-  const rclone = await locateRclone({ env: ctx.env });
+  const rclone = await ctx.locateRclone();
   const password = await obscureSecret(rclone, passphrase ?? generateKey());
   const password2 = await obscureSecret(rclone, generateKey());
   const section = renderTemplate(

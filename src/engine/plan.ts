@@ -1,7 +1,7 @@
 import type { PoofConfig } from '../config/schema.js';
 import { normalizeDir } from '../fs/paths.js';
 import { buildSyncArgs, type SyncArgsInput } from '../rclone/args.js';
-import { mappingPath, probeArgsFor, type ResolvedRemote } from '../rclone/remote.js';
+import { mappingPath, probeArgsFor, transferSettings, type ResolvedRemote } from '../rclone/remote.js';
 import { stallMsFor } from '../rclone/watchdog.js';
 import { refuseOverlap, refuseSource, refuseUnfinishedRestore, type SourceState } from '../safety/sources.js';
 
@@ -51,15 +51,9 @@ export function planBackup(input: BackupPlanInput): MappingPlan[] {
     const localDir = normalizeDir(rawDir);
     const remotePath = mappingPath(config, remote, name);
     const syncInput: SyncArgsInput = {
-      configFile: remote.configFile,
+      ...transferSettings(config, remote),
       source: localDir,
       dest: remotePath,
-      backendType: remote.storageType,
-      crypt: remote.crypt,
-      symlinks: config.symlinks,
-      keepsModes: remote.keepsModes,
-      excludes: config.excludes,
-      tuning: config.rclone,
       dryRun: input.dryRun,
       copyOnly: input.copyOnly?.has(name) ?? false,
     };

@@ -18,3 +18,15 @@ export function isExecutable(file: string): boolean {
     return false;
   }
 }
+
+export type PathKind = 'directory' | 'file' | 'other' | 'missing';
+
+/** What is at a path, following links; 'missing' when nothing can be seen there. */
+export async function probePath(file: string): Promise<PathKind> {
+  try {
+    const info = await stat(file);
+    return info.isDirectory() ? 'directory' : info.isFile() ? 'file' : 'other';
+  } catch {
+    return 'missing';
+  }
+}

@@ -34,16 +34,26 @@ export function effectiveTuning(backendType: string, crypt: boolean, tuning: Rcl
   return { ...defaultTuning(backendType, crypt), ...tuning };
 }
 
-export interface SyncArgsInput {
+/**
+ * What every transfer to or from one remote shares, worked out once when the remote is resolved
+ * (rclone/remote.ts transferSettings): the builders below take it as it is and recompute nothing.
+ */
+export interface TransferSettings {
   configFile: string;
-  source: string;
-  dest: string;
-  /** The storage type under any crypt/alias wrapper: decides metadata, empty dirs, tuning. */
+  /** The storage type under any crypt/alias wrapper: decides empty dirs. */
   backendType: string;
   crypt: boolean;
   symlinks?: SymlinkMode | undefined;
   excludes?: string[] | undefined;
-  tuning?: RcloneTuning | undefined;
+  /** The tuning in force: poof's measured defaults for the storage, the user's poof.conf over them. */
+  tuning: RcloneTuning;
+  /** Keep modes (--metadata): the resolved remote's answer, which knows the rclone version. */
+  keepsModes: boolean;
+}
+
+export interface SyncArgsInput extends TransferSettings {
+  source: string;
+  dest: string;
   dryRun?: boolean;
   /**
    * `rclone copy` instead of `sync`: never delete on the remote. Upload and every later backup
@@ -56,8 +66,6 @@ export interface SyncArgsInput {
   filesFrom?: string | undefined;
   /** Send the listed files even when size and time match (a change the storage cannot show). */
   ignoreTimes?: boolean | undefined;
-  /** Keep modes (--metadata): the resolved remote's answer, which knows the rclone version. */
-  keepsModes?: boolean | undefined;
 }
 
 export interface RestoreArgsInput extends Omit<SyncArgsInput, 'source' | 'dest' | 'copyOnly'> {
@@ -85,7 +93,7 @@ export const STAGING_EXCLUDE = `/${STAGING_PREFIX}${'[0-9a-f]'.repeat(8)}/**`;
  * second on stderr.
  */
 export function buildSyncArgs(input: SyncArgsInput): string[] {
-  const tuning = effectiveTuning(input.backendType, input.crypt, input.tuning);
+  const { tuning } = input;
   const copy = input.copyOnly || input.filesFrom !== undefined;
   const args = [copy ? 'copy' : 'sync', input.source, input.dest, ...transferFlags(input, tuning)];
   if (tuning.maxDelete !== undefined && !copy) args.push('--max-delete', String(tuning.maxDelete));
@@ -106,7 +114,7 @@ export function buildSyncArgs(input: SyncArgsInput): string[] {
  * the same excludes, which also keep excluded local files from being deleted).
  */
 export function buildRestoreArgs(input: RestoreArgsInput): string[] {
-  const tuning = effectiveTuning(input.backendType, input.crypt, input.tuning);
+  const { tuning } = input;
   if (input.stagingDir === undefined) {
     // Where the storage keeps neither times nor hashes, a same-size local change is invisible to
     // rclone: every local file is then treated as different (and goes to the trash first).
@@ -124,7 +132,7 @@ function transferFlags(input: Omit<SyncArgsInput, 'source' | 'dest'>, tuning: Rc
   args.push('--contimeout', '30s', '--timeout', '2m');
   args.push(linkFlag(input.symlinks));
   if (!S3_LIKE.has(input.backendType)) args.push('--create-empty-src-dirs');
-  if (input.keepsModes ?? keepsModes(input.backendType, input.crypt, input.symlinks)) args.push('--metadata');
+  if (input.keepsModes) args.push('--metadata');
   if (tuning.transfers !== undefined) args.push('--transfers', String(tuning.transfers));
   if (tuning.checkers !== undefined) args.push('--checkers', String(tuning.checkers));
   if (tuning.bwlimit !== undefined) args.push('--bwlimit', tuning.bwlimit);

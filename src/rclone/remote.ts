@@ -1,5 +1,5 @@
 import type { PoofConfig, RcloneTuning } from '../config/schema.js';
-import { buildListArgs, effectiveTuning, keepsModes } from './args.js';
+import { buildListArgs, effectiveTuning, keepsModes, type TransferSettings } from './args.js';
 import type { Capabilities } from './capabilities.js';
 import type { RcloneSection } from './ini.js';
 import { isCrypt, remotePathFor, remoteRoot } from './remote-path.js';
@@ -54,6 +54,19 @@ export function resolveRemote(
     root: remoteRoot(config, section),
     tuning: effectiveTuning(stored, crypt, config.rclone),
     configFile,
+  };
+}
+
+/** Pure: what every backup and restore argv of this remote shares, from the remote and poof.conf. */
+export function transferSettings(config: PoofConfig, remote: ResolvedRemote): TransferSettings {
+  return {
+    configFile: remote.configFile,
+    backendType: remote.storageType,
+    crypt: remote.crypt,
+    symlinks: config.symlinks,
+    excludes: config.excludes,
+    tuning: remote.tuning,
+    keepsModes: remote.keepsModes,
   };
 }
 

@@ -7,7 +7,8 @@ import type { Rclone } from '../rclone/runner.js';
 import type { UnfinishedBackup } from '../run/unfinished.js';
 import { probeArgsFor } from '../rclone/remote.js';
 import { runStreamed } from '../rclone/stream.js';
-import { refuseRemoteNames, restoreArgsFor, sortChanges, type DryRunItem, type RestoreChanges, type RestoreSettings, type RestoreTarget } from './plan.js';
+import { refuseRemoteNames } from '../safety/remote-names.js';
+import { restoreArgsFor, sortChanges, type DryRunItem, type RestoreChanges, type RestoreSettings, type RestoreTarget } from './plan.js';
 
 export interface InspectedTarget extends RestoreTarget {
   remoteFiles?: number;

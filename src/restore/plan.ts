@@ -1,11 +1,10 @@
 import path from 'node:path';
 import { refuseOverlap } from '../safety/sources.js';
-import { formatBytes } from '../ui/format.js';
 import type { PoofConfig } from '../config/schema.js';
 import { normalizeDir } from '../fs/paths.js';
 import { buildRestoreArgs } from '../rclone/args.js';
 import type { DryRunAction } from '../rclone/log-parse.js';
-import { mappingPath, type ResolvedRemote } from '../rclone/remote.js';
+import { mappingPath, transferSettings, type ResolvedRemote } from '../rclone/remote.js';
 import { refuseOverMapped, refuseTarget, type ProtectedPlaces } from '../safety/targets.js';
 
 /** Where one mapping is restored from and to. */
@@ -51,15 +50,9 @@ export function planRestoreTargets(input: RestoreTargetsInput): RestoreTarget[] 
 export function restoreArgsFor(target: RestoreTarget, settings: RestoreSettings, stagingDir?: string): string[] {
   const { config, remote } = settings;
   return buildRestoreArgs({
-    configFile: remote.configFile,
+    ...transferSettings(config, remote),
     remotePath: target.remotePath,
     localDir: target.localDir,
-    backendType: remote.storageType,
-    crypt: remote.crypt,
-    symlinks: config.symlinks,
-    keepsModes: remote.keepsModes,
-    excludes: config.excludes,
-    tuning: config.rclone,
     stagingDir,
     ignoreTimes: Boolean(settings.sizeOnly),
   });
@@ -105,57 +98,8 @@ export function sortChanges(items: DryRunItem[], existingLocally: ReadonlyMap<st
   return changes;
 }
 
-/**
- * Pure: why the remote's names must not be restored, or undefined. Storage such as S3 accepts
- * any object name: a name with a ".." part would be written outside the mapping by rclone
- * before 1.75 (CVE-2026-71313); in links mode, a link "x" (x.rclonelink) beside files under
- * "x/" could have them written through the link, wherever it points, before 1.74.4
- * (CVE-2026-54572). A backup never makes either, so such a remote copy was altered: refused on
- * every rclone version.
- */
-export function refuseRemoteNames(objects: Iterable<string>, linksMode: boolean): string | undefined {
-  const links = new Set<string>();
-  const dirs = new Set<string>();
-  for (const object of objects) {
-    const parts = object.split('/');
-    if (object.startsWith('/') || parts.some((p) => p === '..' || p === '.' || p === '') || object.includes('\0')) {
-      return `the remote copy holds a file named ${JSON.stringify(object)}, which would be written outside the directory; no backup makes such a name, so the remote copy was altered: nothing was restored`;
-    }
-    if (linksMode && object.endsWith('.rclonelink')) links.add(object.slice(0, -'.rclonelink'.length));
-    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
-  }
-  const both = [...links].find((link) => dirs.has(link));
-  return both === undefined
-    ? undefined
-    : `the remote copy holds both a link ${JSON.stringify(both)} and files inside a directory of that name, which would be written through the link; no backup makes both, so the remote copy was altered: nothing was restored`;
-}
-
-const total = (files: PlannedFile[]) => files.reduce((sum, f) => sum + f.size, 0);
-const count = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-
-/** Pure: the lines that show one mapping's restore plan, listing at most `limit` endangered files. */
-export function formatRestorePlan(
-  target: RestoreTarget & { remoteFiles?: number; remoteBytes?: number; changes?: RestoreChanges },
-  limit: number,
-): string[] {
-  const head = `${target.name}: ${target.localDir} <- ${target.remotePath}`;
-  if (target.refusal) return [`${head}: REFUSED: ${target.refusal}`];
-  const lines = [`${head} (${count(target.remoteFiles ?? 0, 'file')}, ${formatBytes(target.remoteBytes ?? 0)} on the remote)`];
-  const changes = target.changes;
-  if (!changes) return lines;
-  lines.push(
-    `  ${count(changes.restore.length, 'new file')} (${formatBytes(total(changes.restore))}) to restore; ` +
-      `${count(changes.replace.length, 'local file')} to replace; ${count(changes.remove.length, 'local file')} to delete` +
-      (changes.touch > 0 ? `; ${count(changes.touch, 'modification time')} to correct` : ''),
-  );
-  const endangered = [
-    ...changes.replace.map((f) => `  replace  ${f.path} (${formatBytes(f.size)})`),
-    ...changes.remove.map((f) => `  delete   ${f.path} (${formatBytes(f.size)})`),
-  ];
-  lines.push(...endangered.slice(0, limit));
-  if (endangered.length > limit) lines.push(`  ... and ${endangered.length - limit} more (\`poof download --dry-run --json\` lists every one)`);
-  return lines;
-}
+/** Pure: the bytes of a list of files. */
+export const totalSize = (files: PlannedFile[]) => files.reduce((sum, f) => sum + f.size, 0);
 
 /** Pure: how many local files a set of plans would replace or delete. */
 export function countEndangered(changes: Array<RestoreChanges | undefined>): { files: number; bytes: number } {
@@ -164,7 +108,7 @@ export function countEndangered(changes: Array<RestoreChanges | undefined>): { f
   for (const c of changes) {
     if (!c) continue;
     files += c.replace.length + c.remove.length;
-    bytes += total(c.replace) + total(c.remove);
+    bytes += totalSize(c.replace) + totalSize(c.remove);
   }
   return { files, bytes };
 }

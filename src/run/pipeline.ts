@@ -5,7 +5,7 @@ import { CancelledError, DeclinedError, ExitCode, LockedError, PoofError, Rclone
 import { ensurePrivateDir } from '../fs/atomic-write.js';
 import { capabilitiesOf, unmetNeed } from '../rclone/capabilities.js';
 import { resolveRemote, type ResolvedRemote } from '../rclone/remote.js';
-import { locateRclone, type Rclone } from '../rclone/runner.js';
+import type { Rclone } from '../rclone/runner.js';
 import { appendRunRecord, toRunRecord } from './history.js';
 import { watchInterrupts, type Interrupt } from './interrupt.js';
 import { acquireLock, type HeldLock } from './lock.js';
@@ -44,7 +44,7 @@ export interface PipelineAdapters {
 }
 
 const realAdapters: PipelineAdapters = {
-  locateRclone: (ctx) => locateRclone({ env: ctx.env, cacheFile: ctx.paths.rcloneVersionCache }),
+  locateRclone: (ctx) => ctx.locateRclone({ cacheVersion: true }),
 };
 
 const emptyOutcome = (): RunAllOutcome<MappingResult> => ({ results: [], notRun: [] });

@@ -8,7 +8,8 @@ import type { Rclone } from '../rclone/runner.js';
 /**
  * Before every run that reads or writes through a crypt remote: refuse unless the keys decrypt
  * what is stored (a mapping's name or the canary). A plain tree that `cryptoggle` left in the
- * same bucket is not "other keys": its names are the mappings' own. rclone 1.60 lists a crypt
+ * same bucket is not "other keys": its names are a mapping's own or cannot be encrypted names
+ * (crypt/key-proof.ts), also when poof.conf no longer maps them. rclone 1.60 lists a crypt
  * remote opened with other keys as empty, so without this a backup would write a second
  * encrypted tree beside the first, and a restore would see nothing to restore.
  *
@@ -17,7 +18,7 @@ import type { Rclone } from '../rclone/runner.js';
  */
 export async function requireCryptKey(rclone: Rclone, remote: ResolvedRemote, plainNames: string[], cancelSignal: AbortSignal, writeCanary = false): Promise<void> {
   if (!remote.crypt) return;
-  const proof = await proveCryptKey(rclone, remote.configFile, remote.name, remote.wraps ?? '', plainNames, cancelSignal).catch(
+  const proof = await proveCryptKey(rclone, remote.configFile, remote.section, plainNames, cancelSignal).catch(
     (error: Error) => ({ ok: false, empty: false, detail: `could not check the crypt keys: ${error.message}` }),
   );
   if (!proof.ok) throw new RunFailedError(`${proof.detail}; nothing was changed`, 'restore the right keys with `poof key import FILE`, then `poof verify`');

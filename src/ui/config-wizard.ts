@@ -3,10 +3,9 @@ import { applyConfigChanges, describeNameProblem } from '../config/edit.js';
 import { resolveDir, type Where } from '../fs/paths.js';
 import type { PoofConfig } from '../config/schema.js';
 import { poofConfigSchema } from '../config/schema.js';
-import { readTextIfExists } from '../config/store.js';
 import { askCheckbox, askConfirm, askInput, askSelect } from './prompts.js';
 import { isDirectory } from '../fs/probe.js';
-import { parseRcloneConf } from '../rclone/ini.js';
+import { readRcloneConf } from '../rclone/conf-file.js';
 
 interface WizardOptions {
   where: Where;
@@ -75,8 +74,7 @@ async function addMapping(config: PoofConfig, where: Where): Promise<PoofConfig>
 }
 
 async function pickRemote(current: string, rcloneConf: string): Promise<string> {
-  const text = await readTextIfExists(rcloneConf);
-  const sections = text ? parseRcloneConf(text).sections.map((s) => s.name) : [];
+  const sections = (await readRcloneConf(rcloneConf)).sections.map((s) => s.name);
   if (sections.length > 0) {
     const picked = await askSelect({
       message: 'Which remote of rclone-poof.conf?',

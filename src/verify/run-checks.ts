@@ -1,5 +1,6 @@
 import type { Context } from '../context.js';
-import { isCrypt, remoteRoot } from '../rclone/remote-path.js';
+import { isCrypt } from '../rclone/remote-path.js';
+import { resolveRemote } from '../rclone/remote.js';
 import type { Check } from './check.js';
 import { checkRclone } from './checks/rclone.js';
 import { checkPoofConf } from './checks/poof-conf.js';
@@ -41,8 +42,9 @@ export async function runChecks(ctx: Context, options: VerifyOptions): Promise<C
   if (config && sections) {
     // How changes are found depends on what the storage reports: ask when it answered.
     const remoteOk = rclone && !options.offline && checks.find((c) => c.id === 'remote')?.status === 'ok';
-    const detection = remoteOk ? await readFeatures(rclone, ctx.paths.rcloneConf, remoteRoot(config, sections.section)) : undefined;
-    checks.push(fidelityCheck(config, sections.section, sections.baseSection, detection, rclone ? capabilitiesOf(rclone.version) : undefined));
+    const remote = resolveRemote(config, sections.section, sections.baseSection, ctx.paths.rcloneConf, rclone ? capabilitiesOf(rclone.version) : undefined);
+    const detection = remoteOk ? await readFeatures(rclone, remote.configFile, remote.root) : undefined;
+    checks.push(fidelityCheck(config, remote, detection));
   }
   checkEnvironment(ctx, checks);
   return checks;

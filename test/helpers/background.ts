@@ -41,6 +41,16 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
   throw new Error(`${what} not met within ${timeoutMs} ms`);
 }
 
+/** Answer a question on poof's terminal once it is on screen. */
+export async function answer(run: Background, question: RegExp, keys: string): Promise<void> {
+  await waitFor(async () => question.test(run.stdout()), 20_000, `the question ${question}`);
+  await new Promise((r) => setTimeout(r, 200));
+  run.child.stdin!.write(keys);
+}
+
+/** Everything a terminal run printed, without the terminal's control sequences. */
+export const textOf = (run: Background) => (run.stdout() + run.stderr()).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+
 export const exists = (file: string) => access(file).then(() => true, () => false);
 
 /** Wait until rclone's transfer for `name` has started (poof logs its argv first). */

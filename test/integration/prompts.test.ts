@@ -2,17 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { exists, startPoof, typeAfter, waitFor, type Background } from '../helpers/background.js';
+import { answer, exists, startPoof, textOf, typeAfter, waitFor, type Background } from '../helpers/background.js';
 import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
-
-/** Answer a question on poof's terminal once it is on screen. */
-async function answer(run: Background, question: RegExp, keys: string): Promise<void> {
-  await waitFor(async () => question.test(run.stdout()), 20_000, `the question ${question}`);
-  await new Promise((r) => setTimeout(r, 200));
-  run.child.stdin!.write(keys);
-}
-
-const textOf = (run: Background) => (run.stdout() + run.stderr()).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
 
 describe('questions on a terminal: Ctrl-C cancels (exit 130), "no" declines (exit 1), nothing is written', () => {
   let sb: Sandbox;

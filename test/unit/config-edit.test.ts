@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import { buildDefaultConfig, defaultBucket, serializeConfig } from '../../src/config/defaults.js';
 import { applyConfigChanges, describeNameProblem, hasChanges, parseMapArg } from '../../src/config/edit.js';
 import { resolveDir } from '../../src/fs/paths.js';
+import type { PathKind } from '../../src/fs/probe.js';
+import { refuseMappedPaths } from '../../src/safety/mapped-paths.js';
 import { validateConfig } from '../../src/config/validate.js';
 
 const where = { cwd: '/work', home: '/home/joe' };
@@ -156,5 +158,28 @@ describe('--map and --unmap', () => {
     assert.equal(hasChanges({ map: [] }), false);
     assert.equal(hasChanges({ mappings: [{ dir: '/a=b', name: 'a=b' }] }), true);
     assert.equal(hasChanges({ symlinks: 'skip' }), true);
+  });
+});
+
+describe('refuseMappedPaths', () => {
+  const disk: Record<string, PathKind> = { '/home/joe/notes.txt': 'file', '/home/joe/a=b': 'directory', '/dev/null': 'other' };
+  const probe = async (file: string) => disk[file] ?? 'missing';
+  it('refuses a file or other non-directory, and a missing DIR whose whole argument exists', async () => {
+    const refusals = await refuseMappedPaths(
+      [
+        { arg: '/home/joe/notes.txt', dir: '/home/joe/notes.txt', name: 'notes' },
+        { arg: '/dev/null', dir: '/dev/null', name: 'null' },
+        { arg: '/home/joe/a=b', dir: '/home/joe/a', name: 'b', whole: '/home/joe/a=b' },
+      ],
+      probe,
+    );
+    assert.deepEqual(refusals, [
+      '--map "/home/joe/notes.txt": /home/joe/notes.txt is a file; --map takes a directory',
+      '--map "/dev/null": /dev/null is not a directory; --map takes a directory',
+      '--map "/home/joe/a=b": /home/joe/a does not exist, but /home/joe/a=b does; the last "=" starts the name, so give it one: --map "/home/joe/a=b=NAME"',
+    ]);
+  });
+  it('allows a missing directory (a disk not mounted yet)', async () => {
+    assert.deepEqual(await refuseMappedPaths([{ arg: '/mnt/usb=Usb', dir: '/mnt/usb', name: 'Usb', whole: '/mnt/usb=Usb' }], probe), []);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { judgeKey } from '../../src/crypt/key-proof.js';
+import { couldBeEncrypted, judgeKey } from '../../src/crypt/key-proof.js';
 import { CRYPT_REMOTE, cryptPair, generateKey, renderRecoveryKit, wrappedRemote } from '../../src/crypt/layout.js';
 import { parseRcloneConf } from '../../src/rclone/ini.js';
 import { revealObscured } from '../../src/rclone/obscure.js';
@@ -49,6 +49,33 @@ describe('judgeKey', () => {
   });
   it('a mapping name or the canary coming out proves the keys', () => {
     assert.equal(judgeKey(['Docs/'], ['q4fl1g2k3mbv1u4nqlqc8e1v0g/'], ['Docs']).ok, true);
-    assert.equal(judgeKey(['.poof-canary'], ['abc'], ['Docs']).ok, true);
+    assert.equal(judgeKey(['.poof-canary'], ['84gnuqi28b04u16jv6s2le6228'], ['Docs']).ok, true);
+  });
+  it('a plain tree from a mapping poof.conf no longer has is not encrypted data', () => {
+    assert.deepEqual(judgeKey([], ['OldDocs/', 'notes.txt', 'Docs/'], ['New']), { ok: true, empty: true, detail: 'no encrypted data yet' });
+    const wrong = judgeKey([], ['OldDocs/', 'q4fl1g2k3mbv1u4nqlqc8e1v0g/'], ['New']);
+    assert.equal(wrong.ok, false, 'an encrypted name beside it still has to decrypt');
+    assert.match(wrong.detail, /\(1 stored names,/);
+  });
+});
+
+describe('couldBeEncrypted', () => {
+  // Names rclone 1.60.1 and 1.75.2 wrote for "a", ".poof-canary", "Docs/" and a 40-character name.
+  const written = ['84gnuqi28b04u16jv6s2le6228', 'hbt2o1fn21mgcbb9k3em3brtjk', 'rjv8vpmo4ccb24hb6rqgu35igg/', 'buhg3fpqi0ecepuj035ca9rt7tfi9rbrjusbunuprrie01i5cmm0'];
+  it('every name standard name encryption writes may be encrypted, in either case', () => {
+    for (const name of [...written, written[0]!.toUpperCase()]) assert.equal(couldBeEncrypted(name), true, name);
+    assert.equal(couldBeEncrypted('rusruv7b5p4p09tef9gu8pmk8u9jjn4gh8o0v11rg1lku78br69eomflde90r5hv2m6ocsj17m842'), true, 'three blocks: 77 characters');
+  });
+  it('a name outside base32hex, or of a length no whole number of 16-byte blocks encodes to, is plain', () => {
+    for (const name of ['Docs/', 'OldDocs/', '.poof-canary', 'notes.txt', 'photos', '84gnuqi28b04u16jv6s2le622/', '84gnuqi28b04u16jv6s2le62288', 'wxyzwxyzwxyzwxyzwxyzwxyzwx', '']) {
+      assert.equal(couldBeEncrypted(name), false, name);
+    }
+  });
+  it('base64 names have their own alphabet and lengths; other name encryptions may be anything', () => {
+    assert.equal(couldBeEncrypted('AbCdEfGhIjKlMnOpQrSt-_', { filename_encoding: 'base64' }), true);
+    assert.equal(couldBeEncrypted('Docs', { filename_encoding: 'base64' }), false);
+    assert.equal(couldBeEncrypted('Docs/', { filename_encryption: 'obfuscate' }), true);
+    assert.equal(couldBeEncrypted('Docs/', { directory_name_encryption: 'false' }), true);
+    assert.equal(couldBeEncrypted('Docs', { filename_encoding: 'base32768' }), true);
   });
 });

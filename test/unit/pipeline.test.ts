@@ -45,6 +45,8 @@ describe('runPipeline: the session every data command runs in', () => {
       stdoutIsTTY: false,
       out: (l) => out.push(l),
       err: (l) => err.push(l),
+      // Each run here is given its rclone through the pipeline's adapters.
+      locateRclone: () => Promise.reject(new Error('this test finds no rclone of its own')),
     };
   });
   after(() => rm(dir, { recursive: true, force: true }));

@@ -5,48 +5,46 @@ import { formatBytes, formatResult } from '../../src/ui/format.js';
 import { resolveRemote, storageType } from '../../src/rclone/remote.js';
 import { baseFlags, buildSyncArgs, defaultTuning } from '../../src/rclone/args.js';
 import { rcloneEnvironment } from '../../src/rclone/env.js';
+import { settingsFor } from '../helpers/transfer.js';
 import { describeRcloneExit } from '../../src/rclone/exit-codes.js';
 import { parseRcloneConf } from '../../src/rclone/ini.js';
 import { lastErrorLine, parseLogLine } from '../../src/rclone/log-parse.js';
 import { remotePathFor, remoteRoot } from '../../src/rclone/remote-path.js';
 import { atLeast, findOnPath, parseRcloneVersion } from '../../src/rclone/version.js';
-import { formatCheck, verifyPassed } from '../../src/verify/check.js';
+import { formatCheck } from '../../src/ui/check-line.js';
+import { verifyPassed } from '../../src/verify/check.js';
 
 describe('buildSyncArgs', () => {
-  const base = { configFile: '/c/rclone-poof.conf', source: '/home/joe/Documents', dest: 'r:b/Documents' };
+  const base = { source: '/home/joe/Documents', dest: 'r:b/Documents' };
   it('always passes poof\'s config and never prompts', () => {
     assert.deepEqual(baseFlags('/c/x.conf'), ['--config', '/c/x.conf', '--ask-password=false']);
-    const args = buildSyncArgs({ ...base, backendType: 'alias', crypt: false });
+    const args = buildSyncArgs({ ...base, ...settingsFor('alias') });
     assert.deepEqual(args.slice(0, 6), ['sync', '/home/joe/Documents', 'r:b/Documents', '--config', '/c/rclone-poof.conf', '--ask-password=false']);
     assert.ok(args.includes('--use-json-log'));
   });
   it('local: follows links like the original, keeps empty dirs and metadata', () => {
-    const args = buildSyncArgs({ ...base, backendType: 'alias', crypt: false });
+    const args = buildSyncArgs({ ...base, ...settingsFor('alias') });
     for (const flag of ['--copy-links', '--create-empty-src-dirs', '--metadata']) assert.ok(args.includes(flag), flag);
     assert.ok(!args.includes('--checksum'));
   });
   it('s3: checksum and fast-list by default, no empty dirs', () => {
-    const args = buildSyncArgs({ ...base, backendType: 's3', crypt: false });
+    const args = buildSyncArgs({ ...base, ...settingsFor('s3') });
     for (const flag of ['--checksum', '--fast-list', '--metadata']) assert.ok(args.includes(flag), flag);
     assert.ok(!args.includes('--create-empty-src-dirs'));
   });
-  it('crypt: never --checksum (crypt has no hashes), no metadata', () => {
-    const args = buildSyncArgs({ ...base, backendType: 's3', crypt: true, tuning: { checksum: true } });
+  it('crypt: never --checksum (crypt has no hashes), not even when poof.conf asks; no metadata', () => {
+    const args = buildSyncArgs({ ...base, ...settingsFor('s3', { crypt: true, config: { rclone: { checksum: true } } }) });
     assert.ok(!args.includes('--checksum'));
     assert.ok(!args.includes('--metadata'));
     assert.deepEqual(defaultTuning('s3', true), { fastList: true });
   });
   it('sftp: mtime only, so no --metadata', () => {
-    assert.ok(!buildSyncArgs({ ...base, backendType: 'sftp', crypt: false }).includes('--metadata'));
+    assert.ok(!buildSyncArgs({ ...base, ...settingsFor('sftp') }).includes('--metadata'));
   });
   it('applies symlink modes, excludes, tuning and dry run', () => {
     const args = buildSyncArgs({
       ...base,
-      backendType: 'sftp',
-      crypt: false,
-      symlinks: 'links',
-      excludes: ['*.tmp', 'node_modules/**'],
-      tuning: { transfers: 8, checkers: 16, bwlimit: '1M', maxDelete: 50 },
+      ...settingsFor('sftp', { config: { symlinks: 'links', excludes: ['*.tmp', 'node_modules/**'], rclone: { transfers: 8, checkers: 16, bwlimit: '1M', maxDelete: 50 } } }),
       dryRun: true,
     });
     assert.ok(args.includes('--links') && !args.includes('--copy-links'));
@@ -57,10 +55,16 @@ describe('buildSyncArgs', () => {
     assert.equal(after('--max-delete'), '50');
     assert.deepEqual(args.filter((_a, i) => args[i - 1] === '--exclude'), ['*.tmp', 'node_modules/**', '/.poof-restore-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]/**'], 'the user\'s excludes, then restore staging directories');
     assert.equal(args[args.length - 1], '--dry-run');
-    assert.ok(buildSyncArgs({ ...base, backendType: 'sftp', crypt: false, symlinks: 'skip' }).includes('--skip-links'));
+    assert.ok(buildSyncArgs({ ...base, ...settingsFor('sftp', { config: { symlinks: 'skip' } }) }).includes('--skip-links'));
   });
   it('lets the user switch a default off', () => {
-    assert.ok(!buildSyncArgs({ ...base, backendType: 's3', crypt: false, tuning: { checksum: false } }).includes('--checksum'));
+    assert.ok(!buildSyncArgs({ ...base, ...settingsFor('s3', { config: { rclone: { checksum: false } } }) }).includes('--checksum'));
+  });
+  it('tuning is worked out once, when the remote is resolved: the builder takes it as given', () => {
+    assert.deepEqual(settingsFor('s3').tuning, { checksum: true, fastList: true });
+    assert.deepEqual(settingsFor('s3', { config: { rclone: { checksum: false, transfers: 2 } } }).tuning, { checksum: false, fastList: true, transfers: 2 });
+    const given = buildSyncArgs({ ...base, ...settingsFor('s3'), tuning: {} });
+    assert.ok(!given.includes('--checksum') && !given.includes('--fast-list'), 'no defaults added on top');
   });
 });
 

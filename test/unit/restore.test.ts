@@ -5,9 +5,12 @@ import { parseRcloneConf } from '../../src/rclone/ini.js';
 import { resolveRemote } from '../../src/rclone/remote.js';
 import { dryRunAction, parseLogLine } from '../../src/rclone/log-parse.js';
 import { parseSize } from '../../src/restore/inspect.js';
-import { countEndangered, formatRestorePlan, planRestoreTargets, refuseRemoteNames, sortChanges } from '../../src/restore/plan.js';
+import { countEndangered, planRestoreTargets, sortChanges } from '../../src/restore/plan.js';
+import { refuseRemoteNames } from '../../src/safety/remote-names.js';
+import { formatRestorePlan } from '../../src/ui/restore-plan.js';
 import { refuseTarget } from '../../src/safety/targets.js';
 import { fidelityCheck } from '../../src/verify/checks/fidelity.js';
+import { settingsFor } from '../helpers/transfer.js';
 
 const places = { home: '/home/joe', configDir: '/home/joe/.config/poof', stateDir: '/home/joe/.local/state/poof' };
 
@@ -91,9 +94,9 @@ describe('restore plan', () => {
 });
 
 describe('restore argv', () => {
-  const base = { configFile: '/c/rclone-poof.conf', remotePath: 'r:b/Docs', localDir: '/home/joe/Docs' };
+  const base = { remotePath: 'r:b/Docs', localDir: '/home/joe/Docs' };
   it('restores into a staging directory with the backup\'s flags, only what differs locally, never --max-delete', () => {
-    const args = buildRestoreArgs({ ...base, backendType: 's3', crypt: false, stagingDir: '/home/joe/Docs/.poof-restore-1', excludes: ['*.tmp'], tuning: { maxDelete: 5 } });
+    const args = buildRestoreArgs({ ...base, ...settingsFor('s3', { config: { excludes: ['*.tmp'], rclone: { maxDelete: 5 } } }), stagingDir: '/home/joe/Docs/.poof-restore-1' });
     assert.deepEqual(args.slice(0, 3), ['copy', 'r:b/Docs', '/home/joe/Docs/.poof-restore-1']);
     for (const flag of ['--config', '--ask-password=false', '--copy-links', '--metadata', '--checksum', '--fast-list', '--use-json-log']) assert.ok(args.includes(flag), flag);
     assert.equal(args[args.indexOf('--compare-dest') + 1], '/home/joe/Docs');
@@ -102,7 +105,7 @@ describe('restore argv', () => {
     assert.ok(!args.includes('--max-delete') && !args.includes('--dry-run') && !args.includes('--backup-dir'));
   });
   it('plans with a dry run of the mirror', () => {
-    const args = buildRestoreArgs({ ...base, backendType: 'sftp', crypt: false });
+    const args = buildRestoreArgs({ ...base, ...settingsFor('sftp') });
     assert.deepEqual(args.slice(0, 3), ['sync', 'r:b/Docs', '/home/joe/Docs']);
     assert.ok(args.includes('--dry-run') && !args.includes('--compare-dest') && !args.includes('--metadata'));
   });
@@ -117,9 +120,9 @@ describe('fidelity', () => {
   const conf = parseRcloneConf('[l]\ntype = alias\nremote = /x\n[s]\ntype = sftp\n[c]\ntype = crypt\nremote = s3:b\n[s3]\ntype = s3\n');
   const config = { bucket: 'b', paths: {}, remote: 'x' };
   it('says what each storage keeps', () => {
-    assert.match(fidelityCheck(config, conf.sections[0]!, undefined).detail, /^a local directory keeps contents, modification times, file modes and owners, empty directories; symbolic links followed/);
-    assert.match(fidelityCheck(config, conf.sections[1]!, undefined).detail, /^sftp keeps contents, modification times, empty directories; not file modes and owners/);
-    assert.match(fidelityCheck({ ...config, symlinks: 'links' }, conf.sections[2]!, conf.sections[3]).detail, /^crypt over s3 keeps contents, modification times; not file modes and owners or empty directories; symbolic links kept as links/);
+    assert.match(fidelityCheck(config, resolveRemote(config, conf.sections[0]!, undefined, '/c')).detail, /^a local directory keeps contents, modification times, file modes and owners, empty directories; symbolic links followed/);
+    assert.match(fidelityCheck(config, resolveRemote(config, conf.sections[1]!, undefined, '/c')).detail, /^sftp keeps contents, modification times, empty directories; not file modes and owners/);
+    assert.match(fidelityCheck({ ...config, symlinks: 'links' }, resolveRemote({ ...config, symlinks: 'links' }, conf.sections[2]!, conf.sections[3], '/c')).detail, /^crypt over s3 keeps contents, modification times; not file modes and owners or empty directories; symbolic links kept as links/);
   });
 });
 

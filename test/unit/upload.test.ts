@@ -5,6 +5,7 @@ import { formatUploadReport } from '../../src/ui/format.js';
 import { isSafeRelative, planWipe, type FileState } from '../../src/wipe/plan.js';
 import { isUploaded } from '../../src/run/uploaded.js';
 import { buildSyncArgs } from '../../src/rclone/args.js';
+import { settingsFor } from '../helpers/transfer.js';
 import { isMountPoint } from '../../src/safety/mount.js';
 
 const state = (size: number, ctimeMs = 1): FileState => ({ size, mtimeMs: 1, ctimeMs, ino: size });
@@ -86,7 +87,7 @@ describe('uploaded mappings', () => {
     assert.equal(isUploaded({ Arch: '2026-11-22T00:00:00Z' }, 'Arch'), true);
     assert.equal(isUploaded({ Arch: '2026-11-22T00:00:00Z' }, 'Docs'), false);
     assert.equal(isUploaded({ '*': 'unreadable' }, 'Docs'), true);
-    const args = buildSyncArgs({ configFile: '/c', source: '/a', dest: 'r:b/a', backendType: 'alias', crypt: false, copyOnly: true, tuning: { maxDelete: 3 } });
+    const args = buildSyncArgs({ ...settingsFor('alias', { config: { rclone: { maxDelete: 3 } } }), source: '/a', dest: 'r:b/a', copyOnly: true });
     assert.equal(args[0], 'copy');
     assert.ok(!args.includes('--max-delete'));
   });

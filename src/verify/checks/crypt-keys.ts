@@ -19,7 +19,7 @@ export async function checkCryptKeys(ctx: Context, rclone: Rclone, config: PoofC
   const wraps = section.values.remote ?? '';
   const configFile = ctx.paths.rcloneConf;
   try {
-    const proof = await proveCryptKey(rclone, ctx.paths.rcloneConf, section.name, wraps, Object.values(config.paths));
+    const proof = await proveCryptKey(rclone, configFile, section, Object.values(config.paths));
     if (!proof.ok) return { id, title, status: 'fail', detail: proof.detail, hint: 'restore the right keys with `poof key import FILE`' };
     const marker = `poof canary ${new Date().toISOString()}`;
     const written = await rclone.run(buildCatArgs('rcat', configFile, `${section.name}:${CANARY}`, 'quick'), { input: marker, timeoutMs: REMOTE_TIMEOUT_MS });

@@ -1,10 +1,8 @@
 import type { PoofConfig } from '../../config/schema.js';
-import { firstReleaseWith, type Capabilities } from '../../rclone/capabilities.js';
+import { firstReleaseWith } from '../../rclone/capabilities.js';
 import type { ChangeDetection } from '../../rclone/features.js';
-import type { RcloneSection } from '../../rclone/ini.js';
-import { isCrypt } from '../../rclone/remote-path.js';
 import { keepsModes } from '../../rclone/args.js';
-import { storageType } from '../../rclone/remote.js';
+import type { ResolvedRemote } from '../../rclone/remote.js';
 import type { Check } from '../check.js';
 
 /**
@@ -12,18 +10,10 @@ import type { Check } from '../check.js';
  * nobody learns it from a restore. Times and hashes come from what rclone reports for the
  * remote (`backend features`) when verify could ask; modes: rclone 1.60 keeps them (with
  * --metadata) on local and S3 storage only; crypt keeps no metadata; S3-like storage has no
- * empty directories.
+ * empty directories. The remote is resolved as a run resolves it, so both say the same.
  */
-export function fidelityCheck(
-  config: PoofConfig,
-  section: RcloneSection,
-  baseSection: RcloneSection | undefined,
-  detection?: ChangeDetection,
-  abilities?: Pick<Capabilities, 'linksWithMetadata'>,
-): Check {
-  const backend = storageType(section, baseSection);
-  const crypt = isCrypt(section);
-  const modes = keepsModes(backend, crypt, config.symlinks, abilities?.linksWithMetadata);
+export function fidelityCheck(config: PoofConfig, remote: ResolvedRemote, detection?: ChangeDetection): Check {
+  const { storageType: backend, crypt, keepsModes: modes } = remote;
   const times = detection ? detection.modTime : true;
   const kept = ['contents'];
   const lost: string[] = [];

@@ -1,7 +1,8 @@
 import type { Context } from '../../context.js';
 import type { PoofConfig } from '../../config/schema.js';
-import { fileMode, readTextIfExists } from '../../config/store.js';
-import { findPlaceholders, findSection, parseRcloneConf, type RcloneSection } from '../../rclone/ini.js';
+import { fileMode } from '../../config/store.js';
+import { readRcloneConf } from '../../rclone/conf-file.js';
+import { findPlaceholders, findSection, type RcloneSection } from '../../rclone/ini.js';
 import type { Check } from '../check.js';
 
 export async function checkRcloneConf(
@@ -11,12 +12,11 @@ export async function checkRcloneConf(
 ): Promise<{ section: RcloneSection; baseSection: RcloneSection | undefined } | undefined> {
   const file = ctx.paths.rcloneConf;
   const title = 'rclone-poof.conf';
-  const text = await readTextIfExists(file);
-  if (text === undefined) {
+  const parsed = await readRcloneConf(file);
+  if (parsed.text === undefined) {
     checks.push({ id: title, title, status: 'fail', detail: `not found at ${file}`, hint: 'run `poof cconfig --provider local` (or s3, r2, b2, sftp, webdav)' });
     return undefined;
   }
-  const parsed = parseRcloneConf(text);
   if (parsed.errors.length > 0) {
     checks.push({ id: title, title, status: 'fail', detail: `${file} cannot be parsed: ${parsed.errors[0]}`, hint: 'fix it, or rewrite it with `poof cconfig --force`' });
     return undefined;

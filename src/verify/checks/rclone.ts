@@ -1,12 +1,12 @@
 import type { Context } from '../../context.js';
 import { PoofError } from '../../errors.js';
 import { capabilitiesOf, describeCapabilities } from '../../rclone/capabilities.js';
-import { locateRclone, type Rclone } from '../../rclone/runner.js';
+import type { Rclone } from '../../rclone/runner.js';
 import type { Check } from '../check.js';
 
 export async function checkRclone(ctx: Context, checks: Check[]): Promise<Rclone | undefined> {
   try {
-    const rclone = await locateRclone({ env: ctx.env });
+    const rclone = await ctx.locateRclone();
     const capabilities = capabilitiesOf(rclone.version);
     checks.push({
       id: 'rclone',
