@@ -164,6 +164,10 @@ describe('poof config, cconfig, verify, paths, backup with real rclone', () => {
     assert.match(result.stdout, /ok {2}rclone: v1\.\d+/);
     assert.match(result.stdout, /ok {2}remote: reachable; poof-backup:poofbackup-tester-\w+ does not exist yet/);
     assert.match(result.stdout, /ok {2}encryption: off/);
+    assert.match(
+      result.stdout,
+      /ok {2}fidelity: a local directory keeps contents, modification times, file modes and owners, empty directories; symbolic links followed \(their targets are copied\); changes are found by size and modification time, and mode changes by poof's record of what it sent; upload proves files by hash \(md5, sha1, whirlpool\)\n/,
+    );
     assert.match(result.stdout, /AWS_CA_BUNDLE \(passed to rclone as --ca-cert/);
     const json = JSON.parse((await runPoof(['verify', '--json'], { env: sb.env })).stdout) as { ok: boolean; checks: Array<{ id: string; status: string }> };
     assert.equal(json.ok, true);

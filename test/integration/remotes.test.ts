@@ -83,6 +83,10 @@ describe('S3 (s3rver on 127.0.0.1)', () => {
     const verify = await runPoof(['verify'], { env });
     assert.equal(verify.code, 0, verify.stdout);
     assert.match(verify.stdout, /ok {2}remote: reachable; poof-backup:poof-test-bucket does not exist yet/);
+    assert.match(
+      verify.stdout,
+      /ok {2}fidelity: s3 keeps contents, modification times, file modes and owners; not empty directories; symbolic links followed \(their targets are copied\); changes are found by size and md5 hash \(rclone --checksum\), and mode changes by poof's record of what it sent; upload proves files by hash \(md5\)\n/,
+    );
     const backup = await runPoof(['backup'], { env });
     assert.equal(backup.code, 0, backup.stderr);
     const listed = await rcloneWith(sb, ['lsf', '-R', '--files-only', 'poof-backup:poof-test-bucket']);

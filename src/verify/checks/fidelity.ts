@@ -24,7 +24,7 @@ export function fidelityCheck(config: PoofConfig, remote: ResolvedRemote, detect
   (['s3', 'b2'].includes(backend) ? lost : kept).push('empty directories');
   const links = { follow: 'symbolic links followed (their targets are copied)', links: 'symbolic links kept as links', skip: 'symbolic links skipped' }[config.symlinks ?? 'follow'];
   const where = `${crypt ? 'crypt over ' : ''}${backend === 'alias' ? 'a local directory' : backend}`;
-  const compared = detection ? `; changes are found by ${describeComparison(detection, modes)}` : '';
+  const compared = detection ? `; changes are found by ${describeComparison(detection, modes, Boolean(remote.tuning.checksum) && !crypt)}; ${describeProof(detection, crypt)}` : '';
   return {
     id: 'fidelity',
     title: 'fidelity',
@@ -33,9 +33,16 @@ export function fidelityCheck(config: PoofConfig, remote: ResolvedRemote, detect
   };
 }
 
-function describeComparison(detection: ChangeDetection, modes: boolean): string {
+function describeComparison(detection: ChangeDetection, modes: boolean, checksum: boolean): string {
   if (detection.sizeOnly) return "poof's record of what it sent (size and time of each file), since rclone alone could compare sizes only";
-  const rclone = `size and modification time${detection.hashes.length ? ` (hashes: ${detection.hashes.slice(0, 3).join(', ')})` : ''}`;
+  // With --checksum rclone compares size and hash and never looks at times (S3's default here).
+  const hash = detection.hashes[0];
+  const rclone = checksum && hash ? `size and ${hash} hash (rclone --checksum)` : 'size and modification time';
   return modes ? `${rclone}, and mode changes by poof's record of what it sent` : rclone;
 }
 
+/** How `poof upload` proves a file before it wipes it, from the hashes both sides have. */
+function describeProof(detection: ChangeDetection, crypt: boolean): string {
+  if (crypt) return 'upload proves files with rclone cryptcheck';
+  return detection.hashes.length ? `upload proves files by hash (${detection.hashes.slice(0, 3).join(', ')})` : 'upload proves files by downloading and comparing bytes (no hash)';
+}
