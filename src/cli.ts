@@ -19,6 +19,8 @@ import {
   scheduleRemoveSpec,
   scheduleStatusSpec,
   statusSpec,
+  historySpec,
+  versionsSpec,
   uploadSpec,
   verifySpec,
 } from './commands/specs.js';
@@ -131,6 +133,10 @@ export function buildProgram() {
   attach(schedule, scheduleStatusSpec(), async () => (await import('./commands/schedule.js')).scheduleStatusCommand);
 
   attach(program, statusSpec(), async () => (await import('./commands/status.js')).statusCommand);
+
+  attach(program, historySpec(), async () => (await import('./commands/history.js')).historyCommand);
+
+  attach(program, versionsSpec(), async () => (await import('./commands/history.js')).versionsCommand);
 
   return program;
 }

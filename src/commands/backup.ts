@@ -2,7 +2,7 @@ import type { Context } from '../context.js';
 import type { BackupResult } from '../engine/result.js';
 import { runAll } from '../engine/run-all.js';
 import { runMapping } from '../engine/run-mapping.js';
-import { chooseTransfer } from '../run/transfer.js';
+import { chooseTransfer, startHistory } from '../run/transfer.js';
 import { ExitCode } from '../errors.js';
 import { trackBackup } from '../run/inflight.js';
 import { runPipeline } from '../run/pipeline.js';
@@ -24,7 +24,8 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
     await requireCryptKey(rclone, remote, names, interrupt.signal, !dryRun);
     const uploaded = await readUploaded(ctx.paths.uploadedFile);
     const copyOnly = new Set(Object.values(config.paths).filter((name) => isUploaded(uploaded, name)));
-    const plans = await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly, ignoreUnfinishedRestore: options.ignoreUnfinishedRestore });
+    const history = await startHistory(ctx, config, remote, 'backup', dryRun);
+    const plans = await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly, ignoreUnfinishedRestore: options.ignoreUnfinishedRestore, runId: history?.runId });
     planned = plans.length;
     if (mode !== 'silent') {
       for (const plan of plans.filter((p) => p.copyOnly && !p.refusal)) {
@@ -32,7 +33,7 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
       }
       if (dryRun) for (const plan of plans) ctx.out(`[dry run] ${plan.name}: rclone ${plan.args.join(' ')}`);
     }
-    const transfer = await chooseTransfer(ctx, rclone, remote, interrupt.signal, dryRun);
+    const transfer = await chooseTransfer(ctx, rclone, remote, interrupt.signal, dryRun, history);
     const view = await createRunView(ctx, mode, plans, { direction: 'backup', dryRun });
     const hooks = { emit: view.emit, log: log.write, cancelSignal: interrupt.signal, dryRun };
     const ran = await runAll<BackupResult>(

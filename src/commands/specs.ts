@@ -199,3 +199,24 @@ asks on a terminal (or needs --yes), and moves those files to the trash first.
 A remote copy that is missing or empty is never restored (that would delete the local files).
 `,
     );
+
+export const historySpec = () =>
+  new Command('history')
+    .description('the past runs kept on the remote, per mapping: when, what changed, what is kept')
+    .option('--only <name>', 'only this mapping (repeatable)', collect)
+    .option('--json', 'print {mappings: [{name, runs: [...]}]}')
+    .addHelpText(
+      'after',
+      `${examples(['poof history', 'poof history --only Documents --json'])}
+Run ids are UTC times (20261202T151233Z). Each run's folder on the remote,
+.poof-history/<run id>/<NAME>/, holds what that run replaced or deleted; <NAME>.run.json.gz
+beside it lists every file the mapping held after the run.
+`,
+    );
+
+export const versionsSpec = () =>
+  new Command('versions')
+    .argument('<path>', 'a file in a mapped directory (or NAME/path inside the mapping)')
+    .description('every kept version of one file, newest first')
+    .option('--json', 'print {mapping, path, versions: [...]}')
+    .addHelpText('after', examples(['poof versions ~/Documents/report.odt', 'poof versions Documents/report.odt --json']));

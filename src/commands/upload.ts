@@ -5,7 +5,7 @@ import { UsageError } from '../errors.js';
 import { trackBackup } from '../run/inflight.js';
 import { runPipeline } from '../run/pipeline.js';
 import { planMappings } from '../run/plan-mappings.js';
-import { chooseTransfer } from '../run/transfer.js';
+import { chooseTransfer, startHistory } from '../run/transfer.js';
 import { requireCryptKey } from '../safety/crypt-key.js';
 import { markUploaded } from '../run/uploaded.js';
 import { refuseWipeTargets } from '../safety/wipe-targets.js';
@@ -32,7 +32,8 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
     const symlinks = config.symlinks ?? 'follow';
     // Always `rclone copy`: the remote keeps what earlier uploads wiped locally, and a mirror would delete it.
     const copyOnly = new Set(Object.values(config.paths));
-    const plans = await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly, allowEmpty: true, ignoreUnfinishedRestore: options.ignoreUnfinishedRestore });
+    const history = await startHistory(ctx, config, remote, 'upload', dryRun);
+    const plans = await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly, allowEmpty: true, ignoreUnfinishedRestore: options.ignoreUnfinishedRestore, runId: history?.runId });
     planned = plans.length;
     await refuseWipeTargets(plans, { home: ctx.home, configDir: ctx.paths.configDir, stateDir: ctx.paths.stateDir }, Boolean(options.force));
     if (wipeMode === 'shred' && mode !== 'silent') {
@@ -50,7 +51,7 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
       symlinks,
       dryRun,
       beforeWipe: (name: string) => markUploaded(ctx.paths.uploadedFile, [name], new Date()),
-      transfer: await chooseTransfer(ctx, rclone, remote, interrupt.signal, dryRun),
+      transfer: await chooseTransfer(ctx, rclone, remote, interrupt.signal, dryRun, history),
     };
     const view = await createRunView(ctx, mode, plans, { direction: 'backup', dryRun });
     const hooks = { emit: view.emit, log: log.write, cancelSignal: interrupt.signal, dryRun };

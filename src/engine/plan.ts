@@ -1,6 +1,7 @@
 import type { PoofConfig } from '../config/schema.js';
 import { normalizeDir } from '../fs/paths.js';
 import { buildSyncArgs, type SyncArgsInput } from '../rclone/args.js';
+import { historyFolder } from '../rclone/history-args.js';
 import { mappingPath, probeArgsFor, transferSettings, type ResolvedRemote } from '../rclone/remote.js';
 import { stallMsFor } from '../rclone/watchdog.js';
 import { refuseOverlap, refuseSource, refuseUnfinishedRestore, type SourceState } from '../safety/sources.js';
@@ -38,6 +39,8 @@ export interface BackupPlanInput {
   /** Local directories whose last restore did not finish: refused unless ignoreUnfinishedRestore. */
   unfinishedRestores?: ReadonlySet<string> | undefined;
   ignoreUnfinishedRestore?: boolean | undefined;
+  /** With history kept: this run's id, whose folder receives what each mapping replaces. */
+  runId?: string | undefined;
 }
 
 /**
@@ -56,6 +59,7 @@ export function planBackup(input: BackupPlanInput): MappingPlan[] {
       dest: remotePath,
       dryRun: input.dryRun,
       copyOnly: input.copyOnly?.has(name) ?? false,
+      ...(input.runId !== undefined ? { backupDir: historyFolder(remote.root, input.runId, name) } : {}),
     };
     const args = buildSyncArgs(syncInput);
     const refusal =

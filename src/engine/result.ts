@@ -22,6 +22,8 @@ export interface TransferResult {
   deleted: number;
   errors: string[];
   durationMs: number;
+  /** With history kept: the versions this run replaced or deleted, now in its folder on the remote. */
+  kept?: { files: number; bytes: number };
 }
 
 /** What upload did after the copy: proven on the remote, wiped locally, kept. */

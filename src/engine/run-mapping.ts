@@ -47,6 +47,7 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: Mappi
   const copied = new Set<string>();
   const deleted = new Set<string>();
   const errors: string[] = [];
+  const archiving = plan.syncInput?.backupDir !== undefined;
   hooks.log(`# ${new Date().toISOString()} ${plan.name}: rclone ${plan.args.join(' ')}`);
   const result = await runStreamed(rclone, plan.args, {
     cancelSignal: hooks.cancelSignal,
@@ -62,7 +63,10 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: Mappi
         // modification time"), not a directory's metadata.
         if (event.directory) return;
         if (event.action === 'copied') copied.add(event.object);
-        else if (event.action === 'deleted') deleted.add(event.object);
+        // With history kept, rclone's "Deleted" is the second half of a move into the run's
+        // folder (S3); the user's deletions are what it moved there without a replacement.
+        else if (event.action === 'deleted' && !archiving) deleted.add(event.object);
+        else if (event.action === 'archived') deleted.add(event.object);
         else if (hooks.dryRun) {
           const action = dryRunAction(event.message);
           if (action === 'copy' || action === 'delete') {

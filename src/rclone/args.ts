@@ -66,6 +66,11 @@ export interface SyncArgsInput extends TransferSettings {
   filesFrom?: string | undefined;
   /** Send the listed files even when size and time match (a change the storage cannot show). */
   ignoreTimes?: boolean | undefined;
+  /**
+   * Keep what this run replaces or deletes: rclone moves it here (the run's folder under
+   * .poof-history on the same remote, never inside the mirror) instead of overwriting it.
+   */
+  backupDir?: string | undefined;
 }
 
 export interface RestoreArgsInput extends Omit<SyncArgsInput, 'source' | 'dest' | 'copyOnly'> {
@@ -101,6 +106,7 @@ export function buildSyncArgs(input: SyncArgsInput): string[] {
   if (input.excludeFrom !== undefined) args.push('--exclude-from', input.excludeFrom);
   if (input.filesFrom !== undefined) args.push('--files-from', input.filesFrom, '--no-traverse');
   if (input.ignoreTimes) args.push('--ignore-times');
+  if (input.backupDir !== undefined) args.push('--backup-dir', input.backupDir);
   if (input.dryRun) args.push('--dry-run');
   return args;
 }

@@ -16,7 +16,7 @@ export interface RcloneStats {
 
 export type LogEvent =
   | { kind: 'stats'; stats: RcloneStats }
-  | { kind: 'file'; action: 'copied' | 'deleted' | 'updated' | 'skipped'; object: string; message: string; size?: number; directory?: true }
+  | { kind: 'file'; action: FileAction; object: string; message: string; size?: number; directory?: true }
   | { kind: 'error'; message: string; object?: string }
   | { kind: 'other'; level: string; message: string }
   | { kind: 'text'; text: string };
@@ -63,8 +63,18 @@ export function stripTimestamp(line: string): string {
   return line.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d(\.\d+)? /, '').trim();
 }
 
-function fileAction(message: string): 'copied' | 'deleted' | 'updated' | 'skipped' | undefined {
+/**
+ * What rclone did to one file. With --backup-dir, a replaced or deleted file moves into the run's
+ * folder: a rename where the storage can ("Moved (server-side)", not counted), or on S3 a
+ * server-side copy and a delete ("Copied (server-side copy)", then "Deleted"), so those two say
+ * nothing about the user's files; a deletion of the user's is then "Moved into backup dir".
+ */
+export type FileAction = 'copied' | 'deleted' | 'updated' | 'skipped' | 'server-copied' | 'archived';
+
+function fileAction(message: string): FileAction | undefined {
   if (/^Skipped /.test(message)) return 'skipped';
+  if (/^Copied \(server[- ]side copy\)/.test(message)) return 'server-copied';
+  if (/^Moved into backup dir/.test(message)) return 'archived';
   if (/^Copied/.test(message)) return 'copied';
   if (/^Deleted/.test(message)) return 'deleted';
   if (/^Updated/.test(message)) return 'updated';

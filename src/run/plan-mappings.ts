@@ -12,6 +12,8 @@ export interface PlanOptions {
   copyOnly: ReadonlySet<string>;
   allowEmpty?: boolean;
   ignoreUnfinishedRestore?: boolean | undefined;
+  /** With history kept: this run's id. */
+  runId?: string | undefined;
 }
 
 /** Look at every source and the state of unfinished restores, then plan backup or upload transfers. */
@@ -29,5 +31,6 @@ export async function planMappings(ctx: Context, { config }: RunSetup, remote: R
     allowEmpty: Boolean(options.allowEmpty),
     unfinishedRestores: new Set(Object.keys(unfinished.restores)),
     ignoreUnfinishedRestore: options.ignoreUnfinishedRestore,
+    runId: options.runId,
   });
 }

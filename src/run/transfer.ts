@@ -5,6 +5,10 @@ import { runMappingRetryingChanged, type MappingHooks } from '../engine/run-mapp
 import { detectChanges, needsSentRecord, runWithSentRecord } from '../engine/sent-transfer.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
+import type { PoofConfig } from '../config/schema.js';
+import { recordRun, type RecordContext } from '../versions/record-run.js';
+import { runIdFor } from '../versions/run-id.js';
+import { ManifestCache } from '../versions/store.js';
 import { sentStoreIn } from './sent-store.js';
 
 export type Transfer = (plan: MappingPlan, hooks: MappingHooks) => Promise<TransferResult>;
@@ -14,12 +18,39 @@ export type Transfer = (plan: MappingPlan, hooks: MappingHooks) => Promise<Trans
  * show every change by itself (no times and no hashes, or modes kept), else rclone's comparison
  * alone. A dry run changes nothing and records nothing.
  */
-export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: ResolvedRemote, cancelSignal: AbortSignal, dryRun: boolean): Promise<Transfer> {
+export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: ResolvedRemote, cancelSignal: AbortSignal, dryRun: boolean, history?: HistoryRun): Promise<Transfer> {
   const plain: Transfer = (plan, hooks) => runMappingRetryingChanged(rclone, plan, hooks);
   if (dryRun) return plain;
   const detection = await detectChanges(rclone, remote, cancelSignal, ctx.paths.featuresCache);
-  if (!needsSentRecord(detection, remote)) return plain;
-  const store = sentStoreIn(ctx.paths.stateDir);
-  const storage = { withModes: remote.keepsModes, sizeOnly: detection.sizeOnly };
-  return (plan, hooks) => runWithSentRecord(rclone, plan, hooks, store, storage);
+  let transfer = plain;
+  if (needsSentRecord(detection, remote)) {
+    const store = sentStoreIn(ctx.paths.stateDir);
+    const storage = { withModes: remote.keepsModes, sizeOnly: detection.sizeOnly };
+    transfer = (plan, hooks) => runWithSentRecord(rclone, plan, hooks, store, storage);
+  }
+  return history ? recordingHistory(transfer, { rclone, remote, ...history }) : transfer;
+}
+
+/** This run's history: its id (the folder of replaced versions) and what its manifests say. */
+export type HistoryRun = Omit<RecordContext, 'rclone' | 'remote'>;
+
+/** Start a run's history when poof.conf keeps it (the default) and the run changes data. */
+export async function startHistory(ctx: Context, config: PoofConfig, remote: ResolvedRemote, command: string, dryRun: boolean): Promise<HistoryRun | undefined> {
+  if (config.history === false || dryRun) return undefined;
+  const cache = new ManifestCache(ctx.paths.stateDir, remote);
+  const started = new Date();
+  return { cache, runId: runIdFor(started, await cache.runIds()), command, started, excludes: config.excludes };
+}
+
+/** After each transfer, the run's manifest; a finished transfer whose manifest is missing failed. */
+function recordingHistory(transfer: Transfer, context: RecordContext): Transfer {
+  return async (plan, hooks) => {
+    const result = await transfer(plan, hooks);
+    const { problem, keptBytes, keptFiles } = await recordRun(context, plan, result);
+    // rclone counts the moves into the run's folder as bytes sent (and on S3, where a move is a
+    // copy and a delete, as transfers and deletes too): the figures are of the user's files.
+    const stats = result.stats && keptBytes !== undefined ? { ...result.stats, bytes: Math.max(0, result.stats.bytes - keptBytes), transfers: result.copied, deletes: result.deleted } : result.stats;
+    const exact = { ...result, ...(stats ? { stats } : {}), ...(keptFiles ? { kept: { files: keptFiles, bytes: keptBytes ?? 0 } } : {}) };
+    return problem ? { ...exact, status: 'failed', reason: `the files were copied, but ${problem}` } : exact;
+  };
 }

@@ -53,6 +53,7 @@ export function formatFacts(result: MappingResult | TransferResult, dryRun: bool
     `${verb} ${plural(result.copied, 'file')} (${bytes})`,
     `${del} ${result.deleted}`,
     ...(trashed ? [`${trashed} replaced or deleted local ${trashed === 1 ? 'file' : 'files'} ${keptIn ? `kept in ${keptIn}` : 'in the trash'}`] : []),
+    ...(result.kept ? [`${plural(result.kept.files, 'replaced version')} kept (${formatBytes(result.kept.bytes)})`] : []),
     plural(errors, 'error'),
     `${(result.durationMs / 1000).toFixed(1)} s`,
   ].join(', ');

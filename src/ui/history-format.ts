@@ -1,0 +1,65 @@
+import type { RunManifest } from '../versions/manifest.js';
+import { timeOfRunId } from '../versions/run-id.js';
+import type { FileVersion } from '../versions/state.js';
+import { formatBytes } from './format.js';
+
+/** Pure: a run id as the user's local time, `2026-12-02 16:27:04`. */
+export function localTimeOf(runId: string): string {
+  const t = timeOfRunId(runId);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())} ${pad(t.getHours())}:${pad(t.getMinutes())}:${pad(t.getSeconds())}`;
+}
+
+/** What one run of one mapping did and keeps, as `poof history` shows and prints it. */
+export interface RunSummary {
+  id: string;
+  time: string;
+  complete: boolean;
+  command: string;
+  added: number;
+  changed: number;
+  deleted: number;
+  /** What its folder holds now (after any prune): the versions it replaced or deleted. */
+  keptFiles: number;
+  keptBytes: number;
+}
+
+/** Pure: one run's summary from its manifest and what its folder holds. */
+export function summarizeRun(manifest: RunManifest, kept: Map<string, number> | undefined): RunSummary {
+  return {
+    id: manifest.runId,
+    time: localTimeOf(manifest.runId),
+    complete: manifest.status === 'complete',
+    command: manifest.command,
+    added: manifest.counts.added,
+    changed: manifest.counts.changed,
+    deleted: manifest.counts.deleted,
+    keptFiles: kept?.size ?? 0,
+    keptBytes: [...(kept?.values() ?? [])].reduce((a, b) => a + b, 0),
+  };
+}
+
+/** Pure: the lines of one mapping's history, newest run first. */
+export function formatHistory(name: string, runs: RunSummary[]): string[] {
+  if (runs.length === 0) return [`${name}: no runs kept yet (the next backup that changes something starts its history)`];
+  const lines = [`${name}: ${runs.length} ${runs.length === 1 ? 'run' : 'runs'} kept`];
+  for (const run of [...runs].reverse()) {
+    const what = run.complete ? `+${run.added} added, ${run.changed} changed, ${run.deleted} deleted` : 'did not finish (not a target of --at unless named by its id)';
+    const kept = run.keptFiles > 0 ? `; keeps ${run.keptFiles} replaced ${run.keptFiles === 1 ? 'version' : 'versions'} (${formatBytes(run.keptBytes)})` : '';
+    lines.push(`  ${run.id}  ${run.time}  ${run.command}: ${what}${kept}`);
+  }
+  return lines;
+}
+
+/** Pure: the lines of `poof versions`, newest first. */
+export function formatVersions(where: string, versions: FileVersion[]): string[] {
+  if (versions.length === 0) return [`${where}: no kept version`];
+  return [
+    `${where}: ${versions.length} ${versions.length === 1 ? 'version' : 'versions'}, newest first`,
+    ...versions.map((v) => {
+      const since = v.since ? `as of run ${v.since} (${localTimeOf(v.since)})` : 'as of a run before the kept history';
+      const until = v.replacedBy ? `until run ${v.replacedBy} (${localTimeOf(v.replacedBy)}), kept in its folder` : 'current: in the mirror';
+      return `  ${formatBytes(v.size).padStart(9)}  ${since}, ${until}`;
+    }),
+  ];
+}

@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { writeFileAtomic } from '../fs/atomic-write.js';
+import { buildCopyListedArgs, buildHistoryListArgs, buildPutFileArgs, historyRoot, manifestName, manifestPath } from '../rclone/history-args.js';
+import { lastErrorLine } from '../rclone/log-parse.js';
+import type { ResolvedRemote } from '../rclone/remote.js';
+import type { Rclone } from '../rclone/runner.js';
+import { decodeManifest, encodeManifest, type RunManifest } from './manifest.js';
+import { RUN_ID } from './run-id.js';
+import type { KeptVersions } from './state.js';
+
+/** Everything kept under .poof-history, from one listing: per mapping, each run's versions and manifests. */
+export interface HistoryListing {
+  /** By mapping name: run id -> path -> size of each kept version. */
+  kept: Map<string, KeptVersions>;
+  /** By mapping name: the run ids that have a manifest. */
+  manifests: Map<string, string[]>;
+}
+
+/**
+ * Manifests are immutable once written, so each is fetched once and kept in the state directory,
+ * per remote tree; `latest.json` names each mapping's newest complete one, so a backup that
+ * changed nothing writes none and asks the remote nothing.
+ */
+export class ManifestCache {
+  readonly dir: string;
+
+  constructor(stateDir: string, remote: ResolvedRemote) {
+    const key = createHash('sha256').update(`${remote.configFile}\u0000${remote.root}`).digest('hex').slice(0, 16);
+    this.dir = path.join(stateDir, 'versions', key);
+  }
+
+  file(runId: string, name: string): string {
+    return path.join(this.dir, runId, manifestName(name));
+  }
+
+  async read(runId: string, name: string): Promise<RunManifest | undefined> {
+    const data = await readFile(this.file(runId, name)).catch(() => undefined);
+    if (!data) return undefined;
+    try {
+      return decodeManifest(data);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async save(manifest: RunManifest, data: Buffer): Promise<void> {
+    await mkdir(path.dirname(this.file(manifest.runId, manifest.mapping)), { recursive: true, mode: 0o700 });
+    await writeFile(this.file(manifest.runId, manifest.mapping), data, { mode: 0o600 });
+    if (manifest.status !== 'complete') return;
+    const latest = await this.latestAll();
+    if ((latest[manifest.mapping] ?? '') < manifest.runId) {
+      latest[manifest.mapping] = manifest.runId;
+      await writeFileAtomic(path.join(this.dir, 'latest.json'), `${JSON.stringify(latest)}\n`);
+    }
+  }
+
+  /** The run ids this machine has manifests of, oldest first. */
+  async runIds(): Promise<string[]> {
+    const entries = await readdir(this.dir).catch(() => [] as string[]);
+    return entries.filter((name) => RUN_ID.test(name)).sort();
+  }
+
+  /** The newest complete manifest this machine wrote or read for a mapping. */
+  async latest(name: string): Promise<RunManifest | undefined> {
+    const id = (await this.latestAll())[name];
+    return id ? this.read(id, name) : undefined;
+  }
+
+  private async latestAll(): Promise<Record<string, string>> {
+    try {
+      return JSON.parse(await readFile(path.join(this.dir, 'latest.json'), 'utf8')) as Record<string, string>;
+    } catch {
+      return {};
+    }
+  }
+}
+
+/** Write one manifest to the remote (and the cache): a temporary file, then `rclone copyto`. */
+export async function putManifest(rclone: Rclone, remote: ResolvedRemote, cache: ManifestCache, manifest: RunManifest, timeoutMs = 10 * 60_000): Promise<void> {
+  const data = encodeManifest(manifest);
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-manifest-'));
+  try {
+    const local = path.join(scratch, manifestName(manifest.mapping));
+    await writeFile(local, data, { mode: 0o600 });
+    const result = await rclone.run(buildPutFileArgs(remote.configFile, local, manifestPath(remote.root, manifest.runId, manifest.mapping)), { timeoutMs });
+    if (result.exitCode !== 0) throw new Error(`rclone exited ${result.exitCode}: ${lastErrorLine(result.stderr)}`);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  await cache.save(manifest, data);
+}
+
+/** List the whole history in one rclone call; a remote without one yet has an empty history. */
+export async function listHistory(rclone: Rclone, remote: ResolvedRemote, cancelSignal?: AbortSignal): Promise<HistoryListing> {
+  const result = await rclone.run(buildHistoryListArgs(remote.configFile, remote.root, Boolean(remote.tuning.fastList)), { timeoutMs: 30 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
+  const listing: HistoryListing = { kept: new Map(), manifests: new Map() };
+  // Exit 3: no .poof-history yet (rclone 1.60 and 1.75 alike).
+  if (result.exitCode === 3 || (result.exitCode !== 0 && /directory not found/i.test(result.stderr))) return listing;
+  if (result.exitCode !== 0) throw new Error(`could not list ${historyRoot(remote.root)}: rclone exited ${result.exitCode}: ${lastErrorLine(result.stderr)}`);
+  for (const entry of JSON.parse(result.stdout || '[]') as Array<{ Path: string; Size: number }>) {
+    const [runId, first, ...rest] = entry.Path.split('/');
+    if (!runId || !RUN_ID.test(runId) || !first) continue;
+    if (rest.length === 0) {
+      const manifest = /^(.+)\.run\.json\.gz$/.exec(first);
+      if (manifest) listing.manifests.set(manifest[1]!, [...(listing.manifests.get(manifest[1]!) ?? []), runId].sort());
+      continue;
+    }
+    const byRun = listing.kept.get(first) ?? new Map<string, Map<string, number>>();
+    listing.kept.set(first, byRun);
+    const files = byRun.get(runId) ?? new Map<string, number>();
+    byRun.set(runId, files);
+    files.set(rest.join('/'), entry.Size);
+  }
+  return listing;
+}
+
+/** Read the manifests of one mapping, fetching the ones this machine has not seen in one rclone call. */
+export async function readManifests(rclone: Rclone, remote: ResolvedRemote, cache: ManifestCache, name: string, runIds: string[], cancelSignal?: AbortSignal): Promise<RunManifest[]> {
+  const missing: string[] = [];
+  for (const id of runIds) if (!(await cache.read(id, name))) missing.push(id);
+  if (missing.length > 0) {
+    const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-manifests-'));
+    try {
+      const list = path.join(scratch, 'files.list');
+      await writeFile(list, `${missing.map((id) => `${id}/${manifestName(name)}`).join('\n')}\n`);
+      const into = path.join(scratch, 'in');
+      const result = await rclone.run(buildCopyListedArgs(remote.configFile, historyRoot(remote.root), into, list, false), { timeoutMs: 30 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
+      if (result.exitCode !== 0) throw new Error(`could not read the run manifests of ${name}: rclone exited ${result.exitCode}: ${lastErrorLine(result.stderr)}`);
+      for (const id of missing) {
+        const data = await readFile(path.join(into, id, manifestName(name)));
+        const manifest = decodeManifest(data);
+        if (manifest.runId !== id || manifest.mapping !== name) throw new Error(`${id}/${manifestName(name)} names run ${manifest.runId} of ${manifest.mapping}`);
+        await cache.save(manifest, data);
+      }
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+  const out: RunManifest[] = [];
+  for (const id of runIds) out.push((await cache.read(id, name))!);
+  return out;
+}
