@@ -21,6 +21,7 @@ import {
   statusSpec,
   historySpec,
   versionsSpec,
+  restoreSpec,
   uploadSpec,
   verifySpec,
 } from './commands/specs.js';
@@ -77,7 +78,7 @@ function run<Options>(load: () => Promise<Action<Options>>) {
  */
 function attach<Options extends OptionValues>(
   parent: CommandUnknownOpts,
-  child: Command<[], Options> | Command<[string], Options>,
+  child: Command<[], Options> | Command<[string], Options> | Command<[string[]], Options>,
   load: () => Promise<Action<Options>>,
 ): void {
   child.copyInheritedSettings(parent);
@@ -137,6 +138,8 @@ export function buildProgram() {
   attach(program, historySpec(), async () => (await import('./commands/history.js')).historyCommand);
 
   attach(program, versionsSpec(), async () => (await import('./commands/history.js')).versionsCommand);
+
+  attach(program, restoreSpec(), async () => (await import('./commands/download.js')).restoreCommand);
 
   return program;
 }

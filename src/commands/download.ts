@@ -17,16 +17,35 @@ import { readUnfinished, updateUnfinished } from '../run/unfinished.js';
 import { requireCryptKey } from '../safety/crypt-key.js';
 import { checkTarget, refuseRestoreRoot } from '../safety/targets.js';
 import { formatBytes, formatUnfinishedBackup } from '../ui/format.js';
+import { localTimeOf } from '../ui/history-format.js';
 import { confirmOrDecline } from '../ui/prompts.js';
 import { createRunView, outputMode } from '../ui/run-view.js';
-import type { downloadSpec, OptionsOf } from './specs.js';
+import { inspectAt, passesFor, type AtTarget } from '../restore/at.js';
+import { locate } from '../versions/locate.js';
+import { listHistory, ManifestCache, readManifests } from '../versions/store.js';
+import { parseWhen, type When } from '../versions/when.js';
+import type { downloadSpec, OptionsOf, restoreSpec } from './specs.js';
 
 export type DownloadOptions = OptionsOf<typeof downloadSpec>;
+export type RestoreOptions = OptionsOf<typeof restoreSpec>;
+
+/** `poof restore --at WHEN [PATH...]`: download's safety, a past run's files. */
+export async function restoreCommand(ctx: Context, options: RestoreOptions, args: string[]): Promise<number> {
+  const at = parseWhen(options.at, new Date());
+  if (!at) throw new UsageError(`--at "${options.at}" is not a run or a time`, 'give a run id (poof history), a date such as 2026-11-20, a local time such as 2026-11-20T14:00, or an age such as 3d');
+  return restoreFromRemote(ctx, options, { at, paths: args });
+}
+
+export function downloadCommand(ctx: Context, options: DownloadOptions): Promise<number> {
+  return restoreFromRemote(ctx, options);
+}
 
 /** Files listed by name in the plan before asking; the rest are counted. */
 const LISTED = 20;
 
-export async function downloadCommand(ctx: Context, options: DownloadOptions): Promise<number> {
+/** download (the mirror) and restore --at (a past run): the same safety, the same steps. */
+async function restoreFromRemote(ctx: Context, options: DownloadOptions, past?: { at: When; paths: string[] }): Promise<number> {
+  const command = past ? 'restore' : 'download';
   const where = { cwd: ctx.cwd, home: ctx.home };
   const to = options.to !== undefined ? resolveDir(options.to, where) : undefined;
   const keepDir = options.keepDir !== undefined ? resolveDir(options.keepDir, where) : undefined;
@@ -35,16 +54,23 @@ export async function downloadCommand(ctx: Context, options: DownloadOptions): P
   const mode = outputMode(ctx, options);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 
-  let inspected: InspectedTarget[] = [];
-  const { exitCode, outcome, signal } = await runPipeline(ctx, { command: 'download', dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
+  let inspected: AtTarget[] = [];
+  const { exitCode, outcome, signal } = await runPipeline(ctx, { command, dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
     const { config, names } = setup;
+    // PATHs name files or directories inside mappings: only those mappings, only those paths.
+    const scopes = new Map<string, string[]>();
+    for (const wanted of past?.paths ?? []) {
+      const found = locate(ctx, wanted, Object.entries(config.paths).map(([localDir, name]) => ({ name, localDir })));
+      scopes.set(found.name, [...(scopes.get(found.name) ?? []), found.rel]);
+    }
+    const only = scopes.size > 0 ? [...scopes.keys()].filter((name) => !options.only || options.only.includes(name)) : options.only;
     if (options.to !== undefined && to !== undefined) {
       const problem = await refuseRestoreRoot(options.to, to, Object.keys(config.paths));
       if (problem) throw new UsageError(problem);
     }
     const { sizeOnly } = await detectChanges(rclone, remote, interrupt.signal, ctx.paths.featuresCache);
     const settings: RestoreSettings = { config, remote, sizeOnly };
-    const targets = planRestoreTargets({ ...settings, only: options.only, to, places });
+    const targets = planRestoreTargets({ ...settings, only, to, places });
     for (const target of targets) {
       if (target.refusal) continue;
       const reason = await checkTarget(target.localDir, places);
@@ -56,7 +82,17 @@ export async function downloadCommand(ctx: Context, options: DownloadOptions): P
     // rclone lists a crypt remote opened with a wrong password as empty: prove the keys first.
     await requireCryptKey(rclone, remote, names, interrupt.signal);
     // Plan first, with no task list on screen, so the question below is not garbled.
-    for (const target of targets) inspected.push(await inspectTarget(rclone, target, settings, interrupt.signal));
+    if (past) {
+      // Everything a past run needs is on the remote: its manifest, the mirror, the runs' folders.
+      const listing = await listHistory(rclone, remote, interrupt.signal);
+      const cache = new ManifestCache(ctx.paths.stateDir, remote);
+      for (const target of targets) {
+        const manifests = target.refusal ? [] : await readManifests(rclone, remote, cache, target.name, listing.manifests.get(target.name) ?? [], interrupt.signal);
+        const versions = { manifests, kept: listing.kept.get(target.name) ?? new Map() };
+        inspected.push(await inspectAt(rclone, target, settings, versions, past.at, scopes.get(target.name) ?? [], interrupt.signal));
+      }
+      if (mode !== 'silent') for (const target of inspected.filter((t) => t.runId && !t.refusal)) ctx.out(`${target.name}: as after run ${target.runId} (${localTimeOf(target.runId!)})`);
+    } else for (const target of targets) inspected.push(await inspectTarget(rclone, target, settings, interrupt.signal));
     if (mode !== 'silent') for (const target of inspected) for (const line of formatRestorePlan(target, LISTED)) ctx.out(line);
     const { backups } = await readUnfinished(ctx.paths.unfinishedFile);
     for (const target of inspected) {
@@ -67,7 +103,7 @@ export async function downloadCommand(ctx: Context, options: DownloadOptions): P
     }
     if (interrupt.signal.aborted) return { results: [], notRun: inspected.map((t) => t.name) };
     if (dryRun) return { results: inspected.map(dryRunResult), notRun: [] };
-    await confirmRestore(ctx, inspected, options, keepDir, interrupt.signal);
+    await confirmRestore(ctx, inspected, options, keepDir, interrupt.signal, command);
 
     const plans: MappingPlan[] = inspected.map((target) => ({
       name: target.name,
@@ -92,6 +128,7 @@ export async function downloadCommand(ctx: Context, options: DownloadOptions): P
           keptIn,
           linksMode: config.symlinks === 'links',
           argsFor: (stagingDir: string) => restoreArgsFor(target, settings, stagingDir),
+          ...(past ? { passesFor: (stagingDir: string) => passesFor(target, settings, stagingDir) } : {}),
         };
         if (plan.refusal) return restoreMapping(rclone, target, plan, restoreMode, hooks);
         // Recorded before anything local changes, removed only when the restore finished: a
@@ -108,19 +145,19 @@ export async function downloadCommand(ctx: Context, options: DownloadOptions): P
     await view.finish();
     return ran;
   });
-  return report(ctx, options, exitCode, inspected, outcome, dryRun, signal);
+  return report(ctx, options, exitCode, inspected, outcome, dryRun, signal, command);
 }
 
 /** Ask before anything local is replaced or deleted: on a terminal, or --yes without one. */
-async function confirmRestore(ctx: Context, inspected: InspectedTarget[], options: DownloadOptions, keepDir: string | undefined, signal: AbortSignal): Promise<void> {
+async function confirmRestore(ctx: Context, inspected: InspectedTarget[], options: DownloadOptions, keepDir: string | undefined, signal: AbortSignal, command: string): Promise<void> {
   const endangered = countEndangered(inspected.map((t) => t.changes));
   if (endangered.files === 0 || options.yes) return;
   const where = keepDir ? `moved to ${keepDir}` : 'moved to the trash first';
   const what = `${endangered.files} local ${endangered.files === 1 ? 'file' : 'files'} (${formatBytes(endangered.bytes)})`;
   if (!ctx.interactive) {
-    throw new UsageError(`download would replace or delete ${what}; nothing was changed`, `check the list above, then run it again on a terminal to confirm, or pass --yes (they are ${where})`);
+    throw new UsageError(`${command} would replace or delete ${what}; nothing was changed`, `check the list above, then run it again on a terminal to confirm, or pass --yes (they are ${where})`);
   }
-  await confirmOrDecline(`Restore, replacing or deleting ${what}? They are ${where}.`, 'download cancelled; nothing was changed', signal);
+  await confirmOrDecline(`Restore, replacing or deleting ${what}? They are ${where}.`, `${command} cancelled; nothing was changed`, signal);
 }
 
 /** Pure: the result of a mapping in a dry run, from its plan. */
@@ -131,19 +168,19 @@ function dryRunResult(target: InspectedTarget): RestoreResult {
   return { ...base, status: 'ok', copied: restore.length + replace.length, deleted: remove.length };
 }
 
-function report(ctx: Context, options: DownloadOptions, exitCode: number, inspected: InspectedTarget[], outcome: RunAllOutcome<RestoreResult | MappingResult>, dryRun: boolean, signal: NodeJS.Signals | undefined): number {
+function report(ctx: Context, options: DownloadOptions, exitCode: number, inspected: AtTarget[], outcome: RunAllOutcome<RestoreResult | MappingResult>, dryRun: boolean, signal: NodeJS.Signals | undefined, command: string): number {
   const { results } = outcome;
   const ok = exitCode === 0;
   if (options.json) {
-    const mappings = inspected.map((t) => {
+    const mappings = inspected.map(({ passes: _passes, ...t }) => {
       const result = results.find((r) => r.name === t.name);
       return { ...t, ...(result ? { result } : {}) };
     });
-    ctx.out(JSON.stringify({ ok, command: 'download', dryRun, ...(signal ? { interrupted: signal } : {}), exitCode, mappings, notRun: outcome.notRun }, null, 2));
+    ctx.out(JSON.stringify({ ok, command, dryRun, ...(signal ? { interrupted: signal } : {}), exitCode, mappings, notRun: outcome.notRun }, null, 2));
     return exitCode;
   }
   if (dryRun) {
-    if (!options.quiet) ctx.out(ok ? 'download dry run: nothing was changed' : 'download dry run: some mappings would be refused (above); nothing was changed');
+    if (!options.quiet) ctx.out(ok ? `${command} dry run: nothing was changed` : `${command} dry run: some mappings would be refused (above); nothing was changed`);
     return exitCode;
   }
   for (const result of results.filter((r) => r.status === 'failed' && r.rcloneExit !== undefined && r.rcloneExit > 0)) {
@@ -153,11 +190,11 @@ function report(ctx: Context, options: DownloadOptions, exitCode: number, inspec
   const trashed = results.reduce((sum, r) => sum + (r.kind === 'restore' ? r.trashed : 0), 0);
   const kept = trashed > 0 ? `; ${trashed} replaced or deleted local ${trashed === 1 ? 'file is' : 'files are'} ${options.keepDir ? 'in --keep-dir' : 'in the trash'}` : '';
   if (ok) {
-    if (!options.quiet) ctx.out(`download complete: ${results.length} of ${results.length} mappings restored${kept}`);
+    if (!options.quiet) ctx.out(`${command} complete: ${results.length} of ${results.length} mappings restored${kept}`);
   } else {
     const bad = results.filter((r) => r.status !== 'ok').length + outcome.notRun.length;
     // An interruption after the last mapping finished left nothing unfinished: the signal line said it all.
-    if (bad > 0)     ctx.err(`poof: download incomplete: ${bad} of ${inspected.length} mappings were not restored${kept}`);
+    if (bad > 0)     ctx.err(`poof: ${command} incomplete: ${bad} of ${inspected.length} mappings were not restored${kept}`);
   }
   return exitCode;
 }

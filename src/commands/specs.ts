@@ -220,3 +220,30 @@ export const versionsSpec = () =>
     .description('every kept version of one file, newest first')
     .option('--json', 'print {mapping, path, versions: [...]}')
     .addHelpText('after', examples(['poof versions ~/Documents/report.odt', 'poof versions Documents/report.odt --json']));
+
+export const restoreSpec = () =>
+  new Command('restore')
+    .argument('[paths...]', 'only these files or directories (in a mapped directory, or NAME/path)')
+    .description('restore the mapped directories (or just PATHs) as they were after a past run; local files it replaces or deletes go to the trash first')
+    .requiredOption('--at <when>', 'the run: its id (poof history), a date 2026-11-20, a local time 2026-11-20T14:00, or an age such as 3d')
+    .option('--only <name>', 'restore only the mapping with this remote name (repeatable)', collect)
+    .option('--to <dir>', 'restore into DIR/NAME instead of each mapped directory')
+    .option('--keep-dir <dir>', 'move replaced or deleted local files into DIR instead of the trash')
+    .option('-y, --yes', 'do not ask before replacing or deleting local files (needed without a terminal)')
+    .option('--dry-run', 'show what would be restored, replaced and deleted; change nothing')
+    .option('--json', 'print one JSON result object')
+    .option('-q, --quiet', 'print only errors')
+    .addHelpText(
+      'after',
+      `${examples([
+        'poof history                                        # the runs kept',
+        'poof restore --at 3d --to /tmp/three-days-ago        # everything, as three days ago, beside your files',
+        'poof restore --at 2026-11-20 ~/Documents/report.odt  # one file, as after the last run that day',
+        'poof restore --at 20261120T130000Z --only Documents --dry-run',
+      ])}
+--at picks the last complete run at or before WHEN (by when it started; a date alone means the
+end of that day, local time); a run that did not finish is used only when named by its id.
+Files the run did not have are removed (to the trash, after asking), files it had are brought
+back as it left them. The remote is read only: the mirror and every kept run stay as they are.
+`,
+    );

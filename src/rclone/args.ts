@@ -129,6 +129,15 @@ export function buildRestoreArgs(input: RestoreArgsInput): string[] {
   return ['copy', input.remotePath, input.stagingDir, ...transferFlags(input, tuning), '--compare-dest', input.localDir];
 }
 
+/**
+ * Pure: one pass of a restore of a past run: copy exactly the listed files (paths relative to
+ * `source`, the mirror or one run's folder of kept versions) into the staging directory, with
+ * the same flags as any restore (links, modes), so their times and modes come back too.
+ */
+export function buildListedRestoreArgs(input: Omit<RestoreArgsInput, 'remotePath' | 'localDir' | 'stagingDir'>, source: string, stagingDir: string, filesFrom: string): string[] {
+  return ['copy', source, stagingDir, ...transferFlags({ ...input, filesFrom }, input.tuning), '--files-from', filesFrom, '--no-traverse'];
+}
+
 /** Pure: the flags a backup and a restore share. */
 function transferFlags(input: Omit<SyncArgsInput, 'source' | 'dest'>, tuning: RcloneTuning): string[] {
   const args = [...baseFlags(input.configFile)];

@@ -3,7 +3,7 @@ import { chmod, cp, link, lstat, mkdir, readdir, readFile, rename, rm, unlink, w
 import path from 'node:path';
 import { syncPaths } from '../fs/atomic-write.js';
 import type { MappingPlan } from '../engine/plan.js';
-import type { RestoreResult } from '../engine/result.js';
+import { sumStats, withStats, type RestoreResult, type TransferResult } from '../engine/result.js';
 import { runMapping, type MappingHooks } from '../engine/run-mapping.js';
 import { STAGING_NAME, STAGING_PREFIX } from '../rclone/args.js';
 import type { Rclone } from '../rclone/runner.js';
@@ -19,6 +19,11 @@ export interface RestoreMode {
   linksMode: boolean;
   /** The restore's rclone argv, given the staging directory. */
   argsFor: (stagingDir: string) => string[];
+  /**
+   * Instead of argsFor: several rclone passes into the staging directory (a past run's files
+   * come from the mirror and from several runs' folders), and what to clean up after them.
+   */
+  passesFor?: (stagingDir: string) => Promise<{ passes: string[][]; cleanup: () => Promise<void> }>;
 }
 
 /**
@@ -75,7 +80,7 @@ export async function restoreMapping(
   // The marker tells poof's own staging directory from anything a user may have named alike.
   await mkdir(staging);
   await writeFile(path.join(staging, STAGING_MARKER), '');
-  const copied = await runMapping(rclone, { ...plan, args: mode.argsFor(staging) }, hooks);
+  const copied = mode.passesFor ? await runPasses(rclone, plan, hooks, await mode.passesFor(staging)) : await runMapping(rclone, { ...plan, args: mode.argsFor(staging) }, hooks);
   if (copied.status !== 'ok') {
     // Partial files stay in the staging directory, never under a real name; the next restore removes it.
     return { ...copied, ...base, ...kept(), errors: copied.errors, copied: 0, deleted: removed, trashed: movedAside, durationMs: Date.now() - started };
@@ -114,6 +119,29 @@ export async function restoreMapping(
     deleted: removed,
     trashed: movedAside,
     durationMs: Date.now() - started,
+  };
+}
+
+/** Run each pass in turn into the staging directory; the first that fails stops the restore. */
+async function runPasses(rclone: Rclone, plan: MappingPlan, hooks: MappingHooks, planned: { passes: string[][]; cleanup: () => Promise<void> }): Promise<TransferResult> {
+  const done: TransferResult[] = [];
+  try {
+    for (const args of planned.passes) {
+      const { changing: _changing, ...result } = await runMapping(rclone, { ...plan, args }, hooks);
+      done.push(result);
+      if (result.status !== 'ok') break;
+    }
+  } finally {
+    await planned.cleanup();
+  }
+  const failed = done.find((r) => r.status !== 'ok');
+  return {
+    ...(failed ?? done.at(-1) ?? { name: plan.name, localDir: plan.localDir, remotePath: plan.remotePath, status: 'ok' as const }),
+    ...withStats(sumStats(done.map((r) => r.stats))),
+    copied: done.reduce((sum, r) => sum + r.copied, 0),
+    deleted: 0,
+    errors: done.flatMap((r) => r.errors),
+    durationMs: done.reduce((sum, r) => sum + r.durationMs, 0),
   };
 }
 

@@ -1,0 +1,100 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { buildListedRestoreArgs, buildLocalListArgs } from '../rclone/args.js';
+import { historyFolder } from '../rclone/history-args.js';
+import { lastErrorLine } from '../rclone/log-parse.js';
+import { transferSettings } from '../rclone/remote.js';
+import type { Rclone } from '../rclone/runner.js';
+import type { RunManifest } from '../versions/manifest.js';
+import { stateAfter, type KeptVersions, type StoredFile } from '../versions/state.js';
+import { pickRun, type When } from '../versions/when.js';
+import type { InspectedTarget } from './inspect.js';
+import type { PlannedFile, RestoreChanges, RestoreSettings, RestoreTarget } from './plan.js';
+
+/** A restore of a past run: the run, and which stored files each rclone pass brings back. */
+export interface AtTarget extends InspectedTarget {
+  runId?: string;
+  /** Source (the mirror or a run's folder) -> paths below it to copy. */
+  passes?: Array<{ source: string; files: string[] }>;
+}
+
+/** What the remote keeps for one mapping. */
+export interface MappingVersions {
+  manifests: RunManifest[];
+  kept: KeptVersions;
+}
+
+/**
+ * Plan a restore of one mapping as it was after the run `when` names: every file that run left
+ * (within `scope`: paths or directories inside the mapping; all when empty), compared with
+ * what is in the local directory now. Files missing locally are restored; files that differ are
+ * replaced; local files the run did not have (added later) are removed. Replaced and removed
+ * files go aside first, as for download. No rclone dry run: the run's manifest says it all.
+ */
+export async function inspectAt(rclone: Rclone, target: RestoreTarget, settings: RestoreSettings, versions: MappingVersions, when: When, scope: string[], cancelSignal: AbortSignal): Promise<AtTarget> {
+  if (target.refusal) return target;
+  const runs = versions.manifests.map((m) => ({ id: m.runId, complete: m.status === 'complete' }));
+  const runId = pickRun(when, runs);
+  if (!runId) {
+    const first = runs.filter((r) => r.complete).map((r) => r.id).sort()[0];
+    return { ...target, refusal: first ? `no complete run at or before that time (the oldest kept is ${first})` : 'no run kept yet (history starts with the next backup that changes something)' };
+  }
+  const manifest = versions.manifests.find((m) => m.runId === runId)!;
+  if (!manifest.files) return { ...target, runId, refusal: `run ${runId} did not finish, so poof does not know every file it left; choose the run before it (poof history)` };
+  const inScope = (file: string) => scope.length === 0 || scope.some((s) => file === s || file.startsWith(`${s}/`));
+  const wanted = stateAfter(manifest, versions.kept).filter((f) => inScope(f.path));
+  if (scope.length > 0 && wanted.length === 0) return { ...target, runId, refusal: `run ${runId} had none of: ${scope.join(', ')}` };
+  const local = await listLocal(rclone, target, settings, cancelSignal);
+  if (typeof local === 'string') return { ...target, runId, refusal: local };
+  const changes: RestoreChanges = { restore: [], replace: [], remove: [], touch: 0 };
+  const fetch: StoredFile[] = [];
+  for (const file of wanted) {
+    const here = local.get(file.path);
+    if (here && here.size === file.size && here.mtime === file.mtime) continue;
+    fetch.push(file);
+    (here ? changes.replace : changes.restore).push(here ? { path: file.path, size: here.size } : { path: file.path, size: file.size });
+  }
+  const keep = new Set(wanted.map((f) => f.path));
+  for (const [file, here] of local) if (inScope(file) && !keep.has(file)) changes.remove.push({ path: file, size: here.size } as PlannedFile);
+  const bySource = new Map<string, string[]>();
+  for (const file of fetch) {
+    const source = file.from ? historyFolder(settings.remote.root, file.from, target.name) : target.remotePath;
+    bySource.set(source, [...(bySource.get(source) ?? []), file.path]);
+  }
+  return {
+    ...target,
+    runId,
+    remoteFiles: wanted.length,
+    remoteBytes: wanted.reduce((sum, f) => sum + f.size, 0),
+    changes,
+    passes: [...bySource].map(([source, files]) => ({ source, files })),
+  };
+}
+
+/** The local files as a backup sees them (the same links and excludes), by path: size and time. */
+async function listLocal(rclone: Rclone, target: RestoreTarget, settings: RestoreSettings, cancelSignal: AbortSignal): Promise<Map<string, { size: number; mtime: number }> | string> {
+  const listed = await rclone.run(buildLocalListArgs({ ...transferSettings(settings.config, settings.remote), source: target.localDir }), { timeoutMs: 30 * 60_000, cancelSignal });
+  const out = new Map<string, { size: number; mtime: number }>();
+  // A --to directory that does not exist yet holds nothing.
+  if (listed.exitCode === 3) return out;
+  if (listed.exitCode !== 0) return `could not list ${target.localDir}: ${lastErrorLine(listed.stderr)}`;
+  for (const entry of JSON.parse(listed.stdout || '[]') as Array<{ Path: string; Size: number; ModTime: string }>) {
+    if (entry.Path.startsWith('.poof-restore-')) continue;
+    out.set(entry.Path, { size: entry.Size, mtime: Date.parse(entry.ModTime) });
+  }
+  return out;
+}
+
+/** The rclone passes of a planned restore of a past run, with their file lists written to a scratch dir. */
+export async function passesFor(target: AtTarget, settings: RestoreSettings, stagingDir: string): Promise<{ passes: string[][]; cleanup: () => Promise<void> }> {
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-at-'));
+  const passes: string[][] = [];
+  let n = 0;
+  for (const pass of target.passes ?? []) {
+    const list = path.join(scratch, `pass-${n++}.list`);
+    await writeFile(list, `${pass.files.join('\n')}\n`);
+    passes.push(buildListedRestoreArgs(transferSettings(settings.config, settings.remote), pass.source, stagingDir, list));
+  }
+  return { passes, cleanup: () => rm(scratch, { recursive: true, force: true }) };
+}
