@@ -18,6 +18,7 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
   const dryRun = Boolean(options.dryRun);
   const mode = outputMode(ctx, options);
   let planned = 0;
+  let runId: string | undefined;
   const { exitCode, outcome, signal } = await runPipeline(ctx, { command: 'backup', dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
     const { config, names } = setup;
     // Other keys would write a second encrypted tree beside the first, and verify would pass for both.
@@ -25,6 +26,7 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
     const uploaded = await readUploaded(ctx.paths.uploadedFile);
     const copyOnly = new Set(Object.values(config.paths).filter((name) => isUploaded(uploaded, name)));
     const history = await startHistory(ctx, config, remote, 'backup', dryRun);
+    runId = history?.runId;
     const plans = await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly, ignoreUnfinishedRestore: options.ignoreUnfinishedRestore, runId: history?.runId });
     planned = plans.length;
     if (mode !== 'silent') {
@@ -53,7 +55,7 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
 
   const { results } = outcome;
   if (options.json) {
-    ctx.out(JSON.stringify({ ok: exitCode === 0, command: 'backup', dryRun, ...(signal ? { interrupted: signal } : {}), exitCode, mappings: results, notRun: outcome.notRun }, null, 2));
+    ctx.out(JSON.stringify({ ok: exitCode === 0, command: 'backup', dryRun, ...(runId ? { runId } : {}), ...(signal ? { interrupted: signal } : {}), exitCode, mappings: results, notRun: outcome.notRun }, null, 2));
     return exitCode;
   }
   for (const result of results.filter((r) => r.status === 'failed' && r.rcloneExit !== undefined && r.rcloneExit >= 0)) {

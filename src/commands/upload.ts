@@ -25,6 +25,7 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
   let planned = 0;
   let wipeMode: WipeMode = options.wipe ?? 'trash';
   let storage = 'unknown';
+  let runId: string | undefined;
   const { exitCode, outcome, signal } = await runPipeline(ctx, { command: 'upload', dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
     const { config, names } = setup;
     wipeMode = options.wipe ?? config.wipe ?? 'trash';
@@ -33,6 +34,7 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
     // Always `rclone copy`: the remote keeps what earlier uploads wiped locally, and a mirror would delete it.
     const copyOnly = new Set(Object.values(config.paths));
     const history = await startHistory(ctx, config, remote, 'upload', dryRun);
+    runId = history?.runId;
     const plans = await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly, allowEmpty: true, ignoreUnfinishedRestore: options.ignoreUnfinishedRestore, runId: history?.runId });
     planned = plans.length;
     await refuseWipeTargets(plans, { home: ctx.home, configDir: ctx.paths.configDir, stateDir: ctx.paths.stateDir }, Boolean(options.force));
@@ -73,7 +75,7 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
 
   const { results } = outcome;
   if (options.json) {
-    ctx.out(JSON.stringify({ ok: exitCode === 0, command: 'upload', dryRun, ...(signal ? { interrupted: signal } : {}), wipeMode, exitCode, storage, mappings: results, notRun: outcome.notRun }, null, 2));
+    ctx.out(JSON.stringify({ ok: exitCode === 0, command: 'upload', dryRun, ...(runId ? { runId } : {}), ...(signal ? { interrupted: signal } : {}), wipeMode, exitCode, storage, mappings: results, notRun: outcome.notRun }, null, 2));
     return exitCode;
   }
   if (!options.quiet) for (const result of results) for (const line of formatUploadReport(result, dryRun)) ctx.out(line);

@@ -206,7 +206,7 @@ describe('poof config, cconfig, verify, paths, backup with real rclone', () => {
     assert.equal(json.ok, true);
     assert.deepEqual(json.mappings.map((m) => m.copied), [0, 0]);
     const verified = await runPoof(['verify'], { env: sb.env });
-    assert.match(verified.stdout, /remote: poof-backup:poofbackup-tester-\w+ is reachable \(2 entries\)/);
+    assert.match(verified.stdout, /remote: poof-backup:poofbackup-tester-\w+ is reachable \(2 entries, and \.poof-history\/ with past runs\)/);
   });
 
   it('backup keeps modification times, file modes and empty directories on a local remote', async () => {

@@ -132,7 +132,7 @@ describe('a plain tree left by cryptoggle, from a mapping poof.conf no longer ha
   it('is not taken for other keys: the crypt backup runs, writes the canary, and leaves the plain tree alone', async () => {
     const result = await runPoof(['backup'], { env: sb.env });
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(listThroughCrypt(sb, 'poof-crypt'), ['.poof-canary', 'Fresh/']);
+    assert.deepEqual(listThroughCrypt(sb, 'poof-crypt'), ['.poof-canary', '.poof-history/', 'Fresh/'], 'the crypt tree: the canary, the history of past runs, the mapping');
     const top = await readdir(bucketDir());
     assert.equal(top.length, 3, `Docs beside two encrypted names: ${top.join(', ')}`);
     assert.ok(top.includes('Docs'));
@@ -145,7 +145,7 @@ describe('a plain tree left by cryptoggle, from a mapping poof.conf no longer ha
     const stored = await readTree(bucketDir());
     const result = await runPoof(['backup'], { env: sb.env });
     assert.equal(result.code, 1, result.stderr);
-    assert.match(result.stderr, /cannot decrypt: wrong password or not a poof crypt remote \(2 stored names, .*; nothing was changed/);
+    assert.match(result.stderr, /cannot decrypt: wrong password or not a poof crypt remote \(3 stored names, .*; nothing was changed/);
     assert.deepEqual(await readTree(bucketDir()), stored);
   });
 });

@@ -1,6 +1,7 @@
 import { buildListArgs } from '../../rclone/args.js';
 import type { Context } from '../../context.js';
 import type { PoofConfig } from '../../config/schema.js';
+import { HISTORY_DIR } from '../../rclone/history-args.js';
 import { lastErrorLine } from '../../rclone/log-parse.js';
 import type { RcloneSection } from '../../rclone/ini.js';
 import { remoteRoot } from '../../rclone/remote-path.js';
@@ -29,8 +30,10 @@ export async function checkRemote(ctx: Context, inputs: RemoteInputs, checks: Ch
   // A cheap listing of one level, with short timeouts so a dead server fails in seconds, not minutes.
   const result = await rclone.run(buildListArgs(ctx.paths.rcloneConf, target, 'quick'), { timeoutMs: REMOTE_TIMEOUT_MS });
   if (result.exitCode === 0) {
-    const count = result.stdout.split('\n').filter((l) => l !== '').length;
-    checks.push({ id: title, title, status: 'ok', detail: `${target} is reachable (${count} entries)` });
+    const entries = result.stdout.split('\n').filter((l) => l !== '');
+    const history = entries.includes(`${HISTORY_DIR}/`);
+    const count = entries.length - (history ? 1 : 0);
+    checks.push({ id: title, title, status: 'ok', detail: `${target} is reachable (${count} entries${history ? `, and ${HISTORY_DIR}/ with past runs` : ''})` });
   } else if (result.exitCode === 3) {
     checks.push({ id: title, title, status: 'ok', detail: `reachable; ${target} does not exist yet (the first backup creates it)` });
   } else if (result.timedOut) {
