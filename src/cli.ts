@@ -22,6 +22,7 @@ import {
   historySpec,
   versionsSpec,
   restoreSpec,
+  pruneSpec,
   uploadSpec,
   verifySpec,
 } from './commands/specs.js';
@@ -140,6 +141,8 @@ export function buildProgram() {
   attach(program, versionsSpec(), async () => (await import('./commands/history.js')).versionsCommand);
 
   attach(program, restoreSpec(), async () => (await import('./commands/download.js')).restoreCommand);
+
+  attach(program, pruneSpec(), async () => (await import('./commands/prune.js')).pruneCommand);
 
   return program;
 }

@@ -2,7 +2,8 @@ import type { Context } from '../context.js';
 import type { BackupResult } from '../engine/result.js';
 import { runAll } from '../engine/run-all.js';
 import { runMapping } from '../engine/run-mapping.js';
-import { chooseTransfer, startHistory } from '../run/transfer.js';
+import { chooseTransfer, pruneAfterRun, startHistory } from '../run/transfer.js';
+import { formatPrune } from '../ui/history-format.js';
 import { ExitCode } from '../errors.js';
 import { trackBackup } from '../run/inflight.js';
 import { runPipeline } from '../run/pipeline.js';
@@ -50,6 +51,9 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
       { cancelSignal: interrupt.signal, emit: view.emit },
     );
     await view.finish();
+    const pruned = await pruneAfterRun(ctx, setup, remote, rclone, history, ran, interrupt.signal);
+    if (pruned && 'error' in pruned) ctx.err(`poof: history: ${pruned.error}`);
+    else if (pruned && mode !== 'silent') for (const plan of pruned.plans.filter((p) => p.removedVersions > 0)) for (const line of formatPrune(plan, false)) ctx.out(`history: ${line}`);
     return ran;
   });
 

@@ -247,3 +247,18 @@ Files the run did not have are removed (to the trash, after asking), files it ha
 back as it left them. The remote is read only: the mirror and every kept run stay as they are.
 `,
     );
+
+export const pruneSpec = () =>
+  new Command('prune')
+    .description('remove the kept versions no kept run needs, by poof.conf\'s "keep" (also done after each backup that changed something)')
+    .option('--only <name>', 'only this mapping (repeatable)', collect)
+    .option('--dry-run', 'show what would be removed and the space it frees; change nothing')
+    .option('--json', 'print {ok, dryRun, mappings: [...]}')
+    .addHelpText(
+      'after',
+      `${examples(['poof prune --dry-run', 'poof prune'])}
+"keep" in poof.conf: {"last": N, "daily": N, "weekly": N, "monthly": N, "within": "30d"}
+(default: last 10, daily 14, weekly 8, monthly 12). The newest run is always kept; a prune
+never touches the mirror, and removes only versions that no kept run needs.
+`,
+    );

@@ -5,7 +5,8 @@ import { UsageError } from '../errors.js';
 import { trackBackup } from '../run/inflight.js';
 import { runPipeline } from '../run/pipeline.js';
 import { planMappings } from '../run/plan-mappings.js';
-import { chooseTransfer, startHistory } from '../run/transfer.js';
+import { chooseTransfer, pruneAfterRun, startHistory } from '../run/transfer.js';
+import { formatPrune } from '../ui/history-format.js';
 import { requireCryptKey } from '../safety/crypt-key.js';
 import { markUploaded } from '../run/uploaded.js';
 import { refuseWipeTargets } from '../safety/wipe-targets.js';
@@ -70,6 +71,9 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
       { cancelSignal: interrupt.signal, emit: view.emit },
     );
     await view.finish();
+    const pruned = await pruneAfterRun(ctx, setup, remote, rclone, history, ran, interrupt.signal);
+    if (pruned && 'error' in pruned) ctx.err(`poof: history: ${pruned.error}`);
+    else if (pruned && mode !== 'silent') for (const plan of pruned.plans.filter((p) => p.removedVersions > 0)) for (const line of formatPrune(plan, false)) ctx.out(`history: ${line}`);
     return ran;
   });
 

@@ -14,7 +14,7 @@ import { endMonitoring, isMonitored, startMonitoring } from './monitoring.js';
 import { describeFailedRun, notifyFailure } from './notify.js';
 import { loadRunSetup, type RunSetup } from './setup.js';
 
-export type RunCommand = 'backup' | 'upload' | 'download' | 'restore';
+export type RunCommand = 'backup' | 'upload' | 'download' | 'restore' | 'prune';
 
 export interface RunRequest {
   command: RunCommand;

@@ -6,6 +6,10 @@ import { detectChanges, needsSentRecord, runWithSentRecord } from '../engine/sen
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { PoofConfig } from '../config/schema.js';
+import type { RunAllOutcome } from '../engine/run-all.js';
+import type { MappingPrune } from '../versions/prune.js';
+import { pruneHistory } from './prune-history.js';
+import type { RunSetup } from './setup.js';
 import { recordRun, type RecordContext } from '../versions/record-run.js';
 import { runIdFor } from '../versions/run-id.js';
 import { ManifestCache } from '../versions/store.js';
@@ -39,18 +43,42 @@ export async function startHistory(ctx: Context, config: PoofConfig, remote: Res
   if (config.history === false || dryRun) return undefined;
   const cache = new ManifestCache(ctx.paths.stateDir, remote);
   const started = new Date();
-  return { cache, runId: runIdFor(started, await cache.runIds()), command, started, excludes: config.excludes };
+  return { cache, runId: runIdFor(started, await cache.runIds()), command, started, excludes: config.excludes, recorded: [] };
 }
 
 /** After each transfer, the run's manifest; a finished transfer whose manifest is missing failed. */
 function recordingHistory(transfer: Transfer, context: RecordContext): Transfer {
   return async (plan, hooks) => {
     const result = await transfer(plan, hooks);
-    const { problem, keptBytes, keptFiles } = await recordRun(context, plan, result);
+    const { problem, keptBytes, keptFiles, wrote } = await recordRun(context, plan, result);
+    if (wrote) context.recorded.push(plan.name);
     // rclone counts the moves into the run's folder as bytes sent (and on S3, where a move is a
     // copy and a delete, as transfers and deletes too): the figures are of the user's files.
     const stats = result.stats && keptBytes !== undefined ? { ...result.stats, bytes: Math.max(0, result.stats.bytes - keptBytes), transfers: result.copied, deletes: result.deleted } : result.stats;
     const exact = { ...result, ...(stats ? { stats } : {}), ...(keptFiles ? { kept: { files: keptFiles, bytes: keptBytes ?? 0 } } : {}) };
     return problem ? { ...exact, status: 'failed', reason: `the files were copied, but ${problem}` } : exact;
   };
+}
+
+/**
+ * After a backup or upload in which every mapping finished and some wrote a run: apply poof.conf's
+ * `keep`, so history does not grow forever. Never after a failed run (a prune then could remove
+ * the last good versions while the mirror holds a broken state), never when nothing changed.
+ */
+export async function pruneAfterRun(
+  ctx: Context,
+  setup: RunSetup,
+  remote: ResolvedRemote,
+  rclone: Rclone,
+  history: HistoryRun | undefined,
+  outcome: RunAllOutcome<TransferResult>,
+  cancelSignal: AbortSignal,
+): Promise<{ plans: MappingPrune[] } | { error: string } | undefined> {
+  const finished = outcome.notRun.length === 0 && outcome.results.every((r) => r.status === 'ok');
+  if (!history || history.recorded.length === 0 || !finished || cancelSignal.aborted) return undefined;
+  try {
+    return { plans: await pruneHistory(ctx, setup, remote, rclone, { only: history.recorded, dryRun: false, cancelSignal }) };
+  } catch (error) {
+    return { error: `the prune after the run failed (${(error as Error).message}); the next run tries again` };
+  }
 }

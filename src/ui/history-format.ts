@@ -1,5 +1,6 @@
 import type { RunManifest } from '../versions/manifest.js';
 import { timeOfRunId } from '../versions/run-id.js';
+import type { MappingPrune } from '../versions/prune.js';
 import type { FileVersion } from '../versions/state.js';
 import { formatBytes } from './format.js';
 
@@ -62,4 +63,11 @@ export function formatVersions(where: string, versions: FileVersion[]): string[]
       return `  ${formatBytes(v.size).padStart(9)}  ${since}, ${until}`;
     }),
   ];
+}
+
+/** Pure: what a prune of one mapping removes (or would) and frees. */
+export function formatPrune(plan: MappingPrune, dryRun: boolean): string[] {
+  const verb = dryRun ? 'would remove' : 'removed';
+  const runs = plan.forgotten.length > 0 ? `; runs no longer restorable: ${plan.forgotten.join(', ')}` : '';
+  return [`${plan.name}: ${verb} ${plan.removedVersions} kept ${plan.removedVersions === 1 ? 'version' : 'versions'} (${formatBytes(plan.freedBytes)} freed); ${plan.kept.size} ${plan.kept.size === 1 ? 'run' : 'runs'} kept${runs}`];
 }

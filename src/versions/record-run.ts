@@ -15,6 +15,8 @@ export interface RecordContext {
   command: string;
   started: Date;
   excludes?: string[] | undefined;
+  /** Mappings whose complete manifest this run wrote (filled in as they finish). */
+  recorded: string[];
 }
 
 /**
@@ -60,7 +62,7 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   } catch (error) {
     return { problem: `the run's record could not be written (${(error as Error).message})`, keptBytes, keptFiles: Object.keys(moved).length };
   }
-  return { keptBytes, keptFiles: Object.keys(moved).length };
+  return { keptBytes, keptFiles: Object.keys(moved).length, wrote: true };
 }
 
 export interface RecordOutcome {
@@ -69,6 +71,8 @@ export interface RecordOutcome {
   /** What the run moved into its folder of replaced versions. */
   keptBytes?: number;
   keptFiles?: number;
+  /** A complete manifest was written: the run is restorable, and retention may apply. */
+  wrote?: boolean;
 }
 
 /** Every file below a remote path with size and time; a folder that does not exist is empty. */

@@ -1,3 +1,4 @@
+import { RunFailedError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -99,7 +100,7 @@ export async function listHistory(rclone: Rclone, remote: ResolvedRemote, cancel
   const listing: HistoryListing = { kept: new Map(), manifests: new Map() };
   // Exit 3: no .poof-history yet (rclone 1.60 and 1.75 alike).
   if (result.exitCode === 3 || (result.exitCode !== 0 && /directory not found/i.test(result.stderr))) return listing;
-  if (result.exitCode !== 0) throw new Error(`could not list ${historyRoot(remote.root)}: rclone exited ${result.exitCode}: ${lastErrorLine(result.stderr)}`);
+  if (result.exitCode !== 0) throw new RunFailedError(`could not list ${historyRoot(remote.root)}: rclone exited ${result.exitCode}: ${lastErrorLine(result.stderr)}`);
   for (const entry of JSON.parse(result.stdout || '[]') as Array<{ Path: string; Size: number }>) {
     const [runId, first, ...rest] = entry.Path.split('/');
     if (!runId || !RUN_ID.test(runId) || !first) continue;
@@ -128,11 +129,11 @@ export async function readManifests(rclone: Rclone, remote: ResolvedRemote, cach
       await writeFile(list, `${missing.map((id) => `${id}/${manifestName(name)}`).join('\n')}\n`);
       const into = path.join(scratch, 'in');
       const result = await rclone.run(buildCopyListedArgs(remote.configFile, historyRoot(remote.root), into, list, false), { timeoutMs: 30 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
-      if (result.exitCode !== 0) throw new Error(`could not read the run manifests of ${name}: rclone exited ${result.exitCode}: ${lastErrorLine(result.stderr)}`);
+      if (result.exitCode !== 0) throw new RunFailedError(`could not read the run manifests of ${name}: rclone exited ${result.exitCode}: ${lastErrorLine(result.stderr)}`);
       for (const id of missing) {
         const data = await readFile(path.join(into, id, manifestName(name)));
         const manifest = decodeManifest(data);
-        if (manifest.runId !== id || manifest.mapping !== name) throw new Error(`${id}/${manifestName(name)} names run ${manifest.runId} of ${manifest.mapping}`);
+        if (manifest.runId !== id || manifest.mapping !== name) throw new RunFailedError(`${id}/${manifestName(name)} names run ${manifest.runId} of ${manifest.mapping}`);
         await cache.save(manifest, data);
       }
     } finally {

@@ -177,6 +177,70 @@ describe('versioned backups on a local-directory remote', () => {
   });
 });
 
+describe('retention: poof prune and the prune after each backup', () => {
+  let sb: Sandbox;
+  let dir: string;
+  let history: string;
+  before(async () => {
+    sb = await makeSandbox();
+    const backup = await mapLocalDirs(sb, { Work: { 'stays.txt': 'never changes\n' } });
+    dir = backup.dirs.Work!;
+    const { bucket } = JSON.parse(await readFile(backup.paths.poofConf!, 'utf8')) as { bucket: string };
+    history = path.join(backup.cloud, bucket, '.poof-history');
+  });
+  after(() => sb.cleanup());
+
+  it('keeps exactly the runs the policy says; every kept run still comes back byte for byte; the rest of the space is gone', async () => {
+    const conf = JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as Record<string, unknown>;
+    // A policy that keeps everything while the runs are made, then the last three.
+    await writeFile(path.join(sb.confdir, 'poof.conf'), JSON.stringify({ ...conf, keep: { last: 100 } }));
+    const snapshots: Snapshot[] = [];
+    for (let i = 1; i <= 6; i++) {
+      await writeFile(path.join(dir, 'edited.txt'), `edit ${i} ${'y'.repeat(i * 100)}\n`);
+      if (i % 2 === 0) await writeFile(path.join(dir, `added-${i}.txt`), `added in ${i}\n`);
+      if (i === 5) await rm(path.join(dir, 'added-2.txt'));
+      const backup = await runPoof(['backup', '--json'], { env: sb.env });
+      assert.equal(backup.code, 0, backup.stderr);
+      snapshots.push(await snapshot(dir, (JSON.parse(backup.stdout) as { runId: string }).runId));
+    }
+    const versionsIn = async () => [...(await readTree(history)).entries()].filter(([p]) => !p.endsWith('.run.json.gz'));
+    const storedBefore = (await versionsIn()).map(([p]) => p);
+    const bytesBefore = (await versionsIn()).reduce((sum, [, c]) => sum + c.length, 0);
+    await writeFile(path.join(sb.confdir, 'poof.conf'), JSON.stringify({ ...conf, keep: { last: 3 } }));
+    const dry = await runPoof(['prune', '--dry-run', '--json'], { env: sb.env });
+    assert.equal(dry.code, 0, dry.stderr);
+    const planned = (JSON.parse(dry.stdout) as { mappings: Array<{ kept: Record<string, string[]>; forgotten: string[]; removedVersions: number; freedBytes: number }> }).mappings[0]!;
+    assert.deepEqual(Object.keys(planned.kept).sort(), snapshots.slice(3).map((s) => s.runId));
+    assert.deepEqual(planned.forgotten, snapshots.slice(0, 3).map((s) => s.runId));
+    assert.deepEqual([...(await readTree(history)).keys()].filter((p) => !p.endsWith('.run.json.gz')), storedBefore, 'a dry run removes nothing');
+
+    const pruned = await runPoof(['prune'], { env: sb.env });
+    assert.equal(pruned.code, 0, pruned.stderr);
+    assert.match(pruned.stdout, new RegExp(`Work: removed ${planned.removedVersions} kept versions \\(${planned.freedBytes} B freed\\); 3 runs kept; runs no longer restorable: ${snapshots.slice(0, 3).map((s) => s.runId).join(', ')}`));
+    assert.deepEqual(await runIds(sb, 'Work'), snapshots.slice(3).map((s) => s.runId));
+    // What is left is exactly what the kept runs need: the versions of edited.txt and added-2.txt they saw.
+    const stored = await versionsIn();
+    assert.equal(stored.length, storedBefore.length - planned.removedVersions);
+    assert.equal(stored.reduce((sum, [, c]) => sum + c.length, 0), bytesBefore - planned.freedBytes, 'the space it reported is gone from the disk');
+    for (const snap of snapshots.slice(3)) {
+      const into = path.join(sb.dir, `kept-${snap.runId}`);
+      assert.equal((await runPoof(['restore', '--at', snap.runId, '--to', into, '--yes'], { env: sb.env })).code, 0);
+      assert.deepEqual(await readTree(path.join(into, 'Work')), snap.tree, `kept run ${snap.runId}`);
+    }
+    const forgotten = await runPoof(['restore', '--at', snapshots[0]!.runId, '--to', path.join(sb.dir, 'gone'), '--yes'], { env: sb.env });
+    assert.equal(forgotten.code, 1);
+    assert.match(forgotten.stderr + forgotten.stdout, /Work: REFUSED: no complete run at or before that time/);
+
+    // The next backup that changes something applies the policy by itself.
+    await writeFile(path.join(dir, 'edited.txt'), 'edit 7\n');
+    const seventh = await runPoof(['backup'], { env: sb.env });
+    assert.equal(seventh.code, 0, seventh.stderr);
+    assert.match(seventh.stdout, /history: Work: removed \d+ kept versions? \(\d+ B freed\); 3 runs kept; runs no longer restorable: /);
+    assert.equal((await runIds(sb, 'Work')).length, 3);
+    await writeFile(path.join(sb.confdir, 'poof.conf'), JSON.stringify(conf));
+  });
+});
+
 describe('versioned backups on S3 (s3rver)', () => {
   let sb: Sandbox;
   let s3: RunningServer;

@@ -1,0 +1,65 @@
+import { RunFailedError } from '../errors.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { buildDeleteListedArgs, buildRemoveEmptyDirsArgs, historyRoot, manifestName } from '../rclone/history-args.js';
+import { lastErrorLine } from '../rclone/log-parse.js';
+import type { ResolvedRemote } from '../rclone/remote.js';
+import type { Rclone } from '../rclone/runner.js';
+import type { RunManifest } from './manifest.js';
+import { planPrune, selectKept, type KeepPolicy } from './retention.js';
+import type { KeptVersions } from './state.js';
+
+/** One mapping's prune: which runs stay restorable, and what goes. */
+export interface MappingPrune {
+  name: string;
+  /** Run id -> why it is kept. */
+  kept: Map<string, string[]>;
+  /** Complete runs no longer restorable after the prune. */
+  forgotten: string[];
+  /** Paths below .poof-history to delete: kept versions no kept run needs, and manifests. */
+  delete: string[];
+  freedBytes: number;
+  removedVersions: number;
+}
+
+/**
+ * Pure: what a prune of one mapping removes under the policy: the versions in run folders that
+ * no kept run needs (retention.ts), and the manifests of runs no longer kept. Never anything in
+ * the mirror, never a version the newest run needs (it needs none: its files are the mirror).
+ */
+export function planMappingPrune(name: string, manifests: RunManifest[], kept: KeptVersions, policy: KeepPolicy): MappingPrune {
+  const complete = manifests.filter((m) => m.files).map((m) => m.runId);
+  const keep = selectKept(complete, policy);
+  const plan = planPrune(manifests, kept, new Set(keep.keys()));
+  const deletions: string[] = [];
+  for (const [runId, files] of plan.versions) for (const file of files) deletions.push(`${runId}/${name}/${file}`);
+  for (const runId of plan.records) deletions.push(`${runId}/${manifestName(name)}`);
+  return {
+    name,
+    kept: keep,
+    forgotten: complete.filter((id) => !keep.has(id)).sort(),
+    delete: deletions.sort(),
+    freedBytes: plan.freedBytes,
+    removedVersions: plan.removedFiles,
+  };
+}
+
+/** Delete what the plans list, then the folders left empty; the history root itself stays. */
+export async function applyPrune(rclone: Rclone, remote: ResolvedRemote, plans: MappingPrune[], cancelSignal?: AbortSignal): Promise<void> {
+  const files = plans.flatMap((p) => p.delete);
+  if (files.length === 0) return;
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-prune-'));
+  try {
+    const list = path.join(scratch, 'delete.list');
+    await writeFile(list, `${files.join('\n')}\n`);
+    const root = historyRoot(remote.root);
+    const options = { timeoutMs: 60 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) };
+    const deleted = await rclone.run(buildDeleteListedArgs(remote.configFile, root, list), options);
+    if (deleted.exitCode !== 0) throw new RunFailedError(`prune: rclone delete exited ${deleted.exitCode}: ${lastErrorLine(deleted.stderr)}`);
+    // Folders only exist on storage with directories; S3 reports nothing to do.
+    await rclone.run(buildRemoveEmptyDirsArgs(remote.configFile, root), options);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
