@@ -134,8 +134,10 @@ describe('a plain tree left by cryptoggle, from a mapping poof.conf no longer ha
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(listThroughCrypt(sb, 'poof-crypt'), ['.poof-canary', '.poof-history/', 'Fresh/'], 'the crypt tree: the canary, the history of past runs, the mapping');
     const top = await readdir(bucketDir());
-    assert.equal(top.length, 3, `Docs beside two encrypted names: ${top.join(', ')}`);
-    assert.ok(top.includes('Docs'));
+    // The plain tree (Docs and its history) beside three encrypted names (canary, history, Fresh).
+    assert.equal(top.length, 5, `Docs and .poof-history beside three encrypted names: ${top.join(', ')}`);
+    assert.ok(top.includes('Docs') && top.includes('.poof-history'));
+    assert.equal(top.filter((n) => /^[0-9a-v]{26}$/.test(n)).length, 3, top.join(', '));
     assert.deepEqual(await readTree(path.join(bucketDir(), 'Docs')), plainTree);
   });
 

@@ -89,8 +89,11 @@ describe('S3 (s3rver on 127.0.0.1)', () => {
     );
     const backup = await runPoof(['backup'], { env });
     assert.equal(backup.code, 0, backup.stderr);
-    const listed = await rcloneWith(sb, ['lsf', '-R', '--files-only', 'poof-backup:poof-test-bucket', '--exclude', '/.poof-history/**']);
-    assert.deepEqual(listed.stdout.trim().split('\n').sort(), [...(await readTree(ctx.src)).keys()].map((k) => `My Files/${k}`).sort());
+    const listed = await rcloneWith(sb, ['lsf', '-R', '--files-only', 'poof-backup:poof-test-bucket']);
+    // The mirror, beside the history of past runs (.poof-history/: the first run's manifest).
+    const lines = listed.stdout.trim().split('\n');
+    assert.deepEqual(lines.filter((l) => !l.startsWith('.poof-history/')).sort(), [...(await readTree(ctx.src)).keys()].map((k) => `My Files/${k}`).sort());
+    assert.deepEqual(lines.filter((l) => l.startsWith('.poof-history/')).map((l) => l.replace(/\d{8}T\d{6}Z/, 'RUN')), ['.poof-history/RUN/My Files.run.json.gz']);
   });
 
   it('a no-change backup transfers nothing; download restores bytes, times and modes', async () => {
