@@ -23,6 +23,7 @@ import {
   versionsSpec,
   restoreSpec,
   pruneSpec,
+  checkSpec,
   uploadSpec,
   verifySpec,
 } from './commands/specs.js';
@@ -143,6 +144,8 @@ export function buildProgram() {
   attach(program, restoreSpec(), async () => (await import('./commands/download.js')).restoreCommand);
 
   attach(program, pruneSpec(), async () => (await import('./commands/prune.js')).pruneCommand);
+
+  attach(program, checkSpec(), async () => (await import('./commands/check.js')).checkCommand);
 
   return program;
 }

@@ -146,7 +146,7 @@ export const scheduleInstallSpec = () =>
     .addOption(kindOption())
     .option('--every <interval>', 'every N minutes or hours: 5m, 10m, 15m, 20m, 30m, 1h, 2h, 3h, 4h, 6h, 8h, 12h, 24h')
     .option('--at <HH:MM>', 'once a day at this time')
-    .addOption(new Option('--command <command>', 'what to run').choices(['backup', 'upload'] as const).default('backup'))
+    .addOption(new Option('--command <command>', 'what to run').choices(['backup', 'upload', 'check'] as const).default('backup'))
     .option('--print', 'write the file that would be installed to stdout (its destination to stderr); install nothing')
     .addOption(new Option('--unit <unit>', 'with --kind systemd --print: which unit file to print').choices(['service', 'timer'] as const))
     .addHelpText('after', `${examples(['poof schedule install --every 6h', 'poof schedule install --kind systemd --at 02:30 --print --unit timer', 'poof schedule install --kind launchd --at 02:30 --print > poof.plist', 'poof schedule install --command upload --every 24h   # runs upload --yes'])}\nA scheduled run never prompts: it runs without a terminal, fails with a non-zero exit and a\nclear line in the log instead. systemd timers use Persistent=true: a run missed while the\nmachine slept or was off happens at the next start.\n`);
@@ -260,5 +260,21 @@ export const pruneSpec = () =>
 "keep" in poof.conf: {"last": N, "daily": N, "weekly": N, "monthly": N, "within": "30d"}
 (default: last 10, daily 14, weekly 8, monthly 12). The newest run is always kept; a prune
 never touches the mirror, and removes only versions that no kept run needs.
+`,
+    );
+
+export const checkSpec = () =>
+  new Command('check')
+    .description('a restore drill: read files of a run back from the remote and compare them with its record and the local files')
+    .option('--only <name>', 'only this mapping (repeatable)', collect)
+    .option('--sample <percent>', 'read back this share of the files, chosen at random each time (default 3, at least 5 files)')
+    .option('--full', 'read back every file of the run')
+    .option('--at <when>', 'the run to check (as for restore --at; default: the newest)')
+    .option('--json', 'print {ok, mappings: [...]}')
+    .addHelpText(
+      'after',
+      `${examples(['poof check', 'poof check --full --only Documents', 'poof check --at 3d --sample 10', 'poof schedule install --command check --every 24h'])}
+Each file read back must be on the remote with the size the run recorded; where the local file
+has not changed since, it must match it byte for byte. Exit 4 when anything is missing or differs.
 `,
     );

@@ -1,5 +1,6 @@
 import type { RunManifest } from '../versions/manifest.js';
 import { timeOfRunId } from '../versions/run-id.js';
+import type { DrillResult } from '../versions/drill.js';
 import type { MappingPrune } from '../versions/prune.js';
 import type { FileVersion } from '../versions/state.js';
 import { formatBytes } from './format.js';
@@ -70,4 +71,12 @@ export function formatPrune(plan: MappingPrune, dryRun: boolean): string[] {
   const verb = dryRun ? 'would remove' : 'removed';
   const runs = plan.forgotten.length > 0 ? `; runs no longer restorable: ${plan.forgotten.join(', ')}` : '';
   return [`${plan.name}: ${verb} ${plan.removedVersions} kept ${plan.removedVersions === 1 ? 'version' : 'versions'} (${formatBytes(plan.freedBytes)} freed); ${plan.kept.size} ${plan.kept.size === 1 ? 'run' : 'runs'} kept${runs}`];
+}
+
+/** Pure: a restore drill's lines for one mapping. */
+export function formatDrill(result: DrillResult | { name: string; problem: string }): string[] {
+  if ('problem' in result) return [`${result.name}: FAILED: ${result.problem}`];
+  const what = `run ${result.runId}: read back ${result.checked} of ${result.files} files (${result.againstLocal} also compared with the unchanged local file)`;
+  if (result.problems.length === 0) return [`${result.name}: ok: ${what}`];
+  return [`${result.name}: FAILED: ${what}; ${result.problems.length} ${result.problems.length === 1 ? 'problem' : 'problems'}:`, ...result.problems.map((p) => `  ${p.path}: ${p.problem}`)];
 }

@@ -241,6 +241,51 @@ describe('retention: poof prune and the prune after each backup', () => {
   });
 });
 
+describe('poof check: a restore drill', () => {
+  let sb: Sandbox;
+  let dir: string;
+  let mirror: string;
+  before(async () => {
+    sb = await makeSandbox();
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 40; i++) files[`d${i % 4}/f${i}.txt`] = `file ${i} ${'z'.repeat(i)}\n`;
+    const backup = await mapLocalDirs(sb, { Work: files });
+    dir = backup.dirs.Work!;
+    const { bucket } = JSON.parse(await readFile(backup.paths.poofConf!, 'utf8')) as { bucket: string };
+    mirror = path.join(backup.cloud, bucket, 'Work');
+    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+    await writeFile(path.join(dir, 'd1/f1.txt'), 'changed after the first run\n');
+    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+  });
+  after(() => sb.cleanup());
+
+  it('passes on an intact remote: a sample by default (different files each time), every file with --full', async () => {
+    const sampled = await runPoof(['check', '--json'], { env: sb.env });
+    assert.equal(sampled.code, 0, sampled.stdout);
+    const first = (JSON.parse(sampled.stdout) as { mappings: Array<{ checked: number; files: number }> }).mappings[0]!;
+    assert.deepEqual([first.checked, first.files], [5, 40], 'at least 5 files: 3% of 40 is fewer');
+    const full = await runPoof(['check', '--full'], { env: sb.env });
+    assert.equal(full.code, 0, full.stdout);
+    assert.match(full.stdout, /^Work: ok: run \d{8}T\d{6}Z: read back 40 of 40 files \(40 also compared with the unchanged local file\)$/m);
+    const older = await runPoof(['check', '--full', '--at', (await runIds(sb, 'Work'))[0]!], { env: sb.env });
+    assert.equal(older.code, 0, older.stdout);
+    assert.match(older.stdout, /read back 40 of 40 files \(39 also compared/, 'the first run, one file of it from the folder of the second');
+  });
+
+  it('finds a flipped byte and a deleted object: exit 4, naming each file', async () => {
+    const victim = path.join(mirror, 'd2/f10.txt');
+    const bytes = await readFile(victim);
+    bytes[0] = bytes[0]! ^ 0x01;
+    await writeFile(victim, bytes);
+    await rm(path.join(mirror, 'd3/f7.txt'));
+    const result = await runPoof(['check', '--full'], { env: sb.env });
+    assert.equal(result.code, 4, result.stdout);
+    assert.match(result.stdout, /^Work: FAILED: .*; 2 problems:$/m);
+    assert.match(result.stdout, /^ {2}d2\/f10\.txt: differs from the local file, which has not changed since the run: the remote copy is damaged$/m);
+    assert.match(result.stdout, /^ {2}d3\/f7\.txt: missing on the remote \(expected in the mirror\)$/m);
+  });
+});
+
 describe('versioned backups on S3 (s3rver)', () => {
   let sb: Sandbox;
   let s3: RunningServer;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { decodeManifest, diffStates, encodeManifest, type RunManifest, type TreeState } from '../../src/versions/manifest.js';
+import { pickSample } from '../../src/versions/drill.js';
 import { parseDuration, planPrune, selectKept } from '../../src/versions/retention.js';
 import { runIdFor, timeOfRunId } from '../../src/versions/run-id.js';
 import { stateAfter, versionsOf, type KeptVersions } from '../../src/versions/state.js';
@@ -251,3 +252,22 @@ describe('retention', () => {
     }
   });
 });
+
+describe('restore drill samples', () => {
+  const files = Array.from({ length: 200 }, (_, i) => ({ path: `f${String(i).padStart(3, '0')}`, size: i, mtime: 0 }));
+  it('a share of the files, at least five, all of them when fewer; sorted; another choice each time', () => {
+    assert.equal(pickSample(files, { kind: 'percent', percent: 3 }).length, 6);
+    assert.equal(pickSample(files.slice(0, 40), { kind: 'percent', percent: 3 }).length, 5);
+    assert.equal(pickSample(files.slice(0, 3), { kind: 'percent', percent: 3 }).length, 3);
+    assert.equal(pickSample(files, { kind: 'full' }).length, 200);
+    const one = pickSample(files, { kind: 'percent', percent: 3 }, seededInt(1));
+    assert.deepEqual(one.map((f) => f.path), [...one.map((f) => f.path)].sort());
+    assert.equal(new Set(one.map((f) => f.path)).size, 6, 'no file twice');
+    assert.notDeepEqual(one, pickSample(files, { kind: 'percent', percent: 3 }, seededInt(2)));
+  });
+});
+
+function seededInt(seed: number): (n: number) => number {
+  const random = seeded(seed);
+  return (n) => Math.floor(random() * n);
+}

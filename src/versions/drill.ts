@@ -1,0 +1,99 @@
+import { randomInt } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { buildListedRestoreArgs } from '../rclone/args.js';
+import { historyFolder } from '../rclone/history-args.js';
+import { transferSettings, type ResolvedRemote } from '../rclone/remote.js';
+import type { Rclone } from '../rclone/runner.js';
+import type { PoofConfig } from '../config/schema.js';
+import type { RunManifest } from './manifest.js';
+import { stateAfter, type KeptVersions, type StoredFile } from './state.js';
+
+/** How much of a run a drill reads back. */
+export type Sample = { kind: 'full' } | { kind: 'percent'; percent: number };
+
+/** A restore drill's default: a few percent of the files, at least a few. */
+export const DEFAULT_SAMPLE_PERCENT = 3;
+export const MIN_SAMPLE_FILES = 5;
+
+/** Pure: which files to read back: all, or a random sample (different files each time). */
+export function pickSample(files: StoredFile[], sample: Sample, random: (n: number) => number = randomInt): StoredFile[] {
+  if (sample.kind === 'full') return files;
+  const count = Math.min(files.length, Math.max(MIN_SAMPLE_FILES, Math.ceil((files.length * sample.percent) / 100)));
+  const pool = [...files];
+  // Partial Fisher-Yates: the first `count` are a uniform random choice.
+  for (let i = 0; i < count; i++) {
+    const j = i + random(pool.length - i);
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return pool.slice(0, count).sort((a, b) => (a.path < b.path ? -1 : 1));
+}
+
+export interface DrillResult {
+  name: string;
+  runId: string;
+  files: number;
+  checked: number;
+  /** Compared byte for byte with the local file, which is unchanged since the run. */
+  againstLocal: number;
+  problems: Array<{ path: string; problem: string }>;
+}
+
+/**
+ * Read back files of one run from the remote, as a restore would (from the mirror and the runs'
+ * folders), into a scratch directory, and compare each with the run's manifest (it must be
+ * there, with the recorded size) and, where the local file still has the recorded size and
+ * time, byte for byte with it. rclone checks hashes in transit where the storage has them.
+ */
+export async function drillRun(
+  rclone: Rclone,
+  config: PoofConfig,
+  remote: ResolvedRemote,
+  target: { name: string; localDir: string; remotePath: string },
+  manifest: RunManifest,
+  kept: KeptVersions,
+  sample: Sample,
+  cancelSignal?: AbortSignal,
+): Promise<DrillResult> {
+  const all = stateAfter(manifest, kept);
+  const chosen = pickSample(all, sample);
+  const result: DrillResult = { name: target.name, runId: manifest.runId, files: all.length, checked: chosen.length, againstLocal: 0, problems: [] };
+  if (chosen.length === 0) return result;
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-check-'));
+  try {
+    const into = path.join(scratch, 'read');
+    const bySource = new Map<string, string[]>();
+    for (const file of chosen) {
+      const source = file.from ? historyFolder(remote.root, file.from, target.name) : target.remotePath;
+      bySource.set(source, [...(bySource.get(source) ?? []), file.path]);
+    }
+    let n = 0;
+    for (const [source, files] of bySource) {
+      const list = path.join(scratch, `pass-${n++}.list`);
+      await writeFile(list, `${files.join('\n')}\n`);
+      // Errors (a missing object, a hash that differs in transit) show as files missing below.
+      await rclone.run(buildListedRestoreArgs(transferSettings(config, remote), source, into, list), { timeoutMs: 6 * 60 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
+    }
+    for (const file of chosen) {
+      const read = await stat(path.join(into, file.path)).catch(() => undefined);
+      if (!read) {
+        result.problems.push({ path: file.path, problem: `missing on the remote (expected in ${file.from ? `the folder of run ${file.from}` : 'the mirror'})` });
+        continue;
+      }
+      if (read.size !== file.size) {
+        result.problems.push({ path: file.path, problem: `${read.size} bytes on the remote, the run recorded ${file.size}` });
+        continue;
+      }
+      const local = await stat(path.join(target.localDir, file.path)).catch(() => undefined);
+      if (local?.isFile() && local.size === file.size && Math.floor(local.mtimeMs) === file.mtime) {
+        result.againstLocal++;
+        const [a, b] = await Promise.all([readFile(path.join(into, file.path)), readFile(path.join(target.localDir, file.path))]);
+        if (!a.equals(b)) result.problems.push({ path: file.path, problem: 'differs from the local file, which has not changed since the run: the remote copy is damaged' });
+      }
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return result;
+}
