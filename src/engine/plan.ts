@@ -1,6 +1,6 @@
 import type { PoofConfig } from '../config/schema.js';
 import { normalizeDir } from '../fs/paths.js';
-import { buildSyncArgs, type SyncArgsInput } from '../rclone/args.js';
+import { buildSyncArgs, movesByCopy, type SyncArgsInput } from '../rclone/args.js';
 import { historyFolder } from '../rclone/history-args.js';
 import { mappingPath, probeArgsFor, transferSettings, type ResolvedRemote } from '../rclone/remote.js';
 import { stallMsFor } from '../rclone/watchdog.js';
@@ -60,6 +60,7 @@ export function planBackup(input: BackupPlanInput): MappingPlan[] {
       dryRun: input.dryRun,
       copyOnly: input.copyOnly?.has(name) ?? false,
       ...(input.runId !== undefined ? { backupDir: historyFolder(remote.root, input.runId, name) } : {}),
+      ...(input.runId !== undefined && movesByCopy(remote.storageType) && remote.tuning.maxDelete !== undefined ? { deleteLimitByPoof: true } : {}),
     };
     const args = buildSyncArgs(syncInput);
     const refusal =

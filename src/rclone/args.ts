@@ -11,6 +11,14 @@ const METADATA_BACKENDS = new Set(['local', 'alias', 's3']);
 const S3_LIKE = new Set(['s3', 'b2']);
 
 /**
+ * Pure: does rclone move a file on this storage by a server-side copy and a delete (S3, B2)?
+ * Then every file a run moves into its history folder counts against --max-delete too.
+ */
+export function movesByCopy(backendType: string): boolean {
+  return S3_LIKE.has(backendType);
+}
+
+/**
  * Pure: does this storage keep file modes with --metadata? SFTP keeps mtime only. Before rclone
  * 1.68.2, --metadata with --links set modes through the link: it made link targets, even outside
  * the mapping, world-writable (0777, CVE-2024-52522), so links mode keeps modes only from 1.68.2.
@@ -71,6 +79,11 @@ export interface SyncArgsInput extends TransferSettings {
    * .poof-history on the same remote, never inside the mirror) instead of overwriting it.
    */
   backupDir?: string | undefined;
+  /**
+   * poof counts the deletions itself before the run (a dry run), and rclone gets no --max-delete:
+   * with history on S3-like storage, rclone would count every replaced file as a delete too.
+   */
+  deleteLimitByPoof?: boolean | undefined;
 }
 
 export interface RestoreArgsInput extends Omit<SyncArgsInput, 'source' | 'dest' | 'copyOnly'> {
@@ -101,7 +114,7 @@ export function buildSyncArgs(input: SyncArgsInput): string[] {
   const { tuning } = input;
   const copy = input.copyOnly || input.filesFrom !== undefined;
   const args = [copy ? 'copy' : 'sync', input.source, input.dest, ...transferFlags(input, tuning)];
-  if (tuning.maxDelete !== undefined && !copy) args.push('--max-delete', String(tuning.maxDelete));
+  if (tuning.maxDelete !== undefined && !copy && !input.deleteLimitByPoof) args.push('--max-delete', String(tuning.maxDelete));
   if (tuning.maxDeleteSize !== undefined && !copy) args.push('--max-delete-size', tuning.maxDeleteSize);
   if (input.excludeFrom !== undefined) args.push('--exclude-from', input.excludeFrom);
   if (input.filesFrom !== undefined) args.push('--files-from', input.filesFrom, '--no-traverse');

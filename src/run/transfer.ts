@@ -1,7 +1,8 @@
 import type { Context } from '../context.js';
 import type { MappingPlan } from '../engine/plan.js';
 import type { TransferResult } from '../engine/result.js';
-import { runMappingRetryingChanged, type MappingHooks } from '../engine/run-mapping.js';
+import { runMapping, runMappingRetryingChanged, type MappingHooks } from '../engine/run-mapping.js';
+import { buildSyncArgs } from '../rclone/args.js';
 import { detectChanges, needsSentRecord, runWithSentRecord } from '../engine/sent-transfer.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
@@ -32,7 +33,33 @@ export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: Resol
     const storage = { withModes: remote.keepsModes, sizeOnly: detection.sizeOnly };
     transfer = (plan, hooks) => runWithSentRecord(rclone, plan, hooks, store, storage);
   }
-  return history ? recordingHistory(transfer, { rclone, remote, ...history }) : transfer;
+  const limited = remote.tuning.maxDelete !== undefined ? limitingDeletes(transfer, rclone, remote.tuning.maxDelete) : transfer;
+  return history ? recordingHistory(limited, { rclone, remote, ...history }) : limited;
+}
+
+/**
+ * rclone.maxDelete where rclone cannot apply it as poof.conf means it (history on S3-like storage:
+ * rclone counts the delete half of every move into the history folder): a dry run first counts
+ * the files that would leave the mirror, and more than the limit stops the mapping before
+ * anything changes.
+ */
+function limitingDeletes(transfer: Transfer, rclone: Rclone, limit: number): Transfer {
+  return async (plan, hooks) => {
+    if (!plan.syncInput?.deleteLimitByPoof || plan.refusal || hooks.dryRun) return transfer(plan, hooks);
+    const { backupDir: _history, ...mirrorOnly } = plan.syncInput;
+    const dry = await runMapping(rclone, { ...plan, args: buildSyncArgs({ ...mirrorOnly, dryRun: true }) }, { ...hooks, dryRun: true, emit: () => undefined });
+    const { changing: _changing, ...counted } = dry;
+    if (counted.status !== 'ok') return { ...counted, copied: 0, deleted: 0 };
+    if (counted.deleted <= limit) return transfer(plan, hooks);
+    // Refused: like a refused mapping, nothing ran, so there is no run to record.
+    return {
+      ...counted,
+      status: 'refused',
+      copied: 0,
+      deleted: 0,
+      reason: `the backup would delete ${counted.deleted} files on the remote, more than poof.conf's rclone.maxDelete (${limit}) allows; nothing was changed; check that the local directory is complete (an unmounted disk or a moved folder looks like deleted files), and if the deletions are meant, raise rclone.maxDelete for one run`,
+    };
+  };
 }
 
 /** This run's history: its id (the folder of replaced versions) and what its manifests say. */

@@ -74,6 +74,9 @@ async function runIds(sb: Sandbox, name: string): Promise<string[]> {
  * its modification times.
  */
 async function propertyCheck(sb: Sandbox, dir: string, name: string, runs: number, seed: number): Promise<void> {
+  // Every run stays restorable (the default keeps the last 10 and the newest of each day).
+  const confFile = path.join(sb.confdir, 'poof.conf');
+  await writeFile(confFile, JSON.stringify({ ...(JSON.parse(await readFile(confFile, 'utf8')) as Record<string, unknown>), keep: { last: 1000 } }));
   const random = seeded(seed);
   const snapshots: Snapshot[] = [];
   for (let step = 1; step <= runs; step++) {
@@ -312,6 +315,23 @@ describe('versioned backups on S3 (s3rver)', () => {
     const result = await runPoof(['backup', '--json'], { env: sb.env });
     const mapping = (JSON.parse(result.stdout) as { mappings: Array<{ copied: number; deleted: number; kept: { files: number } }> }).mappings[0]!;
     assert.deepEqual([mapping.copied, mapping.deleted, mapping.kept.files], [2, 1, 2]);
+  });
+
+  it('rclone.maxDelete means files leaving the mirror, though S3 moves each replaced file by copy and delete', async () => {
+    const conf = JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as Record<string, unknown>;
+    await writeFile(path.join(sb.confdir, 'poof.conf'), JSON.stringify({ ...conf, rclone: { maxDelete: 1 } }));
+    const present = [...(await readTree(dir)).keys()].sort();
+    assert.ok(present.length >= 3, present.join(', '));
+    for (const rel of present.slice(0, 3)) await writeFile(path.join(dir, rel), `replaced ${rel}\n`);
+    const replaced = await runPoof(['backup'], { env: sb.env });
+    assert.equal(replaced.code, 0, `three replaced files delete nothing: ${replaced.stderr}`);
+    const before = await runIds(sb, 'Work');
+    for (const rel of present.slice(0, 2)) await rm(path.join(dir, rel));
+    const refused = await runPoof(['backup'], { env: sb.env });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr + refused.stdout, /Work: REFUSED: the backup would delete 2 files on the remote, more than poof\.conf's rclone\.maxDelete \(1\) allows; nothing was changed/);
+    assert.deepEqual(await runIds(sb, 'Work'), before, 'no run was recorded: nothing moved');
+    await writeFile(path.join(sb.confdir, 'poof.conf'), JSON.stringify(conf));
   });
 });
 
