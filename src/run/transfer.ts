@@ -70,14 +70,20 @@ export async function startHistory(ctx: Context, config: PoofConfig, remote: Res
   if (config.history === false || dryRun) return undefined;
   const cache = new ManifestCache(ctx.paths.stateDir, remote);
   const started = new Date();
-  return { cache, runId: runIdFor(started, await cache.runIds()), command, started, excludes: config.excludes, recorded: [] };
+  const runId = runIdFor(started, await cache.runIds());
+  await cache.started(runId);
+  return { cache, runId, command, started, excludes: config.excludes, recorded: [] };
 }
 
 /** After each transfer, the run's manifest; a finished transfer whose manifest is missing failed. */
 function recordingHistory(transfer: Transfer, context: RecordContext): Transfer {
   return async (plan, hooks) => {
+    const wasChanging = plan.refusal ? false : await context.cache.markChanging(plan.name, true);
     const result = await transfer(plan, hooks);
-    const { problem, keptBytes, keptFiles, wrote } = await recordRun(context, plan, result);
+    const { problem, keptBytes, keptFiles, wrote } = await recordRun(context, plan, result, wasChanging);
+    // Finished, and recorded (or nothing to record): the mirror is what the newest manifest says.
+    if (!problem && (result.status === 'ok' || result.status === 'partial' || result.status === 'refused') && !wasChanging) await context.cache.markChanging(plan.name, false);
+    else if (wrote) await context.cache.markChanging(plan.name, false);
     if (wrote) context.recorded.push(plan.name);
     // rclone counts the moves into the run's folder as bytes sent (and on S3, where a move is a
     // copy and a delete, as transfers and deletes too): the figures are of the user's files.

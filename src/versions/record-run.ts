@@ -29,7 +29,7 @@ export interface RecordContext {
  * finished transfer could not be written, for the caller to fail the mapping: without it the run
  * cannot be restored.
  */
-export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: TransferResult): Promise<RecordOutcome> {
+export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: TransferResult, afterUnrecorded = false): Promise<RecordOutcome> {
   if (result.status === 'refused') return {};
   const finished = result.status === 'ok' || result.status === 'partial';
   const previous = await ctx.cache.latest(plan.name);
@@ -40,7 +40,8 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
     await putManifest(ctx.rclone, ctx.remote, ctx.cache, incomplete, 20_000).catch(() => undefined);
     return {};
   }
-  if (result.copied + result.deleted === 0 && previous) return {};
+  // A run that changed nothing writes nothing, unless an earlier run changed the mirror unrecorded.
+  if (result.copied + result.deleted === 0 && previous && !afterUnrecorded) return {};
   const listed = await listTree(ctx, plan.remotePath, ctx.excludes);
   if (typeof listed === 'string') return { problem: `the run's record could not be written: ${listed}` };
   const files = listed;

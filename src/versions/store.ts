@@ -58,10 +58,34 @@ export class ManifestCache {
     }
   }
 
-  /** The run ids this machine has manifests of, oldest first. */
+  /** The run ids this machine has manifests of, or started, oldest first. */
   async runIds(): Promise<string[]> {
     const entries = await readdir(this.dir).catch(() => [] as string[]);
-    return entries.filter((name) => RUN_ID.test(name)).sort();
+    const started = (await readFile(path.join(this.dir, 'last-started'), 'utf8').catch(() => '')).trim();
+    return [...entries.filter((name) => RUN_ID.test(name)), ...(RUN_ID.test(started) ? [started] : [])].sort();
+  }
+
+  /**
+   * Remember a run's id before it moves anything: a run killed before its manifest was written
+   * must never share its folder with the next run, which could then replace a version it kept.
+   */
+  async started(runId: string): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(path.join(this.dir, 'last-started'), `${runId}\n`);
+  }
+
+  /**
+   * A mapping whose mirror may have changed since its newest complete manifest (a run is under
+   * way, or was killed): the next run writes a manifest even if it changes nothing itself.
+   */
+  async markChanging(name: string, changing: boolean): Promise<boolean> {
+    const marker = path.join(this.dir, 'changing', encodeURIComponent(name));
+    const was = await readFile(marker).then(() => true, () => false);
+    if (changing && !was) {
+      await mkdir(path.dirname(marker), { recursive: true, mode: 0o700 });
+      await writeFile(marker, '');
+    } else if (!changing && was) await rm(marker, { force: true });
+    return was;
   }
 
   /** The newest complete manifest this machine wrote or read for a mapping. */
