@@ -84,8 +84,8 @@ async function restoreFromRemote(ctx: Context, options: DownloadOptions, past?: 
     // Plan first, with no task list on screen, so the question below is not garbled.
     if (past) {
       // Everything a past run needs is on the remote: its manifest, the mirror, the runs' folders.
-      const listing = await listHistory(rclone, remote, interrupt.signal);
       const cache = new ManifestCache(ctx.paths.stateDir, remote);
+      const listing = await listHistory(rclone, remote, interrupt.signal, cache);
       for (const target of targets) {
         const manifests = target.refusal ? [] : await readManifests(rclone, remote, cache, target.name, listing.manifests.get(target.name) ?? [], interrupt.signal);
         const versions = { manifests, kept: listing.kept.get(target.name) ?? new Map() };

@@ -33,7 +33,7 @@ export async function openHistory(ctx: Context, only: string[] | undefined, canc
   const rclone = await ctx.locateRclone({ cacheVersion: true });
   const remote = resolveRemote(setup.config, setup.section, setup.baseSection, ctx.paths.rcloneConf, capabilitiesOf(rclone.version));
   const cache = new ManifestCache(ctx.paths.stateDir, remote);
-  const listing = await listHistory(rclone, remote, cancelSignal);
+  const listing = await listHistory(rclone, remote, cancelSignal, cache);
   const mappings: MappingHistory[] = [];
   for (const [localDir, name] of Object.entries(setup.config.paths)) {
     if (only && !only.includes(name)) continue;

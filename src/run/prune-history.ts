@@ -11,8 +11,8 @@ import type { RunSetup } from './setup.js';
  * listing and its manifests, then (unless a dry run) delete what no kept run needs.
  */
 export async function pruneHistory(ctx: Context, setup: RunSetup, remote: ResolvedRemote, rclone: Rclone, options: { only?: string[] | undefined; dryRun: boolean; cancelSignal?: AbortSignal }): Promise<MappingPrune[]> {
-  const listing = await listHistory(rclone, remote, options.cancelSignal);
   const cache = new ManifestCache(ctx.paths.stateDir, remote);
+  const listing = await listHistory(rclone, remote, options.cancelSignal, cache);
   const policy = setup.config.keep ?? DEFAULT_KEEP;
   const plans: MappingPrune[] = [];
   for (const name of setup.names) {
@@ -20,6 +20,13 @@ export async function pruneHistory(ctx: Context, setup: RunSetup, remote: Resolv
     const manifests = await readManifests(rclone, remote, cache, name, listing.manifests.get(name) ?? [], options.cancelSignal);
     plans.push(planMappingPrune(name, manifests, listing.kept.get(name) ?? new Map(), policy));
   }
-  if (!options.dryRun) await applyPrune(rclone, remote, plans, options.cancelSignal);
+  if (!options.dryRun) {
+    await applyPrune(rclone, remote, plans, options.cancelSignal);
+    const before = await cache.totals();
+    if (before) {
+      const sum = (pick: (p: MappingPrune) => number) => plans.reduce((total, p) => total + pick(p), 0);
+      await cache.saveTotals({ ...before, runs: before.runs - sum((p) => p.forgotten.length), versions: before.versions - sum((p) => p.removedVersions), bytes: before.bytes - sum((p) => p.freedBytes), oldest: plans.flatMap((p) => [...p.kept.keys()]).sort()[0] ?? before.oldest });
+    }
+  }
   return plans;
 }

@@ -3,6 +3,7 @@ import { timeOfRunId } from '../versions/run-id.js';
 import type { DrillResult } from '../versions/drill.js';
 import type { MappingPrune } from '../versions/prune.js';
 import type { FileVersion } from '../versions/state.js';
+import type { HistoryTotals } from '../versions/store.js';
 import { formatBytes } from './format.js';
 
 /** Pure: a run id as the user's local time, `2026-12-02 16:27:04`. */
@@ -79,4 +80,10 @@ export function formatDrill(result: DrillResult | { name: string; problem: strin
   const what = `run ${result.runId}: read back ${result.checked} of ${result.files} files (${result.againstLocal} also compared with the unchanged local file)`;
   if (result.problems.length === 0) return [`${result.name}: ok: ${what}`];
   return [`${result.name}: FAILED: ${what}; ${result.problems.length} ${result.problems.length === 1 ? 'problem' : 'problems'}:`, ...result.problems.map((p) => `  ${p.path}: ${p.problem}`)];
+}
+
+/** Pure: the history line of `poof status`. */
+export function formatHistoryTotals(totals: HistoryTotals): string {
+  if (totals.runs === 0) return 'history: no run kept on the remote yet';
+  return `history: ${totals.runs} ${totals.runs === 1 ? 'run' : 'runs'} kept on the remote (${localTimeOf(totals.oldest!)} to ${localTimeOf(totals.newest!)}), ${totals.versions} replaced versions (${formatBytes(totals.bytes)}), as of ${totals.listed.slice(0, 16).replace('T', ' ')} UTC; \`poof history\` for each run`;
 }

@@ -11,6 +11,7 @@ import { checkRemote } from './checks/remote.js';
 import { checkEncryption } from './checks/encryption.js';
 import { checkEnvironment } from './checks/environment.js';
 import { fidelityCheck } from './checks/fidelity.js';
+import { checkHistory } from './checks/history.js';
 import { capabilitiesOf, unmetNeed } from '../rclone/capabilities.js';
 import { readFeatures } from '../rclone/features.js';
 import { checkCryptKeys } from './checks/crypt-keys.js';
@@ -45,6 +46,7 @@ export async function runChecks(ctx: Context, options: VerifyOptions): Promise<C
     const remote = resolveRemote(config, sections.section, sections.baseSection, ctx.paths.rcloneConf, rclone ? capabilitiesOf(rclone.version) : undefined);
     const detection = remoteOk ? await readFeatures(rclone, remote.configFile, remote.root) : undefined;
     checks.push(fidelityCheck(config, remote, detection));
+    if (remoteOk && rclone) checks.push(await checkHistory(ctx, rclone, config, remote));
   }
   checkEnvironment(ctx, checks);
   return checks;

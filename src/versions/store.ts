@@ -88,6 +88,19 @@ export class ManifestCache {
     return was;
   }
 
+  async saveTotals(totals: HistoryTotals): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(path.join(this.dir, 'totals.json'), `${JSON.stringify(totals)}\n`);
+  }
+
+  async totals(): Promise<HistoryTotals | undefined> {
+    try {
+      return JSON.parse(await readFile(path.join(this.dir, 'totals.json'), 'utf8')) as HistoryTotals;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The newest complete manifest this machine wrote or read for a mapping. */
   async latest(name: string): Promise<RunManifest | undefined> {
     const id = (await this.latestAll())[name];
@@ -101,6 +114,27 @@ export class ManifestCache {
       return {};
     }
   }
+}
+
+/** What the remote keeps, as last listed: for `poof status` and `poof verify`. */
+export interface HistoryTotals {
+  /** When it was listed (ISO). */
+  listed: string;
+  /** Runs with a complete manifest, over all mappings. */
+  runs: number;
+  versions: number;
+  bytes: number;
+  newest?: string | undefined;
+  oldest?: string | undefined;
+}
+
+/** Pure: the totals of a listing. */
+export function totalsOf(listing: HistoryListing, listed: Date): HistoryTotals {
+  const ids = [...listing.manifests.values()].flat().sort();
+  let versions = 0;
+  let bytes = 0;
+  for (const byRun of listing.kept.values()) for (const files of byRun.values()) for (const size of files.values()) (versions++, (bytes += size));
+  return { listed: listed.toISOString(), runs: ids.length, versions, bytes, newest: ids.at(-1), oldest: ids[0] };
 }
 
 /** Write one manifest to the remote (and the cache): a temporary file, then `rclone copyto`. */
@@ -119,7 +153,7 @@ export async function putManifest(rclone: Rclone, remote: ResolvedRemote, cache:
 }
 
 /** List the whole history in one rclone call; a remote without one yet has an empty history. */
-export async function listHistory(rclone: Rclone, remote: ResolvedRemote, cancelSignal?: AbortSignal): Promise<HistoryListing> {
+export async function listHistory(rclone: Rclone, remote: ResolvedRemote, cancelSignal?: AbortSignal, cache?: ManifestCache): Promise<HistoryListing> {
   const result = await rclone.run(buildHistoryListArgs(remote.configFile, remote.root, Boolean(remote.tuning.fastList)), { timeoutMs: 30 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
   const listing: HistoryListing = { kept: new Map(), manifests: new Map() };
   // Exit 3: no .poof-history yet (rclone 1.60 and 1.75 alike).
@@ -139,6 +173,7 @@ export async function listHistory(rclone: Rclone, remote: ResolvedRemote, cancel
     byRun.set(runId, files);
     files.set(rest.join('/'), entry.Size);
   }
+  await cache?.saveTotals(totalsOf(listing, new Date())).catch(() => undefined);
   return listing;
 }
 

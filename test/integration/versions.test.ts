@@ -319,6 +319,15 @@ describe('retention: poof prune and the prune after each backup', () => {
     assert.equal(seventh.code, 0, seventh.stderr);
     assert.match(seventh.stdout, /history: Work: removed \d+ kept versions? \(\d+ B freed\); 3 runs kept; runs no longer restorable: /);
     assert.equal((await runIds(sb, 'Work')).length, 3);
+    // verify lists the remote's history; status shows what the last listing found, asking nothing.
+    const verify = await runPoof(['verify'], { env: sb.env });
+    assert.match(verify.stdout, /ok {2}history: 3 runs kept \([\d-]+ [\d:]+ to [\d-]+ [\d:]+\), \d+ replaced versions \([\d.]+ K?i?B\); keep: last 3\n/);
+    const status = await runPoof(['status', '--json'], { env: sb.env });
+    const totals = (JSON.parse(status.stdout) as { history: { runs: number; versions: number; bytes: number } }).history;
+    assert.equal(totals.runs, 3);
+    const onDisk = (await versionsIn()).filter(([p]) => /^\d{8}T\d{6}Z\/Work\//.test(p));
+    assert.deepEqual([totals.versions, totals.bytes], [onDisk.length, onDisk.reduce((sum, [, c]) => sum + c.length, 0)]);
+    assert.match((await runPoof(['status'], { env: sb.env })).stdout, /^history: 3 runs kept on the remote \(.*\), \d+ replaced versions \([\d.]+ K?i?B\), as of .* UTC/m);
     await writeFile(path.join(sb.confdir, 'poof.conf'), JSON.stringify(conf));
   });
 });
