@@ -87,6 +87,16 @@ export async function startRcloneSftp(directory: string, fixedPort?: number): Pr
   return { port, ...(child.pid ? { pid: child.pid } : {}), stop: () => stopChild(child) };
 }
 
+/** `rclone serve webdav` over a directory, user "u" with password "p" (keeps neither times nor hashes). */
+export async function startRcloneWebdav(directory: string): Promise<RunningServer> {
+  await mkdir(directory, { recursive: true });
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, RCLONE_CONFIG: '/dev/null' };
+  const child = spawn('rclone', ['serve', 'webdav', directory, '--addr', `127.0.0.1:${port}`, '--user', 'u', '--pass', 'p'], { env, stdio: 'ignore' });
+  await waitForPort(port);
+  return { port, ...(child.pid ? { pid: child.pid } : {}), stop: () => stopChild(child) };
+}
+
 export interface SshServer extends RunningServer {
   /** Where SFTP sessions start: relative remote paths are under it. */
   root: string;

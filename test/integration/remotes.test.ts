@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
-import { freePort, startRcloneSftp, startS3, startSshd, waitForPort, type RunningServer, type SshServer } from '../helpers/servers.js';
+import { freePort, startRcloneSftp, startRcloneWebdav, startS3, startSshd, type RunningServer, type SshServer } from '../helpers/servers.js';
 import { readTree, readTreeMeta, setSampleMeta, writeSampleTree } from '../helpers/tree.js';
 
 /** A configured sandbox: one mapping with the sample tree, poof.conf written. */
@@ -198,20 +198,15 @@ describe('SFTP (OpenSSH sshd, key and known_hosts)', () => {
 
 describe('WebDAV (rclone serve webdav)', () => {
   let ctx: Awaited<ReturnType<typeof setup>>;
-  let stop: () => void;
+  let dav: RunningServer;
   let port: number;
   before(async () => {
     ctx = await setup();
-    port = await freePort();
-    const dir = path.join(ctx.sb.dir, 'dav-root');
-    await mkdir(dir, { recursive: true });
-    const env = { ...process.env, RCLONE_CONFIG: '/dev/null' };
-    const child = spawn('rclone', ['serve', 'webdav', dir, '--addr', `127.0.0.1:${port}`, '--user', 'u', '--pass', 'p'], { env, stdio: 'ignore' });
-    stop = () => child.kill('SIGTERM');
-    await waitForPort(port);
+    dav = await startRcloneWebdav(path.join(ctx.sb.dir, 'dav-root'));
+    port = dav.port;
   });
   after(async () => {
-    stop();
+    await dav.stop();
     await ctx.sb.cleanup();
   });
 

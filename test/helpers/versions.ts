@@ -1,0 +1,114 @@
+/** Shared by the versioned-backup tests: seeded runs of edits and the trees they leave. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { runPoof, type Sandbox } from './sandbox.js';
+import { readTree, readTreeMeta } from './tree.js';
+
+/** mulberry32: seeded, so a failing sequence can be replayed with POOF_TEST_SEED. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface Snapshot {
+  runId: string;
+  tree: Map<string, Buffer>;
+  mtimes: Map<string, number>;
+}
+
+export type History = { mappings: Array<{ name: string; runs: Array<{ id: string; complete: boolean; added: number; changed: number; deleted: number }> }> };
+
+const NAMES = ['notes.txt', 'a/report.md', 'a/b/data.bin', 'photos/x.jpg', 'photos/y.jpg', 'z.txt', 'a/b/c/deep.txt', 'with space.txt'];
+
+/** One random step: edits, deletes, renames and adds, at least one change. Times move on, so every change shows. */
+async function mutate(dir: string, random: () => number, step: number): Promise<void> {
+  const tree = await readTree(dir);
+  const present = [...tree.keys()].sort();
+  const edits = 1 + Math.floor(random() * 3);
+  for (let e = 0; e < edits; e++) {
+    const action = random();
+    const name = NAMES[Math.floor(random() * NAMES.length)]!;
+    const file = path.join(dir, name);
+    if (action < 0.5 || present.length <= 2) {
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, `${name} at step ${step}.${e}\n${'x'.repeat(Math.floor(random() * 200))}`);
+    } else if (action < 0.75) {
+      const victim = present[Math.floor(random() * present.length)]!;
+      await rm(path.join(dir, victim), { force: true });
+    } else {
+      const from = present[Math.floor(random() * present.length)]!;
+      await mkdir(path.dirname(file), { recursive: true });
+      await rename(path.join(dir, from), file).catch(() => undefined);
+    }
+  }
+  // Every step changes something, so every backup is one run.
+  const after = await readTree(dir);
+  if (after.size === tree.size && [...after].every(([rel, content]) => tree.get(rel)?.equals(content))) {
+    await writeFile(path.join(dir, 'z.txt'), `forced change at step ${step}\n`);
+  }
+}
+
+export async function snapshot(dir: string, runId: string): Promise<Snapshot> {
+  const meta = await readTreeMeta(dir);
+  return { runId, tree: await readTree(dir), mtimes: new Map([...meta].map(([rel, m]) => [rel, m.mtime])) };
+}
+
+export async function runIds(sb: Sandbox, name: string): Promise<string[]> {
+  const history = await runPoof(['history', '--json'], { env: sb.env });
+  assert.equal(history.code, 0, history.stderr);
+  return (JSON.parse(history.stdout) as History).mappings.find((m) => m.name === name)!.runs.map((r) => r.id);
+}
+
+/**
+ * A seeded sequence of edits, deletes, renames and adds with a backup after each; then each run
+ * is restored into a directory of its own (--to) and must be that run's tree, byte for byte, with
+ * its modification times.
+ */
+export async function propertyCheck(sb: Sandbox, dir: string, name: string, runs: number, seed: number, keepsTimes = true): Promise<void> {
+  // Every run stays restorable (the default keeps the last 10 and the newest of each day).
+  const confFile = path.join(sb.confdir, 'poof.conf');
+  await writeFile(confFile, JSON.stringify({ ...(JSON.parse(await readFile(confFile, 'utf8')) as Record<string, unknown>), keep: { last: 1000 } }));
+  const random = seeded(seed);
+  const snapshots: Snapshot[] = [];
+  for (let step = 1; step <= runs; step++) {
+    await mutate(dir, random, step);
+    const backup = await runPoof(['backup', '--json'], { env: sb.env });
+    assert.equal(backup.code, 0, `seed ${seed} step ${step}: ${backup.stderr}`);
+    snapshots.push(await snapshot(dir, (JSON.parse(backup.stdout) as { runId: string }).runId));
+  }
+  // Each backup that changed something is one run, in order, and history lists exactly those.
+  assert.deepEqual((await runIds(sb, name)).slice(-runs), snapshots.map((s) => s.runId), `seed ${seed}`);
+  for (const [i, snap] of snapshots.entries()) {
+    const into = path.join(sb.dir, `restored-${seed}-${i}`);
+    const restored = await runPoof(['restore', '--at', snap.runId, '--to', into, '--yes'], { env: sb.env });
+    assert.equal(restored.code, 0, `seed ${seed} run ${snap.runId}: ${restored.stderr}`);
+    const back = path.join(into, name);
+    assert.deepEqual(await readTree(back).catch(() => new Map()), snap.tree, `seed ${seed}: run ${i + 1} (${snap.runId}) comes back byte for byte`);
+    // WebDAV keeps no modification times (poof verify says so): contents only there.
+    const meta = await readTreeMeta(back).catch(() => new Map());
+    if (keepsTimes) assert.deepEqual(new Map([...meta].map(([rel, m]) => [rel, m.mtime])), snap.mtimes, `seed ${seed}: run ${i + 1} comes back with its modification times`);
+    await rm(into, { recursive: true, force: true });
+  }
+}
+
+
+export function rcloneOut(sb: Sandbox, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const env = { ...sb.env };
+    delete env.AWS_CA_BUNDLE;
+    const child = spawn('rclone', [...args, '--config', path.join(sb.confdir, 'rclone-poof.conf')], { env });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`rclone ${args.join(' ')}: ${code}: ${err}`))));
+  });
+}

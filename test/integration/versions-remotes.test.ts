@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import { startRcloneSftp, startRcloneWebdav, startS3, type RunningServer } from '../helpers/servers.js';
+import { readTree } from '../helpers/tree.js';
+import { propertyCheck, runIds } from '../helpers/versions.js';
+
+describe('versioned backups on S3 (s3rver)', () => {
+  let sb: Sandbox;
+  let s3: RunningServer;
+  let dir: string;
+  before(async () => {
+    sb = await makeSandbox();
+    dir = (await mapLocalDirs(sb, { Work: { 'notes.txt': 'first notes\n' } })).dirs.Work!;
+    s3 = await startS3(path.join(sb.dir, 's3data'));
+    const made = await runPoof(['cconfig', '--provider', 's3', '--endpoint', `http://127.0.0.1:${s3.port}`, '--access-key-id', 'S3RVER', '--force'], { env: { ...sb.env, POOF_SECRET: 'S3RVER' } });
+    assert.equal(made.code, 0, made.stderr);
+  });
+  after(async () => {
+    await s3.stop();
+    await sb.cleanup();
+  });
+
+  it('20 seeded runs: each comes back byte for byte, with its times; counts stay exact though S3 moves by copy and delete', async () => {
+    await propertyCheck(sb, dir, 'Work', 20, Number(process.env.POOF_TEST_SEED ?? 7));
+    const [changed, gone] = [...(await readTree(dir)).keys()].sort();
+    assert.ok(changed && gone, 'two files to change and delete');
+    await writeFile(path.join(dir, changed), 'changed once more\n');
+    await writeFile(path.join(dir, 'fresh-one.txt'), 'fresh\n');
+    await rm(path.join(dir, gone));
+    const result = await runPoof(['backup', '--json'], { env: sb.env });
+    const mapping = (JSON.parse(result.stdout) as { mappings: Array<{ copied: number; deleted: number; kept: { files: number } }> }).mappings[0]!;
+    assert.deepEqual([mapping.copied, mapping.deleted, mapping.kept.files], [2, 1, 2]);
+  });
+
+  it('rclone.maxDelete means files leaving the mirror, though S3 moves each replaced file by copy and delete', async () => {
+    const conf = JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as Record<string, unknown>;
+    await writeFile(path.join(sb.confdir, 'poof.conf'), JSON.stringify({ ...conf, rclone: { maxDelete: 1 } }));
+    const present = [...(await readTree(dir)).keys()].sort();
+    assert.ok(present.length >= 3, present.join(', '));
+    for (const rel of present.slice(0, 3)) await writeFile(path.join(dir, rel), `replaced ${rel}\n`);
+    const replaced = await runPoof(['backup'], { env: sb.env });
+    assert.equal(replaced.code, 0, `three replaced files delete nothing: ${replaced.stderr}`);
+    const before = await runIds(sb, 'Work');
+    for (const rel of present.slice(0, 2)) await rm(path.join(dir, rel));
+    const refused = await runPoof(['backup'], { env: sb.env });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr + refused.stdout, /Work: REFUSED: the backup would delete 2 files on the remote, more than poof\.conf's rclone\.maxDelete \(1\) allows; nothing was changed/);
+    assert.deepEqual(await runIds(sb, 'Work'), before, 'no run was recorded: nothing moved');
+    await writeFile(path.join(sb.confdir, 'poof.conf'), JSON.stringify(conf));
+  });
+});
+
+describe('versioned backups through crypt', () => {
+  let sb: Sandbox;
+  let dir: string;
+  before(async () => {
+    sb = await makeSandbox();
+    dir = (await mapLocalDirs(sb, { Work: { 'notes.txt': 'first notes\n' } })).dirs.Work!;
+    const made = await runPoof(['cconfig', '--crypt'], { env: sb.env });
+    assert.equal(made.code, 0, made.stderr);
+  });
+  after(() => sb.cleanup());
+
+  it('20 seeded runs over a crypt remote: history is encrypted too, and each run comes back byte for byte', async () => {
+    await propertyCheck(sb, dir, 'Work', 20, Number(process.env.POOF_TEST_SEED ?? 11));
+  });
+});
+
+for (const storage of ['SFTP (rclone serve sftp)', 'WebDAV (rclone serve webdav)'] as const) {
+  describe(`versioned backups over ${storage}`, () => {
+    let sb: Sandbox;
+    let server: RunningServer;
+    let dir: string;
+    before(async () => {
+      sb = await makeSandbox();
+      dir = (await mapLocalDirs(sb, { Work: { 'notes.txt': 'first notes\n' } })).dirs.Work!;
+      const root = path.join(sb.dir, 'server-root');
+      const sftp = storage.startsWith('SFTP');
+      server = sftp ? await startRcloneSftp(root) : await startRcloneWebdav(root);
+      const args = sftp
+        ? ['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(server.port), '--user', 'u', '--force']
+        : ['cconfig', '--provider', 'webdav', '--url', `http://127.0.0.1:${server.port}`, '--user', 'u', '--force'];
+      const made = await runPoof(args, { env: { ...sb.env, POOF_SECRET: 'p' } });
+      assert.equal(made.code, 0, made.stderr);
+    });
+    after(async () => {
+      await server.stop();
+      await sb.cleanup();
+    });
+
+    it('5 seeded runs: each comes back byte for byte', async () => {
+      await propertyCheck(sb, dir, 'Work', 5, Number(process.env.POOF_TEST_SEED ?? 13), storage.startsWith('SFTP'));
+    });
+  });
+}
+
