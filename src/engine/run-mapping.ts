@@ -17,6 +17,8 @@ export interface MappingHooks {
   /** Aborting it stops rclone. */
   cancelSignal: AbortSignal;
   dryRun: boolean;
+  /** Each file whose content rclone sent (not in a dry run). */
+  sent?: ((file: string) => void) | undefined;
 }
 
 const MAX_KEPT_ERRORS = 20;
@@ -62,7 +64,10 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: Mappi
         // Only files whose content was sent: not a time set on an identical file ("Updated
         // modification time"), not a directory's metadata.
         if (event.directory) return;
-        if (event.action === 'copied') copied.add(event.object);
+        if (event.action === 'copied') {
+          copied.add(event.object);
+          if (!hooks.dryRun) hooks.sent?.(event.object);
+        }
         // With history kept, rclone's "Deleted" is the second half of a move into the run's
         // folder (S3); the user's deletions are what it moved there without a replacement.
         else if (event.action === 'deleted' && !archiving) deleted.add(event.object);

@@ -79,15 +79,16 @@ export async function startHistory(ctx: Context, config: PoofConfig, remote: Res
 function recordingHistory(transfer: Transfer, context: RecordContext): Transfer {
   return async (plan, hooks) => {
     const wasChanging = plan.refusal ? false : await context.cache.markChanging(plan.name, true);
-    const result = await transfer(plan, hooks);
-    const { problem, keptBytes, keptFiles, wrote } = await recordRun(context, plan, result, wasChanging);
+    const sent = new Set<string>();
+    const result = await transfer(plan, { ...hooks, sent: (file) => (sent.add(file), hooks.sent?.(file)) });
+    const { problem, keptBytes, keptFiles, wrote, sentBytes } = await recordRun(context, plan, result, wasChanging, sent);
     // Finished, and recorded (or nothing to record): the mirror is what the newest manifest says.
     if (!problem && (result.status === 'ok' || result.status === 'partial' || result.status === 'refused') && !wasChanging) await context.cache.markChanging(plan.name, false);
     else if (wrote) await context.cache.markChanging(plan.name, false);
     if (wrote) context.recorded.push(plan.name);
     // rclone counts the moves into the run's folder as bytes sent (and on S3, where a move is a
     // copy and a delete, as transfers and deletes too): the figures are of the user's files.
-    const stats = result.stats && keptBytes !== undefined ? { ...result.stats, bytes: Math.max(0, result.stats.bytes - keptBytes), transfers: result.copied, deletes: result.deleted } : result.stats;
+    const stats = result.stats && sentBytes !== undefined ? { ...result.stats, bytes: sentBytes, transfers: result.copied, deletes: result.deleted } : result.stats;
     const exact = { ...result, ...(stats ? { stats } : {}), ...(keptFiles ? { kept: { files: keptFiles, bytes: keptBytes ?? 0 } } : {}) };
     return problem ? { ...exact, status: 'failed', reason: `the files were copied, but ${problem}` } : exact;
   };

@@ -29,7 +29,7 @@ export interface RecordContext {
  * finished transfer could not be written, for the caller to fail the mapping: without it the run
  * cannot be restored.
  */
-export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: TransferResult, afterUnrecorded = false): Promise<RecordOutcome> {
+export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: TransferResult, afterUnrecorded = false, sent: ReadonlySet<string> = new Set()): Promise<RecordOutcome> {
   if (result.status === 'refused') return {};
   const finished = result.status === 'ok' || result.status === 'partial';
   const previous = await ctx.cache.latest(plan.name);
@@ -49,6 +49,9 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   const moved = result.copied + result.deleted > 0 ? await listTree(ctx, plan.syncInput?.backupDir ?? '', []) : {};
   if (typeof moved === 'string') return { problem: `the run's record could not be written: ${moved}` };
   const keptBytes = Object.values(moved).reduce((sum, f) => sum + f.size, 0);
+  // The bytes of the files sent, as stored: rclone's own byte count includes the moves into the
+  // run's folder on some versions (1.60) and not on others (1.75).
+  const sentBytes = [...sent].reduce((sum, file) => sum + (files[file]?.size ?? 0), 0);
   const before = previous?.files;
   const changes = before ? diffStates(before, files) : { added: Object.keys(files), changed: [], deleted: [] };
   const manifest: RunManifest = {
@@ -61,9 +64,9 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   try {
     await putManifest(ctx.rclone, ctx.remote, ctx.cache, manifest);
   } catch (error) {
-    return { problem: `the run's record could not be written (${(error as Error).message})`, keptBytes, keptFiles: Object.keys(moved).length };
+    return { problem: `the run's record could not be written (${(error as Error).message})`, keptBytes, keptFiles: Object.keys(moved).length, sentBytes };
   }
-  return { keptBytes, keptFiles: Object.keys(moved).length, wrote: true };
+  return { keptBytes, keptFiles: Object.keys(moved).length, wrote: true, sentBytes };
 }
 
 export interface RecordOutcome {
@@ -72,6 +75,8 @@ export interface RecordOutcome {
   /** What the run moved into its folder of replaced versions. */
   keptBytes?: number;
   keptFiles?: number;
+  /** The bytes of the files rclone sent, from their stored sizes. */
+  sentBytes?: number;
   /** A complete manifest was written: the run is restorable, and retention may apply. */
   wrote?: boolean;
 }
