@@ -5,6 +5,8 @@
 // Options: --files N (10000) --large K (3) --large-mib M (32) --repeat R (3) --remotes local,sftp,s3
 //          --dir DIR (default /dev/shm when it has room: this machine's disk timings vary 2x)
 //          --rclone PATH (default: rclone on PATH) the rclone binary every variant and server uses
+//          --history-only: only the history rows (a run changing 1% of the files, and a no-change
+//          run, with history on and off)
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, statfsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     remotes: { type: 'string', default: 'local,sftp,s3' },
     dir: { type: 'string' },
     rclone: { type: 'string' },
+    'history-only': { type: 'boolean', default: false },
   },
 });
 // One rclone for poof (POOF_RCLONE), the raw and original command lines, and the servers (PATH).
@@ -113,11 +116,13 @@ async function main(): Promise<void> {
   for (const [k, v] of Object.entries(process.env)) if (!/^(RCLONE_|POOF_|XDG_)/.test(k) && k !== 'AWS_CA_BUNDLE') env[k] = v;
   if (values.rclone) env.POOF_RCLONE = RCLONE;
   const rows: Row[] = [];
+  const historyRows: Row[] = [];
   try {
     for (const kind of String(values.remotes).split(',')) {
       const remote = await setupRemote(kind, work);
       try {
-        rows.push(...(await benchRemote(remote, src, work, env, repeat)));
+        if (!values['history-only']) rows.push(...(await benchRemote(remote, src, work, env, repeat)));
+        historyRows.push(...(await benchHistory(remote, src, work, env, repeat)));
       } finally {
         await remote.stop();
       }
@@ -125,7 +130,58 @@ async function main(): Promise<void> {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  printTable(rows);
+  if (rows.length > 0) printTable(rows);
+  printHistoryTable(historyRows);
+}
+
+/**
+ * History's cost: after a first backup, a run that changes 1% of the files (each file rewritten
+ * with new content, so every run sends them and keeps their old versions) and a no-change run,
+ * with history on (the default) and off ("history": false), each into its own bucket, interleaved.
+ */
+async function benchHistory(remote: RemoteSetup, src: string, work: string, baseEnv: NodeJS.ProcessEnv, repeat: number): Promise<Row[]> {
+  const variants = [
+    { variant: 'poof backup, history on', history: true },
+    { variant: 'poof backup, history off', history: false },
+  ];
+  const envs = [];
+  for (const v of variants) {
+    const confdir = path.join(work, `conf-hist-${v.history ? 'on' : 'off'}-${remote.name.split(' ')[0]}`);
+    const env = { ...baseEnv, POOF_CONFIG_DIR: confdir, HOME: work, XDG_STATE_HOME: path.join(confdir, 'state') };
+    const poof = (args: string[], extra: Record<string, string> = {}) => timed(process.execPath, [cliPath, ...args], { ...env, ...extra });
+    must(await poof(['config', '--map', `${src}=Bench`, '--bucket', `bench-hist-${v.history ? 'on' : 'off'}`]), 'poof config');
+    must(await poof(['cconfig', ...remote.cconfig], remote.cconfigEnv), 'poof cconfig');
+    const { readFile, writeFile } = await import('node:fs/promises');
+    const confFile = path.join(confdir, 'poof.conf');
+    await writeFile(confFile, JSON.stringify({ ...(JSON.parse(await readFile(confFile, 'utf8')) as object), history: v.history, keep: { last: 1000 } }));
+    must(await poof(['backup', '--quiet']), 'first backup');
+    envs.push(poof);
+  }
+  const rows: Row[] = variants.map((v) => ({ remote: remote.name, variant: v.variant, first: [], noChange: [], peakMiB: [] }));
+  const { readdir, writeFile } = await import('node:fs/promises');
+  const small = (await readdir(path.join(src), { recursive: true })).filter((f) => /\.txt$|\.dat$|\.bin$/.test(String(f))).map(String).sort();
+  for (let r = 0; r < repeat; r++) {
+    // 1% of the files, different ones each round, with new content of the same size.
+    const changed = small.filter((_, i) => i % 100 === r % 100);
+    for (const file of changed) await writeFile(path.join(src, file), Buffer.alloc(1024 + (r % 7) * 100, 65 + r));
+    const order = r % 2 === 0 ? [0, 1] : [1, 0];
+    for (const i of order) rows[i]!.first.push(must(await envs[i]!(['backup', '--quiet']), 'change run').seconds);
+    for (const i of order) rows[i]!.noChange.push(must(await envs[i]!(['backup', '--quiet']), 'no-change run').seconds);
+    process.stdout.write(`${remote.name}: history round ${r + 1}/${repeat} done (${changed.length} files changed)\n`);
+  }
+  return rows;
+}
+
+function printHistoryTable(rows: Row[]): void {
+  const fmt = (x: number) => x.toFixed(2);
+  process.stdout.write('\n| remote | command | 1% changed s (median) | no-change s (median) |\n|---|---|---|---|\n');
+  for (const row of rows) process.stdout.write(`| ${row.remote} | ${row.variant} | ${fmt(median(row.first))} | ${fmt(median(row.noChange))} |\n`);
+  process.stdout.write('\n| remote | history on / off, 1% changed | history on / off, no-change |\n|---|---|---|\n');
+  for (let i = 0; i < rows.length; i += 2) {
+    const [on, off] = [rows[i]!, rows[i + 1]!];
+    process.stdout.write(`| ${on.remote} | ${(median(on.first) / median(off.first)).toFixed(2)} | ${(median(on.noChange) / median(off.noChange)).toFixed(2)} |\n`);
+  }
+  process.stdout.write(`\nrclone ${RCLONE_VERSION} (${RCLONE}); node ${process.version}; ${os.cpus().length} cpus; ${new Date().toISOString()}\n`);
 }
 
 async function benchRemote(remote: RemoteSetup, src: string, work: string, baseEnv: NodeJS.ProcessEnv, repeat: number): Promise<Row[]> {

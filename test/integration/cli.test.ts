@@ -168,12 +168,13 @@ describe('poof config, cconfig, verify, paths, backup with real rclone', () => {
       result.stdout,
       /ok {2}fidelity: a local directory keeps contents, modification times, file modes and owners, empty directories; symbolic links followed \(their targets are copied\); changes are found by size and modification time, and mode changes by poof's record of what it sent; upload proves files by hash \(md5, sha1, whirlpool\)\n/,
     );
+    assert.match(result.stdout, /ok {2}history: on; no run kept yet \(the next backup that changes something starts it\); keep: last 10, daily 14, weekly 8, monthly 12\n/);
     assert.match(result.stdout, /AWS_CA_BUNDLE \(passed to rclone as --ca-cert/);
     const json = JSON.parse((await runPoof(['verify', '--json'], { env: sb.env })).stdout) as { ok: boolean; checks: Array<{ id: string; status: string }> };
     assert.equal(json.ok, true);
     assert.deepEqual(
       json.checks.filter((c) => c.status !== 'warn').map((c) => c.id),
-      ['rclone', 'poof.conf', 'rclone-poof.conf', 'dir:Documents', 'dir:Extra', 'remote', 'encryption', 'fidelity'],
+      ['rclone', 'poof.conf', 'rclone-poof.conf', 'dir:Documents', 'dir:Extra', 'remote', 'encryption', 'fidelity', 'history'],
     );
   });
 
