@@ -1,4 +1,4 @@
-import { Command, Option } from '@commander-js/extra-typings';
+import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
 
 /**
  * Every command's declaration: its options and help. The option types commands receive are
@@ -181,16 +181,19 @@ did not change after the proof began. Everything else stays and is listed.
 `,
     );
 
-export const downloadSpec = () =>
-  new Command('download')
-    .description('restore each mapped directory from the remote; local files it replaces or deletes go to the trash first')
+/** The options download and restore share: where, how safely, how it reports. */
+const restoreOptions = <Args extends unknown[], Opts extends OptionValues>(command: Command<Args, Opts>) =>
+  command
     .option('--only <name>', 'restore only the mapping with this remote name (repeatable)', collect)
     .option('--to <dir>', 'restore into DIR/NAME instead of each mapped directory')
     .option('--keep-dir <dir>', 'move replaced or deleted local files into DIR instead of the trash')
     .option('-y, --yes', 'do not ask before replacing or deleting local files (needed without a terminal)')
     .option('--dry-run', 'show what would be restored, replaced and deleted; change nothing')
     .option('--json', 'print one JSON result object')
-    .option('-q, --quiet', 'print only errors')
+    .option('-q, --quiet', 'print only errors');
+
+export const downloadSpec = () =>
+  restoreOptions(new Command('download').description('restore each mapped directory from the remote; local files it replaces or deletes go to the trash first'))
     .addHelpText(
       'after',
       `${examples(['poof download --dry-run', 'poof download --only Documents', 'poof download --to /tmp/restore   # a side-by-side copy; nothing local is replaced'])}
@@ -222,17 +225,12 @@ export const versionsSpec = () =>
     .addHelpText('after', examples(['poof versions ~/Documents/report.odt', 'poof versions Documents/report.odt --json']));
 
 export const restoreSpec = () =>
-  new Command('restore')
-    .argument('[paths...]', 'only these files or directories (in a mapped directory, or NAME/path)')
-    .description('restore the mapped directories (or just PATHs) as they were after a past run; local files it replaces or deletes go to the trash first')
-    .requiredOption('--at <when>', 'the run: its id (poof history), a date 2026-11-20, a local time 2026-11-20T14:00, or an age such as 3d')
-    .option('--only <name>', 'restore only the mapping with this remote name (repeatable)', collect)
-    .option('--to <dir>', 'restore into DIR/NAME instead of each mapped directory')
-    .option('--keep-dir <dir>', 'move replaced or deleted local files into DIR instead of the trash')
-    .option('-y, --yes', 'do not ask before replacing or deleting local files (needed without a terminal)')
-    .option('--dry-run', 'show what would be restored, replaced and deleted; change nothing')
-    .option('--json', 'print one JSON result object')
-    .option('-q, --quiet', 'print only errors')
+  restoreOptions(
+    new Command('restore')
+      .argument('[paths...]', 'only these files or directories (in a mapped directory, or NAME/path)')
+      .description('restore the mapped directories (or just PATHs) as they were after a past run; local files it replaces or deletes go to the trash first')
+      .requiredOption('--at <when>', 'the run: its id (poof history), a date 2026-11-20, a local time 2026-11-20T14:00, or an age such as 3d'),
+  )
     .addHelpText(
       'after',
       `${examples([

@@ -5,18 +5,8 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runPoof, type Sandbox } from './sandbox.js';
 import { readTree, readTreeMeta } from './tree.js';
+import { seeded } from './seeded.js';
 
-/** mulberry32: seeded, so a failing sequence can be replayed with POOF_TEST_SEED. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface Snapshot {
   runId: string;

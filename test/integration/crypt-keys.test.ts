@@ -64,12 +64,7 @@ describe('cconfig --crypt --force over keys that still decrypt data', () => {
   let sb: Sandbox;
   before(async () => {
     sb = await makeSandbox();
-    const docs = path.join(sb.home, 'Docs');
-    await mkdir(docs, { recursive: true });
-    await writeFile(path.join(docs, 'a.txt'), 'data\n');
-    assert.equal((await runPoof(['config', '--map', `${docs}=Docs`], { env: sb.env })).code, 0);
-    assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', path.join(sb.dir, 'cloud'), '--crypt'], { env: sb.env })).code, 0);
-    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+    await backUpEncrypted(sb);
   });
   after(() => sb.cleanup());
 
@@ -214,12 +209,7 @@ describe('cconfig --crypt --force on a terminal asks before replacing keys that 
   before(async () => {
     sb = await makeSandbox();
     conf = path.join(sb.confdir, 'rclone-poof.conf');
-    const docs = path.join(sb.home, 'Docs');
-    await mkdir(docs, { recursive: true });
-    await writeFile(path.join(docs, 'a.txt'), 'data\n');
-    assert.equal((await runPoof(['config', '--map', `${docs}=Docs`], { env: sb.env })).code, 0);
-    assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', path.join(sb.dir, 'cloud'), '--crypt'], { env: sb.env })).code, 0);
-    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+    await backUpEncrypted(sb);
   });
   after(() => sb.cleanup());
 
@@ -246,3 +236,13 @@ describe('cconfig --crypt --force on a terminal asks before replacing keys that 
     assert.notEqual(await readFile(conf, 'utf8'), before, 'new keys were written');
   });
 });
+
+/** One mapped directory backed up through a new crypt remote: keys that decrypt data on the remote. */
+async function backUpEncrypted(sb: Sandbox): Promise<void> {
+    const docs = path.join(sb.home, 'Docs');
+    await mkdir(docs, { recursive: true });
+    await writeFile(path.join(docs, 'a.txt'), 'data\n');
+    assert.equal((await runPoof(['config', '--map', `${docs}=Docs`], { env: sb.env })).code, 0);
+    assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', path.join(sb.dir, 'cloud'), '--crypt'], { env: sb.env })).code, 0);
+    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+}

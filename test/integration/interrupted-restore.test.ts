@@ -7,19 +7,9 @@ import { rcloneOnPath } from '../helpers/rclone-version.js';
 import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
 import { startSshd, type SshServer } from '../helpers/servers.js';
 import { readTree } from '../helpers/tree.js';
+import { seeded } from '../helpers/seeded.js';
 
 
-/** mulberry32: a small seeded generator, so a failing sequence can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Files below dir by relative path, leaving out restore staging directories. */
 async function realFiles(dir: string): Promise<Map<string, Buffer>> {

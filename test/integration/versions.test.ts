@@ -5,7 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import { startPoof } from '../helpers/background.js';
 import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
 import { readTree } from '../helpers/tree.js';
-import { propertyCheck, rcloneOut, runIds, seeded, snapshot, type History, type Snapshot } from '../helpers/versions.js';
+import { seeded } from '../helpers/seeded.js';
+import { propertyCheck, rcloneOut, runIds, snapshot, type History, type Snapshot } from '../helpers/versions.js';
 
 describe('versioned backups on a local-directory remote', () => {
   let sb: Sandbox;

@@ -7,18 +7,8 @@ import { parseDuration, planPrune, selectKept } from '../../src/versions/retenti
 import { runIdFor, timeOfRunId } from '../../src/versions/run-id.js';
 import { stateAfter, versionsOf, type KeptVersions } from '../../src/versions/state.js';
 import { parseWhen, pickRun } from '../../src/versions/when.js';
+import { seeded } from '../helpers/seeded.js';
 
-/** mulberry32: seeded, so a failing sequence can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A model of the remote under rclone sync --backup-dir: the mirror, and per run a folder that
