@@ -229,7 +229,7 @@ describe('retention: poof prune and the prune after each backup', () => {
     assert.equal((await runIds(sb, 'Work')).length, 3);
     // verify lists the remote's history; status shows what the last listing found, asking nothing.
     const verify = await runPoof(['verify'], { env: sb.env });
-    assert.match(verify.stdout, /ok {2}history: 3 runs kept \([\d-]+ [\d:]+ to [\d-]+ [\d:]+\), \d+ replaced versions \([\d.]+ K?i?B\); keep: last 3\n/);
+    assert.match(verify.stdout, /ok {2}history: 3 runs kept \(\d{8}T\d{6}Z to \d{8}T\d{6}Z\), \d+ replaced versions \(\d+ bytes\); keep: last 3\n/);
     const status = await runPoof(['status', '--json'], { env: sb.env });
     const totals = (JSON.parse(status.stdout) as { history: { runs: number; versions: number; bytes: number } }).history;
     assert.equal(totals.runs, 3);

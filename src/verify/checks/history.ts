@@ -2,8 +2,6 @@ import type { Context } from '../../context.js';
 import type { PoofConfig } from '../../config/schema.js';
 import type { ResolvedRemote } from '../../rclone/remote.js';
 import type { Rclone } from '../../rclone/runner.js';
-import { formatBytes } from '../../ui/format.js';
-import { localTimeOf } from '../../ui/history-format.js';
 import { DEFAULT_KEEP } from '../../versions/retention.js';
 import { listHistory, ManifestCache, totalsOf } from '../../versions/store.js';
 import type { Check } from '../check.js';
@@ -22,7 +20,8 @@ export async function checkHistory(ctx: Context, rclone: Rclone, config: PoofCon
       id: title,
       title,
       status: 'ok',
-      detail: `${totals.runs} ${totals.runs === 1 ? 'run' : 'runs'} kept (${localTimeOf(totals.oldest!)} to ${localTimeOf(totals.newest!)}), ${totals.versions} replaced versions (${formatBytes(totals.bytes)}); keep: ${policy}`,
+      // Run ids as `poof history` and `restore --at` take them; bytes exact (verify never imports ui/).
+      detail: `${totals.runs} ${totals.runs === 1 ? 'run' : 'runs'} kept (${totals.oldest} to ${totals.newest}), ${totals.versions} replaced versions (${totals.bytes} bytes); keep: ${policy}`,
     };
   } catch (error) {
     return { id: title, title, status: 'fail', detail: (error as Error).message, hint: 'check the remote with `poof verify`, then `poof history`' };
