@@ -26,7 +26,7 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
     await requireCryptKey(rclone, remote, names, interrupt.signal, !dryRun);
     const uploaded = await readUploaded(ctx.paths.uploadedFile);
     const copyOnly = new Set(Object.values(config.paths).filter((name) => isUploaded(uploaded, name)));
-    const history = await startHistory(ctx, config, remote, 'backup', dryRun);
+    const history = await startHistory(ctx, config, remote, rclone, 'backup', dryRun);
     runId = history?.runId;
     const plans = await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly, ignoreUnfinishedRestore: options.ignoreUnfinishedRestore, runId: history?.runId });
     planned = plans.length;

@@ -20,7 +20,7 @@ import { formatBytes, formatUnfinishedBackup } from '../ui/format.js';
 import { localTimeOf } from '../ui/history-format.js';
 import { confirmOrDecline } from '../ui/prompts.js';
 import { createRunView, outputMode } from '../ui/run-view.js';
-import { inspectAt, passesFor, type AtTarget } from '../restore/at.js';
+import { inspectAt, passesFor, verifyStaged, type AtTarget } from '../restore/at.js';
 import { locate } from '../versions/locate.js';
 import { listHistory, ManifestCache, readManifests } from '../versions/store.js';
 import { parseWhen, type When } from '../versions/when.js';
@@ -68,7 +68,8 @@ async function restoreFromRemote(ctx: Context, options: DownloadOptions, past?: 
       const problem = await refuseRestoreRoot(options.to, to, Object.keys(config.paths));
       if (problem) throw new UsageError(problem);
     }
-    const { sizeOnly } = await detectChanges(rclone, remote, interrupt.signal, ctx.paths.featuresCache);
+    const { sizeOnly, modTime } = await detectChanges(rclone, remote, interrupt.signal, ctx.paths.featuresCache);
+    const keepsTimes = modTime;
     const settings: RestoreSettings = { config, remote, sizeOnly };
     const targets = planRestoreTargets({ ...settings, only, to, places });
     for (const target of targets) {
@@ -128,7 +129,7 @@ async function restoreFromRemote(ctx: Context, options: DownloadOptions, past?: 
           keptIn,
           linksMode: config.symlinks === 'links',
           argsFor: (stagingDir: string) => restoreArgsFor(target, settings, stagingDir),
-          ...(past ? { passesFor: (stagingDir: string) => passesFor(target, settings, stagingDir) } : {}),
+          ...(past ? { passesFor: (stagingDir: string) => passesFor(target, settings, stagingDir), verifyStaged: (stagingDir: string) => verifyStaged(target, stagingDir, keepsTimes) } : {}),
         };
         if (plan.refusal) return restoreMapping(rclone, target, plan, restoreMode, hooks);
         // Recorded before anything local changes, removed only when the restore finished: a

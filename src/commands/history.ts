@@ -3,12 +3,13 @@ import { ExitCode } from '../errors.js';
 import { formatHistory, formatVersions, summarizeRun } from '../ui/history-format.js';
 import { openHistory } from '../run/open-history.js';
 import { locate } from '../versions/locate.js';
-import { versionsOf } from '../versions/state.js';
+import { runOfFolder } from '../versions/run-id.js';
+import { versionsOf, type KeptVersions } from '../versions/state.js';
 import type { historySpec, OptionsOf, versionsSpec } from './specs.js';
 
 export async function historyCommand(ctx: Context, options: OptionsOf<typeof historySpec>): Promise<number> {
   const { mappings } = await openHistory(ctx, options.only);
-  const summaries = mappings.map((m) => ({ name: m.name, runs: m.manifests.map((manifest) => summarizeRun(manifest, m.kept.get(manifest.runId))) }));
+  const summaries = mappings.map((m) => ({ name: m.name, runs: m.manifests.map((manifest) => summarizeRun(manifest, keptBy(m.kept, manifest.runId))) }));
   if (options.json) {
     ctx.out(JSON.stringify({ mappings: summaries }, null, 2));
     return ExitCode.ok;
@@ -31,4 +32,11 @@ export async function versionsCommand(ctx: Context, options: OptionsOf<typeof ve
   }
   for (const line of formatVersions(`${found.name}/${found.rel}`, versions)) ctx.out(line);
   return versions.length > 0 ? ExitCode.ok : ExitCode.runFailed;
+}
+
+/** What a run's folders (its first pass and any later ones) keep, path -> size. */
+function keptBy(kept: KeptVersions, runId: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [folder, files] of kept) if (runOfFolder(folder) === runId) for (const [file, size] of files) out.set(`${folder}/${file}`, size);
+  return out;
 }

@@ -34,7 +34,7 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
     const symlinks = config.symlinks ?? 'follow';
     // Always `rclone copy`: the remote keeps what earlier uploads wiped locally, and a mirror would delete it.
     const copyOnly = new Set(Object.values(config.paths));
-    const history = await startHistory(ctx, config, remote, 'upload', dryRun);
+    const history = await startHistory(ctx, config, remote, rclone, 'upload', dryRun);
     runId = history?.runId;
     const plans = await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly, allowEmpty: true, ignoreUnfinishedRestore: options.ignoreUnfinishedRestore, runId: history?.runId });
     planned = plans.length;

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { buildSyncArgs, exactFilterLine } from '../rclone/args.js';
+import { buildSyncArgs, exactFilterLine, type SyncArgsInput } from '../rclone/args.js';
 import { classifyRcloneFailure } from '../rclone/exit-codes.js';
 import { dryRunAction, type RcloneStats } from '../rclone/log-parse.js';
 import type { Rclone } from '../rclone/runner.js';
@@ -19,6 +19,21 @@ export interface MappingHooks {
   dryRun: boolean;
   /** Each file whose content rclone sent (not in a dry run). */
   sent?: ((file: string) => void) | undefined;
+  /**
+   * With history kept: a fresh folder for another rclone pass over the same mapping in this run.
+   * Two passes must never share one: the second would replace, in the folder, a version the first
+   * moved there (a file changing during the run is replaced by both).
+   */
+  passFolder?: (() => string) | undefined;
+}
+
+/**
+ * Pure: the argv of another pass over a mapping (a retry, a re-send): the plan's, with `extra`,
+ * into a folder of its own when history is kept.
+ */
+export function anotherPass(plan: MappingPlan, hooks: Pick<MappingHooks, 'passFolder'>, extra: Partial<SyncArgsInput>): string[] {
+  const input = plan.syncInput!;
+  return buildSyncArgs({ ...input, ...extra, ...(input.backupDir !== undefined && hooks.passFolder ? { backupDir: hooks.passFolder() } : {}) });
 }
 
 const MAX_KEPT_ERRORS = 20;
@@ -119,11 +134,11 @@ export async function runMappingRetryingChanged(rclone: Rclone, plan: MappingPla
   try {
     const excludeFrom = path.join(scratch, 'changing.filter');
     await writeFile(excludeFrom, `${changing.files.map(exactFilterLine).join('\n')}\n`);
-    const rest = await runMapping(rclone, { ...plan, args: buildSyncArgs({ ...plan.syncInput, excludeFrom }) }, hooks);
+    const rest = await runMapping(rclone, { ...plan, args: anotherPass(plan, hooks, { excludeFrom }) }, hooks);
     if (rest.status !== 'ok') return withoutChanging(rest);
     const filesFrom = path.join(scratch, 'changing.list');
     await writeFile(filesFrom, `${changing.files.join('\n')}\n`);
-    const retry = await runMapping(rclone, { ...plan, args: buildSyncArgs({ ...plan.syncInput, filesFrom }) }, hooks);
+    const retry = await runMapping(rclone, { ...plan, args: anotherPass(plan, hooks, { filesFrom }) }, hooks);
     const still = retry.status === 'ok' ? [] : retry.changing?.only ? retry.changing.files : undefined;
     if (still === undefined) return withoutChanging(retry);
     const combined: TransferResult = {

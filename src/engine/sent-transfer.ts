@@ -7,7 +7,7 @@ import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { MappingPlan } from './plan.js';
 import { sumStats, withStats, type TransferResult } from './result.js';
-import { runMapping, runMappingRetryingChanged, type MappingHooks } from './run-mapping.js';
+import { anotherPass, runMapping, runMappingRetryingChanged, type MappingHooks } from './run-mapping.js';
 import { changedSinceSent, recordFromListing, type ChangeDetection, type SentRecord } from './sent-record.js';
 
 /** Where a mapping's record of what was sent is kept (per local directory and remote path). */
@@ -64,7 +64,8 @@ export async function runWithSentRecord(
       return { ...result, reason: `sending ${changed.length} changed files again failed: ${forced.reason ?? ''}` };
     }
   }
-  const main = await runMappingRetryingChanged(rclone, plan, hooks);
+  // After a re-send, the main pass moves what it replaces into a folder of its own.
+  const main = await runMappingRetryingChanged(rclone, forced && plan.syncInput.backupDir !== undefined ? { ...plan, args: anotherPass(plan, hooks, {}) } : plan, hooks);
   if (now && (main.status === 'ok' || main.status === 'partial')) {
     const record = { ...now };
     // What was not copied must not count as sent.

@@ -119,7 +119,9 @@ export function buildSyncArgs(input: SyncArgsInput): string[] {
   if (input.excludeFrom !== undefined) args.push('--exclude-from', input.excludeFrom);
   if (input.filesFrom !== undefined) args.push('--files-from', input.filesFrom, '--no-traverse');
   if (input.ignoreTimes) args.push('--ignore-times');
-  if (input.backupDir !== undefined) args.push('--backup-dir', input.backupDir);
+  // rclone's own retries rerun the whole sync into the same folder, where a second move of a file
+  // replaces the version the first kept: poof retries with a folder of its own instead.
+  if (input.backupDir !== undefined) args.push('--backup-dir', input.backupDir, '--retries', '1');
   if (input.dryRun) args.push('--dry-run');
   return args;
 }

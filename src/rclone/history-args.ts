@@ -8,7 +8,7 @@ export function historyRoot(root: string): string {
   return root.endsWith(':') ? `${root}${HISTORY_DIR}` : `${root}/${HISTORY_DIR}`;
 }
 
-/** Pure: where run `runId` keeps what it replaced or deleted in mapping `name`. */
+/** Pure: where run `runId` keeps what it replaced or deleted in mapping `name` (its later passes: `<run id>-2`, ...). */
 export function historyFolder(root: string, runId: string, name: string): string {
   return `${historyRoot(root)}/${runId}/${name}`;
 }

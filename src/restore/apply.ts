@@ -24,6 +24,8 @@ export interface RestoreMode {
    * come from the mirror and from several runs' folders), and what to clean up after them.
    */
   passesFor?: (stagingDir: string) => Promise<{ passes: string[][]; cleanup: () => Promise<void> }>;
+  /** Why the staged files must not be placed (they are not what was asked for); empty when fine. */
+  verifyStaged?: (stagingDir: string) => Promise<string[]>;
 }
 
 /**
@@ -84,6 +86,21 @@ export async function restoreMapping(
   if (copied.status !== 'ok') {
     // Partial files stay in the staging directory, never under a real name; the next restore removes it.
     return { ...copied, ...base, ...kept(), errors: copied.errors, copied: 0, deleted: removed, trashed: movedAside, durationMs: Date.now() - started };
+  }
+  const wrong = mode.verifyStaged ? await mode.verifyStaged(staging) : [];
+  if (wrong.length > 0) {
+    return {
+      ...copied,
+      ...base,
+      ...kept(),
+      status: 'failed',
+      reason: `what the remote holds is not what the run recorded, so nothing was restored: ${wrong.slice(0, 3).join('; ')}${wrong.length > 3 ? `; and ${wrong.length - 3} more` : ''}`,
+      errors: wrong.slice(0, 20),
+      copied: 0,
+      deleted: removed,
+      trashed: movedAside,
+      durationMs: Date.now() - started,
+    };
   }
   let placed: Awaited<ReturnType<typeof placeStaged>>;
   try {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { buildListedRestoreArgs, buildLocalListArgs } from '../rclone/args.js';
@@ -17,6 +17,8 @@ export interface AtTarget extends InspectedTarget {
   runId?: string;
   /** Source (the mirror or a run's folder) -> paths below it to copy. */
   passes?: Array<{ source: string; files: string[] }>;
+  /** What each file brought back must be, by the run's manifest. */
+  expect?: Map<string, { size: number; mtime: number }>;
 }
 
 /** What the remote keeps for one mapping. */
@@ -69,7 +71,25 @@ export async function inspectAt(rclone: Rclone, target: RestoreTarget, settings:
     remoteBytes: wanted.reduce((sum, f) => sum + f.size, 0),
     changes,
     passes: [...bySource].map(([source, files]) => ({ source, files })),
+    expect: new Map(fetch.map((f) => [f.path, { size: f.size, mtime: f.mtime }])),
   };
+}
+
+/**
+ * Before anything is placed: every staged file must be what the run's manifest says (its size,
+ * and its time where the storage keeps times, to the second). A mismatch means the remote no
+ * longer holds that run as it was (a damaged object, history that was off for a while): the
+ * restore stops rather than bring back something else under the run's name.
+ */
+export async function verifyStaged(target: AtTarget, stagingDir: string, keepsTimes: boolean): Promise<string[]> {
+  const problems: string[] = [];
+  for (const [file, want] of target.expect ?? []) {
+    const got = await lstat(path.join(stagingDir, file)).catch(() => undefined);
+    if (!got) problems.push(`${file}: not read back`);
+    else if (got.size !== want.size) problems.push(`${file}: ${got.size} bytes, the run recorded ${want.size}`);
+    else if (keepsTimes && Math.abs(got.mtimeMs - want.mtime) >= 1000) problems.push(`${file}: modified ${new Date(got.mtimeMs).toISOString()}, the run recorded ${new Date(want.mtime).toISOString()}`);
+  }
+  return problems;
 }
 
 /** The local files as a backup sees them (the same links and excludes), by path: size and time. */

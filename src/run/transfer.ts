@@ -2,7 +2,11 @@ import type { Context } from '../context.js';
 import type { MappingPlan } from '../engine/plan.js';
 import type { TransferResult } from '../engine/result.js';
 import { runMapping, runMappingRetryingChanged, type MappingHooks } from '../engine/run-mapping.js';
-import { buildSyncArgs } from '../rclone/args.js';
+import { buildListArgs, buildSyncArgs } from '../rclone/args.js';
+import { historyFolder, historyRoot } from '../rclone/history-args.js';
+import { lastErrorLine } from '../rclone/log-parse.js';
+import { RunFailedError } from '../errors.js';
+import { FOLDER_ID, runOfFolder } from '../versions/run-id.js';
 import { detectChanges, needsSentRecord, runWithSentRecord } from '../engine/sent-transfer.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
@@ -65,14 +69,29 @@ function limitingDeletes(transfer: Transfer, rclone: Rclone, limit: number): Tra
 /** This run's history: its id (the folder of replaced versions) and what its manifests say. */
 export type HistoryRun = Omit<RecordContext, 'rclone' | 'remote'>;
 
-/** Start a run's history when poof.conf keeps it (the default) and the run changes data. */
-export async function startHistory(ctx: Context, config: PoofConfig, remote: ResolvedRemote, command: string, dryRun: boolean): Promise<HistoryRun | undefined> {
+/**
+ * Start a run's history when poof.conf keeps it (the default) and the run changes data. Its id
+ * sorts after every run this machine started and, on a machine new to this remote (a restored
+ * laptop, whose clock may be behind), after every run the remote holds: the order of ids is the
+ * order of runs, which restores and prunes rely on.
+ */
+export async function startHistory(ctx: Context, config: PoofConfig, remote: ResolvedRemote, rclone: Rclone, command: string, dryRun: boolean): Promise<HistoryRun | undefined> {
   if (config.history === false || dryRun) return undefined;
   const cache = new ManifestCache(ctx.paths.stateDir, remote);
   const started = new Date();
-  const runId = runIdFor(started, await cache.runIds());
+  let known = await cache.runIds();
+  if (known.length === 0) known = await listRunIds(rclone, remote);
+  const runId = runIdFor(started, known);
   await cache.started(runId);
   return { cache, runId, command, started, excludes: config.excludes, recorded: [] };
+}
+
+/** The runs on the remote, from one listing of the top of .poof-history. */
+async function listRunIds(rclone: Rclone, remote: ResolvedRemote): Promise<string[]> {
+  const listed = await rclone.run(buildListArgs(remote.configFile, historyRoot(remote.root), 'run'), { timeoutMs: 5 * 60_000 });
+  if (listed.exitCode === 3 || (listed.exitCode !== 0 && /directory not found/i.test(listed.stderr))) return [];
+  if (listed.exitCode !== 0) throw new RunFailedError(`could not list ${historyRoot(remote.root)}: rclone exited ${listed.exitCode}: ${lastErrorLine(listed.stderr)}`, 'check the remote with `poof verify`');
+  return listed.stdout.split('\n').map((line) => line.replace(/\/$/, '')).filter((name) => FOLDER_ID.test(name)).map(runOfFolder);
 }
 
 /** After each transfer, the run's manifest; a finished transfer whose manifest is missing failed. */
@@ -80,8 +99,14 @@ function recordingHistory(transfer: Transfer, context: RecordContext): Transfer 
   return async (plan, hooks) => {
     const wasChanging = plan.refusal ? false : await context.cache.markChanging(plan.name, true);
     const sent = new Set<string>();
-    const result = await transfer(plan, { ...hooks, sent: (file) => (sent.add(file), hooks.sent?.(file)) });
-    const { problem, keptBytes, keptFiles, wrote, sentBytes } = await recordRun(context, plan, result, wasChanging, sent);
+    const passFolders: string[] = [];
+    const passFolder = () => {
+      const folder = historyFolder(context.remote.root, `${context.runId}-${passFolders.length + 2}`, plan.name);
+      passFolders.push(folder);
+      return folder;
+    };
+    const result = await transfer(plan, { ...hooks, passFolder, sent: (file) => (sent.add(file), hooks.sent?.(file)) });
+    const { problem, keptBytes, keptFiles, wrote, sentBytes } = await recordRun(context, plan, result, wasChanging, sent, passFolders);
     // Finished, and recorded (or nothing to record): the mirror is what the newest manifest says.
     if (!problem && (result.status === 'ok' || result.status === 'partial' || result.status === 'refused') && !wasChanging) await context.cache.markChanging(plan.name, false);
     else if (wrote) await context.cache.markChanging(plan.name, false);

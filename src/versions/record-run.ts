@@ -1,6 +1,6 @@
 import type { MappingPlan } from '../engine/plan.js';
 import type { TransferResult } from '../engine/result.js';
-import { buildMirrorListArgs } from '../rclone/history-args.js';
+import { buildMirrorListArgs, buildPutFileArgs } from '../rclone/history-args.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
@@ -29,7 +29,7 @@ export interface RecordContext {
  * finished transfer could not be written, for the caller to fail the mapping: without it the run
  * cannot be restored.
  */
-export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: TransferResult, afterUnrecorded = false, sent: ReadonlySet<string> = new Set()): Promise<RecordOutcome> {
+export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: TransferResult, afterUnrecorded = false, sent: ReadonlySet<string> = new Set(), passFolders: string[] = []): Promise<RecordOutcome> {
   if (result.status === 'refused') return {};
   const finished = result.status === 'ok' || result.status === 'partial';
   const previous = await ctx.cache.latest(plan.name);
@@ -46,8 +46,25 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   if (typeof listed === 'string') return { problem: `the run's record could not be written: ${listed}` };
   const files = listed;
   // What this run moved into its folder, as stored: exact whatever the storage counted for the move.
-  const moved = result.copied + result.deleted > 0 ? await listTree(ctx, plan.syncInput?.backupDir ?? '', []) : {};
-  if (typeof moved === 'string') return { problem: `the run's record could not be written: ${moved}` };
+  const moved: TreeState = {};
+  if (result.copied + result.deleted > 0 || (result.unreadable?.length ?? 0) > 0) {
+    for (const folder of [plan.syncInput?.backupDir ?? '', ...passFolders]) {
+      const listedFolder = await listTree(ctx, folder, []);
+      if (typeof listedFolder === 'string') return { problem: `the run's record could not be written: ${listedFolder}` };
+      for (const [file, state] of Object.entries(listedFolder)) moved[`${folder}\u0000${file}`] = state;
+    }
+  }
+  // rclone (1.60) moves a file into the run's folder before it copies the new one; when the copy
+  // failed because the file kept changing, the mirror has none. Put the version it had back, so
+  // the mirror and this run's record still hold it (and download brings it back).
+  for (const file of result.unreadable ?? []) {
+    if (files[file]) continue;
+    const folder = [plan.syncInput?.backupDir ?? '', ...passFolders].find((f) => moved[`${f}\u0000${file}`]);
+    if (!folder) continue;
+    const back = await ctx.rclone.run(buildPutFileArgs(ctx.remote.configFile, `${folder}/${file}`, `${plan.remotePath}/${file}`), { timeoutMs: 30 * 60_000 });
+    if (back.exitCode !== 0) return { problem: `${file} kept changing and its previous version could not be put back into the mirror (rclone exited ${back.exitCode}: ${lastErrorLine(back.stderr)}); it is kept in ${folder}` };
+    files[file] = moved[`${folder}\u0000${file}`]!;
+  }
   const keptBytes = Object.values(moved).reduce((sum, f) => sum + f.size, 0);
   // The bytes of the files sent, as stored: rclone's own byte count includes the moves into the
   // run's folder on some versions (1.60) and not on others (1.75).

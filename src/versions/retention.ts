@@ -1,6 +1,6 @@
 import type { KeptVersions } from './state.js';
 import type { RunManifest } from './manifest.js';
-import { timeOfRunId } from './run-id.js';
+import { runOfFolder, timeOfRunId } from './run-id.js';
 
 /** poof.conf `keep`: which past runs stay restorable. */
 export interface KeepPolicy {
@@ -95,7 +95,7 @@ export function planPrune(records: RunManifest[], kept: KeptVersions, keep: Set<
   const folders = [...kept.keys()].sort();
   for (const record of records) {
     if (!keep.has(record.runId) || !record.files) continue;
-    const later = folders.filter((id) => id > record.runId);
+    const later = folders.filter((id) => runOfFolder(id) > record.runId);
     for (const file of Object.keys(record.files)) {
       const from = later.find((id) => kept.get(id)!.has(file));
       if (!from) continue;

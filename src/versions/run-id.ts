@@ -20,3 +20,14 @@ export function timeOfRunId(id: string): Date {
   if (!RUN_ID.test(id)) throw new Error(`not a run id: ${id}`);
   return new Date(`${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 8)}T${id.slice(9, 11)}:${id.slice(11, 13)}:${id.slice(13, 15)}Z`);
 }
+
+/**
+ * A folder of kept versions: a run id, or a run id and a pass number (`20261202T151233Z-2`) for
+ * a run's later rclone passes. As strings they sort after their run and before the next run.
+ */
+export const FOLDER_ID = /^\d{8}T\d{6}Z(-\d+)?$/;
+
+/** Pure: the run a folder belongs to. */
+export function runOfFolder(folder: string): string {
+  return folder.replace(/-\d+$/, '');
+}

@@ -1,4 +1,5 @@
 import type { FileState, RunManifest } from './manifest.js';
+import { runOfFolder } from './run-id.js';
 
 /**
  * Where one file's content after run R is stored: in the folder of a later run (which replaced
@@ -23,7 +24,8 @@ export type KeptVersions = Map<string, Map<string, number>>;
  */
 export function stateAfter(record: RunManifest, kept: KeptVersions): StoredFile[] {
   if (!record.files) throw new Error(`run ${record.runId} did not finish: poof does not know every file it left`);
-  const later = [...kept.keys()].filter((id) => id > record.runId).sort();
+  // The folders of later runs, in order; the run's own later passes are part of the run.
+  const later = [...kept.keys()].filter((id) => runOfFolder(id) > record.runId).sort();
   const out: StoredFile[] = [];
   for (const [file, state] of Object.entries(record.files)) {
     const from = later.find((id) => kept.get(id)!.has(file));
@@ -49,12 +51,12 @@ export interface FileVersion {
  */
 export function versionsOf(file: string, records: RunManifest[], kept: KeptVersions, mirror?: FileState): FileVersion[] {
   const complete = records.filter((r) => r.files).sort((a, b) => (a.runId < b.runId ? -1 : 1));
-  const lastBefore = (id: string | undefined) => complete.filter((r) => id === undefined || r.runId < id).at(-1);
+  const lastBefore = (id: string | undefined) => complete.filter((r) => id === undefined || r.runId < runOfFolder(id)).at(-1);
   const versions: FileVersion[] = [];
   const known = (id: string | undefined, size: number): FileVersion => {
     const record = lastBefore(id);
     const state = record?.files?.[file];
-    return { ...(record && state && state.size === size ? { since: record.runId, mtime: state.mtime } : {}), ...(id ? { replacedBy: id } : {}), size };
+    return { ...(record && state && state.size === size ? { since: record.runId, mtime: state.mtime } : {}), ...(id ? { replacedBy: runOfFolder(id) } : {}), size };
   };
   if (mirror) versions.push({ ...known(undefined, mirror.size), mtime: mirror.mtime });
   for (const id of [...kept.keys()].sort().reverse()) {

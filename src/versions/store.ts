@@ -9,7 +9,7 @@ import { lastErrorLine } from '../rclone/log-parse.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import { decodeManifest, encodeManifest, type RunManifest } from './manifest.js';
-import { RUN_ID } from './run-id.js';
+import { FOLDER_ID, RUN_ID } from './run-id.js';
 import type { KeptVersions } from './state.js';
 
 /** Everything kept under .poof-history, from one listing: per mapping, each run's versions and manifests. */
@@ -161,8 +161,9 @@ export async function listHistory(rclone: Rclone, remote: ResolvedRemote, cancel
   if (result.exitCode !== 0) throw new RunFailedError(`could not list ${historyRoot(remote.root)}: rclone exited ${result.exitCode}: ${lastErrorLine(result.stderr)}`);
   for (const entry of JSON.parse(result.stdout || '[]') as Array<{ Path: string; Size: number }>) {
     const [runId, first, ...rest] = entry.Path.split('/');
-    if (!runId || !RUN_ID.test(runId) || !first) continue;
+    if (!runId || !FOLDER_ID.test(runId) || !first) continue;
     if (rest.length === 0) {
+      if (!RUN_ID.test(runId)) continue;
       const manifest = /^(.+)\.run\.json\.gz$/.exec(first);
       if (manifest) listing.manifests.set(manifest[1]!, [...(listing.manifests.get(manifest[1]!) ?? []), runId].sort());
       continue;

@@ -261,3 +261,22 @@ function seededInt(seed: number): (n: number) => number {
   const random = seeded(seed);
   return (n) => Math.floor(random() * n);
 }
+
+describe('a run with several rclone passes (a retry, a re-send)', () => {
+  it('keeps each pass in a folder of its own; earlier runs find the version they saw, the run itself the mirror', () => {
+    const manifest = (runId: string, files: TreeState): RunManifest => ({
+      format: 1, runId, mapping: 'M', status: 'complete', started: '', ended: '', command: 'backup', counts: { added: 0, changed: 0, deleted: 0, keptBytes: 0 }, files,
+    });
+    const prev = manifest('20261201T000000Z', { g: { size: 4, mtime: 1 } });
+    const run = manifest('20261202T000000Z', { g: { size: 6, mtime: 3 } });
+    // Pass 1 replaced g (4 B) and kept it in the run's folder; pass 2 replaced the 5 B g it had sent.
+    const kept: KeptVersions = new Map([
+      ['20261202T000000Z', new Map([['g', 4]])],
+      ['20261202T000000Z-2', new Map([['g', 5]])],
+    ]);
+    assert.deepEqual(stateAfter(prev, kept).map((f) => [f.path, f.from]), [['g', '20261202T000000Z']]);
+    assert.deepEqual(stateAfter(run, kept).map((f) => [f.path, f.from]), [['g', undefined]]);
+    const plan = planPrune([prev, run], kept, new Set([prev.runId, run.runId]));
+    assert.deepEqual([...plan.versions], [['20261202T000000Z-2', ['g']]], 'the intermediate version no run saw can go');
+  });
+});
