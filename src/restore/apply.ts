@@ -53,11 +53,23 @@ export async function restoreMapping(
 
   const changes = target.changes ?? { restore: [], replace: [], remove: [], touch: 0 };
   const present: string[] = [];
-  for (const file of [...changes.replace, ...changes.remove]) {
+  const realDirs = new Set<string>();
+  let throughLinkKept = 0;
+  for (const file of changes.replace) {
     const local = await existingLocalPath(plan.localDir, file.path, mode.linksMode);
     if (local) present.push(local);
   }
-  const removed = changes.remove.length;
+  for (const file of changes.remove) {
+    // A file reached through a linked folder lives elsewhere (links followed): a restore never
+    // deletes outside the mapped directory; it stays where it is.
+    if (!(await parentsAreDirectories(plan.localDir, file.path, realDirs))) {
+      throughLinkKept++;
+      continue;
+    }
+    const local = await existingLocalPath(plan.localDir, file.path, mode.linksMode);
+    if (local) present.push(local);
+  }
+  const removed = changes.remove.length - throughLinkKept;
   let movedAside = 0;
   const kept = () => (movedAside > 0 && mode.keptIn ? { keptIn: mode.keptIn } : {});
   try {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startPoof } from '../helpers/background.js';
@@ -56,6 +56,23 @@ describe('versioned backups on a local-directory remote', () => {
     const restored = await runPoof(['restore', '--at', before, '--yes'], { env: sb.env });
     assert.equal(restored.code, 0, restored.stderr);
     assert.deepEqual(await readTree(dir), good);
+  });
+
+  it('a file reached through a linked folder (links followed) is never deleted by a restore of a run before the link', async () => {
+    const before = (await runIds(sb, 'Work')).at(-1)!;
+    const outside = path.join(sb.dir, 'outside-the-mapping');
+    await mkdir(outside, { recursive: true });
+    await writeFile(path.join(outside, 'photo.jpg'), 'not poof\'s to delete\n');
+    await symlink(outside, path.join(dir, 'ext'));
+    try {
+      assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+      const restored = await runPoof(['restore', '--at', before, '--yes'], { env: sb.env });
+      assert.equal(restored.code, 0, restored.stderr);
+      assert.equal(await readFile(path.join(outside, 'photo.jpg'), 'utf8'), 'not poof\'s to delete\n');
+    } finally {
+      await rm(path.join(dir, 'ext'));
+      assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+    }
   });
 
   it('the layout is plain rclone: one kept version comes back with rclone alone', async () => {
