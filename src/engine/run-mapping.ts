@@ -19,6 +19,8 @@ export interface MappingHooks {
   dryRun: boolean;
   /** Each file whose content rclone sent (not in a dry run). */
   sent?: ((file: string) => void) | undefined;
+  /** Each file whose modification time rclone set without sending it (not in a dry run). */
+  touched?: ((file: string) => void) | undefined;
   /**
    * With history kept: a fresh folder for another rclone pass over the same mapping in this run.
    * Two passes must never share one: the second would replace, in the folder, a version the first
@@ -87,6 +89,7 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: Mappi
         // folder (S3); the user's deletions are what it moved there without a replacement.
         else if (event.action === 'deleted' && !archiving) deleted.add(event.object);
         else if (event.action === 'archived') deleted.add(event.object);
+        else if (event.action === 'updated' && !hooks.dryRun) hooks.touched?.(event.object);
         else if (hooks.dryRun) {
           const action = dryRunAction(event.message);
           if (action === 'copy' || action === 'delete') {

@@ -105,8 +105,10 @@ function recordingHistory(transfer: Transfer, context: RecordContext): Transfer 
       passFolders.push(folder);
       return folder;
     };
-    const result = await transfer(plan, { ...hooks, passFolder, sent: (file) => (sent.add(file), hooks.sent?.(file)) });
-    const { problem, keptBytes, keptFiles, wrote, sentBytes } = await recordRun(context, plan, result, wasChanging, sent, passFolders);
+    let touched = false;
+    const result = await transfer(plan, { ...hooks, passFolder, sent: (file) => (sent.add(file), hooks.sent?.(file)), touched: () => (touched = true) });
+    // A time set on an unchanged file changes the run's tree too: the manifest must say so.
+    const { problem, keptBytes, keptFiles, wrote, sentBytes } = await recordRun(context, plan, result, wasChanging || touched, sent, passFolders);
     // Finished, and recorded (or nothing to record): the mirror is what the newest manifest says.
     if (!problem && (result.status === 'ok' || result.status === 'partial' || result.status === 'refused') && !wasChanging) await context.cache.markChanging(plan.name, false);
     else if (wrote) await context.cache.markChanging(plan.name, false);

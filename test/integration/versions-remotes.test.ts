@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
@@ -93,6 +93,19 @@ for (const storage of ['SFTP (rclone serve sftp)', 'WebDAV (rclone serve webdav)
 
     it('5 seeded runs: each comes back byte for byte', async () => {
       await propertyCheck(sb, dir, 'Work', 5, Number(process.env.POOF_TEST_SEED ?? 13), storage.startsWith('SFTP'));
+    });
+
+    it('a file whose time alone changed: the run records the time, and the newest run comes back', async () => {
+      const rel = [...(await readTree(dir)).keys()].sort()[0]!;
+      const when = new Date('2024-02-03T04:05:06Z');
+      await utimes(path.join(dir, rel), when, when);
+      assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+      const newest = (await runIds(sb, 'Work')).at(-1)!;
+      const into = path.join(sb.dir, 'touched');
+      const restored = await runPoof(['restore', '--at', newest, '--to', into, '--yes'], { env: sb.env });
+      assert.equal(restored.code, 0, restored.stderr + restored.stdout);
+      assert.deepEqual(await readTree(path.join(into, 'Work')), await readTree(dir));
+      if (storage.startsWith('SFTP')) assert.equal(Math.floor((await stat(path.join(into, 'Work', rel))).mtimeMs / 1000), when.getTime() / 1000);
     });
   });
 }
