@@ -80,17 +80,20 @@ export async function startHistory(ctx: Context, config: PoofConfig, remote: Res
   const cache = new ManifestCache(ctx.paths.stateDir, remote);
   const started = new Date();
   let known = await cache.runIds();
-  if (known.length === 0) known = await listRunIds(rclone, remote);
+  if (known.length === 0) known = await listRunIds(rclone, remote, command);
   const runId = runIdFor(started, known);
   await cache.started(runId);
   return { cache, runId, command, started, excludes: config.excludes, recorded: [] };
 }
 
 /** The runs on the remote, from one listing of the top of .poof-history. */
-async function listRunIds(rclone: Rclone, remote: ResolvedRemote): Promise<string[]> {
-  const listed = await rclone.run(buildListArgs(remote.configFile, historyRoot(remote.root), 'run'), { timeoutMs: 5 * 60_000 });
+async function listRunIds(rclone: Rclone, remote: ResolvedRemote, command: string): Promise<string[]> {
+  const listed = await rclone.run(buildListArgs(remote.configFile, historyRoot(remote.root), 'quick'), { timeoutMs: 5 * 60_000 });
   if (listed.exitCode === 3 || (listed.exitCode !== 0 && /directory not found/i.test(listed.stderr))) return [];
-  if (listed.exitCode !== 0) throw new RunFailedError(`could not list ${historyRoot(remote.root)}: rclone exited ${listed.exitCode}: ${lastErrorLine(listed.stderr)}`, 'check the remote with `poof verify`');
+  if (listed.exitCode !== 0) {
+    const nothing = command === 'upload' ? 'nothing was copied and nothing was wiped' : 'nothing was copied';
+    throw new RunFailedError(`${command} did not start: could not list the runs kept in ${historyRoot(remote.root)} (rclone exited ${listed.exitCode}: ${lastErrorLine(listed.stderr)}); ${nothing}`, 'check the remote with `poof verify`');
+  }
   return listed.stdout.split('\n').map((line) => line.replace(/\/$/, '')).filter((name) => FOLDER_ID.test(name)).map(runOfFolder);
 }
 
