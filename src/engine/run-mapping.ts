@@ -130,7 +130,7 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: Mappi
  * still change are listed and the mapping is "partial": a schedule can tell that from a failure.
  */
 export async function runMappingRetryingChanged(rclone: Rclone, plan: MappingPlan, hooks: MappingHooks): Promise<TransferResult> {
-  const first = await runMapping(rclone, plan, hooks);
+  const first = await runMappingRetryingOnce(rclone, plan, hooks);
   const { changing, ...firstResult } = first;
   if (first.status !== 'failed' || !changing?.only || !plan.syncInput || hooks.dryRun || hooks.cancelSignal.aborted) return firstResult;
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-retry-'));
@@ -162,6 +162,28 @@ export async function runMappingRetryingChanged(rclone: Rclone, plan: MappingPla
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * With history kept rclone runs with --retries 1 (its retries would move a file into the same
+ * folder twice), so poof retries once itself, into a folder of its own, as rclone would have:
+ * after an error that a second attempt can cure (rclone 1.75 fails a sync whose stale .partial
+ * file vanished under it). Not after a stop, a stall, a fatal error or files that kept changing.
+ */
+async function runMappingRetryingOnce(rclone: Rclone, plan: MappingPlan, hooks: MappingHooks): Promise<TransferResult & { changing?: Changing }> {
+  const first = await runMapping(rclone, plan, hooks);
+  const retryable = first.status === 'failed' && (first.rcloneExit === 1 || first.rcloneExit === 5) && !first.changing?.only;
+  if (!retryable || plan.syncInput?.backupDir === undefined || !hooks.passFolder || hooks.dryRun || hooks.cancelSignal.aborted) return first;
+  hooks.log(`# ${plan.name}: retrying once into a history folder of its own after: ${first.reason ?? ''}`);
+  const second = await runMapping(rclone, { ...plan, args: anotherPass(plan, hooks, {}) }, hooks);
+  return {
+    ...second,
+    ...withStats(sumStats([first.stats, second.stats], [second.stats])),
+    copied: first.copied + second.copied,
+    deleted: first.deleted + second.deleted,
+    errors: second.errors,
+    durationMs: first.durationMs + second.durationMs,
+  };
 }
 
 function withoutChanging(result: TransferResult & { changing?: Changing }): TransferResult {
