@@ -22,6 +22,11 @@ export interface MappingHooks {
   /** Each file whose modification time rclone set without sending it (not in a dry run). */
   touched?: ((file: string) => void) | undefined;
   /**
+   * Each file rclone took out of the mirror: deleted, or with history kept moved into the run's
+   * folder without a replacement (not in a dry run). A file it then sent again is also `sent`.
+   */
+  removed?: ((file: string) => void) | undefined;
+  /**
    * With history kept: a fresh folder for another rclone pass over the same mapping in this run.
    * Two passes must never share one: the second would replace, in the folder, a version the first
    * moved there (a file changing during the run is replaced by both).
@@ -87,8 +92,10 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: Mappi
         }
         // With history kept, rclone's "Deleted" is the second half of a move into the run's
         // folder (S3); the user's deletions are what it moved there without a replacement.
-        else if (event.action === 'deleted' && !archiving) deleted.add(event.object);
-        else if (event.action === 'archived') deleted.add(event.object);
+        else if ((event.action === 'deleted' && !archiving) || event.action === 'archived') {
+          deleted.add(event.object);
+          if (!hooks.dryRun) hooks.removed?.(event.object);
+        }
         else if (event.action === 'updated' && !hooks.dryRun) hooks.touched?.(event.object);
         else if (hooks.dryRun) {
           const action = dryRunAction(event.message);

@@ -18,6 +18,7 @@ import type { RunSetup } from './setup.js';
 import { recordRun, type RecordContext } from '../versions/record-run.js';
 import { runIdFor } from '../versions/run-id.js';
 import { ManifestCache } from '../versions/store.js';
+import { DEFAULT_KEEP, selectKept, type KeepPolicy } from '../versions/retention.js';
 import { sentStoreIn } from './sent-store.js';
 
 export type Transfer = (plan: MappingPlan, hooks: MappingHooks) => Promise<TransferResult>;
@@ -102,16 +103,22 @@ function recordingHistory(transfer: Transfer, context: RecordContext): Transfer 
   return async (plan, hooks) => {
     const wasChanging = plan.refusal ? false : await context.cache.markChanging(plan.name, true);
     const sent = new Set<string>();
+    const touched = new Set<string>();
+    const removed = new Set<string>();
     const passFolders: string[] = [];
     const passFolder = () => {
       const folder = historyFolder(context.remote.root, `${context.runId}-${passFolders.length + 2}`, plan.name);
       passFolders.push(folder);
       return folder;
     };
-    let touched = false;
-    const result = await transfer(plan, { ...hooks, passFolder, sent: (file) => (sent.add(file), hooks.sent?.(file)), touched: () => (touched = true) });
-    // A time set on an unchanged file changes the run's tree too: the manifest must say so.
-    const { problem, keptBytes, keptFiles, wrote, sentBytes } = await recordRun(context, plan, result, wasChanging || touched, sent, passFolders);
+    const seeing: Partial<MappingHooks> = {
+      passFolder,
+      sent: (file) => (sent.add(file), hooks.sent?.(file)),
+      touched: (file) => (touched.add(file), hooks.touched?.(file)),
+      removed: (file) => (removed.add(file), hooks.removed?.(file)),
+    };
+    const result = await transfer(plan, { ...hooks, ...seeing });
+    const { problem, keptBytes, keptFiles, wrote, sentBytes } = await recordRun(context, plan, result, { afterUnrecorded: wasChanging, sent, touched, removed, passFolders });
     // Finished, and recorded (or nothing to record): the mirror is what the newest manifest says.
     if (!problem && (result.status === 'ok' || result.status === 'partial' || result.status === 'refused') && !wasChanging) await context.cache.markChanging(plan.name, false);
     else if (wrote) await context.cache.markChanging(plan.name, false);
@@ -141,8 +148,25 @@ export async function pruneAfterRun(
   const finished = outcome.notRun.length === 0 && outcome.results.every((r) => r.status === 'ok');
   if (!history || history.recorded.length === 0 || !finished || cancelSignal.aborted) return undefined;
   try {
-    return { plans: await pruneHistory(ctx, setup, remote, rclone, { only: history.recorded, dryRun: false, cancelSignal }) };
+    const due = await dueForPrune(history.cache, history.recorded, setup.config.keep ?? DEFAULT_KEEP);
+    if (due.length === 0) return undefined;
+    return { plans: await pruneHistory(ctx, setup, remote, rclone, { only: due, dryRun: false, cancelSignal }) };
   } catch (error) {
     return { error: `the prune after the run failed (${(error as Error).message}); the next run tries again` };
   }
+}
+
+/**
+ * The mappings whose prune would forget a run: by the runs this machine knows, some run is no
+ * longer kept. Only those are pruned after a run; the rest ask the remote nothing. Keeping every
+ * known run means keeping every run among fewer, so a run written elsewhere can only delay a
+ * prune to the next one that is due (or `poof prune`), never make this one remove too much.
+ */
+export async function dueForPrune(cache: ManifestCache, names: string[], policy: KeepPolicy): Promise<string[]> {
+  const due: string[] = [];
+  for (const name of names) {
+    const ids = await cache.runIdsOf(name);
+    if (selectKept(ids, policy).size < ids.length) due.push(name);
+  }
+  return due;
 }

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { MappingPlan } from '../engine/plan.js';
 import type { TransferResult } from '../engine/result.js';
 import { buildMirrorListArgs, buildPutFileArgs } from '../rclone/history-args.js';
@@ -19,18 +22,38 @@ export interface RecordContext {
   recorded: string[];
 }
 
+/** What a mapping's transfer did to the mirror, as rclone reported it file by file. */
+export interface TransferSeen {
+  /** The mirror may have changed since its newest manifest (an unfinished run): list it all. */
+  afterUnrecorded?: boolean;
+  /** Files whose content rclone sent. */
+  sent?: ReadonlySet<string>;
+  /** Files whose time rclone set without sending them. */
+  touched?: ReadonlySet<string>;
+  /** Files rclone took out of the mirror (deleted, or moved into the run's folder). */
+  removed?: ReadonlySet<string>;
+  /** The folders of the run's later passes over the mapping. */
+  passFolders?: string[];
+}
+
+/** A full listing of the mirror at least this often, whatever the runs in between reported. */
+const RELIST_MS = 7 * 24 * 3600_000;
+
 /**
  * After one mapping's transfer with history kept, write the run's manifest beside its folder of
- * replaced versions. A finished transfer that changed something (or a mapping with no manifest
- * yet) records every file the mirror now holds, listed from the remote itself, so the record is
- * what is stored, also for copy-only mappings that keep files wiped locally. A run that changed
- * nothing writes nothing and lists nothing. A failed or interrupted transfer is recorded as
- * incomplete (no files): its folder still holds what it replaced. Returns why the manifest of a
- * finished transfer could not be written, for the caller to fail the mapping: without it the run
- * cannot be restored.
+ * replaced versions. A finished transfer that changed something records every file the mirror
+ * now holds: the newest manifest with the files rclone removed taken out and the files it sent or
+ * touched listed from the remote itself (so sizes and times are as stored), or, when the mirror
+ * may hold changes no manifest saw (an unfinished run, other excludes, no manifest on this
+ * machine, a week since the last), the whole mirror listed. A run that changed nothing writes
+ * nothing and lists nothing. A failed or interrupted transfer is recorded as incomplete (no
+ * files): its folder still holds what it replaced. Returns why the manifest of a finished
+ * transfer could not be written, for the caller to fail the mapping: without it the run cannot
+ * be restored.
  */
-export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: TransferResult, afterUnrecorded = false, sent: ReadonlySet<string> = new Set(), passFolders: string[] = []): Promise<RecordOutcome> {
+export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: TransferResult, seen: TransferSeen = {}): Promise<RecordOutcome> {
   if (result.status === 'refused') return {};
+  const { sent = new Set<string>(), touched = new Set<string>(), removed = new Set<string>(), passFolders = [] } = seen;
   const finished = result.status === 'ok' || result.status === 'partial';
   const previous = await ctx.cache.latest(plan.name);
   const base = { format: 1 as const, runId: ctx.runId, mapping: plan.name, started: ctx.started.toISOString(), command: ctx.command };
@@ -40,26 +63,42 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
     await putManifest(ctx.rclone, ctx.remote, ctx.cache, incomplete, 20_000).catch(() => undefined);
     return {};
   }
+  const unreadable = result.unreadable ?? [];
   // A run that changed nothing writes nothing, unless an earlier run changed the mirror unrecorded.
-  if (result.copied + result.deleted === 0 && previous && !afterUnrecorded) return {};
-  const listed = await listTree(ctx, plan.remotePath, ctx.excludes);
-  if (typeof listed === 'string') return { problem: `the run's record could not be written: ${listed}` };
-  const files = listed;
-  // What this run moved into its folder, as stored: exact whatever the storage counted for the move.
+  if (result.copied + result.deleted === 0 && touched.size === 0 && unreadable.length === 0 && previous && !seen.afterUnrecorded) return {};
+  const filter = filterKey(ctx.excludes);
+  const lastListed = await ctx.cache.lastListing(plan.name);
+  const derive = previous?.files && !seen.afterUnrecorded && lastListed?.filter === filter && Date.now() - Date.parse(lastListed.at) < RELIST_MS;
+  let files = derive ? await mirrorAfter(ctx, plan, previous.files!, { sent, touched, removed, unreadable }) : undefined;
+  if (typeof files === 'string') return { problem: `the run's record could not be written: ${files}` };
+  if (!files) {
+    const listed = await listTree(ctx, plan.remotePath, ctx.excludes);
+    if (typeof listed === 'string') return { problem: `the run's record could not be written: ${listed}` };
+    files = listed;
+    await ctx.cache.saveListing(plan.name, filter);
+  }
+  // What this run moved into its folders, as stored: listed only where a version has to be put
+  // back; otherwise the versions the newest manifest had of the files replaced or removed.
   const moved: TreeState = {};
-  if (result.copied + result.deleted > 0 || (result.unreadable?.length ?? 0) > 0) {
-    for (const folder of [plan.syncInput?.backupDir ?? '', ...passFolders]) {
+  const folders = [plan.syncInput?.backupDir ?? '', ...passFolders];
+  if (unreadable.length > 0 || !previous?.files) {
+    for (const folder of folders) {
       const listedFolder = await listTree(ctx, folder, []);
       if (typeof listedFolder === 'string') return { problem: `the run's record could not be written: ${listedFolder}` };
       for (const [file, state] of Object.entries(listedFolder)) moved[`${folder}\u0000${file}`] = state;
+    }
+  } else {
+    for (const file of new Set([...sent, ...removed])) {
+      const before = previous.files[file];
+      if (before) moved[`${folders[0]}\u0000${file}`] = before;
     }
   }
   // rclone (1.60) moves a file into the run's folder before it copies the new one; when the copy
   // failed because the file kept changing, the mirror has none. Put the version it had back, so
   // the mirror and this run's record still hold it (and download brings it back).
-  for (const file of result.unreadable ?? []) {
+  for (const file of unreadable) {
     if (files[file]) continue;
-    const folder = [plan.syncInput?.backupDir ?? '', ...passFolders].find((f) => moved[`${f}\u0000${file}`]);
+    const folder = folders.find((f) => moved[`${f}\u0000${file}`]);
     if (!folder) continue;
     const back = await ctx.rclone.run(buildPutFileArgs(ctx.remote.configFile, `${folder}/${file}`, `${plan.remotePath}/${file}`), { timeoutMs: 30 * 60_000 });
     if (back.exitCode !== 0) return { problem: `${file} kept changing and its previous version could not be put back into the mirror (rclone exited ${back.exitCode}: ${lastErrorLine(back.stderr)}); it is kept in ${folder}` };
@@ -86,6 +125,31 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   return { keptBytes, keptFiles: Object.keys(moved).length, wrote: true, sentBytes };
 }
 
+/** Pure: which excludes a full listing of a mirror was made with. */
+function filterKey(excludes: string[] | undefined): string {
+  return JSON.stringify(excludes ?? []);
+}
+
+/**
+ * The mirror after a transfer, from the mirror before it (the newest manifest) and what rclone
+ * reported: removed files out, sent, touched (and unreadable) files as the remote now lists them,
+ * in one listing of exactly those files. Undefined when the listing misses a file rclone said it
+ * sent: then only a full listing can say what the mirror holds.
+ */
+async function mirrorAfter(ctx: RecordContext, plan: MappingPlan, before: TreeState, seen: { sent: ReadonlySet<string>; touched: ReadonlySet<string>; removed: ReadonlySet<string>; unreadable: string[] }): Promise<TreeState | string | undefined> {
+  const files: TreeState = { ...before };
+  for (const file of [...seen.removed, ...seen.unreadable]) delete files[file];
+  const ask = [...new Set([...seen.sent, ...seen.touched, ...seen.unreadable])].sort();
+  if (ask.length === 0) return files;
+  const listed = await listTree(ctx, plan.remotePath, [], ask);
+  if (typeof listed === 'string') return listed;
+  for (const file of ask) {
+    const state = listed[file];
+    if (state) files[file] = state;
+    else if (!seen.unreadable.includes(file)) return undefined;
+  }
+  return files;
+}
 export interface RecordOutcome {
   /** Why the manifest of a finished transfer is missing: the run cannot be restored. */
   problem?: string;
@@ -98,14 +162,28 @@ export interface RecordOutcome {
   wrote?: boolean;
 }
 
-/** Every file below a remote path with size and time; a folder that does not exist is empty. */
-async function listTree(ctx: RecordContext, remotePath: string, excludes: string[] | undefined): Promise<TreeState | string> {
-  const listed = await ctx.rclone.run(buildMirrorListArgs(ctx.remote.configFile, remotePath, excludes, Boolean(ctx.remote.tuning.fastList)), { timeoutMs: 30 * 60_000 });
-  if (listed.exitCode === 3) return {};
-  if (listed.exitCode !== 0) return `listing ${remotePath} failed (rclone exited ${listed.exitCode}: ${lastErrorLine(listed.stderr)})`;
-  const files: TreeState = {};
-  for (const entry of JSON.parse(listed.stdout || '[]') as Array<{ Path: string; Size: number; ModTime: string }>) {
-    files[entry.Path] = { size: entry.Size, mtime: Date.parse(entry.ModTime) };
+/**
+ * Every file below a remote path with size and time; a folder that does not exist is empty.
+ * With `only`: just those files, each looked up by name (--files-from, --no-traverse).
+ */
+async function listTree(ctx: RecordContext, remotePath: string, excludes: string[] | undefined, only?: string[]): Promise<TreeState | string> {
+  const scratch = only ? await mkdtemp(path.join(os.tmpdir(), 'poof-record-')) : undefined;
+  try {
+    let args = buildMirrorListArgs(ctx.remote.configFile, remotePath, excludes, Boolean(ctx.remote.tuning.fastList) && !only);
+    if (scratch && only) {
+      const list = path.join(scratch, 'files.list');
+      await writeFile(list, `${only.join('\n')}\n`);
+      args = [...args, '--files-from', list, '--no-traverse'];
+    }
+    const listed = await ctx.rclone.run(args, { timeoutMs: 30 * 60_000 });
+    if (listed.exitCode === 3) return {};
+    if (listed.exitCode !== 0) return `listing ${remotePath} failed (rclone exited ${listed.exitCode}: ${lastErrorLine(listed.stderr)})`;
+    const files: TreeState = {};
+    for (const entry of JSON.parse(listed.stdout || '[]') as Array<{ Path: string; Size: number; ModTime: string }>) {
+      files[entry.Path] = { size: entry.Size, mtime: Date.parse(entry.ModTime) };
+    }
+    return files;
+  } finally {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
   }
-  return files;
 }

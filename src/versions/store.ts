@@ -1,6 +1,6 @@
 import { RunFailedError } from '../errors.js';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from '../fs/atomic-write.js';
@@ -65,6 +65,16 @@ export class ManifestCache {
     return [...entries.filter((name) => RUN_ID.test(name)), ...(RUN_ID.test(started) ? [started] : [])].sort();
   }
 
+  /** The runs of one mapping this machine has a manifest of (complete or not), oldest first. */
+  async runIdsOf(name: string): Promise<string[]> {
+    const entries = await readdir(this.dir).catch(() => [] as string[]);
+    const ids: string[] = [];
+    for (const id of entries.filter((entry) => RUN_ID.test(entry)).sort()) {
+      if (await stat(this.file(id, name)).then(() => true, () => false)) ids.push(id);
+    }
+    return ids;
+  }
+
   /**
    * Remember a run's id before it moves anything: a run killed before its manifest was written
    * must never share its folder with the next run, which could then replace a version it kept.
@@ -86,6 +96,29 @@ export class ManifestCache {
       await writeFile(marker, '');
     } else if (!changing && was) await rm(marker, { force: true });
     return was;
+  }
+
+  /**
+   * When a mapping's manifest was last made from a full listing of its mirror, and with which
+   * excludes: later runs derive theirs from it and what rclone reported, for a while.
+   */
+  async lastListing(name: string): Promise<{ at: string; filter: string } | undefined> {
+    return (await this.listings())[name];
+  }
+
+  async saveListing(name: string, filter: string, at = new Date()): Promise<void> {
+    const all = await this.listings();
+    all[name] = { at: at.toISOString(), filter };
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(path.join(this.dir, 'listed.json'), `${JSON.stringify(all)}\n`);
+  }
+
+  private async listings(): Promise<Record<string, { at: string; filter: string }>> {
+    try {
+      return JSON.parse(await readFile(path.join(this.dir, 'listed.json'), 'utf8')) as Record<string, { at: string; filter: string }>;
+    } catch {
+      return {};
+    }
   }
 
   async saveTotals(totals: HistoryTotals): Promise<void> {

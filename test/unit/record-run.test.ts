@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { MappingPlan } from '../../src/engine/plan.js';
+import type { TransferResult } from '../../src/engine/result.js';
+import type { ResolvedRemote } from '../../src/rclone/remote.js';
+import type { Rclone, RcloneResult, RunOptions } from '../../src/rclone/runner.js';
+import { encodeManifest, type RunManifest, type TreeState } from '../../src/versions/manifest.js';
+import { recordRun, type RecordContext } from '../../src/versions/record-run.js';
+import { ManifestCache } from '../../src/versions/store.js';
+import { dueForPrune } from '../../src/run/transfer.js';
+
+const remote = { root: 'poof-backup:b', configFile: '/conf/rclone-poof.conf', tuning: {} } as unknown as ResolvedRemote;
+const plan: MappingPlan = {
+  name: 'Work',
+  localDir: '/home/u/Work',
+  remotePath: 'poof-backup:b/Work',
+  args: [],
+  syncInput: { backupDir: 'poof-backup:b/.poof-history/20261202T120000Z/Work' } as MappingPlan['syncInput'],
+};
+const T = Date.parse('2026-12-01T10:00:00Z');
+const before: TreeState = { 'a.txt': { size: 1, mtime: T }, 'b.txt': { size: 2, mtime: T }, 'c.txt': { size: 3, mtime: T } };
+const result = (copied: number, deleted: number, extra: Partial<TransferResult> = {}): TransferResult => ({ name: 'Work', localDir: plan.localDir, remotePath: plan.remotePath, status: 'ok', copied, deleted, errors: [], durationMs: 1, ...extra });
+
+/**
+ * An rclone adapter standing in for a remote whose mirror holds `mirror`: lsjson answers from it
+ * (every file, or with --files-from exactly the listed ones that exist), copyto of a manifest
+ * succeeds. Each call's argv is kept, with the --files-from list it read.
+ */
+function fakeRemote(mirror: TreeState) {
+  const calls: Array<{ args: string[]; asked?: string[] }> = [];
+  const rclone: Rclone = {
+    bin: '/fake/rclone',
+    version: { major: 1, minor: 60, patch: 1, text: 'v1.60.1' },
+    async run(args: string[], _options?: RunOptions): Promise<RcloneResult> {
+      const call: { args: string[]; asked?: string[] } = { args };
+      calls.push(call);
+      const ok = (stdout: string): RcloneResult => ({ exitCode: 0, stdout, stderr: '', timedOut: false });
+      if (args[0] === 'copyto') return ok('');
+      if (args[0] !== 'lsjson') throw new Error(`unexpected rclone ${args.join(' ')}`);
+      if (args[1] !== plan.remotePath) return { exitCode: 3, stdout: '', stderr: 'directory not found', timedOut: false };
+      const from = args.indexOf('--files-from');
+      const entry = (p: string) => ({ Path: p, Size: mirror[p]!.size, ModTime: new Date(mirror[p]!.mtime).toISOString() });
+      if (from < 0) return ok(JSON.stringify(Object.keys(mirror).map(entry)));
+      call.asked = (await readFile(args[from + 1]!, 'utf8')).split('\n').filter(Boolean);
+      return ok(JSON.stringify(call.asked.filter((p) => mirror[p]).map(entry)));
+    },
+  };
+  return { rclone, calls };
+}
+
+describe('recordRun: a run\'s manifest from the one before and what rclone reported', () => {
+  let dir: string;
+  let cache: ManifestCache;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'poof-record-'));
+    cache = new ManifestCache(dir, remote);
+    const previous: RunManifest = { format: 1, runId: '20261201T100000Z', mapping: 'Work', started: '2026-12-01T10:00:00.000Z', command: 'backup', status: 'complete', ended: '2026-12-01T10:00:01.000Z', counts: { added: 3, changed: 0, deleted: 0, keptBytes: 0 }, files: before };
+    await cache.save(previous, encodeManifest(previous));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  const context = (rclone: Rclone, excludes: string[] = []): RecordContext => ({ rclone, remote, cache, runId: '20261202T120000Z', command: 'backup', started: new Date('2026-12-02T12:00:00Z'), excludes, recorded: [] });
+  const after = { 'a.txt': before['a.txt']!, 'b.txt': { size: 20, mtime: T + 5000 }, 'd.txt': { size: 4, mtime: T + 6000 } };
+
+  it('after a full listing: lists only the files sent, takes out the files removed, and the record equals the mirror', async () => {
+    await cache.saveListing('Work', '[]');
+    const { rclone, calls } = fakeRemote(after);
+    const outcome = await recordRun(context(rclone), plan, result(2, 1), { sent: new Set(['b.txt', 'd.txt']), removed: new Set(['c.txt']) });
+    assert.deepEqual(calls.map((c) => c.args[0]), ['lsjson', 'copyto'], 'one listing of the sent files, then the manifest');
+    assert.deepEqual(calls[0]!.asked, ['b.txt', 'd.txt']);
+    assert.ok(calls[0]!.args.includes('--no-traverse'));
+    const written = await cache.latest('Work');
+    assert.equal(written?.runId, '20261202T120000Z');
+    assert.deepEqual(written?.files, after);
+    assert.deepEqual(written?.counts, { added: 1, changed: 1, deleted: 1, keptBytes: 5 });
+    assert.deepEqual({ kept: outcome.keptFiles, bytes: outcome.keptBytes, sent: outcome.sentBytes, wrote: outcome.wrote }, { kept: 2, bytes: 5, sent: 24, wrote: true });
+  });
+
+  it('a time set without a send is listed too: the record has the stored time', async () => {
+    await cache.saveListing('Work', '[]');
+    const touchedMirror = { ...before, 'a.txt': { size: 1, mtime: T + 9000 } };
+    const { rclone, calls } = fakeRemote(touchedMirror);
+    await recordRun(context(rclone), plan, result(0, 0), { touched: new Set(['a.txt']) });
+    assert.deepEqual(calls[0]!.asked, ['a.txt']);
+    assert.deepEqual((await cache.latest('Work'))?.files, touchedMirror);
+  });
+
+  it('a sent file the remote does not list: the whole mirror is listed instead', async () => {
+    await cache.saveListing('Work', '[]');
+    const { rclone, calls } = fakeRemote(after);
+    await recordRun(context(rclone), plan, result(2, 0), { sent: new Set(['b.txt', 'gone.txt']) });
+    assert.deepEqual(calls.map((c) => [c.args[0], c.asked !== undefined]), [['lsjson', true], ['lsjson', false], ['copyto', false]]);
+    assert.deepEqual((await cache.latest('Work'))?.files, after);
+  });
+
+  for (const [why, setup] of [
+    ['no full listing on this machine yet', async () => {}],
+    ['other excludes than at the last full listing', async () => cache.saveListing('Work', '["*.tmp"]')],
+    ['the last full listing a week old', async () => cache.saveListing('Work', '[]', new Date(Date.now() - 8 * 24 * 3600_000))],
+  ] as const) {
+    it(`${why}: the whole mirror is listed, and that listing is remembered`, async () => {
+      await setup();
+      const { rclone, calls } = fakeRemote(after);
+      await recordRun(context(rclone), plan, result(1, 0), { sent: new Set(['b.txt']) });
+      assert.deepEqual(calls.filter((c) => c.args[1] === plan.remotePath).map((c) => c.asked), [undefined], 'one full listing of the mirror');
+      assert.deepEqual((await cache.latest('Work'))?.files, after);
+      assert.equal((await cache.lastListing('Work'))?.filter, '[]');
+    });
+  }
+
+  it('after an unfinished run (the mirror may hold what no manifest saw): the whole mirror is listed', async () => {
+    await cache.saveListing('Work', '[]');
+    const { rclone, calls } = fakeRemote(after);
+    await recordRun(context(rclone), plan, result(0, 0), { afterUnrecorded: true });
+    assert.deepEqual(calls.filter((c) => c.args[0] === 'lsjson').map((c) => c.asked), [undefined]);
+    assert.deepEqual((await cache.latest('Work'))?.files, after);
+  });
+
+  it('a run that changed nothing lists nothing and writes nothing', async () => {
+    await cache.saveListing('Work', '[]');
+    const { rclone, calls } = fakeRemote(after);
+    assert.deepEqual(await recordRun(context(rclone), plan, result(0, 0)), {});
+    assert.equal(calls.length, 0);
+  });
+});
+
+describe('dueForPrune: a prune after a run only when the policy would forget a run', () => {
+  it('asks the remote nothing while every known run is kept; names the mapping once one is not', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'poof-due-'));
+    try {
+      const cache = new ManifestCache(dir, remote);
+      const save = async (runId: string, mapping: string) => {
+        const m: RunManifest = { format: 1, runId, mapping, started: '', command: 'backup', status: 'complete', ended: '', counts: { added: 0, changed: 0, deleted: 0, keptBytes: 0 }, files: {} };
+        await cache.save(m, encodeManifest(m));
+      };
+      for (const id of ['20261201T100000Z', '20261201T110000Z', '20261201T120000Z']) await save(id, 'Work');
+      await save('20261201T100000Z', 'Photos');
+      assert.deepEqual(await dueForPrune(cache, ['Work', 'Photos'], { last: 3 }), []);
+      assert.deepEqual(await dueForPrune(cache, ['Work', 'Photos'], { last: 2 }), ['Work']);
+      // Three runs on one day: daily keeps only the newest of them.
+      assert.deepEqual(await dueForPrune(cache, ['Work', 'Photos'], { daily: 7 }), ['Work']);
+      assert.deepEqual(await dueForPrune(cache, ['Work'], { within: '30d' }), []);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
