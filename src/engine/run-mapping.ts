@@ -7,6 +7,7 @@ import { dryRunAction, type RcloneStats } from '../rclone/log-parse.js';
 import type { Rclone } from '../rclone/runner.js';
 import { runStreamed } from '../rclone/stream.js';
 import type { MappingEvent } from './events.js';
+import type { SentRecord } from './sent-record.js';
 import type { MappingPlan } from './plan.js';
 import { refusedTransfer, sumStats, withStats, type TransferResult } from './result.js';
 
@@ -26,6 +27,8 @@ export interface MappingHooks {
    * folder without a replacement (not in a dry run). A file it then sent again is also `sent`.
    */
   removed?: ((file: string) => void) | undefined;
+  /** The local tree as listed just before the transfer, where a pass lists it (not in a dry run). */
+  listedSource?: ((record: SentRecord) => void) | undefined;
   /**
    * With history kept: a fresh folder for another rclone pass over the same mapping in this run.
    * Two passes must never share one: the second would replace, in the folder, a version the first

@@ -44,6 +44,7 @@ export async function runWithSentRecord(
   if (plan.refusal || !plan.syncInput || hooks.dryRun) return runMappingRetryingChanged(rclone, plan, hooks);
   const listed = await rclone.run(buildLocalListArgs(plan.syncInput), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
   const now = listed.exitCode === 0 ? recordFromListing(listed.stdout, storage.withModes) : undefined;
+  if (now) hooks.listedSource?.(now);
   const sent = now ? await store.read(plan) : undefined;
   // No record yet: where rclone can compare only sizes, nothing sent before can be trusted; where
   // it compares times or hashes, only a mode changed before the record began can be missed.

@@ -10,6 +10,8 @@ export interface ChangeDetection {
   hashes: string[];
   /** rclone can only compare sizes: a same-size edit goes unseen without poof's record. */
   sizeOnly: boolean;
+  /** How exactly it keeps modification times, in nanoseconds (rclone's Precision). */
+  precisionNs?: number;
 }
 
 /** rclone's "modification times not supported" precision: 100 years, in nanoseconds. */
@@ -22,7 +24,7 @@ export function judgeFeatures(json: string): ChangeDetection | undefined {
     const precision = typeof data.Precision === 'number' ? data.Precision : Number.POSITIVE_INFINITY;
     const modTime = precision < NOT_SUPPORTED_NS;
     const hashes = Array.isArray(data.Hashes) ? data.Hashes.filter((h): h is string => typeof h === 'string') : [];
-    return { modTime, hashes, sizeOnly: !modTime && hashes.length === 0 };
+    return { modTime, hashes, sizeOnly: !modTime && hashes.length === 0, ...(modTime ? { precisionNs: precision } : {}) };
   } catch {
     return undefined;
   }
@@ -59,7 +61,7 @@ export async function readFeatures(rclone: Rclone, configFile: string, root: str
 function cacheKey(rclone: Rclone, configFile: string, root: string): string | undefined {
   try {
     const info = statSync(configFile);
-    return [rclone.bin, rclone.version.text, root, info.size, info.mtimeMs].join('\u0000');
+    return ['2', rclone.bin, rclone.version.text, root, info.size, info.mtimeMs].join('\u0000');
   } catch {
     return undefined;
   }

@@ -20,6 +20,7 @@ import { runIdFor } from '../versions/run-id.js';
 import { ManifestCache } from '../versions/store.js';
 import { DEFAULT_KEEP, selectKept, type KeepPolicy } from '../versions/retention.js';
 import { sentStoreIn } from './sent-store.js';
+import type { SentRecord } from '../engine/sent-record.js';
 
 export type Transfer = (plan: MappingPlan, hooks: MappingHooks) => Promise<TransferResult>;
 
@@ -39,7 +40,8 @@ export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: Resol
     transfer = (plan, hooks) => runWithSentRecord(rclone, plan, hooks, store, storage);
   }
   const limited = remote.tuning.maxDelete !== undefined ? limitingDeletes(transfer, rclone, remote.tuning.maxDelete) : transfer;
-  return history ? recordingHistory(limited, { rclone, remote, ...history }) : limited;
+  const exactTimes = detection.modTime && detection.precisionNs !== undefined && detection.precisionNs <= 1_000_000;
+  return history ? recordingHistory(limited, { rclone, remote, ...history, exactTimes }) : limited;
 }
 
 /**
@@ -105,6 +107,7 @@ function recordingHistory(transfer: Transfer, context: RecordContext): Transfer 
     const sent = new Set<string>();
     const touched = new Set<string>();
     const removed = new Set<string>();
+    let source: SentRecord | undefined;
     const passFolders: string[] = [];
     const passFolder = () => {
       const folder = historyFolder(context.remote.root, `${context.runId}-${passFolders.length + 2}`, plan.name);
@@ -116,9 +119,10 @@ function recordingHistory(transfer: Transfer, context: RecordContext): Transfer 
       sent: (file) => (sent.add(file), hooks.sent?.(file)),
       touched: (file) => (touched.add(file), hooks.touched?.(file)),
       removed: (file) => (removed.add(file), hooks.removed?.(file)),
+      listedSource: (record) => ((source = record), hooks.listedSource?.(record)),
     };
     const result = await transfer(plan, { ...hooks, ...seeing });
-    const { problem, keptBytes, keptFiles, wrote, sentBytes } = await recordRun(context, plan, result, { afterUnrecorded: wasChanging, sent, touched, removed, passFolders });
+    const { problem, keptBytes, keptFiles, wrote, sentBytes } = await recordRun(context, plan, result, { afterUnrecorded: wasChanging, sent, touched, removed, passFolders, source });
     // Finished, and recorded (or nothing to record): the mirror is what the newest manifest says.
     if (!problem && (result.status === 'ok' || result.status === 'partial' || result.status === 'refused') && !wasChanging) await context.cache.markChanging(plan.name, false);
     else if (wrote) await context.cache.markChanging(plan.name, false);

@@ -1,7 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { MappingPlan } from '../engine/plan.js';
+import type { SentRecord } from '../engine/sent-record.js';
 import type { TransferResult } from '../engine/result.js';
 import { buildMirrorListArgs, buildPutFileArgs } from '../rclone/history-args.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
@@ -20,6 +21,8 @@ export interface RecordContext {
   excludes?: string[] | undefined;
   /** Mappings whose complete manifest this run wrote (filled in as they finish). */
   recorded: string[];
+  /** The storage keeps modification times to the millisecond or better (local disks, S3, crypt over them). */
+  exactTimes?: boolean;
 }
 
 /** What a mapping's transfer did to the mirror, as rclone reported it file by file. */
@@ -34,6 +37,8 @@ export interface TransferSeen {
   removed?: ReadonlySet<string>;
   /** The folders of the run's later passes over the mapping. */
   passFolders?: string[];
+  /** The local tree as rclone listed it just before the transfer, where a pass listed it. */
+  source?: SentRecord | undefined;
 }
 
 /** A full listing of the mirror at least this often, whatever the runs in between reported. */
@@ -69,7 +74,7 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   const filter = filterKey(ctx.excludes);
   const lastListed = await ctx.cache.lastListing(plan.name);
   const derive = previous?.files && !seen.afterUnrecorded && lastListed?.filter === filter && Date.now() - Date.parse(lastListed.at) < RELIST_MS;
-  let files = derive ? await mirrorAfter(ctx, plan, previous.files!, { sent, touched, removed, unreadable }) : undefined;
+  let files = derive ? await mirrorAfter(ctx, plan, previous.files!, { sent, touched, removed, unreadable, source: seen.source }) : undefined;
   if (typeof files === 'string') return { problem: `the run's record could not be written: ${files}` };
   if (!files) {
     const listed = await listTree(ctx, plan.remotePath, ctx.excludes);
@@ -132,14 +137,24 @@ function filterKey(excludes: string[] | undefined): string {
 
 /**
  * The mirror after a transfer, from the mirror before it (the newest manifest) and what rclone
- * reported: removed files out, sent, touched (and unreadable) files as the remote now lists them,
- * in one listing of exactly those files. Undefined when the listing misses a file rclone said it
- * sent: then only a full listing can say what the mirror holds.
+ * reported: removed files out, and the files sent or touched as stored. On storage that keeps
+ * times exactly, a file whose size and time (to the nanosecond) are still those of the listing
+ * just before the transfer is stored as listed: rclone sent that state, by the same test of size
+ * and time it uses to tell files apart. The rest (and files that kept changing) as the remote
+ * lists them, in one listing of exactly those files. Undefined when that listing misses a file
+ * rclone said it sent: then only a full listing can say what the mirror holds.
  */
-async function mirrorAfter(ctx: RecordContext, plan: MappingPlan, before: TreeState, seen: { sent: ReadonlySet<string>; touched: ReadonlySet<string>; removed: ReadonlySet<string>; unreadable: string[] }): Promise<TreeState | string | undefined> {
+async function mirrorAfter(ctx: RecordContext, plan: MappingPlan, before: TreeState, seen: { sent: ReadonlySet<string>; touched: ReadonlySet<string>; removed: ReadonlySet<string>; unreadable: string[]; source?: SentRecord | undefined }): Promise<TreeState | string | undefined> {
   const files: TreeState = { ...before };
   for (const file of [...seen.removed, ...seen.unreadable]) delete files[file];
-  const ask = [...new Set([...seen.sent, ...seen.touched, ...seen.unreadable])].sort();
+  const ask: string[] = [];
+  for (const file of [...new Set([...seen.sent, ...seen.touched])].sort()) {
+    const listed = ctx.exactTimes && !seen.unreadable.includes(file) ? seen.source?.[file] : undefined;
+    const now = listed ? await stat(path.join(plan.localDir, file), { bigint: true }).catch(() => undefined) : undefined;
+    if (listed && now && now.isFile() && Number(now.size) === listed[0] && now.mtimeNs === nanosOf(listed[1])) files[file] = { size: listed[0], mtime: Date.parse(listed[1]) };
+    else ask.push(file);
+  }
+  ask.push(...seen.unreadable);
   if (ask.length === 0) return files;
   const listed = await listTree(ctx, plan.remotePath, [], ask);
   if (typeof listed === 'string') return listed;
@@ -150,6 +165,15 @@ async function mirrorAfter(ctx: RecordContext, plan: MappingPlan, before: TreeSt
   }
   return files;
 }
+
+/** Pure: an RFC 3339 time as rclone prints it, in nanoseconds since the epoch; -1 when it is not one. */
+export function nanosOf(time: string): bigint {
+  const parts = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(time);
+  const seconds = parts ? Date.parse(`${parts[1]}${parts[3]}`) : NaN;
+  if (!parts || Number.isNaN(seconds)) return -1n;
+  return BigInt(seconds) * 1_000_000n + BigInt((parts[2] ?? '').padEnd(9, '0'));
+}
+
 export interface RecordOutcome {
   /** Why the manifest of a finished transfer is missing: the run cannot be restored. */
   problem?: string;

@@ -1,4 +1,4 @@
-import type { KeptVersions } from './state.js';
+import { firstFolderAfter, indexFolders, type KeptVersions } from './state.js';
 import type { RunManifest } from './manifest.js';
 import { runOfFolder, timeOfRunId } from './run-id.js';
 
@@ -93,11 +93,11 @@ export interface PrunePlan {
 export function planPrune(records: RunManifest[], kept: KeptVersions, keep: Set<string>): PrunePlan {
   const needed = new Map<string, Set<string>>();
   const folders = [...kept.keys()].sort();
+  const index = indexFolders(kept);
   for (const record of records) {
     if (!keep.has(record.runId) || !record.files) continue;
-    const later = folders.filter((id) => runOfFolder(id) > record.runId);
     for (const file of Object.keys(record.files)) {
-      const from = later.find((id) => kept.get(id)!.has(file));
+      const from = firstFolderAfter(index, file, record.runId);
       if (!from) continue;
       if (!needed.has(from)) needed.set(from, new Set());
       needed.get(from)!.add(file);

@@ -14,6 +14,27 @@ export interface StoredFile extends FileState {
 /** What each run's folder of kept versions holds, by run id: path -> size. */
 export type KeptVersions = Map<string, Map<string, number>>;
 
+/** By file: the folders of kept versions that hold one, in run order. */
+export type FolderIndex = Map<string, string[]>;
+
+/** Pure: which folders hold each file, so a lookup costs one map read, not one per folder. */
+export function indexFolders(kept: KeptVersions): FolderIndex {
+  const index: FolderIndex = new Map();
+  for (const id of [...kept.keys()].sort()) {
+    for (const file of kept.get(id)!.keys()) {
+      const folders = index.get(file);
+      if (folders) folders.push(id);
+      else index.set(file, [id]);
+    }
+  }
+  return index;
+}
+
+/** Pure: the first folder of a run after `runId` that holds `file` (a run's later passes are part of the run). */
+export function firstFolderAfter(index: FolderIndex, file: string, runId: string): string | undefined {
+  return index.get(file)?.find((id) => runOfFolder(id) > runId);
+}
+
 /**
  * Pure: every file of one mapping after run `runId`, and where its content is now. Every change
  * of a file goes through rclone's --backup-dir: the version a run replaces or deletes moves into
@@ -22,13 +43,11 @@ export type KeptVersions = Map<string, Map<string, number>>;
  * when no later folder holds F, still in the mirror. Folders of incomplete runs count too: they
  * replaced files like any run. Only files the complete record of R lists are looked up.
  */
-export function stateAfter(record: RunManifest, kept: KeptVersions): StoredFile[] {
+export function stateAfter(record: RunManifest, kept: KeptVersions, index: FolderIndex = indexFolders(kept)): StoredFile[] {
   if (!record.files) throw new Error(`run ${record.runId} did not finish: poof does not know every file it left`);
-  // The folders of later runs, in order; the run's own later passes are part of the run.
-  const later = [...kept.keys()].filter((id) => runOfFolder(id) > record.runId).sort();
   const out: StoredFile[] = [];
   for (const [file, state] of Object.entries(record.files)) {
-    const from = later.find((id) => kept.get(id)!.has(file));
+    const from = firstFolderAfter(index, file, record.runId);
     out.push({ path: file, ...state, ...(from ? { from } : {}) });
   }
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

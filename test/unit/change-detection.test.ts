@@ -8,7 +8,7 @@ import { exitCodeOf } from '../../src/run/pipeline.js';
 describe('how a storage shows changes (rclone backend features)', () => {
   it('WebDAV without times or hashes can only compare sizes; local storage has both', () => {
     assert.deepEqual(judgeFeatures('{"Precision":3153600000000000000,"Hashes":[]}'), { modTime: false, hashes: [], sizeOnly: true });
-    assert.deepEqual(judgeFeatures('{"Precision":1,"Hashes":["md5","sha1"]}'), { modTime: true, hashes: ['md5', 'sha1'], sizeOnly: false });
+    assert.deepEqual(judgeFeatures('{"Precision":1,"Hashes":["md5","sha1"]}'), { modTime: true, hashes: ['md5', 'sha1'], sizeOnly: false, precisionNs: 1 });
     assert.deepEqual(judgeFeatures('{"Precision":3153600000000000000,"Hashes":["md5"]}'), { modTime: false, hashes: ['md5'], sizeOnly: false });
     assert.equal(judgeFeatures('not json'), undefined);
   });

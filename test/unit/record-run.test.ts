@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -8,7 +8,8 @@ import type { TransferResult } from '../../src/engine/result.js';
 import type { ResolvedRemote } from '../../src/rclone/remote.js';
 import type { Rclone, RcloneResult, RunOptions } from '../../src/rclone/runner.js';
 import { encodeManifest, type RunManifest, type TreeState } from '../../src/versions/manifest.js';
-import { recordRun, type RecordContext } from '../../src/versions/record-run.js';
+import { nanosOf, recordRun, type RecordContext } from '../../src/versions/record-run.js';
+import type { SentRecord } from '../../src/engine/sent-record.js';
 import { ManifestCache } from '../../src/versions/store.js';
 import { dueForPrune } from '../../src/run/transfer.js';
 
@@ -117,6 +118,33 @@ describe('recordRun: a run\'s manifest from the one before and what rclone repor
     await recordRun(context(rclone), plan, result(0, 0), { afterUnrecorded: true });
     assert.deepEqual(calls.filter((c) => c.args[0] === 'lsjson').map((c) => c.asked), [undefined]);
     assert.deepEqual((await cache.latest('Work'))?.files, after);
+  });
+
+  it('storage that keeps times exactly: a sent file still as listed before the transfer is recorded as listed, without asking the remote; one changed since is asked', async () => {
+    await cache.saveListing('Work', '[]');
+    const local = path.join(dir, 'local');
+    await mkdir(local);
+    await writeFile(path.join(local, 'b.txt'), 'x'.repeat(20));
+    await writeFile(path.join(local, 'd.txt'), 'later');
+    const b = await stat(path.join(local, 'b.txt'), { bigint: true });
+    const asNanos = (ns: bigint) => `${new Date(Number(ns / 1_000_000n)).toISOString().slice(0, 19)}.${String(ns % 1_000_000_000n).padStart(9, '0')}Z`;
+    // d.txt was 4 bytes when listed; it is 5 now: what rclone sent is only known to the remote.
+    const source: SentRecord = { 'a.txt': [1, new Date(T).toISOString()], 'b.txt': [20, asNanos(b.mtimeNs)], 'd.txt': [4, new Date(T + 6000).toISOString()] };
+    const { rclone, calls } = fakeRemote(after);
+    await recordRun({ ...context(rclone), exactTimes: true }, { ...plan, localDir: local }, result(2, 1), { sent: new Set(['b.txt', 'd.txt']), removed: new Set(['c.txt']), source });
+    assert.deepEqual(calls.map((c) => c.asked), [['d.txt'], undefined], 'only d.txt listed, then the manifest written');
+    assert.deepEqual((await cache.latest('Work'))?.files, { ...after, 'b.txt': { size: 20, mtime: Number(b.mtimeNs / 1_000_000n) } });
+    // Without exact times (SFTP keeps seconds) every sent file is asked.
+    const again = fakeRemote(after);
+    await recordRun({ ...context(again.rclone), runId: '20261202T130000Z', exactTimes: false }, { ...plan, localDir: local }, result(1, 0), { sent: new Set(['b.txt']), source });
+    assert.deepEqual(again.calls[0]!.asked, ['b.txt']);
+  });
+
+  it('nanosOf reads rclone\'s times to the nanosecond, with any offset', () => {
+    assert.equal(nanosOf('2026-12-02T22:55:40.123456789Z'), BigInt(Date.parse('2026-12-02T22:55:40Z')) * 1_000_000n + 123_456_789n);
+    assert.equal(nanosOf('2026-12-02T23:55:40.5+01:00'), BigInt(Date.parse('2026-12-02T22:55:40Z')) * 1_000_000n + 500_000_000n);
+    assert.equal(nanosOf('2026-12-02T22:55:40Z'), BigInt(Date.parse('2026-12-02T22:55:40Z')) * 1_000_000n);
+    assert.equal(nanosOf('yesterday'), -1n);
   });
 
   it('a run that changed nothing lists nothing and writes nothing', async () => {
