@@ -137,49 +137,84 @@ async function main(): Promise<void> {
 /**
  * History's cost: after a first backup, a run that changes 1% of the files (each file rewritten
  * with new content, so every run sends them and keeps their old versions) and a no-change run,
- * with history on (the default) and off ("history": false), each into its own bucket, interleaved.
+ * with history on (the default) and off ("history": false), each into its own bucket, interleaved;
+ * beside them raw rclone with poof's flags, with and without --backup-dir, so what rclone's own
+ * moves into the history folder cost is told apart from what poof adds.
  */
 async function benchHistory(remote: RemoteSetup, src: string, work: string, baseEnv: NodeJS.ProcessEnv, repeat: number): Promise<Row[]> {
   const variants = [
     { variant: 'poof backup, history on', history: true },
     { variant: 'poof backup, history off', history: false },
   ];
-  const envs = [];
+  const { readFile, writeFile, readdir } = await import('node:fs/promises');
+  const runners: Array<() => Promise<Timed>> = [];
+  let offEnv: NodeJS.ProcessEnv = {};
+  let rcloneConf = '';
   for (const v of variants) {
     const confdir = path.join(work, `conf-hist-${v.history ? 'on' : 'off'}-${remote.name.split(' ')[0]}`);
     const env = { ...baseEnv, POOF_CONFIG_DIR: confdir, HOME: work, XDG_STATE_HOME: path.join(confdir, 'state') };
     const poof = (args: string[], extra: Record<string, string> = {}) => timed(process.execPath, [cliPath, ...args], { ...env, ...extra });
     must(await poof(['config', '--map', `${src}=Bench`, '--bucket', `bench-hist-${v.history ? 'on' : 'off'}`]), 'poof config');
     must(await poof(['cconfig', ...remote.cconfig], remote.cconfigEnv), 'poof cconfig');
-    const { readFile, writeFile } = await import('node:fs/promises');
     const confFile = path.join(confdir, 'poof.conf');
     await writeFile(confFile, JSON.stringify({ ...(JSON.parse(await readFile(confFile, 'utf8')) as object), history: v.history, keep: { last: 1000 } }));
     must(await poof(['backup', '--quiet']), 'first backup');
-    envs.push(poof);
+    runners.push(() => poof(['backup', '--quiet']));
+    if (!v.history) [offEnv, rcloneConf] = [env, path.join(confdir, 'rclone-poof.conf')];
   }
-  const rows: Row[] = variants.map((v) => ({ remote: remote.name, variant: v.variant, first: [], noChange: [], peakMiB: [] }));
-  const { readdir, writeFile } = await import('node:fs/promises');
+  // Raw rclone: poof's exact command line (from its dry run), into buckets of its own.
+  const args = (await poofDryRunArgs(offEnv)).filter((a, i, all) => a !== '--retries' && all[i - 1] !== '--retries');
+  let pass = 0;
+  const raw = (bucket: string, history: boolean) => () => {
+    const dest = `poof-backup:${bucket}`;
+    const extra = history ? ['--backup-dir', `${dest}/.poof-history/run-${String(++pass).padStart(4, '0')}/Bench`, '--retries', '1'] : [];
+    return timed(RCLONE, [...args.map((a, i) => (i === 2 ? `${dest}/Bench` : a)), ...extra], baseEnv);
+  };
+  runners.push(raw('bench-raw-hist-on', true), raw('bench-raw-hist-off', false));
+  for (const run of runners.slice(2)) must(await run(), 'first raw rclone sync');
+  const names = [...variants.map((v) => v.variant), 'raw rclone, --backup-dir', 'raw rclone, no --backup-dir'];
+  const rows: Row[] = names.map((variant) => ({ remote: remote.name, variant, first: [], noChange: [], peakMiB: [] }));
   const small = (await readdir(path.join(src), { recursive: true })).filter((f) => /\.txt$|\.dat$|\.bin$/.test(String(f))).map(String).sort();
   for (let r = 0; r < repeat; r++) {
     // 1% of the files, different ones each round, with new content of the same size.
     const changed = small.filter((_, i) => i % 100 === r % 100);
     for (const file of changed) await writeFile(path.join(src, file), Buffer.alloc(1024 + (r % 7) * 100, 65 + r));
-    const order = r % 2 === 0 ? [0, 1] : [1, 0];
-    for (const i of order) rows[i]!.first.push(must(await envs[i]!(['backup', '--quiet']), 'change run').seconds);
-    for (const i of order) rows[i]!.noChange.push(must(await envs[i]!(['backup', '--quiet']), 'no-change run').seconds);
+    const order = [0, 1, 2, 3].map((i) => (i + r) % 4);
+    for (const i of order) rows[i]!.first.push(must(await runners[i]!(), `${names[i]}: change run`).seconds);
+    for (const i of order) rows[i]!.noChange.push(must(await runners[i]!(), `${names[i]}: no-change run`).seconds);
     process.stdout.write(`${remote.name}: history round ${r + 1}/${repeat} done (${changed.length} files changed)\n`);
   }
+  // A run that changed files must have kept their old versions: the benchmark checks it did the work.
+  const listing = execFileSync(RCLONE, ['lsf', '-R', '--files-only', 'poof-backup:bench-hist-on/.poof-history', '--config', rcloneConf.replace('-off-', '-on-')], { env: baseEnv, maxBuffer: 2 ** 28 }).toString();
+  const versions = listing.split('\n').filter((l) => /\/Bench\/./.test(l)).length;
+  const manifests = listing.split('\n').filter((l) => l.endsWith('/Bench.run.json.gz')).length;
+  const expected = repeat * Math.floor(small.length / 100);
+  if (versions < expected || manifests < repeat + 1) throw new Error(`history on kept ${versions} versions and ${manifests} manifests; ${expected} versions and ${repeat + 1} manifests expected`);
   return rows;
+}
+
+/** The rclone command line poof runs for the one mapping, from its dry run. */
+async function poofDryRunArgs(env: NodeJS.ProcessEnv): Promise<string[]> {
+  const dry = await new Promise<string>((resolve) => {
+    const child = spawn(process.execPath, [cliPath, 'backup', '--dry-run'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('close', () => resolve(out));
+  });
+  const line = /^\[dry run\] Bench: rclone (.*)$/m.exec(dry)?.[1];
+  if (!line) throw new Error(`no dry-run line from poof: ${dry}`);
+  return splitArgs(line).filter((a) => a !== '--dry-run');
 }
 
 function printHistoryTable(rows: Row[]): void {
   const fmt = (x: number) => x.toFixed(2);
   process.stdout.write('\n| remote | command | 1% changed s (median) | no-change s (median) |\n|---|---|---|---|\n');
   for (const row of rows) process.stdout.write(`| ${row.remote} | ${row.variant} | ${fmt(median(row.first))} | ${fmt(median(row.noChange))} |\n`);
-  process.stdout.write('\n| remote | history on / off, 1% changed | history on / off, no-change |\n|---|---|---|\n');
-  for (let i = 0; i < rows.length; i += 2) {
-    const [on, off] = [rows[i]!, rows[i + 1]!];
-    process.stdout.write(`| ${on.remote} | ${(median(on.first) / median(off.first)).toFixed(2)} | ${(median(on.noChange) / median(off.noChange)).toFixed(2)} |\n`);
+  process.stdout.write('\n| remote | poof history on / off, 1% changed | raw rclone with / without --backup-dir, 1% changed | poof\'s own cost of history, 1% changed, s | poof history on / off, no-change |\n|---|---|---|---|---|\n');
+  for (let i = 0; i < rows.length; i += 4) {
+    const [on, off, rawOn, rawOff] = [rows[i]!, rows[i + 1]!, rows[i + 2]!, rows[i + 3]!];
+    const own = median(on.first) - median(off.first) - (median(rawOn.first) - median(rawOff.first));
+    process.stdout.write(`| ${on.remote} | ${(median(on.first) / median(off.first)).toFixed(2)} | ${(median(rawOn.first) / median(rawOff.first)).toFixed(2)} | ${own.toFixed(2)} | ${(median(on.noChange) / median(off.noChange)).toFixed(2)} |\n`);
   }
   process.stdout.write(`\nrclone ${RCLONE_VERSION} (${RCLONE}); node ${process.version}; ${os.cpus().length} cpus; ${new Date().toISOString()}\n`);
 }
@@ -193,15 +228,7 @@ async function benchRemote(remote: RemoteSetup, src: string, work: string, baseE
   const rcloneConf = path.join(confdir, 'rclone-poof.conf');
 
   // The exact rclone command poof runs, from its own dry run.
-  const dry = await new Promise<string>((resolve) => {
-    const child = spawn(process.execPath, [cliPath, 'backup', '--dry-run'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('close', () => resolve(out));
-  });
-  const line = /^\[dry run\] Bench: rclone (.*)$/m.exec(dry)?.[1];
-  if (!line) throw new Error(`no dry-run line from poof: ${dry}`);
-  const poofArgs = splitArgs(line).filter((a) => a !== '--dry-run');
+  const poofArgs = await poofDryRunArgs(env);
   const destOf = (bucket: string) => `poof-backup:${bucket}/Bench`;
   const rawArgs = (bucket: string) => poofArgs.map((a, i) => (i === 2 ? destOf(bucket) : a));
   const originalArgs = (bucket: string) => ['sync', '-L', src, destOf(bucket), '--config', rcloneConf];
