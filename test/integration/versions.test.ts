@@ -257,6 +257,79 @@ describe('retention: poof prune and the prune after each backup', () => {
   });
 });
 
+describe('retention on a calendar of runs: days, weeks and months', () => {
+  let sb: Sandbox;
+  after(() => sb?.cleanup());
+
+  it('keeps exactly the runs daily/weekly/monthly name, each comes back byte for byte, and only the versions a kept run needs stay', async () => {
+    sb = await makeSandbox();
+    const backup = await mapLocalDirs(sb, { Work: { 'stays.txt': 'never changes\n', 'a.txt': 'a0\n', 'b.txt': 'b0\n' } });
+    const dir = backup.dirs.Work!;
+    const { bucket } = JSON.parse(await readFile(backup.paths.poofConf!, 'utf8')) as { bucket: string };
+    const history = path.join(backup.cloud, bucket, '.poof-history');
+    const conf = JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as Record<string, unknown>;
+    await writeFile(path.join(sb.confdir, 'poof.conf'), JSON.stringify({ ...conf, keep: { last: 100 } }));
+    // Ten real runs, each changing, adding or deleting something.
+    const random = seeded(14);
+    const snapshots: Snapshot[] = [];
+    for (let i = 0; i < 10; i++) {
+      const name = ['a.txt', 'b.txt', `new-${i % 3}.txt`][Math.floor(random() * 3)]!;
+      if (random() < 0.25) await rm(path.join(dir, name), { force: true });
+      else await writeFile(path.join(dir, name), `${name} in run ${i}: ${'z'.repeat(Math.floor(random() * 300))}\n`);
+      await writeFile(path.join(dir, 'a.txt'), `a${i}\n`);
+      const run = await runPoof(['backup', '--json'], { env: sb.env });
+      assert.equal(run.code, 0, run.stderr);
+      snapshots.push(await snapshot(dir, (JSON.parse(run.stdout) as { runId: string }).runId));
+    }
+    // Moved onto a calendar (UTC): the remote now holds a history of four months, as a laptop
+    // backing up now and then would leave it. Folders, pass folders and records all follow.
+    const calendar = ['20260803T100000Z', '20260914T100000Z', '20261005T100000Z', '20261020T100000Z', '20261102T090000Z', '20261102T150000Z', '20261109T100000Z', '20261116T100000Z', '20261117T100000Z', '20261117T180000Z'];
+    const { readdir, rename: move } = await import('node:fs/promises');
+    const { gunzipSync, gzipSync } = await import('node:zlib');
+    for (const [i, snap] of snapshots.entries()) {
+      for (const folder of (await readdir(history)).filter((f) => f === snap.runId || f.startsWith(`${snap.runId}-`))) {
+        await move(path.join(history, folder), path.join(history, folder.replace(snap.runId, calendar[i]!)));
+      }
+      const record = path.join(history, calendar[i]!, 'Work.run.json.gz');
+      const manifest = JSON.parse(gunzipSync(await readFile(record)).toString()) as { runId: string };
+      await writeFile(record, gzipSync(JSON.stringify({ ...manifest, runId: calendar[i] })));
+      snap.runId = calendar[i]!;
+    }
+    // This machine forgets what it cached: everything comes from the remote.
+    await rm(path.join(sb.home, '.local', 'state'), { recursive: true, force: true });
+    await writeFile(path.join(sb.confdir, 'poof.conf'), JSON.stringify({ ...conf, keep: { daily: 2, weekly: 2, monthly: 3 } }));
+    const env = { ...sb.env, TZ: 'UTC' };
+    const versionsBefore = [...(await readTree(history)).keys()].filter((p) => !p.endsWith('.run.json.gz')).length;
+    const pruned = await runPoof(['prune', '--json'], { env });
+    assert.equal(pruned.code, 0, pruned.stderr);
+    const plan = (JSON.parse(pruned.stdout) as { mappings: Array<{ kept: Record<string, string[]>; forgotten: string[] }> }).mappings[0]!;
+    // Daily: 17 and 16 Nov. Weekly: ISO weeks 47 (17 Nov 18:00) and 46 (9 Nov). Monthly: Nov, Oct (20th), Sep.
+    const kept = [1, 3, 6, 7, 9].map((i) => calendar[i]!);
+    assert.deepEqual(Object.keys(plan.kept).sort(), kept);
+    assert.deepEqual(plan.forgotten, [0, 2, 4, 5, 8].map((i) => calendar[i]!));
+    assert.deepEqual(await runIds(sb, 'Work'), kept);
+    // What stays is exactly what kept runs need: the version of F that run R saw sits in the
+    // folder of the first later run that changed or deleted F, and nothing else is stored.
+    const needed = new Set<string>();
+    for (const r of snapshots.filter((s) => kept.includes(s.runId))) {
+      const at = snapshots.indexOf(r);
+      for (const [file, content] of r.tree) {
+        const j = snapshots.findIndex((s, k) => k > at && !s.tree.get(file)?.equals(content));
+        if (j > 0) needed.add(`${calendar[j]}/Work/${file}`);
+      }
+    }
+    const stored = [...(await readTree(history)).keys()].filter((p) => !p.endsWith('.run.json.gz')).map((p) => p.replace(/^(\d{8}T\d{6}Z)-\d+\//, '$1/'));
+    assert.deepEqual(stored.sort(), [...needed].sort());
+    assert.ok(stored.length > 0 && stored.length < versionsBefore, `${versionsBefore} versions before the prune, ${stored.length} after`);
+    for (const snap of snapshots.filter((s) => kept.includes(s.runId))) {
+      const into = path.join(sb.dir, `cal-${snap.runId}`);
+      const restored = await runPoof(['restore', '--at', snap.runId, '--to', into, '--yes'], { env });
+      assert.equal(restored.code, 0, restored.stderr);
+      assert.deepEqual(await readTree(path.join(into, 'Work')), snap.tree, `kept run ${snap.runId}`);
+    }
+  });
+});
+
 describe('poof check: a restore drill', () => {
   let sb: Sandbox;
   let dir: string;
