@@ -122,7 +122,10 @@ async function main(): Promise<void> {
       const remote = await setupRemote(kind, work);
       try {
         if (!values['history-only']) rows.push(...(await benchRemote(remote, src, work, env, repeat)));
-        historyRows.push(...(await benchHistory(remote, src, work, env, repeat)));
+        const measured = await benchHistory(remote, src, work, env, repeat);
+        // Each remote's table as soon as it is measured: a later remote's failure loses nothing.
+        printHistoryTable(measured);
+        historyRows.push(...measured);
       } finally {
         await remote.stop();
       }
@@ -185,11 +188,14 @@ async function benchHistory(remote: RemoteSetup, src: string, work: string, base
     process.stdout.write(`${remote.name}: history round ${r + 1}/${repeat} done (${changed.length} files changed)\n`);
   }
   // A run that changed files must have kept their old versions: the benchmark checks it did the work.
-  const listing = execFileSync(RCLONE, ['lsf', '-R', '--files-only', 'poof-backup:bench-hist-on/.poof-history', '--config', rcloneConf.replace('-off-', '-on-')], { env: baseEnv, maxBuffer: 2 ** 28 }).toString();
+  // Asynchronously: the S3 server runs in this process.
+  const { promisify } = await import('node:util');
+  const { execFile } = await import('node:child_process');
+  const listing = (await promisify(execFile)(RCLONE, ['lsf', '-R', '--files-only', 'poof-backup:bench-hist-on/.poof-history', '--config', rcloneConf.replace('-off-', '-on-')], { env: baseEnv, maxBuffer: 2 ** 28 })).stdout;
   const versions = listing.split('\n').filter((l) => /\/Bench\/./.test(l)).length;
   const manifests = listing.split('\n').filter((l) => l.endsWith('/Bench.run.json.gz')).length;
   const expected = repeat * Math.floor(small.length / 100);
-  if (versions < expected || manifests < repeat + 1) throw new Error(`history on kept ${versions} versions and ${manifests} manifests; ${expected} versions and ${repeat + 1} manifests expected`);
+  if (versions < expected || manifests < repeat + 1) throw new Error(`${listing.split("\n").slice(0, 8).join(" | ")}: history on kept ${versions} versions and ${manifests} manifests; ${expected} versions and ${repeat + 1} manifests expected`);
   return rows;
 }
 

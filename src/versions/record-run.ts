@@ -130,6 +130,15 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   return { keptBytes, keptFiles: Object.keys(moved).length, wrote: true, sentBytes };
 }
 
+/**
+ * Pure: how many files rclone looks up at once by name. Over SFTP each parallel lookup opens an
+ * SSH connection of its own (measured: 100 files by name took 0.78 s with rclone's 8 checkers,
+ * 0.10 s with one, against `rclone serve sftp` on this machine), so one per 250 files there.
+ */
+export function lookupCheckers(remote: Pick<ResolvedRemote, 'storageType'>, files: number): string[] {
+  return remote.storageType === 'sftp' ? ['--checkers', String(Math.min(8, 1 + Math.floor(files / 250)))] : [];
+}
+
 /** Pure: which excludes a full listing of a mirror was made with. */
 function filterKey(excludes: string[] | undefined): string {
   return JSON.stringify(excludes ?? []);
@@ -197,7 +206,7 @@ async function listTree(ctx: RecordContext, remotePath: string, excludes: string
     if (scratch && only) {
       const list = path.join(scratch, 'files.list');
       await writeFile(list, `${only.join('\n')}\n`);
-      args = [...args, '--files-from', list, '--no-traverse'];
+      args = [...args, '--files-from', list, '--no-traverse', ...lookupCheckers(ctx.remote, only.length)];
     }
     const listed = await ctx.rclone.run(args, { timeoutMs: 30 * 60_000 });
     if (listed.exitCode === 3) return {};

@@ -8,7 +8,7 @@ import type { TransferResult } from '../../src/engine/result.js';
 import type { ResolvedRemote } from '../../src/rclone/remote.js';
 import type { Rclone, RcloneResult, RunOptions } from '../../src/rclone/runner.js';
 import { encodeManifest, type RunManifest, type TreeState } from '../../src/versions/manifest.js';
-import { nanosOf, recordRun, type RecordContext } from '../../src/versions/record-run.js';
+import { lookupCheckers, nanosOf, recordRun, type RecordContext } from '../../src/versions/record-run.js';
 import type { SentRecord } from '../../src/engine/sent-record.js';
 import { ManifestCache } from '../../src/versions/store.js';
 import { dueForPrune } from '../../src/run/transfer.js';
@@ -174,5 +174,14 @@ describe('dueForPrune: a prune after a run only when the policy would forget a r
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('lookupCheckers', () => {
+  it('looks files up one at a time over SFTP (each parallel lookup is an SSH connection), more for many files; rclone\'s default elsewhere', () => {
+    assert.deepEqual(lookupCheckers({ storageType: 'sftp' }, 100), ['--checkers', '1']);
+    assert.deepEqual(lookupCheckers({ storageType: 'sftp' }, 1000), ['--checkers', '5']);
+    assert.deepEqual(lookupCheckers({ storageType: 'sftp' }, 100_000), ['--checkers', '8']);
+    assert.deepEqual(lookupCheckers({ storageType: 's3' }, 100), []);
   });
 });
