@@ -1,3 +1,4 @@
+import { md5OfFile } from '../fs/hash.js';
 import { lstat, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +19,7 @@ export interface AtTarget extends InspectedTarget {
   /** Source (the mirror or a run's folder) -> paths below it to copy. */
   passes?: Array<{ source: string; files: string[] }>;
   /** What each file brought back must be, by the run's manifest. */
-  expect?: Map<string, { size: number; mtime: number }>;
+  expect?: Map<string, { size: number; mtime: number; md5?: string }>;
 }
 
 /** What the remote keeps for one mapping. */
@@ -71,7 +72,7 @@ export async function inspectAt(rclone: Rclone, target: RestoreTarget, settings:
     remoteBytes: wanted.reduce((sum, f) => sum + f.size, 0),
     changes,
     passes: [...bySource].map(([source, files]) => ({ source, files })),
-    expect: new Map(fetch.map((f) => [f.path, { size: f.size, mtime: f.mtime }])),
+    expect: new Map(fetch.map((f) => [f.path, { size: f.size, mtime: f.mtime, ...(f.md5 ? { md5: f.md5 } : {}) }])),
   };
 }
 
@@ -88,6 +89,7 @@ export async function verifyStaged(target: AtTarget, stagingDir: string, keepsTi
     if (!got) problems.push(`${file}: not read back`);
     else if (got.size !== want.size) problems.push(`${file}: ${got.size} bytes, the run recorded ${want.size}`);
     else if (keepsTimes && Math.abs(got.mtimeMs - want.mtime) >= 1000) problems.push(`${file}: modified ${new Date(got.mtimeMs).toISOString()}, the run recorded ${new Date(want.mtime).toISOString()}`);
+    else if (want.md5 && got.isFile() && (await md5OfFile(path.join(stagingDir, file))) !== want.md5) problems.push(`${file}: its content is not what the run recorded (md5 differs): the stored copy is damaged`);
   }
   return problems;
 }

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { md5OfFile } from '../fs/hash.js';
 import { buildListedRestoreArgs } from '../rclone/args.js';
 import { historyFolder } from '../rclone/history-args.js';
 import { transferSettings, type ResolvedRemote } from '../rclone/remote.js';
@@ -84,6 +85,13 @@ export async function drillRun(
       if (read.size !== file.size) {
         result.problems.push({ path: file.path, problem: `${read.size} bytes on the remote, the run recorded ${file.size}` });
         continue;
+      }
+      if (file.md5) {
+        const md5 = await md5OfFile(path.join(into, file.path));
+        if (md5 !== file.md5) {
+          result.problems.push({ path: file.path, problem: `its content on the remote (md5 ${md5}) is not what the run recorded (md5 ${file.md5}): the stored copy is damaged` });
+          continue;
+        }
       }
       const local = await stat(path.join(target.localDir, file.path)).catch(() => undefined);
       if (local?.isFile() && local.size === file.size && Math.floor(local.mtimeMs) === file.mtime) {

@@ -5,6 +5,12 @@ export interface FileState {
   size: number;
   mtime: number;
   mode?: number;
+  /**
+   * The content's MD5 (hex), where poof saw exactly what was sent (a file unchanged from the
+   * listing before the transfer until it was hashed after it); kept from run to run while the
+   * file is unchanged. A restore and `poof check` compare what they read back with it.
+   */
+  md5?: string;
 }
 
 /** Every file of one mapping after one run, by path relative to the mapping. */

@@ -1,4 +1,6 @@
+import type { BigIntStats } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { md5OfFile } from '../fs/hash.js';
 import os from 'node:os';
 import path from 'node:path';
 import type { MappingPlan } from '../engine/plan.js';
@@ -79,7 +81,7 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   if (!files) {
     const listed = await listTree(ctx, plan.remotePath, ctx.excludes);
     if (typeof listed === 'string') return { problem: `the run's record could not be written: ${listed}` };
-    files = listed;
+    files = withKnownHashes(listed, previous?.files);
     await ctx.cache.saveListing(plan.name, filter);
   }
   // What this run moved into its folders, as stored: listed only where a version has to be put
@@ -139,6 +141,17 @@ export function lookupCheckers(remote: Pick<ResolvedRemote, 'storageType'>, file
   return remote.storageType === 'sftp' ? ['--checkers', String(Math.min(8, 1 + Math.floor(files / 250)))] : [];
 }
 
+/** Pure: a listed tree with the hashes the previous record had of files unchanged since (same size and time). */
+export function withKnownHashes(listed: TreeState, before: TreeState | undefined): TreeState {
+  if (!before) return listed;
+  const out: TreeState = {};
+  for (const [file, state] of Object.entries(listed)) {
+    const then = before[file];
+    out[file] = then?.md5 && then.size === state.size && then.mtime === state.mtime ? { ...state, md5: then.md5 } : state;
+  }
+  return out;
+}
+
 /** Pure: which excludes a full listing of a mirror was made with. */
 function filterKey(excludes: string[] | undefined): string {
   return JSON.stringify(excludes ?? []);
@@ -160,8 +173,14 @@ async function mirrorAfter(ctx: RecordContext, plan: MappingPlan, before: TreeSt
   for (const file of [...new Set([...seen.sent, ...seen.touched])].sort()) {
     const listed = ctx.exactTimes && !seen.unreadable.includes(file) ? seen.source?.[file] : undefined;
     const now = listed ? await stat(path.join(plan.localDir, file), { bigint: true }).catch(() => undefined) : undefined;
-    if (listed && now && now.isFile() && Number(now.size) === listed[0] && now.mtimeNs === nanosOf(listed[1])) files[file] = { size: listed[0], mtime: Date.parse(listed[1]) };
-    else ask.push(file);
+    const local = path.join(plan.localDir, file);
+    const still = (s: BigIntStats | undefined) => Boolean(listed && s?.isFile() && Number(s.size) === listed[0] && s.mtimeNs === nanosOf(listed[1]));
+    if (listed && still(now)) {
+      // Hashed, then seen unchanged once more: the hash is of the content rclone sent.
+      const md5 = await md5OfFile(local).catch(() => undefined);
+      const after = md5 ? await stat(local, { bigint: true }).catch(() => undefined) : undefined;
+      files[file] = { size: listed[0], mtime: Date.parse(listed[1]), ...(md5 && still(after) && after!.ctimeNs === now!.ctimeNs ? { md5 } : {}) };
+    } else ask.push(file);
   }
   ask.push(...seen.unreadable);
   if (ask.length === 0) return files;

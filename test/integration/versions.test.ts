@@ -345,6 +345,8 @@ describe('poof check: a restore drill', () => {
     assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
     await writeFile(path.join(dir, 'd1/f1.txt'), 'changed after the first run\n');
     assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+    await writeFile(path.join(dir, 'd1/f1.txt'), 'changed after the second run\n');
+    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
   });
   after(() => sb.cleanup());
 
@@ -359,6 +361,30 @@ describe('poof check: a restore drill', () => {
     const older = await runPoof(['check', '--full', '--at', (await runIds(sb, 'Work'))[0]!], { env: sb.env });
     assert.equal(older.code, 0, older.stdout);
     assert.match(older.stdout, /read back 40 of 40 files \(39 also compared/, 'the first run, one file of it from the folder of the second');
+  });
+
+  it('finds a flipped byte in a version kept in a run\'s folder (no local file to compare with) by the hash the run recorded; a restore of it refuses', async () => {
+    const [, second, third] = await runIds(sb, 'Work');
+    const kept = path.join(mirror, '..', '.poof-history', third!, 'Work', 'd1/f1.txt');
+    const good = await readFile(kept);
+    assert.equal(good.toString(), 'changed after the first run\n', 'the second run\'s version sits in the folder of the third');
+    const { stat: statFile, utimes } = await import('node:fs/promises');
+    const times = await statFile(kept);
+    // Same size, same time: only the content tells.
+    await writeFile(kept, Buffer.from(good.toString().replace('first', 'fir5t')));
+    await utimes(kept, times.atime, times.mtime);
+    try {
+      const result = await runPoof(['check', '--full', '--at', second!], { env: sb.env });
+      assert.equal(result.code, 4, result.stdout);
+      assert.match(result.stdout, /^ {2}d1\/f1\.txt: its content on the remote \(md5 [0-9a-f]{32}\) is not what the run recorded \(md5 [0-9a-f]{32}\): the stored copy is damaged$/m);
+      const restore = await runPoof(['restore', '--at', second!, '--to', path.join(sb.dir, 'damaged'), '--yes', 'Work/d1/f1.txt'], { env: sb.env });
+      assert.notEqual(restore.code, 0, restore.stdout);
+      assert.match(restore.stdout + restore.stderr, /d1\/f1\.txt: its content is not what the run recorded \(md5 differs\)/);
+    } finally {
+      await writeFile(kept, good);
+      await utimes(kept, times.atime, times.mtime);
+    }
+    assert.equal((await runPoof(['check', '--full', '--at', second!], { env: sb.env })).code, 0);
   });
 
   it('finds a flipped byte and a deleted object: exit 4, naming each file', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +9,7 @@ import type { TransferResult } from '../../src/engine/result.js';
 import type { ResolvedRemote } from '../../src/rclone/remote.js';
 import type { Rclone, RcloneResult, RunOptions } from '../../src/rclone/runner.js';
 import { encodeManifest, type RunManifest, type TreeState } from '../../src/versions/manifest.js';
-import { lookupCheckers, nanosOf, recordRun, type RecordContext } from '../../src/versions/record-run.js';
+import { lookupCheckers, nanosOf, recordRun, withKnownHashes, type RecordContext } from '../../src/versions/record-run.js';
 import type { SentRecord } from '../../src/engine/sent-record.js';
 import { ManifestCache } from '../../src/versions/store.js';
 import { dueForPrune } from '../../src/run/transfer.js';
@@ -133,7 +134,8 @@ describe('recordRun: a run\'s manifest from the one before and what rclone repor
     const { rclone, calls } = fakeRemote(after);
     await recordRun({ ...context(rclone), exactTimes: true }, { ...plan, localDir: local }, result(2, 1), { sent: new Set(['b.txt', 'd.txt']), removed: new Set(['c.txt']), source });
     assert.deepEqual(calls.map((c) => c.asked), [['d.txt'], undefined], 'only d.txt listed, then the manifest written');
-    assert.deepEqual((await cache.latest('Work'))?.files, { ...after, 'b.txt': { size: 20, mtime: Number(b.mtimeNs / 1_000_000n) } });
+    const md5 = createHash('md5').update('x'.repeat(20)).digest('hex');
+    assert.deepEqual((await cache.latest('Work'))?.files, { ...after, 'b.txt': { size: 20, mtime: Number(b.mtimeNs / 1_000_000n), md5 } }, 'b.txt with the hash of what was sent');
     // Without exact times (SFTP keeps seconds) every sent file is asked.
     const again = fakeRemote(after);
     await recordRun({ ...context(again.rclone), runId: '20261202T130000Z', exactTimes: false }, { ...plan, localDir: local }, result(1, 0), { sent: new Set(['b.txt']), source });
@@ -183,5 +185,14 @@ describe('lookupCheckers', () => {
     assert.deepEqual(lookupCheckers({ storageType: 'sftp' }, 1000), ['--checkers', '5']);
     assert.deepEqual(lookupCheckers({ storageType: 'sftp' }, 100_000), ['--checkers', '8']);
     assert.deepEqual(lookupCheckers({ storageType: 's3' }, 100), []);
+  });
+});
+
+describe('withKnownHashes', () => {
+  it('keeps a file\'s hash while its size and time are unchanged, drops it otherwise', () => {
+    const before: TreeState = { 'a': { size: 1, mtime: 5, md5: 'aa' }, 'b': { size: 2, mtime: 5, md5: 'bb' }, 'c': { size: 3, mtime: 5 } };
+    const listed: TreeState = { 'a': { size: 1, mtime: 5 }, 'b': { size: 2, mtime: 6 }, 'c': { size: 3, mtime: 5 }, 'd': { size: 4, mtime: 5 } };
+    assert.deepEqual(withKnownHashes(listed, before), { 'a': { size: 1, mtime: 5, md5: 'aa' }, 'b': { size: 2, mtime: 6 }, 'c': { size: 3, mtime: 5 }, 'd': { size: 4, mtime: 5 } });
+    assert.equal(withKnownHashes(listed, undefined), listed);
   });
 });
