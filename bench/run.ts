@@ -181,7 +181,9 @@ async function benchHistory(remote: RemoteSetup, src: string, work: string, base
   for (let r = 0; r < repeat; r++) {
     // 1% of the files, different ones each round, with new content of the same size.
     const changed = small.filter((_, i) => i % 100 === r % 100);
-    for (const file of changed) await writeFile(path.join(src, file), Buffer.alloc(1024 + (r % 7) * 100, 65 + r));
+    // Content no earlier round or remote wrote: every changed file really changes.
+    const fill = `${remote.name} round ${r} `;
+    for (const file of changed) await writeFile(path.join(src, file), Buffer.alloc(1024 + (r % 7) * 100, fill));
     const order = [0, 1, 2, 3].map((i) => (i + r) % 4);
     for (const i of order) rows[i]!.first.push(must(await runners[i]!(), `${names[i]}: change run`).seconds);
     for (const i of order) rows[i]!.noChange.push(must(await runners[i]!(), `${names[i]}: no-change run`).seconds);
@@ -197,6 +199,8 @@ async function benchHistory(remote: RemoteSetup, src: string, work: string, base
   const manifests = listing.split('\n').filter((l) => l.endsWith('/Bench.run.json.gz')).length;
   const expected = repeat * Math.floor(small.length / 100);
   if (versions < expected || manifests < repeat + 1) {
+    const dirs = (await promisify(execFile)(RCLONE, ['lsf', '-R', '--max-depth', '3', 'poof-backup:bench-hist-on/.poof-history', '--config', rcloneConf.replace('-off-', '-on-')], { env: baseEnv, maxBuffer: 2 ** 28 })).stdout;
+    process.stdout.write(`${dirs.split('\n').slice(0, 40).join('\n')}\n`);
     process.stdout.write(`CHECK FAILED: ${remote.name}: history on kept ${versions} versions and ${manifests} manifests; ${expected} versions and ${repeat + 1} manifests expected\n`);
     process.exitCode = 1;
     for (const row of rows.slice(0, 1)) row.variant += ' (CHECK FAILED)';

@@ -167,6 +167,9 @@ function filterKey(excludes: string[] | undefined): string {
  * rclone said it sent: then only a full listing can say what the mirror holds.
  */
 async function mirrorAfter(ctx: RecordContext, plan: MappingPlan, before: TreeState, seen: { sent: ReadonlySet<string>; touched: ReadonlySet<string>; removed: ReadonlySet<string>; unreadable: string[]; source?: SentRecord | undefined }): Promise<TreeState | string | undefined> {
+  // rclone removed a file the newest manifest does not know: the mirror held more than this
+  // machine recorded (another machine backed this mapping up meanwhile). Only a listing can say.
+  if ([...seen.removed].some((file) => !before[file])) return undefined;
   const files: TreeState = { ...before };
   for (const file of [...seen.removed, ...seen.unreadable]) delete files[file];
   const ask: string[] = [];

@@ -98,6 +98,14 @@ describe('recordRun: a run\'s manifest from the one before and what rclone repor
     assert.deepEqual((await cache.latest('Work'))?.files, after);
   });
 
+  it('rclone removed a file the newest manifest does not know (another machine added it): the whole mirror is listed', async () => {
+    await cache.saveListing('Work', '[]');
+    const { rclone, calls } = fakeRemote(after);
+    await recordRun(context(rclone), plan, result(1, 1), { sent: new Set(['b.txt']), removed: new Set(['from-elsewhere.txt']) });
+    assert.deepEqual(calls.filter((c) => c.args[0] === 'lsjson').map((c) => c.asked), [undefined]);
+    assert.deepEqual((await cache.latest('Work'))?.files, after);
+  });
+
   for (const [why, setup] of [
     ['no full listing on this machine yet', async () => {}],
     ['other excludes than at the last full listing', async () => cache.saveListing('Work', '["*.tmp"]')],
