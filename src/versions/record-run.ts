@@ -10,7 +10,7 @@ import { buildMirrorListArgs, buildPutFileArgs } from '../rclone/history-args.js
 import { lastErrorLine } from '../rclone/log-parse.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
-import { diffStates, type RunManifest, type TreeState } from './manifest.js';
+import { diffStates, type FileState, type RunManifest, type TreeState } from './manifest.js';
 import { putManifest, type ManifestCache } from './store.js';
 
 export interface RecordContext {
@@ -173,17 +173,29 @@ async function mirrorAfter(ctx: RecordContext, plan: MappingPlan, before: TreeSt
   const files: TreeState = { ...before };
   for (const file of [...seen.removed, ...seen.unreadable]) delete files[file];
   const ask: string[] = [];
-  for (const file of [...new Set([...seen.sent, ...seen.touched])].sort()) {
-    const listed = ctx.exactTimes && !seen.unreadable.includes(file) ? seen.source?.[file] : undefined;
-    const now = listed ? await stat(path.join(plan.localDir, file), { bigint: true }).catch(() => undefined) : undefined;
-    const local = path.join(plan.localDir, file);
-    const still = (s: BigIntStats | undefined) => Boolean(listed && s?.isFile() && Number(s.size) === listed[0] && s.mtimeNs === nanosOf(listed[1]));
-    if (listed && still(now)) {
-      // Hashed, then seen unchanged once more: the hash is of the content rclone sent.
-      const md5 = await md5OfFile(local).catch(() => undefined);
-      const after = md5 ? await stat(local, { bigint: true }).catch(() => undefined) : undefined;
-      files[file] = { size: listed[0], mtime: Date.parse(listed[1]), ...(md5 && still(after) && after!.ctimeNs === now!.ctimeNs ? { md5 } : {}) };
-    } else ask.push(file);
+  const candidates = [...new Set([...seen.sent, ...seen.touched])].sort();
+  const recorded = new Map<string, FileState>();
+  // A few files at a time: most are small, and each costs an open, a read and two stats.
+  for (let i = 0; i < candidates.length; i += 16) {
+    await Promise.all(
+      candidates.slice(i, i + 16).map(async (file) => {
+        const listed = ctx.exactTimes && !seen.unreadable.includes(file) ? seen.source?.[file] : undefined;
+        if (!listed) return;
+        const local = path.join(plan.localDir, file);
+        const still = (s: BigIntStats | undefined) => Boolean(s?.isFile() && Number(s.size) === listed[0] && s.mtimeNs === nanosOf(listed[1]));
+        const now = await stat(local, { bigint: true }).catch(() => undefined);
+        if (!still(now)) return;
+        // Hashed, then seen unchanged once more: the hash is of the content rclone sent.
+        const md5 = await md5OfFile(local, listed[0]).catch(() => undefined);
+        const after = md5 ? await stat(local, { bigint: true }).catch(() => undefined) : undefined;
+        recorded.set(file, { size: listed[0], mtime: Date.parse(listed[1]), ...(md5 && still(after) && after!.ctimeNs === now!.ctimeNs ? { md5 } : {}) });
+      }),
+    );
+  }
+  for (const file of candidates) {
+    const state = recorded.get(file);
+    if (state) files[file] = state;
+    else ask.push(file);
   }
   ask.push(...seen.unreadable);
   if (ask.length === 0) return files;
