@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { MappingPlan } from '../engine/plan.js';
 import type { SentRecord } from '../engine/sent-record.js';
 import type { TransferResult } from '../engine/result.js';
-import { buildMirrorListArgs, buildPutFileArgs } from '../rclone/history-args.js';
+import { buildMirrorListArgs, buildMirrorLookupArgs, buildPutFileArgs } from '../rclone/history-args.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
@@ -132,15 +132,6 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   return { keptBytes, keptFiles: Object.keys(moved).length, wrote: true, sentBytes };
 }
 
-/**
- * Pure: how many files rclone looks up at once by name. Over SFTP each parallel lookup opens an
- * SSH connection of its own (measured: 100 files by name took 0.78 s with rclone's 8 checkers,
- * 0.10 s with one, against `rclone serve sftp` on this machine), so one per 250 files there.
- */
-export function lookupCheckers(remote: Pick<ResolvedRemote, 'storageType'>, files: number): string[] {
-  return remote.storageType === 'sftp' ? ['--checkers', String(Math.min(8, 1 + Math.floor(files / 250)))] : [];
-}
-
 /** Pure: a listed tree with the hashes the previous record had of files unchanged since (same size and time). */
 export function withKnownHashes(listed: TreeState, before: TreeState | undefined): TreeState {
   if (!before) return listed;
@@ -175,11 +166,12 @@ async function mirrorAfter(ctx: RecordContext, plan: MappingPlan, before: TreeSt
   const ask: string[] = [];
   const candidates = [...new Set([...seen.sent, ...seen.touched])].sort();
   const recorded = new Map<string, FileState>();
+  const unreadable = new Set(seen.unreadable);
   // A few files at a time: most are small, and each costs an open, a read and two stats.
   for (let i = 0; i < candidates.length; i += 16) {
     await Promise.all(
       candidates.slice(i, i + 16).map(async (file) => {
-        const listed = ctx.exactTimes && !seen.unreadable.includes(file) ? seen.source?.[file] : undefined;
+        const listed = ctx.exactTimes && !unreadable.has(file) ? seen.source?.[file] : undefined;
         if (!listed) return;
         const local = path.join(plan.localDir, file);
         const still = (s: BigIntStats | undefined) => Boolean(s?.isFile() && Number(s.size) === listed[0] && s.mtimeNs === nanosOf(listed[1]));
@@ -204,7 +196,7 @@ async function mirrorAfter(ctx: RecordContext, plan: MappingPlan, before: TreeSt
   for (const file of ask) {
     const state = listed[file];
     if (state) files[file] = state;
-    else if (!seen.unreadable.includes(file)) return undefined;
+    else if (!unreadable.has(file)) return undefined;
   }
   return files;
 }
@@ -236,11 +228,11 @@ export interface RecordOutcome {
 async function listTree(ctx: RecordContext, remotePath: string, excludes: string[] | undefined, only?: string[]): Promise<TreeState | string> {
   const scratch = only ? await mkdtemp(path.join(os.tmpdir(), 'poof-record-')) : undefined;
   try {
-    let args = buildMirrorListArgs(ctx.remote.configFile, remotePath, excludes, Boolean(ctx.remote.tuning.fastList) && !only);
+    let args = buildMirrorListArgs(ctx.remote.configFile, remotePath, excludes, Boolean(ctx.remote.tuning.fastList));
     if (scratch && only) {
       const list = path.join(scratch, 'files.list');
       await writeFile(list, `${only.join('\n')}\n`);
-      args = [...args, '--files-from', list, '--no-traverse', ...lookupCheckers(ctx.remote, only.length)];
+      args = buildMirrorLookupArgs(ctx.remote.configFile, remotePath, list, only.length, ctx.remote.storageType);
     }
     const listed = await ctx.rclone.run(args, { timeoutMs: 30 * 60_000 });
     if (listed.exitCode === 3) return {};

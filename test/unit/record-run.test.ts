@@ -9,10 +9,11 @@ import type { TransferResult } from '../../src/engine/result.js';
 import type { ResolvedRemote } from '../../src/rclone/remote.js';
 import type { Rclone, RcloneResult, RunOptions } from '../../src/rclone/runner.js';
 import { encodeManifest, type RunManifest, type TreeState } from '../../src/versions/manifest.js';
-import { lookupCheckers, nanosOf, recordRun, withKnownHashes, type RecordContext } from '../../src/versions/record-run.js';
+import { nanosOf, recordRun, withKnownHashes, type RecordContext } from '../../src/versions/record-run.js';
 import type { SentRecord } from '../../src/engine/sent-record.js';
 import { ManifestCache } from '../../src/versions/store.js';
 import { dueForPrune } from '../../src/run/transfer.js';
+import { buildMirrorLookupArgs } from '../../src/rclone/history-args.js';
 
 const remote = { root: 'poof-backup:b', configFile: '/conf/rclone-poof.conf', tuning: {} } as unknown as ResolvedRemote;
 const plan: MappingPlan = {
@@ -187,12 +188,18 @@ describe('dueForPrune: a prune after a run only when the policy would forget a r
   });
 });
 
-describe('lookupCheckers', () => {
+describe('buildMirrorLookupArgs', () => {
   it('looks files up one at a time over SFTP (each parallel lookup is an SSH connection), more for many files; rclone\'s default elsewhere', () => {
-    assert.deepEqual(lookupCheckers({ storageType: 'sftp' }, 100), ['--checkers', '1']);
-    assert.deepEqual(lookupCheckers({ storageType: 'sftp' }, 1000), ['--checkers', '5']);
-    assert.deepEqual(lookupCheckers({ storageType: 'sftp' }, 100_000), ['--checkers', '8']);
-    assert.deepEqual(lookupCheckers({ storageType: 's3' }, 100), []);
+    const checkers = (storageType: string, count: number) => {
+      const args = buildMirrorLookupArgs('/c', 'r:b/W', '/list', count, storageType);
+      assert.deepEqual(args.slice(args.indexOf('--files-from'), args.indexOf('--no-traverse') + 1), ['--files-from', '/list', '--no-traverse']);
+      const at = args.indexOf('--checkers');
+      return at < 0 ? [] : args.slice(at, at + 2);
+    };
+    assert.deepEqual(checkers('sftp', 100), ['--checkers', '1']);
+    assert.deepEqual(checkers('sftp', 1000), ['--checkers', '5']);
+    assert.deepEqual(checkers('sftp', 100_000), ['--checkers', '8']);
+    assert.deepEqual(checkers('s3', 100), []);
   });
 });
 
