@@ -106,7 +106,7 @@ export async function restoreMapping(
       ...base,
       ...kept(),
       status: 'failed',
-      reason: `what the remote holds is not what the run recorded, so nothing was restored: ${wrong.slice(0, 3).join('; ')}${wrong.length > 3 ? `; and ${wrong.length - 3} more` : ''}`,
+      reason: `what the remote holds is not what the run recorded, so nothing was restored: ${wrong.slice(0, 3).join('; ')}${wrong.length > 3 ? `; and ${wrong.length - 3} more` : ''} (if a backup ran with "history": false since that run, what it replaced was not kept: give PATH arguments to restore the other files, or pick a later run)`,
       errors: wrong.slice(0, 20),
       copied: 0,
       deleted: removed,

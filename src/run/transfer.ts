@@ -41,7 +41,19 @@ export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: Resol
   }
   const limited = remote.tuning.maxDelete !== undefined ? limitingDeletes(transfer, rclone, remote.tuning.maxDelete) : transfer;
   const exactTimes = detection.modTime && detection.precisionNs !== undefined && detection.precisionNs <= 1_000_000;
-  return history ? recordingHistory(limited, { rclone, remote, ...history, exactTimes }) : limited;
+  return history ? recordingHistory(limited, { rclone, remote, ...history, exactTimes }) : unrecorded(limited, new ManifestCache(ctx.paths.stateDir, remote));
+}
+
+/**
+ * History off ("history": false): the run changes the mirror with no manifest, so a later run
+ * with history on must list the whole mirror rather than derive its manifest from one that
+ * predates these changes.
+ */
+function unrecorded(transfer: Transfer, cache: ManifestCache): Transfer {
+  return async (plan, hooks) => {
+    if (!plan.refusal) await cache.markChanging(plan.name, true);
+    return transfer(plan, hooks);
+  };
 }
 
 /**

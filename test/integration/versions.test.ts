@@ -86,14 +86,28 @@ describe('versioned backups on a local-directory remote', () => {
     assert.ok(listing.includes(`${ids.at(-1)}/Work.run.json.gz`), 'each run\'s manifest sits beside its folder');
   });
 
-  it('history off: a pure mirror, nothing kept', async () => {
+  it('history off: a pure mirror, nothing kept; back on, the next run records what the mirror holds after the gap', async () => {
+    await mkdir(path.join(dir, 'gap'), { recursive: true });
+    await writeFile(path.join(dir, 'gap', 'goes.txt'), 'deleted while history is off\n');
+    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
     const conf = JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as Record<string, unknown>;
     await writeFile(path.join(sb.confdir, 'poof.conf'), JSON.stringify({ ...conf, history: false }));
     const before = await runIds(sb, 'Work');
     await writeFile(path.join(dir, 'notes.txt'), 'no history for this one\n');
+    await rm(path.join(dir, 'gap', 'goes.txt'));
+    await writeFile(path.join(dir, 'gap', 'added.txt'), 'added while history is off\n');
     assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
     assert.deepEqual(await runIds(sb, 'Work'), before);
     await writeFile(path.join(sb.confdir, 'poof.conf'), JSON.stringify(conf));
+    await writeFile(path.join(dir, 'other.txt'), 'history is on again\n');
+    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+    const into = path.join(sb.dir, 'after-the-gap');
+    const restored = await runPoof(['restore', '--at', (await runIds(sb, 'Work')).at(-1)!, '--to', into, '--yes'], { env: sb.env });
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.deepEqual(await readTree(path.join(into, 'Work')), await readTree(dir), 'the run after the gap holds the file added and not the one deleted while history was off');
+    const pre = await runPoof(['restore', '--at', before.at(-1)!, '--to', path.join(sb.dir, 'pre-gap'), '--yes'], { env: sb.env });
+    assert.equal(pre.code, 1);
+    assert.match(pre.stdout + pre.stderr, /Work: FAILED: what the remote holds is not what the run recorded, so nothing was restored: .*notes\.txt: 24 bytes, the run recorded \d+.*"history": false/);
   });
 
   it('refuses --at that is not a time, and a time before every run, in one line', async () => {
