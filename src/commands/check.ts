@@ -14,6 +14,9 @@ export async function checkCommand(ctx: Context, options: OptionsOf<typeof check
   const opened = await openHistory(ctx, options.only);
   const results: Array<DrillResult | { name: string; problem: string }> = [];
   for (const mapping of opened.mappings) {
+    for (const damaged of mapping.manifests.filter((m) => m.damaged)) {
+      ctx.err(`poof: ${mapping.name}: the record of run ${damaged.runId} cannot be read (${damaged.damaged}): it counts as a run that did not finish`);
+    }
     const runs = mapping.manifests.map((m) => ({ id: m.runId, complete: m.status === 'complete' }));
     const runId = at ? pickRun(at, runs) : runs.filter((r) => r.complete).at(-1)?.id;
     const manifest = mapping.manifests.find((m) => m.runId === runId);

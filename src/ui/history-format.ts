@@ -18,6 +18,8 @@ export interface RunSummary {
   id: string;
   time: string;
   complete: boolean;
+  /** Why its record could not be read, when it could not. */
+  damaged?: string;
   command: string;
   added: number;
   changed: number;
@@ -33,6 +35,7 @@ export function summarizeRun(manifest: RunManifest, kept: Map<string, number> | 
     id: manifest.runId,
     time: localTimeOf(manifest.runId),
     complete: manifest.status === 'complete',
+    ...(manifest.damaged ? { damaged: manifest.damaged } : {}),
     command: manifest.command,
     added: manifest.counts.added,
     changed: manifest.counts.changed,
@@ -49,7 +52,8 @@ export function formatHistory(name: string, runs: RunSummary[]): string[] {
   for (const run of [...runs].reverse()) {
     const what = run.complete ? `+${run.added} added, ${run.changed} changed, ${run.deleted} deleted` : 'did not finish (not a target of --at unless named by its id)';
     const kept = run.keptFiles > 0 ? `; keeps ${run.keptFiles} replaced ${run.keptFiles === 1 ? 'version' : 'versions'} (${formatBytes(run.keptBytes)})` : '';
-    lines.push(`  ${run.id}  ${run.time}  ${run.command}: ${what}${kept}`);
+    if (run.damaged) lines.push(`  ${run.id}  ${run.time}  its record cannot be read (${run.damaged}): counted as a run that did not finish${kept}`);
+    else lines.push(`  ${run.id}  ${run.time}  ${run.command}: ${what}${kept}`);
   }
   return lines;
 }

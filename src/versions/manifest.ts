@@ -34,6 +34,17 @@ export interface RunManifest {
   command: string;
   counts: { added: number; changed: number; deleted: number; keptBytes: number };
   files?: TreeState;
+  /**
+   * Set (never stored) when the record on the remote could not be read: cut short (the laptop
+   * died while writing it) or altered. Such a run counts as one that did not finish: its folder's
+   * versions are kept for the runs before it, and it is not a target of `--at`.
+   */
+  damaged?: string;
+}
+
+/** Pure: a record that could not be read, standing for its run as one that did not finish. */
+export function damagedRecord(runId: string, mapping: string, why: string): RunManifest {
+  return { format: 1, runId, mapping, status: 'incomplete', started: '', ended: '', command: '?', counts: { added: 0, changed: 0, deleted: 0, keptBytes: 0 }, damaged: why };
 }
 
 /** Pure: the record as stored: gzip'd JSON (10,000 files take about 150 KB). */

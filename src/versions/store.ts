@@ -8,7 +8,7 @@ import { buildCopyListedArgs, buildHistoryListArgs, buildPutFileArgs, historyRoo
 import { lastErrorLine } from '../rclone/log-parse.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
-import { decodeManifest, encodeManifest, type RunManifest } from './manifest.js';
+import { damagedRecord, decodeManifest, encodeManifest, type RunManifest } from './manifest.js';
 import { FOLDER_ID, RUN_ID } from './run-id.js';
 import type { KeptVersions } from './state.js';
 
@@ -211,10 +211,18 @@ export async function listHistory(rclone: Rclone, remote: ResolvedRemote, cancel
   return listing;
 }
 
-/** Read the manifests of one mapping, fetching the ones this machine has not seen in one rclone call. */
+/**
+ * Read the manifests of one mapping, fetching the ones this machine has not seen in one rclone
+ * call. A record that cannot be read (cut short, altered, another run's) stands for a run that
+ * did not finish, and is not cached: a later read tries it again.
+ */
 export async function readManifests(rclone: Rclone, remote: ResolvedRemote, cache: ManifestCache, name: string, runIds: string[], cancelSignal?: AbortSignal): Promise<RunManifest[]> {
-  const missing: string[] = [];
-  for (const id of runIds) if (!(await cache.read(id, name))) missing.push(id);
+  const found = new Map<string, RunManifest>();
+  for (const id of runIds) {
+    const cached = await cache.read(id, name);
+    if (cached) found.set(id, cached);
+  }
+  const missing = runIds.filter((id) => !found.has(id));
   if (missing.length > 0) {
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-manifests-'));
     try {
@@ -225,15 +233,23 @@ export async function readManifests(rclone: Rclone, remote: ResolvedRemote, cach
       if (result.exitCode !== 0) throw new RunFailedError(`could not read the run manifests of ${name}: rclone exited ${result.exitCode}: ${lastErrorLine(result.stderr)}`);
       for (const id of missing) {
         const data = await readFile(path.join(into, id, manifestName(name)));
-        const manifest = decodeManifest(data);
-        if (manifest.runId !== id || manifest.mapping !== name) throw new RunFailedError(`${id}/${manifestName(name)} names run ${manifest.runId} of ${manifest.mapping}`);
+        let manifest: RunManifest;
+        try {
+          manifest = decodeManifest(data);
+        } catch (error) {
+          found.set(id, damagedRecord(id, name, data.length === 0 ? 'empty' : (error as Error).message));
+          continue;
+        }
+        if (manifest.runId !== id || manifest.mapping !== name) {
+          found.set(id, damagedRecord(id, name, `it names run ${manifest.runId} of ${manifest.mapping}`));
+          continue;
+        }
         await cache.save(manifest, data);
+        found.set(id, manifest);
       }
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
   }
-  const out: RunManifest[] = [];
-  for (const id of runIds) out.push((await cache.read(id, name))!);
-  return out;
+  return runIds.map((id) => found.get(id)!);
 }
