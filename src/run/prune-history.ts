@@ -3,7 +3,7 @@ import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import { applyPrune, planMappingPrune, type MappingPrune } from '../versions/prune.js';
 import { DEFAULT_KEEP } from '../versions/retention.js';
-import { listHistory, ManifestCache, readManifests } from '../versions/store.js';
+import { listHistory, ManifestCache, readRunNames } from '../versions/store.js';
 import type { RunSetup } from './setup.js';
 
 /**
@@ -17,8 +17,8 @@ export async function pruneHistory(ctx: Context, setup: RunSetup, remote: Resolv
   const plans: MappingPrune[] = [];
   for (const name of setup.names) {
     if (options.only && !options.only.includes(name)) continue;
-    const manifests = await readManifests(rclone, remote, cache, name, listing.manifests.get(name) ?? [], options.cancelSignal);
-    plans.push(planMappingPrune(name, manifests, listing.kept.get(name) ?? new Map(), policy));
+    const runs = await readRunNames(rclone, remote, cache, name, listing.manifests.get(name) ?? [], options.cancelSignal);
+    plans.push(planMappingPrune(name, runs, listing.kept.get(name) ?? new Map(), policy));
   }
   if (!options.dryRun) {
     await applyPrune(rclone, remote, plans, options.cancelSignal);

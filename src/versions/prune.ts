@@ -6,8 +6,7 @@ import { buildDeleteListedArgs, buildRemoveEmptyDirsArgs, historyRoot, manifestN
 import { lastErrorLine } from '../rclone/log-parse.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
-import type { RunManifest } from './manifest.js';
-import { planPrune, selectKept, type KeepPolicy } from './retention.js';
+import { planPrune, selectKept, type KeepPolicy, type RunNames } from './retention.js';
 import type { KeptVersions } from './state.js';
 
 /** One mapping's prune: which runs stay restorable, and what goes. */
@@ -28,10 +27,10 @@ export interface MappingPrune {
  * no kept run needs (retention.ts), and the manifests of runs no longer kept. Never anything in
  * the mirror, never a version the newest run needs (it needs none: its files are the mirror).
  */
-export function planMappingPrune(name: string, manifests: RunManifest[], kept: KeptVersions, policy: KeepPolicy): MappingPrune {
-  const complete = manifests.filter((m) => m.files).map((m) => m.runId);
+export function planMappingPrune(name: string, runs: RunNames[], kept: KeptVersions, policy: KeepPolicy): MappingPrune {
+  const complete = runs.filter((r) => r.names).map((r) => r.runId);
   const keep = selectKept(complete, policy);
-  const plan = planPrune(manifests, kept, new Set(keep.keys()));
+  const plan = planPrune(runs, kept, new Set(keep.keys()));
   const deletions: string[] = [];
   for (const [runId, files] of plan.versions) for (const file of files) deletions.push(`${runId}/${name}/${file}`);
   for (const runId of plan.records) deletions.push(`${runId}/${manifestName(name)}`);

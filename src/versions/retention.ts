@@ -83,6 +83,18 @@ export interface PrunePlan {
   removedFiles: number;
 }
 
+/** What a prune needs of a run's record: its id and, when it finished, the names of its files. */
+export interface RunNames {
+  runId: string;
+  /** Every file the run left; undefined for a run that did not finish. */
+  names?: readonly string[];
+}
+
+/** Pure: the names of a run's files, from its record. */
+export function namesOfRun(record: RunManifest): RunNames {
+  return { runId: record.runId, ...(record.files ? { names: Object.keys(record.files) } : {}) };
+}
+
 /**
  * Pure: which stored versions no kept run needs. The version of F in run j's folder is what F
  * was for every run from the one that wrote it up to j-1: a kept run R needs it when R's record
@@ -90,13 +102,13 @@ export interface PrunePlan {
  * in the folders can go, and so can the records of runs not kept (incomplete ones too, older
  * than the newest kept run). The mirror is never touched.
  */
-export function planPrune(records: RunManifest[], kept: KeptVersions, keep: Set<string>): PrunePlan {
+export function planPrune(records: RunNames[], kept: KeptVersions, keep: Set<string>): PrunePlan {
   const needed = new Map<string, Set<string>>();
   const folders = [...kept.keys()].sort();
   const index = indexFolders(kept);
   for (const record of records) {
-    if (!keep.has(record.runId) || !record.files) continue;
-    for (const file of Object.keys(record.files)) {
+    if (!keep.has(record.runId) || !record.names) continue;
+    for (const file of record.names) {
       const from = firstFolderAfter(index, file, record.runId);
       if (!from) continue;
       if (!needed.has(from)) needed.set(from, new Set());
@@ -118,6 +130,6 @@ export function planPrune(records: RunManifest[], kept: KeptVersions, keep: Set<
     for (const file of drop) freedBytes += stored.get(file)!;
   }
   const newestKept = [...keep].sort().at(-1) ?? '';
-  const recordsToRemove = records.filter((r) => !keep.has(r.runId) && (r.files !== undefined || r.runId < newestKept)).map((r) => r.runId).sort();
+  const recordsToRemove = records.filter((r) => !keep.has(r.runId) && (r.names !== undefined || r.runId < newestKept)).map((r) => r.runId).sort();
   return { versions, emptiedRuns, records: recordsToRemove, freedBytes, removedFiles };
 }

@@ -10,6 +10,7 @@ import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import { damagedRecord, decodeManifest, encodeManifest, type RunManifest } from './manifest.js';
 import { FOLDER_ID, RUN_ID } from './run-id.js';
+import { namesOfRun, type RunNames } from './retention.js';
 import type { KeptVersions } from './state.js';
 
 /** Everything kept under .poof-history, from one listing: per mapping, each run's versions and manifests. */
@@ -50,11 +51,35 @@ export class ManifestCache {
   async save(manifest: RunManifest, data: Buffer): Promise<void> {
     await mkdir(path.dirname(this.file(manifest.runId, manifest.mapping)), { recursive: true, mode: 0o700 });
     await writeFile(this.file(manifest.runId, manifest.mapping), data, { mode: 0o600 });
+    await this.saveNames(manifest);
     if (manifest.status !== 'complete') return;
     const latest = await this.latestAll();
     if ((latest[manifest.mapping] ?? '') < manifest.runId) {
       latest[manifest.mapping] = manifest.runId;
       await writeFileAtomic(path.join(this.dir, 'latest.json'), `${JSON.stringify(latest)}\n`);
+    }
+  }
+
+  /**
+   * Beside each cached record, the names of its files alone: a prune needs nothing else, and
+   * reads them for every kept run (a tenth of the time of decoding the record).
+   */
+  private namesFile(runId: string, name: string): string {
+    return `${this.file(runId, name)}.names.json`;
+  }
+
+  async saveNames(record: RunManifest): Promise<void> {
+    await writeFileAtomic(this.namesFile(record.runId, record.mapping), JSON.stringify(record.files ? Object.keys(record.files) : null));
+  }
+
+  /** The names of a cached run's files (undefined names: it did not finish); undefined when not cached. */
+  async names(runId: string, name: string): Promise<RunNames | undefined> {
+    try {
+      const names = JSON.parse(await readFile(this.namesFile(runId, name), 'utf8')) as string[] | null;
+      if (names !== null && !Array.isArray(names)) return undefined;
+      return { runId, ...(names ? { names } : {}) };
+    } catch {
+      return undefined;
     }
   }
 
@@ -250,6 +275,22 @@ export async function readManifests(rclone: Rclone, remote: ResolvedRemote, cach
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
+  }
+  return runIds.map((id) => found.get(id)!);
+}
+
+/** What a prune needs of each run of one mapping: the cached names, else the records, read as readManifests does. */
+export async function readRunNames(rclone: Rclone, remote: ResolvedRemote, cache: ManifestCache, name: string, runIds: string[], cancelSignal?: AbortSignal): Promise<RunNames[]> {
+  const found = new Map<string, RunNames>();
+  for (const id of runIds) {
+    const names = await cache.names(id, name);
+    if (names) found.set(id, names);
+  }
+  const rest = runIds.filter((id) => !found.has(id));
+  for (const record of rest.length > 0 ? await readManifests(rclone, remote, cache, name, rest, cancelSignal) : []) {
+    found.set(record.runId, namesOfRun(record));
+    // Records cached before names were: from now on, their names alone.
+    if (!record.damaged) await cache.saveNames(record);
   }
   return runIds.map((id) => found.get(id)!);
 }

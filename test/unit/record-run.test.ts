@@ -11,7 +11,7 @@ import type { Rclone, RcloneResult, RunOptions } from '../../src/rclone/runner.j
 import { encodeManifest, type RunManifest, type TreeState } from '../../src/versions/manifest.js';
 import { nanosOf, recordRun, withKnownHashes, type RecordContext } from '../../src/versions/record-run.js';
 import type { SentRecord } from '../../src/engine/sent-record.js';
-import { ManifestCache } from '../../src/versions/store.js';
+import { ManifestCache, readRunNames } from '../../src/versions/store.js';
 import { dueForPrune } from '../../src/run/transfer.js';
 import { buildMirrorLookupArgs } from '../../src/rclone/history-args.js';
 
@@ -209,5 +209,55 @@ describe('withKnownHashes', () => {
     const listed: TreeState = { 'a': { size: 1, mtime: 5 }, 'b': { size: 2, mtime: 6 }, 'c': { size: 3, mtime: 5 }, 'd': { size: 4, mtime: 5 } };
     assert.deepEqual(withKnownHashes(listed, before), { 'a': { size: 1, mtime: 5, md5: 'aa' }, 'b': { size: 2, mtime: 6 }, 'c': { size: 3, mtime: 5 }, 'd': { size: 4, mtime: 5 } });
     assert.equal(withKnownHashes(listed, undefined), listed);
+  });
+});
+
+describe('readRunNames: what a prune reads of each run', () => {
+  it('takes the names cached beside each record, reads the rest once (a cut-short one counts as unfinished), and caches their names', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'poof-names-'));
+    try {
+      const cache = new ManifestCache(dir, remote);
+      const record = (runId: string, files?: TreeState): RunManifest => ({
+        format: 1, runId, mapping: 'Work', status: files ? 'complete' : 'incomplete', started: '', ended: '', command: 'backup', counts: { added: 0, changed: 0, deleted: 0, keptBytes: 0 }, ...(files ? { files } : {}),
+      });
+      const one = record('20261201T000000Z', { 'a.txt': { size: 1, mtime: T }, 'b/c.txt': { size: 2, mtime: T } });
+      const two = record('20261202T000000Z');
+      await cache.save(one, encodeManifest(one));
+      await cache.save(two, encodeManifest(two));
+      // On the remote only: a complete record, and one cut short by a laptop that died writing it.
+      const three = record('20261203T000000Z', { 'd.txt': { size: 4, mtime: T } });
+      const onRemote = new Map([
+        ['20261203T000000Z/Work.run.json.gz', encodeManifest(three)],
+        ['20261204T000000Z/Work.run.json.gz', encodeManifest(three).subarray(0, 10)],
+      ]);
+      const fetched: string[][] = [];
+      const rclone: Rclone = {
+        bin: '/fake/rclone',
+        version: { major: 1, minor: 60, patch: 1, text: 'v1.60.1' },
+        async run(args: string[]): Promise<RcloneResult> {
+          assert.equal(args[0], 'copy', `unexpected rclone ${args.join(' ')}`);
+          const wanted = (await readFile(args[args.indexOf('--files-from') + 1]!, 'utf8')).split('\n').filter(Boolean);
+          fetched.push(wanted);
+          for (const file of wanted) {
+            await mkdir(path.dirname(path.join(args[2]!, file)), { recursive: true });
+            await writeFile(path.join(args[2]!, file), onRemote.get(file)!);
+          }
+          return { exitCode: 0, stdout: '', stderr: '', timedOut: false };
+        },
+      };
+      const ids = ['20261201T000000Z', '20261202T000000Z', '20261203T000000Z', '20261204T000000Z'];
+      const first = await readRunNames(rclone, remote, cache, 'Work', ids);
+      assert.deepEqual(first, [
+        { runId: ids[0], names: ['a.txt', 'b/c.txt'] },
+        { runId: ids[1] },
+        { runId: ids[2], names: ['d.txt'] },
+        { runId: ids[3] },
+      ]);
+      assert.deepEqual(fetched, [[`${ids[2]}/Work.run.json.gz`, `${ids[3]}/Work.run.json.gz`]], 'only the records not cached are fetched, in one call');
+      assert.deepEqual(await readRunNames(rclone, remote, cache, 'Work', ids), first);
+      assert.deepEqual(fetched.slice(1), [[`${ids[3]}/Work.run.json.gz`]], 'the cut-short record is not cached: asked again next time');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

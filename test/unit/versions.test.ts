@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { decodeManifest, diffStates, encodeManifest, type RunManifest, type TreeState } from '../../src/versions/manifest.js';
 import { pickSample } from '../../src/versions/drill.js';
-import { parseDuration, planPrune, selectKept } from '../../src/versions/retention.js';
+import { namesOfRun, parseDuration, planPrune, selectKept } from '../../src/versions/retention.js';
 import { runIdFor, timeOfRunId } from '../../src/versions/run-id.js';
 import { stateAfter, versionsOf, type KeptVersions } from '../../src/versions/state.js';
 import { parseWhen, pickRun } from '../../src/versions/when.js';
@@ -210,7 +210,7 @@ describe('retention', () => {
       const { remote, truth } = randomRuns(seed, 40);
       const complete = remote.manifests.filter((m) => m.files).map((m) => m.runId);
       const keep = new Set(selectKept(complete, { last: 3, weekly: 2 }, utc).keys());
-      const plan = planPrune(remote.manifests, remote.kept(), keep);
+      const plan = planPrune(remote.manifests.map(namesOfRun), remote.kept(), keep);
       const before = [...remote.folders.values()].reduce((n, f) => n + f.size, 0);
       let freed = 0;
       for (const [id, files] of plan.versions) {
@@ -276,7 +276,7 @@ describe('a run with several rclone passes (a retry, a re-send)', () => {
     ]);
     assert.deepEqual(stateAfter(prev, kept).map((f) => [f.path, f.from]), [['g', '20261202T000000Z']]);
     assert.deepEqual(stateAfter(run, kept).map((f) => [f.path, f.from]), [['g', undefined]]);
-    const plan = planPrune([prev, run], kept, new Set([prev.runId, run.runId]));
+    const plan = planPrune([prev, run].map(namesOfRun), kept, new Set([prev.runId, run.runId]));
     assert.deepEqual([...plan.versions], [['20261202T000000Z-2', ['g']]], 'the intermediate version no run saw can go');
   });
 });
