@@ -1,9 +1,13 @@
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 
 export interface ProgramOptions {
   env: Record<string, string>;
-  /** Sent on stdin (secrets travel this way, never in argv). Without it stdin is closed. */
-  input?: string | undefined;
+  /**
+   * Sent on stdin (secrets travel this way, never in argv); a stream is piped as it comes.
+   * Without it stdin is closed.
+   */
+  input?: string | Readable | undefined;
   timeoutMs?: number | undefined;
   /** Aborting it stops the program: SIGTERM, then SIGKILL after a grace period. */
   cancelSignal?: AbortSignal | undefined;

@@ -42,6 +42,15 @@ export function buildCopyListedArgs(configFile: string, from: string, to: string
   return ['copy', from, to, '--files-from', filesFrom, '--no-traverse', ...baseFlags(configFile), ...RUN_FLAGS, '--use-json-log', '--stats', '1s', '--stats-log-level', 'NOTICE', '-v', ...(metadata ? ['--metadata'] : [])];
 }
 
+/**
+ * Pure: `rclone rcat REMOTE`: stdin to one remote name (a manifest). Held in memory until stdin
+ * ends (up to 64 MiB) and then sent in one piece, so an rcat stopped by a signal before that
+ * writes nothing.
+ */
+export function buildPutStdinArgs(configFile: string, remoteFile: string): string[] {
+  return ['rcat', remoteFile, '--streaming-upload-cutoff', '64M', ...baseFlags(configFile), ...RUN_FLAGS];
+}
+
 /** Pure: `rclone copyto LOCAL REMOTE`: one file to one remote name (a manifest). */
 export function buildPutFileArgs(configFile: string, localFile: string, remoteFile: string): string[] {
   return ['copyto', localFile, remoteFile, ...baseFlags(configFile), ...RUN_FLAGS];

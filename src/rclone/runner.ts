@@ -1,4 +1,5 @@
 import { readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { isExecutable } from '../fs/probe.js';
 import { RcloneMissingError } from '../errors.js';
 import { rcloneEnvironment } from './env.js';
@@ -15,8 +16,8 @@ export interface RcloneResult {
 }
 
 export interface RunOptions {
-  /** Sent on stdin (secrets travel this way, never in argv). Without it stdin is closed. */
-  input?: string;
+  /** Sent on stdin (secrets travel this way, never in argv); a stream is piped as it comes. Without it stdin is closed. */
+  input?: string | Readable;
   timeoutMs?: number;
   onStderrLine?: (line: string) => void;
   cancelSignal?: AbortSignal;

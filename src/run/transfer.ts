@@ -15,9 +15,9 @@ import type { RunAllOutcome } from '../engine/run-all.js';
 import type { MappingPrune } from '../versions/prune.js';
 import { pruneHistory } from './prune-history.js';
 import type { RunSetup } from './setup.js';
-import { recordRun, type RecordContext } from '../versions/record-run.js';
+import { recordRun, type RecordContext, type RecordOutcome } from '../versions/record-run.js';
 import { runIdFor } from '../versions/run-id.js';
-import { ManifestCache } from '../versions/store.js';
+import { ManifestCache, startManifestWriter, type ManifestWriter } from '../versions/store.js';
 import { DEFAULT_KEEP, selectKept, type KeepPolicy } from '../versions/retention.js';
 import { sentStoreIn } from './sent-store.js';
 import type { SentRecord } from '../engine/sent-record.js';
@@ -126,15 +126,26 @@ function recordingHistory(transfer: Transfer, context: RecordContext): Transfer 
       passFolders.push(folder);
       return folder;
     };
+    // The run's manifest writer starts with the first change rclone reports: a run that changes
+    // nothing starts none, and one that does has it ready when its manifest is.
+    let writer: ManifestWriter | undefined;
+    const changed = () => void (writer ??= startManifestWriter(context.rclone, context.remote, context.runId, plan.name));
     const seeing: Partial<MappingHooks> = {
       passFolder,
-      sent: (file) => (sent.add(file), hooks.sent?.(file)),
-      touched: (file) => (touched.add(file), hooks.touched?.(file)),
-      removed: (file) => (removed.add(file), hooks.removed?.(file)),
+      sent: (file) => (sent.add(file), changed(), hooks.sent?.(file)),
+      touched: (file) => (touched.add(file), changed(), hooks.touched?.(file)),
+      removed: (file) => (removed.add(file), changed(), hooks.removed?.(file)),
       listedSource: (record) => ((source = record), hooks.listedSource?.(record)),
     };
-    const result = await transfer(plan, { ...hooks, ...seeing });
-    const { problem, keptBytes, keptFiles, wrote, sentBytes } = await recordRun(context, plan, result, { afterUnrecorded: wasChanging, sent, touched, removed, passFolders, source });
+    let recorded: RecordOutcome;
+    let result: TransferResult;
+    try {
+      result = await transfer(plan, { ...hooks, ...seeing });
+      recorded = await recordRun(context, plan, result, { afterUnrecorded: wasChanging, sent, touched, removed, passFolders, source }, writer);
+    } finally {
+      writer?.stop();
+    }
+    const { problem, keptBytes, keptFiles, wrote, sentBytes } = recorded;
     // Finished, and recorded (or nothing to record): the mirror is what the newest manifest says.
     if (!problem && (result.status === 'ok' || result.status === 'partial' || result.status === 'refused') && !wasChanging) await context.cache.markChanging(plan.name, false);
     else if (wrote) await context.cache.markChanging(plan.name, false);

@@ -11,7 +11,7 @@ import { lastErrorLine } from '../rclone/log-parse.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import { diffStates, type FileState, type RunManifest, type TreeState } from './manifest.js';
-import { putManifest, type ManifestCache } from './store.js';
+import { putManifest, type ManifestCache, type ManifestWriter } from './store.js';
 
 export interface RecordContext {
   rclone: Rclone;
@@ -58,7 +58,7 @@ const RELIST_MS = 7 * 24 * 3600_000;
  * transfer could not be written, for the caller to fail the mapping: without it the run cannot
  * be restored.
  */
-export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: TransferResult, seen: TransferSeen = {}): Promise<RecordOutcome> {
+export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: TransferResult, seen: TransferSeen = {}, writer?: ManifestWriter): Promise<RecordOutcome> {
   if (result.status === 'refused') return {};
   const { sent = new Set<string>(), touched = new Set<string>(), removed = new Set<string>(), passFolders = [] } = seen;
   const finished = result.status === 'ok' || result.status === 'partial';
@@ -67,7 +67,7 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   if (!finished) {
     // Best effort and short: the remote may be the reason it failed.
     const incomplete: RunManifest = { ...base, status: 'incomplete', ended: new Date().toISOString(), counts: { added: 0, changed: 0, deleted: result.deleted, keptBytes: 0 } };
-    await putManifest(ctx.rclone, ctx.remote, ctx.cache, incomplete, 20_000).catch(() => undefined);
+    await putManifest(ctx.rclone, ctx.remote, ctx.cache, incomplete, 20_000, writer).catch(() => undefined);
     return {};
   }
   const unreadable = result.unreadable ?? [];
@@ -125,7 +125,7 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
     files,
   };
   try {
-    await putManifest(ctx.rclone, ctx.remote, ctx.cache, manifest);
+    await putManifest(ctx.rclone, ctx.remote, ctx.cache, manifest, undefined, writer);
   } catch (error) {
     return { problem: `the run's record could not be written (${(error as Error).message})`, keptBytes, keptFiles: Object.keys(moved).length, sentBytes };
   }

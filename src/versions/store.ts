@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { writeFileAtomic } from '../fs/atomic-write.js';
-import { buildCopyListedArgs, buildHistoryListArgs, buildPutFileArgs, historyRoot, manifestName, manifestPath } from '../rclone/history-args.js';
+import { buildCopyListedArgs, buildHistoryListArgs, buildPutFileArgs, buildPutStdinArgs, historyRoot, manifestName, manifestPath } from '../rclone/history-args.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
@@ -195,17 +196,62 @@ export function totalsOf(listing: HistoryListing, listed: Date): HistoryTotals {
   return { listed: listed.toISOString(), runs: ids.length, versions, bytes, newest: ids.at(-1), oldest: ids[0] };
 }
 
-/** Write one manifest to the remote (and the cache): a temporary file, then `rclone copyto`. */
-export async function putManifest(rclone: Rclone, remote: ResolvedRemote, cache: ManifestCache, manifest: RunManifest, timeoutMs = 10 * 60_000): Promise<void> {
+/**
+ * An `rclone rcat` of one run's manifest, started while the transfer still runs, so its
+ * start-up (~60 ms, a tenth of a small run) is not paid after it. It gets its input only
+ * whole: stopped unused, it is ended by a signal (SIGTERM, or the group's SIGINT) and writes
+ * nothing. If poof dies without stopping it, rclone stores an empty record, which reads as a
+ * run that did not finish (readManifests), as it is.
+ */
+export interface ManifestWriter {
+  /** Send the manifest and wait until it is stored: why it was not, or undefined. */
+  put(data: Buffer, timeoutMs: number): Promise<string | undefined>;
+  /** Stop it unused (a no-op once put). */
+  stop(): void;
+}
+
+export function startManifestWriter(rclone: Rclone, remote: ResolvedRemote, runId: string, mapping: string): ManifestWriter {
+  const input = new PassThrough();
+  const stopper = new AbortController();
+  const running = rclone.run(buildPutStdinArgs(remote.configFile, manifestPath(remote.root, runId, mapping)), { input, cancelSignal: stopper.signal });
+  // A writer stopped unused ends by a signal: nobody awaits it, and nothing is wrong.
+  running.catch(() => undefined);
+  let given = false;
+  return {
+    async put(data, timeoutMs) {
+      if (stopper.signal.aborted) return 'stopped';
+      given = true;
+      const timer = setTimeout(() => stopper.abort(), timeoutMs);
+      input.end(data);
+      try {
+        const result = await running;
+        return result.exitCode === 0 ? undefined : `rclone exited ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}: ${lastErrorLine(result.stderr)}`;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    stop() {
+      if (!given) stopper.abort();
+    },
+  };
+}
+
+/**
+ * Write one manifest to the remote (and the cache): through the writer started for it, else
+ * (or if that failed) a temporary file and `rclone copyto`.
+ */
+export async function putManifest(rclone: Rclone, remote: ResolvedRemote, cache: ManifestCache, manifest: RunManifest, timeoutMs = 10 * 60_000, writer?: ManifestWriter): Promise<void> {
   const data = encodeManifest(manifest);
-  const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-manifest-'));
-  try {
-    const local = path.join(scratch, manifestName(manifest.mapping));
-    await writeFile(local, data, { mode: 0o600 });
-    const result = await rclone.run(buildPutFileArgs(remote.configFile, local, manifestPath(remote.root, manifest.runId, manifest.mapping)), { timeoutMs });
-    if (result.exitCode !== 0) throw new Error(`rclone exited ${result.exitCode}: ${lastErrorLine(result.stderr)}`);
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
+  if (!writer || (await writer.put(data, timeoutMs)) !== undefined) {
+    const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-manifest-'));
+    try {
+      const local = path.join(scratch, manifestName(manifest.mapping));
+      await writeFile(local, data, { mode: 0o600 });
+      const result = await rclone.run(buildPutFileArgs(remote.configFile, local, manifestPath(remote.root, manifest.runId, manifest.mapping)), { timeoutMs });
+      if (result.exitCode !== 0) throw new Error(`rclone exited ${result.exitCode}: ${lastErrorLine(result.stderr)}`);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
   }
   await cache.save(manifest, data);
 }
@@ -262,7 +308,7 @@ export async function readManifests(rclone: Rclone, remote: ResolvedRemote, cach
         try {
           manifest = decodeManifest(data);
         } catch (error) {
-          found.set(id, damagedRecord(id, name, data.length === 0 ? 'empty' : (error as Error).message));
+          found.set(id, damagedRecord(id, name, data.length === 0 ? 'empty: poof was stopped before it wrote it' : (error as Error).message));
           continue;
         }
         if (manifest.runId !== id || manifest.mapping !== name) {

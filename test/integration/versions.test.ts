@@ -2,11 +2,15 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startPoof } from '../helpers/background.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { startPoof, waitFor } from '../helpers/background.js';
 import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
 import { readTree } from '../helpers/tree.js';
 import { seeded } from '../helpers/seeded.js';
 import { propertyCheck, rcloneOut, runIds, snapshot, type History, type Snapshot } from '../helpers/versions.js';
+
+const execFileAsync = promisify(execFile);
 
 describe('versioned backups on a local-directory remote', () => {
   let sb: Sandbox;
@@ -222,6 +226,58 @@ describe('killed backups and restores never lose a kept run', () => {
       assert.equal(restored.code, 0, `seed ${seed} ${snap.runId}: ${restored.stderr}`);
       assert.deepEqual(await readTree(path.join(into, 'Work')), snap.tree, `seed ${seed}: run ${snap.runId} comes back byte for byte`);
       await rm(into, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('poof alone killed while its run\'s record waits to be written (SIGKILL to its pid, as an out-of-memory kill)', () => {
+  let sb: Sandbox;
+  let dir: string;
+  before(async () => {
+    sb = await makeSandbox();
+    const files: Record<string, Buffer> = {};
+    for (let i = 0; i < 8; i++) files[`f${i}.bin`] = Buffer.alloc(100_000, i);
+    dir = (await mapLocalDirs(sb, { Work: files })).dirs.Work!;
+  });
+  after(() => sb.cleanup());
+
+  it('the record left empty reads as a run that did not finish; the next backup, and the runs before, come back whole', async () => {
+    const first = await runPoof(['backup', '--json'], { env: sb.env });
+    assert.equal(first.code, 0, first.stderr);
+    const before = (JSON.parse(first.stdout) as { runId: string }).runId;
+    const good = await readTree(dir);
+    for (let i = 0; i < 8; i++) await writeFile(path.join(dir, `f${i}.bin`), Buffer.alloc(100_000, 50 + i));
+    const confFile = path.join(sb.confdir, 'poof.conf');
+    const conf = JSON.parse(await readFile(confFile, 'utf8')) as Record<string, unknown>;
+    await writeFile(confFile, JSON.stringify({ ...conf, rclone: { bwlimit: '200k' } }));
+    const rcats = async () => (await execFileAsync('pgrep', ['-f', `rcat .*${sb.confdir}`]).catch(() => ({ stdout: '' }))).stdout.trim();
+    const killed = startPoof(['backup'], sb.env);
+    try {
+      await waitFor(async () => (await rcats()) !== '', 30_000, 'the record writer');
+      process.kill(killed.pid, 'SIGKILL');
+      // Its input ends with poof: rclone stores what it got, nothing.
+      await waitFor(async () => (await rcats()) === '', 30_000, 'the record writer to end');
+    } finally {
+      // The transfer poof left behind, as a reboot would.
+      try {
+        process.kill(-killed.pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+      await killed.exit;
+      await writeFile(confFile, JSON.stringify(conf));
+    }
+    const history = await runPoof(['history'], { env: sb.env });
+    assert.equal(history.code, 0, history.stderr);
+    assert.match(history.stdout, /its record cannot be read \(empty: poof was stopped before it wrote it\): counted as a run that did not finish/);
+    const again = await runPoof(['backup', '--json'], { env: sb.env });
+    assert.equal(again.code, 0, again.stderr);
+    const after = (JSON.parse(again.stdout) as { runId: string }).runId;
+    for (const [runId, tree] of [[before, good], [after, await readTree(dir)]] as const) {
+      const into = path.join(sb.dir, `restored-${runId}`);
+      const restored = await runPoof(['restore', '--at', runId, '--to', into, '--yes'], { env: sb.env });
+      assert.equal(restored.code, 0, restored.stderr);
+      assert.deepEqual(await readTree(path.join(into, 'Work')), tree, `run ${runId} comes back byte for byte`);
     }
   });
 });
