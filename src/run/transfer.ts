@@ -21,6 +21,7 @@ import { ManifestCache, startManifestWriter, type ManifestWriter } from '../vers
 import { DEFAULT_KEEP, selectKept, type KeepPolicy } from '../versions/retention.js';
 import { sentStoreIn } from './sent-store.js';
 import type { SentRecord } from '../engine/sent-record.js';
+import type { RunManifest } from '../versions/manifest.js';
 
 export type Transfer = (plan: MappingPlan, hooks: MappingHooks) => Promise<TransferResult>;
 
@@ -129,7 +130,12 @@ function recordingHistory(transfer: Transfer, context: RecordContext): Transfer 
     // The run's manifest writer starts with the first change rclone reports: a run that changes
     // nothing starts none, and one that does has it ready when its manifest is.
     let writer: ManifestWriter | undefined;
-    const changed = () => void (writer ??= startManifestWriter(context.rclone, context.remote, context.runId, plan.name));
+    let previous: Promise<RunManifest | undefined> | undefined;
+    const changed = () => {
+      writer ??= startManifestWriter(context.rclone, context.remote, context.runId, plan.name);
+      // Read while rclone works: the manifest is made from it.
+      previous ??= context.cache.latest(plan.name);
+    };
     const seeing: Partial<MappingHooks> = {
       passFolder,
       sent: (file) => (sent.add(file), changed(), hooks.sent?.(file)),
@@ -141,7 +147,7 @@ function recordingHistory(transfer: Transfer, context: RecordContext): Transfer 
     let result: TransferResult;
     try {
       result = await transfer(plan, { ...hooks, ...seeing });
-      recorded = await recordRun(context, plan, result, { afterUnrecorded: wasChanging, sent, touched, removed, passFolders, source }, writer);
+      recorded = await recordRun(context, plan, result, { afterUnrecorded: wasChanging, sent, touched, removed, passFolders, source, previous }, writer);
     } finally {
       writer?.stop();
     }

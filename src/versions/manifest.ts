@@ -47,9 +47,12 @@ export function damagedRecord(runId: string, mapping: string, why: string): RunM
   return { format: 1, runId, mapping, status: 'incomplete', started: '', ended: '', command: '?', counts: { added: 0, changed: 0, deleted: 0, keptBytes: 0 }, damaged: why };
 }
 
-/** Pure: the record as stored: gzip'd JSON (10,000 files take about 150 KB). */
+/**
+ * Pure: the record as stored: gzip'd JSON (10,000 files take about 120 KB). The fastest level:
+ * 3.5 ms instead of 10 for 10,000 files, for 13% more bytes.
+ */
 export function encodeManifest(record: RunManifest): Buffer {
-  return gzipSync(Buffer.from(JSON.stringify(record)));
+  return gzipSync(Buffer.from(JSON.stringify(record)), { level: 1 });
 }
 
 /** Pure: a stored record, checked enough that a damaged or foreign file is refused, not trusted. */
@@ -69,16 +72,21 @@ export interface TreeChanges {
   deleted: string[];
 }
 
-/** Pure: the paths added, changed (size, time or mode) and deleted from `before` to `after`. */
-export function diffStates(before: TreeState, after: TreeState): TreeChanges {
+/**
+ * Pure: the paths added, changed (size, time or mode) and deleted from `before` to `after`;
+ * with `only`, among those paths alone (the rest known to be the same in both).
+ */
+export function diffStates(before: TreeState, after: TreeState, only?: Iterable<string>): TreeChanges {
   const added: string[] = [];
   const changed: string[] = [];
   const deleted: string[] = [];
-  for (const [file, now] of Object.entries(after)) {
+  for (const file of only ? new Set(only) : new Set([...Object.keys(after), ...Object.keys(before)])) {
+    const now = after[file];
     const then = before[file];
-    if (!then) added.push(file);
+    if (!now) {
+      if (then) deleted.push(file);
+    } else if (!then) added.push(file);
     else if (then.size !== now.size || then.mtime !== now.mtime || (then.mode !== undefined && now.mode !== undefined && then.mode !== now.mode)) changed.push(file);
   }
-  for (const file of Object.keys(before)) if (!(file in after)) deleted.push(file);
   return { added: added.sort(), changed: changed.sort(), deleted: deleted.sort() };
 }

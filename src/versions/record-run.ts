@@ -41,6 +41,8 @@ export interface TransferSeen {
   passFolders?: string[];
   /** The local tree as rclone listed it just before the transfer, where a pass listed it. */
   source?: SentRecord | undefined;
+  /** The newest manifest, read while the transfer ran (else read here). */
+  previous?: Promise<RunManifest | undefined> | undefined;
 }
 
 /** A full listing of the mirror at least this often, whatever the runs in between reported. */
@@ -62,7 +64,6 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   if (result.status === 'refused') return {};
   const { sent = new Set<string>(), touched = new Set<string>(), removed = new Set<string>(), passFolders = [] } = seen;
   const finished = result.status === 'ok' || result.status === 'partial';
-  const previous = await ctx.cache.latest(plan.name);
   const base = { format: 1 as const, runId: ctx.runId, mapping: plan.name, started: ctx.started.toISOString(), command: ctx.command };
   if (!finished) {
     // Best effort and short: the remote may be the reason it failed.
@@ -72,10 +73,12 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   }
   const unreadable = result.unreadable ?? [];
   // A run that changed nothing writes nothing, unless an earlier run changed the mirror unrecorded.
-  if (result.copied + result.deleted === 0 && touched.size === 0 && unreadable.length === 0 && previous && !seen.afterUnrecorded) return {};
+  if (result.copied + result.deleted === 0 && touched.size === 0 && unreadable.length === 0 && !seen.afterUnrecorded && (await ctx.cache.latestId(plan.name))) return {};
+  const previous = await (seen.previous ?? ctx.cache.latest(plan.name));
   const filter = filterKey(ctx.excludes);
   const lastListed = await ctx.cache.lastListing(plan.name);
   const derive = previous?.files && !seen.afterUnrecorded && lastListed?.filter === filter && Date.now() - Date.parse(lastListed.at) < RELIST_MS;
+  const derived = Boolean(derive);
   let files = derive ? await mirrorAfter(ctx, plan, previous.files!, { sent, touched, removed, unreadable, source: seen.source }) : undefined;
   if (typeof files === 'string') return { problem: `the run's record could not be written: ${files}` };
   if (!files) {
@@ -116,7 +119,9 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   // run's folder on some versions (1.60) and not on others (1.75).
   const sentBytes = [...sent].reduce((sum, file) => sum + (files[file]?.size ?? 0), 0);
   const before = previous?.files;
-  const changes = before ? diffStates(before, files) : { added: Object.keys(files), changed: [], deleted: [] };
+  // A derived manifest differs from the one before only in the files rclone reported.
+  const reported = derived ? [...sent, ...touched, ...removed, ...unreadable] : undefined;
+  const changes = before ? diffStates(before, files, reported) : { added: Object.keys(files), changed: [], deleted: [] };
   const manifest: RunManifest = {
     ...base,
     status: 'complete',

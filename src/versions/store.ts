@@ -161,6 +161,10 @@ export class ManifestCache {
   }
 
   /** The newest complete manifest this machine wrote or read for a mapping. */
+  async latestId(name: string): Promise<string | undefined> {
+    return (await this.latestAll())[name];
+  }
+
   async latest(name: string): Promise<RunManifest | undefined> {
     const id = (await this.latestAll())[name];
     return id ? this.read(id, name) : undefined;

@@ -152,6 +152,7 @@ describe('run manifests', () => {
     const before: TreeState = { a: { size: 1, mtime: 1 }, b: { size: 1, mtime: 1, mode: 0o644 }, c: { size: 1, mtime: 1 }, d: { size: 1, mtime: 1 } };
     const after: TreeState = { a: { size: 1, mtime: 1 }, b: { size: 1, mtime: 1, mode: 0o600 }, c: { size: 2, mtime: 1 }, e: { size: 1, mtime: 1 } };
     assert.deepEqual(diffStates(before, after), { added: ['e'], changed: ['b', 'c'], deleted: ['d'] });
+    assert.deepEqual(diffStates(before, after, ['c', 'd', 'e', 'a', 'c']), { added: ['e'], changed: ['c'], deleted: ['d'] }, 'among the paths given alone, each once');
   });
 });
 
