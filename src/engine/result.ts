@@ -56,7 +56,14 @@ export interface RestoreResult extends TransferResult {
   keptIn?: string;
 }
 
-export type MappingResult = BackupResult | UploadResult | RestoreResult;
+/** `poof check`: a restore drill of one mapping; failed when a file read back is missing or differs. */
+export interface CheckResult extends TransferResult {
+  kind: 'check';
+  /** Files read back from the remote. */
+  checked: number;
+}
+
+export type MappingResult = BackupResult | UploadResult | RestoreResult | CheckResult;
 
 /**
  * Pure: the stats of several rclone passes over one mapping (a forced re-send, the main sync, a

@@ -27,6 +27,8 @@ export interface RunRecord {
     proven?: number;
     wiped?: number;
     kept?: number;
+    /** check: files read back from the remote and compared. */
+    checked?: number;
   }>;
 }
 
@@ -64,6 +66,7 @@ export function toRunRecord(input: {
         errors: r.stats?.errors ?? r.errors.length,
         durationMs: r.durationMs,
         ...(r.kind === 'upload' && r.upload ? { proven: r.upload.proven, wiped: r.upload.wiped, kept: r.upload.kept } : {}),
+        ...(r.kind === 'check' ? { checked: r.checked } : {}),
       })),
       ...input.notRun.map((name) => ({ name, status: 'not run' as const, copied: 0, deleted: 0, bytes: 0, errors: 0, durationMs: 0 })),
     ],

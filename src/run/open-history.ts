@@ -32,6 +32,12 @@ export async function openHistory(ctx: Context, only: string[] | undefined, canc
   const setup = await loadRunSetup(ctx, only);
   const rclone = await ctx.locateRclone({ cacheVersion: true });
   const remote = resolveRemote(setup.config, setup.section, setup.baseSection, ctx.paths.rcloneConf, capabilitiesOf(rclone.version));
+  return readHistory(ctx, { setup, remote, rclone }, only, cancelSignal);
+}
+
+/** The same, for a run that has loaded its setup (and holds the lock). */
+export async function readHistory(ctx: Context, frame: Pick<OpenedHistory, 'setup' | 'remote' | 'rclone'>, only: string[] | undefined, cancelSignal?: AbortSignal): Promise<OpenedHistory> {
+  const { setup, remote, rclone } = frame;
   const cache = new ManifestCache(ctx.paths.stateDir, remote);
   const listing = await listHistory(rclone, remote, cancelSignal, cache);
   const mappings: MappingHistory[] = [];

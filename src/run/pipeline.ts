@@ -14,12 +14,14 @@ import { endMonitoring, isMonitored, startMonitoring } from './monitoring.js';
 import { describeFailedRun, notifyFailure } from './notify.js';
 import { loadRunSetup, type RunSetup } from './setup.js';
 
-export type RunCommand = 'backup' | 'upload' | 'download' | 'restore' | 'prune';
+export type RunCommand = 'backup' | 'upload' | 'download' | 'restore' | 'prune' | 'check';
 
 export interface RunRequest {
   command: RunCommand;
   dryRun: boolean;
   only?: string[] | undefined;
+  /** The exit code when a mapping failed, if not 1 (`poof check`: 4, a problem found). */
+  failedCode?: number;
 }
 
 /** What every step of a run reads: set up once, before anything runs. */
@@ -102,6 +104,7 @@ export async function runPipeline(
       await log.close();
     }
     exitCode = exitCodeOf(outcome);
+    if (exitCode === ExitCode.runFailed && request.failedCode !== undefined) exitCode = request.failedCode;
   } catch (error) {
     failure = error;
     exitCode = error instanceof PoofError ? error.exitCode : ExitCode.runFailed;

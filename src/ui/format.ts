@@ -96,7 +96,10 @@ export function formatRunRecord(record: RunRecord): string {
   const bad = record.mappings.filter((m) => m.status !== 'ok').map((m) => `${m.name} ${m.status}`);
   const status = record.status === 'ok' ? 'ok' : `${record.status} (exit ${record.exitCode})`;
   const dry = record.dryRun ? ' [dry run]' : '';
-  return `${when}  ${record.command}${dry}  ${status}: ${record.mappings.length} mappings, ${copied} files ${record.dryRun ? 'would be copied' : 'copied'} (${formatBytes(bytes)}), ${seconds.toFixed(1)} s${bad.length ? `; ${bad.join(', ')}` : ''}${record.reason ? `; ${record.reason}` : ''}`;
+  const did = record.command === 'check'
+    ? `${record.mappings.reduce((sum, m) => sum + (m.checked ?? 0), 0)} files read back and compared`
+    : `${copied} files ${record.dryRun ? 'would be copied' : 'copied'} (${formatBytes(bytes)})`;
+  return `${when}  ${record.command}${dry}  ${status}: ${record.mappings.length} mappings, ${did}, ${seconds.toFixed(1)} s${bad.length ? `; ${bad.join(', ')}` : ''}${record.reason ? `; ${record.reason}` : ''}`;
 }
 
 /** Pure: the warning a restore gives when the mapping's last backup did not finish. */

@@ -12,6 +12,8 @@ import { propertyCheck, rcloneOut, runIds, snapshot, type History, type Snapshot
 
 const execFileAsync = promisify(execFile);
 
+type RunRecordJson = { command: string; status: string; exitCode: number; mappings: Array<{ status: string; checked?: number; reason?: string }> };
+
 describe('versioned backups on a local-directory remote', () => {
   let sb: Sandbox;
   let dir: string;
@@ -496,6 +498,12 @@ describe('poof check: a restore drill', () => {
     assert.match(result.stdout, /^Work: FAILED: .*; 2 problems:$/m);
     assert.match(result.stdout, /^ {2}d2\/f10\.txt: differs from the local file, which has not changed since the run: the remote copy is damaged$/m);
     assert.match(result.stdout, /^ {2}d3\/f7\.txt: missing on the remote \(expected in the mirror\)$/m);
+    // A scheduled check that finds a problem is seen: in the run history, as a failed run.
+    const status = await runPoof(['status', '--json'], { env: sb.env });
+    const last = (JSON.parse(status.stdout) as { runs: RunRecordJson[] }).runs.at(-1)!;
+    assert.deepEqual([last.command, last.status, last.exitCode, last.mappings[0]!.status, last.mappings[0]!.checked], ['check', 'failed', 4, 'failed', 40]);
+    assert.match(last.mappings[0]!.reason!, /^2 problems: d2\/f10\.txt: differs from the local file/);
+    assert.match((await runPoof(['status'], { env: sb.env })).stdout, /check {2}failed \(exit 4\): 1 mappings, 40 files read back and compared, .*Work failed/);
   });
 });
 
