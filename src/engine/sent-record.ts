@@ -18,21 +18,42 @@ export function recordFromListing(json: string, withModes: boolean): SentRecord 
 }
 
 /**
- * Pure: the files that differ now in size, time or (where kept) mode from what was sent, and
- * those the record does not hold (excluded then, or new: for a new file this only moves its
- * first copy earlier). These are the changes rclone cannot see: any edit on storage that keeps
- * neither times nor hashes, and a mode change where modes are kept (rclone never re-sends a file
- * whose size, time and content are unchanged, so `chmod 600` would never reach the backup).
+ * Pure: the files whose change since they were sent rclone's own comparison (size and time)
+ * would miss: a mode change where modes are kept (rclone never re-sends a file whose size, time
+ * and content are unchanged, so `chmod 600` would never reach the backup), and an edit that kept
+ * the size within the storage's time precision (two saves in one second over SFTP). Where the
+ * storage keeps no times (`precisionNs` undefined), every change of size or time, and every file
+ * the record does not hold (excluded then, or new: for a new file this only moves its first copy
+ * earlier). A file rclone sees as changed anyway is left to it: sending it in a pass of its own
+ * costs a pass.
  */
-export function changedSinceSent(now: SentRecord, sent: SentRecord): string[] {
+export function changedSinceSent(now: SentRecord, sent: SentRecord, precisionNs?: number): string[] {
   const changed: string[] = [];
+  const window = precisionNs === undefined ? undefined : 2n * BigInt(Math.ceil(precisionNs));
   for (const [file, entry] of Object.entries(now)) {
     const before = sent[file];
     if (!before) {
-      changed.push(file);
+      if (window === undefined) changed.push(file);
       continue;
     }
-    if (before[0] !== entry[0] || before[1] !== entry[1] || (before[2] !== undefined && entry[2] !== undefined && before[2] !== entry[2])) changed.push(file);
+    if (before[2] !== undefined && entry[2] !== undefined && before[2] !== entry[2]) changed.push(file);
+    else if (before[0] !== entry[0] || before[1] !== entry[1]) {
+      if (window === undefined || before[0] !== entry[0]) {
+        if (window === undefined) changed.push(file);
+        continue;
+      }
+      const [was, is] = [nanosOf(before[1]), nanosOf(entry[1])];
+      const apart = was > is ? was - is : is - was;
+      if (was < 0n || is < 0n || apart <= window) changed.push(file);
+    }
   }
   return changed.sort();
+}
+
+/** Pure: an RFC 3339 time as rclone prints it, in nanoseconds since the epoch; -1 when it is not one. */
+export function nanosOf(time: string): bigint {
+  const parts = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(time);
+  const seconds = parts ? Date.parse(`${parts[1]}${parts[3]}`) : NaN;
+  if (!parts || Number.isNaN(seconds)) return -1n;
+  return BigInt(seconds) * 1_000_000n + BigInt((parts[2] ?? '').padEnd(9, '0'));
 }

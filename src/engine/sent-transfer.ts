@@ -39,7 +39,7 @@ export async function runWithSentRecord(
   plan: MappingPlan,
   hooks: MappingHooks,
   store: SentStore,
-  storage: { withModes: boolean; sizeOnly: boolean },
+  storage: { withModes: boolean; sizeOnly: boolean; precisionNs?: number | undefined },
 ): Promise<TransferResult> {
   if (plan.refusal || !plan.syncInput || hooks.dryRun) return runMappingRetryingChanged(rclone, plan, hooks);
   const listed = await rclone.run(buildLocalListArgs(plan.syncInput), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
@@ -48,7 +48,7 @@ export async function runWithSentRecord(
   const sent = now ? await store.read(plan) : undefined;
   // No record yet: where rclone can compare only sizes, nothing sent before can be trusted; where
   // it compares times or hashes, only a mode changed before the record began can be missed.
-  const changed = !now ? [] : sent ? changedSinceSent(now, sent) : storage.sizeOnly ? Object.keys(now).sort() : [];
+  const changed = !now ? [] : sent ? changedSinceSent(now, sent, storage.precisionNs) : storage.sizeOnly ? Object.keys(now).sort() : [];
   let forced: (TransferResult & { changing?: { only: boolean } }) | undefined;
   if (changed.length > 0) {
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-sent-'));

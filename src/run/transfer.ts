@@ -37,7 +37,7 @@ export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: Resol
   let transfer = plain;
   if (needsSentRecord(detection, remote)) {
     const store = sentStoreIn(ctx.paths.stateDir);
-    const storage = { withModes: remote.keepsModes, sizeOnly: detection.sizeOnly };
+    const storage = { withModes: remote.keepsModes, sizeOnly: detection.sizeOnly, precisionNs: detection.modTime ? detection.precisionNs : undefined };
     transfer = (plan, hooks) => runWithSentRecord(rclone, plan, hooks, store, storage);
   }
   const limited = remote.tuning.maxDelete !== undefined ? limitingDeletes(transfer, rclone, remote.tuning.maxDelete) : transfer;

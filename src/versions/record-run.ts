@@ -4,7 +4,7 @@ import { md5OfFile } from '../fs/hash.js';
 import os from 'node:os';
 import path from 'node:path';
 import type { MappingPlan } from '../engine/plan.js';
-import type { SentRecord } from '../engine/sent-record.js';
+import { nanosOf, type SentRecord } from '../engine/sent-record.js';
 import type { TransferResult } from '../engine/result.js';
 import { buildMirrorListArgs, buildMirrorLookupArgs, buildPutFileArgs } from '../rclone/history-args.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
@@ -204,14 +204,6 @@ async function mirrorAfter(ctx: RecordContext, plan: MappingPlan, before: TreeSt
     else if (!unreadable.has(file)) return undefined;
   }
   return files;
-}
-
-/** Pure: an RFC 3339 time as rclone prints it, in nanoseconds since the epoch; -1 when it is not one. */
-export function nanosOf(time: string): bigint {
-  const parts = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(time);
-  const seconds = parts ? Date.parse(`${parts[1]}${parts[3]}`) : NaN;
-  if (!parts || Number.isNaN(seconds)) return -1n;
-  return BigInt(seconds) * 1_000_000n + BigInt((parts[2] ?? '').padEnd(9, '0'));
 }
 
 export interface RecordOutcome {

@@ -29,6 +29,15 @@ describe('the record of what was sent', () => {
     assert.deepEqual(changedSinceSent(now as never, sent as never), ['b.txt', 'c.txt', 'd.txt', 'new.txt']);
     assert.deepEqual(changedSinceSent({ 'a.txt': [3, 't1'] }, { 'a.txt': [3, 't1', '100644'] }), [], 'no mode on one side compares size and time only');
   });
+  it('where the storage keeps times, only what rclone would miss: a mode change, a same-size edit within the time precision', () => {
+    const at = (ms: number) => new Date(Date.parse('2026-12-03T10:00:00Z') + ms).toISOString();
+    const sent = { mode: [3, at(0), '100644'], grown: [5, at(0), '100644'], later: [5, at(0), '100644'], quick: [5, at(0), '100644'], same: [5, at(0), '100644'] } as const;
+    const now = { mode: [3, at(0), '100600'], grown: [6, at(400), '100644'], later: [5, at(5_000), '100644'], quick: [5, at(400), '100644'], same: [5, at(0), '100644'], new: [1, at(0), '100644'] } as const;
+    assert.deepEqual(changedSinceSent(now as never, sent as never, 1), ['mode'], 'local disks (1 ns): rclone sees every edit itself');
+    assert.deepEqual(changedSinceSent(now as never, sent as never, 1e9), ['mode', 'quick'], 'SFTP (1 s): a same-size save 0.4 s later is within the precision');
+    assert.deepEqual(changedSinceSent(now as never, sent as never), ['grown', 'later', 'mode', 'new', 'quick'], 'no times: everything');
+    assert.deepEqual(changedSinceSent({ f: [5, 'not a time', '100644'] }, { f: [5, at(0), '100644'] }, 1), ['f'], 'a time that cannot be read is sent again');
+  });
   it('names exactly one file in an rclone filter, whatever its characters', () => {
     assert.equal(exactFilterLine('inbox.mbox'), '/inbox.mbox');
     assert.equal(exactFilterLine('a [1]/b*{c}?.txt'), '/a \\[1\\]/b\\*\\{c\\}\\?.txt');
