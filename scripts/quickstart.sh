@@ -25,7 +25,7 @@ fi
 
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npm run --silent build
-poof() { node "$PWD/dist/src/cli.js" "$@"; }
+poof() { node "$PWD/dist/bin/poof.js" "$@"; }
 
 dirs=("$@")
 [ ${#dirs[@]} -gt 0 ] || dirs=("$HOME/Documents")
@@ -50,4 +50,4 @@ fi
 poof verify
 poof backup
 echo
-echo "Done. Run poof as a command with:  npm link   (or: alias poof='node $PWD/dist/src/cli.js')"
+echo "Done. Run poof as a command with:  npm link   (or: alias poof='node $PWD/dist/bin/poof.js')"

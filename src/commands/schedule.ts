@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cliEntry } from '../assets.js';
 import type { Context } from '../context.js';
 import { shortHash } from '../config/paths.js';
 import { loadConfig } from '../config/store.js';
@@ -32,7 +32,7 @@ export async function scheduleInstallCommand(ctx: Context, options: ScheduleOpti
     command: options.command ?? 'backup',
     cadence,
     node: process.execPath,
-    cli: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli.js'),
+    cli: cliEntry(),
     configDir: ctx.paths.configDir,
     path: [...new Set([path.dirname(rclone.bin), ...(ctx.platform === 'darwin' ? ['/opt/homebrew/bin'] : []), '/usr/local/bin', '/usr/bin', '/bin'])].join(':'),
     log: path.join(ctx.paths.stateDir, 'schedule.log'),

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 /** dist/test/helpers -> the package root. */
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const cliPath = path.join(root, 'dist', 'src', 'cli.js');
+/** The CLI as users get it: the bundle `npm run build` makes (package.json's bin). */
+export const cliPath = path.join(root, 'dist', 'bin', 'poof.js');
 
 const DESKTOP_VARS = ['DBUS_SESSION_BUS_ADDRESS', 'DISPLAY', 'WAYLAND_DISPLAY'];
 

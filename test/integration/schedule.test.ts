@@ -94,7 +94,7 @@ describe('poof schedule with a real crontab', () => {
     const crontab = (await sh('crontab', ['-u', user, '-l'])).stdout;
     assert.match(crontab, /^17 4 \* \* \* \/usr\/bin\/true mine$/m);
     assert.equal(crontab.match(/# poof:begin /g)?.length, 1, 'reinstalling replaces the entry');
-    assert.match(crontab, /^30 2 \* \* \* POOF_CONFIG_DIR=\S+ PATH=\S+ \/\S+node \/\S+cli\.js backup >> \S+schedule\.log 2>&1$/m);
+    assert.match(crontab, /^30 2 \* \* \* POOF_CONFIG_DIR=\S+ PATH=\S+ \/\S+node \/\S+poof\.js backup >> \S+schedule\.log 2>&1$/m);
     const status = await runPoof(['schedule', 'status', '--kind', 'cron'], { env });
     assert.match(status.stdout, /^installed \(cron\):\n# poof:begin/);
     assert.match(status.stdout, /^next run: .* 02:30:00 /m);
@@ -174,7 +174,7 @@ describe('poof schedule --print', () => {
     const service = await runPoof(['schedule', 'install', '--kind', 'systemd', '--every', '6h', '--print', '--unit', 'service'], { env: sb.env });
     assert.equal(service.code, 0, service.stderr);
     assert.deepEqual(service.stdout.match(/^\[\w+\]$/gm), ['[Unit]', '[Service]']);
-    assert.match(service.stdout, /^ExecStart="\/\S+" "\/\S+cli\.js" "backup"$/m);
+    assert.match(service.stdout, /^ExecStart="\/\S+" "\/\S+poof\.js" "backup"$/m);
     const timer = await runPoof(['schedule', 'install', '--kind', 'systemd', '--every', '6h', '--print', '--unit', 'timer'], { env: sb.env });
     assert.equal(timer.code, 0, timer.stderr);
     assert.deepEqual(timer.stdout.match(/^\[\w+\]$/gm), ['[Unit]', '[Timer]', '[Install]']);
