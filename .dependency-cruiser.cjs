@@ -26,8 +26,8 @@ module.exports = {
     {
       name: 'only-ui-renders',
       severity: 'error',
-      comment: 'task lists, prompts and colours live in src/ui/ (cli.ts colours its one error line)',
-      from: { path: '^src/', pathNot: '^src/(ui/|cli\\.ts$)' },
+      comment: 'task lists, prompts and colours live in src/ui/ (program.ts colours its one error line)',
+      from: { path: '^src/', pathNot: '^src/(ui/|program\\.ts$)' },
       to: { path: '^(listr2|@inquirer/prompts|chalk)$', dependencyTypesNot: ['type-only'] },
     },
     {
