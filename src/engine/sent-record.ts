@@ -1,4 +1,5 @@
 import type { ChangeDetection } from '../rclone/features.js';
+import type { LocalEntry } from '../fs/local-tree.js';
 
 export type { ChangeDetection };
 
@@ -14,6 +15,13 @@ export function recordFromListing(json: string, withModes: boolean): SentRecord 
   for (const item of JSON.parse(json) as Array<{ Path: string; Size: number; ModTime: string; Metadata?: { mode?: string } }>) {
     record[item.Path] = withModes && item.Metadata?.mode ? [item.Size, item.ModTime, item.Metadata.mode] : [item.Size, item.ModTime];
   }
+  return record;
+}
+
+/** Pure: a record from poof's own walk of the local tree (fs/local-tree.ts). */
+export function recordFromWalk(walked: Record<string, LocalEntry>, withModes: boolean): SentRecord {
+  const record: SentRecord = {};
+  for (const [file, [size, time, mode]] of Object.entries(walked)) record[file] = withModes ? [size, time, mode] : [size, time];
   return record;
 }
 
@@ -37,7 +45,7 @@ export function changedSinceSent(now: SentRecord, sent: SentRecord, precisionNs?
       continue;
     }
     if (before[2] !== undefined && entry[2] !== undefined && before[2] !== entry[2]) changed.push(file);
-    else if (before[0] !== entry[0] || before[1] !== entry[1]) {
+    else if (before[0] !== entry[0] || !sameTime(before[1], entry[1])) {
       if (window === undefined || before[0] !== entry[0]) {
         if (window === undefined) changed.push(file);
         continue;
@@ -48,6 +56,13 @@ export function changedSinceSent(now: SentRecord, sent: SentRecord, precisionNs?
     }
   }
   return changed.sort();
+}
+
+/** Pure: two RFC 3339 times are the same instant (rclone and poof's own walk spell them differently). */
+function sameTime(a: string, b: string): boolean {
+  if (a === b) return true;
+  const ns = nanosOf(a);
+  return ns >= 0n && ns === nanosOf(b);
 }
 
 /** Pure: an RFC 3339 time as rclone prints it, in nanoseconds since the epoch; -1 when it is not one. */

@@ -1,14 +1,15 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { buildLocalListArgs, buildSyncArgs } from '../rclone/args.js';
+import { buildLocalListArgs, buildSyncArgs, STAGING_NAME, type SyncArgsInput } from '../rclone/args.js';
+import { walkLocalTree } from '../fs/local-tree.js';
 import { readFeatures } from '../rclone/features.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { MappingPlan } from './plan.js';
 import { sumStats, withStats, type TransferResult } from './result.js';
 import { anotherPass, runMapping, runMappingRetryingChanged, type MappingHooks } from './run-mapping.js';
-import { changedSinceSent, recordFromListing, type ChangeDetection, type SentRecord } from './sent-record.js';
+import { changedSinceSent, recordFromListing, recordFromWalk, type ChangeDetection, type SentRecord } from './sent-record.js';
 
 /** Where a mapping's record of what was sent is kept (per local directory and remote path). */
 export interface SentStore {
@@ -28,6 +29,21 @@ export function needsSentRecord(detection: ChangeDetection, remote: ResolvedRemo
 }
 
 /**
+ * The local tree just before a transfer. Walked by poof itself where that is exactly what rclone
+ * would list (no excludes of the user's, links followed or skipped: ~4x faster), else listed by
+ * rclone with the transfer's own filters.
+ */
+async function listSource(rclone: Rclone, input: SyncArgsInput, cancelSignal: AbortSignal | undefined, withModes: boolean): Promise<SentRecord | undefined> {
+  const symlinks = input.symlinks ?? 'follow';
+  if ((input.excludes ?? []).length === 0 && symlinks !== 'links' && !input.filesFrom && !input.excludeFrom) {
+    const walked = await walkLocalTree(input.source, { followLinks: symlinks === 'follow', skipTop: STAGING_NAME, cancelSignal });
+    if (walked) return recordFromWalk(walked, withModes);
+  }
+  const listed = await rclone.run(buildLocalListArgs(input), { timeoutMs: 30 * 60_000, cancelSignal });
+  return listed.exitCode === 0 ? recordFromListing(listed.stdout, withModes) : undefined;
+}
+
+/**
  * A backup (or upload copy) that never misses a change the storage cannot show: before the
  * usual transfer, files whose size, time or mode differ from what the last successful run sent
  * are sent again (--ignore-times); after it, the record is replaced by the tree as it was listed
@@ -42,8 +58,7 @@ export async function runWithSentRecord(
   storage: { withModes: boolean; sizeOnly: boolean; precisionNs?: number | undefined },
 ): Promise<TransferResult> {
   if (plan.refusal || !plan.syncInput || hooks.dryRun) return runMappingRetryingChanged(rclone, plan, hooks);
-  const listed = await rclone.run(buildLocalListArgs(plan.syncInput), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
-  const now = listed.exitCode === 0 ? recordFromListing(listed.stdout, storage.withModes) : undefined;
+  const now = await listSource(rclone, plan.syncInput, hooks.cancelSignal, storage.withModes);
   if (now) hooks.listedSource?.(now);
   const sent = now ? await store.read(plan) : undefined;
   // No record yet: where rclone can compare only sizes, nothing sent before can be trusted; where
