@@ -15,13 +15,13 @@ import type { RunAllOutcome } from '../engine/run-all.js';
 import type { MappingPrune } from '../versions/prune.js';
 import { pruneHistory } from './prune-history.js';
 import type { RunSetup } from './setup.js';
-import { recordRun, type RecordContext, type RecordOutcome } from '../versions/record-run.js';
+import { recordRun, stateOfSent, type RecordContext, type RecordOutcome } from '../versions/record-run.js';
 import { runIdFor } from '../versions/run-id.js';
 import { ManifestCache, startManifestWriter, type ManifestWriter } from '../versions/store.js';
 import { DEFAULT_KEEP, selectKept, type KeepPolicy } from '../versions/retention.js';
 import { sentStoreIn } from './sent-store.js';
 import type { SentRecord } from '../engine/sent-record.js';
-import type { RunManifest } from '../versions/manifest.js';
+import type { FileState, RunManifest } from '../versions/manifest.js';
 
 export type Transfer = (plan: MappingPlan, hooks: MappingHooks) => Promise<TransferResult>;
 
@@ -136,9 +136,35 @@ function recordingHistory(transfer: Transfer, context: RecordContext): Transfer 
       // Read while rclone works: the manifest is made from it.
       previous ??= context.cache.latest(plan.name);
     };
+    // Where times are exact, each file rclone reports sent is hashed while it still runs, four at
+    // a time (see stateOfSent): the manifest is ready sooner after the transfer.
+    const early = new Map<string, Promise<FileState | undefined>>();
+    const queued: Array<() => void> = [];
+    let hashing = 0;
+    const hashEarly = (file: string) => {
+      const listed = context.exactTimes ? source?.[file] : undefined;
+      if (!listed || early.has(file)) return;
+      early.set(
+        file,
+        new Promise((resolve) => {
+          const start = () => {
+            hashing++;
+            void stateOfSent(plan.localDir, file, listed)
+              .catch(() => undefined)
+              .then((state) => {
+                hashing--;
+                queued.shift()?.();
+                resolve(state);
+              });
+          };
+          if (hashing < 4) start();
+          else queued.push(start);
+        }),
+      );
+    };
     const seeing: Partial<MappingHooks> = {
       passFolder,
-      sent: (file) => (sent.add(file), changed(), hooks.sent?.(file)),
+      sent: (file) => (sent.add(file), changed(), hashEarly(file), hooks.sent?.(file)),
       touched: (file) => (touched.add(file), changed(), hooks.touched?.(file)),
       removed: (file) => (removed.add(file), changed(), hooks.removed?.(file)),
       listedSource: (record) => ((source = record), hooks.listedSource?.(record)),
@@ -147,7 +173,7 @@ function recordingHistory(transfer: Transfer, context: RecordContext): Transfer 
     let result: TransferResult;
     try {
       result = await transfer(plan, { ...hooks, ...seeing });
-      recorded = await recordRun(context, plan, result, { afterUnrecorded: wasChanging, sent, touched, removed, passFolders, source, previous }, writer);
+      recorded = await recordRun(context, plan, result, { afterUnrecorded: wasChanging, sent, touched, removed, passFolders, source, previous, early }, writer);
     } finally {
       writer?.stop();
     }

@@ -4,7 +4,7 @@ import { md5OfFile } from '../fs/hash.js';
 import os from 'node:os';
 import path from 'node:path';
 import type { MappingPlan } from '../engine/plan.js';
-import { nanosOf, type SentRecord } from '../engine/sent-record.js';
+import { nanosOf, type SentEntry, type SentRecord } from '../engine/sent-record.js';
 import type { TransferResult } from '../engine/result.js';
 import { buildMirrorListArgs, buildMirrorLookupArgs, buildPutFileArgs } from '../rclone/history-args.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
@@ -41,6 +41,8 @@ export interface TransferSeen {
   passFolders?: string[];
   /** The local tree as rclone listed it just before the transfer, where a pass listed it. */
   source?: SentRecord | undefined;
+  /** Files rclone reported sent, hashed while it still ran (stateOfSent), by path. */
+  early?: ReadonlyMap<string, Promise<FileState | undefined>> | undefined;
   /** The newest manifest, read while the transfer ran (else read here). */
   previous?: Promise<RunManifest | undefined> | undefined;
 }
@@ -79,7 +81,7 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   const lastListed = await ctx.cache.lastListing(plan.name);
   const derive = previous?.files && !seen.afterUnrecorded && lastListed?.filter === filter && Date.now() - Date.parse(lastListed.at) < RELIST_MS;
   const derived = Boolean(derive);
-  let files = derive ? await mirrorAfter(ctx, plan, previous.files!, { sent, touched, removed, unreadable, source: seen.source }) : undefined;
+  let files = derive ? await mirrorAfter(ctx, plan, previous.files!, { sent, touched, removed, unreadable, source: seen.source, early: seen.early }) : undefined;
   if (typeof files === 'string') return { problem: `the run's record could not be written: ${files}` };
   if (!files) {
     const listed = await listTree(ctx, plan.remotePath, ctx.excludes);
@@ -162,7 +164,12 @@ function filterKey(excludes: string[] | undefined): string {
  * lists them, in one listing of exactly those files. Undefined when that listing misses a file
  * rclone said it sent: then only a full listing can say what the mirror holds.
  */
-async function mirrorAfter(ctx: RecordContext, plan: MappingPlan, before: TreeState, seen: { sent: ReadonlySet<string>; touched: ReadonlySet<string>; removed: ReadonlySet<string>; unreadable: string[]; source?: SentRecord | undefined }): Promise<TreeState | string | undefined> {
+async function mirrorAfter(
+  ctx: RecordContext,
+  plan: MappingPlan,
+  before: TreeState,
+  seen: { sent: ReadonlySet<string>; touched: ReadonlySet<string>; removed: ReadonlySet<string>; unreadable: string[]; source?: SentRecord | undefined; early?: ReadonlyMap<string, Promise<FileState | undefined>> | undefined },
+): Promise<TreeState | string | undefined> {
   // rclone removed a file the newest manifest does not know: the mirror held more than this
   // machine recorded (another machine backed this mapping up meanwhile). Only a listing can say.
   if ([...seen.removed].some((file) => !before[file])) return undefined;
@@ -172,20 +179,15 @@ async function mirrorAfter(ctx: RecordContext, plan: MappingPlan, before: TreeSt
   const candidates = [...new Set([...seen.sent, ...seen.touched])].sort();
   const recorded = new Map<string, FileState>();
   const unreadable = new Set(seen.unreadable);
-  // A few files at a time: most are small, and each costs an open, a read and two stats.
+  // A few files at a time: most are small, and each costs an open, a read and two stats. Most
+  // were hashed while rclone still ran (seen.early).
   for (let i = 0; i < candidates.length; i += 16) {
     await Promise.all(
       candidates.slice(i, i + 16).map(async (file) => {
         const listed = ctx.exactTimes && !unreadable.has(file) ? seen.source?.[file] : undefined;
         if (!listed) return;
-        const local = path.join(plan.localDir, file);
-        const still = (s: BigIntStats | undefined) => Boolean(s?.isFile() && Number(s.size) === listed[0] && s.mtimeNs === nanosOf(listed[1]));
-        const now = await stat(local, { bigint: true }).catch(() => undefined);
-        if (!still(now)) return;
-        // Hashed, then seen unchanged once more: the hash is of the content rclone sent.
-        const md5 = await md5OfFile(local, listed[0]).catch(() => undefined);
-        const after = md5 ? await stat(local, { bigint: true }).catch(() => undefined) : undefined;
-        recorded.set(file, { size: listed[0], mtime: Date.parse(listed[1]), ...(md5 && still(after) && after!.ctimeNs === now!.ctimeNs ? { md5 } : {}) });
+        const state = await (seen.early?.get(file) ?? stateOfSent(plan.localDir, file, listed));
+        if (state) recorded.set(file, state);
       }),
     );
   }
@@ -204,6 +206,22 @@ async function mirrorAfter(ctx: RecordContext, plan: MappingPlan, before: TreeSt
     else if (!unreadable.has(file)) return undefined;
   }
   return files;
+}
+
+/**
+ * A file rclone reported sent, as stored, where the storage keeps times exactly: if it still has
+ * the size and time (to the nanosecond) of the listing just before the transfer, rclone sent that
+ * state. Hashed, then seen unchanged once more (ctime too), the hash is of the content rclone
+ * sent. Undefined when the file changed since the listing: the remote is asked instead.
+ */
+export async function stateOfSent(localDir: string, file: string, listed: SentEntry): Promise<FileState | undefined> {
+  const local = path.join(localDir, file);
+  const still = (s: BigIntStats | undefined) => Boolean(s?.isFile() && Number(s.size) === listed[0] && s.mtimeNs === nanosOf(listed[1]));
+  const now = await stat(local, { bigint: true }).catch(() => undefined);
+  if (!still(now)) return undefined;
+  const md5 = await md5OfFile(local, listed[0]).catch(() => undefined);
+  const after = md5 ? await stat(local, { bigint: true }).catch(() => undefined) : undefined;
+  return { size: listed[0], mtime: Date.parse(listed[1]), ...(md5 && still(after) && after!.ctimeNs === now!.ctimeNs ? { md5 } : {}) };
 }
 
 export interface RecordOutcome {

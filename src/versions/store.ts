@@ -70,7 +70,8 @@ export class ManifestCache {
   }
 
   async saveNames(record: RunManifest): Promise<void> {
-    await writeFileAtomic(this.namesFile(record.runId, record.mapping), JSON.stringify(record.files ? Object.keys(record.files) : null));
+    // Derived, so not synced to disk: a file cut short is not JSON, and the record is read instead.
+    await writeFile(this.namesFile(record.runId, record.mapping), JSON.stringify(record.files ? Object.keys(record.files) : null), { mode: 0o600 });
   }
 
   /** The names of a cached run's files (undefined names: it did not finish); undefined when not cached. */
