@@ -41,6 +41,8 @@ export interface TransferSeen {
   passFolders?: string[];
   /** The local tree as rclone listed it just before the transfer, where a pass listed it. */
   source?: SentRecord | undefined;
+  /** The mirror held nothing before the transfer (asked only when this machine has no manifest). */
+  emptyBefore?: boolean;
   /** Files rclone reported sent, hashed while it still ran (stateOfSent), by path. */
   early?: ReadonlyMap<string, Promise<FileState | undefined>> | undefined;
   /** The newest manifest, read while the transfer ran (else read here). */
@@ -79,10 +81,15 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   const previous = await (seen.previous ?? ctx.cache.latest(plan.name));
   const filter = filterKey(ctx.excludes);
   const lastListed = await ctx.cache.lastListing(plan.name);
-  const derive = previous?.files && !seen.afterUnrecorded && lastListed?.filter === filter && Date.now() - Date.parse(lastListed.at) < RELIST_MS;
-  const derived = Boolean(derive);
-  let files = derive ? await mirrorAfter(ctx, plan, previous.files!, { sent, touched, removed, unreadable, source: seen.source, early: seen.early }) : undefined;
+  // A first backup into an empty mirror: the mirror is what rclone sent, recorded from the listing
+  // of the source like any derived manifest, with no listing of the whole mirror after it.
+  const fromEmpty = Boolean(seen.emptyBefore && seen.source && !previous && !seen.afterUnrecorded);
+  const derive = fromEmpty || Boolean(previous?.files && !seen.afterUnrecorded && lastListed?.filter === filter && Date.now() - Date.parse(lastListed.at) < RELIST_MS);
+  const derived = derive;
+  let files = derive ? await mirrorAfter(ctx, plan, previous?.files ?? {}, { sent, touched, removed, unreadable, source: seen.source, early: seen.early }) : undefined;
   if (typeof files === 'string') return { problem: `the run's record could not be written: ${files}` };
+  // As good as a full listing: the next runs derive theirs from it.
+  if (files && fromEmpty) await ctx.cache.saveListing(plan.name, filter);
   if (!files) {
     const listed = await listTree(ctx, plan.remotePath, ctx.excludes);
     if (typeof listed === 'string') return { problem: `the run's record could not be written: ${listed}` };

@@ -131,6 +131,30 @@ describe('recordRun: a run\'s manifest from the one before and what rclone repor
     assert.deepEqual((await cache.latest('Work'))?.files, after);
   });
 
+  it('a first backup into an empty mirror (no manifest here): recorded from the source listing, the mirror never listed, and remembered as a full listing', async () => {
+    const fresh = new ManifestCache(path.join(dir, 'fresh'), remote);
+    const local = path.join(dir, 'first');
+    await mkdir(local);
+    await writeFile(path.join(local, 'new.txt'), 'first run');
+    const info = await stat(path.join(local, 'new.txt'), { bigint: true });
+    const asNanos = (ns: bigint) => `${new Date(Number(ns / 1_000_000n)).toISOString().slice(0, 19)}.${String(ns % 1_000_000_000n).padStart(9, '0')}Z`;
+    const source: SentRecord = { 'new.txt': [9, asNanos(info.mtimeNs)] };
+    const { rclone, calls } = fakeRemote({ 'new.txt': { size: 9, mtime: Number(info.mtimeNs / 1_000_000n) } });
+    const ctx = { ...context(rclone), cache: fresh, exactTimes: true };
+    await recordRun(ctx, { ...plan, localDir: local }, result(1, 0), { sent: new Set(['new.txt']), source, emptyBefore: true });
+    assert.deepEqual(calls.filter((c) => c.args[1] === plan.remotePath), [], 'the mirror is not listed');
+    const md5 = createHash('md5').update('first run').digest('hex');
+    assert.deepEqual((await fresh.latest('Work'))?.files, { 'new.txt': { size: 9, mtime: Number(info.mtimeNs / 1_000_000n), md5 } });
+    assert.equal((await fresh.lastListing('Work'))?.filter, '[]');
+    // Not known to be empty, or no source listing to record from: the whole mirror is listed.
+    for (const seen of [{ source }, { emptyBefore: true }]) {
+      const other = new ManifestCache(path.join(dir, `other-${Object.keys(seen).join()}`), remote);
+      const again = fakeRemote({ 'new.txt': { size: 9, mtime: T } });
+      await recordRun({ ...context(again.rclone), cache: other, exactTimes: true }, { ...plan, localDir: local }, result(1, 0), { sent: new Set(['new.txt']), ...seen });
+      assert.deepEqual(again.calls.filter((c) => c.args[1] === plan.remotePath).map((c) => c.asked), [undefined], `${Object.keys(seen).join()}: one full listing`);
+    }
+  });
+
   it('storage that keeps times exactly: a sent file still as listed before the transfer is recorded as listed, without asking the remote; one changed since is asked', async () => {
     await cache.saveListing('Work', '[]');
     const local = path.join(dir, 'local');
