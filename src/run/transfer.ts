@@ -153,7 +153,7 @@ function recordingHistory(transfer: Transfer, context: RecordContext): Transfer 
     const queued: Array<() => void> = [];
     let hashing = 0;
     const hashEarly = (file: string) => {
-      const listed = context.exactTimes ? source?.[file] : undefined;
+      const listed = context.exactTimes && !emptyBefore ? source?.[file] : undefined;
       if (!listed || early.has(file)) return;
       early.set(
         file,

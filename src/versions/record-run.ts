@@ -86,7 +86,9 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   const fromEmpty = Boolean(seen.emptyBefore && seen.source && !previous && !seen.afterUnrecorded);
   const derive = fromEmpty || Boolean(previous?.files && !seen.afterUnrecorded && lastListed?.filter === filter && Date.now() - Date.parse(lastListed.at) < RELIST_MS);
   const derived = derive;
-  let files = derive ? await mirrorAfter(ctx, plan, previous?.files ?? {}, { sent, touched, removed, unreadable, source: seen.source, early: seen.early }) : undefined;
+  // A first backup sends everything: hashing it all would read every file a second time (a
+  // second more for 178 MB here), so its files get their hashes from later runs that send them.
+  let files = derive ? await mirrorAfter(ctx, plan, previous?.files ?? {}, { sent, touched, removed, unreadable, source: seen.source, early: seen.early, hash: !fromEmpty }) : undefined;
   if (typeof files === 'string') return { problem: `the run's record could not be written: ${files}` };
   // As good as a full listing: the next runs derive theirs from it.
   if (files && fromEmpty) await ctx.cache.saveListing(plan.name, filter);
@@ -175,7 +177,7 @@ async function mirrorAfter(
   ctx: RecordContext,
   plan: MappingPlan,
   before: TreeState,
-  seen: { sent: ReadonlySet<string>; touched: ReadonlySet<string>; removed: ReadonlySet<string>; unreadable: string[]; source?: SentRecord | undefined; early?: ReadonlyMap<string, Promise<FileState | undefined>> | undefined },
+  seen: { sent: ReadonlySet<string>; touched: ReadonlySet<string>; removed: ReadonlySet<string>; unreadable: string[]; source?: SentRecord | undefined; early?: ReadonlyMap<string, Promise<FileState | undefined>> | undefined; hash?: boolean },
 ): Promise<TreeState | string | undefined> {
   // rclone removed a file the newest manifest does not know: the mirror held more than this
   // machine recorded (another machine backed this mapping up meanwhile). Only a listing can say.
@@ -193,7 +195,7 @@ async function mirrorAfter(
       candidates.slice(i, i + 16).map(async (file) => {
         const listed = ctx.exactTimes && !unreadable.has(file) ? seen.source?.[file] : undefined;
         if (!listed) return;
-        const state = await (seen.early?.get(file) ?? stateOfSent(plan.localDir, file, listed));
+        const state = await (seen.early?.get(file) ?? stateOfSent(plan.localDir, file, listed, seen.hash !== false));
         if (state) recorded.set(file, state);
       }),
     );
@@ -221,11 +223,12 @@ async function mirrorAfter(
  * state. Hashed, then seen unchanged once more (ctime too), the hash is of the content rclone
  * sent. Undefined when the file changed since the listing: the remote is asked instead.
  */
-export async function stateOfSent(localDir: string, file: string, listed: SentEntry): Promise<FileState | undefined> {
+export async function stateOfSent(localDir: string, file: string, listed: SentEntry, hash = true): Promise<FileState | undefined> {
   const local = path.join(localDir, file);
   const still = (s: BigIntStats | undefined) => Boolean(s?.isFile() && Number(s.size) === listed[0] && s.mtimeNs === nanosOf(listed[1]));
   const now = await stat(local, { bigint: true }).catch(() => undefined);
   if (!still(now)) return undefined;
+  if (!hash) return { size: listed[0], mtime: Date.parse(listed[1]) };
   const md5 = await md5OfFile(local, listed[0]).catch(() => undefined);
   const after = md5 ? await stat(local, { bigint: true }).catch(() => undefined) : undefined;
   return { size: listed[0], mtime: Date.parse(listed[1]), ...(md5 && still(after) && after!.ctimeNs === now!.ctimeNs ? { md5 } : {}) };
