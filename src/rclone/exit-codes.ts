@@ -22,6 +22,14 @@ export function describeRcloneExit(code: number): RcloneExitInfo {
   return { code, meaning, advice };
 }
 
+/**
+ * Pure: rclone found no such directory (exit 3 on 1.60 and 1.75 alike; some backends say so in
+ * words with another code): an empty listing, not a failure.
+ */
+export function directoryNotFound(result: { exitCode: number; stderr: string }): boolean {
+  return result.exitCode === 3 || (result.exitCode !== 0 && /directory not found/i.test(result.stderr));
+}
+
 /** rclone's own words for a command line it refused (cobra's usage errors, any version). */
 const USAGE_TEXT = /invalid argument "[^"]*" for "--?[\w-]+"|unknown (shorthand )?flag|Command \w+ needs \d+ arguments?|accepts (at most |between )?\d+/;
 

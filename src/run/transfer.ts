@@ -5,6 +5,7 @@ import { runMapping, runMappingRetryingChanged, type MappingHooks } from '../eng
 import { buildListArgs, buildSyncArgs } from '../rclone/args.js';
 import { historyFolder, historyRoot } from '../rclone/history-args.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
+import { directoryNotFound } from '../rclone/exit-codes.js';
 import { RunFailedError } from '../errors.js';
 import { FOLDER_ID, runOfFolder } from '../versions/run-id.js';
 import { detectChanges, needsSentRecord, runWithSentRecord } from '../engine/sent-transfer.js';
@@ -105,14 +106,14 @@ export async function startHistory(ctx: Context, config: PoofConfig, remote: Res
 /** Does the mirror hold nothing yet (missing, or no entry at its top)? Any doubt answers no. */
 async function mirrorIsEmpty(rclone: Rclone, remote: ResolvedRemote, remotePath: string): Promise<boolean> {
   const listed = await rclone.run(buildListArgs(remote.configFile, remotePath, 'quick'), { timeoutMs: 60_000 });
-  if (listed.exitCode === 3 || (listed.exitCode !== 0 && /directory not found/i.test(listed.stderr))) return true;
+  if (directoryNotFound(listed)) return true;
   return listed.exitCode === 0 && listed.stdout.trim() === '';
 }
 
 /** The runs on the remote, from one listing of the top of .poof-history. */
 async function listRunIds(rclone: Rclone, remote: ResolvedRemote, command: string): Promise<string[]> {
   const listed = await rclone.run(buildListArgs(remote.configFile, historyRoot(remote.root), 'quick'), { timeoutMs: 5 * 60_000 });
-  if (listed.exitCode === 3 || (listed.exitCode !== 0 && /directory not found/i.test(listed.stderr))) return [];
+  if (directoryNotFound(listed)) return [];
   if (listed.exitCode !== 0) {
     const nothing = command === 'upload' ? 'nothing was copied and nothing was wiped' : 'nothing was copied';
     throw new RunFailedError(`${command} did not start: could not list the runs kept in ${historyRoot(remote.root)} (rclone exited ${listed.exitCode}: ${lastErrorLine(listed.stderr)}); ${nothing}`, 'check the remote with `poof verify`');

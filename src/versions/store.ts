@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { buildCopyListedArgs, buildHistoryListArgs, buildPutFileArgs, buildPutStdinArgs, historyRoot, manifestName, manifestPath } from '../rclone/history-args.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
+import { directoryNotFound } from '../rclone/exit-codes.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import { damagedRecord, decodeManifest, encodeManifest, type RunManifest } from './manifest.js';
@@ -266,7 +267,7 @@ export async function listHistory(rclone: Rclone, remote: ResolvedRemote, cancel
   const result = await rclone.run(buildHistoryListArgs(remote.configFile, remote.root, Boolean(remote.tuning.fastList)), { timeoutMs: 30 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
   const listing: HistoryListing = { kept: new Map(), manifests: new Map() };
   // Exit 3: no .poof-history yet (rclone 1.60 and 1.75 alike).
-  if (result.exitCode === 3 || (result.exitCode !== 0 && /directory not found/i.test(result.stderr))) return listing;
+  if (directoryNotFound(result)) return listing;
   if (result.exitCode !== 0) throw new RunFailedError(`could not list ${historyRoot(remote.root)}: rclone exited ${result.exitCode}: ${lastErrorLine(result.stderr)}`);
   for (const entry of JSON.parse(result.stdout || '[]') as Array<{ Path: string; Size: number }>) {
     const [runId, first, ...rest] = entry.Path.split('/');
