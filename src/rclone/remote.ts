@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { PoofConfig, RcloneTuning } from '../config/schema.js';
 import { buildListArgs, effectiveTuning, keepsModes, type TransferSettings } from './args.js';
 import type { Capabilities } from './capabilities.js';
@@ -23,6 +24,11 @@ export interface ResolvedRemote {
   keepsModes: boolean;
   /** poof's tree on the remote: "remote:bucket", or "crypt:" for a crypt remote. */
   root: string;
+  /**
+   * Where that tree is on this machine's disk, for a plain local-directory "cloud" (an alias of
+   * an absolute path, not encrypted); undefined for everything else.
+   */
+  localDir?: string | undefined;
   tuning: RcloneTuning;
   /** rclone-poof.conf. */
   configFile: string;
@@ -31,6 +37,13 @@ export interface ResolvedRemote {
 /** Pure: the backend type that stores the files, under any crypt wrapper. */
 export function storageType(section: RcloneSection, baseSection: RcloneSection | undefined): string {
   return (isCrypt(section) ? baseSection?.values.type : section.values.type) ?? 'unknown';
+}
+
+/** Pure: the directory of poof's tree on this machine's disk, for an alias of an absolute path. */
+export function localDirOf(config: Pick<PoofConfig, 'bucket'>, section: RcloneSection): string | undefined {
+  const target = section.values.remote;
+  if (section.values.type !== 'alias' || !target?.startsWith('/')) return undefined;
+  return path.posix.join(target, config.bucket);
 }
 
 /** Pure: resolve the remote of poof.conf against rclone-poof.conf's sections. */
@@ -52,6 +65,7 @@ export function resolveRemote(
     storageType: stored,
     keepsModes: keepsModes(stored, crypt, config.symlinks, abilities.linksWithMetadata),
     root: remoteRoot(config, section),
+    localDir: localDirOf(config, section),
     tuning: effectiveTuning(stored, crypt, config.rclone),
     configFile,
   };

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { PoofConfig } from '../config/schema.js';
 import { isInside, normalizeDir } from '../fs/paths.js';
-import type { ResolvedRemote } from '../rclone/remote.js';
+import { localDirOf, type ResolvedRemote } from '../rclone/remote.js';
 
 /** What a backup source looks like on disk, probed before planning. */
 export interface SourceState {
@@ -23,9 +23,9 @@ export function refuseSource(state: SourceState | undefined, allowEmpty: boolean
 
 /** Pure: a local-directory "cloud" inside the source (or around it) would copy the backup into itself. */
 export function refuseOverlap(localDir: string, remote: ResolvedRemote, config: PoofConfig, name: string): string | undefined {
-  const { section } = remote;
-  if (section.values.type !== 'alias' || !section.values.remote?.startsWith('/')) return undefined;
-  const dest = normalizeDir(path.posix.join(section.values.remote, config.bucket, name));
+  const local = localDirOf(config, remote.section);
+  if (!local) return undefined;
+  const dest = normalizeDir(path.posix.join(local, name));
   if (dest === localDir || isInside(dest, localDir) || isInside(localDir, dest)) {
     return `the backup destination ${dest} overlaps the directory itself; choose another --root`;
   }

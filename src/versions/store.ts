@@ -1,11 +1,11 @@
 import { RunFailedError } from '../errors.js';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { writeFileAtomic } from '../fs/atomic-write.js';
-import { buildCopyListedArgs, buildHistoryListArgs, buildPutFileArgs, buildPutStdinArgs, historyRoot, manifestName, manifestPath } from '../rclone/history-args.js';
+import { buildCopyListedArgs, buildHistoryListArgs, buildPutFileArgs, buildPutStdinArgs, HISTORY_DIR, historyRoot, manifestName, manifestPath } from '../rclone/history-args.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
 import { directoryNotFound } from '../rclone/exit-codes.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
@@ -217,6 +217,8 @@ export interface ManifestWriter {
 }
 
 export function startManifestWriter(rclone: Rclone, remote: ResolvedRemote, runId: string, mapping: string): ManifestWriter {
+  const onDisk = diskManifestPath(remote, runId, mapping);
+  if (onDisk) return diskManifestWriter(onDisk);
   const input = new PassThrough();
   const stopper = new AbortController();
   const running = rclone.run(buildPutStdinArgs(remote.configFile, manifestPath(remote.root, runId, mapping)), { input, cancelSignal: stopper.signal });
@@ -243,11 +245,48 @@ export function startManifestWriter(rclone: Rclone, remote: ResolvedRemote, runI
 }
 
 /**
+ * Pure: where a manifest is on this machine's disk, for a local-directory "cloud" and a name
+ * rclone's local backend stores as it is (printable ASCII: no character it encodes), so poof can
+ * write it itself instead of starting an rclone for it.
+ */
+export function diskManifestPath(remote: ResolvedRemote, runId: string, mapping: string): string | undefined {
+  if (!remote.localDir || !/^[\x20-\x7e]+$/.test(mapping)) return undefined;
+  return path.join(remote.localDir, HISTORY_DIR, runId, manifestName(mapping));
+}
+
+/**
+ * A manifest written straight to a local-directory "cloud": created (never over another), synced
+ * to disk, with the mode rclone would give it. A record cut short (poof killed, the power lost)
+ * reads as a run that did not finish, as one rclone left empty does.
+ */
+function diskManifestWriter(file: string): ManifestWriter {
+  return {
+    async put(data) {
+      try {
+        await mkdir(path.dirname(file), { recursive: true });
+        const handle = await open(file, 'wx', 0o666);
+        try {
+          await handle.writeFile(data);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        return undefined;
+      } catch (error) {
+        return (error as Error).message;
+      }
+    },
+    stop() {},
+  };
+}
+
+/**
  * Write one manifest to the remote (and the cache): through the writer started for it, else
  * (or if that failed) a temporary file and `rclone copyto`.
  */
 export async function putManifest(rclone: Rclone, remote: ResolvedRemote, cache: ManifestCache, manifest: RunManifest, timeoutMs = 10 * 60_000, writer?: ManifestWriter): Promise<void> {
   const data = encodeManifest(manifest);
+  writer ??= diskManifestPath(remote, manifest.runId, manifest.mapping) ? startManifestWriter(rclone, remote, manifest.runId, manifest.mapping) : undefined;
   if (!writer || (await writer.put(data, timeoutMs)) !== undefined) {
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-manifest-'));
     try {

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startPoof, waitFor } from '../helpers/background.js';
+import { writeRcloneShim } from '../helpers/rclone-shim.js';
 import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
 import { readTree } from '../helpers/tree.js';
 import { seeded } from '../helpers/seeded.js';
@@ -90,6 +92,24 @@ describe('versioned backups on a local-directory remote', () => {
     await rcloneOut(sb, ['copy', `poof-backup:${bucket}/.poof-history/${kept}`, target]);
     assert.deepEqual(await readFile(path.join(target, path.basename(kept))), await readFile(path.join(cloud, bucket, '.poof-history', kept)));
     assert.ok(listing.includes(`${ids.at(-1)}/Work.run.json.gz`), 'each run\'s manifest sits beside its folder');
+  });
+
+  it('on a local directory poof writes each run\'s record itself (no rclone started for it), with the mode rclone would give it, readable by rclone', async () => {
+    const { shim, argvLog } = await writeRcloneShim(sb.dir);
+    await writeFile(path.join(dir, 'notes.txt'), 'recorded without rclone\n');
+    const result = await runPoof(['backup', '--json'], { env: { ...sb.env, POOF_RCLONE: shim } });
+    assert.equal(result.code, 0, result.stderr);
+    const runId = (JSON.parse(result.stdout) as { runId: string }).runId;
+    const subcommands = (await readFile(argvLog, 'utf8')).trim().split('\n').map((line) => line.split(' ')[0]);
+    assert.ok(subcommands.includes('sync'), subcommands.join(', '));
+    assert.deepEqual(subcommands.filter((c) => c === 'rcat' || c === 'copyto'), [], 'no rclone writes the record');
+    const record = path.join(cloud, bucket, '.poof-history', runId, 'Work.run.json.gz');
+    assert.equal((await stat(record)).mode & 0o777, 0o666 & ~process.umask());
+    const fetched = path.join(sb.dir, 'fetched-record');
+    await rcloneOut(sb, ['copyto', `poof-backup:${bucket}/.poof-history/${runId}/Work.run.json.gz`, fetched]);
+    const decoded = JSON.parse(gunzipSync(await readFile(fetched)).toString('utf8')) as { runId: string; status: string; files: Record<string, unknown> };
+    assert.deepEqual([decoded.runId, decoded.status, Object.keys(decoded.files).sort()], [runId, 'complete', [...(await readTree(dir)).keys()].sort()]);
+    await rm(argvLog, { force: true });
   });
 
   it('a run record cut short (the laptop died writing it) counts as a run that did not finish; on a new laptop the runs before it still come back', async () => {
@@ -232,7 +252,7 @@ describe('killed backups and restores never lose a kept run', () => {
   });
 });
 
-describe('poof alone killed while its run\'s record waits to be written (SIGKILL to its pid, as an out-of-memory kill)', () => {
+describe('poof alone killed while its run\'s record waits to be written by rclone (SIGKILL to its pid, as an out-of-memory kill)', () => {
   let sb: Sandbox;
   let dir: string;
   before(async () => {
@@ -240,6 +260,9 @@ describe('poof alone killed while its run\'s record waits to be written (SIGKILL
     const files: Record<string, Buffer> = {};
     for (let i = 0; i < 8; i++) files[`f${i}.bin`] = Buffer.alloc(100_000, i);
     dir = (await mapLocalDirs(sb, { Work: files })).dirs.Work!;
+    // Through crypt: a record on a plain local directory is written by poof itself, not rclone.
+    const made = await runPoof(['cconfig', '--crypt', '--force'], { env: sb.env });
+    assert.equal(made.code, 0, made.stderr);
   });
   after(() => sb.cleanup());
 

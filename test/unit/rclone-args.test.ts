@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { planBackup, type SourceState } from '../../src/engine/plan.js';
 import { formatBytes, formatResult } from '../../src/ui/format.js';
-import { resolveRemote, storageType } from '../../src/rclone/remote.js';
+import { localDirOf, resolveRemote, storageType } from '../../src/rclone/remote.js';
+import { diskManifestPath } from '../../src/versions/store.js';
+import type { PoofConfig } from '../../src/config/schema.js';
 import { baseFlags, buildSyncArgs, defaultTuning } from '../../src/rclone/args.js';
 import { rcloneEnvironment } from '../../src/rclone/env.js';
 import { settingsFor } from '../helpers/transfer.js';
@@ -75,6 +77,18 @@ describe('remote paths', () => {
     assert.equal(remotePathFor({ remote: 'plain', bucket: 'bkt' }, conf.sections[0], 'Docs'), 'plain:bkt/Docs');
     assert.equal(remotePathFor({ remote: 'sec', bucket: 'bkt' }, conf.sections[1], 'Docs'), 'sec:Docs');
     assert.equal(storageType(conf.sections[1]!, conf.sections[0]), 's3');
+  });
+
+  it('knows a local-directory "cloud" on disk (an alias of an absolute path), and only that, so its records skip rclone', () => {
+    const local = parseRcloneConf('[disk]\ntype = alias\nremote = /mnt/backup/\n[other]\ntype = alias\nremote = plain:bkt\n[sec]\ntype = crypt\nremote = disk:bkt\n');
+    const cfg = { remote: 'disk', bucket: 'bkt' } as PoofConfig;
+    assert.equal(localDirOf(cfg, local.sections[0]!), '/mnt/backup/bkt');
+    assert.equal(localDirOf(cfg, local.sections[1]!), undefined);
+    assert.equal(localDirOf(cfg, local.sections[2]!), undefined, 'encrypted: only rclone can write it');
+    const remote = resolveRemote(cfg, local.sections[0]!, undefined, '/c/r.conf');
+    assert.equal(diskManifestPath(remote, '20261203T010203Z', 'Work'), '/mnt/backup/bkt/.poof-history/20261203T010203Z/Work.run.json.gz');
+    assert.equal(diskManifestPath(remote, '20261203T010203Z', 'Fotos Ünï'), undefined, 'a name beyond printable ASCII goes through rclone, whose encoding decides its name on disk');
+    assert.equal(diskManifestPath(resolveRemote(cfg, conf.sections[0]!, undefined, '/c/r.conf'), '20261203T010203Z', 'Work'), undefined);
   });
 });
 
