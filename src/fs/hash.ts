@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 
@@ -12,4 +12,13 @@ export async function md5OfFile(file: string, sizeHint = Infinity): Promise<stri
   if (sizeHint <= WHOLE) return hash.update(await readFile(file)).digest('hex');
   await pipeline(createReadStream(file), hash);
   return hash.digest('hex');
+}
+
+/** The hex MD5 of a small file, read in one synchronous call; undefined when it cannot be read. */
+export function md5OfSmallFileSync(file: string): string | undefined {
+  try {
+    return createHash('md5').update(readFileSync(file)).digest('hex');
+  } catch {
+    return undefined;
+  }
 }
