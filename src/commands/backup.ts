@@ -2,7 +2,7 @@ import type { Context } from '../context.js';
 import type { BackupResult } from '../engine/result.js';
 import { runAll } from '../engine/run-all.js';
 import { runMapping } from '../engine/run-mapping.js';
-import { chooseTransfer, pruneAfterRun, startHistory } from '../run/transfer.js';
+import { askChanges, chooseTransfer, pruneAfterRun, startHistory } from '../run/transfer.js';
 import { formatPrune } from '../ui/history-format.js';
 import { ExitCode } from '../errors.js';
 import { trackBackup } from '../run/inflight.js';
@@ -26,6 +26,7 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
     await requireCryptKey(rclone, remote, names, interrupt.signal, !dryRun);
     const uploaded = await readUploaded(ctx.paths.uploadedFile);
     const copyOnly = new Set(Object.values(config.paths).filter((name) => isUploaded(uploaded, name)));
+    const changes = askChanges(ctx, rclone, remote, interrupt.signal, dryRun);
     const history = await startHistory(ctx, config, remote, rclone, 'backup', dryRun);
     runId = history?.runId;
     const plans = await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly, ignoreUnfinishedRestore: options.ignoreUnfinishedRestore, runId: history?.runId });
@@ -36,7 +37,7 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
       }
       if (dryRun) for (const plan of plans) ctx.out(`[dry run] ${plan.name}: rclone ${plan.args.join(' ')}`);
     }
-    const transfer = await chooseTransfer(ctx, rclone, remote, interrupt.signal, dryRun, history);
+    const transfer = await chooseTransfer(ctx, rclone, remote, interrupt.signal, dryRun, history, changes);
     const view = await createRunView(ctx, mode, plans, { direction: 'backup', dryRun });
     const hooks = { emit: view.emit, log: log.write, cancelSignal: interrupt.signal, dryRun };
     const ran = await runAll<BackupResult>(

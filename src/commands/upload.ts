@@ -5,7 +5,7 @@ import { UsageError } from '../errors.js';
 import { trackBackup } from '../run/inflight.js';
 import { runPipeline } from '../run/pipeline.js';
 import { planMappings } from '../run/plan-mappings.js';
-import { chooseTransfer, pruneAfterRun, startHistory } from '../run/transfer.js';
+import { askChanges, chooseTransfer, pruneAfterRun, startHistory } from '../run/transfer.js';
 import { formatPrune } from '../ui/history-format.js';
 import { requireCryptKey } from '../safety/crypt-key.js';
 import { markUploaded } from '../run/uploaded.js';
@@ -34,6 +34,7 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
     const symlinks = config.symlinks ?? 'follow';
     // Always `rclone copy`: the remote keeps what earlier uploads wiped locally, and a mirror would delete it.
     const copyOnly = new Set(Object.values(config.paths));
+    const changes = askChanges(ctx, rclone, remote, interrupt.signal, dryRun);
     const history = await startHistory(ctx, config, remote, rclone, 'upload', dryRun);
     runId = history?.runId;
     const plans = await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly, allowEmpty: true, ignoreUnfinishedRestore: options.ignoreUnfinishedRestore, runId: history?.runId });
@@ -54,7 +55,7 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
       symlinks,
       dryRun,
       beforeWipe: (name: string) => markUploaded(ctx.paths.uploadedFile, [name], new Date()),
-      transfer: await chooseTransfer(ctx, rclone, remote, interrupt.signal, dryRun, history),
+      transfer: await chooseTransfer(ctx, rclone, remote, interrupt.signal, dryRun, history, changes),
     };
     const view = await createRunView(ctx, mode, plans, { direction: 'backup', dryRun });
     const hooks = { emit: view.emit, log: log.write, cancelSignal: interrupt.signal, dryRun };

@@ -9,7 +9,7 @@ import { directoryNotFound } from '../rclone/exit-codes.js';
 import { RunFailedError } from '../errors.js';
 import { FOLDER_ID, runOfFolder } from '../versions/run-id.js';
 import { detectChanges, needsSentRecord, runWithSentRecord } from '../engine/sent-transfer.js';
-import type { ResolvedRemote } from '../rclone/remote.js';
+import { mappingPath, type ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { PoofConfig } from '../config/schema.js';
 import type { RunAllOutcome } from '../engine/run-all.js';
@@ -21,7 +21,7 @@ import { runIdFor } from '../versions/run-id.js';
 import { ManifestCache, startManifestWriter, type ManifestWriter } from '../versions/store.js';
 import { DEFAULT_KEEP, selectKept, type KeepPolicy } from '../versions/retention.js';
 import { sentStoreIn } from './sent-store.js';
-import type { SentRecord } from '../engine/sent-record.js';
+import type { ChangeDetection, SentRecord } from '../engine/sent-record.js';
 import type { FileState, RunManifest } from '../versions/manifest.js';
 
 export type Transfer = (plan: MappingPlan, hooks: MappingHooks) => Promise<TransferResult>;
@@ -31,10 +31,10 @@ export type Transfer = (plan: MappingPlan, hooks: MappingHooks) => Promise<Trans
  * show every change by itself (no times and no hashes, or modes kept), else rclone's comparison
  * alone. A dry run changes nothing and records nothing.
  */
-export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: ResolvedRemote, cancelSignal: AbortSignal, dryRun: boolean, history?: HistoryRun): Promise<Transfer> {
+export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: ResolvedRemote, cancelSignal: AbortSignal, dryRun: boolean, history?: HistoryRun, asked?: Promise<ChangeDetection | undefined>): Promise<Transfer> {
   const plain: Transfer = (plan, hooks) => runMappingRetryingChanged(rclone, plan, hooks);
   if (dryRun) return plain;
-  const detection = await detectChanges(rclone, remote, cancelSignal, ctx.paths.featuresCache);
+  const detection = (await asked) ?? (await detectChanges(rclone, remote, cancelSignal, ctx.paths.featuresCache));
   let transfer = plain;
   if (needsSentRecord(detection, remote)) {
     const store = sentStoreIn(ctx.paths.stateDir);
@@ -44,6 +44,15 @@ export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: Resol
   const limited = remote.tuning.maxDelete !== undefined ? limitingDeletes(transfer, rclone, remote.tuning.maxDelete) : transfer;
   const exactTimes = detection.modTime && detection.precisionNs !== undefined && detection.precisionNs <= 1_000_000;
   return history ? recordingHistory(limited, { rclone, remote, ...history, exactTimes }) : unrecorded(limited, new ManifestCache(ctx.paths.stateDir, remote));
+}
+
+/**
+ * Ask how the storage shows changes now, while the run's other first questions are asked (on a
+ * first run each is an rclone call): chooseTransfer takes the answer. None for a dry run.
+ */
+export function askChanges(ctx: Context, rclone: Rclone, remote: ResolvedRemote, cancelSignal: AbortSignal, dryRun: boolean): Promise<ChangeDetection | undefined> | undefined {
+  if (dryRun) return undefined;
+  return detectChanges(rclone, remote, cancelSignal, ctx.paths.featuresCache).catch(() => undefined);
 }
 
 /**
@@ -84,7 +93,10 @@ function limitingDeletes(transfer: Transfer, rclone: Rclone, limit: number): Tra
 }
 
 /** This run's history: its id (the folder of replaced versions) and what its manifests say. */
-export type HistoryRun = Omit<RecordContext, 'rclone' | 'remote'>;
+export type HistoryRun = Omit<RecordContext, 'rclone' | 'remote'> & {
+  /** On a machine new to the remote: whether each mapping's mirror is empty, asked at the start. */
+  emptyMirrors?: ReadonlyMap<string, Promise<boolean>>;
+};
 
 /**
  * Start a run's history when poof.conf keeps it (the default) and the run changes data. Its id
@@ -97,10 +109,16 @@ export async function startHistory(ctx: Context, config: PoofConfig, remote: Res
   const cache = new ManifestCache(ctx.paths.stateDir, remote);
   const started = new Date();
   let known = await cache.runIds();
-  if (known.length === 0) known = await listRunIds(rclone, remote, command);
+  let emptyMirrors: Map<string, Promise<boolean>> | undefined;
+  if (known.length === 0) {
+    // A machine new to this remote (or its first run): each mapping's record will need to know
+    // whether its mirror is empty (recordingHistory). Asked alongside the listing of runs.
+    emptyMirrors = new Map(Object.values(config.paths).map((name) => [name, mirrorIsEmpty(rclone, remote, mappingPath(config, remote, name)).catch(() => false)]));
+    known = await listRunIds(rclone, remote, command);
+  }
   const runId = runIdFor(started, known);
   await cache.started(runId);
-  return { cache, runId, command, started, excludes: config.excludes, recorded: [] };
+  return { cache, runId, command, started, excludes: config.excludes, recorded: [], ...(emptyMirrors ? { emptyMirrors } : {}) };
 }
 
 /** Does the mirror hold nothing yet (missing, or no entry at its top)? Any doubt answers no. */
@@ -122,13 +140,16 @@ async function listRunIds(rclone: Rclone, remote: ResolvedRemote, command: strin
 }
 
 /** After each transfer, the run's manifest; a finished transfer whose manifest is missing failed. */
-function recordingHistory(transfer: Transfer, context: RecordContext): Transfer {
+function recordingHistory(transfer: Transfer, context: RecordContext & Pick<HistoryRun, 'emptyMirrors'>): Transfer {
   return async (plan, hooks) => {
     const wasChanging = plan.refusal ? false : await context.cache.markChanging(plan.name, true);
     // No manifest on this machine and an empty mirror: a first backup, whose record needs no
     // listing of the whole mirror after it (10,000 objects took 11 s on s3rver). Asked only where
     // the record can be made from the source's listing (exact times).
-    const emptyBefore = !plan.refusal && !wasChanging && context.exactTimes && !(await context.cache.latestId(plan.name)) ? await mirrorIsEmpty(context.rclone, context.remote, plan.remotePath) : false;
+    const emptyBefore =
+      !plan.refusal && !wasChanging && context.exactTimes && !(await context.cache.latestId(plan.name))
+        ? await (context.emptyMirrors?.get(plan.name) ?? mirrorIsEmpty(context.rclone, context.remote, plan.remotePath))
+        : false;
     const sent = new Set<string>();
     const touched = new Set<string>();
     const removed = new Set<string>();

@@ -102,13 +102,14 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   // back; otherwise the versions the newest manifest had of the files replaced or removed.
   const moved: TreeState = {};
   const folders = [plan.syncInput?.backupDir ?? '', ...passFolders];
-  if (unreadable.length > 0 || !previous?.files) {
+  // Into an empty mirror nothing was replaced: its folders are empty, and not listed.
+  if (!fromEmpty && (unreadable.length > 0 || !previous?.files)) {
     for (const folder of folders) {
       const listedFolder = await listTree(ctx, folder, []);
       if (typeof listedFolder === 'string') return { problem: `the run's record could not be written: ${listedFolder}` };
       for (const [file, state] of Object.entries(listedFolder)) moved[`${folder}\u0000${file}`] = state;
     }
-  } else {
+  } else if (previous?.files) {
     for (const file of new Set([...sent, ...removed])) {
       const before = previous.files[file];
       if (before) moved[`${folders[0]}\u0000${file}`] = before;
@@ -225,7 +226,8 @@ async function mirrorAfter(
  */
 export async function stateOfSent(localDir: string, file: string, listed: SentEntry, hash = true): Promise<FileState | undefined> {
   const local = path.join(localDir, file);
-  const still = (s: BigIntStats | undefined) => Boolean(s?.isFile() && Number(s.size) === listed[0] && s.mtimeNs === nanosOf(listed[1]));
+  const listedNs = nanosOf(listed[1]);
+  const still = (s: BigIntStats | undefined) => Boolean(s?.isFile() && Number(s.size) === listed[0] && s.mtimeNs === listedNs);
   // Most files are small: for them a synchronous stat, read and stat cost a tenth of the same
   // calls as promises (each a trip through the thread pool), and block for microseconds.
   const small = listed[0] <= SMALL_FILE;
