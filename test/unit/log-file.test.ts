@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { openLogFile } from '../../src/run/log-file.js';
+
+describe('openLogFile', () => {
+  it('keeps every line in order, written in batches: a few lines reach the file within a second, all of them by close, privately', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'poof-log-'));
+    try {
+      const file = path.join(dir, 'poof.log');
+      const log = openLogFile(file);
+      log.write('first');
+      log.write('second');
+      let early = '';
+      for (let i = 0; i < 40 && early === ''; i++) {
+        await sleep(50);
+        early = await readFile(file, 'utf8').catch(() => '');
+      }
+      assert.equal(early, 'first\nsecond\n', 'a quiet run still shows its lines soon');
+      const many = Array.from({ length: 20_000 }, (_, i) => `line ${i} ${'x'.repeat(i % 50)}`);
+      for (const line of many) log.write(line);
+      await log.close();
+      assert.equal(await readFile(file, 'utf8'), ['first', 'second', ...many].map((l) => `${l}\n`).join(''));
+      assert.equal((await stat(file)).mode & 0o777, 0o600);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
