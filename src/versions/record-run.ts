@@ -189,18 +189,28 @@ async function mirrorAfter(
   const candidates = [...new Set([...seen.sent, ...seen.touched])].sort();
   const recorded = new Map<string, FileState>();
   const unreadable = new Set(seen.unreadable);
-  // A few files at a time: most are small, and each costs an open, a read and two stats. Most
-  // were hashed while rclone still ran (seen.early).
-  for (let i = 0; i < candidates.length; i += 16) {
-    await Promise.all(
-      candidates.slice(i, i + 16).map(async (file) => {
-        const listed = ctx.exactTimes && !unreadable.has(file) ? seen.source?.[file] : undefined;
-        if (!listed) return;
-        const state = await (seen.early?.get(file) ?? stateOfSent(plan.localDir, file, listed, seen.hash !== false));
-        if (state) recorded.set(file, state);
-      }),
-    );
+  // Most were hashed while rclone still ran (seen.early). Of the rest, small files are looked at
+  // synchronously (stateOfSmallSent), larger ones a few at a time.
+  const hash = seen.hash !== false;
+  const waiting: Array<Promise<unknown>> = [];
+  const large: Array<[string, SentEntry]> = [];
+  for (const file of candidates) {
+    const listed = ctx.exactTimes && !unreadable.has(file) ? seen.source?.[file] : undefined;
+    if (!listed) continue;
+    const early = seen.early?.get(file);
+    if (early) waiting.push(early.then((state) => state && recorded.set(file, state)));
+    else if (listed[0] <= SMALL_FILE) {
+      const state = stateOfSmallSent(path.join(plan.localDir, file), listed, hash);
+      if (state) recorded.set(file, state);
+    } else large.push([file, listed]);
   }
+  for (let i = 0; i < large.length; i += 16) {
+    await Promise.all(large.slice(i, i + 16).map(async ([file, listed]) => {
+      const state = await stateOfSent(plan.localDir, file, listed, hash);
+      if (state) recorded.set(file, state);
+    }));
+  }
+  await Promise.all(waiting);
   for (const file of candidates) {
     const state = recorded.get(file);
     if (state) files[file] = state;
@@ -226,18 +236,35 @@ async function mirrorAfter(
  */
 export async function stateOfSent(localDir: string, file: string, listed: SentEntry, hash = true): Promise<FileState | undefined> {
   const local = path.join(localDir, file);
-  const listedNs = nanosOf(listed[1]);
-  const still = (s: BigIntStats | undefined) => Boolean(s?.isFile() && Number(s.size) === listed[0] && s.mtimeNs === listedNs);
-  // Most files are small: for them a synchronous stat, read and stat cost a tenth of the same
-  // calls as promises (each a trip through the thread pool), and block for microseconds.
-  const small = listed[0] <= SMALL_FILE;
-  const statOf = async () => (small ? statSyncOrUndefined(local) : await stat(local, { bigint: true }).catch(() => undefined));
-  const now = await statOf();
+  if (listed[0] <= SMALL_FILE) return stateOfSmallSent(local, listed, hash);
+  const still = unchangedSince(listed);
+  const now = await stat(local, { bigint: true }).catch(() => undefined);
   if (!still(now)) return undefined;
   if (!hash) return { size: listed[0], mtime: Date.parse(listed[1]) };
-  const md5 = small ? md5OfSmallFileSync(local) : await md5OfFile(local, listed[0]).catch(() => undefined);
-  const after = md5 ? await statOf() : undefined;
+  const md5 = await md5OfFile(local, listed[0]).catch(() => undefined);
+  const after = md5 ? await stat(local, { bigint: true }).catch(() => undefined) : undefined;
   return { size: listed[0], mtime: Date.parse(listed[1]), ...(md5 && still(after) && after!.ctimeNs === now!.ctimeNs ? { md5 } : {}) };
+}
+
+/**
+ * stateOfSent of a small file (most are), with synchronous calls: a stat, a read and a stat cost
+ * a tenth of the same calls as promises (each a trip through the thread pool), and block the
+ * event loop for microseconds.
+ */
+function stateOfSmallSent(local: string, listed: SentEntry, hash: boolean): FileState | undefined {
+  const still = unchangedSince(listed);
+  const now = statSyncOrUndefined(local);
+  if (!still(now)) return undefined;
+  if (!hash) return { size: listed[0], mtime: Date.parse(listed[1]) };
+  const md5 = md5OfSmallFileSync(local);
+  const after = md5 ? statSyncOrUndefined(local) : undefined;
+  return { size: listed[0], mtime: Date.parse(listed[1]), ...(md5 && still(after) && after!.ctimeNs === now!.ctimeNs ? { md5 } : {}) };
+}
+
+/** Pure: a test that a file's stat still shows the listed size and time (to the nanosecond). */
+function unchangedSince(listed: SentEntry): (s: BigIntStats | undefined) => boolean {
+  const listedNs = nanosOf(listed[1]);
+  return (s) => Boolean(s?.isFile() && Number(s.size) === listed[0] && s.mtimeNs === listedNs);
 }
 
 /** Files up to this size are hashed with synchronous calls (stateOfSent). */
