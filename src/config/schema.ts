@@ -157,6 +157,10 @@ export const poofConfigSchema = {
           type: 'boolean',
           description: 'List the remote recursively in one go (rclone --fast-list): true or false.',
         },
+        hashCheck: {
+          type: 'boolean',
+          description: 'SFTP: after each file is sent, hash it on the server over SSH (rclone runs md5sum once per file; off by default, as each run starts a shell): true or false.',
+        },
         stallSeconds: {
           type: 'integer',
           minimum: 5,

@@ -168,6 +168,10 @@ function transferFlags(input: Omit<SyncArgsInput, 'source' | 'dest'>, tuning: Rc
   if (tuning.bwlimit !== undefined) args.push('--bwlimit', tuning.bwlimit);
   if (tuning.checksum && !input.crypt) args.push('--checksum');
   if (tuning.fastList) args.push('--fast-list');
+  // rclone hashes every file it sends over SFTP by running md5sum over SSH, a shell start-up per
+  // file: a first backup of 300 files took 17.9 s instead of 0.66 s here (root's shell), 2.9x
+  // for a normal user's. SSH already checks every byte in transit, and the size is still checked.
+  if (input.backendType === 'sftp' && !tuning.hashCheck) args.push('--sftp-disable-hashcheck');
   // rclone refuses --files-from with any other filter (1.60): the list is exact and was filtered already.
   if ('filesFrom' in input && input.filesFrom !== undefined) return args;
   return [...args, ...filterFlags(input.excludes)];

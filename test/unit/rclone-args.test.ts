@@ -43,6 +43,12 @@ describe('buildSyncArgs', () => {
   it('sftp: mtime only, so no --metadata', () => {
     assert.ok(!buildSyncArgs({ ...base, ...settingsFor('sftp') }).includes('--metadata'));
   });
+  it('sftp: no md5sum over SSH after every file sent, unless rclone.hashCheck asks for it; other storage never gets the flag', () => {
+    assert.ok(buildSyncArgs({ ...base, ...settingsFor('sftp') }).includes('--sftp-disable-hashcheck'));
+    assert.ok(buildSyncArgs({ ...base, ...settingsFor('sftp', { crypt: true }) }).includes('--sftp-disable-hashcheck'), 'crypt over sftp: the same uploads underneath');
+    assert.ok(!buildSyncArgs({ ...base, ...settingsFor('sftp', { config: { rclone: { hashCheck: true } } }) }).includes('--sftp-disable-hashcheck'));
+    for (const backend of ['s3', 'local', 'webdav']) assert.ok(!buildSyncArgs({ ...base, ...settingsFor(backend) }).includes('--sftp-disable-hashcheck'), backend);
+  });
   it('applies symlink modes, excludes, tuning and dry run', () => {
     const args = buildSyncArgs({
       ...base,

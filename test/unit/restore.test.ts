@@ -122,6 +122,11 @@ describe('fidelity', () => {
   it('says what each storage keeps', () => {
     assert.match(fidelityCheck(config, resolveRemote(config, conf.sections[0]!, undefined, '/c')).detail, /^a local directory keeps contents, modification times, file modes and owners, empty directories; symbolic links followed/);
     assert.match(fidelityCheck(config, resolveRemote(config, conf.sections[1]!, undefined, '/c')).detail, /^sftp keeps contents, modification times, empty directories; not file modes and owners/);
+    const detection = { modTime: true, hashes: ['md5', 'sha1'], sizeOnly: false, precisionNs: 1e9 };
+    assert.match(fidelityCheck(config, resolveRemote(config, conf.sections[1]!, undefined, '/c'), detection).detail, /; files sent are checked by size, not hashed on the server \(SSH checks every byte in transit; rclone\.hashCheck: true to run md5sum per file\)$/);
+    const hashing = { ...config, rclone: { hashCheck: true } };
+    assert.match(fidelityCheck(hashing, resolveRemote(hashing, conf.sections[1]!, undefined, '/c'), detection).detail, /; each file sent is hashed on the server \(md5sum over SSH, rclone\.hashCheck\)$/);
+    assert.doesNotMatch(fidelityCheck(config, resolveRemote(config, conf.sections[0]!, undefined, '/c'), detection).detail, /hashed on the server/);
     assert.match(fidelityCheck({ ...config, symlinks: 'links' }, resolveRemote({ ...config, symlinks: 'links' }, conf.sections[2]!, conf.sections[3], '/c')).detail, /^crypt over s3 keeps contents, modification times; not file modes and owners or empty directories; symbolic links kept as links/);
   });
 });

@@ -25,11 +25,13 @@ export function fidelityCheck(config: PoofConfig, remote: ResolvedRemote, detect
   const links = { follow: 'symbolic links followed (their targets are copied)', links: 'symbolic links kept as links', skip: 'symbolic links skipped' }[config.symlinks ?? 'follow'];
   const where = `${crypt ? 'crypt over ' : ''}${backend === 'alias' ? 'a local directory' : backend}`;
   const compared = detection ? `; changes are found by ${describeComparison(detection, modes, Boolean(remote.tuning.checksum) && !crypt)}; ${describeProof(detection, crypt)}` : '';
+  // rclone would run md5sum over SSH after every file it sends: a shell start-up per file.
+  const sent = backend === 'sftp' ? (remote.tuning.hashCheck ? '; each file sent is hashed on the server (md5sum over SSH, rclone.hashCheck)' : '; files sent are checked by size, not hashed on the server (SSH checks every byte in transit; rclone.hashCheck: true to run md5sum per file)') : '';
   return {
     id: 'fidelity',
     title: 'fidelity',
     status: 'ok',
-    detail: `${where} keeps ${kept.join(', ')}${lost.length ? `; not ${lost.join(' or ')}${modesNote}` : ''}; ${links}${compared}`,
+    detail: `${where} keeps ${kept.join(', ')}${lost.length ? `; not ${lost.join(' or ')}${modesNote}` : ''}; ${links}${compared}${sent}`,
   };
 }
 
