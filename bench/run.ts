@@ -2,7 +2,11 @@
 // poof's command line (`rclone sync -L SRC DST`, rclone's defaults), on a local directory, SFTP
 // (`rclone serve sftp`) and S3 (s3rver), all on 127.0.0.1. First run and no-change run, in one
 // process, interleaved, so the ratios are fair on a noisy shared machine.
-// Options: --files N (10000) --large K (3) --large-mib M (32) --repeat R (3) --remotes local,sftp,s3
+// A fourth remote, openssh, is a real OpenSSH sshd logged into as the user running the bench,
+// with a smaller tree of its own (--openssh-files, 300): rclone's defaults run md5sum over SSH
+// once per file sent, a shell start-up each, which makes the original's first run minutes long.
+// Options: --files N (10000) --large K (3) --large-mib M (32) --repeat R (3) --remotes local,sftp,s3,openssh
+//          --openssh-files N (300)
 //          --dir DIR (default /dev/shm when it has room: this machine's disk timings vary 2x)
 //          --rclone PATH (default: rclone on PATH) the rclone binary every variant and server uses
 //          --history-only: only the history rows (a run changing 1% of the files, and a no-change
@@ -14,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cliPath } from '../test/helpers/sandbox.js';
-import { startRcloneSftp, startS3, type RunningServer } from '../test/helpers/servers.js';
+import { startRcloneSftp, startS3, startSshd, type RunningServer } from '../test/helpers/servers.js';
 import { generateTree } from './tree.js';
 
 interface Timed {
@@ -31,7 +35,8 @@ const { values } = parseArgs({
     large: { type: 'string', default: '3' },
     'large-mib': { type: 'string', default: '32' },
     repeat: { type: 'string', default: '3' },
-    remotes: { type: 'string', default: 'local,sftp,s3' },
+    remotes: { type: 'string', default: 'local,sftp,s3,openssh' },
+    'openssh-files': { type: 'string', default: '300' },
     dir: { type: 'string' },
     rclone: { type: 'string' },
     'history-only': { type: 'boolean', default: false },
@@ -71,12 +76,23 @@ interface RemoteSetup {
   /** `poof cconfig` arguments for this remote. */
   cconfig: string[];
   cconfigEnv?: Record<string, string>;
+  /** A tree of its own instead of the shared one (OpenSSH: smaller), and no history rows. */
+  ownTree?: { smallFiles: number; largeFiles: number; largeMiB: number };
   stop(): Promise<void>;
 }
 
 async function setupRemote(kind: string, work: string): Promise<RemoteSetup> {
   if (kind === 'local') return { name: 'local', cconfig: ['--provider', 'local', '--root', path.join(work, 'cloud')], stop: async () => {} };
   let server: RunningServer;
+  if (kind === 'openssh') {
+    const ssh = await startSshd(path.join(work, 'ssh-root'));
+    return {
+      name: `sftp (OpenSSH, user ${ssh.user})`,
+      cconfig: ['--provider', 'sftp', '--host', '127.0.0.1', '--port', String(ssh.port), '--user', ssh.user, '--key-file', ssh.clientKey, '--known-hosts', ssh.knownHosts],
+      ownTree: { smallFiles: Number(values['openssh-files']), largeFiles: 0, largeMiB: 1 },
+      stop: () => ssh.stop(),
+    };
+  }
   if (kind === 'sftp') {
     server = await startRcloneSftp(path.join(work, 'sftp-root'));
     return {
@@ -121,6 +137,14 @@ async function main(): Promise<void> {
     for (const kind of String(values.remotes).split(',')) {
       const remote = await setupRemote(kind, work);
       try {
+        if (remote.ownTree) {
+          if (values['history-only']) continue;
+          const own = path.join(work, `src-${kind}`);
+          const made = await generateTree(own, remote.ownTree);
+          process.stdout.write(`${remote.name}: its own tree, ${made.files} files of 1-16 KiB\n`);
+          rows.push(...(await benchRemote(remote, own, work, env, repeat)));
+          continue;
+        }
         if (!values['history-only']) rows.push(...(await benchRemote(remote, src, work, env, repeat)));
         const measured = await benchHistory(remote, src, work, env, repeat);
         // Each remote's table as soon as it is measured: a later remote's failure loses nothing.
@@ -222,6 +246,7 @@ async function poofDryRunArgs(env: NodeJS.ProcessEnv): Promise<string[]> {
 }
 
 function printHistoryTable(rows: Row[]): void {
+  if (rows.length === 0) return;
   const fmt = (x: number) => x.toFixed(2);
   process.stdout.write('\n| remote | command | 1% changed s (median) | no-change s (median) |\n|---|---|---|---|\n');
   for (const row of rows) process.stdout.write(`| ${row.remote} | ${row.variant} | ${fmt(median(row.first))} | ${fmt(median(row.noChange))} |\n`);

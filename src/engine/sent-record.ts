@@ -1,5 +1,4 @@
 import type { ChangeDetection } from '../rclone/features.js';
-import type { LocalEntry } from '../fs/local-tree.js';
 
 export type { ChangeDetection };
 
@@ -18,13 +17,6 @@ export function recordFromListing(json: string, withModes: boolean): SentRecord 
   return record;
 }
 
-/** Pure: a record from poof's own walk of the local tree (fs/local-tree.ts). */
-export function recordFromWalk(walked: Record<string, LocalEntry>, withModes: boolean): SentRecord {
-  const record: SentRecord = {};
-  for (const [file, [size, time, mode]] of Object.entries(walked)) record[file] = withModes ? [size, time, mode] : [size, time];
-  return record;
-}
-
 /**
  * Pure: the files whose change since they were sent rclone's own comparison (size and time)
  * would miss: a mode change where modes are kept (rclone never re-sends a file whose size, time
@@ -38,7 +30,8 @@ export function recordFromWalk(walked: Record<string, LocalEntry>, withModes: bo
 export function changedSinceSent(now: SentRecord, sent: SentRecord, precisionNs?: number): string[] {
   const changed: string[] = [];
   const window = precisionNs === undefined ? undefined : 2n * BigInt(Math.ceil(precisionNs));
-  for (const [file, entry] of Object.entries(now)) {
+  for (const file in now) {
+    const entry = now[file]!;
     const before = sent[file];
     if (!before) {
       if (window === undefined) changed.push(file);
@@ -56,6 +49,17 @@ export function changedSinceSent(now: SentRecord, sent: SentRecord, precisionNs?
     }
   }
   return changed.sort();
+}
+
+/** Pure: the same files with the same size, time and mode, spelled the same: nothing to write again. */
+export function sameRecord(a: SentRecord, b: SentRecord): boolean {
+  let count = 0;
+  for (const file in a) {
+    const [x, y] = [a[file]!, b[file]];
+    if (!y || x[0] !== y[0] || x[1] !== y[1] || x[2] !== y[2] || x.length !== y.length) return false;
+    count++;
+  }
+  return count === Object.keys(b).length;
 }
 
 /** Pure: two RFC 3339 times are the same instant (rclone and poof's own walk spell them differently). */

@@ -1,8 +1,8 @@
 import { lstatSync, readdirSync, statSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 
-/** One local file: size, modification time (RFC 3339, ns), mode (octal, as rclone prints it). */
-export type LocalEntry = [size: number, modTime: string, mode: string];
+/** One local file: size, modification time (RFC 3339, ns), mode (octal, as rclone prints it) when asked for. */
+export type LocalEntry = [size: number, modTime: string, mode?: string];
 
 export interface WalkOptions {
   /** Follow symbolic links (rclone --copy-links), or leave them out (--skip-links). */
@@ -10,6 +10,8 @@ export interface WalkOptions {
   /** Top-level directories to leave out (restore staging directories). */
   skipTop?: RegExp;
   cancelSignal?: AbortSignal | undefined;
+  /** Each file's mode too (default): left out where the storage keeps none. */
+  modes?: boolean;
 }
 
 /**
@@ -32,6 +34,7 @@ const BATCH = 2_000;
  */
 export async function walkLocalTree(root: string, options: WalkOptions): Promise<Record<string, LocalEntry> | undefined> {
   const out: Record<string, LocalEntry> = {};
+  const modes = options.modes !== false;
   let sinceYield = 0;
   const walk = async (dir: string, rel: string, seen: Set<string>): Promise<boolean> => {
     let names: string[];
@@ -63,7 +66,7 @@ export async function walkLocalTree(root: string, options: WalkOptions): Promise
         if (seen.has(id)) continue;
         if (!(await walk(full, relative, new Set([...seen, id])))) return false;
       } else if (info.isFile()) {
-        out[relative] = [Number(info.size), rfc3339Nanos(info.mtimeNs), (info.mode & 0o177777n).toString(8)];
+        out[relative] = modes ? [Number(info.size), rfc3339Nanos(info.mtimeNs), (info.mode & 0o177777n).toString(8)] : [Number(info.size), rfc3339Nanos(info.mtimeNs)];
       }
     }
     return true;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { changedSinceSent, recordFromListing } from '../../src/engine/sent-record.js';
+import { changedSinceSent, recordFromListing, sameRecord } from '../../src/engine/sent-record.js';
 import { judgeFeatures } from '../../src/rclone/features.js';
 import { exactFilterLine } from '../../src/rclone/args.js';
 import { exitCodeOf } from '../../src/run/pipeline.js';
@@ -37,6 +37,21 @@ describe('the record of what was sent', () => {
     assert.deepEqual(changedSinceSent(now as never, sent as never, 1e9), ['mode', 'quick'], 'SFTP (1 s): a same-size save 0.4 s later is within the precision');
     assert.deepEqual(changedSinceSent(now as never, sent as never), ['grown', 'later', 'mode', 'new', 'quick'], 'no times: everything');
     assert.deepEqual(changedSinceSent({ f: [5, 'not a time', '100644'] }, { f: [5, at(0), '100644'] }, 1), ['f'], 'a time that cannot be read is sent again');
+  });
+  it('a record the same as the last (files, sizes, times, modes, spelled the same) is not written again; any difference is', () => {
+    const last = { 'a.txt': [3, 't1', '100644'], 'b.txt': [5, 't2', '100600'] } as const;
+    assert.ok(sameRecord({ 'b.txt': [5, 't2', '100600'], 'a.txt': [3, 't1', '100644'] }, last as never));
+    for (const other of [
+      { 'a.txt': [3, 't1', '100644'] },
+      { 'a.txt': [3, 't1', '100644'], 'b.txt': [5, 't2', '100600'], 'c.txt': [1, 't', '100644'] },
+      { 'a.txt': [4, 't1', '100644'], 'b.txt': [5, 't2', '100600'] },
+      { 'a.txt': [3, 't9', '100644'], 'b.txt': [5, 't2', '100600'] },
+      { 'a.txt': [3, 't1', '100755'], 'b.txt': [5, 't2', '100600'] },
+      { 'a.txt': [3, 't1'], 'b.txt': [5, 't2', '100600'] },
+    ]) {
+      assert.equal(sameRecord(other as never, last as never), false, JSON.stringify(other));
+      assert.equal(sameRecord(last as never, other as never), false, JSON.stringify(other));
+    }
   });
   it('names exactly one file in an rclone filter, whatever its characters', () => {
     assert.equal(exactFilterLine('inbox.mbox'), '/inbox.mbox');
