@@ -9,7 +9,7 @@ import type { Rclone } from '../rclone/runner.js';
 import type { MappingPlan } from './plan.js';
 import { sumStats, withStats, type TransferResult } from './result.js';
 import { anotherPass, runMapping, runMappingRetryingChanged, type MappingHooks } from './run-mapping.js';
-import { changedSinceSent, recordFromListing, sameRecord, type ChangeDetection, type SentRecord } from './sent-record.js';
+import { compareWithSent, recordFromListing, type ChangeDetection, type SentRecord } from './sent-record.js';
 
 /** Where a mapping's record of what was sent is kept (per local directory and remote path). */
 export interface SentStore {
@@ -63,7 +63,8 @@ export async function runWithSentRecord(
   const sent = now ? await store.read(plan) : undefined;
   // No record yet: where rclone can compare only sizes, nothing sent before can be trusted; where
   // it compares times or hashes, only a mode changed before the record began can be missed.
-  const changed = !now ? [] : sent ? changedSinceSent(now, sent, storage.precisionNs) : storage.sizeOnly ? Object.keys(now).sort() : [];
+  const compared = now && sent ? compareWithSent(now, sent, storage.precisionNs) : undefined;
+  const changed = !now ? [] : compared ? compared.changed : storage.sizeOnly ? Object.keys(now).sort() : [];
   let forced: (TransferResult & { changing?: { only: boolean } }) | undefined;
   if (changed.length > 0) {
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-sent-'));
@@ -88,7 +89,7 @@ export async function runWithSentRecord(
     const unsent = main.unreadable ?? [];
     const record = unsent.length > 0 ? { ...now } : now;
     for (const file of unsent) delete record[file];
-    if (!sent || unsent.length > 0 || !sameRecord(record, sent)) await store.write(plan, record);
+    if (!compared?.same || unsent.length > 0) await store.write(plan, record);
   }
   if (!forced) return main;
   const { changing: _changing, ...sentAgain } = forced;

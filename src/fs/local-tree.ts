@@ -1,5 +1,4 @@
 import { lstatSync, readdirSync, statSync, type BigIntStats } from 'node:fs';
-import path from 'node:path';
 
 /** One local file: size, modification time (RFC 3339, ns), mode (octal, as rclone prints it) when asked for. */
 export type LocalEntry = [size: number, modTime: string, mode?: string];
@@ -51,7 +50,8 @@ export async function walkLocalTree(root: string, options: WalkOptions): Promise
         await new Promise((resolve) => setImmediate(resolve));
         if (options.cancelSignal?.aborted) return false;
       }
-      const full = path.join(dir, name);
+      // Names hold no "/": joining with one is all path.join would do here, at a tenth of the cost.
+      const full = dir.endsWith('/') ? `${dir}${name}` : `${dir}/${name}`;
       const relative = rel === '' ? name : `${rel}/${name}`;
       let info: BigIntStats | undefined;
       try {
@@ -81,9 +81,17 @@ export async function walkLocalTree(root: string, options: WalkOptions): Promise
   return (await walk(root, '', new Set([`${top.dev}:${top.ino}`]))) ? out : undefined;
 }
 
+/** The last second formatted (files of one directory were often written in the same second). */
+let lastSecond: bigint | undefined;
+let lastPrefix = '';
+
 /** Pure: nanoseconds since the epoch as RFC 3339 in UTC with nine decimals. */
 export function rfc3339Nanos(ns: bigint): string {
   const seconds = ns >= 0n ? ns / 1_000_000_000n : -((-ns + 999_999_999n) / 1_000_000_000n);
   const fraction = ns - seconds * 1_000_000_000n;
-  return `${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}.${fraction.toString().padStart(9, '0')}Z`;
+  if (seconds !== lastSecond) {
+    lastPrefix = new Date(Number(seconds) * 1000).toISOString().slice(0, 19);
+    lastSecond = seconds;
+  }
+  return `${lastPrefix}.${fraction.toString().padStart(9, '0')}Z`;
 }
