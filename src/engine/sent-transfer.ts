@@ -55,9 +55,10 @@ export async function runWithSentRecord(
   plan: MappingPlan,
   hooks: MappingHooks,
   store: SentStore,
-  storage: { withModes: boolean; sizeOnly: boolean; precisionNs?: number | undefined },
+  storage: SentStorage,
 ): Promise<TransferResult> {
   if (plan.refusal || !plan.syncInput || hooks.dryRun) return runMappingRetryingChanged(rclone, plan, hooks);
+  if (storage.alongside && !storage.sizeOnly && plan.syncInput.symlinks !== 'links') return runWithSentRecordAlongside(rclone, plan, hooks, store, storage);
   const now = await listSource(rclone, plan.syncInput, hooks.cancelSignal, storage.withModes);
   if (now) hooks.listedSource?.(now);
   const sent = now ? await store.read(plan) : undefined;
@@ -65,16 +66,9 @@ export async function runWithSentRecord(
   // it compares times or hashes, only a mode changed before the record began can be missed.
   const compared = now && sent ? compareWithSent(now, sent, storage.precisionNs) : undefined;
   const changed = !now ? [] : compared ? compared.changed : storage.sizeOnly ? Object.keys(now).sort() : [];
-  let forced: (TransferResult & { changing?: { only: boolean } }) | undefined;
+  let forced: SentAgain | undefined;
   if (changed.length > 0) {
-    const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-sent-'));
-    try {
-      const filesFrom = path.join(scratch, 'changed.list');
-      await writeFile(filesFrom, `${changed.join('\n')}\n`);
-      forced = await runMapping(rclone, { ...plan, args: buildSyncArgs({ ...plan.syncInput, filesFrom, ignoreTimes: true }) }, hooks);
-    } finally {
-      await rm(scratch, { recursive: true, force: true });
-    }
+    forced = await sendAgain(rclone, plan, hooks, changed, buildSyncArgs);
     // Files that keep changing are the main run's to retry and report; anything else stops here.
     if (forced.status !== 'ok' && !forced.changing?.only) {
       const { changing: _changing, ...result } = forced;
@@ -94,4 +88,76 @@ export async function runWithSentRecord(
   if (!forced) return main;
   const { changing: _changing, ...sentAgain } = forced;
   return { ...main, errors: [...sentAgain.errors, ...main.errors].slice(0, 20), copied: main.copied + sentAgain.copied, durationMs: main.durationMs + sentAgain.durationMs, ...withStats(sumStats([sentAgain.stats, main.stats])) };
+}
+
+/** How the storage shows changes, and whether the walk may run beside the transfer. */
+export interface SentStorage {
+  withModes: boolean;
+  sizeOnly: boolean;
+  precisionNs?: number | undefined;
+  /**
+   * The record guards modes only (rclone sees every other change itself: times kept, not just
+   * sizes), and what the run stores is read from the mirror on this machine's disk, not from the
+   * walk: then the walk runs while rclone transfers instead of before it.
+   */
+  alongside?: boolean;
+}
+
+type SentAgain = TransferResult & { changing?: { only: boolean; files: string[] } };
+
+/** One pass sending exactly `files` again, whatever their size and time (--ignore-times). */
+async function sendAgain(rclone: Rclone, plan: MappingPlan, hooks: MappingHooks, files: string[], argsFor: (input: SyncArgsInput) => string[]): Promise<SentAgain> {
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-sent-'));
+  try {
+    const filesFrom = path.join(scratch, 'changed.list');
+    await writeFile(filesFrom, `${files.join('\n')}\n`);
+    return await runMapping(rclone, { ...plan, args: argsFor({ ...plan.syncInput!, filesFrom, ignoreTimes: true }) }, hooks);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * runWithSentRecord with the walk beside the transfer, not before it: a run that changes nothing
+ * waits for the longer of the two, not their sum. The files whose mode changed since the record
+ * are sent again after the transfer, in a pass of their own, unless the transfer sent them
+ * anyway. As safe as walking first: a file the record holds unchanged stays the same on both
+ * sides unless it changes meanwhile, and then it differs from the record at the next walk; a
+ * file sent again is sent as it is then. The walk is not offered as the listing just before the
+ * transfer (listedSource): it is not one.
+ */
+async function runWithSentRecordAlongside(rclone: Rclone, plan: MappingPlan, hooks: MappingHooks, store: SentStore, storage: SentStorage): Promise<TransferResult> {
+  const input = plan.syncInput!;
+  const walking = listSource(rclone, input, hooks.cancelSignal, storage.withModes).catch(() => undefined);
+  const sentByMain = new Set<string>();
+  const main = await runMappingRetryingChanged(rclone, plan, { ...hooks, sent: (file) => (sentByMain.add(file), hooks.sent?.(file)) });
+  const now = await walking;
+  if (!now || (main.status !== 'ok' && main.status !== 'partial')) return main;
+  const sent = await store.read(plan);
+  const compared = sent ? compareWithSent(now, sent, storage.precisionNs) : undefined;
+  const unsent = new Set(main.unreadable ?? []);
+  const changed = (compared?.changed ?? []).filter((file) => !sentByMain.has(file) && !unsent.has(file));
+  let forced: SentAgain | undefined;
+  if (changed.length > 0) {
+    forced = await sendAgain(rclone, plan, hooks, changed, (extra) => anotherPass(plan, hooks, extra));
+    if (forced.status !== 'ok' && !forced.changing?.only) {
+      const { changing: _changing, ...result } = forced;
+      return { ...result, copied: main.copied + result.copied, deleted: main.deleted, reason: `sending ${changed.length} changed files again failed: ${forced.reason ?? ''}` };
+    }
+    for (const file of forced.changing?.files ?? []) unsent.add(file);
+  }
+  const record = unsent.size > 0 ? { ...now } : now;
+  for (const file of unsent) delete record[file];
+  if (!compared?.same || unsent.size > 0) await store.write(plan, record);
+  if (!forced) return main;
+  const { changing: _changing, ...sentAgain } = forced;
+  const unreadable = [...unsent].sort();
+  return {
+    ...main,
+    ...(unreadable.length > 0 ? { status: 'partial' as const, unreadable } : {}),
+    errors: [...main.errors, ...sentAgain.errors].slice(0, 20),
+    copied: main.copied + sentAgain.copied,
+    durationMs: main.durationMs + sentAgain.durationMs,
+    ...withStats(sumStats([main.stats, sentAgain.stats])),
+  };
 }

@@ -18,7 +18,7 @@ export interface WalkOptions {
  * and ".", its quote character) and the replacement character Node gives for bytes that are not
  * UTF-8: a tree holding one is listed by rclone itself.
  */
-const ENCODED_BY_RCLONE = /[\uFF0F\uFF0E\u201B\uFFFD]/;
+export const ENCODED_BY_RCLONE = /[\uFF0F\uFF0E\u201B\uFFFD]/;
 
 /** Stats between two yields to the event loop: a Ctrl-C is seen within a few milliseconds. */
 const BATCH = 2_000;

@@ -38,7 +38,9 @@ export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: Resol
   let transfer = plain;
   if (needsSentRecord(detection, remote)) {
     const store = sentStoreIn(ctx.paths.stateDir);
-    const storage = { withModes: remote.keepsModes, sizeOnly: detection.sizeOnly, precisionNs: detection.modTime ? detection.precisionNs : undefined };
+    // On a local-directory "cloud" a run's record is read from the mirror itself (record-run.ts),
+    // so the walk for modes can run beside the transfer.
+    const storage = { withModes: remote.keepsModes, sizeOnly: detection.sizeOnly, precisionNs: detection.modTime ? detection.precisionNs : undefined, alongside: Boolean(remote.localDir) };
     transfer = (plan, hooks) => runWithSentRecord(rclone, plan, hooks, store, storage);
   }
   const limited = remote.tuning.maxDelete !== undefined ? limitingDeletes(transfer, rclone, remote.tuning.maxDelete) : transfer;
@@ -118,7 +120,8 @@ export async function startHistory(ctx: Context, config: PoofConfig, remote: Res
   }
   const runId = runIdFor(started, known);
   await cache.started(runId);
-  return { cache, runId, command, started, excludes: config.excludes, recorded: [], ...(emptyMirrors ? { emptyMirrors } : {}) };
+  const localMirrors = Boolean(remote.localDir) && config.symlinks !== 'links';
+  return { cache, runId, command, started, excludes: config.excludes, recorded: [], localMirrors, ...(emptyMirrors ? { emptyMirrors } : {}) };
 }
 
 /** Does the mirror hold nothing yet (missing, or no entry at its top)? Any doubt answers no. */

@@ -1,4 +1,5 @@
-import { statSync, type BigIntStats } from 'node:fs';
+import { lstatSync, statSync, type BigIntStats } from 'node:fs';
+import { ENCODED_BY_RCLONE, rfc3339Nanos } from '../fs/local-tree.js';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { md5OfFile, md5OfSmallFileSync } from '../fs/hash.js';
 import os from 'node:os';
@@ -25,6 +26,11 @@ export interface RecordContext {
   recorded: string[];
   /** The storage keeps modification times to the millisecond or better (local disks, S3, crypt over them). */
   exactTimes?: boolean;
+  /**
+   * The mirrors are plain files on this machine's disk (a local-directory "cloud", links
+   * followed or skipped): a file sent is recorded from its stored copy itself.
+   */
+  localMirrors?: boolean;
 }
 
 /** What a mapping's transfer did to the mirror, as rclone reported it file by file. */
@@ -83,7 +89,7 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   const lastListed = await ctx.cache.lastListing(plan.name);
   // A first backup into an empty mirror: the mirror is what rclone sent, recorded from the listing
   // of the source like any derived manifest, with no listing of the whole mirror after it.
-  const fromEmpty = Boolean(seen.emptyBefore && seen.source && !previous && !seen.afterUnrecorded);
+  const fromEmpty = Boolean(seen.emptyBefore && (seen.source || mirrorOnDisk(ctx, plan)) && !previous && !seen.afterUnrecorded);
   const derive = fromEmpty || Boolean(previous?.files && !seen.afterUnrecorded && lastListed?.filter === filter && Date.now() - Date.parse(lastListed.at) < RELIST_MS);
   const derived = derive;
   // A first backup sends everything: hashing it all would read every file a second time (a
@@ -194,9 +200,14 @@ async function mirrorAfter(
   const hash = seen.hash !== false;
   const waiting: Array<Promise<unknown>> = [];
   const large: Array<[string, SentEntry]> = [];
+  const disk = mirrorOnDisk(ctx, plan);
   for (const file of candidates) {
-    const listed = ctx.exactTimes && !unreadable.has(file) ? seen.source?.[file] : undefined;
-    if (!listed) continue;
+    if (unreadable.has(file)) continue;
+    const listed = ctx.exactTimes ? seen.source?.[file] : undefined;
+    if (!listed) {
+      if (disk && !ENCODED_BY_RCLONE.test(file)) waiting.push(stateInMirror(`${disk}/${file}`, hash).then((state) => state && recorded.set(file, state)));
+      continue;
+    }
     const early = seen.early?.get(file);
     if (early) waiting.push(early.then((state) => state && recorded.set(file, state)));
     else if (listed[0] <= SMALL_FILE) {
@@ -265,6 +276,39 @@ function stateOfSmallSent(local: string, listed: SentEntry, hash: boolean): File
 function unchangedSince(listed: SentEntry): (s: BigIntStats | undefined) => boolean {
   const listedNs = nanosOf(listed[1]);
   return (s) => Boolean(s?.isFile() && Number(s.size) === listed[0] && s.mtimeNs === listedNs);
+}
+
+/**
+ * Where a mapping's mirror is on this machine's disk, when poof may read what a run stored from
+ * it: a local-directory "cloud" and a name rclone stores as it is.
+ */
+function mirrorOnDisk(ctx: RecordContext, plan: MappingPlan): string | undefined {
+  if (!ctx.localMirrors || !ctx.remote.localDir || ENCODED_BY_RCLONE.test(plan.name)) return undefined;
+  return path.join(ctx.remote.localDir, plan.name);
+}
+
+/**
+ * A file as the run stored it in a mirror on this machine's disk: its size and time, and (when
+ * asked) the MD5 of the stored bytes themselves, kept only if the copy did not change while it
+ * was read. Undefined when it is not a plain file there: the remote is asked instead.
+ */
+async function stateInMirror(stored: string, hash: boolean): Promise<FileState | undefined> {
+  const before = lstatSyncOrUndefined(stored);
+  if (!before?.isFile()) return undefined;
+  const state: FileState = { size: Number(before.size), mtime: Date.parse(rfc3339Nanos(before.mtimeNs)) };
+  if (!hash) return state;
+  const md5 = before.size <= BigInt(SMALL_FILE) ? md5OfSmallFileSync(stored) : await md5OfFile(stored, Number(before.size)).catch(() => undefined);
+  const after = md5 ? lstatSyncOrUndefined(stored) : undefined;
+  const same = after && after.size === before.size && after.mtimeNs === before.mtimeNs && after.ctimeNs === before.ctimeNs;
+  return md5 && same ? { ...state, md5 } : state;
+}
+
+function lstatSyncOrUndefined(file: string): BigIntStats | undefined {
+  try {
+    return lstatSync(file, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }
 
 /** Files up to this size are hashed with synchronous calls (stateOfSent). */

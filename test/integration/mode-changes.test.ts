@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmod, readFile, readlink, stat } from 'node:fs/promises';
+import { chmod, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { rcloneOnPath } from '../helpers/rclone-version.js';
@@ -41,6 +41,24 @@ describe('a permission-only change reaches the backup', () => {
     const { dirs } = await mapLocalDirs(sb, { Keys: { 'secret.txt': 'key material\n' } });
     await chmod(path.join(dirs.Keys!, 'secret.txt'), 0o644);
     await chmodReachesTheBackup(sb, sb.env, dirs.Keys!, 'local');
+  });
+
+  it('on a local-directory remote, a file whose content and mode both changed is sent once and counted once; history keeps both versions', async () => {
+    const dir = path.join(sb.home, 'Keys');
+    const file = path.join(dir, 'secret.txt');
+    await writeFile(file, 'new key material, longer\n');
+    await chmod(file, 0o640);
+    const backup = await runPoof(['backup', '--json'], { env: sb.env });
+    assert.equal(backup.code, 0, backup.stderr);
+    const { runId, mappings } = JSON.parse(backup.stdout) as { runId: string; mappings: Array<{ copied: number }> };
+    assert.equal(mappings[0]?.copied, 1);
+    const again = await runPoof(['backup', '--json'], { env: sb.env });
+    assert.equal((JSON.parse(again.stdout) as { mappings: Array<{ copied: number }> }).mappings[0]?.copied, 0, 'nothing left to send');
+    const into = path.join(sb.dir, 'restored-both');
+    const restored = await runPoof(['restore', '--at', runId, '--to', into, '--yes'], { env: sb.env });
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.equal(await readFile(path.join(into, 'Keys', 'secret.txt'), 'utf8'), 'new key material, longer\n');
+    assert.equal(await mode(path.join(into, 'Keys', 'secret.txt')), '640');
   });
 
   it('on S3 (s3rver), where modes are not in listings', async () => {
