@@ -10,7 +10,7 @@
 //          --dir DIR (default /dev/shm when it has room: this machine's disk timings vary 2x)
 //          --rclone PATH (default: rclone on PATH) the rclone binary every variant and server uses
 //          --history-only: only the history rows (a run changing 1% of the files, and a no-change
-//          run, with history on and off)
+//          run, with history on and off); --no-history-rows: all but those
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, statfsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -40,6 +40,7 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     rclone: { type: 'string' },
     'history-only': { type: 'boolean', default: false },
+    'no-history-rows': { type: 'boolean', default: false },
   },
 });
 // One rclone for poof (POOF_RCLONE), the raw and original command lines, and the servers (PATH).
@@ -73,6 +74,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 interface RemoteSetup {
   name: string;
+  /** Its --remotes word: names its config directories. */
+  kind: string;
   /** `poof cconfig` arguments for this remote. */
   cconfig: string[];
   cconfigEnv?: Record<string, string>;
@@ -82,12 +85,13 @@ interface RemoteSetup {
 }
 
 async function setupRemote(kind: string, work: string): Promise<RemoteSetup> {
-  if (kind === 'local') return { name: 'local', cconfig: ['--provider', 'local', '--root', path.join(work, 'cloud')], stop: async () => {} };
+  if (kind === 'local') return { name: 'local', kind, cconfig: ['--provider', 'local', '--root', path.join(work, 'cloud')], stop: async () => {} };
   let server: RunningServer;
   if (kind === 'openssh') {
     const ssh = await startSshd(path.join(work, 'ssh-root'));
     return {
       name: `sftp (OpenSSH, user ${ssh.user})`,
+      kind,
       cconfig: ['--provider', 'sftp', '--host', '127.0.0.1', '--port', String(ssh.port), '--user', ssh.user, '--key-file', ssh.clientKey, '--known-hosts', ssh.knownHosts],
       ownTree: { smallFiles: Number(values['openssh-files']), largeFiles: 0, largeMiB: 1 },
       stop: () => ssh.stop(),
@@ -97,6 +101,7 @@ async function setupRemote(kind: string, work: string): Promise<RemoteSetup> {
     server = await startRcloneSftp(path.join(work, 'sftp-root'));
     return {
       name: 'sftp (rclone serve sftp)',
+      kind,
       cconfig: ['--provider', 'sftp', '--host', '127.0.0.1', '--port', String(server.port), '--user', 'u'],
       cconfigEnv: { POOF_SECRET: 'p' },
       stop: () => server.stop(),
@@ -105,6 +110,7 @@ async function setupRemote(kind: string, work: string): Promise<RemoteSetup> {
   server = await startS3(path.join(work, 's3data'));
   return {
     name: 's3 (s3rver)',
+    kind,
     cconfig: ['--provider', 's3', '--endpoint', `http://127.0.0.1:${server.port}`, '--access-key-id', 'S3RVER'],
     cconfigEnv: { POOF_SECRET: 'S3RVER' },
     stop: () => server.stop(),
@@ -142,10 +148,18 @@ async function main(): Promise<void> {
           const own = path.join(work, `src-${kind}`);
           const made = await generateTree(own, remote.ownTree);
           process.stdout.write(`${remote.name}: its own tree, ${made.files} files of 1-16 KiB\n`);
-          rows.push(...(await benchRemote(remote, own, work, env, repeat)));
+          const measured = await benchRemote(remote, own, work, env, repeat);
+          printTable(measured);
+          rows.push(...measured);
           continue;
         }
-        if (!values['history-only']) rows.push(...(await benchRemote(remote, src, work, env, repeat)));
+        if (!values['history-only']) {
+          // Each remote's table as soon as it is measured, and all of them at the end.
+          const measured = await benchRemote(remote, src, work, env, repeat);
+          printTable(measured);
+          rows.push(...measured);
+        }
+        if (values['no-history-rows']) continue;
         const measured = await benchHistory(remote, src, work, env, repeat);
         // Each remote's table as soon as it is measured: a later remote's failure loses nothing.
         printHistoryTable(measured);
@@ -178,7 +192,7 @@ async function benchHistory(remote: RemoteSetup, src: string, work: string, base
   let offEnv: NodeJS.ProcessEnv = {};
   let rcloneConf = '';
   for (const v of variants) {
-    const confdir = path.join(work, `conf-hist-${v.history ? 'on' : 'off'}-${remote.name.split(' ')[0]}`);
+    const confdir = path.join(work, `conf-hist-${v.history ? 'on' : 'off'}-${remote.kind}`);
     const env = { ...baseEnv, POOF_CONFIG_DIR: confdir, HOME: work, XDG_STATE_HOME: path.join(confdir, 'state') };
     const poof = (args: string[], extra: Record<string, string> = {}) => timed(process.execPath, [cliPath, ...args], { ...env, ...extra });
     must(await poof(['config', '--map', `${src}=Bench`, '--bucket', `bench-hist-${v.history ? 'on' : 'off'}`]), 'poof config');
@@ -260,7 +274,7 @@ function printHistoryTable(rows: Row[]): void {
 }
 
 async function benchRemote(remote: RemoteSetup, src: string, work: string, baseEnv: NodeJS.ProcessEnv, repeat: number): Promise<Row[]> {
-  const confdir = path.join(work, `conf-${remote.name.split(' ')[0]}`);
+  const confdir = path.join(work, `conf-${remote.kind}`);
   const env = { ...baseEnv, POOF_CONFIG_DIR: confdir, HOME: work };
   const poof = (args: string[], extra: Record<string, string> = {}) => timed(process.execPath, [cliPath, ...args], { ...env, ...extra });
   must(await poof(['config', '--map', `${src}=Bench`, '--bucket', 'bench-0']), 'poof config');

@@ -32,12 +32,13 @@ export function changedSinceSent(now: SentRecord, sent: SentRecord, precisionNs?
 }
 
 /**
- * Pure: changedSinceSent, and whether `now` is the record itself (the same files with the same
- * size, time and mode, spelled the same): then it need not be written again. One pass: each
- * lookup in a record of 100,000 files costs.
+ * Pure: changedSinceSent, whether `now` is the record itself (the same files with the same size,
+ * time and mode, spelled the same: then it need not be written again), and the files the record
+ * does not hold. One pass: each lookup in a record of 100,000 files costs.
  */
-export function compareWithSent(now: SentRecord, sent: SentRecord, precisionNs?: number): { changed: string[]; same: boolean } {
+export function compareWithSent(now: SentRecord, sent: SentRecord, precisionNs?: number): { changed: string[]; same: boolean; unknown: string[] } {
   const changed: string[] = [];
+  const unknown: string[] = [];
   const window = precisionNs === undefined ? undefined : 2n * BigInt(Math.ceil(precisionNs));
   let same = true;
   let count = 0;
@@ -47,6 +48,7 @@ export function compareWithSent(now: SentRecord, sent: SentRecord, precisionNs?:
     count++;
     if (!before) {
       same = false;
+      unknown.push(file);
       if (window === undefined) changed.push(file);
       continue;
     }
@@ -64,7 +66,15 @@ export function compareWithSent(now: SentRecord, sent: SentRecord, precisionNs?:
     }
   }
   if (same && count !== Object.keys(sent).length) same = false;
-  return { changed: changed.sort(), same };
+  return { changed: changed.sort(), same, unknown };
+}
+
+/**
+ * Pure: the entry of a file sent whose state poof did not see (it appeared after the walk): its
+ * next walk differs from it in every way, so the file is sent again then, as it is then.
+ */
+export function unseenEntry(withModes: boolean): SentEntry {
+  return withModes ? [-1, 'unseen', 'unseen'] : [-1, 'unseen'];
 }
 
 /** Pure: two RFC 3339 times are the same instant (rclone and poof's own walk spell them differently). */

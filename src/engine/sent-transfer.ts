@@ -1,3 +1,4 @@
+import { lstatSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import type { Rclone } from '../rclone/runner.js';
 import type { MappingPlan } from './plan.js';
 import { sumStats, withStats, type TransferResult } from './result.js';
 import { anotherPass, runMapping, runMappingRetryingChanged, type MappingHooks } from './run-mapping.js';
-import { compareWithSent, recordFromListing, type ChangeDetection, type SentRecord } from './sent-record.js';
+import { compareWithSent, recordFromListing, unseenEntry, type ChangeDetection, type SentRecord } from './sent-record.js';
 
 /** Where a mapping's record of what was sent is kept (per local directory and remote path). */
 export interface SentStore {
@@ -58,7 +59,8 @@ export async function runWithSentRecord(
   storage: SentStorage,
 ): Promise<TransferResult> {
   if (plan.refusal || !plan.syncInput || hooks.dryRun) return runMappingRetryingChanged(rclone, plan, hooks);
-  if (storage.alongside && !storage.sizeOnly && plan.syncInput.symlinks !== 'links') return runWithSentRecordAlongside(rclone, plan, hooks, store, storage);
+  const mirror = storage.withModes && !storage.sizeOnly && plan.syncInput.symlinks !== 'links' ? storage.mirrorOnDisk?.(plan.name) : undefined;
+  if (mirror) return runWithSentRecordAlongside(rclone, plan, hooks, store, storage, mirror);
   const now = await listSource(rclone, plan.syncInput, hooks.cancelSignal, storage.withModes);
   if (now) hooks.listedSource?.(now);
   const sent = now ? await store.read(plan) : undefined;
@@ -76,14 +78,18 @@ export async function runWithSentRecord(
     }
   }
   // After a re-send, the main pass moves what it replaces into a folder of its own.
-  const main = await runMappingRetryingChanged(rclone, forced && plan.syncInput.backupDir !== undefined ? { ...plan, args: anotherPass(plan, hooks, {}) } : plan, hooks);
+  const sentByMain = new Set<string>();
+  const main = await runMappingRetryingChanged(rclone, forced && plan.syncInput.backupDir !== undefined ? { ...plan, args: anotherPass(plan, hooks, {}) } : plan, { ...hooks, sent: (file) => (sentByMain.add(file), hooks.sent?.(file)) });
   if (now && (main.status === 'ok' || main.status === 'partial')) {
-    // What was not copied must not count as sent. A record the same as the last is not written
-    // again (100,000 files: 60 ms).
+    // What was not copied must not count as sent; a file sent that the walk did not see (made
+    // after it) is recorded as unseen, so its next walk sends it again as it is then. A record
+    // the same as the last is not written again (100,000 files: 60 ms).
     const unsent = main.unreadable ?? [];
-    const record = unsent.length > 0 ? { ...now } : now;
+    const unseen = [...sentByMain].filter((file) => !Object.hasOwn(now, file));
+    const record = unsent.length > 0 || unseen.length > 0 ? { ...now } : now;
     for (const file of unsent) delete record[file];
-    if (!compared?.same || unsent.length > 0) await store.write(plan, record);
+    for (const file of unseen) record[file] = unseenEntry(storage.withModes);
+    if (!compared?.same || unsent.length > 0 || unseen.length > 0) await store.write(plan, record);
   }
   if (!forced) return main;
   const { changing: _changing, ...sentAgain } = forced;
@@ -96,11 +102,11 @@ export interface SentStorage {
   sizeOnly: boolean;
   precisionNs?: number | undefined;
   /**
-   * The record guards modes only (rclone sees every other change itself: times kept, not just
-   * sizes), and what the run stores is read from the mirror on this machine's disk, not from the
-   * walk: then the walk runs while rclone transfers instead of before it.
+   * Where a mapping's mirror is on this machine's disk (a local-directory "cloud"), if it is:
+   * where the record guards modes only (rclone sees every other change itself), the walk then
+   * runs while rclone transfers instead of before it, and stored modes are read from there.
    */
-  alongside?: boolean;
+  mirrorOnDisk?: ((name: string) => string | undefined) | undefined;
 }
 
 type SentAgain = TransferResult & { changing?: { only: boolean; files: string[] } };
@@ -119,14 +125,17 @@ async function sendAgain(rclone: Rclone, plan: MappingPlan, hooks: MappingHooks,
 
 /**
  * runWithSentRecord with the walk beside the transfer, not before it: a run that changes nothing
- * waits for the longer of the two, not their sum. The files whose mode changed since the record
- * are sent again after the transfer, in a pass of their own, unless the transfer sent them
- * anyway. As safe as walking first: a file the record holds unchanged stays the same on both
- * sides unless it changes meanwhile, and then it differs from the record at the next walk; a
- * file sent again is sent as it is then. The walk is not offered as the listing just before the
- * transfer (listedSource): it is not one.
+ * waits for the longer of the two, not their sum. The walk may see a file before or after rclone
+ * sends it, so what it saw is recorded only where the stored copy (in the mirror on this
+ * machine's disk) has the mode the walk saw: for every file rclone sent, every file whose mode
+ * changed since the record and every file the record does not hold. Where the stored mode
+ * differs, the file is sent again after the transfer, in a pass of its own, and looked at once
+ * more; a file that still differs, or has no stored copy, is left out of the record, so the next
+ * run looks at it again. Files the record holds unchanged, and rclone did not send, are stored
+ * as recorded. The walk is not offered as the listing just before the transfer (listedSource):
+ * it is not one.
  */
-async function runWithSentRecordAlongside(rclone: Rclone, plan: MappingPlan, hooks: MappingHooks, store: SentStore, storage: SentStorage): Promise<TransferResult> {
+async function runWithSentRecordAlongside(rclone: Rclone, plan: MappingPlan, hooks: MappingHooks, store: SentStore, storage: SentStorage, mirror: string): Promise<TransferResult> {
   const input = plan.syncInput!;
   const walking = listSource(rclone, input, hooks.cancelSignal, storage.withModes).catch(() => undefined);
   const sentByMain = new Set<string>();
@@ -136,28 +145,47 @@ async function runWithSentRecordAlongside(rclone: Rclone, plan: MappingPlan, hoo
   const sent = await store.read(plan);
   const compared = sent ? compareWithSent(now, sent, storage.precisionNs) : undefined;
   const unsent = new Set(main.unreadable ?? []);
-  const changed = (compared?.changed ?? []).filter((file) => !sentByMain.has(file) && !unsent.has(file));
+  const look = new Set([...sentByMain, ...(compared ? [...compared.changed, ...compared.unknown] : Object.keys(now))]);
+  const differs = (file: string) => storedMode(`${mirror}/${file}`) !== now[file]![2];
+  const resend: string[] = [];
+  const drop = new Set<string>();
+  for (const file of look) {
+    if (!Object.hasOwn(now, file) || unsent.has(file)) continue;
+    if (storedMode(`${mirror}/${file}`) === undefined) drop.add(file);
+    else if (differs(file)) resend.push(file);
+  }
   let forced: SentAgain | undefined;
-  if (changed.length > 0) {
-    forced = await sendAgain(rclone, plan, hooks, changed, (extra) => anotherPass(plan, hooks, extra));
+  if (resend.length > 0) {
+    forced = await sendAgain(rclone, plan, hooks, resend.sort(), (extra) => anotherPass(plan, hooks, extra));
     if (forced.status !== 'ok' && !forced.changing?.only) {
       const { changing: _changing, ...result } = forced;
-      return { ...result, copied: main.copied + result.copied, deleted: main.deleted, reason: `sending ${changed.length} changed files again failed: ${forced.reason ?? ''}` };
+      return { ...result, copied: main.copied + result.copied, deleted: main.deleted, reason: `sending ${resend.length} changed files again failed: ${forced.reason ?? ''}` };
     }
     for (const file of forced.changing?.files ?? []) unsent.add(file);
+    for (const file of resend) if (!unsent.has(file) && differs(file)) drop.add(file);
   }
-  const record = unsent.size > 0 ? { ...now } : now;
-  for (const file of unsent) delete record[file];
-  if (!compared?.same || unsent.size > 0) await store.write(plan, record);
+  const record = unsent.size > 0 || drop.size > 0 ? { ...now } : now;
+  for (const file of [...unsent, ...drop]) delete record[file];
+  if (!compared?.same || unsent.size > 0 || drop.size > 0) await store.write(plan, record);
   if (!forced) return main;
   const { changing: _changing, ...sentAgain } = forced;
   const unreadable = [...unsent].sort();
   return {
     ...main,
-    ...(unreadable.length > 0 ? { status: 'partial' as const, unreadable } : {}),
+    ...(unreadable.length > 0 ? { status: 'partial' as const, unreadable, reason: main.reason ?? `${unreadable.length} files kept changing while they were read` } : {}),
     errors: [...main.errors, ...sentAgain.errors].slice(0, 20),
     copied: main.copied + sentAgain.copied,
     durationMs: main.durationMs + sentAgain.durationMs,
     ...withStats(sumStats([main.stats, sentAgain.stats])),
   };
+}
+
+/** The mode of a stored copy as rclone prints modes ("100644"); undefined when it is not a plain file. */
+function storedMode(stored: string): string | undefined {
+  try {
+    const info = lstatSync(stored, { throwIfNoEntry: false });
+    return info?.isFile() ? (info.mode & 0o177777).toString(8) : undefined;
+  } catch {
+    return undefined;
+  }
 }

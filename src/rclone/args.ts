@@ -117,7 +117,7 @@ export function buildSyncArgs(input: SyncArgsInput): string[] {
   if (tuning.maxDelete !== undefined && !copy && !input.deleteLimitByPoof) args.push('--max-delete', String(tuning.maxDelete));
   if (tuning.maxDeleteSize !== undefined && !copy) args.push('--max-delete-size', tuning.maxDeleteSize);
   if (input.excludeFrom !== undefined) args.push('--exclude-from', input.excludeFrom);
-  if (input.filesFrom !== undefined) args.push('--files-from', input.filesFrom, '--no-traverse');
+  if (input.filesFrom !== undefined) args.push('--files-from-raw', input.filesFrom, '--no-traverse');
   if (input.ignoreTimes) args.push('--ignore-times');
   // rclone's own retries rerun the whole sync into the same folder, where a second move of a file
   // replaces the version the first kept: poof retries with a folder of its own instead.
@@ -150,7 +150,7 @@ export function buildRestoreArgs(input: RestoreArgsInput): string[] {
  * the same flags as any restore (links, modes), so their times and modes come back too.
  */
 export function buildListedRestoreArgs(input: Omit<RestoreArgsInput, 'remotePath' | 'localDir' | 'stagingDir'>, source: string, stagingDir: string, filesFrom: string): string[] {
-  return ['copy', source, stagingDir, ...transferFlags({ ...input, filesFrom }, input.tuning), '--files-from', filesFrom, '--no-traverse'];
+  return ['copy', source, stagingDir, ...transferFlags({ ...input, filesFrom }, input.tuning), '--files-from-raw', filesFrom, '--no-traverse'];
 }
 
 /** Pure: the flags a backup and a restore share. */
@@ -171,7 +171,8 @@ function transferFlags(input: Omit<SyncArgsInput, 'source' | 'dest'>, tuning: Rc
   // rclone hashes every file it sends over SFTP by running md5sum over SSH, a shell start-up per
   // file: a first backup of 300 files took 17.9 s instead of 0.66 s here (root's shell), 2.9x
   // for a normal user's. SSH already checks every byte in transit, and the size is still checked.
-  if (input.backendType === 'sftp' && !tuning.hashCheck) args.push('--sftp-disable-hashcheck');
+  // Not with --checksum: without hashes rclone would compare sizes only, silently.
+  if (input.backendType === 'sftp' && !tuning.hashCheck && !(tuning.checksum && !input.crypt)) args.push('--sftp-disable-hashcheck');
   // rclone refuses --files-from with any other filter (1.60): the list is exact and was filtered already.
   if ('filesFrom' in input && input.filesFrom !== undefined) return args;
   return [...args, ...filterFlags(input.excludes)];
@@ -216,10 +217,12 @@ export function buildCatArgs(command: 'cat' | 'rcat', configFile: string, target
 
 /**
  * Pure: an rclone filter line matching exactly one file, anchored at the root: the glob
- * characters in its name are escaped, so "a[1].txt" matches only itself.
+ * characters in its name are escaped, so "a[1].txt" matches only itself, and "notes " is not
+ * trimmed to "notes".
  */
 export function exactFilterLine(file: string): string {
-  return `/${file.replace(/[\\*?[\]{}]/g, (c) => `\\${c}`)}`;
+  // rclone trims each line of a filter file: white space at the end of a name goes in a class.
+  return `/${file.replace(/[\\*?[\]{}]/g, (c) => `\\${c}`).replace(/\s+$/, (tail) => [...tail].map((c) => `[${c}]`).join(''))}`;
 }
 
 /** Pure: `rclone backend features REMOTE:`, to learn how the storage can show a change. */

@@ -39,7 +39,7 @@ export function buildHistoryListArgs(configFile: string, root: string, fastList:
  * staging directory. Times (and modes where kept) come with them.
  */
 export function buildCopyListedArgs(configFile: string, from: string, to: string, filesFrom: string, metadata: boolean): string[] {
-  return ['copy', from, to, '--files-from', filesFrom, '--no-traverse', ...baseFlags(configFile), ...RUN_FLAGS, '--use-json-log', '--stats', '1s', '--stats-log-level', 'NOTICE', '-v', ...(metadata ? ['--metadata'] : [])];
+  return ['copy', from, to, '--files-from-raw', filesFrom, '--no-traverse', ...baseFlags(configFile), ...RUN_FLAGS, '--use-json-log', '--stats', '1s', '--stats-log-level', 'NOTICE', '-v', ...(metadata ? ['--metadata'] : [])];
 }
 
 /**
@@ -58,7 +58,7 @@ export function buildPutFileArgs(configFile: string, localFile: string, remoteFi
 
 /** Pure: delete exactly the listed files below `root` (a prune), leaving the folders rclone empties. */
 export function buildDeleteListedArgs(configFile: string, root: string, filesFrom: string): string[] {
-  return ['delete', root, '--files-from', filesFrom, '--no-traverse', ...baseFlags(configFile), ...RUN_FLAGS, '--use-json-log', '-v'];
+  return ['delete', root, '--files-from-raw', filesFrom, '--no-traverse', ...baseFlags(configFile), ...RUN_FLAGS, '--use-json-log', '-v'];
 }
 
 /** Pure: remove the empty folders a prune left below `root` (the history root itself stays). */
@@ -82,5 +82,5 @@ export function buildMirrorListArgs(configFile: string, remotePath: string, excl
  */
 export function buildMirrorLookupArgs(configFile: string, remotePath: string, filesFrom: string, count: number, storageType: string): string[] {
   const checkers = storageType === 'sftp' ? ['--checkers', String(Math.min(8, 1 + Math.floor(count / 250)))] : [];
-  return [...buildMirrorListArgs(configFile, remotePath), '--files-from', filesFrom, '--no-traverse', ...checkers];
+  return [...buildMirrorListArgs(configFile, remotePath), '--files-from-raw', filesFrom, '--no-traverse', ...checkers];
 }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { ENCODED_BY_RCLONE } from '../fs/local-tree.js';
 import type { PoofConfig, RcloneTuning } from '../config/schema.js';
 import { buildListArgs, effectiveTuning, keepsModes, type TransferSettings } from './args.js';
 import type { Capabilities } from './capabilities.js';
@@ -44,6 +45,14 @@ export function localDirOf(config: Pick<PoofConfig, 'bucket'>, section: RcloneSe
   const target = section.values.remote;
   if (section.values.type !== 'alias' || !target?.startsWith('/')) return undefined;
   return path.posix.join(target, config.bucket);
+}
+
+/**
+ * Pure: where a mapping's mirror is on this machine's disk, for a local-directory "cloud" and a
+ * name rclone's local backend stores as it is; undefined otherwise.
+ */
+export function mirrorDirOnDisk(remote: ResolvedRemote, name: string): string | undefined {
+  return remote.localDir && !ENCODED_BY_RCLONE.test(name) ? path.join(remote.localDir, name) : undefined;
 }
 
 /** Pure: resolve the remote of poof.conf against rclone-poof.conf's sections. */

@@ -9,7 +9,7 @@ import { nanosOf, type SentEntry, type SentRecord } from '../engine/sent-record.
 import type { TransferResult } from '../engine/result.js';
 import { buildMirrorListArgs, buildMirrorLookupArgs, buildPutFileArgs } from '../rclone/history-args.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
-import type { ResolvedRemote } from '../rclone/remote.js';
+import { mirrorDirOnDisk, type ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import { diffStates, type FileState, type RunManifest, type TreeState } from './manifest.js';
 import { putManifest, type ManifestCache, type ManifestWriter } from './store.js';
@@ -201,11 +201,16 @@ async function mirrorAfter(
   const waiting: Array<Promise<unknown>> = [];
   const large: Array<[string, SentEntry]> = [];
   const disk = mirrorOnDisk(ctx, plan);
+  const largeStored: string[] = [];
   for (const file of candidates) {
     if (unreadable.has(file)) continue;
     const listed = ctx.exactTimes ? seen.source?.[file] : undefined;
     if (!listed) {
-      if (disk && !ENCODED_BY_RCLONE.test(file)) waiting.push(stateInMirror(`${disk}/${file}`, hash).then((state) => state && recorded.set(file, state)));
+      if (disk && !ENCODED_BY_RCLONE.test(file)) {
+        const state = storedState(`${disk}/${file}`, hash);
+        if (state === 'large') largeStored.push(file);
+        else if (state) recorded.set(file, state);
+      }
       continue;
     }
     const early = seen.early?.get(file);
@@ -214,6 +219,14 @@ async function mirrorAfter(
       const state = stateOfSmallSent(path.join(plan.localDir, file), listed, hash);
       if (state) recorded.set(file, state);
     } else large.push([file, listed]);
+  }
+  for (let i = 0; i < largeStored.length; i += 16) {
+    await Promise.all(
+      largeStored.slice(i, i + 16).map(async (file) => {
+        const state = await stateInMirror(`${disk}/${file}`);
+        if (state) recorded.set(file, state);
+      }),
+    );
   }
   for (let i = 0; i < large.length; i += 16) {
     await Promise.all(large.slice(i, i + 16).map(async ([file, listed]) => {
@@ -283,24 +296,36 @@ function unchangedSince(listed: SentEntry): (s: BigIntStats | undefined) => bool
  * it: a local-directory "cloud" and a name rclone stores as it is.
  */
 function mirrorOnDisk(ctx: RecordContext, plan: MappingPlan): string | undefined {
-  if (!ctx.localMirrors || !ctx.remote.localDir || ENCODED_BY_RCLONE.test(plan.name)) return undefined;
-  return path.join(ctx.remote.localDir, plan.name);
+  return ctx.localMirrors ? mirrorDirOnDisk(ctx.remote, plan.name) : undefined;
 }
 
 /**
  * A file as the run stored it in a mirror on this machine's disk: its size and time, and (when
  * asked) the MD5 of the stored bytes themselves, kept only if the copy did not change while it
- * was read. Undefined when it is not a plain file there: the remote is asked instead.
+ * was read. Undefined when it is not a plain file there: the remote is asked instead. 'large':
+ * a file to hash through stateInMirror, a few at a time.
  */
-async function stateInMirror(stored: string, hash: boolean): Promise<FileState | undefined> {
+function storedState(stored: string, hash: boolean): FileState | 'large' | undefined {
   const before = lstatSyncOrUndefined(stored);
   if (!before?.isFile()) return undefined;
   const state: FileState = { size: Number(before.size), mtime: Date.parse(rfc3339Nanos(before.mtimeNs)) };
   if (!hash) return state;
-  const md5 = before.size <= BigInt(SMALL_FILE) ? md5OfSmallFileSync(stored) : await md5OfFile(stored, Number(before.size)).catch(() => undefined);
-  const after = md5 ? lstatSyncOrUndefined(stored) : undefined;
-  const same = after && after.size === before.size && after.mtimeNs === before.mtimeNs && after.ctimeNs === before.ctimeNs;
-  return md5 && same ? { ...state, md5 } : state;
+  if (before.size > BigInt(SMALL_FILE)) return 'large';
+  const md5 = md5OfSmallFileSync(stored);
+  return md5 && sameStat(before, lstatSyncOrUndefined(stored)) ? { ...state, md5 } : state;
+}
+
+/** storedState of a large file, hashed. */
+async function stateInMirror(stored: string): Promise<FileState | undefined> {
+  const before = lstatSyncOrUndefined(stored);
+  if (!before?.isFile()) return undefined;
+  const state: FileState = { size: Number(before.size), mtime: Date.parse(rfc3339Nanos(before.mtimeNs)) };
+  const md5 = await md5OfFile(stored, Number(before.size)).catch(() => undefined);
+  return md5 && sameStat(before, lstatSyncOrUndefined(stored)) ? { ...state, md5 } : state;
+}
+
+function sameStat(a: BigIntStats, b: BigIntStats | undefined): boolean {
+  return Boolean(b && b.size === a.size && b.mtimeNs === a.mtimeNs && b.ctimeNs === a.ctimeNs);
 }
 
 function lstatSyncOrUndefined(file: string): BigIntStats | undefined {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { changedSinceSent, compareWithSent, recordFromListing } from '../../src/engine/sent-record.js';
+import { changedSinceSent, compareWithSent, recordFromListing, unseenEntry } from '../../src/engine/sent-record.js';
 import { judgeFeatures } from '../../src/rclone/features.js';
 import { exactFilterLine } from '../../src/rclone/args.js';
 import { exitCodeOf } from '../../src/run/pipeline.js';
@@ -38,6 +38,11 @@ describe('the record of what was sent', () => {
     assert.deepEqual(changedSinceSent(now as never, sent as never), ['grown', 'later', 'mode', 'new', 'quick'], 'no times: everything');
     assert.deepEqual(changedSinceSent({ f: [5, 'not a time', '100644'] }, { f: [5, at(0), '100644'] }, 1), ['f'], 'a time that cannot be read is sent again');
   });
+  it('a file sent that the walk never saw is recorded as unseen: its next walk sends it again, modes kept or not', () => {
+    assert.deepEqual(changedSinceSent({ 'late.txt': [3, 't1', '100600'] }, { 'late.txt': unseenEntry(true) }, 1), ['late.txt']);
+    assert.deepEqual(changedSinceSent({ 'late.txt': [3, 't1'] }, { 'late.txt': unseenEntry(false) }), ['late.txt']);
+    assert.deepEqual(compareWithSent({ 'a.txt': [3, 't1', '100644'], 'new.txt': [1, 't', '100644'] }, { 'a.txt': [3, 't1', '100644'] }, 1).unknown, ['new.txt']);
+  });
   it('a record the same as the last (files, sizes, times, modes, spelled the same) is not written again; any difference is', () => {
     const last = { 'a.txt': [3, 't1', '100644'], 'b.txt': [5, 't2', '100600'] } as const;
     assert.ok(compareWithSent({ 'b.txt': [5, 't2', '100600'], 'a.txt': [3, 't1', '100644'] }, last as never).same);
@@ -57,6 +62,8 @@ describe('the record of what was sent', () => {
     assert.equal(exactFilterLine('inbox.mbox'), '/inbox.mbox');
     assert.equal(exactFilterLine('a [1]/b*{c}?.txt'), '/a \\[1\\]/b\\*\\{c\\}\\?.txt');
     assert.equal(exactFilterLine('back\\slash'), '/back\\\\slash');
+    assert.equal(exactFilterLine('trail \t'), '/trail[ ][\t]', 'rclone trims filter lines: white space at the end kept in a class');
+    assert.equal(exactFilterLine(' lead and #hash'), '/ lead and #hash');
   });
 });
 

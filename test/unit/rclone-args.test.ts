@@ -48,6 +48,7 @@ describe('buildSyncArgs', () => {
     assert.ok(buildSyncArgs({ ...base, ...settingsFor('sftp', { crypt: true }) }).includes('--sftp-disable-hashcheck'), 'crypt over sftp: the same uploads underneath');
     assert.ok(!buildSyncArgs({ ...base, ...settingsFor('sftp', { config: { rclone: { hashCheck: true } } }) }).includes('--sftp-disable-hashcheck'));
     for (const backend of ['s3', 'local', 'webdav']) assert.ok(!buildSyncArgs({ ...base, ...settingsFor(backend) }).includes('--sftp-disable-hashcheck'), backend);
+    assert.ok(!buildSyncArgs({ ...base, ...settingsFor('sftp', { config: { rclone: { checksum: true } } }) }).includes('--sftp-disable-hashcheck'), 'with --checksum rclone needs the hashes, or it compares sizes only');
   });
   it('applies symlink modes, excludes, tuning and dry run', () => {
     const args = buildSyncArgs({

@@ -45,7 +45,7 @@ function fakeRemote(mirror: TreeState) {
       if (args[0] === 'copyto') return ok('');
       if (args[0] !== 'lsjson') throw new Error(`unexpected rclone ${args.join(' ')}`);
       if (args[1] !== plan.remotePath) return { exitCode: 3, stdout: '', stderr: 'directory not found', timedOut: false };
-      const from = args.indexOf('--files-from');
+      const from = args.indexOf('--files-from-raw');
       const entry = (p: string) => ({ Path: p, Size: mirror[p]!.size, ModTime: new Date(mirror[p]!.mtime).toISOString() });
       if (from < 0) return ok(JSON.stringify(Object.keys(mirror).map(entry)));
       call.asked = (await readFile(args[from + 1]!, 'utf8')).split('\n').filter(Boolean);
@@ -216,7 +216,7 @@ describe('buildMirrorLookupArgs', () => {
   it('looks files up one at a time over SFTP (each parallel lookup is an SSH connection), more for many files; rclone\'s default elsewhere', () => {
     const checkers = (storageType: string, count: number) => {
       const args = buildMirrorLookupArgs('/c', 'r:b/W', '/list', count, storageType);
-      assert.deepEqual(args.slice(args.indexOf('--files-from'), args.indexOf('--no-traverse') + 1), ['--files-from', '/list', '--no-traverse']);
+      assert.deepEqual(args.slice(args.indexOf('--files-from-raw'), args.indexOf('--no-traverse') + 1), ['--files-from-raw', '/list', '--no-traverse']);
       const at = args.indexOf('--checkers');
       return at < 0 ? [] : args.slice(at, at + 2);
     };
@@ -260,7 +260,7 @@ describe('readRunNames: what a prune reads of each run', () => {
         version: { major: 1, minor: 60, patch: 1, text: 'v1.60.1' },
         async run(args: string[]): Promise<RcloneResult> {
           assert.equal(args[0], 'copy', `unexpected rclone ${args.join(' ')}`);
-          const wanted = (await readFile(args[args.indexOf('--files-from') + 1]!, 'utf8')).split('\n').filter(Boolean);
+          const wanted = (await readFile(args[args.indexOf('--files-from-raw') + 1]!, 'utf8')).split('\n').filter(Boolean);
           fetched.push(wanted);
           for (const file of wanted) {
             await mkdir(path.dirname(path.join(args[2]!, file)), { recursive: true });
