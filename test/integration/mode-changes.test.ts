@@ -61,6 +61,26 @@ describe('a permission-only change reaches the backup', () => {
     assert.equal(await mode(path.join(into, 'Keys', 'secret.txt')), '640');
   });
 
+  it('names rclone would read as comments or trim in a file list ("#notes#", ";x", "trail "): a mode change reaches the backup, and a run restores them', async () => {
+    const dir = path.join(sb.home, 'Keys');
+    const odd = ['#notes#', ';semi', 'trail ', ' lead'];
+    for (const name of odd) await writeFile(path.join(dir, name), `${name}\n`);
+    for (const name of odd) await chmod(path.join(dir, name), 0o644);
+    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+    for (const name of odd) await chmod(path.join(dir, name), 0o600);
+    const backup = await runPoof(['backup', '--json'], { env: sb.env });
+    assert.equal(backup.code, 0, backup.stderr);
+    const { runId, mappings } = JSON.parse(backup.stdout) as { runId: string; mappings: Array<{ copied: number }> };
+    assert.equal(mappings[0]?.copied, odd.length, 'each mode-only change was sent');
+    const into = path.join(sb.dir, 'restored-odd');
+    const restored = await runPoof(['restore', '--at', runId, '--to', into, '--yes'], { env: sb.env });
+    assert.equal(restored.code, 0, restored.stderr);
+    for (const name of odd) {
+      assert.equal(await readFile(path.join(into, 'Keys', name), 'utf8'), `${name}\n`, name);
+      assert.equal(await mode(path.join(into, 'Keys', name)), '600', name);
+    }
+  });
+
   it('on S3 (s3rver), where modes are not in listings', async () => {
     s3 = await startS3(path.join(sb.dir, 's3data'));
     const env = { ...sb.env, POOF_SECRET: 'S3RVER' };
