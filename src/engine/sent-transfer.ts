@@ -151,8 +151,9 @@ async function runWithSentRecordAlongside(rclone: Rclone, plan: MappingPlan, hoo
   const drop = new Set<string>();
   for (const file of look) {
     if (!Object.hasOwn(now, file) || unsent.has(file)) continue;
-    if (storedMode(`${mirror}/${file}`) === undefined) drop.add(file);
-    else if (differs(file)) resend.push(file);
+    const stored = storedMode(`${mirror}/${file}`);
+    if (stored === undefined) drop.add(file);
+    else if (stored !== now[file]![2]) resend.push(file);
   }
   let forced: SentAgain | undefined;
   if (resend.length > 0) {

@@ -308,19 +308,25 @@ function mirrorOnDisk(ctx: RecordContext, plan: MappingPlan): string | undefined
 function storedState(stored: string, hash: boolean): FileState | 'large' | undefined {
   const before = lstatSyncOrUndefined(stored);
   if (!before?.isFile()) return undefined;
-  const state: FileState = { size: Number(before.size), mtime: Date.parse(rfc3339Nanos(before.mtimeNs)) };
-  if (!hash) return state;
+  if (!hash) return stateOfStat(before);
   if (before.size > BigInt(SMALL_FILE)) return 'large';
-  const md5 = md5OfSmallFileSync(stored);
-  return md5 && sameStat(before, lstatSyncOrUndefined(stored)) ? { ...state, md5 } : state;
+  return hashedIfSteady(stored, before, md5OfSmallFileSync(stored));
 }
 
 /** storedState of a large file, hashed. */
 async function stateInMirror(stored: string): Promise<FileState | undefined> {
   const before = lstatSyncOrUndefined(stored);
   if (!before?.isFile()) return undefined;
-  const state: FileState = { size: Number(before.size), mtime: Date.parse(rfc3339Nanos(before.mtimeNs)) };
-  const md5 = await md5OfFile(stored, Number(before.size)).catch(() => undefined);
+  return hashedIfSteady(stored, before, await md5OfFile(stored, Number(before.size)).catch(() => undefined));
+}
+
+function stateOfStat(info: BigIntStats): FileState {
+  return { size: Number(info.size), mtime: Date.parse(rfc3339Nanos(info.mtimeNs)) };
+}
+
+/** The state as stat'ed before the read, with the MD5 read only if the file did not change meanwhile. */
+function hashedIfSteady(stored: string, before: BigIntStats, md5: string | undefined): FileState {
+  const state = stateOfStat(before);
   return md5 && sameStat(before, lstatSyncOrUndefined(stored)) ? { ...state, md5 } : state;
 }
 
