@@ -1,4 +1,5 @@
 import type { ChangeDetection } from '../rclone/features.js';
+import { dict } from '../dict.js';
 
 export type { ChangeDetection };
 
@@ -10,7 +11,7 @@ export type SentRecord = Record<string, SentEntry>;
 
 /** Pure: a record from `rclone lsjson -R --files-only -M` output. */
 export function recordFromListing(json: string, withModes: boolean): SentRecord {
-  const record: SentRecord = {};
+  const record: SentRecord = dict();
   for (const item of JSON.parse(json) as Array<{ Path: string; Size: number; ModTime: string; Metadata?: { mode?: string } }>) {
     record[item.Path] = withModes && item.Metadata?.mode ? [item.Size, item.ModTime, item.Metadata.mode] : [item.Size, item.ModTime];
   }

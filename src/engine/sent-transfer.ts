@@ -11,6 +11,7 @@ import type { MappingPlan } from './plan.js';
 import { sumStats, withStats, type TransferResult } from './result.js';
 import { anotherPass, runMapping, runMappingRetryingChanged, type MappingHooks } from './run-mapping.js';
 import { compareWithSent, recordFromListing, unseenEntry, type ChangeDetection, type SentRecord } from './sent-record.js';
+import { copyDict } from '../dict.js';
 
 /** Where a mapping's record of what was sent is kept (per local directory and remote path). */
 export interface SentStore {
@@ -86,7 +87,7 @@ export async function runWithSentRecord(
     // the same as the last is not written again (100,000 files: 60 ms).
     const unsent = main.unreadable ?? [];
     const unseen = [...sentByMain].filter((file) => !Object.hasOwn(now, file));
-    const record = unsent.length > 0 || unseen.length > 0 ? { ...now } : now;
+    const record = unsent.length > 0 || unseen.length > 0 ? copyDict(now) : now;
     for (const file of unsent) delete record[file];
     for (const file of unseen) record[file] = unseenEntry(storage.withModes);
     if (!compared?.same || unsent.length > 0 || unseen.length > 0) await store.write(plan, record);
@@ -165,7 +166,7 @@ async function runWithSentRecordAlongside(rclone: Rclone, plan: MappingPlan, hoo
     for (const file of forced.changing?.files ?? []) unsent.add(file);
     for (const file of resend) if (!unsent.has(file) && differs(file)) drop.add(file);
   }
-  const record = unsent.size > 0 || drop.size > 0 ? { ...now } : now;
+  const record = unsent.size > 0 || drop.size > 0 ? copyDict(now) : now;
   for (const file of [...unsent, ...drop]) delete record[file];
   if (!compared?.same || unsent.size > 0 || drop.size > 0) await store.write(plan, record);
   if (!forced) return main;

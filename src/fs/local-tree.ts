@@ -1,4 +1,5 @@
 import { lstatSync, readdirSync, statSync, type BigIntStats } from 'node:fs';
+import { dict } from '../dict.js';
 
 /** One local file: size, modification time (RFC 3339, ns), mode (octal, as rclone prints it) when asked for. */
 export type LocalEntry = [size: number, modTime: string, mode?: string];
@@ -32,7 +33,7 @@ const BATCH = 2_000;
  * rclone would spell differently: the caller asks rclone then.
  */
 export async function walkLocalTree(root: string, options: WalkOptions): Promise<Record<string, LocalEntry> | undefined> {
-  const out: Record<string, LocalEntry> = {};
+  const out: Record<string, LocalEntry> = dict();
   const modes = options.modes !== false;
   let sinceYield = 0;
   const walk = async (dir: string, rel: string, seen: Set<string>): Promise<boolean> => {

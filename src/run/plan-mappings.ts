@@ -4,6 +4,7 @@ import { probeSource } from '../engine/probe-source.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { RunSetup } from './setup.js';
 import { readUnfinished } from './unfinished.js';
+import { dict } from '../dict.js';
 
 export interface PlanOptions {
   only?: string[] | undefined;
@@ -18,7 +19,7 @@ export interface PlanOptions {
 
 /** Look at every source and the state of unfinished restores, then plan backup or upload transfers. */
 export async function planMappings(ctx: Context, { config }: RunSetup, remote: ResolvedRemote, options: PlanOptions): Promise<MappingPlan[]> {
-  const sources: Record<string, SourceState> = {};
+  const sources: Record<string, SourceState> = dict();
   for (const dir of Object.keys(config.paths)) sources[dir] = await probeSource(dir, (config.symlinks ?? 'follow') === 'follow');
   const unfinished = await readUnfinished(ctx.paths.unfinishedFile);
   return planBackup({

@@ -5,6 +5,7 @@ import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
 import type { MappingPlan } from '../engine/plan.js';
 import type { SentRecord } from '../engine/sent-record.js';
 import type { SentStore } from '../engine/sent-transfer.js';
+import { asDict } from '../dict.js';
 
 /** Records of what was sent, one file per local directory and remote path, in the state dir. */
 export function sentStoreIn(stateDir: string): SentStore {
@@ -15,7 +16,8 @@ export function sentStoreIn(stateDir: string): SentStore {
       const text = await readTextIfExists(file(plan));
       if (text === undefined) return undefined;
       try {
-        return (JSON.parse(text) as { files: SentRecord }).files;
+        const files = (JSON.parse(text) as { files?: unknown }).files;
+        return typeof files === 'object' && files !== null && !Array.isArray(files) ? asDict(files as SentRecord) : undefined;
       } catch {
         return undefined;
       }

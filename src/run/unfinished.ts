@@ -1,5 +1,6 @@
 import { readTextIfExists } from '../config/store.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
+import { asDict, dict } from '../dict.js';
 
 /** A restore into localDir that started and has not finished (interrupted, killed, failed). */
 export interface UnfinishedRestore {
@@ -29,13 +30,13 @@ export interface Unfinished {
 
 export async function readUnfinished(file: string): Promise<Unfinished> {
   const text = await readTextIfExists(file);
-  if (text === undefined) return { restores: {}, backups: {} };
+  if (text === undefined) return { restores: dict(), backups: dict() };
   try {
     const data = JSON.parse(text) as Partial<Unfinished>;
-    return { restores: data.restores ?? {}, backups: data.backups ?? {} };
+    return { restores: asDict(data.restores ?? {}), backups: asDict(data.backups ?? {}) };
   } catch {
     // Unreadable: say nothing is unfinished rather than block every run; the next write repairs it.
-    return { restores: {}, backups: {} };
+    return { restores: dict(), backups: dict() };
   }
 }
 

@@ -1,4 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { asDict } from '../dict.js';
 
 /** One file as a run left it on the remote: size, modification time (ms), mode where kept. */
 export interface FileState {
@@ -62,6 +63,7 @@ export function decodeManifest(data: Buffer): RunManifest {
     throw new Error('not a poof run manifest (format 1)');
   }
   if (parsed.status === 'complete' && (typeof parsed.files !== 'object' || parsed.files === null)) throw new Error('a complete run manifest without its files');
+  if (parsed.files) asDict(parsed.files);
   return parsed as RunManifest;
 }
 

@@ -13,6 +13,7 @@ import { mirrorDirOnDisk, type ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import { diffStates, type FileState, type RunManifest, type TreeState } from './manifest.js';
 import { putManifest, type ManifestCache, type ManifestWriter } from './store.js';
+import { copyDict, dict } from '../dict.js';
 
 export interface RecordContext {
   rclone: Rclone;
@@ -106,7 +107,7 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   }
   // What this run moved into its folders, as stored: listed only where a version has to be put
   // back; otherwise the versions the newest manifest had of the files replaced or removed.
-  const moved: TreeState = {};
+  const moved: TreeState = dict();
   const folders = [plan.syncInput?.backupDir ?? '', ...passFolders];
   // Into an empty mirror nothing was replaced: its folders are empty, and not listed.
   if (!fromEmpty && (unreadable.length > 0 || !previous?.files)) {
@@ -158,7 +159,7 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
 /** Pure: a listed tree with the hashes the previous record had of files unchanged since (same size and time). */
 export function withKnownHashes(listed: TreeState, before: TreeState | undefined): TreeState {
   if (!before) return listed;
-  const out: TreeState = {};
+  const out: TreeState = dict();
   for (const [file, state] of Object.entries(listed)) {
     const then = before[file];
     out[file] = then?.md5 && then.size === state.size && then.mtime === state.mtime ? { ...state, md5: then.md5 } : state;
@@ -189,7 +190,7 @@ async function mirrorAfter(
   // rclone removed a file the newest manifest does not know: the mirror held more than this
   // machine recorded (another machine backed this mapping up meanwhile). Only a listing can say.
   if ([...seen.removed].some((file) => !before[file])) return undefined;
-  const files: TreeState = { ...before };
+  const files: TreeState = copyDict(before);
   for (const file of [...seen.removed, ...seen.unreadable]) delete files[file];
   const ask: string[] = [];
   const candidates = [...new Set([...seen.sent, ...seen.touched])].sort();
@@ -379,9 +380,9 @@ async function listTree(ctx: RecordContext, remotePath: string, excludes: string
       args = buildMirrorLookupArgs(ctx.remote.configFile, remotePath, list, only.length, ctx.remote.storageType);
     }
     const listed = await ctx.rclone.run(args, { timeoutMs: 30 * 60_000 });
-    if (listed.exitCode === 3) return {};
+    if (listed.exitCode === 3) return dict();
     if (listed.exitCode !== 0) return `listing ${remotePath} failed (rclone exited ${listed.exitCode}: ${lastErrorLine(listed.stderr)})`;
-    const files: TreeState = {};
+    const files: TreeState = dict();
     for (const entry of JSON.parse(listed.stdout || '[]') as Array<{ Path: string; Size: number; ModTime: string }>) {
       files[entry.Path] = { size: entry.Size, mtime: Date.parse(entry.ModTime) };
     }

@@ -14,6 +14,7 @@ import { damagedRecord, decodeManifest, encodeManifest, type RunManifest } from 
 import { FOLDER_ID, RUN_ID } from './run-id.js';
 import { namesOfRun, type RunNames } from './retention.js';
 import type { KeptVersions } from './state.js';
+import { asDict, dict } from '../dict.js';
 
 /** Everything kept under .poof-history, from one listing: per mapping, each run's versions and manifests. */
 export interface HistoryListing {
@@ -143,9 +144,9 @@ export class ManifestCache {
 
   private async listings(): Promise<Record<string, { at: string; filter: string }>> {
     try {
-      return JSON.parse(await readFile(path.join(this.dir, 'listed.json'), 'utf8')) as Record<string, { at: string; filter: string }>;
+      return asDict(JSON.parse(await readFile(path.join(this.dir, 'listed.json'), 'utf8')) as Record<string, { at: string; filter: string }>);
     } catch {
-      return {};
+      return dict();
     }
   }
 
@@ -174,9 +175,9 @@ export class ManifestCache {
 
   private async latestAll(): Promise<Record<string, string>> {
     try {
-      return JSON.parse(await readFile(path.join(this.dir, 'latest.json'), 'utf8')) as Record<string, string>;
+      return asDict(JSON.parse(await readFile(path.join(this.dir, 'latest.json'), 'utf8')) as Record<string, string>);
     } catch {
-      return {};
+      return dict();
     }
   }
 }

@@ -4,6 +4,7 @@ import { changedSinceSent, compareWithSent, recordFromListing, unseenEntry } fro
 import { judgeFeatures } from '../../src/rclone/features.js';
 import { exactFilterLine } from '../../src/rclone/args.js';
 import { exitCodeOf } from '../../src/run/pipeline.js';
+import { copyDict } from '../../src/dict.js';
 
 describe('how a storage shows changes (rclone backend features)', () => {
   it('WebDAV without times or hashes can only compare sizes; local storage has both', () => {
@@ -20,8 +21,8 @@ describe('the record of what was sent', () => {
     { Path: 'b.txt', Size: 5, ModTime: '2026-11-25T08:00:00.2Z', Metadata: { mode: '100600' } },
   ]);
   it('keeps size, time and (where the storage keeps them) mode', () => {
-    assert.deepEqual(recordFromListing(listing, true), { 'a.txt': [3, '2026-11-25T08:00:00.1Z', '100644'], 'b.txt': [5, '2026-11-25T08:00:00.2Z', '100600'] });
-    assert.deepEqual(recordFromListing(listing, false), { 'a.txt': [3, '2026-11-25T08:00:00.1Z'], 'b.txt': [5, '2026-11-25T08:00:00.2Z'] });
+    assert.deepEqual(recordFromListing(listing, true), copyDict({ 'a.txt': [3, '2026-11-25T08:00:00.1Z', '100644'], 'b.txt': [5, '2026-11-25T08:00:00.2Z', '100600'] }));
+    assert.deepEqual(recordFromListing(listing, false), copyDict({ 'a.txt': [3, '2026-11-25T08:00:00.1Z'], 'b.txt': [5, '2026-11-25T08:00:00.2Z'] }));
   });
   it('finds files changed in size, time or mode since they were sent, and files the record does not hold', () => {
     const sent = { 'a.txt': [3, 't1', '100644'], 'b.txt': [5, 't2', '100644'], 'c.txt': [1, 't3', '100644'], 'd.txt': [1, 't4', '100644'] } as const;

@@ -11,6 +11,7 @@ import type { Rclone, RcloneResult, RunOptions } from '../../src/rclone/runner.j
 import { encodeManifest, type RunManifest, type TreeState } from '../../src/versions/manifest.js';
 import { recordRun, withKnownHashes, type RecordContext } from '../../src/versions/record-run.js';
 import { nanosOf } from '../../src/engine/sent-record.js';
+import { copyDict } from '../../src/dict.js';
 import type { SentRecord } from '../../src/engine/sent-record.js';
 import { ManifestCache, readRunNames } from '../../src/versions/store.js';
 import { dueForPrune } from '../../src/run/transfer.js';
@@ -78,7 +79,7 @@ describe('recordRun: a run\'s manifest from the one before and what rclone repor
     assert.ok(calls[0]!.args.includes('--no-traverse'));
     const written = await cache.latest('Work');
     assert.equal(written?.runId, '20261202T120000Z');
-    assert.deepEqual(written?.files, after);
+    assert.deepEqual(written?.files, copyDict(after));
     assert.deepEqual(written?.counts, { added: 1, changed: 1, deleted: 1, keptBytes: 5 });
     assert.deepEqual({ kept: outcome.keptFiles, bytes: outcome.keptBytes, sent: outcome.sentBytes, wrote: outcome.wrote }, { kept: 2, bytes: 5, sent: 24, wrote: true });
   });
@@ -89,7 +90,7 @@ describe('recordRun: a run\'s manifest from the one before and what rclone repor
     const { rclone, calls } = fakeRemote(touchedMirror);
     await recordRun(context(rclone), plan, result(0, 0), { touched: new Set(['a.txt']) });
     assert.deepEqual(calls[0]!.asked, ['a.txt']);
-    assert.deepEqual((await cache.latest('Work'))?.files, touchedMirror);
+    assert.deepEqual((await cache.latest('Work'))?.files, copyDict(touchedMirror));
   });
 
   it('a sent file the remote does not list: the whole mirror is listed instead', async () => {
@@ -97,7 +98,7 @@ describe('recordRun: a run\'s manifest from the one before and what rclone repor
     const { rclone, calls } = fakeRemote(after);
     await recordRun(context(rclone), plan, result(2, 0), { sent: new Set(['b.txt', 'gone.txt']) });
     assert.deepEqual(calls.map((c) => [c.args[0], c.asked !== undefined]), [['lsjson', true], ['lsjson', false], ['copyto', false]]);
-    assert.deepEqual((await cache.latest('Work'))?.files, after);
+    assert.deepEqual((await cache.latest('Work'))?.files, copyDict(after));
   });
 
   it('rclone removed a file the newest manifest does not know (another machine added it): the whole mirror is listed', async () => {
@@ -105,7 +106,7 @@ describe('recordRun: a run\'s manifest from the one before and what rclone repor
     const { rclone, calls } = fakeRemote(after);
     await recordRun(context(rclone), plan, result(1, 1), { sent: new Set(['b.txt']), removed: new Set(['from-elsewhere.txt']) });
     assert.deepEqual(calls.filter((c) => c.args[0] === 'lsjson').map((c) => c.asked), [undefined]);
-    assert.deepEqual((await cache.latest('Work'))?.files, after);
+    assert.deepEqual((await cache.latest('Work'))?.files, copyDict(after));
   });
 
   for (const [why, setup] of [
@@ -118,7 +119,7 @@ describe('recordRun: a run\'s manifest from the one before and what rclone repor
       const { rclone, calls } = fakeRemote(after);
       await recordRun(context(rclone), plan, result(1, 0), { sent: new Set(['b.txt']) });
       assert.deepEqual(calls.filter((c) => c.args[1] === plan.remotePath).map((c) => c.asked), [undefined], 'one full listing of the mirror');
-      assert.deepEqual((await cache.latest('Work'))?.files, after);
+      assert.deepEqual((await cache.latest('Work'))?.files, copyDict(after));
       assert.equal((await cache.lastListing('Work'))?.filter, '[]');
     });
   }
@@ -128,7 +129,7 @@ describe('recordRun: a run\'s manifest from the one before and what rclone repor
     const { rclone, calls } = fakeRemote(after);
     await recordRun(context(rclone), plan, result(0, 0), { afterUnrecorded: true });
     assert.deepEqual(calls.filter((c) => c.args[0] === 'lsjson').map((c) => c.asked), [undefined]);
-    assert.deepEqual((await cache.latest('Work'))?.files, after);
+    assert.deepEqual((await cache.latest('Work'))?.files, copyDict(after));
   });
 
   it('a first backup into an empty mirror (no manifest here): recorded from the source listing, unhashed, the mirror never listed, and remembered as a full listing', async () => {
@@ -143,7 +144,7 @@ describe('recordRun: a run\'s manifest from the one before and what rclone repor
     const ctx = { ...context(rclone), cache: fresh, exactTimes: true };
     await recordRun(ctx, { ...plan, localDir: local }, result(1, 0), { sent: new Set(['new.txt']), source, emptyBefore: true });
     assert.deepEqual(calls.filter((c) => c.args[1] === plan.remotePath), [], 'the mirror is not listed');
-    assert.deepEqual((await fresh.latest('Work'))?.files, { 'new.txt': { size: 9, mtime: Number(info.mtimeNs / 1_000_000n) } }, 'not hashed: a first run would read everything twice');
+    assert.deepEqual((await fresh.latest('Work'))?.files, copyDict({ 'new.txt': { size: 9, mtime: Number(info.mtimeNs / 1_000_000n) } }), 'not hashed: a first run would read everything twice');
     assert.equal((await fresh.lastListing('Work'))?.filter, '[]');
     // Not known to be empty, or no source listing to record from: the whole mirror is listed.
     for (const seen of [{ source }, { emptyBefore: true }]) {
@@ -168,7 +169,7 @@ describe('recordRun: a run\'s manifest from the one before and what rclone repor
     await recordRun({ ...context(rclone), exactTimes: true }, { ...plan, localDir: local }, result(2, 1), { sent: new Set(['b.txt', 'd.txt']), removed: new Set(['c.txt']), source });
     assert.deepEqual(calls.map((c) => c.asked), [['d.txt'], undefined], 'only d.txt listed, then the manifest written');
     const md5 = createHash('md5').update('x'.repeat(20)).digest('hex');
-    assert.deepEqual((await cache.latest('Work'))?.files, { ...after, 'b.txt': { size: 20, mtime: Number(b.mtimeNs / 1_000_000n), md5 } }, 'b.txt with the hash of what was sent');
+    assert.deepEqual((await cache.latest('Work'))?.files, copyDict({ ...after, 'b.txt': { size: 20, mtime: Number(b.mtimeNs / 1_000_000n), md5 } }), 'b.txt with the hash of what was sent');
     // Without exact times (SFTP keeps seconds) every sent file is asked.
     const again = fakeRemote(after);
     await recordRun({ ...context(again.rclone), runId: '20261202T130000Z', exactTimes: false }, { ...plan, localDir: local }, result(1, 0), { sent: new Set(['b.txt']), source });
@@ -231,7 +232,7 @@ describe('withKnownHashes', () => {
   it('keeps a file\'s hash while its size and time are unchanged, drops it otherwise', () => {
     const before: TreeState = { 'a': { size: 1, mtime: 5, md5: 'aa' }, 'b': { size: 2, mtime: 5, md5: 'bb' }, 'c': { size: 3, mtime: 5 } };
     const listed: TreeState = { 'a': { size: 1, mtime: 5 }, 'b': { size: 2, mtime: 6 }, 'c': { size: 3, mtime: 5 }, 'd': { size: 4, mtime: 5 } };
-    assert.deepEqual(withKnownHashes(listed, before), { 'a': { size: 1, mtime: 5, md5: 'aa' }, 'b': { size: 2, mtime: 6 }, 'c': { size: 3, mtime: 5 }, 'd': { size: 4, mtime: 5 } });
+    assert.deepEqual(withKnownHashes(listed, before), copyDict({ 'a': { size: 1, mtime: 5, md5: 'aa' }, 'b': { size: 2, mtime: 6 }, 'c': { size: 3, mtime: 5 }, 'd': { size: 4, mtime: 5 } }));
     assert.equal(withKnownHashes(listed, undefined), listed);
   });
 });

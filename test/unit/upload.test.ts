@@ -3,7 +3,10 @@ import { describe, it } from 'node:test';
 import { buildProofArgs, hashesMissing, parseCombined } from '../../src/rclone/check.js';
 import { formatUploadReport } from '../../src/ui/format.js';
 import { isSafeRelative, planWipe, type FileState } from '../../src/wipe/plan.js';
-import { isUploaded } from '../../src/run/uploaded.js';
+import { isUploaded, markUploaded, readUploaded } from '../../src/run/uploaded.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { buildSyncArgs } from '../../src/rclone/args.js';
 import { settingsFor } from '../helpers/transfer.js';
 import { isMountPoint } from '../../src/safety/mount.js';
@@ -90,6 +93,20 @@ describe('uploaded mappings', () => {
     const args = buildSyncArgs({ ...settingsFor('alias', { config: { rclone: { maxDelete: 3 } } }), source: '/a', dest: 'r:b/a', copyOnly: true });
     assert.equal(args[0], 'copy');
     assert.ok(!args.includes('--max-delete'));
+  });
+  it('a mapping named like an object\'s own property (__proto__, constructor) is marked, read back and told apart like any other', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'poof-uploaded-'));
+    try {
+      const file = path.join(dir, 'uploaded.json');
+      assert.equal(isUploaded(await readUploaded(file), 'constructor'), false, 'nothing uploaded yet');
+      await markUploaded(file, ['__proto__'], new Date('2026-12-03T00:00:00Z'));
+      const read = await readUploaded(file);
+      assert.equal(isUploaded(read, '__proto__'), true);
+      assert.equal(isUploaded(read, 'constructor'), false);
+      assert.equal(isUploaded(read, 'toString'), false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
   it('summarises proven, wiped and kept files', () => {
     const result = {
