@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { ENCODED_BY_RCLONE } from '../fs/local-tree.js';
 import type { PoofConfig, RcloneTuning } from '../config/schema.js';
@@ -33,6 +34,27 @@ export interface ResolvedRemote {
   tuning: RcloneTuning;
   /** rclone-poof.conf. */
   configFile: string;
+}
+
+/**
+ * Settings that say nothing about which storage a section reaches: credentials (another key to
+ * the same bucket is the same bucket; and no secret, even hashed, goes into a state file's name)
+ * and what rclone writes back itself on first contact (an SFTP server's shell and hash commands).
+ */
+const NOT_IDENTITY = /(^|_)(pass|password\d?|secret|token|key|credentials|session|sas|pem)(_|$)|^(shell_type|md5sum_command|sha1sum_command|description)$/;
+
+/**
+ * Pure: which storage the remote reaches, as a short hash of its sections' other settings.
+ * `poof cconfig --force` can point the same remote name and bucket at other storage; what this
+ * machine remembers of the old one (each run's record, what was last sent) is kept apart by it,
+ * so it never stands in for what the new one holds.
+ */
+export function storageIdentity(remote: Pick<ResolvedRemote, 'root'> & Partial<Pick<ResolvedRemote, 'section' | 'baseSection'>>): string {
+  const settings = (section: RcloneSection | undefined) =>
+    Object.entries(section?.values ?? {})
+      .filter(([key]) => !NOT_IDENTITY.test(key.toLowerCase()))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return createHash('sha256').update(JSON.stringify([remote.root, settings(remote.section), remote.baseSection?.name ?? null, settings(remote.baseSection)])).digest('hex').slice(0, 16);
 }
 
 /** Pure: the backend type that stores the files, under any crypt wrapper. */

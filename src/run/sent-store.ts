@@ -7,10 +7,13 @@ import type { SentRecord } from '../engine/sent-record.js';
 import type { SentStore } from '../engine/sent-transfer.js';
 import { asDict } from '../dict.js';
 
-/** Records of what was sent, one file per local directory and remote path, in the state dir. */
-export function sentStoreIn(stateDir: string): SentStore {
+/**
+ * Records of what was sent, one file per local directory, remote path and storage (the same
+ * remote name pointed at other storage holds none of it), in the state dir.
+ */
+export function sentStoreIn(stateDir: string, storage: string): SentStore {
   const dir = path.join(stateDir, 'sent');
-  const file = (plan: MappingPlan) => path.join(dir, `${shortHash(`${plan.localDir}\u0000${plan.remotePath}`)}.json`);
+  const file = (plan: MappingPlan) => path.join(dir, `${shortHash(`${plan.localDir}\u0000${plan.remotePath}\u0000${storage}`)}.json`);
   return {
     async read(plan) {
       const text = await readTextIfExists(file(plan));

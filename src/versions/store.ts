@@ -8,7 +8,7 @@ import { writeFileAtomic } from '../fs/atomic-write.js';
 import { buildCopyListedArgs, buildHistoryListArgs, buildPutFileArgs, buildPutStdinArgs, HISTORY_DIR, historyRoot, manifestName, manifestPath } from '../rclone/history-args.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
 import { directoryNotFound } from '../rclone/exit-codes.js';
-import type { ResolvedRemote } from '../rclone/remote.js';
+import { storageIdentity, type ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import { damagedRecord, decodeManifest, encodeManifest, type RunManifest } from './manifest.js';
 import { FOLDER_ID, RUN_ID } from './run-id.js';
@@ -33,7 +33,8 @@ export class ManifestCache {
   readonly dir: string;
 
   constructor(stateDir: string, remote: ResolvedRemote) {
-    const key = createHash('sha256').update(`${remote.configFile}\u0000${remote.root}`).digest('hex').slice(0, 16);
+    // Per rclone config, tree and storage: the same names pointed at other storage start afresh.
+    const key = createHash('sha256').update(`${remote.configFile}\u0000${remote.root}\u0000${storageIdentity(remote)}`).digest('hex').slice(0, 16);
     this.dir = path.join(stateDir, 'versions', key);
   }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { planBackup, type SourceState } from '../../src/engine/plan.js';
 import { formatBytes, formatResult } from '../../src/ui/format.js';
-import { localDirOf, resolveRemote, storageType } from '../../src/rclone/remote.js';
+import { localDirOf, resolveRemote, storageIdentity, storageType } from '../../src/rclone/remote.js';
 import { diskManifestPath } from '../../src/versions/store.js';
 import type { PoofConfig } from '../../src/config/schema.js';
 import { baseFlags, buildSyncArgs, defaultTuning } from '../../src/rclone/args.js';
@@ -224,5 +224,33 @@ describe('summaries and checks', () => {
     assert.equal(verifyPassed([ok, { ...ok, status: 'skip' }]), false);
     assert.equal(verifyPassed([ok, { ...ok, status: 'fail' }]), false);
     assert.equal(formatCheck({ ...ok, status: 'fail', hint: 'do x' }), 'FAIL  a: fine (fix: do x)');
+  });
+});
+
+describe('storageIdentity: which storage a remote reaches', () => {
+  const identity = (conf: string, root = 'poof-backup:bkt') => {
+    const { sections } = parseRcloneConf(conf);
+    const crypt = sections.find((s) => s.values.type === 'crypt');
+    return storageIdentity({ root, section: crypt ?? sections[0]!, baseSection: crypt ? sections.find((s) => s !== crypt) : undefined });
+  };
+  const s3 = (extra: string) => `[poof-backup]\ntype = s3\nprovider = Other\nendpoint = http://127.0.0.1:9000\n${extra}`;
+  it('is the same with other credentials, or with what rclone writes back itself', () => {
+    const base = identity(s3('access_key_id = A\nsecret_access_key = S\n'));
+    assert.equal(identity(s3('access_key_id = B\nsecret_access_key = T\nsession_token = x\n')), base);
+    const sftp = '[poof-backup]\ntype = sftp\nhost = 127.0.0.1\nuser = u\nport = 22\n';
+    assert.equal(identity(`${sftp}pass = p1\n`), identity(`${sftp}pass = p2\nshell_type = unix\nmd5sum_command = md5sum\nsha1sum_command = sha1sum\nkey_file = /k\n`));
+  });
+  it('differs for other storage behind the same remote name and bucket: another endpoint, provider, host, user, directory, or what a crypt remote wraps', () => {
+    const base = identity(s3(''));
+    assert.notEqual(identity('[poof-backup]\ntype = alias\nremote = /srv/cloud\n'), base);
+    assert.notEqual(identity('[poof-backup]\ntype = alias\nremote = /srv/cloud\n'), identity('[poof-backup]\ntype = alias\nremote = /srv/other\n'));
+    assert.notEqual(identity(s3('').replace('9000', '9001')), base);
+    assert.notEqual(identity(s3('').replace('Other', 'Minio')), base);
+    const sftp = '[poof-backup]\ntype = sftp\nhost = 127.0.0.1\nuser = u\n';
+    assert.notEqual(identity(sftp), identity(sftp.replace('user = u', 'user = v')));
+    const crypt = (under: string) => `[poof-crypt]\ntype = crypt\nremote = poof-backup:bkt\npassword = x\n${under}`;
+    assert.notEqual(identity(crypt('[poof-backup]\ntype = alias\nremote = /a\n'), 'poof-crypt:'), identity(crypt('[poof-backup]\ntype = alias\nremote = /b\n'), 'poof-crypt:'));
+    assert.equal(identity(crypt('[poof-backup]\ntype = alias\nremote = /a\n'), 'poof-crypt:'), identity(crypt('[poof-backup]\ntype = alias\nremote = /a\n').replace('password = x', 'password = y'), 'poof-crypt:'));
+    assert.notEqual(identity(s3(''), 'poof-backup:other'), base, 'another bucket');
   });
 });

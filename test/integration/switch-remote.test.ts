@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import { startS3, type RunningServer } from '../helpers/servers.js';
+import { readTree } from '../helpers/tree.js';
+
+/**
+ * `poof cconfig --force` points the same remote name and bucket at other storage. What poof
+ * remembers of the old one (what it last sent, which runs it recorded) must not stand in for
+ * what the new one holds.
+ */
+describe('a backup after switching to another remote with cconfig', () => {
+  let sb: Sandbox;
+  let s3: RunningServer | undefined;
+  before(async () => (sb = await makeSandbox()));
+  after(async () => {
+    await s3?.stop();
+    await sb.cleanup();
+  });
+
+  it('records what the new remote holds: each of its runs comes back byte for byte', async () => {
+    const { dirs } = await mapLocalDirs(sb, { Docs: { 'a.txt': 'a on the old remote\n' } });
+    const dir = dirs.Docs!;
+    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+    await writeFile(path.join(dir, 'b.txt'), 'b on the old remote\n');
+    await utimes(path.join(dir, 'b.txt'), 1_700_000_000, 1_700_000_000);
+    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+
+    s3 = await startS3(path.join(sb.dir, 's3data'));
+    const env = { ...sb.env, POOF_SECRET: 'S3RVER' };
+    const made = await runPoof(['cconfig', '--provider', 's3', '--endpoint', `http://127.0.0.1:${s3.port}`, '--access-key-id', 'S3RVER', '--force'], { env });
+    assert.equal(made.code, 0, made.stderr);
+    await rm(dir, { recursive: true });
+    await mkdir(dir);
+    await writeFile(path.join(dir, 'a.txt'), 'a on the new remote\n');
+    const first = await runPoof(['backup', '--json'], { env });
+    assert.equal(first.code, 0, first.stderr);
+    const one = await readTree(dir);
+    await writeFile(path.join(dir, 'b.txt'), 'b on the new remote, longer\n');
+    const second = await runPoof(['backup', '--json'], { env });
+    assert.equal(second.code, 0, second.stderr);
+    const two = await readTree(dir);
+    for (const [run, tree, label] of [[first, one, 'one'], [second, two, 'two']] as const) {
+      const into = path.join(sb.dir, `restored-${label}`);
+      const restored = await runPoof(['restore', '--at', (JSON.parse(run.stdout) as { runId: string }).runId, '--to', into, '--yes'], { env });
+      assert.equal(restored.code, 0, restored.stderr);
+      assert.deepEqual(await readTree(path.join(into, 'Docs')), tree, `run ${label}`);
+    }
+    const check = await runPoof(['check', '--full'], { env });
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+  });
+});
