@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { nanosOf, recordFromListing, type SentRecord } from '../../src/engine/sent-record.js';
 import { walkLocalTree } from '../../src/fs/local-tree.js';
 import { STAGING_EXCLUDE, STAGING_NAME } from '../../src/rclone/args.js';
+import { copyDict } from '../../src/dict.js';
 
 const run = promisify(execFile);
 
@@ -70,7 +71,7 @@ describe('poof\'s own walk of a source lists what rclone lists', () => {
     const withModes = await walkLocalTree(tree, { followLinks: true, skipTop: STAGING_NAME });
     const without = await walkLocalTree(tree, { followLinks: true, skipTop: STAGING_NAME, modes: false });
     assert.ok(withModes && without);
-    assert.deepEqual(without, Object.fromEntries(Object.entries(withModes).map(([file, [size, time]]) => [file, [size, time]])));
+    assert.deepEqual(without, copyDict(Object.fromEntries(Object.entries(withModes).map(([file, [size, time]]) => [file, [size, time]]))));
   });
 
   it('skipping links (--skip-links): the same', async () => {
