@@ -35,6 +35,8 @@ export interface MappingHooks {
    * moved there (a file changing during the run is replaced by both).
    */
   passFolder?: (() => string) | undefined;
+  /** Called once the first rclone of the mapping has been started. */
+  spawned?: (() => void) | undefined;
 }
 
 /**
@@ -80,6 +82,7 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: Mappi
     cancelSignal: hooks.cancelSignal,
     stallMs: plan.stallMs,
     probeArgs: plan.probeArgs,
+    onSpawn: hooks.spawned,
     onLine: hooks.log,
     onEvent: (event) => {
       if (event.kind === 'stats') {

@@ -138,9 +138,14 @@ async function sendAgain(rclone: Rclone, plan: MappingPlan, hooks: MappingHooks,
  */
 async function runWithSentRecordAlongside(rclone: Rclone, plan: MappingPlan, hooks: MappingHooks, store: SentStore, storage: SentStorage, mirror: string): Promise<TransferResult> {
   const input = plan.syncInput!;
-  const walking = listSource(rclone, input, hooks.cancelSignal, storage.withModes).catch(() => undefined);
   const sentByMain = new Set<string>();
-  const main = await runMappingRetryingChanged(rclone, plan, { ...hooks, sent: (file) => (sentByMain.add(file), hooks.sent?.(file)) });
+  // The walk starts once rclone has: its batches of synchronous reads would otherwise hold up
+  // the steps that start rclone (a no-change run then waited for the sum after all).
+  let started!: () => void;
+  const spawned = new Promise<void>((resolve) => (started = resolve));
+  const running = runMappingRetryingChanged(rclone, plan, { ...hooks, sent: (file) => (sentByMain.add(file), hooks.sent?.(file)), spawned: () => (started(), hooks.spawned?.()) });
+  const walking = Promise.race([spawned, running]).then(() => listSource(rclone, input, hooks.cancelSignal, storage.withModes)).catch(() => undefined);
+  const main = await running;
   const now = await walking;
   if (!now || (main.status !== 'ok' && main.status !== 'partial')) return main;
   const sent = await store.read(plan);

@@ -12,6 +12,8 @@ export interface ProgramOptions {
   /** Aborting it stops the program: SIGTERM, then SIGKILL after a grace period. */
   cancelSignal?: AbortSignal | undefined;
   onStderrLine?: ((line: string) => void) | undefined;
+  /** Called once the program has been started (or failed to start). */
+  onSpawn?: (() => void) | undefined;
 }
 
 export interface ProgramResult {
@@ -49,6 +51,7 @@ export async function runProgram(bin: string, args: string[], options: ProgramOp
     buffer: { stdout: true, stderr: false },
     encoding: 'utf8',
   });
+  options.onSpawn?.();
   let stderr = '';
   const lines = child.stderr ? createInterface({ input: child.stderr, crlfDelay: Infinity }) : undefined;
   const drained = new Promise<void>((resolve) => (lines ? lines.on('close', resolve) : resolve()));

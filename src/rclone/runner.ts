@@ -21,6 +21,8 @@ export interface RunOptions {
   timeoutMs?: number;
   onStderrLine?: (line: string) => void;
   cancelSignal?: AbortSignal;
+  /** Called once rclone has been started. */
+  onSpawn?: () => void;
 }
 
 export interface Rclone {

@@ -9,6 +9,8 @@ export interface StreamOptions {
   stallMs?: number | undefined;
   /** Every raw stderr line, for the log file. */
   onLine?: ((line: string) => void) | undefined;
+  /** Called once rclone has been started. */
+  onSpawn?: (() => void) | undefined;
   /** Every parsed JSON log event. */
   onEvent?: ((event: LogEvent) => void) | undefined;
   /**
@@ -38,6 +40,7 @@ export async function runStreamed(rclone: Rclone, args: string[], options: Strea
   try {
     const result = await rclone.run(args, {
       cancelSignal: watchdog.signal,
+      ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}),
       onStderrLine: (line) => {
         options.onLine?.(line);
         const event = parseLogLine(line);

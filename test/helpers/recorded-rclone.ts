@@ -38,6 +38,7 @@ export function recordedRclone(runs: RecordedRun[]): RecordedRclone {
       const next = queue.shift();
       if (!next) throw new Error(`no recorded rclone run left for: rclone ${args.join(' ')}`);
       if (options.cancelSignal?.aborted) return { exitCode: -1, stdout: '', stderr: '', timedOut: false, signal: 'SIGTERM' };
+      options.onSpawn?.();
       for (const line of next.stderr.split('\n')) if (line !== '') options.onStderrLine?.(line);
       await new Promise((r) => setImmediate(r));
       return { exitCode: next.exitCode, stdout: next.stdout, stderr: next.stderr, timedOut: false };

@@ -27,6 +27,7 @@ function racingRclone(source: string, mirror: string): Rclone & { subcommands: s
     subcommands,
     async run(args: string[], options: RunOptions = {}): Promise<RcloneResult> {
       subcommands.push(args[0]!);
+      options.onSpawn?.();
       mkdirSync(mirror, { recursive: true });
       const files = args[0] === 'sync' ? ['late.txt'] : readFileSync(args[args.indexOf('--files-from-raw') + 1]!, 'utf8').split('\n').filter(Boolean);
       for (const file of files) {
