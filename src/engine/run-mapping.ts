@@ -1,3 +1,4 @@
+import type { StoredCopy } from '../fs/stored-copy.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,6 +38,12 @@ export interface MappingHooks {
   passFolder?: (() => string) | undefined;
   /** Called once the first rclone of the mapping has been started. */
   spawned?: (() => void) | undefined;
+  /**
+   * Where the mirror is on this machine's disk: each stored copy looked at after rclone stored
+   * it, by path, filled by the transfer and read by the run's record, so each
+   * copy is looked at once. A copy sent again is looked at anew.
+   */
+  storedCopies?: Map<string, StoredCopy | undefined> | undefined;
 }
 
 /**

@@ -1,4 +1,3 @@
-import { lstatSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import { sumStats, withStats, type TransferResult } from './result.js';
 import { anotherPass, runMapping, runMappingRetryingChanged, type MappingHooks } from './run-mapping.js';
 import { compareWithSent, recordFromListing, unseenEntry, type ChangeDetection, type SentRecord } from './sent-record.js';
 import { copyDict } from '../dict.js';
+import { lookAtStoredCopy, type StoredCopy } from '../fs/stored-copy.js';
 
 /** Where a mapping's record of what was sent is kept (per local directory and remote path). */
 export interface SentStore {
@@ -143,7 +143,19 @@ async function runWithSentRecordAlongside(rclone: Rclone, plan: MappingPlan, hoo
   // the steps that start rclone (a no-change run then waited for the sum after all).
   let started!: () => void;
   const spawned = new Promise<void>((resolve) => (started = resolve));
-  const running = runMappingRetryingChanged(rclone, plan, { ...hooks, sent: (file) => (sentByMain.add(file), hooks.sent?.(file)), spawned: () => (started(), hooks.spawned?.()) });
+  // Each stored copy is looked at as rclone reports it sent (rclone has finished it then), while
+  // the transfer still runs, rather than all of them after it.
+  const stored = hooks.storedCopies ?? new Map<string, StoredCopy | undefined>();
+  const look = (file: string) => {
+    const info = lookAtStoredCopy(`${mirror}/${file}`);
+    stored.set(file, info);
+    return info;
+  };
+  const running = runMappingRetryingChanged(rclone, plan, {
+    ...hooks,
+    sent: (file) => (sentByMain.add(file), look(file), hooks.sent?.(file)),
+    spawned: () => (started(), hooks.spawned?.()),
+  });
   const walking = Promise.race([spawned, running]).then(() => listSource(rclone, input, hooks.cancelSignal, storage.withModes)).catch(() => undefined);
   const main = await running;
   const now = await walking;
@@ -151,15 +163,16 @@ async function runWithSentRecordAlongside(rclone: Rclone, plan: MappingPlan, hoo
   const sent = await store.read(plan);
   const compared = sent ? compareWithSent(now, sent, storage.precisionNs) : undefined;
   const unsent = new Set(main.unreadable ?? []);
-  const look = new Set([...sentByMain, ...(compared ? [...compared.changed, ...compared.unknown] : Object.keys(now))]);
-  const differs = (file: string) => storedMode(`${mirror}/${file}`) !== now[file]![2];
+  const toLook = new Set([...sentByMain, ...(compared ? [...compared.changed, ...compared.unknown] : Object.keys(now))]);
+  const modeOf = (file: string, fresh: boolean) => storedMode(fresh || !stored.has(file) ? look(file) : stored.get(file));
+  const differs = (file: string) => modeOf(file, true) !== now[file]![2];
   const resend: string[] = [];
   const drop = new Set<string>();
-  for (const file of look) {
+  for (const file of toLook) {
     if (!Object.hasOwn(now, file) || unsent.has(file)) continue;
-    const stored = storedMode(`${mirror}/${file}`);
-    if (stored === undefined) drop.add(file);
-    else if (stored !== now[file]![2]) resend.push(file);
+    const mode = modeOf(file, false);
+    if (mode === undefined) drop.add(file);
+    else if (mode !== now[file]![2]) resend.push(file);
   }
   let forced: SentAgain | undefined;
   if (resend.length > 0) {
@@ -188,11 +201,6 @@ async function runWithSentRecordAlongside(rclone: Rclone, plan: MappingPlan, hoo
 }
 
 /** The mode of a stored copy as rclone prints modes ("100644"); undefined when it is not a plain file. */
-function storedMode(stored: string): string | undefined {
-  try {
-    const info = lstatSync(stored, { throwIfNoEntry: false });
-    return info?.isFile() ? (info.mode & 0o177777).toString(8) : undefined;
-  } catch {
-    return undefined;
-  }
+function storedMode(info: StoredCopy | undefined): string | undefined {
+  return info ? (info.mode & 0o177777n).toString(8) : undefined;
 }

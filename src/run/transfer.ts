@@ -1,3 +1,4 @@
+import type { StoredCopy } from '../fs/stored-copy.js';
 import type { Context } from '../context.js';
 import type { MappingPlan } from '../engine/plan.js';
 import type { TransferResult } from '../engine/result.js';
@@ -154,6 +155,7 @@ function recordingHistory(transfer: Transfer, context: RecordContext & Pick<Hist
         ? await (context.emptyMirrors?.get(plan.name) ?? mirrorIsEmpty(context.rclone, context.remote, plan.remotePath))
         : false;
     const sent = new Set<string>();
+    const storedCopies = new Map<string, StoredCopy | undefined>();
     const touched = new Set<string>();
     const removed = new Set<string>();
     let source: SentRecord | undefined;
@@ -204,12 +206,13 @@ function recordingHistory(transfer: Transfer, context: RecordContext & Pick<Hist
       touched: (file) => (touched.add(file), changed(), hooks.touched?.(file)),
       removed: (file) => (removed.add(file), changed(), hooks.removed?.(file)),
       listedSource: (record) => ((source = record), hooks.listedSource?.(record)),
+      storedCopies,
     };
     let recorded: RecordOutcome;
     let result: TransferResult;
     try {
       result = await transfer(plan, { ...hooks, ...seeing });
-      recorded = await recordRun(context, plan, result, { afterUnrecorded: wasChanging, emptyBefore, sent, touched, removed, passFolders, source, previous, early }, writer);
+      recorded = await recordRun(context, plan, result, { afterUnrecorded: wasChanging, emptyBefore, sent, touched, removed, passFolders, source, previous, early, storedCopies }, writer);
     } finally {
       writer?.stop();
     }

@@ -1,4 +1,5 @@
-import { lstatSync, statSync, type BigIntStats } from 'node:fs';
+import { statSync, type BigIntStats } from 'node:fs';
+import { lookAtStoredCopy, type StoredCopy } from '../fs/stored-copy.js';
 import { ENCODED_BY_RCLONE, rfc3339Nanos } from '../fs/local-tree.js';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { md5OfFile, md5OfSmallFileSync } from '../fs/hash.js';
@@ -54,6 +55,8 @@ export interface TransferSeen {
   early?: ReadonlyMap<string, Promise<FileState | undefined>> | undefined;
   /** The newest manifest, read while the transfer ran (else read here). */
   previous?: Promise<RunManifest | undefined> | undefined;
+  /** Stored copies the transfer looked at in the mirror on this machine's disk (lstat), by path. */
+  storedCopies?: ReadonlyMap<string, StoredCopy | undefined> | undefined;
 }
 
 /** A full listing of the mirror at least this often, whatever the runs in between reported. */
@@ -95,7 +98,7 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   const derived = derive;
   // A first backup sends everything: hashing it all would read every file a second time (a
   // second more for 178 MB here), so its files get their hashes from later runs that send them.
-  let files = derive ? await mirrorAfter(ctx, plan, previous?.files ?? {}, { sent, touched, removed, unreadable, source: seen.source, early: seen.early, hash: !fromEmpty }) : undefined;
+  let files = derive ? await mirrorAfter(ctx, plan, previous?.files ?? {}, { sent, touched, removed, unreadable, source: seen.source, early: seen.early, storedCopies: seen.storedCopies, hash: !fromEmpty }) : undefined;
   if (typeof files === 'string') return { problem: `the run's record could not be written: ${files}` };
   // As good as a full listing: the next runs derive theirs from it.
   if (files && fromEmpty) await ctx.cache.saveListing(plan.name, filter);
@@ -185,7 +188,7 @@ async function mirrorAfter(
   ctx: RecordContext,
   plan: MappingPlan,
   before: TreeState,
-  seen: { sent: ReadonlySet<string>; touched: ReadonlySet<string>; removed: ReadonlySet<string>; unreadable: string[]; source?: SentRecord | undefined; early?: ReadonlyMap<string, Promise<FileState | undefined>> | undefined; hash?: boolean },
+  seen: Pick<TransferSeen, 'source' | 'early' | 'storedCopies'> & { sent: ReadonlySet<string>; touched: ReadonlySet<string>; removed: ReadonlySet<string>; unreadable: string[]; hash?: boolean },
 ): Promise<TreeState | string | undefined> {
   // rclone removed a file the newest manifest does not know: the mirror held more than this
   // machine recorded (another machine backed this mapping up meanwhile). Only a listing can say.
@@ -208,7 +211,7 @@ async function mirrorAfter(
     const listed = ctx.exactTimes ? seen.source?.[file] : undefined;
     if (!listed) {
       if (disk && !ENCODED_BY_RCLONE.test(file)) {
-        const state = storedState(`${disk}/${file}`, hash);
+        const state = storedState(`${disk}/${file}`, hash, seen.storedCopies?.has(file) ? { info: seen.storedCopies.get(file) } : undefined);
         if (state === 'large') largeStored.push(file);
         else if (state) recorded.set(file, state);
       }
@@ -304,11 +307,12 @@ function mirrorOnDisk(ctx: RecordContext, plan: MappingPlan): string | undefined
  * A file as the run stored it in a mirror on this machine's disk: its size and time, and (when
  * asked) the MD5 of the stored bytes themselves, kept only if the copy did not change while it
  * was read. Undefined when it is not a plain file there: the remote is asked instead. 'large':
- * a file to hash through stateInMirror, a few at a time.
+ * a file to hash through stateInMirror, a few at a time. `looked`: its lstat by the transfer.
  */
-function storedState(stored: string, hash: boolean): FileState | 'large' | undefined {
-  const before = lstatSyncOrUndefined(stored);
-  if (!before?.isFile()) return undefined;
+function storedState(stored: string, hash: boolean, looked?: { info: StoredCopy | undefined }): FileState | 'large' | undefined {
+  // Looked at by the transfer already: nothing has changed the mirror since (the run holds the lock).
+  const before = looked ? looked.info : lookAtStoredCopy(stored);
+  if (!before) return undefined;
   if (!hash) return stateOfStat(before);
   if (before.size > BigInt(SMALL_FILE)) return 'large';
   return hashedIfSteady(stored, before, md5OfSmallFileSync(stored));
@@ -316,31 +320,23 @@ function storedState(stored: string, hash: boolean): FileState | 'large' | undef
 
 /** storedState of a large file, hashed. */
 async function stateInMirror(stored: string): Promise<FileState | undefined> {
-  const before = lstatSyncOrUndefined(stored);
-  if (!before?.isFile()) return undefined;
+  const before = lookAtStoredCopy(stored);
+  if (!before) return undefined;
   return hashedIfSteady(stored, before, await md5OfFile(stored, Number(before.size)).catch(() => undefined));
 }
 
-function stateOfStat(info: BigIntStats): FileState {
+function stateOfStat(info: Pick<StoredCopy, 'size' | 'mtimeNs'>): FileState {
   return { size: Number(info.size), mtime: Date.parse(rfc3339Nanos(info.mtimeNs)) };
 }
 
 /** The state as stat'ed before the read, with the MD5 read only if the file did not change meanwhile. */
-function hashedIfSteady(stored: string, before: BigIntStats, md5: string | undefined): FileState {
+function hashedIfSteady(stored: string, before: StoredCopy, md5: string | undefined): FileState {
   const state = stateOfStat(before);
-  return md5 && sameStat(before, lstatSyncOrUndefined(stored)) ? { ...state, md5 } : state;
+  return md5 && sameStat(before, lookAtStoredCopy(stored)) ? { ...state, md5 } : state;
 }
 
-function sameStat(a: BigIntStats, b: BigIntStats | undefined): boolean {
+function sameStat(a: StoredCopy, b: StoredCopy | undefined): boolean {
   return Boolean(b && b.size === a.size && b.mtimeNs === a.mtimeNs && b.ctimeNs === a.ctimeNs);
-}
-
-function lstatSyncOrUndefined(file: string): BigIntStats | undefined {
-  try {
-    return lstatSync(file, { bigint: true, throwIfNoEntry: false });
-  } catch {
-    return undefined;
-  }
 }
 
 /** Files up to this size are hashed with synchronous calls (stateOfSent). */
