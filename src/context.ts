@@ -18,9 +18,10 @@ export interface Context {
   err: (line: string) => void;
   /**
    * Find rclone and read its version: the one way outside src/rclone/ to get an rclone to run.
-   * `cacheVersion` remembers the version in the state dir (verify always asks).
+   * `cacheVersion` remembers the version in the state dir; `'refresh'` always asks, and keeps the
+   * answer for the next command (verify).
    */
-  locateRclone: (options?: { cacheVersion?: boolean }) => Promise<Rclone>;
+  locateRclone: (options?: { cacheVersion?: boolean | 'refresh' }) => Promise<Rclone>;
 }
 
 export async function createContext(confdirFlag: string | undefined): Promise<Context> {
@@ -43,7 +44,7 @@ export async function createContext(confdirFlag: string | undefined): Promise<Co
     err: (line) => writeLine(process.stderr, line),
     locateRclone: async (options) => {
       const { locateRclone } = await import('./rclone/runner.js');
-      return locateRclone({ env, ...(options?.cacheVersion ? { cacheFile: paths.rcloneVersionCache } : {}) });
+      return locateRclone({ env, ...(options?.cacheVersion ? { cacheFile: paths.rcloneVersionCache, refresh: options.cacheVersion === 'refresh' } : {}) });
     },
   };
 }

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { buildFeaturesArgs } from './args.js';
 import type { Rclone } from './runner.js';
 
@@ -36,24 +37,33 @@ export interface FeatureOptions {
   /**
    * Remember the answer here, keyed by the rclone version, the remote and rclone-poof.conf's
    * size and time: asking costs an rclone start (~85 ms measured) on every run, and a storage's
-   * abilities change only with its configuration. `poof verify` always asks.
+   * abilities change only with its configuration. `poof verify` always asks (`refresh`), and
+   * keeps its answer for the backup after it.
    */
   cacheFile?: string | undefined;
+  /** Ask even when the cache holds an answer, and keep the new one (`poof verify`). */
+  refresh?: boolean | undefined;
 }
 
 /** What rclone reports for the remote's change detection (`backend features`), or undefined when it cannot say. */
 export async function readFeatures(rclone: Rclone, configFile: string, root: string, options: FeatureOptions = {}): Promise<ChangeDetection | undefined> {
   const key = options.cacheFile ? cacheKey(rclone, configFile, root) : undefined;
-  if (key && options.cacheFile) {
+  if (key && options.cacheFile && !options.refresh) {
     const cached = await readFile(options.cacheFile, 'utf8').then((text) => JSON.parse(text) as { key?: string; detection?: ChangeDetection }, () => undefined).catch(() => undefined);
     if (cached?.key === key && cached.detection) return cached.detection;
   }
   const result = await rclone.run(buildFeaturesArgs(configFile, root), { timeoutMs: 60_000, ...(options.cancelSignal ? { cancelSignal: options.cancelSignal } : {}) });
   const detection = result.exitCode === 0 ? judgeFeatures(result.stdout) : undefined;
-  if (detection && key && options.cacheFile) {
-    await writeFile(options.cacheFile, `${JSON.stringify({ key, detection })}\n`, { mode: 0o600 }).catch(() => {
-      // Only a cache: the next run asks rclone again.
-    });
+  // Keyed by the config as it is after the question: rclone writes what it learns on first
+  // contact into it (an SFTP server's shell and hash commands), and the answer is of that config.
+  const after = options.cacheFile ? cacheKey(rclone, configFile, root) : undefined;
+  if (detection && after && options.cacheFile) {
+    const file = options.cacheFile;
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
+      .then(() => writeFile(file, `${JSON.stringify({ key: after, detection })}\n`, { mode: 0o600 }))
+      .catch(() => {
+        // Only a cache: the next run asks rclone again.
+      });
   }
   return detection;
 }

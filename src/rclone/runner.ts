@@ -1,4 +1,5 @@
-import { readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { isExecutable } from '../fs/probe.js';
 import { RcloneMissingError } from '../errors.js';
@@ -38,10 +39,12 @@ export interface LocateOptions {
    * `rclone version` costs ~80 ms, a large share of a no-change backup. `poof verify` always asks.
    */
   cacheFile?: string;
+  /** Ask even when the cache holds the version, and keep the answer. */
+  refresh?: boolean;
 }
 
 /** Find rclone (POOF_RCLONE, else PATH) and read its version; throws when missing or too old. */
-export async function locateRclone({ env, cacheFile }: LocateOptions): Promise<Rclone> {
+export async function locateRclone({ env, cacheFile, refresh }: LocateOptions): Promise<Rclone> {
   const bin = env.POOF_RCLONE?.trim() || findOnPath('rclone', env.PATH, isExecutable);
   if (!bin || !isExecutable(bin)) {
     throw new RcloneMissingError(
@@ -51,7 +54,7 @@ export async function locateRclone({ env, cacheFile }: LocateOptions): Promise<R
   }
   const runner = createRunner(bin, env);
   const key = cacheFile ? binaryKey(bin) : undefined;
-  let version = key && cacheFile ? readCachedVersion(cacheFile, key) : undefined;
+  let version = key && cacheFile && !refresh ? readCachedVersion(cacheFile, key) : undefined;
   if (!version) {
     const result = await runner(['version'], { timeoutMs: 20_000 });
     version = parseRcloneVersion(result.stdout);
@@ -96,6 +99,7 @@ function readCachedVersion(file: string, key: string): RcloneVersion | undefined
 
 function writeCachedVersion(file: string, key: string, version: RcloneVersion): void {
   try {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     writeFileSync(file, `${JSON.stringify({ key, version: version.text })}\n`, { mode: 0o600 });
   } catch {
     // Only a cache: the next run asks rclone again.

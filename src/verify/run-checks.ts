@@ -44,7 +44,7 @@ export async function runChecks(ctx: Context, options: VerifyOptions): Promise<C
     // How changes are found depends on what the storage reports: ask when it answered.
     const remoteOk = rclone && !options.offline && checks.find((c) => c.id === 'remote')?.status === 'ok';
     const remote = resolveRemote(config, sections.section, sections.baseSection, ctx.paths.rcloneConf, rclone ? capabilitiesOf(rclone.version) : undefined);
-    const detection = remoteOk ? await readFeatures(rclone, remote.configFile, remote.root) : undefined;
+    const detection = remoteOk ? await readFeatures(rclone, remote.configFile, remote.root, { cacheFile: ctx.paths.featuresCache, refresh: true }) : undefined;
     checks.push(fidelityCheck(config, remote, detection));
     if (remoteOk && rclone) checks.push(await checkHistory(ctx, rclone, config, remote));
   }

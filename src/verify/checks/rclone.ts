@@ -6,7 +6,7 @@ import type { Check } from '../check.js';
 
 export async function checkRclone(ctx: Context, checks: Check[]): Promise<Rclone | undefined> {
   try {
-    const rclone = await ctx.locateRclone();
+    const rclone = await ctx.locateRclone({ cacheVersion: 'refresh' });
     const capabilities = capabilitiesOf(rclone.version);
     checks.push({
       id: 'rclone',
