@@ -150,10 +150,12 @@ function recordingHistory(transfer: Transfer, context: RecordContext & Pick<Hist
     // No manifest on this machine and an empty mirror: a first backup, whose record needs no
     // listing of the whole mirror after it (10,000 objects took 11 s on s3rver). Asked only where
     // the record can be made from the source's listing (exact times).
-    const emptyBefore =
-      !plan.refusal && !wasChanging && context.exactTimes && !(await context.cache.latestId(plan.name))
-        ? await (context.emptyMirrors?.get(plan.name) ?? mirrorIsEmpty(context.rclone, context.remote, plan.remotePath))
-        : false;
+    const firstHere = !plan.refusal && !wasChanging && !(await context.cache.latestId(plan.name));
+    // Known anyway on a machine new to the remote (asked with the run's first questions); asked
+    // here only where it saves the listing of the whole mirror after the transfer.
+    const known = firstHere ? context.emptyMirrors?.get(plan.name) : undefined;
+    const mirrorWasEmpty = firstHere && (known || context.exactTimes) ? await (known ?? mirrorIsEmpty(context.rclone, context.remote, plan.remotePath)) : false;
+    const emptyBefore = context.exactTimes && mirrorWasEmpty;
     const sent = new Set<string>();
     const storedCopies = new Map<string, StoredCopy | undefined>();
     const touched = new Set<string>();
@@ -212,7 +214,7 @@ function recordingHistory(transfer: Transfer, context: RecordContext & Pick<Hist
     let result: TransferResult;
     try {
       result = await transfer(plan, { ...hooks, ...seeing });
-      recorded = await recordRun(context, plan, result, { afterUnrecorded: wasChanging, emptyBefore, sent, touched, removed, passFolders, source, previous, early, storedCopies }, writer);
+      recorded = await recordRun(context, plan, result, { afterUnrecorded: wasChanging, emptyBefore, mirrorWasEmpty, sent, touched, removed, passFolders, source, previous, early, storedCopies }, writer);
     } finally {
       writer?.stop();
     }

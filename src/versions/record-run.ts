@@ -49,8 +49,13 @@ export interface TransferSeen {
   passFolders?: string[];
   /** The local tree as rclone listed it just before the transfer, where a pass listed it. */
   source?: SentRecord | undefined;
-  /** The mirror held nothing before the transfer (asked only when this machine has no manifest). */
+  /**
+   * The mirror held nothing before the transfer, where the record may be made from the source's
+   * listing (exact times; asked only when this machine has no manifest).
+   */
   emptyBefore?: boolean;
+  /** The mirror held nothing before the transfer, known from the run's first questions (any storage). */
+  mirrorWasEmpty?: boolean;
   /** Files rclone reported sent, hashed while it still ran (stateOfSent), by path. */
   early?: ReadonlyMap<string, Promise<FileState | undefined>> | undefined;
   /** The newest manifest, read while the transfer ran (else read here). */
@@ -112,9 +117,11 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   // back; otherwise the versions the newest manifest had of the files replaced or removed.
   const moved: TreeState = dict();
   const folders = [plan.syncInput?.backupDir ?? '', ...passFolders];
-  // Into an empty mirror nothing was replaced: its folders are empty, and not listed.
-  if (!fromEmpty && (unreadable.length > 0 || !previous?.files)) {
-    for (const folder of folders) {
+  // Into an empty mirror the transfer's first pass replaced nothing: its folder is empty, and not
+  // listed (a later pass over the same mapping may have replaced what the first sent).
+  const intoEmpty = fromEmpty || Boolean(seen.mirrorWasEmpty);
+  if (intoEmpty || unreadable.length > 0 || !previous?.files) {
+    for (const folder of intoEmpty ? passFolders : folders) {
       const listedFolder = await listTree(ctx, folder, []);
       if (typeof listedFolder === 'string') return { problem: `the run's record could not be written: ${listedFolder}` };
       for (const [file, state] of Object.entries(listedFolder)) moved[`${folder}\u0000${file}`] = state;
