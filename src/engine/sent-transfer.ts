@@ -144,7 +144,8 @@ async function runWithSentRecordAlongside(rclone: Rclone, plan: MappingPlan, hoo
   let started!: () => void;
   const spawned = new Promise<void>((resolve) => (started = resolve));
   // Each stored copy is looked at as rclone reports it sent (rclone has finished it then), while
-  // the transfer still runs, rather than all of them after it.
+  // the transfer still runs, rather than all of them after it; again when a later pass of the
+  // transfer sets its time, and forgotten when one takes it out of the mirror.
   const stored = hooks.storedCopies ?? new Map<string, StoredCopy | undefined>();
   const look = (file: string) => {
     const info = lookAtStoredCopy(`${mirror}/${file}`);
@@ -154,6 +155,8 @@ async function runWithSentRecordAlongside(rclone: Rclone, plan: MappingPlan, hoo
   const running = runMappingRetryingChanged(rclone, plan, {
     ...hooks,
     sent: (file) => (sentByMain.add(file), look(file), hooks.sent?.(file)),
+    touched: (file) => (look(file), hooks.touched?.(file)),
+    removed: (file) => (stored.delete(file), hooks.removed?.(file)),
     spawned: () => (started(), hooks.spawned?.()),
   });
   const walking = Promise.race([spawned, running]).then(() => listSource(rclone, input, hooks.cancelSignal, storage.withModes)).catch(() => undefined);

@@ -103,7 +103,7 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   const derived = derive;
   // A first backup sends everything: hashing it all would read every file a second time (a
   // second more for 178 MB here), so its files get their hashes from later runs that send them.
-  let files = derive ? await mirrorAfter(ctx, plan, previous?.files ?? {}, { sent, touched, removed, unreadable, source: seen.source, early: seen.early, storedCopies: seen.storedCopies, hash: !fromEmpty }) : undefined;
+  let files = derive ? await mirrorAfter(ctx, plan, previous?.files ?? dict(), { sent, touched, removed, unreadable, source: seen.source, early: seen.early, storedCopies: seen.storedCopies, hash: !fromEmpty }) : undefined;
   if (typeof files === 'string') return { problem: `the run's record could not be written: ${files}` };
   // As good as a full listing: the next runs derive theirs from it.
   if (files && fromEmpty) await ctx.cache.saveListing(plan.name, filter);
@@ -218,7 +218,9 @@ async function mirrorAfter(
     const listed = ctx.exactTimes ? seen.source?.[file] : undefined;
     if (!listed) {
       if (disk && !ENCODED_BY_RCLONE.test(file)) {
-        const state = storedState(`${disk}/${file}`, hash, seen.storedCopies?.has(file) ? { info: seen.storedCopies.get(file) } : undefined);
+        // Looked at by the transfer, unless rclone also took it out or set its time (another pass).
+        const looked = seen.storedCopies?.has(file) && !seen.removed.has(file) && !seen.touched.has(file) ? { info: seen.storedCopies.get(file) } : undefined;
+        const state = storedState(`${disk}/${file}`, hash, looked);
         if (state === 'large') largeStored.push(file);
         else if (state) recorded.set(file, state);
       }

@@ -12,6 +12,7 @@ import { encodeManifest, type RunManifest, type TreeState } from '../../src/vers
 import { recordRun, withKnownHashes, type RecordContext } from '../../src/versions/record-run.js';
 import { nanosOf } from '../../src/engine/sent-record.js';
 import { copyDict } from '../../src/dict.js';
+import { lookAtStoredCopy, type StoredCopy } from '../../src/fs/stored-copy.js';
 import type { SentRecord } from '../../src/engine/sent-record.js';
 import { ManifestCache, readRunNames } from '../../src/versions/store.js';
 import { dueForPrune } from '../../src/run/transfer.js';
@@ -82,6 +83,26 @@ describe('recordRun: a run\'s manifest from the one before and what rclone repor
     assert.deepEqual(written?.files, copyDict(after));
     assert.deepEqual(written?.counts, { added: 1, changed: 1, deleted: 1, keptBytes: 5 });
     assert.deepEqual({ kept: outcome.keptFiles, bytes: outcome.keptBytes, sent: outcome.sentBytes, wrote: outcome.wrote }, { kept: 2, bytes: 5, sent: 24, wrote: true });
+  });
+
+  it('on a local-directory cloud, a copy the transfer looked at and a later pass took out is not recorded from that look', async () => {
+    await cache.saveListing('Work', '[]');
+    const bucket = path.join(dir, 'cloud', 'b');
+    await mkdir(path.join(bucket, 'Work'), { recursive: true });
+    await writeFile(path.join(bucket, 'Work', 'b.txt'), 'x'.repeat(20));
+    // c.txt was sent by the first pass and looked at then; a later pass moved it into the run's folder.
+    const storedCopies = new Map<string, StoredCopy | undefined>([
+      ['b.txt', lookAtStoredCopy(path.join(bucket, 'Work', 'b.txt'))],
+      ['c.txt', { size: 3n, mtimeNs: BigInt(T) * 1_000_000n, ctimeNs: BigInt(T) * 1_000_000n, mode: 0o100644n }],
+    ]);
+    const mirror = { 'a.txt': before['a.txt']!, 'b.txt': { size: 20, mtime: T + 5000 } };
+    const { rclone } = fakeRemote(mirror);
+    const local = { ...context(rclone), remote: { ...remote, localDir: bucket } as ResolvedRemote, localMirrors: true };
+    await recordRun(local, plan, result(2, 1), { sent: new Set(['b.txt', 'c.txt']), removed: new Set(['c.txt']), storedCopies });
+    const written = await cache.latest('Work');
+    assert.equal(written?.runId, '20261202T120000Z');
+    assert.deepEqual(Object.keys(written?.files ?? {}).sort(), ['a.txt', 'b.txt'], 'c.txt is not in the mirror, so not in the record');
+    assert.equal(written?.files?.['b.txt']?.size, 20);
   });
 
   it('a time set without a send is listed too: the record has the stored time', async () => {
