@@ -31,11 +31,32 @@ export interface HistoryListing {
  */
 export class ManifestCache {
   readonly dir: string;
+  private readonly storage: string;
+  private checked: Promise<void> | undefined;
 
   constructor(stateDir: string, remote: ResolvedRemote) {
-    // Per rclone config, tree and storage: the same names pointed at other storage start afresh.
-    const key = createHash('sha256').update(`${remote.configFile}\u0000${remote.root}\u0000${storageIdentity(remote)}`).digest('hex').slice(0, 16);
+    const key = createHash('sha256').update(`${remote.configFile}\u0000${remote.root}`).digest('hex').slice(0, 16);
     this.dir = path.join(stateDir, 'versions', key);
+    this.storage = storageIdentity(remote);
+  }
+
+  /**
+   * Per rclone config and tree, for the storage it reaches now: when `poof cconfig --force` (or an
+   * edit) pointed the same names at other storage, everything remembered of the old one goes, so
+   * none of it stands in for what the new one holds (and none of it comes back if the names are
+   * pointed back later: that storage may have changed meanwhile).
+   */
+  private ready(): Promise<void> {
+    this.checked ??= (async () => {
+      const marker = path.join(this.dir, 'storage');
+      if ((await readFile(marker, 'utf8').catch(() => undefined))?.trim() === this.storage) return;
+      await rm(this.dir, { recursive: true, force: true });
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await writeFileAtomic(marker, `${this.storage}\n`);
+    })().catch(() => {
+      // Only a cache: a state dir that cannot be written is read as empty.
+    });
+    return this.checked;
   }
 
   file(runId: string, name: string): string {
@@ -43,6 +64,7 @@ export class ManifestCache {
   }
 
   async read(runId: string, name: string): Promise<RunManifest | undefined> {
+    await this.ready();
     const data = await readFile(this.file(runId, name)).catch(() => undefined);
     if (!data) return undefined;
     try {
@@ -53,6 +75,7 @@ export class ManifestCache {
   }
 
   async save(manifest: RunManifest, data: Buffer): Promise<void> {
+    await this.ready();
     await mkdir(path.dirname(this.file(manifest.runId, manifest.mapping)), { recursive: true, mode: 0o700 });
     await writeFile(this.file(manifest.runId, manifest.mapping), data, { mode: 0o600 });
     await this.saveNames(manifest);
@@ -73,12 +96,14 @@ export class ManifestCache {
   }
 
   async saveNames(record: RunManifest): Promise<void> {
+    await this.ready();
     // Derived, so not synced to disk: a file cut short is not JSON, and the record is read instead.
     await writeFile(this.namesFile(record.runId, record.mapping), JSON.stringify(record.files ? Object.keys(record.files) : null), { mode: 0o600 });
   }
 
   /** The names of a cached run's files (undefined names: it did not finish); undefined when not cached. */
   async names(runId: string, name: string): Promise<RunNames | undefined> {
+    await this.ready();
     try {
       const names = JSON.parse(await readFile(this.namesFile(runId, name), 'utf8')) as string[] | null;
       if (names !== null && !Array.isArray(names)) return undefined;
@@ -90,6 +115,7 @@ export class ManifestCache {
 
   /** The run ids this machine has manifests of, or started, oldest first. */
   async runIds(): Promise<string[]> {
+    await this.ready();
     const entries = await readdir(this.dir).catch(() => [] as string[]);
     const started = (await readFile(path.join(this.dir, 'last-started'), 'utf8').catch(() => '')).trim();
     return [...entries.filter((name) => RUN_ID.test(name)), ...(RUN_ID.test(started) ? [started] : [])].sort();
@@ -97,6 +123,7 @@ export class ManifestCache {
 
   /** The runs of one mapping this machine has a manifest of (complete or not), oldest first. */
   async runIdsOf(name: string): Promise<string[]> {
+    await this.ready();
     const entries = await readdir(this.dir).catch(() => [] as string[]);
     const ids: string[] = [];
     for (const id of entries.filter((entry) => RUN_ID.test(entry)).sort()) {
@@ -110,6 +137,7 @@ export class ManifestCache {
    * must never share its folder with the next run, which could then replace a version it kept.
    */
   async started(runId: string): Promise<void> {
+    await this.ready();
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await writeFileAtomic(path.join(this.dir, 'last-started'), `${runId}\n`);
   }
@@ -119,6 +147,7 @@ export class ManifestCache {
    * way, or was killed): the next run writes a manifest even if it changes nothing itself.
    */
   async markChanging(name: string, changing: boolean): Promise<boolean> {
+    await this.ready();
     const marker = path.join(this.dir, 'changing', encodeURIComponent(name));
     const was = await readFile(marker).then(() => true, () => false);
     if (changing && !was) {
@@ -133,10 +162,12 @@ export class ManifestCache {
    * excludes: later runs derive theirs from it and what rclone reported, for a while.
    */
   async lastListing(name: string): Promise<{ at: string; filter: string } | undefined> {
+    await this.ready();
     return (await this.listings())[name];
   }
 
   async saveListing(name: string, filter: string, at = new Date()): Promise<void> {
+    await this.ready();
     const all = await this.listings();
     all[name] = { at: at.toISOString(), filter };
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
@@ -152,11 +183,13 @@ export class ManifestCache {
   }
 
   async saveTotals(totals: HistoryTotals): Promise<void> {
+    await this.ready();
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await writeFileAtomic(path.join(this.dir, 'totals.json'), `${JSON.stringify(totals)}\n`);
   }
 
   async totals(): Promise<HistoryTotals | undefined> {
+    await this.ready();
     try {
       return JSON.parse(await readFile(path.join(this.dir, 'totals.json'), 'utf8')) as HistoryTotals;
     } catch {
@@ -166,10 +199,12 @@ export class ManifestCache {
 
   /** The newest complete manifest this machine wrote or read for a mapping. */
   async latestId(name: string): Promise<string | undefined> {
+    await this.ready();
     return (await this.latestAll())[name];
   }
 
   async latest(name: string): Promise<RunManifest | undefined> {
+    await this.ready();
     const id = (await this.latestAll())[name];
     return id ? this.read(id, name) : undefined;
   }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
@@ -50,5 +50,24 @@ describe('a backup after switching to another remote with cconfig', () => {
     }
     const check = await runPoof(['check', '--full'], { env });
     assert.equal(check.code, 0, check.stdout + check.stderr);
+  });
+
+  it('pointed back at the first storage, which changed meanwhile (another machine removed a file): nothing remembered from before stands in for what it holds', async () => {
+    const dir = path.join(sb.home, 'Docs');
+    const cloud = path.join(sb.dir, 'cloud');
+    const back = await runPoof(['cconfig', '--provider', 'local', '--root', cloud, '--force'], { env: sb.env });
+    assert.equal(back.code, 0, back.stderr);
+    const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+    // The first storage still holds a.txt and b.txt from the first test; b.txt is gone locally
+    // now only if removed: remove it here and on that storage, as another machine's run would.
+    await rm(path.join(dir, 'b.txt'), { force: true });
+    await rm(path.join(cloud, bucket, 'Docs', 'b.txt'));
+    await writeFile(path.join(dir, 'a.txt'), 'a, back on the old remote\n');
+    const backup = await runPoof(['backup', '--json'], { env: sb.env });
+    assert.equal(backup.code, 0, backup.stderr);
+    const into = path.join(sb.dir, 'restored-back');
+    const restored = await runPoof(['restore', '--at', (JSON.parse(backup.stdout) as { runId: string }).runId, '--to', into, '--yes'], { env: sb.env });
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.deepEqual(await readTree(path.join(into, 'Docs')), await readTree(dir));
   });
 });
