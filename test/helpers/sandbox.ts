@@ -3,6 +3,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startS3, type RunningServer } from './servers.js';
 
 /** dist/test/helpers -> the package root. */
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -111,4 +112,19 @@ export async function mapLocalDirs(sb: Sandbox, trees: Record<string, Record<str
   }
   const paths = JSON.parse((await runPoof(['paths', '--json'], { env: sb.env })).stdout) as Record<string, string>;
   return { dirs, cloud, paths };
+}
+
+/**
+ * s3rver under the sandbox, and poof pointed at it (`cconfig --provider s3 --force`): the
+ * environment to run poof with (holding the secret), and the server to stop.
+ */
+export async function cconfigS3(sb: Sandbox): Promise<{ env: Record<string, string>; s3: RunningServer }> {
+  const s3 = await startS3(path.join(sb.dir, 's3data'));
+  const env = { ...sb.env, POOF_SECRET: 'S3RVER' };
+  const made = await runPoof(['cconfig', '--provider', 's3', '--endpoint', `http://127.0.0.1:${s3.port}`, '--access-key-id', 'S3RVER', '--force'], { env });
+  if (made.code !== 0) {
+    await s3.stop();
+    throw new Error(`poof cconfig --provider s3 failed (${made.code}): ${made.stderr}`);
+  }
+  return { env, s3 };
 }

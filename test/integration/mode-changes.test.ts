@@ -3,8 +3,8 @@ import { chmod, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { rcloneOnPath } from '../helpers/rclone-version.js';
-import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
-import { startS3, type RunningServer } from '../helpers/servers.js';
+import { cconfigS3, makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import type { RunningServer } from '../helpers/servers.js';
 
 const mode = async (file: string) => ((await stat(file)).mode & 0o777).toString(8);
 const bucket = async (sb: Sandbox) => (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
@@ -82,10 +82,8 @@ describe('a permission-only change reaches the backup', () => {
   });
 
   it('on S3 (s3rver), where modes are not in listings', async () => {
-    s3 = await startS3(path.join(sb.dir, 's3data'));
-    const env = { ...sb.env, POOF_SECRET: 'S3RVER' };
-    const made = await runPoof(['cconfig', '--provider', 's3', '--endpoint', `http://127.0.0.1:${s3.port}`, '--access-key-id', 'S3RVER', '--force'], { env });
-    assert.equal(made.code, 0, made.stderr);
+    let env: Record<string, string>;
+    ({ env, s3 } = await cconfigS3(sb));
     const dir = path.join(sb.home, 'Keys');
     await chmod(path.join(dir, 'secret.txt'), 0o644);
     await chmodReachesTheBackup(sb, env, dir, 's3');

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
-import { startS3, type RunningServer } from '../helpers/servers.js';
+import { cconfigS3, makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import type { RunningServer } from '../helpers/servers.js';
 import { readTree } from '../helpers/tree.js';
 
 /**
@@ -84,14 +84,12 @@ describe('files named like built-in object properties (__proto__, constructor, t
   it('on S3 (s3rver): the same', async () => {
     const sb = await makeSandbox();
     sandboxes.push(sb);
-    s3 = await startS3(path.join(sb.dir, 's3data'));
-    const env = { ...sb.env, POOF_SECRET: 'S3RVER' };
     const dir = path.join(sb.home, 'Names');
     await mkdir(dir);
-    const mapped = await runPoof(['config', '--map', `${dir}=Names`], { env });
+    const mapped = await runPoof(['config', '--map', `${dir}=Names`], { env: sb.env });
     assert.equal(mapped.code, 0, mapped.stderr);
-    const made = await runPoof(['cconfig', '--provider', 's3', '--endpoint', `http://127.0.0.1:${s3.port}`, '--access-key-id', 'S3RVER', '--force'], { env });
-    assert.equal(made.code, 0, made.stderr);
+    let env: Record<string, string>;
+    ({ env, s3 } = await cconfigS3(sb));
     await roundTrip(sb, env, dir, 's3');
   });
 });

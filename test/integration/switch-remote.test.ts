@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
-import { startS3, type RunningServer } from '../helpers/servers.js';
+import { cconfigS3, makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import type { RunningServer } from '../helpers/servers.js';
 import { readTree } from '../helpers/tree.js';
 
 /**
@@ -13,10 +13,10 @@ import { readTree } from '../helpers/tree.js';
  */
 describe('a backup after switching to another remote with cconfig', () => {
   let sb: Sandbox;
-  let s3: RunningServer | undefined;
+  const servers: RunningServer[] = [];
   before(async () => (sb = await makeSandbox()));
   after(async () => {
-    await s3?.stop();
+    for (const server of servers) await server.stop();
     await sb.cleanup();
   });
 
@@ -28,10 +28,8 @@ describe('a backup after switching to another remote with cconfig', () => {
     await utimes(path.join(dir, 'b.txt'), 1_700_000_000, 1_700_000_000);
     assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
 
-    s3 = await startS3(path.join(sb.dir, 's3data'));
-    const env = { ...sb.env, POOF_SECRET: 'S3RVER' };
-    const made = await runPoof(['cconfig', '--provider', 's3', '--endpoint', `http://127.0.0.1:${s3.port}`, '--access-key-id', 'S3RVER', '--force'], { env });
-    assert.equal(made.code, 0, made.stderr);
+    const { env, s3 } = await cconfigS3(sb);
+    servers.push(s3);
     await rm(dir, { recursive: true });
     await mkdir(dir);
     await writeFile(path.join(dir, 'a.txt'), 'a on the new remote\n');
