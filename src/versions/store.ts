@@ -29,10 +29,12 @@ export interface HistoryListing {
  * per remote tree; `latest.json` names each mapping's newest complete one, so a backup that
  * changed nothing writes none and asks the remote nothing.
  */
+/** Each cache folder's check of its storage, once per process (two caches of one folder share it). */
+const storageChecks = new Map<string, Promise<void>>();
+
 export class ManifestCache {
   readonly dir: string;
   private readonly storage: string;
-  private checked: Promise<void> | undefined;
 
   constructor(stateDir: string, remote: ResolvedRemote) {
     const key = createHash('sha256').update(`${remote.configFile}\u0000${remote.root}`).digest('hex').slice(0, 16);
@@ -47,7 +49,10 @@ export class ManifestCache {
    * pointed back later: that storage may have changed meanwhile).
    */
   private ready(): Promise<void> {
-    this.checked ??= (async () => {
+    const key = `${this.dir}\u0000${this.storage}`;
+    const known = storageChecks.get(key);
+    if (known) return known;
+    const check = (async () => {
       const marker = path.join(this.dir, 'storage');
       if ((await readFile(marker, 'utf8').catch(() => undefined))?.trim() === this.storage) return;
       await rm(this.dir, { recursive: true, force: true });
@@ -56,7 +61,8 @@ export class ManifestCache {
     })().catch(() => {
       // Only a cache: a state dir that cannot be written is read as empty.
     });
-    return this.checked;
+    storageChecks.set(key, check);
+    return check;
   }
 
   file(runId: string, name: string): string {
