@@ -34,30 +34,34 @@ const storageChecks = new Map<string, Promise<void>>();
 
 export class ManifestCache {
   readonly dir: string;
+  /** The folder of this rclone config and tree: one subfolder, the storage's, and `current`. */
+  private readonly top: string;
   private readonly storage: string;
 
   constructor(stateDir: string, remote: ResolvedRemote) {
     const key = createHash('sha256').update(`${remote.configFile}\u0000${remote.root}`).digest('hex').slice(0, 16);
-    this.dir = path.join(stateDir, 'versions', key);
     this.storage = storageIdentity(remote);
+    this.top = path.join(stateDir, 'versions', key);
+    this.dir = path.join(this.top, this.storage);
   }
 
   /**
    * Per rclone config and tree, for the storage it reaches now: when `poof cconfig --force` (or an
    * edit) pointed the same names at other storage, everything remembered of the old one goes, so
    * none of it stands in for what the new one holds (and none of it comes back if the names are
-   * pointed back later: that storage may have changed meanwhile).
+   * pointed back later: that storage may have changed meanwhile). Each storage has a folder of its
+   * own, so a run still going on the old storage meanwhile writes where the new one never reads.
    */
   private ready(): Promise<void> {
-    const key = `${this.dir}\u0000${this.storage}`;
+    const key = this.dir;
     const known = storageChecks.get(key);
     if (known) return known;
     const check = (async () => {
-      const marker = path.join(this.dir, 'storage');
-      if ((await readFile(marker, 'utf8').catch(() => undefined))?.trim() === this.storage) return;
-      await rm(this.dir, { recursive: true, force: true });
+      const current = path.join(this.top, 'current');
+      if ((await readFile(current, 'utf8').catch(() => undefined))?.trim() === this.storage) return;
+      await rm(this.top, { recursive: true, force: true });
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
-      await writeFileAtomic(marker, `${this.storage}\n`);
+      await writeFileAtomic(current, `${this.storage}\n`);
     })().catch(() => {
       // Only a cache: a state dir that cannot be written is read as empty.
     });
@@ -65,7 +69,7 @@ export class ManifestCache {
     return check;
   }
 
-  file(runId: string, name: string): string {
+  private file(runId: string, name: string): string {
     return path.join(this.dir, runId, manifestName(name));
   }
 

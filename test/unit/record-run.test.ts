@@ -258,6 +258,30 @@ describe('withKnownHashes', () => {
   });
 });
 
+describe('ManifestCache: what this machine remembers of a remote, per storage', () => {
+  it('after the names were pointed at other storage, a run still going on the old one writes where the new one never reads', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'poof-cache-'));
+    try {
+      const on = (target: string) => ({ ...remote, section: { name: 'poof-backup', values: { type: 'alias', remote: target }, line: 1 } }) as unknown as ResolvedRemote;
+      const record = (runId: string): RunManifest => ({ format: 1, runId, mapping: 'Work', started: '2026-12-01T10:00:00.000Z', command: 'backup', status: 'complete', ended: '2026-12-01T10:00:01.000Z', counts: { added: 1, changed: 0, deleted: 0, keptBytes: 0 }, files: copyDict({ 'a.txt': { size: 1, mtime: T } }) });
+      const old = new ManifestCache(dir, on('/srv/x'));
+      await old.started('20261201T100000Z');
+      // `poof cconfig --force` to other storage, then `poof verify` or a backup there.
+      const other = new ManifestCache(dir, on('/srv/y'));
+      assert.deepEqual(await other.runIds(), [], 'nothing of the old storage');
+      // The run on the old storage goes on and records its run.
+      await old.save(record('20261201T100000Z'), encodeManifest(record('20261201T100000Z')));
+      await old.saveListing('Work', '[]');
+      const later = new ManifestCache(dir, on('/srv/y'));
+      assert.deepEqual(await later.runIds(), []);
+      assert.equal(await later.latestId('Work'), undefined);
+      assert.equal(await later.lastListing('Work'), undefined);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('readRunNames: what a prune reads of each run', () => {
   it('takes the names cached beside each record, reads the rest once (a cut-short one counts as unfinished), and caches their names', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'poof-names-'));
