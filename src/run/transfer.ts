@@ -10,7 +10,7 @@ import { directoryNotFound } from '../rclone/exit-codes.js';
 import { RunFailedError } from '../errors.js';
 import { FOLDER_ID, runOfFolder } from '../versions/run-id.js';
 import { detectChanges, needsSentRecord, runWithSentRecord } from '../engine/sent-transfer.js';
-import { mappingPath, mirrorDirOnDisk, storageIdentity, type ResolvedRemote } from '../rclone/remote.js';
+import { mappingPath, mirrorDirOnDisk, type ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { PoofConfig } from '../config/schema.js';
 import type { RunAllOutcome } from '../engine/run-all.js';
@@ -37,8 +37,9 @@ export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: Resol
   if (dryRun) return plain;
   const detection = (await asked) ?? (await detectChanges(rclone, remote, cancelSignal, ctx.paths.featuresCache));
   let transfer = plain;
+  const cache = history?.cache ?? new ManifestCache(ctx.paths.stateDir, remote);
   if (needsSentRecord(detection, remote)) {
-    const store = sentStoreIn(ctx.paths.stateDir, storageIdentity(remote));
+    const store = sentStoreIn(cache);
     // On a local-directory "cloud" a run's record is read from the mirror itself (record-run.ts),
     // so the walk for modes can run beside the transfer.
     const storage = { withModes: remote.keepsModes, sizeOnly: detection.sizeOnly, precisionNs: detection.modTime ? detection.precisionNs : undefined, mirrorOnDisk: (name: string) => mirrorDirOnDisk(remote, name) };
@@ -46,7 +47,7 @@ export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: Resol
   }
   const limited = remote.tuning.maxDelete !== undefined ? limitingDeletes(transfer, rclone, remote.tuning.maxDelete) : transfer;
   const exactTimes = detection.modTime && detection.precisionNs !== undefined && detection.precisionNs <= 1_000_000;
-  return history ? recordingHistory(limited, { rclone, remote, ...history, exactTimes }) : unrecorded(limited, new ManifestCache(ctx.paths.stateDir, remote));
+  return history ? recordingHistory(limited, { rclone, remote, ...history, exactTimes }) : unrecorded(limited, cache);
 }
 
 /**

@@ -34,23 +34,24 @@ const storageChecks = new Map<string, Promise<void>>();
 
 export class ManifestCache {
   readonly dir: string;
-  /** The folder of this rclone config and tree: one subfolder, the storage's, and `current`. */
+  /** The folder of this rclone config: one subfolder, the tree's and storage's, and `current`. */
   private readonly top: string;
   private readonly storage: string;
 
   constructor(stateDir: string, remote: ResolvedRemote) {
-    const key = createHash('sha256').update(`${remote.configFile}\u0000${remote.root}`).digest('hex').slice(0, 16);
-    this.storage = storageIdentity(remote);
-    this.top = path.join(stateDir, 'versions', key);
+    const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+    this.storage = hash(`${remote.root}\u0000${storageIdentity(remote)}`);
+    this.top = path.join(stateDir, 'versions', hash(remote.configFile));
     this.dir = path.join(this.top, this.storage);
   }
 
   /**
-   * Per rclone config and tree, for the storage it reaches now: when `poof cconfig --force` (or an
-   * edit) pointed the same names at other storage, everything remembered of the old one goes, so
-   * none of it stands in for what the new one holds (and none of it comes back if the names are
-   * pointed back later: that storage may have changed meanwhile). Each storage has a folder of its
-   * own, so a run still going on the old storage meanwhile writes where the new one never reads.
+   * Per rclone config, for the tree and storage it reaches now: when `poof cconfig --force` (or an
+   * edit) pointed it at other storage (another remote, bucket, endpoint, directory, or crypt),
+   * everything remembered of the old one goes, so none of it stands in for what the new one holds
+   * (and none of it comes back if it is pointed back later: that storage may have changed
+   * meanwhile). Each has a folder of its own, so a run still going on the old storage meanwhile
+   * writes where the new one never reads.
    */
   private ready(): Promise<void> {
     const key = this.dir;
@@ -67,6 +68,12 @@ export class ManifestCache {
     });
     storageChecks.set(key, check);
     return check;
+  }
+
+  /** Where the records of what each backup sent to this storage are kept (run/sent-store.ts). */
+  async sentDir(): Promise<string> {
+    await this.ready();
+    return path.join(this.dir, 'sent');
   }
 
   private file(runId: string, name: string): string {
