@@ -10,7 +10,7 @@ import { directoryNotFound } from '../rclone/exit-codes.js';
 import { RunFailedError } from '../errors.js';
 import { FOLDER_ID, runOfFolder } from '../versions/run-id.js';
 import { detectChanges, needsSentRecord, runWithSentRecord } from '../engine/sent-transfer.js';
-import { mappingPath, mirrorDirOnDisk, type ResolvedRemote } from '../rclone/remote.js';
+import { mappingPath, mirrorDirOnDisk, storageIdentity, type ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { PoofConfig } from '../config/schema.js';
 import type { RunAllOutcome } from '../engine/run-all.js';
@@ -39,7 +39,7 @@ export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: Resol
   let transfer = plain;
   const cache = history?.cache ?? new ManifestCache(ctx.paths.stateDir, remote);
   if (needsSentRecord(detection, remote)) {
-    const store = sentStoreIn(cache);
+    const store = sentStoreIn(ctx.paths.stateDir, storageIdentity(remote));
     // On a local-directory "cloud" a run's record is read from the mirror itself (record-run.ts),
     // so the walk for modes can run beside the transfer.
     const storage = { withModes: remote.keepsModes, sizeOnly: detection.sizeOnly, precisionNs: detection.modTime ? detection.precisionNs : undefined, mirrorOnDisk: (name: string) => mirrorDirOnDisk(remote, name) };
@@ -119,6 +119,10 @@ export async function startHistory(ctx: Context, config: PoofConfig, remote: Res
     // whether its mirror is empty (recordingHistory). Asked alongside the listing of runs.
     emptyMirrors = new Map(Object.values(config.paths).map((name) => [name, mirrorIsEmpty(rclone, remote, mappingPath(config, remote, name)).catch(() => false)]));
     known = await listRunIds(rclone, remote, command);
+  } else if (!(await cache.lastStarted())) {
+    // Runs read here (history, a restore) but none started here since this machine's memory of
+    // the remote began: a run that was killed before its record may have left a folder there.
+    known = [...known, ...(await listRunIds(rclone, remote, command))];
   }
   const runId = runIdFor(started, known);
   await cache.started(runId);

@@ -70,12 +70,6 @@ export class ManifestCache {
     return check;
   }
 
-  /** Where the records of what each backup sent to this storage are kept (run/sent-store.ts). */
-  async sentDir(): Promise<string> {
-    await this.ready();
-    return path.join(this.dir, 'sent');
-  }
-
   private file(runId: string, name: string): string {
     return path.join(this.dir, runId, manifestName(name));
   }
@@ -134,8 +128,15 @@ export class ManifestCache {
   async runIds(): Promise<string[]> {
     await this.ready();
     const entries = await readdir(this.dir).catch(() => [] as string[]);
+    const started = await this.lastStarted();
+    return [...entries.filter((name) => RUN_ID.test(name)), ...(started ? [started] : [])].sort();
+  }
+
+  /** The id of the last run this machine started on this storage, if it remembers one. */
+  async lastStarted(): Promise<string | undefined> {
+    await this.ready();
     const started = (await readFile(path.join(this.dir, 'last-started'), 'utf8').catch(() => '')).trim();
-    return [...entries.filter((name) => RUN_ID.test(name)), ...(RUN_ID.test(started) ? [started] : [])].sort();
+    return RUN_ID.test(started) ? started : undefined;
   }
 
   /** The runs of one mapping this machine has a manifest of (complete or not), oldest first. */
