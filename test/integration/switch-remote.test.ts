@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { writeRcloneShim } from '../helpers/rclone-shim.js';
 import { cconfigS3, makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
 import type { RunningServer } from '../helpers/servers.js';
 import { readTree } from '../helpers/tree.js';
@@ -61,8 +62,13 @@ describe('a backup after switching to another remote with cconfig', () => {
     await rm(path.join(dir, 'b.txt'), { force: true });
     await rm(path.join(cloud, bucket, 'Docs', 'b.txt'));
     await writeFile(path.join(dir, 'a.txt'), 'a, back on the old remote\n');
-    const backup = await runPoof(['backup', '--json'], { env: sb.env });
+    // History read first: this machine then knows runs of this storage, but started none here.
+    assert.equal((await runPoof(['history'], { env: sb.env })).code, 0);
+    const { shim, argvLog } = await writeRcloneShim(sb.dir);
+    const backup = await runPoof(['backup', '--json'], { env: { ...sb.env, POOF_RCLONE: shim } });
     assert.equal(backup.code, 0, backup.stderr);
+    const calls = (await readFile(argvLog, 'utf8')).split('\n');
+    assert.ok(calls.some((line) => line.startsWith('lsf ') && line.includes('.poof-history ')), 'the runs on the remote were listed before a run id was chosen');
     const into = path.join(sb.dir, 'restored-back');
     const restored = await runPoof(['restore', '--at', (JSON.parse(backup.stdout) as { runId: string }).runId, '--to', into, '--yes'], { env: sb.env });
     assert.equal(restored.code, 0, restored.stderr);
