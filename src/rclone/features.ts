@@ -47,8 +47,8 @@ export interface FeatureOptions {
 
 /** What rclone reports for the remote's change detection (`backend features`), or undefined when it cannot say. */
 export async function readFeatures(rclone: Rclone, configFile: string, root: string, options: FeatureOptions = {}): Promise<ChangeDetection | undefined> {
-  const key = options.cacheFile ? cacheKey(rclone, configFile, root) : undefined;
-  if (key && options.cacheFile && !options.refresh) {
+  const key = options.cacheFile && !options.refresh ? cacheKey(rclone, configFile, root) : undefined;
+  if (key && options.cacheFile) {
     const cached = await readFile(options.cacheFile, 'utf8').then((text) => JSON.parse(text) as { key?: string; detection?: ChangeDetection }, () => undefined).catch(() => undefined);
     if (cached?.key === key && cached.detection) return cached.detection;
   }

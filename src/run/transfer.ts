@@ -37,7 +37,6 @@ export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: Resol
   if (dryRun) return plain;
   const detection = (await asked) ?? (await detectChanges(rclone, remote, cancelSignal, ctx.paths.featuresCache));
   let transfer = plain;
-  const cache = history?.cache ?? new ManifestCache(ctx.paths.stateDir, remote);
   if (needsSentRecord(detection, remote)) {
     const store = sentStoreIn(ctx.paths.stateDir, storageIdentity(remote));
     // On a local-directory "cloud" a run's record is read from the mirror itself (record-run.ts),
@@ -47,7 +46,7 @@ export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: Resol
   }
   const limited = remote.tuning.maxDelete !== undefined ? limitingDeletes(transfer, rclone, remote.tuning.maxDelete) : transfer;
   const exactTimes = detection.modTime && detection.precisionNs !== undefined && detection.precisionNs <= 1_000_000;
-  return history ? recordingHistory(limited, { rclone, remote, ...history, exactTimes }) : unrecorded(limited, cache);
+  return history ? recordingHistory(limited, { rclone, remote, ...history, exactTimes }) : unrecorded(limited, new ManifestCache(ctx.paths.stateDir, remote));
 }
 
 /**

@@ -24,14 +24,14 @@ export interface HistoryListing {
   manifests: Map<string, string[]>;
 }
 
+/** Each cache folder's check of its storage, once per process (two caches of one folder share it). */
+const storageChecks = new Map<string, Promise<void>>();
+
 /**
  * Manifests are immutable once written, so each is fetched once and kept in the state directory,
  * per remote tree; `latest.json` names each mapping's newest complete one, so a backup that
  * changed nothing writes none and asks the remote nothing.
  */
-/** Each cache folder's check of its storage, once per process (two caches of one folder share it). */
-const storageChecks = new Map<string, Promise<void>>();
-
 export class ManifestCache {
   readonly dir: string;
   /** The folder of this rclone config: one subfolder, the tree's and storage's, and `current`. */
@@ -39,9 +39,8 @@ export class ManifestCache {
   private readonly storage: string;
 
   constructor(stateDir: string, remote: ResolvedRemote) {
-    const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
-    this.storage = hash(`${remote.root}\u0000${storageIdentity(remote)}`);
-    this.top = path.join(stateDir, 'versions', hash(remote.configFile));
+    this.storage = storageIdentity(remote);
+    this.top = path.join(stateDir, 'versions', createHash('sha256').update(remote.configFile).digest('hex').slice(0, 16));
     this.dir = path.join(this.top, this.storage);
   }
 
