@@ -44,18 +44,33 @@ export function planMappingPrune(name: string, runs: RunNames[], kept: KeptVersi
   };
 }
 
-/** Delete what the plans list, then the folders left empty; the history root itself stays. */
+/**
+ * Delete what the plans list, then the folders left empty; the history root itself stays. The
+ * records of the runs no longer kept go first, in a deletion of their own, and the versions no
+ * kept run needs only after it finished: a prune stopped at any moment (Ctrl-C, a kill, a laptop
+ * put to sleep) leaves every run that still has a record whole. In one deletion rclone removes
+ * files in no set order, so a run the prune was forgetting could be left listed by `poof history`
+ * with part of its versions gone. Versions left behind in a folder whose record went are what the
+ * next prune removes.
+ */
 export async function applyPrune(rclone: Rclone, remote: ResolvedRemote, plans: MappingPrune[], cancelSignal?: AbortSignal): Promise<void> {
   const files = plans.flatMap((p) => p.delete);
   if (files.length === 0) return;
+  // A record is `<run id>/<NAME>.run.json.gz`; a version is `<run id>/<NAME>/<path>`.
+  const records = files.filter((file) => file.split('/').length === 2);
+  const versions = files.filter((file) => file.split('/').length > 2);
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-prune-'));
   try {
-    const list = path.join(scratch, 'delete.list');
-    await writeFile(list, `${files.join('\n')}\n`);
     const root = historyRoot(remote.root);
     const options = { timeoutMs: 60 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) };
-    const deleted = await rclone.run(buildDeleteListedArgs(remote.configFile, root, list), options);
-    if (deleted.exitCode !== 0) throw new RunFailedError(`prune: rclone delete exited ${deleted.exitCode}: ${lastErrorLine(deleted.stderr)}`);
+    for (const [what, batch] of [['records', records], ['versions', versions]] as const) {
+      if (batch.length === 0) continue;
+      if (cancelSignal?.aborted) throw new RunFailedError(`prune: stopped before deleting the ${what}`);
+      const list = path.join(scratch, `${what}.list`);
+      await writeFile(list, `${batch.join('\n')}\n`);
+      const deleted = await rclone.run(buildDeleteListedArgs(remote.configFile, root, list), options);
+      if (deleted.exitCode !== 0) throw new RunFailedError(`prune: rclone delete exited ${deleted.exitCode}: ${lastErrorLine(deleted.stderr)}`);
+    }
     // Folders only exist on storage with directories; S3 reports nothing to do.
     await rclone.run(buildRemoveEmptyDirsArgs(remote.configFile, root), options);
   } finally {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -377,6 +377,107 @@ describe('retention: poof prune and the prune after each backup', () => {
     assert.deepEqual([totals.versions, totals.bytes], [onDisk.length, onDisk.reduce((sum, [, c]) => sum + c.length, 0)]);
     assert.match((await runPoof(['status'], { env: sb.env })).stdout, /^history: 3 runs kept on the remote \(.*\), \d+ replaced versions \([\d.]+ K?i?B\), as of .* UTC/m);
     await writeFile(path.join(sb.confdir, 'poof.conf'), JSON.stringify(conf));
+  });
+});
+
+/**
+ * An rclone whose deletions are slow and in no set order (as rclone's checkers delete several at
+ * once): each path of a `delete --files-from-raw` list is deleted by a real rclone of its own, in
+ * a seeded shuffle, and counted in a progress file, so a test can kill a prune after k of them.
+ */
+const SLOW_DELETE = [
+  '#!/bin/bash',
+  'if [ "$1" = delete ]; then',
+  '  args=("$@")',
+  '  for i in "${!args[@]}"; do [ "${args[$i]}" = --files-from-raw ] && at=$((i + 1)); done',
+  '  list=${args[$at]}',
+  '  awk -v seed="$POOF_TEST_SHUFFLE" \'BEGIN { srand(seed) } { print rand() "\\t" $0 }\' "$list" | sort -n | cut -f2- > "$list.shuffled"',
+  '  while IFS= read -r line; do',
+  '    printf \'%s\\n\' "$line" > "$list.one"',
+  '    args[$at]="$list.one"',
+  '    rclone "${args[@]}" || exit $?',
+  '    echo "$line" >> "$POOF_TEST_PROGRESS"',
+  '    sleep 0.2',
+  '  done < "$list.shuffled"',
+  '  exit 0',
+  'fi',
+  'exec rclone "$@"',
+  '',
+].join('\n');
+
+describe('poof prune killed at seeded random moments (SIGINT, SIGTERM, SIGKILL to the group)', () => {
+  let sb: Sandbox;
+  let dir: string;
+  let shim: string;
+  before(async () => {
+    sb = await makeSandbox();
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 8; i++) files[`f${i}.txt`] = `first ${i}\n`;
+    dir = (await mapLocalDirs(sb, { Work: files })).dirs.Work!;
+    shim = path.join(sb.dir, 'rclone-slow-delete.sh');
+    await writeFile(shim, SLOW_DELETE);
+    await chmod(shim, 0o755);
+  });
+  after(() => sb.cleanup());
+
+  it('every run still listed after each kill comes back byte for byte; the next prune finishes the job', async () => {
+    const seed = Number(process.env.POOF_TEST_SEED ?? 47);
+    const random = seeded(seed);
+    const signals = ['SIGINT', 'SIGTERM', 'SIGKILL'] as const;
+    const exitCodes = { SIGINT: 130, SIGTERM: 143, SIGKILL: 137 };
+    const confFile = path.join(sb.confdir, 'poof.conf');
+    const conf = JSON.parse(await readFile(confFile, 'utf8')) as Record<string, unknown>;
+    const snapshots: Snapshot[] = [];
+    const restoresWhole = async (runId: string, label: string) => {
+      const snap = snapshots.find((s) => s.runId === runId);
+      assert.ok(snap, `${label}: ${runId} is a run the test made`);
+      const into = path.join(sb.dir, `check-${runId}`);
+      const restored = await runPoof(['restore', '--at', runId, '--to', into, '--yes'], { env: sb.env });
+      assert.equal(restored.code, 0, `${label}: run ${runId} is listed, so it restores: ${restored.stderr}`);
+      assert.deepEqual(await readTree(path.join(into, 'Work')), snap.tree, `${label}: run ${runId} comes back byte for byte`);
+      await rm(into, { recursive: true, force: true });
+    };
+    let killedMidway = 0;
+    for (let round = 0; round < 3; round++) {
+      await writeFile(confFile, JSON.stringify({ ...conf, keep: { last: 1000 } }));
+      for (let r = 0; r < 3; r++) {
+        for (let i = 0; i < 8; i++) if (random() < 0.5) await writeFile(path.join(dir, `f${i}.txt`), `round ${round}.${r} file ${i} ${'z'.repeat(Math.floor(random() * 50))}\n`);
+        await writeFile(path.join(dir, `added-${round}-${r}.txt`), `added in ${round}.${r}\n`);
+        const backup = await runPoof(['backup', '--json'], { env: sb.env });
+        assert.equal(backup.code, 0, backup.stderr);
+        snapshots.push(await snapshot(dir, (JSON.parse(backup.stdout) as { runId: string }).runId));
+      }
+      await writeFile(confFile, JSON.stringify({ ...conf, keep: { last: 2 } }));
+      const before = await runIds(sb, 'Work');
+      const progress = path.join(sb.dir, `prune-progress-${round}`);
+      const deletions = 1 + Math.floor(random() * 5);
+      const signal = signals[Math.floor(random() * signals.length)]!;
+      const label = `seed ${seed} round ${round} (${signal} after ${deletions} deletions)`;
+      const killed = startPoof(['prune'], { ...sb.env, POOF_RCLONE: shim, POOF_TEST_SHUFFLE: String(seed * 10 + round), POOF_TEST_PROGRESS: progress });
+      let ended = false;
+      void killed.exit.then(() => (ended = true));
+      const done = async () => (await readFile(progress, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
+      await waitFor(async () => ended || (await done()) >= deletions, 60_000, `${label}: the prune's deletions`);
+      try {
+        process.kill(-killed.pid, signal);
+      } catch {
+        // It finished first.
+      }
+      const exit = await killed.exit;
+      const after = await runIds(sb, 'Work');
+      if (exit.code !== 0) {
+        killedMidway++;
+        assert.ok(exit.code === null ? exit.signal === 'SIGKILL' : exit.code === exitCodes[signal], `${label}: exit ${exit.code} ${exit.signal}`);
+      }
+      assert.ok(after.length <= before.length && after.length >= 2, `${label}: ${after.length} runs listed of ${before.length}`);
+      for (const id of after) await restoresWhole(id, label);
+    }
+    assert.ok(killedMidway >= 2, `seed ${seed}: ${killedMidway} of 3 prunes were killed before they finished`);
+    const finished = await runPoof(['prune'], { env: sb.env });
+    assert.equal(finished.code, 0, finished.stderr);
+    const kept = snapshots.slice(-2).map((s) => s.runId);
+    assert.deepEqual(await runIds(sb, 'Work'), kept);
+    for (const id of kept) await restoresWhole(id, `seed ${seed} after the last prune`);
   });
 });
 

@@ -8,6 +8,10 @@ import { runIdFor, timeOfRunId } from '../../src/versions/run-id.js';
 import { stateAfter, versionsOf, type KeptVersions } from '../../src/versions/state.js';
 import { parseWhen, pickRun } from '../../src/versions/when.js';
 import { seeded } from '../helpers/seeded.js';
+import { readFileSync } from 'node:fs';
+import type { Rclone, RcloneResult } from '../../src/rclone/runner.js';
+import type { ResolvedRemote } from '../../src/rclone/remote.js';
+import { applyPrune, planMappingPrune } from '../../src/versions/prune.js';
 import { copyDict } from '../../src/dict.js';
 
 
@@ -241,6 +245,59 @@ describe('retention', () => {
       }
       assert.ok(plan.records.every((id) => !keep.has(id)), 'records of kept runs stay');
       assert.ok(plan.removedFiles > 0, `seed ${seed}: the policy removed something`);
+    }
+  });
+});
+
+describe('a prune stopped at any moment', () => {
+  /**
+   * rclone as the model sees it: each `delete` removes the listed paths below .poof-history in
+   * a seeded random order (rclone deletes with several checkers at once), and the run is killed
+   * after `budget` deletions in all.
+   */
+  function killedAfter(remote: ModelRemote, random: () => number, budget: number, stop: AbortController): Rclone {
+    let left = budget;
+    const ok: RcloneResult = { exitCode: 0, stdout: '', stderr: '', timedOut: false };
+    const fake = {
+      bin: '/model/rclone',
+      version: { major: 1, minor: 60, patch: 1, text: 'v1.60.1' },
+      async run(args: string[]): Promise<RcloneResult> {
+        if (args[0] === 'rmdirs') return ok;
+        assert.equal(args[0], 'delete');
+        const listed = readFileSync(args[args.indexOf('--files-from-raw') + 1]!, 'utf8').split('\n').filter(Boolean);
+        const order = listed.map((file) => [random(), file] as const).sort((a, b) => a[0] - b[0]).map(([, file]) => file);
+        for (const file of order) {
+          if (left-- <= 0) {
+            stop.abort();
+            return { exitCode: -1, stdout: '', stderr: '', timedOut: false, signal: 'SIGINT' };
+          }
+          const [runId, rest] = [file.slice(0, file.indexOf('/')), file.slice(file.indexOf('/') + 1)];
+          if (rest === 'M.run.json.gz') remote.manifests = remote.manifests.filter((m) => m.runId !== runId);
+          else remote.folders.get(runId)?.delete(rest.slice('M/'.length));
+        }
+        return ok;
+      },
+    };
+    return fake;
+  }
+
+  it('leaves every run that still has a record whole: records go first, versions only after', async () => {
+    const remoteConfig = { root: 'poof-backup:b', configFile: '/c' } as unknown as ResolvedRemote;
+    for (const seed of [11, 12, 13, 14]) {
+      const first = randomRuns(seed, 30);
+      const plan = planMappingPrune('M', first.remote.manifests.map(namesOfRun), first.remote.kept(), { last: 3 });
+      const total = plan.delete.length;
+      assert.ok(plan.forgotten.length > 5 && plan.removedVersions > 5, `seed ${seed}: a prune with something to do`);
+      for (let budget = 0; budget <= total; budget++) {
+        const { remote, truth } = randomRuns(seed, 30);
+        const stop = new AbortController();
+        const rclone = killedAfter(remote, seeded(seed * 1000 + budget), budget, stop);
+        const finished = await applyPrune(rclone, remoteConfig, [plan], stop.signal).then(() => true, () => false);
+        assert.equal(finished, budget === total, `seed ${seed}, killed after ${budget} of ${total} deletions`);
+        for (const manifest of remote.manifests.filter((m) => m.files)) {
+          assert.deepEqual(remote.restore(manifest), truth.get(manifest.runId), `seed ${seed}, killed after ${budget} of ${total}: run ${manifest.runId} still has its record, so it comes back whole`);
+        }
+      }
     }
   });
 });
