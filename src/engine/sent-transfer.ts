@@ -160,11 +160,18 @@ async function runWithSentRecordAlongside(rclone: Rclone, plan: MappingPlan, hoo
     spawned: () => (started(), hooks.spawned?.()),
   });
   const walking = Promise.race([spawned, running]).then(() => listSource(rclone, input, hooks.cancelSignal, storage.withModes)).catch(() => undefined);
+  // The record of what was sent, read and compared with the walk while rclone still works (only
+  // this function writes it, after the transfer): a run that changed nothing is done when rclone is.
+  const comparing = walking.then(async (walked) => {
+    const sent = walked ? await store.read(plan) : undefined;
+    return sent && walked ? compareWithSent(walked, sent, storage.precisionNs) : undefined;
+  });
+  // Awaited below only when the transfer finished; a failed read must not go unhandled before that.
+  comparing.catch(() => undefined);
   const main = await running;
   const now = await walking;
   if (!now || (main.status !== 'ok' && main.status !== 'partial')) return main;
-  const sent = await store.read(plan);
-  const compared = sent ? compareWithSent(now, sent, storage.precisionNs) : undefined;
+  const compared = await comparing;
   const unsent = new Set(main.unreadable ?? []);
   const toLook = new Set([...sentByMain, ...(compared ? [...compared.changed, ...compared.unknown] : Object.keys(now))]);
   const modeOf = (file: string, fresh: boolean) => storedMode(fresh || !stored.has(file) ? look(file) : stored.get(file));

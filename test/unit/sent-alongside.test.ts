@@ -67,3 +67,40 @@ describe('the walk beside the transfer (local-directory cloud)', () => {
     }
   });
 });
+
+describe('the record of what was sent, read while rclone works', () => {
+  it('a record that cannot be read fails a finished transfer as before, and goes unnoticed (never unhandled) when the transfer failed', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'poof-alongside-'));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const source = path.join(dir, 'src');
+      const mirror = path.join(dir, 'cloud', 'Keys');
+      mkdirSync(source);
+      writeFileSync(path.join(source, 'late.txt'), 'key\n');
+      const syncInput = { ...settingsFor('alias'), source, dest: 'poof-backup:bkt/Keys' };
+      const plan: MappingPlan = { name: 'Keys', localDir: source, remotePath: 'poof-backup:bkt/Keys', args: buildSyncArgs(syncInput), syncInput };
+      const store: SentStore = { read: async () => Promise.reject(new Error('EACCES: the record')), write: async () => undefined };
+      const hooks = { emit: () => undefined, log: () => undefined, cancelSignal: new AbortController().signal, dryRun: false };
+      const storage = { withModes: true, sizeOnly: false, precisionNs: 1, mirrorOnDisk: () => mirror };
+      await assert.rejects(runWithSentRecord(racingRclone(source, mirror), plan, hooks, store, storage), /EACCES: the record/);
+      const failing: Rclone = {
+        bin: '/fake/rclone',
+        version: { major: 1, minor: 60, patch: 1, text: 'v1.60.1' },
+        async run(_args: string[], options: RunOptions = {}): Promise<RcloneResult> {
+          options.onSpawn?.();
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          return { exitCode: 1, stdout: '', stderr: '{"level":"error","msg":"directory not found"}\n', timedOut: false };
+        },
+      };
+      const result = await runWithSentRecord(failing, plan, hooks, store, storage);
+      assert.equal(result.status, 'failed');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
