@@ -1,9 +1,9 @@
 import type { Context } from '../context.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
-import { applyPrune, planMappingPrune, type MappingPrune } from '../versions/prune.js';
+import { applyPrune, listingWithout, planMappingPrune, type MappingPrune } from '../versions/prune.js';
 import { DEFAULT_KEEP } from '../versions/retention.js';
-import { listHistory, ManifestCache, readRunNames } from '../versions/store.js';
+import { listHistory, ManifestCache, readRunNames, totalsOf } from '../versions/store.js';
 import type { RunSetup } from './setup.js';
 
 /**
@@ -21,12 +21,31 @@ export async function pruneHistory(ctx: Context, setup: RunSetup, remote: Resolv
     plans.push(planMappingPrune(name, runs, listing.kept.get(name) ?? new Map(), policy));
   }
   if (!options.dryRun) {
-    await applyPrune(rclone, remote, plans, options.cancelSignal);
-    const before = await cache.totals();
-    if (before) {
-      const sum = (pick: (p: MappingPrune) => number) => plans.reduce((total, p) => total + pick(p), 0);
-      await cache.saveTotals({ ...before, runs: before.runs - sum((p) => p.forgotten.length), versions: before.versions - sum((p) => p.removedVersions), bytes: before.bytes - sum((p) => p.freedBytes), oldest: plans.flatMap((p) => [...p.kept.keys()]).sort()[0] ?? before.oldest });
+    // The totals `poof status` shows: unknown while a deletion is under way (a kill can stop it at
+    // any file), then those of the listing less what each finished deletion removed.
+    let left = listing;
+    let recordsGone = false;
+    try {
+      if (plans.some((p) => p.delete.length > 0)) await cache.forgetTotals();
+      await applyPrune(rclone, remote, plans, options.cancelSignal, async (_what, paths) => {
+        recordsGone = true;
+        left = listingWithout(left, paths);
+        await cache.saveTotals(totalsOf(left, new Date())).catch(() => undefined);
+      });
+    } catch (error) {
+      // Which files of the deletion under way went is not known until the next listing.
+      await cache.forgetTotals().catch(() => undefined);
+      ctx.err(`poof: ${stoppedPrune(plans, recordsGone)}`);
+      throw error;
     }
   }
   return plans;
+}
+
+/** Pure: what a prune that stopped partway did, after the deletions it finished. */
+export function stoppedPrune(plans: MappingPrune[], recordsGone: boolean): string {
+  const forgotten = plans.filter((p) => p.forgotten.length > 0).map((p) => `${p.name}: ${p.forgotten.join(', ')}`);
+  const runs = forgotten.length > 0 ? ` (${forgotten.join('; ')})` : '';
+  if (!recordsGone) return `the prune stopped while removing the records of the runs no longer kept${runs}: some of them may be gone; every run \`poof history\` still lists restores whole, and the next prune finishes the job`;
+  return `the prune stopped after removing the records of the runs no longer kept${runs}, which are no longer restorable, while removing the versions no kept run needs: every kept run restores whole, and the next prune removes the rest`;
 }

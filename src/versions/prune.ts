@@ -8,6 +8,7 @@ import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import { planPrune, selectKept, type KeepPolicy, type RunNames } from './retention.js';
 import type { KeptVersions } from './state.js';
+import type { HistoryListing } from './store.js';
 
 /** One mapping's prune: which runs stay restorable, and what goes. */
 export interface MappingPrune {
@@ -45,6 +46,27 @@ export function planMappingPrune(name: string, runs: RunNames[], kept: KeptVersi
 }
 
 /**
+ * Pure: what a listing of the history holds once the given paths below .poof-history (records
+ * `<run id>/<NAME>.run.json.gz`, versions `<run id>/<NAME>/<path>`) are deleted.
+ */
+export function listingWithout(listing: HistoryListing, paths: string[]): HistoryListing {
+  const manifests = new Map([...listing.manifests].map(([name, ids]) => [name, [...ids]]));
+  const kept = new Map([...listing.kept].map(([name, byRun]) => [name, new Map([...byRun].map(([id, files]) => [id, new Map(files)]))]));
+  for (const file of paths) {
+    const [runId = '', second = '', ...rest] = file.split('/');
+    if (rest.length === 0) {
+      const name = second.replace(/\.run\.json\.gz$/, '');
+      manifests.set(name, (manifests.get(name) ?? []).filter((id) => id !== runId));
+      continue;
+    }
+    const byRun = kept.get(second);
+    byRun?.get(runId)?.delete(rest.join('/'));
+    if (byRun?.get(runId)?.size === 0) byRun.delete(runId);
+  }
+  return { manifests, kept };
+}
+
+/**
  * Delete what the plans list, then the folders left empty; the history root itself stays. The
  * records of the runs no longer kept go first, in a deletion of their own, and the versions no
  * kept run needs only after it finished: a prune stopped at any moment (Ctrl-C, a kill, a laptop
@@ -53,7 +75,13 @@ export function planMappingPrune(name: string, runs: RunNames[], kept: KeptVersi
  * with part of its versions gone. Versions left behind in a folder whose record went are what the
  * next prune removes.
  */
-export async function applyPrune(rclone: Rclone, remote: ResolvedRemote, plans: MappingPrune[], cancelSignal?: AbortSignal): Promise<void> {
+export async function applyPrune(
+  rclone: Rclone,
+  remote: ResolvedRemote,
+  plans: MappingPrune[],
+  cancelSignal?: AbortSignal,
+  onDeleted?: (what: 'records' | 'versions', paths: string[]) => Promise<void>,
+): Promise<void> {
   const files = plans.flatMap((p) => p.delete);
   if (files.length === 0) return;
   // A record is `<run id>/<NAME>.run.json.gz`; a version is `<run id>/<NAME>/<path>`.
@@ -64,12 +92,16 @@ export async function applyPrune(rclone: Rclone, remote: ResolvedRemote, plans: 
     const root = historyRoot(remote.root);
     const options = { timeoutMs: 60 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) };
     for (const [what, batch] of [['records', records], ['versions', versions]] as const) {
-      if (batch.length === 0) continue;
+      if (batch.length === 0) {
+        await onDeleted?.(what, batch);
+        continue;
+      }
       if (cancelSignal?.aborted) throw new RunFailedError(`prune: stopped before deleting the ${what}`);
       const list = path.join(scratch, `${what}.list`);
       await writeFile(list, `${batch.join('\n')}\n`);
       const deleted = await rclone.run(buildDeleteListedArgs(remote.configFile, root, list), options);
       if (deleted.exitCode !== 0) throw new RunFailedError(`prune: rclone delete exited ${deleted.exitCode}: ${lastErrorLine(deleted.stderr)}`);
+      await onDeleted?.(what, batch);
     }
     // Folders only exist on storage with directories; S3 reports nothing to do.
     await rclone.run(buildRemoveEmptyDirsArgs(remote.configFile, root), options);

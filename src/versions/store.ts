@@ -205,6 +205,12 @@ export class ManifestCache {
     await writeFileAtomic(path.join(this.dir, 'totals.json'), `${JSON.stringify(totals)}\n`);
   }
 
+  /** The totals are no longer known (a prune stopped partway): none are shown until the next listing. */
+  async forgetTotals(): Promise<void> {
+    await this.ready();
+    await rm(path.join(this.dir, 'totals.json'), { force: true });
+  }
+
   async totals(): Promise<HistoryTotals | undefined> {
     await this.ready();
     try {
@@ -239,7 +245,7 @@ export class ManifestCache {
 export interface HistoryTotals {
   /** When it was listed (ISO). */
   listed: string;
-  /** Runs with a complete manifest, over all mappings. */
+  /** Runs with a record (complete or not), over all mappings. */
   runs: number;
   versions: number;
   bytes: number;

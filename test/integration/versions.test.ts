@@ -409,11 +409,15 @@ describe('poof prune killed at seeded random moments (SIGINT, SIGTERM, SIGKILL t
   let sb: Sandbox;
   let dir: string;
   let shim: string;
+  let history: string;
   before(async () => {
     sb = await makeSandbox();
     const files: Record<string, string> = {};
     for (let i = 0; i < 8; i++) files[`f${i}.txt`] = `first ${i}\n`;
-    dir = (await mapLocalDirs(sb, { Work: files })).dirs.Work!;
+    const backup = await mapLocalDirs(sb, { Work: files });
+    dir = backup.dirs.Work!;
+    const { bucket } = JSON.parse(await readFile(backup.paths.poofConf!, 'utf8')) as { bucket: string };
+    history = path.join(backup.cloud, bucket, '.poof-history');
     shim = path.join(sb.dir, 'rclone-slow-delete.sh');
     await writeFile(shim, SLOW_DELETE);
     await chmod(shim, 0o755);
@@ -437,6 +441,14 @@ describe('poof prune killed at seeded random moments (SIGINT, SIGTERM, SIGKILL t
       assert.deepEqual(await readTree(path.join(into, 'Work')), snap.tree, `${label}: run ${runId} comes back byte for byte`);
       await rm(into, { recursive: true, force: true });
     };
+    const statusTotals = async () => {
+      const totals = (JSON.parse((await runPoof(['status', '--json'], { env: sb.env })).stdout) as { history?: { runs: number; versions: number } }).history;
+      return totals ? [totals.runs, totals.versions] : undefined;
+    };
+    const storedTotals = async () => {
+      const stored = [...(await readTree(history)).keys()];
+      return [stored.filter((p) => p.endsWith('.run.json.gz')).length, stored.filter((p) => !p.endsWith('.run.json.gz')).length];
+    };
     let killedMidway = 0;
     for (let round = 0; round < 3; round++) {
       await writeFile(confFile, JSON.stringify({ ...conf, keep: { last: 1000 } }));
@@ -451,7 +463,8 @@ describe('poof prune killed at seeded random moments (SIGINT, SIGTERM, SIGKILL t
       const before = await runIds(sb, 'Work');
       const progress = path.join(sb.dir, `prune-progress-${round}`);
       const deletions = 1 + Math.floor(random() * 5);
-      const signal = signals[Math.floor(random() * signals.length)]!;
+      // Each signal once; the moment is seeded.
+      const signal = signals[round % signals.length]!;
       const label = `seed ${seed} round ${round} (${signal} after ${deletions} deletions)`;
       const killed = startPoof(['prune'], { ...sb.env, POOF_RCLONE: shim, POOF_TEST_SHUFFLE: String(seed * 10 + round), POOF_TEST_PROGRESS: progress });
       let ended = false;
@@ -464,10 +477,14 @@ describe('poof prune killed at seeded random moments (SIGINT, SIGTERM, SIGKILL t
         // It finished first.
       }
       const exit = await killed.exit;
+      // What `poof status` says the remote keeps (no remote call): unknown after a prune stopped
+      // partway, exact after one that finished.
+      assert.deepEqual(await statusTotals(), exit.code === 0 ? await storedTotals() : undefined, `${label}: the totals status shows`);
       const after = await runIds(sb, 'Work');
       if (exit.code !== 0) {
         killedMidway++;
         assert.ok(exit.code === null ? exit.signal === 'SIGKILL' : exit.code === exitCodes[signal], `${label}: exit ${exit.code} ${exit.signal}`);
+        if (exit.code !== null) assert.match(killed.stderr(), /poof: the prune stopped (while|after) removing the records of the runs no longer kept \(Work: \d{8}T\d{6}Z/, label);
       }
       assert.ok(after.length <= before.length && after.length >= 2, `${label}: ${after.length} runs listed of ${before.length}`);
       for (const id of after) await restoresWhole(id, label);
@@ -475,6 +492,7 @@ describe('poof prune killed at seeded random moments (SIGINT, SIGTERM, SIGKILL t
     assert.ok(killedMidway >= 2, `seed ${seed}: ${killedMidway} of 3 prunes were killed before they finished`);
     const finished = await runPoof(['prune'], { env: sb.env });
     assert.equal(finished.code, 0, finished.stderr);
+    assert.deepEqual(await statusTotals(), await storedTotals(), 'after the prune that finished, status shows what the remote keeps');
     const kept = snapshots.slice(-2).map((s) => s.runId);
     assert.deepEqual(await runIds(sb, 'Work'), kept);
     for (const id of kept) await restoresWhole(id, `seed ${seed} after the last prune`);

@@ -11,7 +11,9 @@ import { seeded } from '../helpers/seeded.js';
 import { readFileSync } from 'node:fs';
 import type { Rclone, RcloneResult } from '../../src/rclone/runner.js';
 import type { ResolvedRemote } from '../../src/rclone/remote.js';
-import { applyPrune, planMappingPrune } from '../../src/versions/prune.js';
+import { applyPrune, listingWithout, planMappingPrune } from '../../src/versions/prune.js';
+import { totalsOf } from '../../src/versions/store.js';
+import { stoppedPrune } from '../../src/run/prune-history.js';
 import { copyDict } from '../../src/dict.js';
 
 
@@ -299,6 +301,25 @@ describe('a prune stopped at any moment', () => {
         }
       }
     }
+  });
+});
+
+describe('what a prune leaves, as poof status shows it', () => {
+  it('the listing less the records and versions deleted; a prune stopped partway says which runs went', () => {
+    const listing = {
+      manifests: new Map([['Work', ['20260101T090000Z', '20260102T090000Z', '20260103T090000Z']], ['Photos', ['20260102T090000Z']]]),
+      kept: new Map([['Work', new Map([['20260102T090000Z', new Map([['a.txt', 5], ['d/b.txt', 7]])], ['20260103T090000Z-2', new Map([['a.txt', 3]])]])]]),
+    };
+    const left = listingWithout(listing, ['20260101T090000Z/Work.run.json.gz', '20260102T090000Z/Work/d/b.txt', '20260103T090000Z-2/Work/a.txt']);
+    assert.deepEqual(left.manifests.get('Work'), ['20260102T090000Z', '20260103T090000Z']);
+    assert.deepEqual(left.manifests.get('Photos'), ['20260102T090000Z'], 'another mapping\'s run of the same id stays');
+    assert.deepEqual([...left.kept.get('Work')!].map(([id, files]) => [id, [...files.keys()]]), [['20260102T090000Z', ['a.txt']]]);
+    const totals = totalsOf(left, new Date('2026-01-04T00:00:00Z'));
+    assert.deepEqual([totals.runs, totals.versions, totals.bytes, totals.oldest], [3, 1, 5, '20260102T090000Z']);
+    assert.equal(listing.manifests.get('Work')!.length, 3, 'the listing itself is left as it was');
+    const plan = { name: 'Work', kept: new Map(), forgotten: ['20260101T090000Z'], delete: [], freedBytes: 0, removedVersions: 0 };
+    assert.match(stoppedPrune([plan], false), /stopped while removing the records of the runs no longer kept \(Work: 20260101T090000Z\): some of them may be gone; every run `poof history` still lists restores whole/);
+    assert.match(stoppedPrune([plan], true), /after removing the records of the runs no longer kept \(Work: 20260101T090000Z\), which are no longer restorable/);
   });
 });
 
