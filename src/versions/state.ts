@@ -66,16 +66,21 @@ export interface FileVersion {
 /**
  * Pure: every stored version of one file, newest first: the mirror's (when the file is there)
  * and one per run folder that holds it. A version's time comes from the newest complete record
- * before the run that replaced it (the state that run found), when that record lists the file.
+ * before the run that replaced it (the state that run found), when that record lists the file
+ * and its version of it is the one in that folder. Not otherwise: a version a later pass of one
+ * run replaced, or one left by a prune that stopped before removing it (its run's record gone),
+ * is another state of the file than that record's.
  */
 export function versionsOf(file: string, records: RunManifest[], kept: KeptVersions, mirror?: FileState): FileVersion[] {
   const complete = records.filter((r) => r.files).sort((a, b) => (a.runId < b.runId ? -1 : 1));
   const lastBefore = (id: string | undefined) => complete.filter((r) => id === undefined || r.runId < runOfFolder(id)).at(-1);
+  const index = indexFolders(kept);
   const versions: FileVersion[] = [];
   const known = (id: string | undefined, size: number): FileVersion => {
     const record = lastBefore(id);
     const state = record?.files?.[file];
-    return { ...(record && state && state.size === size ? { since: record.runId, mtime: state.mtime } : {}), ...(id ? { replacedBy: runOfFolder(id) } : {}), size };
+    const itsVersion = record && state && state.size === size && firstFolderAfter(index, file, record.runId) === id;
+    return { ...(itsVersion ? { since: record.runId, mtime: state.mtime } : {}), ...(id ? { replacedBy: runOfFolder(id) } : {}), size };
   };
   if (mirror) versions.push({ ...known(undefined, mirror.size), mtime: mirror.mtime });
   for (const id of [...kept.keys()].sort().reverse()) {

@@ -173,6 +173,26 @@ describe('the tree after any run, rebuilt from the mirror and the folders of rep
     }
   });
 
+  it('versions of one file after a prune stopped between its records and its versions: a version left behind is not given to the kept run before it', () => {
+    const remote = new ModelRemote();
+    remote.backup('20261101T000000Z', new Map([['a', 'one']]));
+    remote.backup('20261102T000000Z', new Map([['a', 'two']]));
+    remote.backup('20261103T000000Z', new Map([['a', 'three']]));
+    remote.backup('20261104T000000Z', new Map([['a', 'four!']]));
+    // Runs 2 and 3 no longer kept: their records went; 3's folder (run 2's "two") was next.
+    remote.manifests = remote.manifests.filter((m) => m.runId === '20261101T000000Z' || m.runId === '20261104T000000Z');
+    const versions = versionsOf('a', remote.manifests, remote.kept(), { size: 5, mtime: 4 });
+    assert.deepEqual(
+      versions.map((v) => [v.since, v.replacedBy, v.size]),
+      [
+        ['20261104T000000Z', undefined, 5],
+        [undefined, '20261104T000000Z', 5],
+        [undefined, '20261103T000000Z', 3],
+        ['20261101T000000Z', '20261102T000000Z', 3],
+      ],
+    );
+  });
+
   it('versions of one file: the mirror first, then each replaced version, newest first', () => {
     const remote = new ModelRemote();
     remote.backup('20261101T000000Z', new Map([['a', 'one']]));
