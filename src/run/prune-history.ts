@@ -25,9 +25,9 @@ export async function pruneHistory(ctx: Context, setup: RunSetup, remote: Resolv
     // any file), then those of the listing less what each finished deletion removed.
     let left = listing;
     let recordsGone = false;
+    if (plans.some((p) => p.delete.length > 0)) await cache.forgetTotals().catch(() => undefined);
     try {
-      if (plans.some((p) => p.delete.length > 0)) await cache.forgetTotals();
-      await applyPrune(rclone, remote, plans, options.cancelSignal, async (_what, paths) => {
+      await applyPrune(rclone, remote, plans, options.cancelSignal, async (paths) => {
         recordsGone = true;
         left = listingWithout(left, paths);
         await cache.saveTotals(totalsOf(left, new Date())).catch(() => undefined);
