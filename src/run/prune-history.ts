@@ -21,31 +21,32 @@ export async function pruneHistory(ctx: Context, setup: RunSetup, remote: Resolv
     plans.push(planMappingPrune(name, runs, listing.kept.get(name) ?? new Map(), policy));
   }
   if (!options.dryRun) {
-    // The totals `poof status` shows: unknown while a deletion is under way (a kill can stop it at
-    // any file), then those of the listing less what each finished deletion removed.
+    // The totals `poof status` shows: unknown while anything is being deleted (a kill can stop a
+    // deletion at any file), then those of the listing less what the prune removed.
     let left = listing;
-    let recordsGone = false;
+    let stage: 'records' | 'versions' = 'records';
     if (plans.some((p) => p.delete.length > 0)) await cache.forgetTotals().catch(() => undefined);
     try {
-      await applyPrune(rclone, remote, plans, options.cancelSignal, async (paths) => {
-        recordsGone = true;
+      await applyPrune(rclone, remote, plans, options.cancelSignal, async (what, paths) => {
         left = listingWithout(left, paths);
-        await cache.saveTotals(totalsOf(left, new Date())).catch(() => undefined);
+        if (what === 'records') stage = 'versions';
+        else await cache.saveTotals(totalsOf(left, new Date())).catch(() => undefined);
       });
     } catch (error) {
       // Which files of the deletion under way went is not known until the next listing.
       await cache.forgetTotals().catch(() => undefined);
-      ctx.err(`poof: ${stoppedPrune(plans, recordsGone)}`);
+      ctx.err(`poof: ${stoppedPrune(plans, stage)}`);
       throw error;
     }
   }
   return plans;
 }
 
-/** Pure: what a prune that stopped partway did, after the deletions it finished. */
-export function stoppedPrune(plans: MappingPrune[], recordsGone: boolean): string {
+/** Pure: what a prune that stopped partway did: it stopped deleting the records, or the versions after them. */
+export function stoppedPrune(plans: MappingPrune[], stage: 'records' | 'versions'): string {
   const forgotten = plans.filter((p) => p.forgotten.length > 0).map((p) => `${p.name}: ${p.forgotten.join(', ')}`);
   const runs = forgotten.length > 0 ? ` (${forgotten.join('; ')})` : '';
-  if (!recordsGone) return `the prune stopped while removing the records of the runs no longer kept${runs}: some of them may be gone; every run \`poof history\` still lists restores whole, and the next prune finishes the job`;
-  return `the prune stopped after removing the records of the runs no longer kept${runs}, which are no longer restorable, while removing the versions no kept run needs: every kept run restores whole, and the next prune removes the rest`;
+  if (stage === 'records') return `the prune stopped while removing the records of the runs no longer kept${runs}: some of them may be gone; every run \`poof history\` still lists restores whole, and the next prune finishes the job`;
+  const records = forgotten.length > 0 ? `after removing the records of the runs no longer kept${runs}, which are no longer restorable, ` : '';
+  return `the prune stopped ${records}while removing the versions no kept run needs: every run \`poof history\` lists restores whole, and the next prune removes the rest`;
 }

@@ -64,7 +64,7 @@ export function formatVersions(where: string, versions: FileVersion[]): string[]
   return [
     `${where}: ${versions.length} ${versions.length === 1 ? 'version' : 'versions'}, newest first`,
     ...versions.map((v) => {
-      const since = v.since ? `as of run ${v.since} (${localTimeOf(v.since)})` : 'as of a run before the kept history';
+      const since = v.since ? `as of run ${v.since} (${localTimeOf(v.since)})` : 'not a state any kept run recorded';
       const until = v.replacedBy ? `until run ${v.replacedBy} (${localTimeOf(v.replacedBy)}), kept in its folder` : 'current: in the mirror';
       return `  ${formatBytes(v.size).padStart(9)}  ${since}, ${until}`;
     }),

@@ -74,14 +74,14 @@ export function listingWithout(listing: HistoryListing, paths: string[]): Histor
  * files in no set order, so a run the prune was forgetting could be left listed by `poof history`
  * with part of its versions gone. Versions left behind in a folder whose record went are what the
  * next prune removes. `onDeleted` hears of each deletion that finished (the records', then the
- * versions').
+ * versions', each even when it had nothing to delete).
  */
 export async function applyPrune(
   rclone: Rclone,
   remote: ResolvedRemote,
   plans: MappingPrune[],
   cancelSignal?: AbortSignal,
-  onDeleted?: (paths: string[]) => Promise<void>,
+  onDeleted?: (what: 'records' | 'versions', paths: string[]) => Promise<void>,
 ): Promise<void> {
   const files = plans.flatMap((p) => p.delete);
   if (files.length === 0) return;
@@ -94,7 +94,7 @@ export async function applyPrune(
     const options = { timeoutMs: 60 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) };
     for (const [what, batch] of [['records', records], ['versions', versions]] as const) {
       if (batch.length === 0) {
-        await onDeleted?.(batch);
+        await onDeleted?.(what, batch);
         continue;
       }
       if (cancelSignal?.aborted) throw new RunFailedError(`prune: stopped before deleting the ${what}`);
@@ -102,7 +102,7 @@ export async function applyPrune(
       await writeFile(list, `${batch.join('\n')}\n`);
       const deleted = await rclone.run(buildDeleteListedArgs(remote.configFile, root, list), options);
       if (deleted.exitCode !== 0) throw new RunFailedError(`prune: rclone delete exited ${deleted.exitCode}: ${lastErrorLine(deleted.stderr)}`);
-      await onDeleted?.(batch);
+      await onDeleted?.(what, batch);
     }
     // Folders only exist on storage with directories; S3 reports nothing to do.
     await rclone.run(buildRemoveEmptyDirsArgs(remote.configFile, root), options);

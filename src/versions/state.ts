@@ -79,7 +79,8 @@ export function versionsOf(file: string, records: RunManifest[], kept: KeptVersi
   const known = (id: string | undefined, size: number): FileVersion => {
     const record = lastBefore(id);
     const state = record?.files?.[file];
-    const itsVersion = record && state && state.size === size && firstFolderAfter(index, file, record.runId) === id;
+    // The mirror's entry is the newest record's own state (the caller's): only folders are checked.
+    const itsVersion = record && state && state.size === size && (id === undefined || firstFolderAfter(index, file, record.runId) === id);
     return { ...(itsVersion ? { since: record.runId, mtime: state.mtime } : {}), ...(id ? { replacedBy: runOfFolder(id) } : {}), size };
   };
   if (mirror) versions.push({ ...known(undefined, mirror.size), mtime: mirror.mtime });

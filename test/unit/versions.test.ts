@@ -193,6 +193,19 @@ describe('the tree after any run, rebuilt from the mirror and the folders of rep
     );
   });
 
+  it('versions of one file after a killed run: the newest record\'s state keeps its run and time', () => {
+    const remote = new ModelRemote();
+    remote.backup('20261101T000000Z', new Map([['a', 'one']]));
+    remote.backup('20261102T000000Z', new Map([['a', 'five!']]));
+    remote.backup('20261103T000000Z', new Map([['a', 'new']]), false);
+    const newest = remote.manifests.filter((m) => m.files).at(-1)!;
+    const versions = versionsOf('a', remote.manifests, remote.kept(), newest.files!.a);
+    assert.deepEqual(versions.map((v) => [v.since, v.replacedBy, v.size]).slice(0, 2), [
+      ['20261102T000000Z', undefined, 5],
+      ['20261102T000000Z', '20261103T000000Z', 5],
+    ]);
+  });
+
   it('versions of one file: the mirror first, then each replaced version, newest first', () => {
     const remote = new ModelRemote();
     remote.backup('20261101T000000Z', new Map([['a', 'one']]));
@@ -338,8 +351,10 @@ describe('what a prune leaves, as poof status shows it', () => {
     assert.deepEqual([totals.runs, totals.versions, totals.bytes, totals.oldest], [3, 1, 5, '20260102T090000Z']);
     assert.equal(listing.manifests.get('Work')!.length, 3, 'the listing itself is left as it was');
     const plan = { name: 'Work', kept: new Map(), forgotten: ['20260101T090000Z'], delete: [], freedBytes: 0, removedVersions: 0 };
-    assert.match(stoppedPrune([plan], false), /stopped while removing the records of the runs no longer kept \(Work: 20260101T090000Z\): some of them may be gone; every run `poof history` still lists restores whole/);
-    assert.match(stoppedPrune([plan], true), /after removing the records of the runs no longer kept \(Work: 20260101T090000Z\), which are no longer restorable/);
+    assert.match(stoppedPrune([plan], 'records'), /stopped while removing the records of the runs no longer kept \(Work: 20260101T090000Z\): some of them may be gone; every run `poof history` still lists restores whole/);
+    assert.match(stoppedPrune([plan], 'versions'), /stopped after removing the records of the runs no longer kept \(Work: 20260101T090000Z\), which are no longer restorable, while removing the versions no kept run needs/);
+    // Versions an earlier stopped prune left, and no record to remove: none is said to have gone.
+    assert.equal(stoppedPrune([{ ...plan, forgotten: [] }], 'versions'), 'the prune stopped while removing the versions no kept run needs: every run `poof history` lists restores whole, and the next prune removes the rest');
   });
 });
 
