@@ -45,6 +45,11 @@ export function planMappingPrune(name: string, runs: RunNames[], kept: KeptVersi
   };
 }
 
+/** Pure: a path below .poof-history is a run's record (`<run id>/<NAME>.run.json.gz`), not a version (`<run id>/<NAME>/<path>`). */
+function isRecordPath(file: string): boolean {
+  return file.split('/').length === 2;
+}
+
 /**
  * Pure: what a listing of the history holds once the given paths below .poof-history (records
  * `<run id>/<NAME>.run.json.gz`, versions `<run id>/<NAME>/<path>`) are deleted.
@@ -54,7 +59,7 @@ export function listingWithout(listing: HistoryListing, paths: string[]): Histor
   const kept = new Map([...listing.kept].map(([name, byRun]) => [name, new Map([...byRun].map(([id, files]) => [id, new Map(files)]))]));
   for (const file of paths) {
     const [runId = '', second = '', ...rest] = file.split('/');
-    if (rest.length === 0) {
+    if (isRecordPath(file)) {
       const name = second.replace(/\.run\.json\.gz$/, '');
       manifests.set(name, (manifests.get(name) ?? []).filter((id) => id !== runId));
       continue;
@@ -85,9 +90,8 @@ export async function applyPrune(
 ): Promise<void> {
   const files = plans.flatMap((p) => p.delete);
   if (files.length === 0) return;
-  // A record is `<run id>/<NAME>.run.json.gz`; a version is `<run id>/<NAME>/<path>`.
-  const records = files.filter((file) => file.split('/').length === 2);
-  const versions = files.filter((file) => file.split('/').length > 2);
+  const records = files.filter(isRecordPath);
+  const versions = files.filter((file) => !isRecordPath(file));
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-prune-'));
   try {
     const root = historyRoot(remote.root);
