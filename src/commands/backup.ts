@@ -2,6 +2,7 @@ import type { Context } from '../context.js';
 import type { BackupResult } from '../engine/result.js';
 import { runAll } from '../engine/run-all.js';
 import { runMapping } from '../engine/run-mapping.js';
+import { startVaultRun } from '../vault/run.js';
 import { askChanges, chooseTransfer, pruneAfterRun, startHistory } from '../run/transfer.js';
 import { formatPrune } from '../ui/history-format.js';
 import { ExitCode } from '../errors.js';
@@ -24,6 +25,17 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
     const { config, names } = setup;
     // Other keys would write a second encrypted tree beside the first, and verify would pass for both.
     await requireCryptKey(rclone, remote, names, interrupt.signal, !dryRun);
+    if (config.mode === 'append-only') {
+      const vault = await startVaultRun(ctx, config, remote, rclone, 'backup', dryRun, interrupt.signal);
+      runId = dryRun ? undefined : vault.runId;
+      const plans = await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly: new Set(), ignoreUnfinishedRestore: options.ignoreUnfinishedRestore });
+      planned = plans.length;
+      const view = await createRunView(ctx, mode, plans, { direction: 'backup', dryRun });
+      const hooks = { emit: view.emit, log: log.write, cancelSignal: interrupt.signal, dryRun };
+      const ran = await runAll<BackupResult>(plans, async (plan) => ({ ...(await vault.transfer(plan, hooks)), kind: 'backup' }), { cancelSignal: interrupt.signal, emit: view.emit });
+      await view.finish();
+      return ran;
+    }
     const uploaded = await readUploaded(ctx.paths.uploadedFile);
     const copyOnly = new Set(Object.values(config.paths).filter((name) => isUploaded(uploaded, name)));
     const changes = askChanges(ctx, rclone, remote, interrupt.signal, dryRun);

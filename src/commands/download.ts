@@ -20,7 +20,8 @@ import { formatBytes, formatUnfinishedBackup } from '../ui/format.js';
 import { localTimeOf } from '../ui/history-format.js';
 import { confirmOrDecline } from '../ui/prompts.js';
 import { createRunView, outputMode } from '../ui/run-view.js';
-import { inspectAt, passesFor, verifyStaged, type AtTarget } from '../restore/at.js';
+import { arrangeObjects, inspectAt, passesFor, verifyStaged, type AtTarget } from '../restore/at.js';
+import { listVaultRuns, readVaultRecords, vaultCache } from '../vault/records.js';
 import { locate } from '../versions/locate.js';
 import { listHistory, ManifestCache, readManifests } from '../versions/store.js';
 import { parseWhen, type When } from '../versions/when.js';
@@ -44,7 +45,8 @@ export function downloadCommand(ctx: Context, options: DownloadOptions): Promise
 const LISTED = 20;
 
 /** download (the mirror) and restore --at (a past run): the same safety, the same steps. */
-async function restoreFromRemote(ctx: Context, options: DownloadOptions, past?: { at: When; paths: string[] }): Promise<number> {
+async function restoreFromRemote(ctx: Context, options: DownloadOptions, asked?: { at: When; paths: string[] }): Promise<number> {
+  let past = asked;
   const command = past ? 'restore' : 'download';
   const where = { cwd: ctx.cwd, home: ctx.home };
   const to = options.to !== undefined ? resolveDir(options.to, where) : undefined;
@@ -55,8 +57,12 @@ async function restoreFromRemote(ctx: Context, options: DownloadOptions, past?: 
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 
   let inspected: AtTarget[] = [];
+  let appendOnly = false;
   const { exitCode, outcome, signal } = await runPipeline(ctx, { command, dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
     const { config, names } = setup;
+    appendOnly = config.mode === 'append-only';
+    // An append-only vault has no mirror: the newest run is what a download restores.
+    if (appendOnly && !past) past = { at: { kind: 'time', at: new Date(8.64e15) }, paths: [] };
     // PATHs name files or directories inside mappings: only those mappings, only those paths.
     const scopes = new Map<string, string[]>();
     for (const wanted of past?.paths ?? []) {
@@ -83,7 +89,16 @@ async function restoreFromRemote(ctx: Context, options: DownloadOptions, past?: 
     // rclone lists a crypt remote opened with a wrong password as empty: prove the keys first.
     await requireCryptKey(rclone, remote, names, interrupt.signal);
     // Plan first, with no task list on screen, so the question below is not garbled.
-    if (past) {
+    if (past && appendOnly) {
+      // Everything a run needs is in the vault: its record and the objects it names.
+      const cache = vaultCache(ctx.paths.stateDir, remote);
+      const runs = await listVaultRuns(rclone, remote, interrupt.signal);
+      for (const target of targets) {
+        const manifests = target.refusal ? [] : await readVaultRecords(rclone, remote, cache, target.name, runs.get(target.name) ?? [], interrupt.signal);
+        inspected.push(await inspectAt(rclone, target, settings, { manifests, kept: new Map() }, past.at, scopes.get(target.name) ?? [], interrupt.signal, true));
+      }
+      if (mode !== 'silent') for (const target of inspected.filter((t) => t.runId && !t.refusal)) ctx.out(`${target.name}: as after run ${target.runId} (${localTimeOf(target.runId!)})`);
+    } else if (past) {
       // Everything a past run needs is on the remote: its manifest, the mirror, the runs' folders.
       const cache = new ManifestCache(ctx.paths.stateDir, remote);
       const listing = await listHistory(rclone, remote, interrupt.signal, cache);
@@ -129,7 +144,8 @@ async function restoreFromRemote(ctx: Context, options: DownloadOptions, past?: 
           keptIn,
           linksMode: config.symlinks === 'links',
           argsFor: (stagingDir: string) => restoreArgsFor(target, settings, stagingDir),
-          ...(past ? { passesFor: (stagingDir: string) => passesFor(target, settings, stagingDir), verifyStaged: (stagingDir: string) => verifyStaged(target, stagingDir, keepsTimes) } : {}),
+          ...(past ? { passesFor: (stagingDir: string) => passesFor(target, settings, stagingDir), verifyStaged: (stagingDir: string) => verifyStaged(target, stagingDir, keepsTimes || appendOnly) } : {}),
+          ...(appendOnly ? { arrange: (stagingDir: string) => arrangeObjects(target, stagingDir) } : {}),
         };
         if (plan.refusal) return restoreMapping(rclone, target, plan, restoreMode, hooks);
         // Recorded before anything local changes, removed only when the restore finished: a

@@ -5,6 +5,7 @@ import { openHistory } from '../run/open-history.js';
 import { locate } from '../versions/locate.js';
 import { runOfFolder } from '../versions/run-id.js';
 import { versionsOf, type KeptVersions } from '../versions/state.js';
+import { vaultVersionsOf } from '../vault/versions.js';
 import type { historySpec, OptionsOf, versionsSpec } from './specs.js';
 
 export async function historyCommand(ctx: Context, options: OptionsOf<typeof historySpec>): Promise<number> {
@@ -25,12 +26,12 @@ export async function versionsCommand(ctx: Context, options: OptionsOf<typeof ve
   const mapping = opened.mappings.find((m) => m.name === found.name)!;
   const latest = mapping.manifests.filter((m) => m.files).at(-1);
   const mirror = latest?.files?.[found.rel];
-  const versions = versionsOf(found.rel, mapping.manifests, mapping.kept, mirror);
+  const versions = opened.setup.config.mode === 'append-only' ? vaultVersionsOf(found.rel, mapping.manifests) : versionsOf(found.rel, mapping.manifests, mapping.kept, mirror);
   if (options.json) {
     ctx.out(JSON.stringify({ mapping: found.name, path: found.rel, versions }, null, 2));
     return ExitCode.ok;
   }
-  for (const line of formatVersions(`${found.name}/${found.rel}`, versions)) ctx.out(line);
+  for (const line of formatVersions(`${found.name}/${found.rel}`, versions, opened.setup.config.mode === 'append-only')) ctx.out(line);
   return versions.length > 0 ? ExitCode.ok : ExitCode.runFailed;
 }
 

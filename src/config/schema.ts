@@ -47,8 +47,8 @@ export const poofConfigSchema = {
         type: 'string',
         minLength: 1,
         maxLength: 255,
-        pattern: '^(?!\\.{1,2}$)(?!\\.poof-history$)[^/\\\\\\u0000-\\u001f]+$',
-        description: 'Name of the remote directory for this mapping: one name without "/", not ".poof-history" (where past versions are kept), e.g. "Documents".',
+        pattern: '^(?!\\.{1,2}$)(?!\\.poof-(history|vault)$)[^/\\\\\\u0000-\\u001f]+$',
+        description: 'Name of the remote directory for this mapping: one name without "/", not ".poof-history" or ".poof-vault" (where past versions are kept), e.g. "Documents".',
       },
     },
     remote: {
@@ -107,6 +107,12 @@ export const poofConfigSchema = {
       type: 'boolean',
       description:
         'Keep what each backup replaces or deletes on the remote, in .poof-history/<run id>/ beside the mapped directories, so any kept run can be restored (`poof history`, `poof restore --at`): true (the default) or false (a pure mirror).',
+    },
+    mode: {
+      type: 'string',
+      enum: ['mirror', 'append-only'],
+      description:
+        'How backups are stored: "mirror" (the default: a copy of each mapped directory, with what each run replaces kept in .poof-history) or "append-only" (each run only ever adds new objects to .poof-vault, never overwriting or deleting anything, so it works with a key that cannot delete; see "Append-only backups" in the README).',
     },
     keep: {
       type: 'object',

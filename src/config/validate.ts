@@ -48,6 +48,7 @@ export function validateConfig(data: unknown): ValidationResult {
   }
   const config = data as PoofConfig;
   const { errors, warnings } = checkMappings(config.paths);
+  errors.push(...checkMode(config));
   return errors.length > 0 ? { errors, warnings } : { config, errors, warnings };
 }
 
@@ -159,6 +160,15 @@ export function formatField(segments: string[]): string {
     else out += `[${JSON.stringify(segment)}]`;
   });
   return out;
+}
+
+/** Pure: what append-only mode cannot do (yet): links kept as links, and history switched off. */
+function checkMode(config: PoofConfig): ConfigIssue[] {
+  if (config.mode !== 'append-only') return [];
+  const issues: ConfigIssue[] = [];
+  if (config.symlinks === 'links') issues.push({ field: 'symlinks', message: 'is "links", which append-only mode does not keep', hint: 'use "follow" (the default) or "skip" with "mode": "append-only"' });
+  if (config.history === false) issues.push({ field: 'history', message: 'is false, but an append-only backup keeps every run', hint: 'remove "history", or use "mode": "mirror" for a pure mirror' });
+  return issues;
 }
 
 function checkMappings(paths: Record<string, string>): { errors: ConfigIssue[]; warnings: ConfigIssue[] } {

@@ -8,7 +8,7 @@ import path from 'node:path';
  * created with the final mode (O_EXCL, so no existing file or link is followed), synced, and
  * renamed over the target; then the directory entry is synced.
  */
-export async function writeFileAtomic(file: string, data: string, mode = 0o600): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): Promise<void> {
   const dir = path.dirname(file);
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const handle = await open(temp, 'wx', mode);

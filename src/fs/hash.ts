@@ -22,3 +22,18 @@ export function md5OfSmallFileSync(file: string): string | undefined {
     return undefined;
   }
 }
+
+/** A file's SHA-256 and MD5 (hex), from one read of it. */
+export async function sha256AndMd5OfFile(file: string, sizeHint = Infinity): Promise<{ sha256: string; md5: string }> {
+  const sha = createHash('sha256');
+  const md5 = createHash('md5');
+  if (sizeHint <= WHOLE) {
+    const data = await readFile(file);
+    return { sha256: sha.update(data).digest('hex'), md5: md5.update(data).digest('hex') };
+  }
+  for await (const chunk of createReadStream(file)) {
+    sha.update(chunk as Buffer);
+    md5.update(chunk as Buffer);
+  }
+  return { sha256: sha.digest('hex'), md5: md5.digest('hex') };
+}

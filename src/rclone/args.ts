@@ -236,6 +236,6 @@ export function buildFeaturesArgs(configFile: string, remoteRoot: string): strin
  * Pure: `rclone lsjson` of a local tree as a backup sees it (the same links and excludes),
  * with modes: what poof records as sent after a backup, to find changes the storage cannot show.
  */
-export function buildLocalListArgs(input: Pick<SyncArgsInput, 'configFile' | 'source' | 'symlinks' | 'excludes'>): string[] {
-  return ['lsjson', input.source, '-R', '--files-only', '-M', ...baseFlags(input.configFile), linkFlag(input.symlinks), ...filterFlags(input.excludes)];
+export function buildLocalListArgs(input: Pick<SyncArgsInput, 'configFile' | 'source' | 'symlinks' | 'excludes'>, modes = true): string[] {
+  return ['lsjson', input.source, '-R', '--files-only', ...(modes ? ['-M'] : []), ...baseFlags(input.configFile), linkFlag(input.symlinks), ...filterFlags(input.excludes)];
 }

@@ -24,6 +24,8 @@ export interface RestoreMode {
    * come from the mirror and from several runs' folders), and what to clean up after them.
    */
   passesFor?: (stagingDir: string) => Promise<{ passes: string[][]; cleanup: () => Promise<void> }>;
+  /** After the passes: put what they fetched where it belongs in the staging directory (append-only's objects). */
+  arrange?: (stagingDir: string) => Promise<void>;
   /** Why the staged files must not be placed (they are not what was asked for); empty when fine. */
   verifyStaged?: (stagingDir: string) => Promise<string[]>;
 }
@@ -99,6 +101,7 @@ export async function restoreMapping(
     // Partial files stay in the staging directory, never under a real name; the next restore removes it.
     return { ...copied, ...base, ...kept(), errors: copied.errors, copied: 0, deleted: removed, trashed: movedAside, durationMs: Date.now() - started };
   }
+  await mode.arrange?.(staging);
   const wrong = mode.verifyStaged ? await mode.verifyStaged(staging) : [];
   if (wrong.length > 0) {
     return {

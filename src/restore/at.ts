@@ -1,5 +1,8 @@
 import { md5OfFile } from '../fs/hash.js';
-import { lstat, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, copyFile, lstat, mkdir, mkdtemp, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { dataRoot, objectPath } from '../vault/layout.js';
+import { objectKeyOf } from '../vault/records.js';
 import os from 'node:os';
 import path from 'node:path';
 import { buildListedRestoreArgs, buildLocalListArgs } from '../rclone/args.js';
@@ -16,8 +19,10 @@ import type { PlannedFile, RestoreChanges, RestoreSettings, RestoreTarget } from
 /** A restore of a past run: the run, and which stored files each rclone pass brings back. */
 export interface AtTarget extends InspectedTarget {
   runId?: string;
-  /** Source (the mirror or a run's folder) -> paths below it to copy. */
-  passes?: Array<{ source: string; files: string[] }>;
+  /** Source (the mirror or a run's folder) -> paths below it to copy (into a folder of the staging directory). */
+  passes?: Array<{ source: string; files: string[]; into?: string }>;
+  /** Append-only: each restored path and the object (`xx/<key>`, in the pass's folder) that holds it. */
+  objects?: Array<{ path: string; object: string; mtime: number; mode?: number | undefined }>;
   /** What each file brought back must be, by the run's manifest. */
   expect?: Map<string, { size: number; mtime: number; md5?: string }>;
 }
@@ -35,7 +40,7 @@ export interface MappingVersions {
  * replaced; local files the run did not have (added later) are removed. Replaced and removed
  * files go aside first, as for download. No rclone dry run: the run's manifest says it all.
  */
-export async function inspectAt(rclone: Rclone, target: RestoreTarget, settings: RestoreSettings, versions: MappingVersions, when: When, scope: string[], cancelSignal: AbortSignal): Promise<AtTarget> {
+export async function inspectAt(rclone: Rclone, target: RestoreTarget, settings: RestoreSettings, versions: MappingVersions, when: When, scope: string[], cancelSignal: AbortSignal, appendOnly = false): Promise<AtTarget> {
   if (target.refusal) return target;
   const runs = versions.manifests.map((m) => ({ id: m.runId, complete: m.status === 'complete' }));
   const runId = pickRun(when, runs);
@@ -46,7 +51,7 @@ export async function inspectAt(rclone: Rclone, target: RestoreTarget, settings:
   const manifest = versions.manifests.find((m) => m.runId === runId)!;
   if (!manifest.files) return { ...target, runId, refusal: `run ${runId} did not finish, so poof does not know every file it left; choose the run before it (poof history)` };
   const inScope = (file: string) => scope.length === 0 || scope.some((s) => file === s || file.startsWith(`${s}/`));
-  const wanted = stateAfter(manifest, versions.kept).filter((f) => inScope(f.path));
+  const wanted = (appendOnly ? vaultStateOf(manifest) : stateAfter(manifest, versions.kept)).filter((f) => inScope(f.path));
   if (scope.length > 0 && wanted.length === 0) return { ...target, runId, refusal: `run ${runId} had none of: ${scope.join(', ')}` };
   const local = await listLocal(rclone, target, settings, cancelSignal);
   if (typeof local === 'string') return { ...target, runId, refusal: local };
@@ -60,20 +65,59 @@ export async function inspectAt(rclone: Rclone, target: RestoreTarget, settings:
   }
   const keep = new Set(wanted.map((f) => f.path));
   for (const [file, here] of local) if (inScope(file) && !keep.has(file)) changes.remove.push({ path: file, size: here.size } as PlannedFile);
+  const expect = new Map(fetch.map((f) => [f.path, { size: f.size, mtime: f.mtime, ...(f.md5 ? { md5: f.md5 } : {}) }]));
+  const common = { ...target, runId, remoteFiles: wanted.length, remoteBytes: wanted.reduce((sum, f) => sum + f.size, 0), changes, expect };
+  if (appendOnly) {
+    const objects = fetch.map((f) => ({ path: f.path, object: objectPath(objectKeyOf(f)!), mtime: f.mtime, mode: f.mode }));
+    const into = objectsFolder(wanted.map((f) => f.path));
+    return { ...common, passes: objects.length > 0 ? [{ source: dataRoot(settings.remote.root), files: [...new Set(objects.map((o) => o.object))].sort(), into }] : [], objects };
+  }
   const bySource = new Map<string, string[]>();
   for (const file of fetch) {
     const source = file.from ? historyFolder(settings.remote.root, file.from, target.name) : target.remotePath;
     bySource.set(source, [...(bySource.get(source) ?? []), file.path]);
   }
-  return {
-    ...target,
-    runId,
-    remoteFiles: wanted.length,
-    remoteBytes: wanted.reduce((sum, f) => sum + f.size, 0),
-    changes,
-    passes: [...bySource].map(([source, files]) => ({ source, files })),
-    expect: new Map(fetch.map((f) => [f.path, { size: f.size, mtime: f.mtime, ...(f.md5 ? { md5: f.md5 } : {}) }])),
-  };
+  return { ...common, passes: [...bySource].map(([source, files]) => ({ source, files })) };
+}
+
+/** Pure: every file of an append-only run and its object: the record holds the whole tree. */
+function vaultStateOf(record: RunManifest): StoredFile[] {
+  if (!record.files) throw new Error(`run ${record.runId} did not finish: poof does not know every file it left`);
+  return Object.entries(record.files).map(([file, state]) => ({ path: file, ...state })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Pure: a folder of the staging directory for fetched objects that no restored path is in. */
+function objectsFolder(paths: string[]): string {
+  for (let n = 0; ; n++) {
+    const name = `.poof-objects${n > 0 ? `-${n}` : ''}`;
+    if (!paths.some((p) => p === name || p.startsWith(`${name}/`))) return name;
+  }
+}
+
+/**
+ * Append-only: put each fetched object under the path it restores, inside the staging directory,
+ * with the recorded time and mode (setuid, setgid and sticky bits cleared), then remove the
+ * objects' folder: what is left is the run's files, as a mirror's restore stages them.
+ */
+export async function arrangeObjects(target: AtTarget, stagingDir: string): Promise<void> {
+  const into = target.passes?.[0]?.into;
+  if (!into || !target.objects) return;
+  const remaining = new Map<string, number>();
+  for (const { object } of target.objects) remaining.set(object, (remaining.get(object) ?? 0) + 1);
+  for (const file of target.objects) {
+    const from = path.join(stagingDir, into, file.object);
+    const to = path.join(stagingDir, file.path);
+    await mkdir(path.dirname(to), { recursive: true });
+    const left = remaining.get(file.object)! - 1;
+    remaining.set(file.object, left);
+    // One object can hold the content of several paths: copies for all but the last.
+    if (left > 0) await copyFile(from, to, constants.COPYFILE_EXCL);
+    else await rename(from, to);
+    if (file.mode !== undefined) await chmod(to, file.mode & 0o777);
+    const time = new Date(file.mtime);
+    await utimes(to, time, time);
+  }
+  await rm(path.join(stagingDir, into), { recursive: true, force: true });
 }
 
 /**
@@ -116,7 +160,7 @@ export async function passesFor(target: AtTarget, settings: RestoreSettings, sta
   for (const pass of target.passes ?? []) {
     const list = path.join(scratch, `pass-${n++}.list`);
     await writeFile(list, `${pass.files.join('\n')}\n`);
-    passes.push(buildListedRestoreArgs(transferSettings(settings.config, settings.remote), pass.source, stagingDir, list));
+    passes.push(buildListedRestoreArgs(transferSettings(settings.config, settings.remote), pass.source, pass.into ? path.join(stagingDir, pass.into) : stagingDir, list));
   }
   return { passes, cleanup: () => rm(scratch, { recursive: true, force: true }) };
 }

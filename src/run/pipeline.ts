@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
 import type { RunAllOutcome } from '../engine/run-all.js';
 import type { MappingResult } from '../engine/result.js';
-import { CancelledError, DeclinedError, ExitCode, LockedError, PoofError, RcloneMissingError, RunFailedError } from '../errors.js';
+import { CancelledError, DeclinedError, ExitCode, LockedError, PoofError, RcloneMissingError, RunFailedError, UsageError } from '../errors.js';
 import { ensurePrivateDir } from '../fs/atomic-write.js';
 import { capabilitiesOf, unmetNeed } from '../rclone/capabilities.js';
 import { resolveRemote, type ResolvedRemote } from '../rclone/remote.js';
@@ -77,6 +77,8 @@ export async function runPipeline(
   try {
     await ensurePrivateDir(ctx.paths.stateDir);
     setup = await loadRunSetup(ctx, request.only);
+    const notAppendOnly = setup.config.mode === 'append-only' ? APPEND_ONLY_REFUSALS[command] : undefined;
+    if (notAppendOnly) throw new UsageError(`poof ${command} does not work on an append-only backup ("mode": "append-only" in poof.conf): ${notAppendOnly[0]}`, notAppendOnly[1]);
     monitored = isMonitored(setup.config, command, dryRun);
     // The lock first: hooks belong to the run that holds it (a refused run must not unmount
     // the disk that the running one's `before` hook mounted). From here on, whatever ends the
@@ -140,6 +142,13 @@ export function exitCodeOf(outcome: RunAllOutcome<MappingResult>): number {
   if (outcome.notRun.length > 0 || outcome.results.some((r) => r.status === 'failed' || r.status === 'refused')) return ExitCode.runFailed;
   return outcome.results.some((r) => r.status === 'partial') ? ExitCode.partial : ExitCode.ok;
 }
+
+/** What an append-only backup cannot do (yet), and what to do instead. */
+const APPEND_ONLY_REFUSALS: Partial<Record<RunCommand, [string, string]>> = {
+  upload: ['wiping local files needs a mirror to prove them against', 'use poof backup, or "mode": "mirror" for uploads'],
+  prune: ['removing expired runs needs a key that can delete, from a trusted machine, which this version does not support yet', 'nothing in the vault is removed; it only grows'],
+  check: ['the restore drill of a vault is not available yet', 'restore a run into another directory to check it: poof restore --at RUN --to DIR'],
+};
 
 const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: ExitCode.sigint, SIGTERM: ExitCode.sigterm, SIGHUP: ExitCode.sighup };
 

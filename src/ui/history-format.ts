@@ -59,13 +59,13 @@ export function formatHistory(name: string, runs: RunSummary[]): string[] {
 }
 
 /** Pure: the lines of `poof versions`, newest first. */
-export function formatVersions(where: string, versions: FileVersion[]): string[] {
+export function formatVersions(where: string, versions: FileVersion[], appendOnly = false): string[] {
   if (versions.length === 0) return [`${where}: no kept version`];
   return [
     `${where}: ${versions.length} ${versions.length === 1 ? 'version' : 'versions'}, newest first`,
     ...versions.map((v) => {
       const since = v.since ? `as of run ${v.since} (${localTimeOf(v.since)})` : 'not a state any kept run recorded';
-      const until = v.replacedBy ? `until run ${v.replacedBy} (${localTimeOf(v.replacedBy)}), kept in its folder` : 'current: in the mirror';
+      const until = v.replacedBy ? `until run ${v.replacedBy} (${localTimeOf(v.replacedBy)})${appendOnly ? '' : ', kept in its folder'}` : appendOnly ? 'current: in the newest run' : 'current: in the mirror';
       return `  ${formatBytes(v.size).padStart(9)}  ${since}, ${until}`;
     }),
   ];

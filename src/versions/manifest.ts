@@ -12,6 +12,10 @@ export interface FileState {
    * file is unchanged. A restore and `poof check` compare what they read back with it.
    */
   md5?: string;
+  /** Append-only: the content's SHA-256 (hex), which names the object holding it. */
+  sha256?: string;
+  /** Append-only: the object's name when it is not the SHA-256 alone (`<sha256>.<run id>`). */
+  object?: string;
 }
 
 /** Every file of one mapping after one run, by path relative to the mapping. */

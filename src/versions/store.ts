@@ -38,10 +38,11 @@ export class ManifestCache {
   private readonly top: string;
   private readonly storage: string;
 
-  constructor(stateDir: string, remote: ResolvedRemote) {
+  /** `sub`: records of another layout on the same storage (append-only's), kept apart. */
+  constructor(stateDir: string, remote: ResolvedRemote, sub?: 'vault') {
     this.storage = storageIdentity(remote);
     this.top = path.join(stateDir, 'versions', createHash('sha256').update(remote.configFile).digest('hex').slice(0, 16));
-    this.dir = path.join(this.top, this.storage);
+    this.dir = sub ? path.join(this.top, this.storage, sub) : path.join(this.top, this.storage);
   }
 
   /**
@@ -387,12 +388,20 @@ export async function listHistory(rclone: Rclone, remote: ResolvedRemote, cancel
   return listing;
 }
 
+/** Where records are, below which folder of the remote: a mirror's history, or an append-only vault. */
+export interface RecordLayout {
+  root: (remoteRoot: string) => string;
+  rel: (runId: string, name: string) => string;
+}
+
+export const MIRROR_RECORDS: RecordLayout = { root: historyRoot, rel: (id, name) => `${id}/${manifestName(name)}` };
+
 /**
  * Read the manifests of one mapping, fetching the ones this machine has not seen in one rclone
  * call. A record that cannot be read (cut short, altered, another run's) stands for a run that
  * did not finish, and is not cached: a later read tries it again.
  */
-export async function readManifests(rclone: Rclone, remote: ResolvedRemote, cache: ManifestCache, name: string, runIds: string[], cancelSignal?: AbortSignal): Promise<RunManifest[]> {
+export async function readManifests(rclone: Rclone, remote: ResolvedRemote, cache: ManifestCache, name: string, runIds: string[], cancelSignal?: AbortSignal, layout: RecordLayout = MIRROR_RECORDS): Promise<RunManifest[]> {
   const found = new Map<string, RunManifest>();
   for (const id of runIds) {
     const cached = await cache.read(id, name);
@@ -403,12 +412,12 @@ export async function readManifests(rclone: Rclone, remote: ResolvedRemote, cach
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-manifests-'));
     try {
       const list = path.join(scratch, 'files.list');
-      await writeFile(list, `${missing.map((id) => `${id}/${manifestName(name)}`).join('\n')}\n`);
+      await writeFile(list, `${missing.map((id) => layout.rel(id, name)).join('\n')}\n`);
       const into = path.join(scratch, 'in');
-      const result = await rclone.run(buildCopyListedArgs(remote.configFile, historyRoot(remote.root), into, list, false), { timeoutMs: 30 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
+      const result = await rclone.run(buildCopyListedArgs(remote.configFile, layout.root(remote.root), into, list, false), { timeoutMs: 30 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
       if (result.exitCode !== 0) throw new RunFailedError(`could not read the run manifests of ${name}: rclone exited ${result.exitCode}: ${lastErrorLine(result.stderr)}`);
       for (const id of missing) {
-        const data = await readFile(path.join(into, id, manifestName(name)));
+        const data = await readFile(path.join(into, layout.rel(id, name)));
         let manifest: RunManifest;
         try {
           manifest = decodeManifest(data);

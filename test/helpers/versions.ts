@@ -62,7 +62,7 @@ export async function runIds(sb: Sandbox, name: string): Promise<string[]> {
  * is restored into a directory of its own (--to) and must be that run's tree, byte for byte, with
  * its modification times.
  */
-export async function propertyCheck(sb: Sandbox, dir: string, name: string, runs: number, seed: number, keepsTimes = true): Promise<void> {
+export async function propertyCheck(sb: Sandbox, dir: string, name: string, runs: number, seed: number, keepsTimes = true, around?: { before: (step: number) => Promise<void>; after: (step: number) => Promise<void> }): Promise<void> {
   // Every run stays restorable (the default keeps the last 10 and the newest of each day).
   const confFile = path.join(sb.confdir, 'poof.conf');
   await writeFile(confFile, JSON.stringify({ ...(JSON.parse(await readFile(confFile, 'utf8')) as Record<string, unknown>), keep: { last: 1000 } }));
@@ -70,8 +70,10 @@ export async function propertyCheck(sb: Sandbox, dir: string, name: string, runs
   const snapshots: Snapshot[] = [];
   for (let step = 1; step <= runs; step++) {
     await mutate(dir, random, step);
+    await around?.before(step);
     const backup = await runPoof(['backup', '--json'], { env: sb.env });
     assert.equal(backup.code, 0, `seed ${seed} step ${step}: ${backup.stderr}`);
+    await around?.after(step);
     snapshots.push(await snapshot(dir, (JSON.parse(backup.stdout) as { runId: string }).runId));
   }
   // Each backup that changed something is one run, in order, and history lists exactly those.

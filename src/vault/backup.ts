@@ -1,0 +1,288 @@
+import { statSync, type BigIntStats } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { dict } from '../dict.js';
+import type { MappingPlan } from '../engine/plan.js';
+import { sumStats, withStats, type TransferResult } from '../engine/result.js';
+import { runMapping, type MappingHooks } from '../engine/run-mapping.js';
+import { sha256AndMd5OfFile } from '../fs/hash.js';
+import { buildLocalListArgs } from '../rclone/args.js';
+import { lastErrorLine } from '../rclone/log-parse.js';
+import { transferSettings, type ResolvedRemote } from '../rclone/remote.js';
+import type { Rclone } from '../rclone/runner.js';
+import type { PoofConfig } from '../config/schema.js';
+import type { FileState, RunManifest, TreeState } from '../versions/manifest.js';
+import type { ManifestCache } from '../versions/store.js';
+import { HashCache } from './hash-cache.js';
+import { buildObjectCopyArgs, buildObjectLookupArgs, objectPath } from './layout.js';
+import { listVaultRuns, objectKeyOf, putVaultRecord, readVaultRecords, writeFlagsOf } from './records.js';
+
+export interface VaultRunContext {
+  rclone: Rclone;
+  remote: ResolvedRemote;
+  config: PoofConfig;
+  stateDir: string;
+  cache: ManifestCache;
+  runId: string;
+  started: Date;
+  command: string;
+}
+
+/** One local file as this run saw it: its stat when hashed, and its hashes. */
+interface Seen {
+  path: string;
+  info: BigIntStats;
+  sha256: string;
+  md5: string;
+}
+
+/** Files hashed at once (each a read through the thread pool). */
+const HASHING = 8;
+
+/**
+ * One mapping's append-only backup: list the local tree as a mirror backup would (rclone, the same
+ * links and excludes), hash what changed since the last run (the hash cache), send each content
+ * no earlier run stored as a new object, prove every object this run refers to, then write the
+ * run's record: the whole tree. Nothing on the remote is overwritten or deleted; a run that
+ * changed nothing writes nothing. A file that changed while it was read keeps the state the last
+ * run recorded (or is left out, if new) and the mapping ends "partial", as in a mirror backup.
+ */
+export async function vaultBackup(ctx: VaultRunContext, plan: MappingPlan, hooks: MappingHooks, newest: () => Promise<RunManifest | undefined>): Promise<TransferResult> {
+  const started = Date.now();
+  const base = { name: plan.name, localDir: plan.localDir, remotePath: plan.remotePath, errors: [] as string[] };
+  const fail = (reason: string, extra: Partial<TransferResult> = {}): TransferResult => ({ ...base, status: 'failed', reason, copied: 0, deleted: 0, durationMs: Date.now() - started, ...extra });
+  const settings = transferSettings(ctx.config, ctx.remote);
+  hooks.log(`# ${new Date().toISOString()} ${plan.name}: append-only backup of ${plan.localDir}`);
+  const listed = await ctx.rclone.run(buildLocalListArgs({ ...settings, source: plan.localDir }, false), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
+  if (hooks.cancelSignal.aborted) return fail('interrupted: poof was stopped before it sent anything');
+  if (listed.exitCode !== 0) return fail(`could not list ${plan.localDir}: rclone exited ${listed.exitCode}: ${lastErrorLine(listed.stderr)}`);
+  const entries = JSON.parse(listed.stdout || '[]') as Array<{ Path: string; Size: number }>;
+
+  const previous = await newest();
+  const hashes = new HashCache(ctx.stateDir, plan.localDir);
+  await hashes.load();
+  // Each file as it is now, hashed where the cache does not know it.
+  const seen: Seen[] = [];
+  const toHash: Array<{ path: string; info: BigIntStats }> = [];
+  const vanished: string[] = [];
+  for (const entry of entries) {
+    const info = statOrUndefined(path.join(plan.localDir, entry.Path));
+    if (!info?.isFile()) {
+      vanished.push(entry.Path);
+      continue;
+    }
+    const known = hashes.get(entry.Path, info);
+    if (known) {
+      seen.push({ path: entry.Path, info, ...known });
+      hashes.set(entry.Path, info, known);
+    }
+    else toHash.push({ path: entry.Path, info });
+  }
+  const changing = new Set<string>();
+  for (let i = 0; i < toHash.length && !hooks.cancelSignal.aborted; i += HASHING) {
+    await Promise.all(
+      toHash.slice(i, i + HASHING).map(async ({ path: rel, info }) => {
+        const file = path.join(plan.localDir, rel);
+        const got = await sha256AndMd5OfFile(file, Number(info.size)).catch(() => undefined);
+        if (got && sameFile(info, statOrUndefined(file))) {
+          seen.push({ path: rel, info, ...got });
+          hashes.set(rel, info, got);
+        } else changing.add(rel);
+      }),
+    );
+  }
+  if (hooks.cancelSignal.aborted) return fail('interrupted: poof was stopped before it sent anything');
+
+  // The objects the newest record refers to are proven stored: the same content is not sent again.
+  const stored = new Map<string, string>();
+  for (const state of Object.values(previous?.files ?? {})) if (state.sha256) stored.set(state.sha256, objectKeyOf(state)!);
+  const wanted = new Map<string, Seen>();
+  for (const file of seen) if (!stored.has(file.sha256) && !wanted.has(file.sha256)) wanted.set(file.sha256, file);
+
+  if (hooks.dryRun) {
+    for (const file of wanted.values()) hooks.emit({ type: 'planned', name: plan.name, action: 'copy', object: file.path });
+    const after = treeOf(seen, stored, new Map(), previous, changing);
+    return { ...base, status: 'ok', copied: wanted.size, deleted: diffVault(previous?.files, after).deleted, durationMs: Date.now() - started };
+  }
+
+  const passes: TransferResult[] = [];
+  const proven = new Map<string, string>();
+  const unproven = new Set<string>();
+  if (wanted.size > 0) {
+    // First under the hash alone; what cannot be proven there (an object of that name this run
+    // did not write and cannot check), once more under a name of this run's.
+    for (const suffix of ['', `.${ctx.runId}`]) {
+      const batch = [...wanted.values()].filter((file) => !proven.has(file.sha256) && !unproven.has(file.sha256));
+      if (batch.length === 0) break;
+      const sent = await sendObjects(ctx, plan, hooks, batch, suffix);
+      if (typeof sent === 'string') return fail(sent, passes.length > 0 ? withStats(sumStats(passes.map((p) => p.stats))) : {});
+      passes.push(sent.result);
+      if (sent.result.status !== 'ok') return { ...sent.result, ...base, errors: sent.result.errors, copied: 0, deleted: 0, durationMs: Date.now() - started };
+      for (const file of batch) {
+        const verdict = sent.verdicts.get(file.sha256);
+        if (verdict === 'proven') proven.set(file.sha256, `${file.sha256}${suffix}`);
+        else if (verdict === 'changed') unproven.add(file.sha256);
+      }
+    }
+  }
+  for (const file of seen) if (wanted.has(file.sha256) && !proven.has(file.sha256)) changing.add(file.path);
+  const files = treeOf(seen, stored, proven, previous, changing);
+  const changes = diffVault(previous?.files, files);
+  const copied = proven.size;
+  const stats = withStats(sumStats(passes.map((p) => p.stats)));
+  const unreadable = [...changing].sort();
+  const outcome = unreadable.length > 0
+    ? { status: 'partial' as const, unreadable, reason: `${unreadable.length} ${unreadable.length === 1 ? 'file' : 'files'} kept changing while being read and ${unreadable.length === 1 ? 'was' : 'were'} not stored this time: ${unreadable.slice(0, 5).join(', ')}${unreadable.length > 5 ? ', ...' : ''}` }
+    : { status: 'ok' as const };
+  if (previous && changes.added + changes.changed + changes.deleted === 0) {
+    await hashes.save().catch(() => undefined);
+    return { ...base, ...stats, ...outcome, copied, deleted: 0, durationMs: Date.now() - started };
+  }
+  const record: RunManifest = {
+    format: 1,
+    runId: ctx.runId,
+    mapping: plan.name,
+    status: 'complete',
+    started: ctx.started.toISOString(),
+    ended: new Date().toISOString(),
+    command: ctx.command,
+    counts: { ...changes, keptBytes: 0 },
+    files,
+  };
+  try {
+    await putVaultRecord(ctx.rclone, ctx.remote, ctx.cache, record, hooks.cancelSignal);
+  } catch (error) {
+    return fail(hooks.cancelSignal.aborted ? 'interrupted: the run\'s record was not written, so this run is not one to restore' : `the run's record could not be written (${(error as Error).message}); the objects sent stay, unused, and the next run uses them`, stats);
+  }
+  await hashes.save().catch(() => undefined);
+  return { ...base, ...stats, ...outcome, copied, deleted: changes.deleted, durationMs: Date.now() - started };
+}
+
+type Verdict = 'proven' | 'changed' | 'unproven';
+
+/**
+ * Send the given contents as objects named `<sha256><suffix>` (rclone copy of a folder of links to
+ * the local files, never over an existing object), then look at each as stored. An object is
+ * proven when it has the file's size and (where the storage has one) MD5, and either this run
+ * wrote it from a file unchanged since it was hashed (size, times to the nanosecond, inode) or
+ * its MD5 is the file's. 'changed': the file changed meanwhile, so the object may hold another
+ * content than its name says: it is never used. 'unproven': an object this run did not write
+ * and cannot check.
+ */
+async function sendObjects(ctx: VaultRunContext, plan: MappingPlan, hooks: MappingHooks, batch: Seen[], suffix: string): Promise<{ result: TransferResult; verdicts: Map<string, Verdict> } | string> {
+  const staging = await mkdtemp(path.join(os.tmpdir(), 'poof-objects-'));
+  try {
+    const lines: string[] = [];
+    const made = new Set<string>();
+    for (const file of batch) {
+      const key = `${file.sha256}${suffix}`;
+      const dir = path.join(staging, key.slice(0, 2));
+      if (!made.has(dir)) await mkdir(dir).then(() => made.add(dir));
+      await symlink(path.join(plan.localDir, file.path), path.join(staging, objectPath(key)));
+      lines.push(objectPath(key));
+    }
+    const list = path.join(staging, 'objects.list');
+    await writeFile(list, `${lines.join('\n')}\n`);
+    const sent = new Set<string>();
+    const flags = writeFlagsOf(ctx.rclone);
+    const args = buildObjectCopyArgs(ctx.remote.configFile, staging, ctx.remote.root, list, flags, ctx.remote.tuning);
+    const result = await runMapping(ctx.rclone, { ...plan, args }, { ...hooks, sent: (object) => sent.add(object), touched: undefined, removed: undefined });
+    if (result.status !== 'ok') return { result, verdicts: new Map() };
+    const md5 = ctx.remote.storageType !== 'sftp' && !ctx.remote.crypt;
+    const looked = await ctx.rclone.run(buildObjectLookupArgs(ctx.remote.configFile, ctx.remote.root, list, lines.length, ctx.remote.storageType, md5), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
+    if (looked.exitCode !== 0) return `could not look at the objects just sent: rclone exited ${looked.exitCode}: ${lastErrorLine(looked.stderr)}`;
+    const stored = new Map<string, { size: number; md5?: string }>();
+    for (const item of JSON.parse(looked.stdout || '[]') as Array<{ Path: string; Size: number; Hashes?: { md5?: string } }>) {
+      stored.set(item.Path, { size: item.Size, ...(item.Hashes?.md5 ? { md5: item.Hashes.md5 } : {}) });
+    }
+    const verdicts = new Map<string, Verdict>();
+    for (const file of batch) {
+      const where = objectPath(`${file.sha256}${suffix}`);
+      const object = stored.get(where);
+      const size = Number(file.info.size);
+      const unchanged = sameFile(file.info, statOrUndefined(path.join(plan.localDir, file.path)));
+      if (sent.has(where) && !unchanged) verdicts.set(file.sha256, 'changed');
+      else if (!object || object.size !== size || (object.md5 !== undefined && object.md5 !== file.md5)) verdicts.set(file.sha256, sent.has(where) ? 'changed' : 'unproven');
+      else verdicts.set(file.sha256, sent.has(where) || object.md5 === file.md5 ? 'proven' : 'unproven');
+    }
+    return { result, verdicts };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Pure: the tree this run stored: each file seen with its object (proven by an earlier record or
+ * by this run); a file that changed while read keeps the newest record's state, if it had one.
+ */
+function treeOf(seen: Seen[], stored: Map<string, string>, proven: Map<string, string>, previous: RunManifest | undefined, changing: Set<string>): TreeState {
+  const files: TreeState = dict();
+  for (const file of seen) {
+    if (changing.has(file.path)) continue;
+    const key = stored.get(file.sha256) ?? proven.get(file.sha256);
+    if (!key) continue;
+    files[file.path] = {
+      size: Number(file.info.size),
+      mtime: Number(file.info.mtimeNs / 1_000_000n),
+      mode: Number(file.info.mode & 0o7777n),
+      md5: file.md5,
+      sha256: file.sha256,
+      ...(key !== file.sha256 ? { object: key } : {}),
+    };
+  }
+  for (const file of changing) {
+    const before = previous?.files?.[file];
+    if (before) files[file] = before;
+  }
+  return files;
+}
+
+/** Pure: how many files were added, changed (content, time or mode) and deleted since `before`. */
+export function diffVault(before: TreeState | undefined, after: TreeState): { added: number; changed: number; deleted: number } {
+  let added = 0;
+  let changed = 0;
+  let deleted = 0;
+  for (const [file, now] of Object.entries(after)) {
+    const then = before?.[file];
+    if (!then) added++;
+    else if (!sameState(then, now)) changed++;
+  }
+  for (const file of Object.keys(before ?? {})) if (!(file in after)) deleted++;
+  return { added, changed, deleted };
+}
+
+function sameState(a: FileState, b: FileState): boolean {
+  return a.size === b.size && a.mtime === b.mtime && a.mode === b.mode && a.sha256 === b.sha256 && objectKeyOf(a) === objectKeyOf(b);
+}
+
+function sameFile(a: BigIntStats, b: BigIntStats | undefined): boolean {
+  return Boolean(b?.isFile() && b.size === a.size && b.mtimeNs === a.mtimeNs && b.ctimeNs === a.ctimeNs && b.ino === a.ino && b.dev === a.dev);
+}
+
+function statOrUndefined(file: string): BigIntStats | undefined {
+  try {
+    return statSync(file, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The newest complete record of each mapping, read once per run: from this machine's cache, else
+ * (a new machine, or the cache gone) from the remote, listed once for every mapping.
+ */
+export function newestRecords(ctx: Pick<VaultRunContext, 'rclone' | 'remote' | 'cache'>, cancelSignal: AbortSignal): (name: string) => Promise<RunManifest | undefined> {
+  let listing: Promise<Map<string, string[]>> | undefined;
+  return async (name) => {
+    const cached = await ctx.cache.latest(name);
+    if (cached) return cached;
+    listing ??= listVaultRuns(ctx.rclone, ctx.remote, cancelSignal);
+    const ids = (await listing).get(name) ?? [];
+    for (const id of [...ids].reverse()) {
+      const [record] = await readVaultRecords(ctx.rclone, ctx.remote, ctx.cache, name, [id], cancelSignal);
+      if (record?.status === 'complete' && record.files) return record;
+    }
+    return undefined;
+  };
+}

@@ -1,0 +1,31 @@
+import type { RunManifest } from '../versions/manifest.js';
+import type { FileVersion } from '../versions/state.js';
+import { objectKeyOf } from './records.js';
+
+/**
+ * Pure: every stored version of one file in an append-only vault, newest first. Each complete
+ * record holds the whole tree, so a version is a run of records in which the file had one state
+ * (content, time and mode): it appeared with the first of them (`since`) and was replaced or
+ * deleted by the next record (`replacedBy`); the newest state of a file the newest record still
+ * has is the current one.
+ */
+export function vaultVersionsOf(file: string, records: RunManifest[]): FileVersion[] {
+  const complete = records.filter((r) => r.files).sort((a, b) => (a.runId < b.runId ? -1 : 1));
+  const versions: FileVersion[] = [];
+  let open: FileVersion | undefined;
+  let openKey = '';
+  for (const record of complete) {
+    const state = record.files![file];
+    const key = state ? `${objectKeyOf(state) ?? ''}\u0000${state.mtime}\u0000${state.mode ?? ''}` : '';
+    if (open && key !== openKey) {
+      open.replacedBy = record.runId;
+      open = undefined;
+    }
+    if (state && !open) {
+      open = { since: record.runId, size: state.size, mtime: state.mtime };
+      openKey = key;
+      versions.push(open);
+    }
+  }
+  return versions.reverse();
+}
