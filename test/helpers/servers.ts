@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -97,6 +97,12 @@ export async function startRcloneWebdav(directory: string): Promise<RunningServe
   return { port, ...(child.pid ? { pid: child.pid } : {}), stop: () => stopChild(child) };
 }
 
+/** A user that may only write new files (the ForceCommand line, given where sessions start). */
+export interface WriteOnlyUser {
+  user: string;
+  forceCommand: (root: string) => string;
+}
+
 export interface SshServer extends RunningServer {
   /** Where SFTP sessions start: relative remote paths are under it. */
   root: string;
@@ -114,7 +120,7 @@ export interface SshServer extends RunningServer {
  * ~/.ssh (authorized_keys, rc) is never read. The keys and config go beside `root`, in the test's
  * temp dir too, and are removed by stop().
  */
-export async function startSshd(root: string): Promise<SshServer> {
+export async function startSshd(root: string, options: { writeOnly?: WriteOnlyUser } = {}): Promise<SshServer> {
   await mkdir(root, { recursive: true });
   const dir = await mkdtemp(path.join(path.dirname(root), 'sshd-'));
   const port = await freePort();
@@ -146,9 +152,16 @@ export async function startSshd(root: string): Promise<SshServer> {
       'UsePAM no',
       'StrictModes no',
       `Subsystem sftp internal-sftp -d ${root}`,
+      ...(options.writeOnly ? [`Match User ${options.writeOnly.user}`, `  AuthorizedKeysFile ${path.join(dir, 'writer_keys')}`, `  ForceCommand ${options.writeOnly.forceCommand(root)}`] : []),
       '',
     ].join('\n'),
   );
+  if (options.writeOnly) {
+    // The writer's keys are read as the writer: its folder must be open to it, as the way to `root`.
+    await writeFile(path.join(dir, 'writer_keys'), await readFile(path.join(dir, 'client.pub')), { mode: 0o644 });
+    await chmod(dir, 0o755);
+    for (let up = root; up !== path.dirname(up); up = path.dirname(up)) await chmod(up, ((await stat(up)).mode & 0o777) | 0o011);
+  }
   await mkdir('/run/sshd', { recursive: true }).catch(() => {});
   const child = spawn('/usr/sbin/sshd', ['-f', path.join(dir, 'sshd_config'), '-D', '-e'], { stdio: 'ignore' });
   await waitForPort(port);

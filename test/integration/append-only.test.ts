@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -6,9 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import { startPoof } from '../helpers/background.js';
 import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
 import { seeded } from '../helpers/seeded.js';
-import { startS3, type RunningServer } from '../helpers/servers.js';
+import { startS3, startSshd, type RunningServer, type SshServer } from '../helpers/servers.js';
+import { sftpWriterForceCommand, sftpWriterSetup, vaultPathIn } from '../../src/vault/setup-help.js';
 import { readTree } from '../helpers/tree.js';
-import { propertyCheck, snapshot, type History, type Snapshot } from '../helpers/versions.js';
+import { propertyCheck, rcloneOut, snapshot, type History, type Snapshot } from '../helpers/versions.js';
 
 /** Every file below a directory of the storage's own disk: size, time, inode and content hash. */
 async function storageSnapshot(root: string): Promise<Map<string, string>> {
@@ -217,3 +219,81 @@ describe('append-only backups on S3 (s3rver), which enforces nothing', () => {
     });
   });
 });
+
+describe('append-only backups to OpenSSH, as a writer that may only add files (set up as poof prints it)', { skip: process.getuid?.() !== 0 ? 'logging in as another user needs sshd started by root' : false }, () => {
+  let sb: Sandbox;
+  let sshd: SshServer;
+  let dir: string;
+  let vault: string;
+  const writer = 'nobody';
+  before(async () => {
+    sb = await makeSandbox();
+    const root = path.join(sb.dir, 'sshd-root');
+    sshd = await startSshd(root, { writeOnly: { user: writer, forceCommand: (start) => sftpWriterForceCommand(start) } });
+    dir = (await mapLocalDirs(sb, { Work: { 'notes.txt': 'first notes\n' } })).dirs.Work!;
+    const made = await runPoof(['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', writer, '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none', '--force'], { env: sb.env });
+    assert.equal(made.code, 0, made.stderr);
+    await appendOnly(sb);
+    const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+    vault = vaultPathIn(bucket);
+    // The administrator's part, as printed: the folders the writer writes into, made beforehand.
+    const commands = sftpWriterSetup(writer, vault).filter((line) => line.startsWith('mkdir '));
+    assert.equal(commands.length, 1);
+    await run('bash', ['-c', commands[0]!], root);
+  });
+  after(async () => {
+    await sshd.stop();
+    await sb.cleanup();
+  });
+
+  it('20 seeded runs succeed and each comes back byte for byte with its times; nothing stored changes', async () => {
+    let stored = new Map<string, string>();
+    await propertyCheck(sb, dir, 'Work', 20, Number(process.env.POOF_TEST_SEED ?? 18), true, {
+      before: async () => void (stored = await storageSnapshot(sshd.root)),
+      after: async (step) => assertOnlyAdded(stored, await storageSnapshot(sshd.root), `run ${step}`),
+    });
+  });
+
+  it('with the writer\'s key, plain rclone and plain sftp can neither delete, rename nor overwrite a stored object: the server refuses', async () => {
+    const before = await storageSnapshot(sshd.root);
+    const object = [...before.keys()].find((name) => name.includes('/data/'))!;
+    const remote = `poof-backup:${object}`;
+    const elsewhere = path.join(sb.dir, 'other-content');
+    await writeFile(elsewhere, 'other content\n');
+    // The key and the path are right: reading is allowed.
+    assert.equal(createHash('sha256').update(await rcloneBytes(sb, ['cat', remote])).digest('hex'), path.basename(object).slice(0, 64));
+    for (const args of [['deletefile', remote], ['moveto', remote, `${remote}.moved`], ['copyto', elsewhere, remote, '--ignore-times', '--sftp-set-modtime=false'], ['purge', `poof-backup:${vault}/runs`]]) {
+      await assert.rejects(rcloneOut(sb, args), /permission denied/i, `rclone ${args.join(' ')} is refused by the server`);
+    }
+    const sftp = (commands: string) => run('sftp', ['-b', '-', '-i', sshd.clientKey, '-o', `UserKnownHostsFile=${sshd.knownHosts}`, '-P', String(sshd.port), `${writer}@127.0.0.1`], sb.dir, commands);
+    for (const command of [`rm ${object}`, `rename ${object} ${object}.x`, `put ${elsewhere} ${object}`, `chmod 666 ${object}`]) {
+      await assert.rejects(sftp(`${command}\n`), /exited 1: .*(Permission denied|Couldn't)/s, `sftp ${command} is refused by the server`);
+    }
+    // rclone 1.63+ sends an overwrite through a new ".partial" file and a rename: the file stays, as junk; the object does not change.
+    assertOnlyAdded(before, await storageSnapshot(sshd.root), 'with the writer\'s key');
+  });
+});
+
+/** `rclone ARGS` with poof's rclone config: its stdout as bytes. */
+function rcloneBytes(sb: Sandbox, args: string[]): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('rclone', [...args, '--config', path.join(sb.confdir, 'rclone-poof.conf')], { env: sb.env });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => chunks.push(d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`rclone ${args.join(' ')} exited ${code}`))));
+  });
+}
+
+/** Run a program; rejects when it exits non-zero. */
+function run(command: string, args: string[], cwd: string, input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} exited ${code}: ${out}`))));
+    child.stdin.end(input ?? '');
+  });
+}

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { HashCache } from '../../src/vault/hash-cache.js';
+import { buildObjectCopyArgs, objectPath, OBJECT_KEY, parseVaultRecordName, VAULT_FOLDERS, vaultRecordName, vaultRoot, vaultWriteFlags } from '../../src/vault/layout.js';
+import { diffVault } from '../../src/vault/backup.js';
+import { vaultVersionsOf } from '../../src/vault/versions.js';
+import { sftpWriterForceCommand, sftpWriterSetup } from '../../src/vault/setup-help.js';
+import type { RunManifest, TreeState } from '../../src/versions/manifest.js';
+import { validateConfig } from '../../src/config/validate.js';
+
+const sha = (c: string) => c.repeat(64);
+
+function record(runId: string, files: TreeState): RunManifest {
+  return { format: 1, runId, mapping: 'Work', status: 'complete', started: '', ended: '', command: 'backup', counts: { added: 0, changed: 0, deleted: 0, keptBytes: 0 }, files };
+}
+
+describe('the vault layout', () => {
+  it('names records by run and mapping, and reads them back, names with dots too', () => {
+    const name = vaultRecordName('20261203T101010Z', 'My.Docs v2');
+    assert.equal(name, '20261203T101010Z.My.Docs v2.run.json.gz');
+    assert.deepEqual(parseVaultRecordName(name), { runId: '20261203T101010Z', mapping: 'My.Docs v2' });
+    assert.equal(parseVaultRecordName('.canary-1'), undefined);
+    assert.equal(parseVaultRecordName('20261203T101010Z.Work.run.json.gz.partial'), undefined);
+  });
+
+  it('keeps objects in 256 folders by the first two hex digits, made beforehand with runs/', () => {
+    assert.equal(objectPath(sha('a')), `aa/${sha('a')}`);
+    assert.equal(VAULT_FOLDERS.length, 257);
+    assert.ok(VAULT_FOLDERS.includes('data/00') && VAULT_FOLDERS.includes('data/ff') && VAULT_FOLDERS.includes('runs'));
+    assert.ok(OBJECT_KEY.test(sha('b')) && OBJECT_KEY.test(`${sha('b')}.20261203T101010Z`) && !OBJECT_KEY.test(`${sha('b')}.x`));
+    assert.equal(vaultRoot('poof-crypt:'), 'poof-crypt:.poof-vault');
+    assert.equal(vaultRoot('poof-backup:bucket'), 'poof-backup:bucket/.poof-vault');
+  });
+
+  it('never writes over an object, never through a rename (1.63+), never sets a time (setstat) on a file or (1.66+) a folder', () => {
+    assert.deepEqual(vaultWriteFlags({ partialUploads: false, directoryTimes: false }), ['--ignore-existing', '--sftp-set-modtime=false']);
+    assert.deepEqual(vaultWriteFlags({ partialUploads: true, directoryTimes: true }), ['--ignore-existing', '--sftp-set-modtime=false', '--inplace', '--no-update-dir-modtime']);
+    const args = buildObjectCopyArgs('/c.conf', '/tmp/s', 'r:b', '/tmp/s/list', { partialUploads: true, directoryTimes: false }, { bwlimit: '1M' });
+    assert.deepEqual(args.slice(0, 8), ['copy', '/tmp/s', 'r:b/.poof-vault/data', '--files-from-raw', '/tmp/s/list', '--no-traverse', '--copy-links', '--ignore-existing']);
+    assert.ok(args.includes('--inplace') && args.includes('--sftp-disable-hashcheck') && args.join(' ').includes('--bwlimit 1M'));
+    assert.ok(!args.includes('sync') && !args.includes('--delete-after'));
+  });
+});
+
+describe('what an append-only run records', () => {
+  it('counts a file as changed when its content, time or mode changed, and deletions that are recorded, not carried out', () => {
+    const before: TreeState = { a: { size: 1, mtime: 1, mode: 0o644, sha256: sha('a') }, b: { size: 1, mtime: 1, sha256: sha('b') }, c: { size: 1, mtime: 1, sha256: sha('c') } };
+    const after: TreeState = { a: { size: 1, mtime: 1, mode: 0o600, sha256: sha('a') }, b: { size: 1, mtime: 1, sha256: sha('d') }, d: { size: 1, mtime: 1, sha256: sha('c') } };
+    assert.deepEqual(diffVault(before, after), { added: 1, changed: 2, deleted: 1 });
+    assert.deepEqual(diffVault(undefined, after), { added: 3, changed: 0, deleted: 0 });
+    assert.deepEqual(diffVault(after, { ...after }), { added: 0, changed: 0, deleted: 0 });
+  });
+
+  it('lists a file\'s versions from the runs: when each state appeared and which run replaced it; a deleted file has no current one', () => {
+    const s = (c: string, mtime: number) => ({ size: c.length, mtime, sha256: sha(c) });
+    const records = [
+      record('20261201T000000Z', { f: s('a', 1) }),
+      record('20261202T000000Z', { f: s('a', 1), g: s('x', 1) }),
+      record('20261203T000000Z', { f: s('b', 2) }),
+      record('20261204T000000Z', {}),
+      record('20261205T000000Z', { f: s('a', 3) }),
+    ];
+    assert.deepEqual(vaultVersionsOf('f', records), [
+      { since: '20261205T000000Z', size: 1, mtime: 3 },
+      { since: '20261203T000000Z', size: 1, mtime: 2, replacedBy: '20261204T000000Z' },
+      { since: '20261201T000000Z', size: 1, mtime: 1, replacedBy: '20261203T000000Z' },
+    ]);
+    assert.deepEqual(vaultVersionsOf('g', records), [{ since: '20261202T000000Z', size: 1, mtime: 1, replacedBy: '20261203T000000Z' }]);
+    assert.deepEqual(vaultVersionsOf('none', records), []);
+  });
+});
+
+describe('the hash cache', () => {
+  it('gives a file\'s hashes only while its size, times and inode are those it was hashed with; a rewrite with the old time restored is caught by the change time', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'poof-hashes-'));
+    try {
+      const file = path.join(dir, 'f');
+      await writeFile(file, 'one');
+      const info = await stat(file, { bigint: true });
+      const cache = new HashCache(path.join(dir, 'state'), dir);
+      await cache.load();
+      cache.set('f', info, { sha256: sha('1'), md5: 'm' });
+      await cache.save();
+      const again = new HashCache(path.join(dir, 'state'), dir);
+      await again.load();
+      assert.deepEqual(again.get('f', await stat(file, { bigint: true })), { sha256: sha('1'), md5: 'm' });
+      await new Promise((r) => setTimeout(r, 20));
+      await writeFile(file, 'two');
+      await utimes(file, new Date(Number(info.mtimeMs)), new Date(Number(info.mtimeMs)));
+      const now = await stat(file, { bigint: true });
+      assert.equal(now.size, info.size);
+      assert.equal(again.get('f', now), undefined);
+      // Only what a run set again is kept: a file gone since is forgotten.
+      await again.save();
+      const third = new HashCache(path.join(dir, 'state'), dir);
+      await third.load();
+      assert.equal(third.get('f', info), undefined);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('append-only settings', () => {
+  const base = { bucket: 'b', remote: 'r', paths: { '/home/u/Docs': 'Docs' } };
+  it('accepts "mode": "append-only" and refuses links kept as links or history off with it, naming the field', () => {
+    assert.deepEqual(validateConfig({ ...base, mode: 'append-only' }).errors, []);
+    assert.deepEqual(validateConfig({ ...base, mode: 'append-only', symlinks: 'links' }).errors.map((e) => e.field), ['symlinks']);
+    assert.deepEqual(validateConfig({ ...base, mode: 'append-only', history: false }).errors.map((e) => e.field), ['history']);
+    assert.deepEqual(validateConfig({ ...base, mode: 'mirror', symlinks: 'links', history: false }).errors, []);
+    assert.match(validateConfig({ ...base, mode: 'append' }).errors[0]!.message, /must be one of "mirror", "append-only"/);
+    assert.equal(validateConfig({ ...base, paths: { '/home/u/x': '.poof-vault' } }).errors[0]!.field, 'paths["/home/u/x"]');
+  });
+
+  it('prints a write-only SFTP user that denies every request that removes, renames or changes a file, and folders made beforehand', () => {
+    assert.equal(sftpWriterForceCommand(), 'internal-sftp -P remove,rename,posix-rename,rmdir,setstat,fsetstat,lsetstat,hardlink,symlink -u 0222');
+    const lines = sftpWriterSetup('backup', 'bucket/.poof-vault');
+    assert.ok(lines.includes('Match User backup'));
+    assert.ok(lines.some((l) => l.startsWith('mkdir -p \'bucket/.poof-vault/runs\'') && l.includes('chown backup')));
+  });
+});
