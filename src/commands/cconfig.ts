@@ -24,12 +24,20 @@ import { guardKeyReplacement } from '../safety/key-replacement.js';
 import { askInput, askSelect, confirmOrDecline } from '../ui/prompts.js';
 import { readSecret, SECRET_ENV } from '../ui/secret-input.js';
 import type { cconfigSpec, OptionsOf } from './specs.js';
+import { appendOnlyHelp, vaultPathIn } from '../vault/setup-help.js';
 
 type CconfigOptions = OptionsOf<typeof cconfigSpec>;
 
 /** Write the [remote] section of rclone-poof.conf for a provider; other sections are kept. */
 export async function cconfigCommand(ctx: Context, options: CconfigOptions): Promise<number> {
   const { config } = await loadConfig(ctx.paths);
+  if (options.appendOnlyHelp) {
+    const conf = await readRcloneConf(ctx.paths.rcloneConf);
+    const section = findSection(conf, cryptPair(conf, config.remote).plain);
+    if (!section) throw new UsageError(`no [${config.remote}] in ${ctx.paths.rcloneConf}`, 'set up the storage first: poof cconfig --provider ...');
+    for (const line of appendOnlyHelp(section.values, vaultPathIn(config.bucket))) ctx.out(line);
+    return ExitCode.ok;
+  }
   if (options.secretStdin && options.passphraseStdin) throw new UsageError('--secret-stdin and --passphrase-stdin both read standard input', 'give one of them');
   if (options.askPassphrase && !ctx.interactive) {
     throw new UsageError('--ask-passphrase needs a terminal', `use --passphrase-stdin or $${PASSPHRASE_ENV}, or leave them out for a generated key`);

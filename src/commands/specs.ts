@@ -77,6 +77,7 @@ export const cconfigSpec = () =>
     .option('--ask-passphrase', 'crypt: ask for the passphrase on the terminal instead of generating a key')
     .option('--replace-keys', 'crypt, with --force: replace keys that still decrypt data on the remote (the old file is kept)')
     .option('--force', 'replace an existing remote section without asking')
+    .option('--append-only-help', 'print how to give this machine a key that can only add files, for the storage set up (see "mode": "append-only")')
     .addHelpText(
       'after',
       `${examples([

@@ -36,3 +36,55 @@ export function sftpWriterSetup(user: string, vault: string): string[] {
 export function vaultPathIn(bucket: string): string {
   return `${bucket}/${VAULT_DIR}`;
 }
+
+/**
+ * Pure: how to give this machine a key that can only add files, for the storage a remote section
+ * describes (its rclone type, and for S3 its provider): what the administrator does on the server
+ * or in the provider's console. `vault`: the vault's path as the remote sees it (bucket first).
+ */
+export function appendOnlyHelp(section: { type?: string | undefined; provider?: string | undefined; user?: string | undefined }, vault: string): string[] {
+  const [bucket, ...rest] = vault.split('/');
+  const prefix = rest.join('/');
+  switch (section.type) {
+    case 'sftp':
+      return sftpWriterSetup(section.user ?? 'backup', vault);
+    case 's3':
+      if (section.provider === 'Cloudflare') {
+        return [
+          'Cloudflare R2: an API token that can write objects can also delete them. Add a bucket lock rule',
+          `on the prefix "${prefix}/" (R2 > ${bucket} > Settings > Bucket lock rules) so no object there can be`,
+          'deleted or overwritten before it is as old as the history you want to keep.',
+        ];
+      }
+      return [
+        `S3: give this machine an access key whose policy allows adding and reading objects below ${prefix}/, and nothing that deletes:`,
+        JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject'], Resource: `arn:aws:s3:::${bucket}/${prefix}/*` },
+            { Effect: 'Allow', Action: ['s3:ListBucket'], Resource: `arn:aws:s3:::${bucket}` },
+          ],
+        }),
+        'PutObject can still replace an object: turn on versioning for the bucket (or Object Lock, which also',
+        'stops deleting old versions), so the bucket keeps every version; the key must not have',
+        's3:DeleteObjectVersion or s3:PutBucketVersioning.',
+      ];
+    case 'b2':
+      return [
+        'B2: create an application key restricted to the bucket with the capabilities listBuckets, listFiles,',
+        'readFiles and writeFiles (not deleteFiles); keep the bucket\'s lifecycle at "keep all versions", so a',
+        'file uploaded again under a name that exists hides the old version instead of removing it.',
+      ];
+    case 'alias':
+    case 'local':
+      return [
+        'A local directory cannot refuse this machine anything: whatever can write there can delete.',
+        'Use an SFTP server (OpenSSH: a write-only user), S3 with versioning or Object Lock, or B2 for append-only backups.',
+      ];
+    default:
+      return [
+        `This storage (${section.type ?? 'unknown'}) cannot refuse this machine anything: a key that can write can delete.`,
+        'Use an SFTP server (OpenSSH: a write-only user), S3 with versioning or Object Lock, or B2 for append-only backups.',
+      ];
+  }
+}

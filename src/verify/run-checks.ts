@@ -12,6 +12,7 @@ import { checkEncryption } from './checks/encryption.js';
 import { checkEnvironment } from './checks/environment.js';
 import { fidelityCheck } from './checks/fidelity.js';
 import { checkHistory } from './checks/history.js';
+import { checkProtection } from './checks/protection.js';
 import { capabilitiesOf, unmetNeed } from '../rclone/capabilities.js';
 import { readFeatures } from '../rclone/features.js';
 import { checkCryptKeys } from './checks/crypt-keys.js';
@@ -47,6 +48,8 @@ export async function runChecks(ctx: Context, options: VerifyOptions): Promise<C
     const detection = remoteOk ? await readFeatures(rclone, remote.configFile, remote.root, { cacheFile: ctx.paths.featuresCache, refresh: true }) : undefined;
     checks.push(fidelityCheck(config, remote, detection));
     if (remoteOk && rclone) checks.push(await checkHistory(ctx, rclone, config, remote));
+    if (remoteOk && rclone) checks.push(await checkProtection(rclone, config, remote));
+    else if (config.mode !== 'append-only') checks.push(await checkProtection(undefined, config, remote));
   }
   checkEnvironment(ctx, checks);
   return checks;

@@ -124,6 +124,21 @@ describe('append-only backups on a local-directory remote', () => {
     assert.ok((await readTree(dir)).size > 0, 'nothing local was wiped');
   });
 
+  it('poof verify fails on a local directory, whose key can delete and overwrite anything, and says so; in mirror mode it says it plainly', async () => {
+    const verify = await runPoof(['verify'], { env: sb.env });
+    assert.equal(verify.code, 4, verify.stdout);
+    assert.match(verify.stdout, /FAIL {2}protection: append-only, but this key can delete and overwrite your backups: the storage let it delete and overwrite \S+\/\.poof-vault\/runs\/\.poof-canary/);
+    assert.match(verify.stdout, /ok {2}history: append-only: \d+ runs stored/);
+    const help = await runPoof(['cconfig', '--append-only-help'], { env: sb.env });
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^A local directory cannot refuse this machine anything/);
+    await setConf(sb, (conf) => void (conf.mode = 'mirror'));
+    const mirror = await runPoof(['verify', '--json'], { env: sb.env });
+    const protection = (JSON.parse(mirror.stdout) as { checks: Array<{ id: string; status: string; detail: string }> }).checks.find((c) => c.id === 'protection')!;
+    assert.match(protection.detail, /^mirror: this machine's key can delete or overwrite everything on the remote, history included/);
+    await appendOnly(sb);
+  });
+
   it('links kept as links are refused in append-only mode, naming the field', async () => {
     await setConf(sb, (conf) => void (conf.symlinks = 'links'));
     const refused = await runPoof(['backup'], { env: sb.env });
@@ -252,6 +267,20 @@ describe('append-only backups to OpenSSH, as a writer that may only add files (s
       before: async () => void (stored = await storageSnapshot(sshd.root)),
       after: async (step) => assertOnlyAdded(stored, await storageSnapshot(sshd.root), `run ${step}`),
     });
+  });
+
+  it('poof verify says the writer\'s key cannot delete or overwrite, and that the administrator\'s (a normal SFTP user) can', async () => {
+    const cconfig = (user: string) => runPoof(['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', user, '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none', '--force'], { env: sb.env });
+    const writerVerify = await runPoof(['verify'], { env: sb.env });
+    assert.equal(writerVerify.code, 0, writerVerify.stdout);
+    assert.match(writerVerify.stdout, /ok {2}protection: append-only: this key cannot delete or overwrite your backups \(the storage refused both on \S+\/\.poof-vault\/runs\/\.poof-canary\)/);
+    const help = await runPoof(['cconfig', '--append-only-help'], { env: sb.env });
+    assert.deepEqual(help.stdout.trim().split('\n'), sftpWriterSetup(writer, vault));
+    assert.equal((await cconfig(sshd.user)).code, 0);
+    const adminVerify = await runPoof(['verify'], { env: sb.env });
+    assert.equal(adminVerify.code, 4, adminVerify.stdout);
+    assert.match(adminVerify.stdout, /FAIL {2}protection: append-only, but this key can delete and overwrite your backups/);
+    assert.equal((await cconfig(writer)).code, 0);
   });
 
   it('with the writer\'s key, plain rclone and plain sftp can neither delete, rename nor overwrite a stored object: the server refuses', async () => {

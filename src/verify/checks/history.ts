@@ -5,10 +5,20 @@ import type { Rclone } from '../../rclone/runner.js';
 import { DEFAULT_KEEP } from '../../versions/retention.js';
 import { listHistory, ManifestCache, totalsOf } from '../../versions/store.js';
 import type { Check } from '../check.js';
+import { listVaultRuns } from '../../vault/records.js';
 
 /** How much history the remote keeps and under which policy (one listing of .poof-history). */
 export async function checkHistory(ctx: Context, rclone: Rclone, config: PoofConfig, remote: ResolvedRemote): Promise<Check> {
   const title = 'history';
+  if (config.mode === 'append-only') {
+    try {
+      const ids = [...(await listVaultRuns(rclone, remote)).values()].flat().sort();
+      if (ids.length === 0) return { id: title, title, status: 'ok', detail: 'append-only: no run stored yet (the next backup stores the first)' };
+      return { id: title, title, status: 'ok', detail: `append-only: ${ids.length} ${ids.length === 1 ? 'run' : 'runs'} stored (${ids[0]} to ${ids.at(-1)}); none is ever removed by this machine` };
+    } catch (error) {
+      return { id: title, title, status: 'fail', detail: (error as Error).message, hint: 'check the remote with `poof verify`, then `poof history`' };
+    }
+  }
   if (config.history === false) return { id: title, title, status: 'ok', detail: 'off ("history": false): a pure mirror, so what a backup replaces or deletes is gone' };
   const keep = config.keep ?? DEFAULT_KEEP;
   const policy = Object.entries(keep).map(([rule, value]) => `${rule} ${value}`).join(', ');
