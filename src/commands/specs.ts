@@ -252,6 +252,7 @@ export const pruneSpec = () =>
     .description('remove the kept versions no kept run needs, by poof.conf\'s "keep" (also done after each backup that changed something)')
     .option('--only <name>', 'only this mapping (repeatable)', collect)
     .option('--dry-run', 'show what would be removed and the space it frees; change nothing')
+    .option('--remote <name>', 'append-only: the remote with a key that can delete (default: "pruneRemote" in poof.conf)')
     .option('--json', 'print {ok, dryRun, mappings: [...]}')
     .addHelpText(
       'after',
@@ -259,6 +260,8 @@ export const pruneSpec = () =>
 "keep" in poof.conf: {"last": N, "daily": N, "weekly": N, "monthly": N, "within": "30d"}
 (default: last 10, daily 14, weekly 8, monthly 12). The newest run is always kept; a prune
 never touches the mirror, and removes only versions that no kept run needs.
+Append-only ("mode": "append-only"): runs older than "within" (counted back from now), then the
+objects no kept run names, with the remote of "pruneRemote" or --remote, never the backup's own.
 `,
     );
 

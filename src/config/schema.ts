@@ -114,6 +114,13 @@ export const poofConfigSchema = {
       description:
         'How backups are stored: "mirror" (the default: a copy of each mapped directory, with what each run replaces kept in .poof-history) or "append-only" (each run only ever adds new objects to .poof-vault, never overwriting or deleting anything, so it works with a key that cannot delete; see "Append-only backups" in the README).',
     },
+    pruneRemote: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_.][A-Za-z0-9_.-]*$',
+      maxLength: 64,
+      description:
+        'Append-only: the rclone remote (a [section] of rclone-poof.conf) with a key that can delete, used only by `poof prune` on a trusted machine, e.g. "poof-admin"; never the backup\'s own "remote".',
+    },
     keep: {
       type: 'object',
       additionalProperties: false,
@@ -124,7 +131,7 @@ export const poofConfigSchema = {
         daily: { type: 'integer', minimum: 0, maximum: 100000, description: 'Keep the newest run of each of the last N days with runs, e.g. 14.' },
         weekly: { type: 'integer', minimum: 0, maximum: 100000, description: 'Keep the newest run of each of the last N weeks with runs, e.g. 8.' },
         monthly: { type: 'integer', minimum: 0, maximum: 100000, description: 'Keep the newest run of each of the last N months with runs, e.g. 12.' },
-        within: { type: 'string', pattern: '^[0-9]+[mhdw]$', description: 'Keep every run younger than this, counted from the newest: a number and m, h, d or w, e.g. "30d".' },
+        within: { type: 'string', pattern: '^[0-9]+[smhdw]$', description: 'Keep every run younger than this, counted from the newest (append-only: from now): a number and s, m, h, d or w, e.g. "30d".' },
       },
     },
     wipe: {

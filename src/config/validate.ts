@@ -168,6 +168,10 @@ function checkMode(config: PoofConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if (config.symlinks === 'links') issues.push({ field: 'symlinks', message: 'is "links", which append-only mode does not keep', hint: 'use "follow" (the default) or "skip" with "mode": "append-only"' });
   if (config.history === false) issues.push({ field: 'history', message: 'is false, but an append-only backup keeps every run', hint: 'remove "history", or use "mode": "mirror" for a pure mirror' });
+  // A writer can add runs (malware on the laptop): counted rules would let fake runs push real ones out.
+  for (const rule of Object.keys(config.keep ?? {}).filter((key) => key !== 'within')) {
+    issues.push({ field: `keep.${rule}`, message: 'counts runs, which an append-only backup does not use: fake runs added by malware would push real ones out', hint: 'keep runs by age only: "keep": {"within": "90d"}' });
+  }
   return issues;
 }
 

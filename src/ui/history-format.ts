@@ -2,6 +2,7 @@ import type { RunManifest } from '../versions/manifest.js';
 import { timeOfRunId } from '../versions/run-id.js';
 import type { DrillResult } from '../versions/drill.js';
 import type { MappingPrune } from '../versions/prune.js';
+import type { VaultPrunePlan } from '../vault/prune.js';
 import type { FileVersion } from '../versions/state.js';
 import type { HistoryTotals } from '../versions/store.js';
 import { formatBytes } from './format.js';
@@ -76,6 +77,18 @@ export function formatPrune(plan: MappingPrune, dryRun: boolean): string[] {
   const verb = dryRun ? 'would remove' : 'removed';
   const runs = plan.forgotten.length > 0 ? `; runs no longer restorable: ${plan.forgotten.join(', ')}` : '';
   return [`${plan.name}: ${verb} ${plan.removedVersions} kept ${plan.removedVersions === 1 ? 'version' : 'versions'} (${formatBytes(plan.freedBytes)} freed); ${plan.kept.size} ${plan.kept.size === 1 ? 'run' : 'runs'} kept${runs}`];
+}
+
+/** Pure: what a prune of an append-only vault removed (or would), per mapping, then its objects. */
+export function formatVaultPrune(plan: VaultPrunePlan, dryRun: boolean): string[] {
+  const verb = dryRun ? 'would remove' : 'removed';
+  const lines = [...plan.expired].map(([name, ids]) => {
+    const kept = plan.kept.get(name)?.length ?? 0;
+    return `${name}: ${verb} ${ids.length} ${ids.length === 1 ? 'run' : 'runs'}${ids.length > 0 ? ` (${ids.join(', ')})` : ''}; ${kept} ${kept === 1 ? 'run' : 'runs'} kept`;
+  });
+  const waiting = plan.waiting > 0 ? `; ${plan.waiting} no record names wait a day (a backup may be sending them)` : '';
+  lines.push(`objects: ${verb} ${plan.objects.length} no kept run needs (${formatBytes(plan.bytes)} freed)${waiting}`);
+  return lines;
 }
 
 /** Pure: a restore drill's lines for one mapping. */

@@ -28,6 +28,7 @@ export function sftpWriterSetup(user: string, vault: string): string[] {
     '  X11Forwarding no',
     `# as root on the server, from the directory the writer's sessions start in (its home):`,
     `mkdir -p '${vault}/runs' '${vault}'/data/{0,1,2,3,4,5,6,7,8,9,a,b,c,d,e,f}{0,1,2,3,4,5,6,7,8,9,a,b,c,d,e,f} && chown ${user} '${vault}/runs' '${vault}'/data/?? && chmod 755 '${vault}/runs' '${vault}'/data/??`,
+    `# poof prune logs in with another key, as a user that may delete in those folders (root, or a group: chgrp GROUP, chmod 775)`,
     `# in rclone-poof.conf, the writer's remote: shell_type = none (it may run no command)`,
   ];
 }

@@ -16,9 +16,9 @@ export const DEFAULT_KEEP: Required<Omit<KeepPolicy, 'within'>> & { within?: str
 
 /** Pure: a duration such as `30d` in milliseconds; undefined when it is not one. */
 export function parseDuration(text: string): number | undefined {
-  const match = /^(\d+)([mhdw])$/.exec(text.trim());
+  const match = /^(\d+)([smhdw])$/.exec(text.trim());
   if (!match) return undefined;
-  return Number(match[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[match[2] as 'm' | 'h' | 'd' | 'w'];
+  return Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[match[2] as 's' | 'm' | 'h' | 'd' | 'w'];
 }
 
 /**

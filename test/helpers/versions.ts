@@ -65,7 +65,9 @@ export async function runIds(sb: Sandbox, name: string): Promise<string[]> {
 export async function propertyCheck(sb: Sandbox, dir: string, name: string, runs: number, seed: number, keepsTimes = true, around?: { before: (step: number) => Promise<void>; after: (step: number) => Promise<void> }): Promise<void> {
   // Every run stays restorable (the default keeps the last 10 and the newest of each day).
   const confFile = path.join(sb.confdir, 'poof.conf');
-  await writeFile(confFile, JSON.stringify({ ...(JSON.parse(await readFile(confFile, 'utf8')) as Record<string, unknown>), keep: { last: 1000 } }));
+  const conf = JSON.parse(await readFile(confFile, 'utf8')) as Record<string, unknown>;
+  // Append-only keeps every run until a prune with another key.
+  if (conf.mode !== 'append-only') await writeFile(confFile, JSON.stringify({ ...conf, keep: { last: 1000 } }));
   const random = seeded(seed);
   const snapshots: Snapshot[] = [];
   for (let step = 1; step <= runs; step++) {

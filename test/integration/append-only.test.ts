@@ -113,9 +113,9 @@ describe('append-only backups on a local-directory remote', () => {
     assert.equal(listed[1]!.replacedBy, listed[0]!.since);
   });
 
-  it('upload, prune and check refuse, naming the mode, and change nothing', async () => {
+  it('upload and check refuse, naming the mode, and change nothing', async () => {
     const before = await storageSnapshot(cloud);
-    for (const command of ['upload', 'prune', 'check']) {
+    for (const command of ['upload', 'check']) {
       const refused = await runPoof([command], { env: sb.env });
       assert.equal(refused.code, 2, `${command}: ${refused.stderr}`);
       assert.match(refused.stderr, new RegExp(`^poof: poof ${command} does not work on an append-only backup \\("mode": "append-only" in poof\\.conf\\)`));
@@ -145,6 +145,92 @@ describe('append-only backups on a local-directory remote', () => {
     assert.equal(refused.code, 3, refused.stderr);
     assert.match(refused.stderr, /poof\.conf: symlinks is "links", which append-only mode does not keep \(fix: use "follow" \(the default\) or "skip" with "mode": "append-only"\)/);
     await setConf(sb, (conf) => void delete conf.symlinks);
+  });
+});
+
+describe('poof prune of an append-only backup, with a key that can delete', () => {
+  let sb: Sandbox;
+  let dir: string;
+  let cloud: string;
+  let objects: string;
+  before(async () => {
+    sb = await makeSandbox();
+    const made = await mapLocalDirs(sb, { Work: { 'kept.txt': 'in every run\n', 'old.txt': 'only in the first runs\n' } });
+    dir = made.dirs.Work!;
+    cloud = made.cloud;
+    await appendOnly(sb);
+    // The administrator's remote: the same storage, another section (on a server, another key).
+    await writeFile(path.join(sb.confdir, 'rclone-poof.conf'), `${await readFile(path.join(sb.confdir, 'rclone-poof.conf'), 'utf8')}\n[poof-admin]\ntype = alias\nremote = ${cloud}\n`);
+    const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+    objects = path.join(cloud, bucket, '.poof-vault', 'data');
+  });
+  after(() => sb.cleanup());
+
+  it('refuses without a key that can delete, with the backup\'s own remote, and without "within"', async () => {
+    const none = await runPoof(['prune'], { env: sb.env });
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /^poof: an append-only backup is pruned with a key that can delete, which this machine's backups must not use: no --remote and no "pruneRemote" in poof\.conf/);
+    const own = await runPoof(['prune', '--remote', 'poof-backup'], { env: sb.env });
+    assert.equal(own.code, 2);
+    assert.match(own.stderr, /--remote "poof-backup" is the backup's own remote/);
+    const noWithin = await runPoof(['prune', '--remote', 'poof-admin'], { env: sb.env });
+    assert.equal(noWithin.code, 2);
+    assert.match(noWithin.stderr, /an append-only prune keeps runs by age: poof\.conf has no "keep": \{"within": \.\.\.\}/);
+  });
+
+  it('removes the runs older than "within" and the objects only they name; an object no record names waits a day; every kept run restores byte for byte', async () => {
+    const backup = async () => {
+      const result = await runPoof(['backup', '--json'], { env: sb.env });
+      assert.equal(result.code, 0, result.stderr);
+      return { runId: (JSON.parse(result.stdout) as { runId: string }).runId, tree: await readTree(dir) };
+    };
+    const first = await backup();
+    await writeFile(path.join(dir, 'old.txt'), 'only in the first runs, changed\n');
+    const second = await backup();
+    await rm(path.join(dir, 'old.txt'));
+    await new Promise((r) => setTimeout(r, 9_000));
+    await writeFile(path.join(dir, 'new.txt'), 'recent\n');
+    const third = await backup();
+    await writeFile(path.join(dir, 'new.txt'), 'recent, changed\n');
+    const fourth = await backup();
+    // A leftover no record names (a killed run's), and the object only the first two runs name.
+    const leftover = path.join(objects, 'ab', `${'ab'.repeat(32)}`);
+    await mkdir(path.dirname(leftover), { recursive: true });
+    await writeFile(leftover, 'left by a killed run\n');
+    const oldObject = createHash('sha256').update('only in the first runs\n').digest('hex');
+    await setConf(sb, (conf) => Object.assign(conf, { keep: { within: '8s' }, pruneRemote: 'poof-admin' }));
+    const dry = await runPoof(['prune', '--dry-run'], { env: sb.env });
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`^Work: would remove 2 runs \\(${first.runId}, ${second.runId}\\); 2 runs kept$`, 'm'));
+    const pruned = await runPoof(['prune', '--json'], { env: sb.env });
+    assert.equal(pruned.code, 0, pruned.stderr);
+    const report = JSON.parse(pruned.stdout) as { expired: Record<string, string[]>; kept: Record<string, string[]>; objects: number; waiting: number };
+    assert.deepEqual(report.expired.Work, [first.runId, second.runId]);
+    assert.deepEqual(report.kept.Work, [third.runId, fourth.runId]);
+    assert.equal(report.objects, 2, 'the two versions of old.txt');
+    assert.equal(report.waiting, 1);
+    await assert.rejects(stat(path.join(objects, oldObject.slice(0, 2), oldObject)));
+    assert.equal(await readFile(leftover, 'utf8'), 'left by a killed run\n', 'not yet: a backup may be sending it');
+    const history = JSON.parse((await runPoof(['history', '--json'], { env: sb.env })).stdout) as History;
+    assert.deepEqual(history.mappings[0]!.runs.map((r) => r.id), [third.runId, fourth.runId]);
+    for (const run of [third, fourth]) {
+      const into = path.join(sb.dir, `kept-${run.runId}`);
+      const restored = await runPoof(['restore', '--at', run.runId, '--to', into, '--yes'], { env: sb.env });
+      assert.equal(restored.code, 0, restored.stderr);
+      assert.deepEqual(await readTree(path.join(into, 'Work')), run.tree);
+    }
+    // A day later (as the prune's own record of when it first saw the leftover says), it goes.
+    const seenDir = path.join(JSON.parse((await runPoof(['paths', '--json'], { env: sb.env })).stdout).stateDir as string, 'vault-unnamed');
+    for (const file of await readdir(seenDir)) {
+      const seen = JSON.parse(await readFile(path.join(seenDir, file), 'utf8')) as Record<string, string>;
+      for (const key of Object.keys(seen)) seen[key] = new Date(Date.now() - 25 * 3600_000).toISOString();
+      await writeFile(path.join(seenDir, file), JSON.stringify(seen));
+    }
+    await setConf(sb, (conf) => Object.assign(conf, { keep: { within: '1h' } }));
+    const later = await runPoof(['prune'], { env: sb.env });
+    assert.equal(later.code, 0, later.stderr);
+    assert.match(later.stdout, /^Work: removed 0 runs; 2 runs kept\nobjects: removed 1 no kept run needs \(21 B freed\)$/m);
+    await assert.rejects(stat(leftover));
   });
 });
 
@@ -281,6 +367,30 @@ describe('append-only backups to OpenSSH, as a writer that may only add files (s
     assert.equal(adminVerify.code, 4, adminVerify.stdout);
     assert.match(adminVerify.stdout, /FAIL {2}protection: append-only, but this key can delete and overwrite your backups/);
     assert.equal((await cconfig(writer)).code, 0);
+  });
+
+  it('poof prune with the administrator\'s key removes the expired runs on the server; every kept run restores, the newest byte for byte', async () => {
+    const conf = path.join(sb.confdir, 'rclone-poof.conf');
+    await writeFile(conf, `${await readFile(conf, 'utf8')}\n[poof-admin]\ntype = sftp\nhost = 127.0.0.1\nport = ${sshd.port}\nuser = ${sshd.user}\nkey_file = ${sshd.clientKey}\nknown_hosts_file = ${sshd.knownHosts}\nshell_type = none\n`);
+    await setConf(sb, (c) => Object.assign(c, { keep: { within: '20s' }, pruneRemote: 'poof-backup' }));
+    const own = await runPoof(['prune'], { env: sb.env });
+    assert.equal(own.code, 2, own.stderr);
+    await setConf(sb, (c) => Object.assign(c, { pruneRemote: 'poof-admin' }));
+    const before = (JSON.parse((await runPoof(['history', '--json'], { env: sb.env })).stdout) as History).mappings[0]!.runs.map((r) => r.id);
+    const pruned = await runPoof(['prune', '--json'], { env: sb.env });
+    assert.equal(pruned.code, 0, pruned.stderr);
+    const report = JSON.parse(pruned.stdout) as { expired: Record<string, string[]>; kept: Record<string, string[]> };
+    assert.ok(report.expired.Work!.length > 0 && report.kept.Work!.length > 0, pruned.stdout);
+    assert.deepEqual([...report.expired.Work!, ...report.kept.Work!].sort(), before);
+    const left = await storageSnapshot(sshd.root);
+    for (const id of report.expired.Work!) assert.ok(![...left.keys()].some((name) => name.endsWith(`/runs/${id}.Work.run.json.gz`)), `${id}'s record is gone from the server`);
+    assert.deepEqual((JSON.parse((await runPoof(['history', '--json'], { env: sb.env })).stdout) as History).mappings[0]!.runs.map((r) => r.id), report.kept.Work);
+    for (const id of report.kept.Work!) {
+      const into = path.join(sb.dir, `kept-${id}`);
+      const restored = await runPoof(['restore', '--at', id, '--to', into, '--yes'], { env: sb.env });
+      assert.equal(restored.code, 0, `${id}: ${restored.stderr}`);
+      if (id === report.kept.Work!.at(-1)) assert.deepEqual(await readTree(path.join(into, 'Work')), await readTree(dir));
+    }
   });
 
   it('with the writer\'s key, plain rclone and plain sftp can neither delete, rename nor overwrite a stored object: the server refuses', async () => {

@@ -7,6 +7,7 @@ import { HashCache } from '../../src/vault/hash-cache.js';
 import { buildObjectCopyArgs, objectPath, OBJECT_KEY, parseVaultRecordName, VAULT_FOLDERS, vaultRecordName, vaultRoot, vaultWriteFlags } from '../../src/vault/layout.js';
 import { diffVault } from '../../src/vault/backup.js';
 import { vaultVersionsOf } from '../../src/vault/versions.js';
+import { expiredRuns, objectsToRemove } from '../../src/vault/prune.js';
 import { sftpWriterForceCommand, sftpWriterSetup } from '../../src/vault/setup-help.js';
 import type { RunManifest, TreeState } from '../../src/versions/manifest.js';
 import { validateConfig } from '../../src/config/validate.js';
@@ -120,5 +121,37 @@ describe('append-only settings', () => {
     const lines = sftpWriterSetup('backup', 'bucket/.poof-vault');
     assert.ok(lines.includes('Match User backup'));
     assert.ok(lines.some((l) => l.startsWith('mkdir -p \'bucket/.poof-vault/runs\'') && l.includes('chown backup')));
+  });
+});
+
+describe('an append-only prune', () => {
+  const now = new Date('2026-12-10T12:00:00Z');
+  const rec = (runId: string, complete = true): RunManifest => {
+    const { files: _files, ...incomplete } = record(runId, {});
+    return complete ? record(runId, {}) : { ...incomplete, status: 'incomplete' };
+  };
+  it('expires runs by age from now, never the newest complete run of a mapping, and keeps runs dated after now (a writer cannot get real runs pruned)', () => {
+    const records = [rec('20261101T000000Z'), rec('20261201T000000Z'), rec('20261205T000000Z', false), rec('20261209T000000Z')];
+    assert.deepEqual(expiredRuns(records, 7 * 86_400_000, now), { expired: ['20261101T000000Z', '20261201T000000Z'], kept: ['20261205T000000Z', '20261209T000000Z'] });
+    // Fake runs, old and new, added by a writer: the real newest stays; a future one is kept and pushes nothing out.
+    const withFakes = [...records, rec('20990101T000000Z'), rec('20200101T000000Z')];
+    assert.deepEqual(expiredRuns(withFakes, 7 * 86_400_000, now).kept, ['20261205T000000Z', '20261209T000000Z', '20990101T000000Z']);
+    // Nothing recent: the newest complete run stays, whatever its age.
+    assert.deepEqual(expiredRuns([rec('20261101T000000Z'), rec('20261102T000000Z'), rec('20261103T000000Z', false)], 86_400_000, now).kept, ['20261102T000000Z']);
+  });
+
+  it('removes objects only expired runs name at once, and objects no record names only after a day of being seen so', () => {
+    const stored = new Map([['aa/kept', 1], ['bb/expired', 2], ['cc/unnamed', 3], ['dd/old-unnamed', 4], ['ee/x.partial', 5]]);
+    const seen = { 'dd/old-unnamed': '2026-12-09T11:00:00.000Z', 'gone/z': '2026-12-01T00:00:00.000Z' };
+    const chosen = objectsToRemove(stored, new Set(['aa/kept']), new Set(['aa/kept', 'bb/expired']), seen, now);
+    assert.deepEqual(chosen.remove, ['bb/expired', 'dd/old-unnamed']);
+    assert.deepEqual(chosen.waiting, ['cc/unnamed', 'ee/x.partial']);
+    assert.deepEqual({ ...chosen.seen }, { 'cc/unnamed': now.toISOString(), 'dd/old-unnamed': '2026-12-09T11:00:00.000Z', 'ee/x.partial': now.toISOString() });
+  });
+
+  it('keeps runs by age only in append-only mode: counted rules are refused, naming them', () => {
+    const base = { bucket: 'b', remote: 'r', paths: { '/home/u/Docs': 'Docs' }, mode: 'append-only' };
+    assert.deepEqual(validateConfig({ ...base, keep: { within: '90d', last: 3 } }).errors.map((e) => e.field), ['keep.last']);
+    assert.deepEqual(validateConfig({ ...base, keep: { within: '45s' }, pruneRemote: 'poof-admin' }).errors, []);
   });
 });
