@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, mkdtemp, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { dataRoot, objectPath } from '../vault/layout.js';
 import { objectKeyOf } from '../vault/records.js';
+import { vaultStateOf } from '../vault/versions.js';
 import os from 'node:os';
 import path from 'node:path';
 import { buildListedRestoreArgs, buildLocalListArgs } from '../rclone/args.js';
@@ -78,12 +79,6 @@ export async function inspectAt(rclone: Rclone, target: RestoreTarget, settings:
     bySource.set(source, [...(bySource.get(source) ?? []), file.path]);
   }
   return { ...common, passes: [...bySource].map(([source, files]) => ({ source, files })) };
-}
-
-/** Pure: every file of an append-only run and its object: the record holds the whole tree. */
-function vaultStateOf(record: RunManifest): StoredFile[] {
-  if (!record.files) throw new Error(`run ${record.runId} did not finish: poof does not know every file it left`);
-  return Object.entries(record.files).map(([file, state]) => ({ path: file, ...state })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /** Pure: a folder of the staging directory for fetched objects that no restored path is in. */

@@ -146,7 +146,6 @@ export function exitCodeOf(outcome: RunAllOutcome<MappingResult>): number {
 /** What an append-only backup cannot do (yet), and what to do instead. */
 const APPEND_ONLY_REFUSALS: Partial<Record<RunCommand, [string, string]>> = {
   upload: ['wiping local files needs a mirror to prove them against', 'use poof backup, or "mode": "mirror" for uploads'],
-  check: ['the restore drill of a vault is not available yet', 'restore a run into another directory to check it: poof restore --at RUN --to DIR'],
 };
 
 const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: ExitCode.sigint, SIGTERM: ExitCode.sigterm, SIGHUP: ExitCode.sighup };

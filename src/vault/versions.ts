@@ -1,5 +1,5 @@
 import type { RunManifest } from '../versions/manifest.js';
-import type { FileVersion } from '../versions/state.js';
+import type { FileVersion, StoredFile } from '../versions/state.js';
 import { objectKeyOf } from './records.js';
 
 /**
@@ -28,4 +28,10 @@ export function vaultVersionsOf(file: string, records: RunManifest[]): FileVersi
     }
   }
   return versions.reverse();
+}
+
+/** Pure: every file of an append-only run, with what names its object: the record holds the whole tree. */
+export function vaultStateOf(record: RunManifest): StoredFile[] {
+  if (!record.files) throw new Error(`run ${record.runId} did not finish: poof does not know every file it left`);
+  return Object.entries(record.files).map(([file, state]) => ({ path: file, ...state })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

@@ -2,7 +2,10 @@ import { randomInt } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { md5OfFile } from '../fs/hash.js';
+import { md5OfFile, sha256AndMd5OfFile } from '../fs/hash.js';
+import { dataRoot, objectPath } from '../vault/layout.js';
+import { objectKeyOf } from '../vault/records.js';
+import { vaultStateOf } from '../vault/versions.js';
 import { buildListedRestoreArgs } from '../rclone/args.js';
 import { historyFolder } from '../rclone/history-args.js';
 import { transferSettings, type ResolvedRemote } from '../rclone/remote.js';
@@ -56,18 +59,21 @@ export async function drillRun(
   kept: KeptVersions,
   sample: Sample,
   cancelSignal?: AbortSignal,
+  appendOnly = false,
 ): Promise<DrillResult> {
-  const all = stateAfter(manifest, kept);
+  const all = appendOnly ? vaultStateOf(manifest) : stateAfter(manifest, kept);
   const chosen = pickSample(all, sample);
   const result: DrillResult = { name: target.name, runId: manifest.runId, files: all.length, checked: chosen.length, againstLocal: 0, problems: [] };
   if (chosen.length === 0) return result;
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-check-'));
   try {
     const into = path.join(scratch, 'read');
+    // Append-only: each file's object, read back once whatever number of paths share it.
+    const readAs = (file: StoredFile) => (appendOnly ? objectPath(objectKeyOf(file)!) : file.path);
     const bySource = new Map<string, string[]>();
     for (const file of chosen) {
-      const source = file.from ? historyFolder(remote.root, file.from, target.name) : target.remotePath;
-      bySource.set(source, [...(bySource.get(source) ?? []), file.path]);
+      const source = appendOnly ? dataRoot(remote.root) : file.from ? historyFolder(remote.root, file.from, target.name) : target.remotePath;
+      bySource.set(source, [...new Set([...(bySource.get(source) ?? []), readAs(file)])]);
     }
     let n = 0;
     for (const [source, files] of bySource) {
@@ -77,17 +83,24 @@ export async function drillRun(
       await rclone.run(buildListedRestoreArgs(transferSettings(config, remote), source, into, list), { timeoutMs: 6 * 60 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
     }
     for (const file of chosen) {
-      const read = await stat(path.join(into, file.path)).catch(() => undefined);
+      const copy = path.join(into, readAs(file));
+      const read = await stat(copy).catch(() => undefined);
       if (!read) {
-        result.problems.push({ path: file.path, problem: `missing on the remote (expected in ${file.from ? `the folder of run ${file.from}` : 'the mirror'})` });
+        result.problems.push({ path: file.path, problem: `missing on the remote (expected ${appendOnly ? `as object ${readAs(file)}` : `in ${file.from ? `the folder of run ${file.from}` : 'the mirror'}`})` });
         continue;
       }
       if (read.size !== file.size) {
         result.problems.push({ path: file.path, problem: `${read.size} bytes on the remote, the run recorded ${file.size}` });
         continue;
       }
-      if (file.md5) {
-        const md5 = await md5OfFile(path.join(into, file.path));
+      if (file.sha256) {
+        const { sha256 } = await sha256AndMd5OfFile(copy, read.size);
+        if (sha256 !== file.sha256) {
+          result.problems.push({ path: file.path, problem: `its content on the remote (sha256 ${sha256}) is not what the run recorded (sha256 ${file.sha256}): the stored object is damaged` });
+          continue;
+        }
+      } else if (file.md5) {
+        const md5 = await md5OfFile(copy);
         if (md5 !== file.md5) {
           result.problems.push({ path: file.path, problem: `its content on the remote (md5 ${md5}) is not what the run recorded (md5 ${file.md5}): the stored copy is damaged` });
           continue;
@@ -96,7 +109,7 @@ export async function drillRun(
       const local = await stat(path.join(target.localDir, file.path)).catch(() => undefined);
       if (local?.isFile() && local.size === file.size && Math.floor(local.mtimeMs) === file.mtime) {
         result.againstLocal++;
-        const [a, b] = await Promise.all([readFile(path.join(into, file.path)), readFile(path.join(target.localDir, file.path))]);
+        const [a, b] = await Promise.all([readFile(copy), readFile(path.join(target.localDir, file.path))]);
         if (!a.equals(b)) result.problems.push({ path: file.path, problem: 'differs from the local file, which has not changed since the run: the remote copy is damaged' });
       }
     }

@@ -113,9 +113,37 @@ describe('append-only backups on a local-directory remote', () => {
     assert.equal(listed[1]!.replacedBy, listed[0]!.since);
   });
 
-  it('upload and check refuse, naming the mode, and change nothing', async () => {
+  it('poof check reads a run back and compares each file with its hash; a damaged or missing object fails it (exit 4), naming the file', async () => {
+    const full = await runPoof(['check', '--full'], { env: sb.env });
+    assert.equal(full.code, 0, full.stdout + full.stderr);
+    assert.match(full.stdout, /^Work: ok: run \d{8}T\d{6}Z: read back (\d+) of \1 files/);
+    const bucket = (await readdir(cloud))[0]!;
+    const record = JSON.parse((await runPoof(['history', '--json'], { env: sb.env })).stdout) as History;
+    const newest = record.mappings[0]!.runs.at(-1)!.id;
+    const files = (await readTree(dir));
+    const [damaged, missing] = [...files.keys()].filter((rel) => rel !== 'same-a.txt' && rel !== 'same-b.txt').sort();
+    const object = (rel: string) => {
+      const sha = createHash('sha256').update(files.get(rel)!).digest('hex');
+      return path.join(cloud, bucket, '.poof-vault', 'data', sha.slice(0, 2), sha);
+    };
+    const damagedObject = object(damaged!);
+    const kept = await readFile(damagedObject);
+    await writeFile(damagedObject, Buffer.alloc(kept.length, 'z'));
+    const missingObject = object(missing!);
+    const keptMissing = await readFile(missingObject);
+    await rm(missingObject);
+    const bad = await runPoof(['check', '--full'], { env: sb.env });
+    assert.equal(bad.code, 4, bad.stdout + bad.stderr);
+    assert.match(bad.stdout, new RegExp(`^Work: FAILED: run ${newest}: read back`, 'm'));
+    assert.match(bad.stdout, new RegExp(`^  ${damaged!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: its content on the remote \\(sha256 [0-9a-f]{64}\\) is not what the run recorded`, 'm'));
+    assert.match(bad.stdout, new RegExp(`^  ${missing!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: missing on the remote \\(expected as object [0-9a-f]{2}/[0-9a-f]{64}\\)`, 'm'));
+    await writeFile(damagedObject, kept);
+    await writeFile(missingObject, keptMissing);
+  });
+
+  it('upload refuses, naming the mode, and changes nothing', async () => {
     const before = await storageSnapshot(cloud);
-    for (const command of ['upload', 'check']) {
+    for (const command of ['upload']) {
       const refused = await runPoof([command], { env: sb.env });
       assert.equal(refused.code, 2, `${command}: ${refused.stderr}`);
       assert.match(refused.stderr, new RegExp(`^poof: poof ${command} does not work on an append-only backup \\("mode": "append-only" in poof\\.conf\\)`));
