@@ -375,6 +375,12 @@ describe('append-only backups on S3 (s3rver), which enforces nothing', () => {
       after: async (step) => assertOnlyAdded(stored, await storageSnapshot(data), `run ${step}`),
     });
   });
+
+  it('poof verify fails: this key can delete and overwrite, and the bucket keeps no versions', async () => {
+    const verify = await runPoof(['verify'], { env: { ...sb.env, POOF_SECRET: 'S3RVER' } });
+    assert.equal(verify.code, 4, verify.stdout);
+    assert.match(verify.stdout, /FAIL {2}protection: append-only, but this key can delete and overwrite your backups/);
+  });
 });
 
 describe('append-only backups to OpenSSH, as a writer that may only add files (set up as poof prints it)', { skip: process.getuid?.() !== 0 ? 'logging in as another user needs sshd started by root' : false }, () => {

@@ -11,6 +11,7 @@ import { expiredRuns, objectsToRemove } from '../../src/vault/prune.js';
 import { sftpWriterForceCommand, sftpWriterSetup } from '../../src/vault/setup-help.js';
 import type { RunManifest, TreeState } from '../../src/versions/manifest.js';
 import { validateConfig } from '../../src/config/validate.js';
+import { protectionVerdict } from '../../src/verify/checks/protection.js';
 
 const sha = (c: string) => c.repeat(64);
 
@@ -153,5 +154,20 @@ describe('an append-only prune', () => {
     const base = { bucket: 'b', remote: 'r', paths: { '/home/u/Docs': 'Docs' }, mode: 'append-only' };
     assert.deepEqual(validateConfig({ ...base, keep: { within: '90d', last: 3 } }).errors.map((e) => e.field), ['keep.last']);
     assert.deepEqual(validateConfig({ ...base, keep: { within: '45s' }, pruneRemote: 'poof-admin' }).errors, []);
+  });
+});
+
+describe('what poof verify concludes from the canary', () => {
+  it('passes when the storage refused both, fails when it let the key delete or overwrite, and warns on an S3 bucket that keeps every version', () => {
+    assert.equal(protectionVerdict('r:runs/.poof-canary', false, false).status, 'ok');
+    const fail = protectionVerdict('r:runs/.poof-canary', true, false, 'Unversioned');
+    assert.equal(fail.status, 'fail');
+    assert.match(fail.detail, /^append-only, but this key can delete your backups/);
+    assert.match(protectionVerdict('c', true, true).detail, /can delete and overwrite your backups/);
+    assert.match(protectionVerdict('c', false, true, 'Suspended').detail, /can overwrite your backups/);
+    const versioned = protectionVerdict('c', true, true, 'Enabled');
+    assert.equal(versioned.status, 'warn');
+    assert.match(versioned.detail, /the bucket keeps every version \(S3 versioning on\)/);
+    assert.match(versioned.hint!, /s3:DeleteObjectVersion/);
   });
 });

@@ -50,16 +50,33 @@ export async function checkProtection(rclone: Rclone | undefined, config: PoofCo
     const after = await run(['cat', canary]);
     const canOverwrite = overwrite.exitCode === 0 || (after.exitCode === 0 && after.stdout !== original.stdout);
     const canDelete = remove.exitCode === 0 || after.exitCode !== 0;
-    if (!canOverwrite && !canDelete) return { id, title, status: 'ok', detail: `append-only: this key cannot delete or overwrite your backups (the storage refused both on ${canary})` };
-    const could = [canDelete ? 'delete' : '', canOverwrite ? 'overwrite' : ''].filter(Boolean).join(' and ');
-    return {
-      id,
-      title,
-      status: 'fail',
-      detail: `append-only, but this key can ${could} your backups: the storage let it ${could} ${canary}, so malware or a thief on this machine could too`,
-      hint: 'give this machine a key that can only add files (`poof cconfig --append-only-help` prints how for your storage)',
-    };
+    // On S3, a bucket with versioning keeps what a delete or an overwrite hides.
+    const bucket = remote.crypt ? remote.wraps : remote.root;
+    const versioning = (canDelete || canOverwrite) && remote.storageType === 's3' && bucket ? (await run(['backend', 'versioning', bucket])).stdout.trim() : undefined;
+    return { id, title, ...protectionVerdict(canary, canDelete, canOverwrite, versioning) };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * Pure: what the canary showed. A key that could delete or overwrite it fails the check, unless
+ * the bucket keeps every version (S3 versioning "Enabled"): then what it hides stays recoverable,
+ * as long as the key cannot delete versions too, which only the bucket's policy or Object Lock says.
+ */
+export function protectionVerdict(canary: string, canDelete: boolean, canOverwrite: boolean, versioning?: string): Pick<Check, 'status' | 'detail' | 'hint'> {
+  if (!canDelete && !canOverwrite) return { status: 'ok', detail: `append-only: this key cannot delete or overwrite your backups (the storage refused both on ${canary})` };
+  const could = [canDelete ? 'delete' : '', canOverwrite ? 'overwrite' : ''].filter(Boolean).join(' and ');
+  if (versioning === 'Enabled') {
+    return {
+      status: 'warn',
+      detail: `append-only: this key can ${could} objects (it did on ${canary}), but the bucket keeps every version (S3 versioning on), so what it hides stays recoverable with the provider's tools, unless this key may also delete versions`,
+      hint: 'make sure its policy has no s3:DeleteObjectVersion or s3:PutBucketVersioning, or turn on Object Lock (`poof cconfig --append-only-help`)',
+    };
+  }
+  return {
+    status: 'fail',
+    detail: `append-only, but this key can ${could} your backups: the storage let it ${could} ${canary}, so malware or a thief on this machine could too`,
+    hint: 'give this machine a key that can only add files (`poof cconfig --append-only-help` prints how for your storage)',
+  };
 }
