@@ -11,6 +11,8 @@
 //          --rclone PATH (default: rclone on PATH) the rclone binary every variant and server uses
 //          --history-only: only the history rows (a run changing 1% of the files, and a no-change
 //          run, with history on and off); --no-history-rows: all but those
+//          --append-only: only the append-only rows (a first run, a run changing 1% of the files and
+//          a no-change run, mirror with history against "mode": "append-only"), each checked
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, statfsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -41,6 +43,7 @@ const { values } = parseArgs({
     rclone: { type: 'string' },
     'history-only': { type: 'boolean', default: false },
     'no-history-rows': { type: 'boolean', default: false },
+    'append-only': { type: 'boolean', default: false },
   },
 });
 // One rclone for poof (POOF_RCLONE), the raw and original command lines, and the servers (PATH).
@@ -143,6 +146,13 @@ async function main(): Promise<void> {
     for (const kind of String(values.remotes).split(',')) {
       const remote = await setupRemote(kind, work);
       try {
+        if (values['append-only']) {
+          if (remote.ownTree) continue;
+          const measured = await benchAppendOnly(remote, src, work, env, repeat);
+          printAppendOnlyTable(measured);
+          historyRows.push(...measured);
+          continue;
+        }
         if (remote.ownTree) {
           if (values['history-only']) continue;
           const own = path.join(work, `src-${kind}`);
@@ -172,7 +182,77 @@ async function main(): Promise<void> {
     await rm(work, { recursive: true, force: true });
   }
   if (rows.length > 0) printTable(rows);
-  printHistoryTable(historyRows);
+  if (values['append-only']) printAppendOnlyTable(historyRows);
+  else printHistoryTable(historyRows);
+}
+
+/**
+ * Append-only against a mirror with history (the default), each into its own bucket,
+ * interleaved: the first backup, then per round a run that changes 1% of the small files (new
+ * content) and a no-change run. Checked: each change run of the append-only backup stored exactly
+ * one new object per changed file and one record, and a no-change run stored nothing.
+ */
+async function benchAppendOnly(remote: RemoteSetup, src: string, work: string, baseEnv: NodeJS.ProcessEnv, repeat: number): Promise<Row[]> {
+  const { readFile, writeFile, readdir } = await import('node:fs/promises');
+  const { promisify } = await import('node:util');
+  const { execFile } = await import('node:child_process');
+  const variants = [
+    { variant: 'poof backup, mirror', mode: 'mirror' },
+    { variant: 'poof backup, append-only', mode: 'append-only' },
+  ];
+  const runners: Array<() => Promise<Timed>> = [];
+  const rows: Row[] = variants.map((v) => ({ remote: remote.name, variant: v.variant, first: [], noChange: [], peakMiB: [] }));
+  const firsts: number[] = [];
+  let vaultConf = '';
+  for (const v of variants) {
+    const confdir = path.join(work, `conf-ao-${v.mode}-${remote.kind}`);
+    const env = { ...baseEnv, POOF_CONFIG_DIR: confdir, HOME: work, XDG_STATE_HOME: path.join(confdir, 'state') };
+    const poof = () => timed(process.execPath, [cliPath, 'backup', '--quiet'], env);
+    must(await timed(process.execPath, [cliPath, 'config', '--map', `${src}=Bench`, '--bucket', `bench-ao-${v.mode}`], env), 'poof config');
+    must(await timed(process.execPath, [cliPath, 'cconfig', ...remote.cconfig], { ...env, ...remote.cconfigEnv }), 'poof cconfig');
+    const confFile = path.join(confdir, 'poof.conf');
+    await writeFile(confFile, JSON.stringify({ ...(JSON.parse(await readFile(confFile, 'utf8')) as object), mode: v.mode }));
+    firsts.push(must(await poof(), `${v.variant}: first backup`).seconds);
+    runners.push(poof);
+    if (v.mode === 'append-only') vaultConf = path.join(confdir, 'rclone-poof.conf');
+  }
+  process.stdout.write(`${remote.name}: first backup: mirror ${firsts[0]!.toFixed(2)} s, append-only ${firsts[1]!.toFixed(2)} s\n`);
+  const count = async () => {
+    const listing = (await promisify(execFile)(RCLONE, ['lsf', '-R', '--files-only', '--fast-list', 'poof-backup:bench-ao-append-only/.poof-vault', '--config', vaultConf], { env: baseEnv, maxBuffer: 2 ** 28 })).stdout.split('\n');
+    return { objects: listing.filter((l) => l.startsWith('data/')).length, records: listing.filter((l) => l.startsWith('runs/')).length };
+  };
+  const small = (await readdir(src, { recursive: true })).map(String).filter((f) => /\.txt$|\.dat$|\.bin$/.test(f)).sort();
+  for (let r = 0; r < repeat; r++) {
+    const changed = small.filter((_, i) => i % 100 === r % 100);
+    for (const file of changed) await writeFile(path.join(src, file), Buffer.alloc(1024 + (r % 7) * 100, `${remote.name} append-only round ${r} ${file} `));
+    const before = await count();
+    const order = [0, 1].map((i) => (i + r) % 2);
+    for (const i of order) rows[i]!.first.push(must(await runners[i]!(), `${rows[i]!.variant}: change run`).seconds);
+    const changedRun = await count();
+    for (const i of order) rows[i]!.noChange.push(must(await runners[i]!(), `${rows[i]!.variant}: no-change run`).seconds);
+    const after = await count();
+    const ok = changedRun.objects - before.objects === changed.length && changedRun.records - before.records === 1 && after.objects === changedRun.objects && after.records === changedRun.records;
+    if (!ok) {
+      process.stdout.write(`CHECK FAILED: ${remote.name}: append-only round ${r + 1} stored ${changedRun.objects - before.objects} objects and ${changedRun.records - before.records} records for ${changed.length} changed files, then ${after.objects - changedRun.objects} and ${after.records - changedRun.records} with nothing changed\n`);
+      process.exitCode = 1;
+      rows[1]!.variant += ' (CHECK FAILED)';
+    }
+    process.stdout.write(`${remote.name}: append-only round ${r + 1}/${repeat} done (${changed.length} files changed, ${changedRun.objects - before.objects} objects and ${changedRun.records - before.records} record stored)\n`);
+  }
+  return rows;
+}
+
+function printAppendOnlyTable(rows: Row[]): void {
+  if (rows.length === 0) return;
+  const fmt = (x: number) => x.toFixed(2);
+  process.stdout.write('\n| remote | command | 1% changed s (median) | no-change s (median) |\n|---|---|---|---|\n');
+  for (const row of rows) process.stdout.write(`| ${row.remote} | ${row.variant} | ${fmt(median(row.first))} | ${fmt(median(row.noChange))} |\n`);
+  process.stdout.write('\n| remote | append-only / mirror, 1% changed | append-only / mirror, no-change |\n|---|---|---|\n');
+  for (let i = 0; i < rows.length; i += 2) {
+    const [mirror, vault] = [rows[i]!, rows[i + 1]!];
+    process.stdout.write(`| ${mirror.remote} | ${(median(vault.first) / median(mirror.first)).toFixed(2)} | ${(median(vault.noChange) / median(mirror.noChange)).toFixed(2)} |\n`);
+  }
+  process.stdout.write(`\nrclone ${RCLONE_VERSION} (${RCLONE}); node ${process.version}; ${os.cpus().length} cpus; ${new Date().toISOString()}\n`);
 }
 
 /**

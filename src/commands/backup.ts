@@ -3,6 +3,7 @@ import type { BackupResult } from '../engine/result.js';
 import { runAll } from '../engine/run-all.js';
 import { runMapping } from '../engine/run-mapping.js';
 import { startVaultRun } from '../vault/run.js';
+import { vaultRoot } from '../vault/layout.js';
 import { askChanges, chooseTransfer, pruneAfterRun, startHistory } from '../run/transfer.js';
 import { formatPrune } from '../ui/history-format.js';
 import { ExitCode } from '../errors.js';
@@ -28,7 +29,8 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
     if (config.mode === 'append-only') {
       const vault = await startVaultRun(ctx, config, remote, rclone, 'backup', dryRun, interrupt.signal);
       runId = dryRun ? undefined : vault.runId;
-      const plans = await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly: new Set(), ignoreUnfinishedRestore: options.ignoreUnfinishedRestore });
+      // Every mapping goes into the vault: that is where its files are.
+      const plans = (await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly: new Set(), ignoreUnfinishedRestore: options.ignoreUnfinishedRestore })).map((plan) => ({ ...plan, remotePath: vaultRoot(remote.root) }));
       planned = plans.length;
       const view = await createRunView(ctx, mode, plans, { direction: 'backup', dryRun });
       const hooks = { emit: view.emit, log: log.write, cancelSignal: interrupt.signal, dryRun };

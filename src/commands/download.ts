@@ -22,6 +22,7 @@ import { confirmOrDecline } from '../ui/prompts.js';
 import { createRunView, outputMode } from '../ui/run-view.js';
 import { arrangeObjects, inspectAt, passesFor, verifyStaged, type AtTarget } from '../restore/at.js';
 import { listVaultRuns, readVaultRecords, vaultCache } from '../vault/records.js';
+import { vaultRoot } from '../vault/layout.js';
 import { locate } from '../versions/locate.js';
 import { listHistory, ManifestCache, readManifests } from '../versions/store.js';
 import { parseWhen, type When } from '../versions/when.js';
@@ -77,7 +78,7 @@ async function restoreFromRemote(ctx: Context, options: DownloadOptions, asked?:
     const { sizeOnly, modTime } = await detectChanges(rclone, remote, interrupt.signal, ctx.paths.featuresCache);
     const keepsTimes = modTime;
     const settings: RestoreSettings = { config, remote, sizeOnly };
-    const targets = planRestoreTargets({ ...settings, only, to, places });
+    const targets = planRestoreTargets({ ...settings, only, to, places }).map((target) => (appendOnly ? { ...target, remotePath: vaultRoot(remote.root) } : target));
     for (const target of targets) {
       if (target.refusal) continue;
       const reason = await checkTarget(target.localDir, places);
