@@ -106,3 +106,27 @@ export function rcloneOut(sb: Sandbox, args: string[]): Promise<string> {
     child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`rclone ${args.join(' ')}: ${code}: ${err}`))));
   });
 }
+
+/** One round of the killed-run tests: about half the 12 files changed, one deleted, one added. */
+export async function changeRound(dir: string, random: () => number, round: number): Promise<void> {
+  for (let i = 0; i < 12; i++) if (random() < 0.5) await writeFile(path.join(dir, `f${i}.bin`), Buffer.alloc(60_000 + i * 1000, 100 + round + i));
+  await rm(path.join(dir, `f${Math.floor(random() * 12)}.bin`), { force: true });
+  await writeFile(path.join(dir, `new-${round}.txt`), `round ${round}\n`);
+}
+
+/** The newest complete run of the first mapping, as `poof history` lists it. */
+export async function newestCompleteRun(sb: Sandbox): Promise<string> {
+  const history = JSON.parse((await runPoof(['history', '--json'], { env: sb.env })).stdout) as History;
+  return history.mappings[0]!.runs.filter((r) => r.complete).at(-1)!.id;
+}
+
+/** Every snapshot's run restores into a directory of its own, byte for byte. */
+export async function assertEachRestores(sb: Sandbox, snapshots: Snapshot[], seed: number, name = 'Work'): Promise<void> {
+  for (const snap of snapshots) {
+    const into = path.join(sb.dir, `after-kills-${snap.runId}`);
+    const restored = await runPoof(['restore', '--at', snap.runId, '--to', into, '--yes'], { env: sb.env });
+    assert.equal(restored.code, 0, `seed ${seed} ${snap.runId}: ${restored.stderr}`);
+    assert.deepEqual(await readTree(path.join(into, name)), snap.tree, `seed ${seed}: run ${snap.runId} comes back byte for byte`);
+    await rm(into, { recursive: true, force: true });
+  }
+}

@@ -10,7 +10,7 @@ import { seeded } from '../helpers/seeded.js';
 import { startS3, startSshd, type RunningServer, type SshServer } from '../helpers/servers.js';
 import { sftpWriterForceCommand, sftpWriterSetup, vaultPathIn } from '../../src/vault/setup-help.js';
 import { readTree } from '../helpers/tree.js';
-import { propertyCheck, rcloneOut, snapshot, type History, type Snapshot } from '../helpers/versions.js';
+import { assertEachRestores, changeRound, newestCompleteRun, propertyCheck, rcloneOut, snapshot, type History, type Snapshot } from '../helpers/versions.js';
 
 /** Every file below a directory of the storage's own disk: size, time, inode and content hash. */
 async function storageSnapshot(root: string): Promise<Map<string, string>> {
@@ -285,9 +285,7 @@ describe('append-only backups killed at seeded random moments', () => {
     assert.equal(first.code, 0, first.stderr);
     const snapshots: Snapshot[] = [await snapshot(dir, (JSON.parse(first.stdout) as { runId: string }).runId)];
     for (let round = 0; round < 6; round++) {
-      for (let i = 0; i < 12; i++) if (random() < 0.5) await writeFile(path.join(dir, `f${i}.bin`), Buffer.alloc(60_000 + i * 1000, 100 + round + i));
-      await rm(path.join(dir, `f${Math.floor(random() * 12)}.bin`), { force: true });
-      await writeFile(path.join(dir, `new-${round}.txt`), `round ${round}\n`);
+      await changeRound(dir, random, round);
       await setConf(sb, (conf) => void (conf.rclone = { bwlimit: '300k' }));
       const stored = await storageSnapshot(cloud);
       const signal = signals[round % 3]!;
@@ -306,18 +304,11 @@ describe('append-only backups killed at seeded random moments', () => {
       const again = await runPoof(['backup'], { env: sb.env });
       assert.equal(again.code, 0, `seed ${seed} round ${round}: ${again.stderr}`);
       assertOnlyAdded(afterKill, await storageSnapshot(cloud), `seed ${seed} round ${round}, the run after the kill`);
-      const history = JSON.parse((await runPoof(['history', '--json'], { env: sb.env })).stdout) as History;
-      const newest = history.mappings[0]!.runs.filter((r) => r.complete).at(-1)!.id;
+      const newest = await newestCompleteRun(sb);
       assert.ok(!snapshots.some((s) => s.runId === newest), `seed ${seed} round ${round}: the round's changes are a run of their own`);
       snapshots.push(await snapshot(dir, newest));
     }
-    for (const snap of snapshots) {
-      const into = path.join(sb.dir, `after-kills-${snap.runId}`);
-      const restored = await runPoof(['restore', '--at', snap.runId, '--to', into, '--yes'], { env: sb.env });
-      assert.equal(restored.code, 0, `seed ${seed} ${snap.runId}: ${restored.stderr}`);
-      assert.deepEqual(await readTree(path.join(into, 'Work')), snap.tree, `seed ${seed}: run ${snap.runId} comes back byte for byte`);
-      await rm(into, { recursive: true, force: true });
-    }
+    await assertEachRestores(sb, snapshots, seed);
   });
 });
 

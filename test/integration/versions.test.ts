@@ -10,7 +10,7 @@ import { writeRcloneShim } from '../helpers/rclone-shim.js';
 import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
 import { readTree } from '../helpers/tree.js';
 import { seeded } from '../helpers/seeded.js';
-import { propertyCheck, rcloneOut, runIds, snapshot, type History, type Snapshot } from '../helpers/versions.js';
+import { assertEachRestores, changeRound, newestCompleteRun, propertyCheck, rcloneOut, runIds, snapshot, type Snapshot } from '../helpers/versions.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -202,9 +202,7 @@ describe('killed backups and restores never lose a kept run', () => {
     const snapshots: Snapshot[] = [await snapshot(dir, (JSON.parse(first.stdout) as { runId: string }).runId)];
     for (let round = 0; round < 6; round++) {
       // Change about half the files, delete one, add one; then a backup that is killed mid-way.
-      for (let i = 0; i < 12; i++) if (random() < 0.5) await writeFile(path.join(dir, `f${i}.bin`), Buffer.alloc(60_000 + i * 1000, 100 + round + i));
-      await rm(path.join(dir, `f${Math.floor(random() * 12)}.bin`), { force: true });
-      await writeFile(path.join(dir, `new-${round}.txt`), `round ${round}\n`);
+      await changeRound(dir, random, round);
       await setLimit('400k');
       const signal = signals[Math.floor(random() * signals.length)]!;
       const delay = 300 + Math.floor(random() * 1_500);
@@ -220,8 +218,7 @@ describe('killed backups and restores never lose a kept run', () => {
       const again = await runPoof(['backup'], { env: sb.env });
       assert.equal(again.code, 0, `seed ${seed} round ${round}: ${again.stderr}`);
       // The newest complete run is the tree now, whichever run (killed or not) wrote it.
-      const history = JSON.parse((await runPoof(['history', '--json'], { env: sb.env })).stdout) as History;
-      const newest = history.mappings[0]!.runs.filter((r) => r.complete).at(-1)!.id;
+      const newest = await newestCompleteRun(sb);
       assert.ok(!snapshots.some((s) => s.runId === newest), `seed ${seed} round ${round}: the round's changes are a run of their own`);
       snapshots.push(await snapshot(dir, newest));
       // A restore of an older run into a side directory, killed too: never a partial file.
@@ -242,13 +239,7 @@ describe('killed backups and restores never lose a kept run', () => {
       }
       await rm(side, { recursive: true, force: true });
     }
-    for (const snap of snapshots) {
-      const into = path.join(sb.dir, `after-kills-${snap.runId}`);
-      const restored = await runPoof(['restore', '--at', snap.runId, '--to', into, '--yes'], { env: sb.env });
-      assert.equal(restored.code, 0, `seed ${seed} ${snap.runId}: ${restored.stderr}`);
-      assert.deepEqual(await readTree(path.join(into, 'Work')), snap.tree, `seed ${seed}: run ${snap.runId} comes back byte for byte`);
-      await rm(into, { recursive: true, force: true });
-    }
+    await assertEachRestores(sb, snapshots, seed);
   });
 });
 
