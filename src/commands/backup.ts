@@ -27,7 +27,7 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
     // Other keys would write a second encrypted tree beside the first, and verify would pass for both.
     await requireCryptKey(rclone, remote, names, interrupt.signal, !dryRun);
     if (config.mode === 'append-only') {
-      const vault = await startVaultRun(ctx, config, remote, rclone, 'backup', dryRun, interrupt.signal);
+      const vault = await startVaultRun(ctx, config, remote, rclone, 'backup', dryRun);
       runId = dryRun ? undefined : vault.runId;
       // Every mapping goes into the vault: that is where its files are.
       const plans = (await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly: new Set(), ignoreUnfinishedRestore: options.ignoreUnfinishedRestore })).map((plan) => ({ ...plan, remotePath: vaultRoot(remote.root) }));

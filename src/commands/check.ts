@@ -7,6 +7,7 @@ import type { CheckResult } from '../engine/result.js';
 import { formatDrill } from '../ui/history-format.js';
 import { DEFAULT_SAMPLE_PERCENT, drillRun, type DrillResult, type Sample } from '../versions/drill.js';
 import { parseWhen, pickRun } from '../versions/when.js';
+import { vaultLayout } from '../vault/versions.js';
 import type { checkSpec, OptionsOf } from './specs.js';
 
 export async function checkCommand(ctx: Context, options: OptionsOf<typeof checkSpec>): Promise<number> {
@@ -30,7 +31,7 @@ export async function checkCommand(ctx: Context, options: OptionsOf<typeof check
       const target = { name: mapping.name, localDir: mapping.localDir, remotePath: mappingPath(setup.config, remote, mapping.name) };
       let result: DrillResult | { name: string; problem: string };
       if (!manifest?.files) result = { name: mapping.name, problem: runId ? `run ${runId} did not finish: nothing to check against` : 'no run to check (history starts with the next backup that changes something)' };
-      else result = await drillRun(rclone, setup.config, remote, target, manifest, mapping.kept, sample, interrupt.signal, setup.config.mode === 'append-only');
+      else result = await drillRun(rclone, setup.config, remote, target, manifest, mapping.kept, sample, interrupt.signal, setup.config.mode === 'append-only' ? vaultLayout(manifest, remote) : undefined);
       results.push(result);
       const problems = 'problem' in result ? [result.problem] : result.problems.map((p) => `${p.path}: ${p.problem}`);
       checked.push({

@@ -62,8 +62,9 @@ async function restoreFromRemote(ctx: Context, options: DownloadOptions, asked?:
   const { exitCode, outcome, signal } = await runPipeline(ctx, { command, dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
     const { config, names } = setup;
     appendOnly = config.mode === 'append-only';
-    // An append-only vault has no mirror: the newest run is what a download restores.
-    if (appendOnly && !past) past = { at: { kind: 'time', at: new Date(8.64e15) }, paths: [] };
+    // An append-only vault has no mirror: the newest run is what a download restores, the newest
+    // at or before now (give or take clocks): one dated later is nobody's real run.
+    if (appendOnly && !past) past = { at: { kind: 'time', at: new Date(Date.now() + 10 * 60_000) }, paths: [] };
     // PATHs name files or directories inside mappings: only those mappings, only those paths.
     const scopes = new Map<string, string[]>();
     for (const wanted of past?.paths ?? []) {

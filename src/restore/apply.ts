@@ -25,7 +25,7 @@ export interface RestoreMode {
    */
   passesFor?: (stagingDir: string) => Promise<{ passes: string[][]; cleanup: () => Promise<void> }>;
   /** After the passes: put what they fetched where it belongs in the staging directory (append-only's objects). */
-  arrange?: (stagingDir: string) => Promise<void>;
+  arrange?: (stagingDir: string) => Promise<string[]>;
   /** Why the staged files must not be placed (they are not what was asked for); empty when fine. */
   verifyStaged?: (stagingDir: string) => Promise<string[]>;
 }
@@ -101,8 +101,8 @@ export async function restoreMapping(
     // Partial files stay in the staging directory, never under a real name; the next restore removes it.
     return { ...copied, ...base, ...kept(), errors: copied.errors, copied: 0, deleted: removed, trashed: movedAside, durationMs: Date.now() - started };
   }
-  await mode.arrange?.(staging);
-  const wrong = mode.verifyStaged ? await mode.verifyStaged(staging) : [];
+  const arranged = mode.arrange ? await mode.arrange(staging) : [];
+  const wrong = arranged.length > 0 ? arranged : mode.verifyStaged ? await mode.verifyStaged(staging) : [];
   if (wrong.length > 0) {
     return {
       ...copied,

@@ -1,5 +1,6 @@
 import { md5OfFile } from '../fs/hash.js';
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
+import { isInside } from '../fs/paths.js';
 import { chmod, copyFile, lstat, mkdir, mkdtemp, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { dataRoot, objectPath } from '../vault/layout.js';
 import { objectKeyOf } from '../vault/records.js';
@@ -94,14 +95,19 @@ function objectsFolder(paths: string[]): string {
  * with the recorded time and mode (setuid, setgid and sticky bits cleared), then remove the
  * objects' folder: what is left is the run's files, as a mirror's restore stages them.
  */
-export async function arrangeObjects(target: AtTarget, stagingDir: string): Promise<void> {
+export async function arrangeObjects(target: AtTarget, stagingDir: string): Promise<string[]> {
   const into = target.passes?.[0]?.into;
-  if (!into || !target.objects) return;
+  if (!into || !target.objects) return [];
   const remaining = new Map<string, number>();
   for (const { object } of target.objects) remaining.set(object, (remaining.get(object) ?? 0) + 1);
+  // Every object first: one the storage no longer holds stops the restore before anything moves.
+  const missing = [...remaining.keys()].filter((object) => !existsSync(path.join(stagingDir, into, object)));
+  if (missing.length > 0) return target.objects.filter((f) => missing.includes(f.object)).map((f) => `${f.path}: its object ${f.object} is missing on the remote`);
   for (const file of target.objects) {
     const from = path.join(stagingDir, into, file.object);
     const to = path.join(stagingDir, file.path);
+    // Never outside the staging directory, whatever a record says (records are checked when read too).
+    if (!isInside(to, stagingDir)) return [`${file.path}: not a path inside the mapped directory`];
     await mkdir(path.dirname(to), { recursive: true });
     const left = remaining.get(file.object)! - 1;
     remaining.set(file.object, left);
@@ -109,10 +115,12 @@ export async function arrangeObjects(target: AtTarget, stagingDir: string): Prom
     if (left > 0) await copyFile(from, to, constants.COPYFILE_EXCL);
     else await rename(from, to);
     if (file.mode !== undefined) await chmod(to, file.mode & 0o777);
-    const time = new Date(file.mtime);
-    await utimes(to, time, time);
+    // Half a millisecond on: seconds as a float land a hair below a whole millisecond otherwise.
+    const seconds = (file.mtime + 0.5) / 1000;
+    await utimes(to, seconds, seconds);
   }
   await rm(path.join(stagingDir, into), { recursive: true, force: true });
+  return [];
 }
 
 /**

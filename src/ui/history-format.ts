@@ -86,7 +86,7 @@ export function formatVaultPrune(plan: VaultPrunePlan, dryRun: boolean): string[
     const kept = plan.kept.get(name)?.length ?? 0;
     return `${name}: ${verb} ${ids.length} ${ids.length === 1 ? 'run' : 'runs'}${ids.length > 0 ? ` (${ids.join(', ')})` : ''}; ${kept} ${kept === 1 ? 'run' : 'runs'} kept`;
   });
-  const waiting = plan.waiting > 0 ? `; ${plan.waiting} no record names wait a day (a backup may be sending them)` : '';
+  const waiting = plan.waiting > 0 ? `; ${plan.waiting} no record names wait a week (a backup may be sending them)` : '';
   lines.push(`objects: ${verb} ${plan.objects.length} no kept run needs (${formatBytes(plan.bytes)} freed)${waiting}`);
   return lines;
 }

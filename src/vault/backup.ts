@@ -16,7 +16,7 @@ import type { FileState, RunManifest, TreeState } from '../versions/manifest.js'
 import type { ManifestCache } from '../versions/store.js';
 import { HashCache } from './hash-cache.js';
 import { buildObjectCopyArgs, buildObjectLookupArgs, objectPath } from './layout.js';
-import { listVaultRuns, objectKeyOf, putVaultRecord, readVaultRecords, writeFlagsOf } from './records.js';
+import { objectKeyOf, putVaultRecord, writeFlagsOf } from './records.js';
 
 export interface VaultRunContext {
   rclone: Rclone;
@@ -27,6 +27,8 @@ export interface VaultRunContext {
   runId: string;
   started: Date;
   command: string;
+  /** Contents this run proved stored (by any of its mappings): SHA-256 -> object name. */
+  proven: Map<string, string>;
 }
 
 /** One local file as this run saw it: its stat when hashed, and its hashes. */
@@ -80,12 +82,14 @@ export async function vaultBackup(ctx: VaultRunContext, plan: MappingPlan, hooks
     else toHash.push({ path: entry.Path, info });
   }
   const changing = new Set<string>();
+  const unreadable = new Map<string, string>();
   for (let i = 0; i < toHash.length && !hooks.cancelSignal.aborted; i += HASHING) {
     await Promise.all(
       toHash.slice(i, i + HASHING).map(async ({ path: rel, info }) => {
         const file = path.join(plan.localDir, rel);
-        const got = await sha256AndMd5OfFile(file, Number(info.size)).catch(() => undefined);
-        if (got && sameFile(info, statOrUndefined(file))) {
+        const got = await sha256AndMd5OfFile(file, Number(info.size)).catch((error: NodeJS.ErrnoException) => error.code ?? error.message);
+        if (typeof got === 'string') unreadable.set(rel, got);
+        else if (sameFile(info, statOrUndefined(file))) {
           seen.push({ path: rel, info, ...got });
           hashes.set(rel, info, got);
         } else changing.add(rel);
@@ -94,8 +98,9 @@ export async function vaultBackup(ctx: VaultRunContext, plan: MappingPlan, hooks
   }
   if (hooks.cancelSignal.aborted) return fail('interrupted: poof was stopped before it sent anything');
 
-  // The objects the newest record refers to are proven stored: the same content is not sent again.
-  const stored = new Map<string, string>();
+  // The objects of the last record this machine wrote, and those this run proved, are stored: the
+  // same content is not sent again. Nothing else on the storage is taken on trust.
+  const stored = new Map<string, string>(ctx.proven);
   for (const state of Object.values(previous?.files ?? {})) if (state.sha256) stored.set(state.sha256, objectKeyOf(state)!);
   const wanted = new Map<string, Seen>();
   for (const file of seen) if (!stored.has(file.sha256) && !wanted.has(file.sha256)) wanted.set(file.sha256, file);
@@ -109,6 +114,7 @@ export async function vaultBackup(ctx: VaultRunContext, plan: MappingPlan, hooks
   const passes: TransferResult[] = [];
   const proven = new Map<string, string>();
   const unproven = new Set<string>();
+  const gone: string[] = [];
   if (wanted.size > 0) {
     // First under the hash alone; what cannot be proven there (an object of that name this run
     // did not write and cannot check), once more under a name of this run's.
@@ -123,18 +129,20 @@ export async function vaultBackup(ctx: VaultRunContext, plan: MappingPlan, hooks
         const verdict = sent.verdicts.get(file.sha256);
         if (verdict === 'proven') proven.set(file.sha256, `${file.sha256}${suffix}`);
         else if (verdict === 'changed') unproven.add(file.sha256);
+        else if (verdict === 'missing') gone.push(objectPath(`${file.sha256}${suffix}`));
       }
     }
+  }
+  for (const [sha, key] of proven) ctx.proven.set(sha, key);
+  if (gone.length > 0) {
+    return fail(`${gone.length} ${gone.length === 1 ? 'object' : 'objects'} this run sent ${gone.length === 1 ? 'is' : 'are'} no longer on the storage (${gone.slice(0, 3).join(', ')}${gone.length > 3 ? ', ...' : ''}): something removed ${gone.length === 1 ? 'it' : 'them'} meanwhile (a prune?); the run was not recorded, run the backup again`, withStats(sumStats(passes.map((p) => p.stats))));
   }
   for (const file of seen) if (wanted.has(file.sha256) && !proven.has(file.sha256)) changing.add(file.path);
   const files = treeOf(seen, stored, proven, previous, changing);
   const changes = diffVault(previous?.files, files);
   const copied = proven.size;
   const stats = withStats(sumStats(passes.map((p) => p.stats)));
-  const unreadable = [...changing].sort();
-  const outcome = unreadable.length > 0
-    ? { status: 'partial' as const, unreadable, reason: `${unreadable.length} ${unreadable.length === 1 ? 'file' : 'files'} kept changing while being read and ${unreadable.length === 1 ? 'was' : 'were'} not stored this time: ${unreadable.slice(0, 5).join(', ')}${unreadable.length > 5 ? ', ...' : ''}` }
-    : { status: 'ok' as const };
+  const outcome = partialOutcome([...changing].sort(), unreadable);
   if (previous && changes.added + changes.changed + changes.deleted === 0) {
     await hashes.save().catch(() => undefined);
     return { ...base, ...stats, ...outcome, copied, deleted: 0, durationMs: Date.now() - started };
@@ -159,16 +167,31 @@ export async function vaultBackup(ctx: VaultRunContext, plan: MappingPlan, hooks
   return { ...base, ...stats, ...outcome, copied, deleted: changes.deleted, durationMs: Date.now() - started };
 }
 
-type Verdict = 'proven' | 'changed' | 'unproven';
+/**
+ * Pure: a run that stored everything, or "partial" (exit 7, as a mirror backup), naming the files
+ * that kept changing while read and those that could not be read at all (and why).
+ */
+function partialOutcome(changing: string[], unreadable: Map<string, string>): Pick<TransferResult, 'status' | 'unreadable' | 'reason'> {
+  const files = [...changing, ...unreadable.keys()].sort();
+  if (files.length === 0) return { status: 'ok' };
+  const names = (list: string[]) => `${list.slice(0, 5).join(', ')}${list.length > 5 ? ', ...' : ''}`;
+  const parts: string[] = [];
+  if (changing.length > 0) parts.push(`${changing.length} ${changing.length === 1 ? 'file' : 'files'} kept changing while being read: ${names(changing)}`);
+  if (unreadable.size > 0) parts.push(`${unreadable.size} could not be read: ${names([...unreadable].map(([file, why]) => `${file} (${why})`))}`);
+  return { status: 'partial', unreadable: files, reason: `${parts.join('; ')}; not stored this time` };
+}
+
+type Verdict = 'proven' | 'changed' | 'unproven' | 'missing';
 
 /**
  * Send the given contents as objects named `<sha256><suffix>` (rclone copy of a folder of links to
  * the local files, never over an existing object), then look at each as stored. An object is
- * proven when it has the file's size and (where the storage has one) MD5, and either this run
- * wrote it from a file unchanged since it was hashed (size, times to the nanosecond, inode) or
- * its MD5 is the file's. 'changed': the file changed meanwhile, so the object may hold another
- * content than its name says: it is never used. 'unproven': an object this run did not write
- * and cannot check.
+ * proven when this run wrote it from a file unchanged since it was hashed (size, times to the
+ * nanosecond, inode) and it has the file's size (and MD5, where the storage lists one).
+ * 'changed': the file changed meanwhile, so the object may hold another content than its name
+ * says: it is never used. 'unproven': an object of that name was there already: whoever holds the
+ * key could have put it there, with any content (an MD5 an S3 multipart upload lists is the
+ * uploader's word), so it is never used either. 'missing': written, then gone.
  */
 async function sendObjects(ctx: VaultRunContext, plan: MappingPlan, hooks: MappingHooks, batch: Seen[], suffix: string): Promise<{ result: TransferResult; verdicts: Map<string, Verdict> } | string> {
   const staging = await mkdtemp(path.join(os.tmpdir(), 'poof-objects-'));
@@ -202,9 +225,10 @@ async function sendObjects(ctx: VaultRunContext, plan: MappingPlan, hooks: Mappi
       const object = stored.get(where);
       const size = Number(file.info.size);
       const unchanged = sameFile(file.info, statOrUndefined(path.join(plan.localDir, file.path)));
-      if (sent.has(where) && !unchanged) verdicts.set(file.sha256, 'changed');
-      else if (!object || object.size !== size || (object.md5 !== undefined && object.md5 !== file.md5)) verdicts.set(file.sha256, sent.has(where) ? 'changed' : 'unproven');
-      else verdicts.set(file.sha256, sent.has(where) || object.md5 === file.md5 ? 'proven' : 'unproven');
+      if (!sent.has(where)) verdicts.set(file.sha256, 'unproven');
+      else if (!object) verdicts.set(file.sha256, 'missing');
+      else if (!unchanged || object.size !== size || (object.md5 !== undefined && object.md5 !== file.md5)) verdicts.set(file.sha256, 'changed');
+      else verdicts.set(file.sha256, 'proven');
     }
     return { result, verdicts };
   } finally {
@@ -269,20 +293,12 @@ function statOrUndefined(file: string): BigIntStats | undefined {
 }
 
 /**
- * The newest complete record of each mapping, read once per run: from this machine's cache, else
- * (a new machine, or the cache gone) from the remote, listed once for every mapping.
+ * The last record this machine itself wrote of a mapping: the only one a backup builds on. A
+ * record read from the storage is whoever holds the key's word (malware could have planted one
+ * naming objects with other contents), so a machine without one of its own (a new laptop, the
+ * state dir gone) proves every content again, storing it under a name of this run's where an
+ * object of its name exists.
  */
-export function newestRecords(ctx: Pick<VaultRunContext, 'rclone' | 'remote' | 'cache'>, cancelSignal: AbortSignal): (name: string) => Promise<RunManifest | undefined> {
-  let listing: Promise<Map<string, string[]>> | undefined;
-  return async (name) => {
-    const cached = await ctx.cache.latest(name);
-    if (cached) return cached;
-    listing ??= listVaultRuns(ctx.rclone, ctx.remote, cancelSignal);
-    const ids = (await listing).get(name) ?? [];
-    for (const id of [...ids].reverse()) {
-      const [record] = await readVaultRecords(ctx.rclone, ctx.remote, ctx.cache, name, [id], cancelSignal);
-      if (record?.status === 'complete' && record.files) return record;
-    }
-    return undefined;
-  };
+export function writtenRecord(cache: ManifestCache, name: string): Promise<RunManifest | undefined> {
+  return cache.writtenHere(name);
 }

@@ -47,8 +47,13 @@ export class HashCache {
     return { sha256: entry[5], md5: entry[6] };
   }
 
-  /** Keep a file's hashes for the next run (only what is set again is kept). */
-  set(file: string, info: BigIntStats, hashes: { sha256: string; md5: string }): void {
+  /**
+   * Keep a file's hashes for the next run (only what is set again is kept). Not for a file changed
+   * within the last two seconds: on a file system with coarse times, a write in the same tick
+   * would leave its stat as it was.
+   */
+  set(file: string, info: BigIntStats, hashes: { sha256: string; md5: string }, now = Date.now()): void {
+    if (now - Number(info.ctimeMs) < 2000) return;
     this.next[file] = [...seenOf(info), hashes.sha256, hashes.md5];
   }
 

@@ -54,6 +54,12 @@ export function parseVaultRecordName(name: string): { runId: string; mapping: st
   return { runId: match[1]!, mapping: match[2]! };
 }
 
+/**
+ * How far ahead of this machine's clock a run id may be and still count as a real run (clocks of
+ * two machines differ): later ones are whoever holds the key's word, kept but never built on.
+ */
+export const FUTURE_ALLOWANCE_MS = 24 * 3600_000;
+
 const RUN_FLAGS = ['--contimeout', '30s', '--timeout', '2m'];
 
 /** How a backup writes: never over anything, never through a rename or a time set afterwards. */

@@ -16,8 +16,8 @@ import { timeOfRunId } from '../versions/run-id.js';
 import { dataRoot, objectPath, runsRoot, vaultRecordName } from './layout.js';
 import { listVaultRuns, objectKeyOf, readVaultRecords, vaultCache } from './records.js';
 
-/** How long an object no record names waits before a prune removes it: a backup may be sending it now. */
-export const UNNAMED_GRACE_MS = 24 * 3600_000;
+/** How long an object no record names waits before a prune removes it: a backup (a first one may take days) may be sending it now. */
+export const UNNAMED_GRACE_MS = 7 * 24 * 3600_000;
 
 /** What a prune of an append-only vault removes (or would), and keeps. */
 export interface VaultPrunePlan {
@@ -39,7 +39,8 @@ export interface VaultPrunePlan {
  * mapping's newest complete run stays whatever its age, and so does every run dated after `now`.
  */
 export function expiredRuns(records: RunManifest[], withinMs: number, now: Date): { expired: string[]; kept: string[] } {
-  const newest = records.filter((r) => r.status === 'complete' && r.files && !r.damaged).map((r) => r.runId).sort().at(-1);
+  // The newest real run: a record dated after now (planted) must not stand in for it.
+  const newest = records.filter((r) => r.status === 'complete' && r.files && !r.damaged && timeOfRunId(r.runId).getTime() <= now.getTime()).map((r) => r.runId).sort().at(-1);
   const expired: string[] = [];
   const kept: string[] = [];
   for (const record of records) {
@@ -113,6 +114,16 @@ export async function pruneVault(stateDir: string, rclone: Rclone, remote: Resol
   await writeFileAtomic(seenFile, `${JSON.stringify(chosen.seen)}\n`);
   const records = [...plan.expired].flatMap(([name, ids]) => ids.map((id) => vaultRecordName(id, name)));
   await deleteListed(rclone, remote, runsRoot(remote.root), records, 'the records of the expired runs', options.cancelSignal);
+  // A backup that finished meanwhile may name an object this prune found unneeded: spare those.
+  const listedFirst = new Set([...runs].flatMap(([name, ids]) => ids.map((id) => vaultRecordName(id, name))));
+  for (const [name, ids] of await listVaultRuns(rclone, remote, options.cancelSignal)) {
+    const added = ids.filter((id) => !listedFirst.has(vaultRecordName(id, name)));
+    for (const record of added.length > 0 ? await readVaultRecords(rclone, remote, cache, name, added, options.cancelSignal) : []) {
+      const named = new Set(Object.values(record.files ?? {}).map((state) => objectKeyOf(state)).filter((key): key is string => key !== undefined).map(objectPath));
+      plan.objects = plan.objects.filter((object) => !named.has(object));
+    }
+  }
+  plan.bytes = plan.objects.reduce((sum, object) => sum + (stored.get(object) ?? 0), 0);
   await deleteListed(rclone, remote, dataRoot(remote.root), plan.objects, 'the objects no kept run needs', options.cancelSignal);
   return plan;
 }

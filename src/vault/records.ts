@@ -61,6 +61,8 @@ export async function putVaultRecord(rclone: Rclone, remote: ResolvedRemote, cac
     await rm(scratch, { recursive: true, force: true });
   }
   await cache.save(record, data);
+  // Only what the next run builds on: without it, that run proves every content again.
+  await cache.markWritten(record).catch(() => undefined);
 }
 
 /** Pure: the object holding a recorded file's content (`xx/<key>` below data/). */

@@ -5,22 +5,25 @@ import { refusedTransfer, type TransferResult } from '../engine/result.js';
 import type { MappingHooks } from '../engine/run-mapping.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
-import { runIdFor } from '../versions/run-id.js';
-import { newestRecords, vaultBackup } from './backup.js';
+import { runIdFor, timeOfRunId } from '../versions/run-id.js';
+import { FUTURE_ALLOWANCE_MS } from './layout.js';
+import { vaultBackup, writtenRecord } from './backup.js';
 import { vaultCache } from './records.js';
 
 /** An append-only run: its id (remembered before anything is sent) and how each mapping is backed up. */
-export async function startVaultRun(ctx: Context, config: PoofConfig, remote: ResolvedRemote, rclone: Rclone, command: string, dryRun: boolean, cancelSignal: AbortSignal) {
+export async function startVaultRun(ctx: Context, config: PoofConfig, remote: ResolvedRemote, rclone: Rclone, command: string, dryRun: boolean) {
   const cache = vaultCache(ctx.paths.stateDir, remote);
   const started = new Date();
-  const runId = runIdFor(started, await cache.runIds());
+  // Ids read from the storage dated more than a day ahead are not taken into account: a planted
+  // record dated 2099 must not push every later run's id (and so its place in time) there.
+  const taken = (await cache.runIds()).filter((id) => timeOfRunId(id).getTime() <= started.getTime() + FUTURE_ALLOWANCE_MS);
+  const runId = runIdFor(started, taken);
   // A run killed before its record was written never shares its id with the next run.
   if (!dryRun) await cache.started(runId);
-  const run = { rclone, remote, config, stateDir: ctx.paths.stateDir, cache, runId, started, command };
-  const newest = newestRecords(run, cancelSignal);
+  const run = { rclone, remote, config, stateDir: ctx.paths.stateDir, cache, runId, started, command, proven: new Map<string, string>() };
   return {
     runId,
     transfer: (plan: MappingPlan, hooks: MappingHooks): Promise<TransferResult> =>
-      plan.refusal ? Promise.resolve(refusedTransfer(plan, plan.refusal)) : vaultBackup(run, plan, hooks, () => newest(plan.name)),
+      plan.refusal ? Promise.resolve(refusedTransfer(plan, plan.refusal)) : vaultBackup(run, plan, hooks, () => writtenRecord(cache, plan.name)),
   };
 }

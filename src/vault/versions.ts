@@ -1,5 +1,8 @@
 import type { RunManifest } from '../versions/manifest.js';
 import type { FileVersion, StoredFile } from '../versions/state.js';
+import type { DrillLayout } from '../versions/drill.js';
+import type { ResolvedRemote } from '../rclone/remote.js';
+import { dataRoot, objectPath } from './layout.js';
 import { objectKeyOf } from './records.js';
 
 /**
@@ -34,4 +37,14 @@ export function vaultVersionsOf(file: string, records: RunManifest[]): FileVersi
 export function vaultStateOf(record: RunManifest): StoredFile[] {
   if (!record.files) throw new Error(`run ${record.runId} did not finish: poof does not know every file it left`);
   return Object.entries(record.files).map(([file, state]) => ({ path: file, ...state })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Where a drill reads an append-only run back from: each file's object, once whatever number of paths share it. */
+export function vaultLayout(record: RunManifest, remote: ResolvedRemote): DrillLayout {
+  return {
+    all: vaultStateOf(record),
+    sourceOf: () => dataRoot(remote.root),
+    readAs: (file) => objectPath(objectKeyOf(file)!),
+    expectedAt: (file) => `as object ${objectPath(objectKeyOf(file)!)}`,
+  };
 }

@@ -3,9 +3,6 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { md5OfFile, sha256AndMd5OfFile } from '../fs/hash.js';
-import { dataRoot, objectPath } from '../vault/layout.js';
-import { objectKeyOf } from '../vault/records.js';
-import { vaultStateOf } from '../vault/versions.js';
 import { buildListedRestoreArgs } from '../rclone/args.js';
 import { historyFolder } from '../rclone/history-args.js';
 import { transferSettings, type ResolvedRemote } from '../rclone/remote.js';
@@ -34,6 +31,27 @@ export function pickSample(files: StoredFile[], sample: Sample, random: (n: numb
   return pool.slice(0, count).sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 
+/**
+ * Where a run's files are read back from: every file of the run, the remote folder each is read
+ * from, the name it has there (and so in the scratch copy), and where a missing one was expected.
+ */
+export interface DrillLayout {
+  all: StoredFile[];
+  sourceOf: (file: StoredFile) => string;
+  readAs: (file: StoredFile) => string;
+  expectedAt: (file: StoredFile) => string;
+}
+
+/** A mirror's run: each file in the mirror, or in the folder of the first later run that replaced it. */
+export function mirrorLayout(manifest: RunManifest, kept: KeptVersions, remote: ResolvedRemote, target: { name: string; remotePath: string }): DrillLayout {
+  return {
+    all: stateAfter(manifest, kept),
+    sourceOf: (file) => (file.from ? historyFolder(remote.root, file.from, target.name) : target.remotePath),
+    readAs: (file) => file.path,
+    expectedAt: (file) => `in ${file.from ? `the folder of run ${file.from}` : 'the mirror'}`,
+  };
+}
+
 export interface DrillResult {
   name: string;
   runId: string;
@@ -59,20 +77,18 @@ export async function drillRun(
   kept: KeptVersions,
   sample: Sample,
   cancelSignal?: AbortSignal,
-  appendOnly = false,
+  where: DrillLayout = mirrorLayout(manifest, kept, remote, target),
 ): Promise<DrillResult> {
-  const all = appendOnly ? vaultStateOf(manifest) : stateAfter(manifest, kept);
+  const { all, sourceOf, readAs, expectedAt } = where;
   const chosen = pickSample(all, sample);
   const result: DrillResult = { name: target.name, runId: manifest.runId, files: all.length, checked: chosen.length, againstLocal: 0, problems: [] };
   if (chosen.length === 0) return result;
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-check-'));
   try {
     const into = path.join(scratch, 'read');
-    // Append-only: each file's object, read back once whatever number of paths share it.
-    const readAs = (file: StoredFile) => (appendOnly ? objectPath(objectKeyOf(file)!) : file.path);
     const bySource = new Map<string, string[]>();
     for (const file of chosen) {
-      const source = appendOnly ? dataRoot(remote.root) : file.from ? historyFolder(remote.root, file.from, target.name) : target.remotePath;
+      const source = sourceOf(file);
       bySource.set(source, [...new Set([...(bySource.get(source) ?? []), readAs(file)])]);
     }
     let n = 0;
@@ -86,7 +102,7 @@ export async function drillRun(
       const copy = path.join(into, readAs(file));
       const read = await stat(copy).catch(() => undefined);
       if (!read) {
-        result.problems.push({ path: file.path, problem: `missing on the remote (expected ${appendOnly ? `as object ${readAs(file)}` : `in ${file.from ? `the folder of run ${file.from}` : 'the mirror'}`})` });
+        result.problems.push({ path: file.path, problem: `missing on the remote (expected ${expectedAt(file)})` });
         continue;
       }
       if (read.size !== file.size) {

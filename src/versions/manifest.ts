@@ -67,8 +67,33 @@ export function decodeManifest(data: Buffer): RunManifest {
     throw new Error('not a poof run manifest (format 1)');
   }
   if (parsed.status === 'complete' && (typeof parsed.files !== 'object' || parsed.files === null)) throw new Error('a complete run manifest without its files');
-  if (parsed.files) asDict(parsed.files);
+  if (parsed.files) {
+    asDict(parsed.files);
+    for (const [file, state] of Object.entries(parsed.files)) {
+      const problem = badRecordedPath(file) ?? badObjectName(state);
+      if (problem) throw new Error(`it lists ${JSON.stringify(file)}, ${problem}`);
+    }
+  }
   return parsed as RunManifest;
+}
+
+/**
+ * Pure: why a path in a record is not one a backup can have recorded: a restore joins it to the
+ * restored directory, so "..", an absolute path or an empty part would write outside it. A record
+ * is written by whoever holds the backup's key: it is never trusted further than this.
+ */
+export function badRecordedPath(file: string): string | undefined {
+  if (file === '' || file.startsWith('/') || file.includes('\u0000')) return 'which is not a relative path';
+  if (file.split('/').some((part) => part === '' || part === '.' || part === '..')) return 'which leaves the mapped directory or has an empty part';
+  return undefined;
+}
+
+/** Pure: why a recorded content hash or object name is not one poof writes (append-only). */
+function badObjectName(state: FileState): string | undefined {
+  if (state.sha256 === undefined && state.object === undefined) return undefined;
+  if (typeof state.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(state.sha256)) return 'with a hash that is not a SHA-256';
+  if (state.object !== undefined && (typeof state.object !== 'string' || !new RegExp(`^${state.sha256}\\.\\d{8}T\\d{6}Z$`).test(state.object))) return 'with an object that is not named by its hash';
+  return undefined;
 }
 
 /** What changed between two states of one mapping. */

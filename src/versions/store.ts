@@ -221,6 +221,30 @@ export class ManifestCache {
     }
   }
 
+  /** Remember a record as one this machine wrote itself (not one it read). */
+  async markWritten(record: RunManifest): Promise<void> {
+    await this.ready();
+    const written = await this.writtenAll();
+    written[record.mapping] = record.runId;
+    await writeFileAtomic(path.join(this.dir, 'written.json'), `${JSON.stringify(written)}\n`);
+  }
+
+  /** The last complete record this machine itself wrote of a mapping. */
+  async writtenHere(name: string): Promise<RunManifest | undefined> {
+    await this.ready();
+    const id = (await this.writtenAll())[name];
+    const record = id ? await this.read(id, name) : undefined;
+    return record?.files ? record : undefined;
+  }
+
+  private async writtenAll(): Promise<Record<string, string>> {
+    try {
+      return asDict(JSON.parse(await readFile(path.join(this.dir, 'written.json'), 'utf8')) as Record<string, string>);
+    } catch {
+      return dict();
+    }
+  }
+
   /** The newest complete manifest this machine wrote or read for a mapping. */
   async latestId(name: string): Promise<string | undefined> {
     await this.ready();

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { startPoof } from '../helpers/background.js';
 import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
 import { seeded } from '../helpers/seeded.js';
@@ -137,8 +138,61 @@ describe('append-only backups on a local-directory remote', () => {
     assert.match(bad.stdout, new RegExp(`^Work: FAILED: run ${newest}: read back`, 'm'));
     assert.match(bad.stdout, new RegExp(`^  ${damaged!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: its content on the remote \\(sha256 [0-9a-f]{64}\\) is not what the run recorded`, 'm'));
     assert.match(bad.stdout, new RegExp(`^  ${missing!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: missing on the remote \\(expected as object [0-9a-f]{2}/[0-9a-f]{64}\\)`, 'm'));
+    // A restore needing the missing object stops before anything is placed, and says why.
+    const into = path.join(sb.dir, 'missing-object');
+    const restore = await runPoof(['restore', '--at', newest, '--to', into, '--yes'], { env: sb.env });
+    assert.equal(restore.code, 1, restore.stderr);
+    assert.match(restore.stdout + restore.stderr, new RegExp(`its object [0-9a-f]{2}/[0-9a-f]{64} is missing on the remote`));
+    assert.doesNotMatch(restore.stderr, /bug in poof/);
+    const placed = [...(await readTree(path.join(into, 'Work')).catch(() => new Map<string, Buffer>())).keys()].filter((rel) => !rel.startsWith('.poof-restore-'));
+    assert.deepEqual(placed, [], 'nothing placed');
     await writeFile(damagedObject, kept);
     await writeFile(missingObject, keptMissing);
+  });
+
+  it('a run restored comes back with its times to the millisecond: a second restore finds nothing to replace', async () => {
+    const into = path.join(sb.dir, 'twice');
+    const newest = await newestCompleteRun(sb);
+    const first = await runPoof(['restore', '--at', newest, '--to', into, '--yes'], { env: sb.env });
+    assert.equal(first.code, 0, first.stderr);
+    const again = await runPoof(['restore', '--at', newest, '--to', into, '--dry-run', '--json'], { env: sb.env });
+    const plan = (JSON.parse(again.stdout) as { mappings: Array<{ changes: { restore: unknown[]; replace: unknown[]; remove: unknown[] } }> }).mappings[0]!.changes;
+    assert.deepEqual([plan.restore.length, plan.replace.length, plan.remove.length], [0, 0, 0]);
+  });
+
+  it('a record planted with the backup\'s key (a path out of the mapping, objects of other content, dated 2099) is never restored from or built on', async () => {
+    const bucket = (await readdir(cloud))[0]!;
+    const vault = path.join(cloud, bucket, '.poof-vault');
+    const victim = path.join(sb.dir, 'victim.txt');
+    await writeFile(victim, 'mine\n');
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    // An object of the backup's own: another content, under a name a record can point at.
+    const [someObject] = (await readdir(path.join(vault, 'data'), { recursive: true })).map(String).filter((f) => /^[0-9a-f]{2}\/[0-9a-f]{64}$/.test(f));
+    const plant = async (runId: string, files: Record<string, unknown>) => {
+      const record = { format: 1, runId, mapping: 'Work', status: 'complete', started: '', ended: '', command: 'backup', counts: { added: 1, changed: 0, deleted: 0, keptBytes: 0 }, files };
+      await writeFile(path.join(vault, 'runs', `${runId}.Work.run.json.gz`), gzipSync(JSON.stringify(record)));
+    };
+    await plant('20990101T000000Z', { '../../victim.txt': { size: 5, mtime: 1, sha256: sha('evil\n') } });
+    const escaped = await runPoof(['restore', '--at', '20990101T000000Z', '--to', path.join(sb.dir, 'planted'), '--yes'], { env: sb.env });
+    assert.notEqual(escaped.code, 0);
+    assert.equal(await readFile(victim, 'utf8'), 'mine\n', 'nothing outside the restored directory is touched');
+    // A run that names, for a content, an object holding another one: read by history, then a backup.
+    const wanted = 'a content the next backup has\n';
+    await plant('20991231T000000Z', { 'x.txt': { size: wanted.length, mtime: 1, sha256: sha(wanted), object: `${sha(wanted)}.20991231T000000Z` }, 'y.txt': { size: 1, mtime: 1, sha256: someObject!.slice(3) } });
+    const history = await runPoof(['history', '--json'], { env: sb.env });
+    assert.equal(history.code, 0, history.stderr);
+    await writeFile(path.join(dir, 'wanted.txt'), wanted);
+    const backup = await runPoof(['backup', '--json'], { env: sb.env });
+    assert.equal(backup.code, 0, backup.stderr);
+    const runId = (JSON.parse(backup.stdout) as { runId: string }).runId;
+    assert.ok(runId < '2027', `the run's id follows this machine's clock, not a planted record: ${runId}`);
+    const check = await runPoof(['check', '--full', '--at', runId], { env: sb.env });
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    const download = await runPoof(['download', '--to', path.join(sb.dir, 'newest'), '--yes'], { env: sb.env });
+    assert.equal(download.code, 0, download.stderr);
+    assert.match(download.stdout, new RegExp(`as after run ${runId}`), 'download restores the newest run at or before now, not one dated 2099');
+    assert.deepEqual(await readTree(path.join(sb.dir, 'newest', 'Work')), await readTree(dir));
+    for (const id of ['20990101T000000Z', '20991231T000000Z']) await rm(path.join(vault, 'runs', `${id}.Work.run.json.gz`));
   });
 
   it('upload refuses, naming the mode, and changes nothing', async () => {
@@ -206,7 +260,7 @@ describe('poof prune of an append-only backup, with a key that can delete', () =
     assert.match(noWithin.stderr, /an append-only prune keeps runs by age: poof\.conf has no "keep": \{"within": \.\.\.\}/);
   });
 
-  it('removes the runs older than "within" and the objects only they name; an object no record names waits a day; every kept run restores byte for byte', async () => {
+  it('removes the runs older than "within" and the objects only they name; an object no record names waits a week; every kept run restores byte for byte', async () => {
     const backup = async () => {
       const result = await runPoof(['backup', '--json'], { env: sb.env });
       assert.equal(result.code, 0, result.stderr);
@@ -247,11 +301,11 @@ describe('poof prune of an append-only backup, with a key that can delete', () =
       assert.equal(restored.code, 0, restored.stderr);
       assert.deepEqual(await readTree(path.join(into, 'Work')), run.tree);
     }
-    // A day later (as the prune's own record of when it first saw the leftover says), it goes.
+    // A week later (as the prune's own record of when it first saw the leftover says), it goes.
     const seenDir = path.join(JSON.parse((await runPoof(['paths', '--json'], { env: sb.env })).stdout).stateDir as string, 'vault-unnamed');
     for (const file of await readdir(seenDir)) {
       const seen = JSON.parse(await readFile(path.join(seenDir, file), 'utf8')) as Record<string, string>;
-      for (const key of Object.keys(seen)) seen[key] = new Date(Date.now() - 25 * 3600_000).toISOString();
+      for (const key of Object.keys(seen)) seen[key] = new Date(Date.now() - 8 * 24 * 3600_000).toISOString();
       await writeFile(path.join(seenDir, file), JSON.stringify(seen));
     }
     await setConf(sb, (conf) => Object.assign(conf, { keep: { within: '1h' } }));

@@ -84,7 +84,10 @@ describe('the hash cache', () => {
       const info = await stat(file, { bigint: true });
       const cache = new HashCache(path.join(dir, 'state'), dir);
       await cache.load();
+      // Hashed just now: not kept (a write in the same tick of a coarse clock would not show).
       cache.set('f', info, { sha256: sha('1'), md5: 'm' });
+      assert.equal((await (async () => (await cache.save(), new HashCache(path.join(dir, 'state'), dir)))()).get('f', info), undefined);
+      cache.set('f', info, { sha256: sha('1'), md5: 'm' }, Date.now() + 3000);
       await cache.save();
       const again = new HashCache(path.join(dir, 'state'), dir);
       await again.load();
@@ -137,17 +140,18 @@ describe('an append-only prune', () => {
     // Fake runs, old and new, added by a writer: the real newest stays; a future one is kept and pushes nothing out.
     const withFakes = [...records, rec('20990101T000000Z'), rec('20200101T000000Z')];
     assert.deepEqual(expiredRuns(withFakes, 7 * 86_400_000, now).kept, ['20261205T000000Z', '20261209T000000Z', '20990101T000000Z']);
-    // Nothing recent: the newest complete run stays, whatever its age.
+    // Nothing recent: the newest complete run stays, whatever its age, also beside a planted one dated later.
     assert.deepEqual(expiredRuns([rec('20261101T000000Z'), rec('20261102T000000Z'), rec('20261103T000000Z', false)], 86_400_000, now).kept, ['20261102T000000Z']);
+    assert.deepEqual(expiredRuns([rec('20261101T000000Z'), rec('20261102T000000Z'), rec('20990101T000000Z')], 86_400_000, now).kept, ['20261102T000000Z', '20990101T000000Z']);
   });
 
-  it('removes objects only expired runs name at once, and objects no record names only after a day of being seen so', () => {
+  it('removes objects only expired runs name at once, and objects no record names only after a week of being seen so', () => {
     const stored = new Map([['aa/kept', 1], ['bb/expired', 2], ['cc/unnamed', 3], ['dd/old-unnamed', 4], ['ee/x.partial', 5]]);
-    const seen = { 'dd/old-unnamed': '2026-12-09T11:00:00.000Z', 'gone/z': '2026-12-01T00:00:00.000Z' };
+    const seen = { 'dd/old-unnamed': '2026-12-03T11:00:00.000Z', 'cc/unnamed': '2026-12-04T00:00:00.000Z', 'gone/z': '2026-12-01T00:00:00.000Z' };
     const chosen = objectsToRemove(stored, new Set(['aa/kept']), new Set(['aa/kept', 'bb/expired']), seen, now);
     assert.deepEqual(chosen.remove, ['bb/expired', 'dd/old-unnamed']);
     assert.deepEqual(chosen.waiting, ['cc/unnamed', 'ee/x.partial']);
-    assert.deepEqual({ ...chosen.seen }, { 'cc/unnamed': now.toISOString(), 'dd/old-unnamed': '2026-12-09T11:00:00.000Z', 'ee/x.partial': now.toISOString() });
+    assert.deepEqual({ ...chosen.seen }, { 'cc/unnamed': '2026-12-04T00:00:00.000Z', 'dd/old-unnamed': '2026-12-03T11:00:00.000Z', 'ee/x.partial': now.toISOString() });
   });
 
   it('keeps runs by age only in append-only mode: counted rules are refused, naming them', () => {
