@@ -12,6 +12,8 @@ export interface WalkOptions {
   cancelSignal?: AbortSignal | undefined;
   /** Each file's mode too (default): left out where the storage keeps none. */
   modes?: boolean;
+  /** Each file's stat as the walk took it (after following a link), by path. */
+  stats?: Map<string, BigIntStats>;
 }
 
 /**
@@ -67,6 +69,7 @@ export async function walkLocalTree(root: string, options: WalkOptions): Promise
         if (seen.has(id)) continue;
         if (!(await walk(full, relative, new Set([...seen, id])))) return false;
       } else if (info.isFile()) {
+        options.stats?.set(relative, info);
         out[relative] = modes ? [Number(info.size), rfc3339Nanos(info.mtimeNs), (info.mode & 0o177777n).toString(8)] : [Number(info.size), rfc3339Nanos(info.mtimeNs)];
       }
     }

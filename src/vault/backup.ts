@@ -1,13 +1,13 @@
-import { statSync, type BigIntStats } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdirSync, statSync, symlinkSync, type BigIntStats } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { dict } from '../dict.js';
 import type { MappingPlan } from '../engine/plan.js';
 import { sumStats, withStats, type TransferResult } from '../engine/result.js';
 import { runMapping, type MappingHooks } from '../engine/run-mapping.js';
-import { sha256AndMd5OfFile } from '../fs/hash.js';
-import { buildLocalListArgs } from '../rclone/args.js';
+import { sha256AndMd5OfFile, sha256AndMd5OfSmallFileSync } from '../fs/hash.js';
+import { buildLocalListArgs, STAGING_NAME } from '../rclone/args.js';
+import { walkLocalTree } from '../fs/local-tree.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
 import { transferSettings, type ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
@@ -39,8 +39,10 @@ interface Seen {
   md5: string;
 }
 
-/** Files hashed at once (each a read through the thread pool). */
-const HASHING = 8;
+/** Large files hashed at once (each streamed through the thread pool). */
+const HASHING = 4;
+/** Files up to this size are read and hashed in one synchronous call. */
+const SMALL_FILE = 256n * 1024n;
 
 /**
  * One mapping's append-only backup: list the local tree as a mirror backup would (rclone, the same
@@ -54,12 +56,10 @@ export async function vaultBackup(ctx: VaultRunContext, plan: MappingPlan, hooks
   const started = Date.now();
   const base = { name: plan.name, localDir: plan.localDir, remotePath: plan.remotePath, errors: [] as string[] };
   const fail = (reason: string, extra: Partial<TransferResult> = {}): TransferResult => ({ ...base, status: 'failed', reason, copied: 0, deleted: 0, durationMs: Date.now() - started, ...extra });
-  const settings = transferSettings(ctx.config, ctx.remote);
   hooks.log(`# ${new Date().toISOString()} ${plan.name}: append-only backup of ${plan.localDir}`);
-  const listed = await ctx.rclone.run(buildLocalListArgs({ ...settings, source: plan.localDir }, false), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
+  const listing = await listLocal(ctx, plan, hooks.cancelSignal);
   if (hooks.cancelSignal.aborted) return fail('interrupted: poof was stopped before it sent anything');
-  if (listed.exitCode !== 0) return fail(`could not list ${plan.localDir}: rclone exited ${listed.exitCode}: ${lastErrorLine(listed.stderr)}`);
-  const entries = JSON.parse(listed.stdout || '[]') as Array<{ Path: string; Size: number }>;
+  if (typeof listing === 'string') return fail(listing);
 
   const previous = await newest();
   const hashes = new HashCache(ctx.stateDir, plan.localDir);
@@ -68,33 +68,45 @@ export async function vaultBackup(ctx: VaultRunContext, plan: MappingPlan, hooks
   const seen: Seen[] = [];
   const toHash: Array<{ path: string; info: BigIntStats }> = [];
   const vanished: string[] = [];
-  for (const entry of entries) {
-    const info = statOrUndefined(path.join(plan.localDir, entry.Path));
-    if (!info?.isFile()) {
-      vanished.push(entry.Path);
-      continue;
-    }
-    const known = hashes.get(entry.Path, info);
+  for (const [file, listed] of listing) {
+    const info = listed ?? statOrUndefined(path.join(plan.localDir, file));
+    if (!info?.isFile()) continue;
+    const known = hashes.get(file, info);
     if (known) {
-      seen.push({ path: entry.Path, info, ...known });
-      hashes.set(entry.Path, info, known);
-    }
-    else toHash.push({ path: entry.Path, info });
+      seen.push({ path: file, info, ...known });
+      hashes.set(file, info, known);
+    } else toHash.push({ path: file, info });
   }
   const changing = new Set<string>();
   const unreadable = new Map<string, string>();
-  for (let i = 0; i < toHash.length && !hooks.cancelSignal.aborted; i += HASHING) {
-    await Promise.all(
-      toHash.slice(i, i + HASHING).map(async ({ path: rel, info }) => {
-        const file = path.join(plan.localDir, rel);
-        const got = await sha256AndMd5OfFile(file, Number(info.size)).catch((error: NodeJS.ErrnoException) => error.code ?? error.message);
-        if (typeof got === 'string') unreadable.set(rel, got);
-        else if (sameFile(info, statOrUndefined(file))) {
-          seen.push({ path: rel, info, ...got });
-          hashes.set(rel, info, got);
-        } else changing.add(rel);
-      }),
-    );
+  const hashed = (rel: string, info: BigIntStats, got: { sha256: string; md5: string } | string) => {
+    if (typeof got === 'string') unreadable.set(rel, got);
+    else if (sameFile(info, statOrUndefined(path.join(plan.localDir, rel)))) {
+      seen.push({ path: rel, info, ...got });
+      hashes.set(rel, info, got);
+    } else changing.add(rel);
+  };
+  const whyNot = (error: NodeJS.ErrnoException) => error.code ?? error.message;
+  // Small files with synchronous reads (measured: 1.1 s instead of 3.0 for 10,000 files and
+  // 178 MB here), yielding now and then so a Ctrl-C is seen; large ones streamed, a few at a time.
+  const large: Array<{ path: string; info: BigIntStats }> = [];
+  for (const [i, { path: rel, info }] of toHash.entries()) {
+    if (hooks.cancelSignal.aborted) break;
+    if (info.size > SMALL_FILE) {
+      large.push({ path: rel, info });
+      continue;
+    }
+    let got: { sha256: string; md5: string } | string;
+    try {
+      got = sha256AndMd5OfSmallFileSync(path.join(plan.localDir, rel));
+    } catch (error) {
+      got = whyNot(error as NodeJS.ErrnoException);
+    }
+    hashed(rel, info, got);
+    if (i % 500 === 499) await new Promise((resolve) => setImmediate(resolve));
+  }
+  for (let i = 0; i < large.length && !hooks.cancelSignal.aborted; i += HASHING) {
+    await Promise.all(large.slice(i, i + HASHING).map(async ({ path: rel, info }) => hashed(rel, info, await sha256AndMd5OfFile(path.join(plan.localDir, rel), Number(info.size)).catch(whyNot))));
   }
   if (hooks.cancelSignal.aborted) return fail('interrupted: poof was stopped before it sent anything');
 
@@ -194,15 +206,20 @@ type Verdict = 'proven' | 'changed' | 'unproven' | 'missing';
  * uploader's word), so it is never used either. 'missing': written, then gone.
  */
 async function sendObjects(ctx: VaultRunContext, plan: MappingPlan, hooks: MappingHooks, batch: Seen[], suffix: string): Promise<{ result: TransferResult; verdicts: Map<string, Verdict> } | string> {
-  const staging = await mkdtemp(path.join(os.tmpdir(), 'poof-objects-'));
+  // In poof's state dir (measured here: 10,000 links in 0.34 s there, 3.6 s in /tmp), synchronous calls.
+  await mkdir(stagingRoot(ctx.stateDir), { recursive: true, mode: 0o700 });
+  const staging = await mkdtemp(path.join(stagingRoot(ctx.stateDir), 'objects-'));
   try {
     const lines: string[] = [];
     const made = new Set<string>();
     for (const file of batch) {
       const key = `${file.sha256}${suffix}`;
       const dir = path.join(staging, key.slice(0, 2));
-      if (!made.has(dir)) await mkdir(dir).then(() => made.add(dir));
-      await symlink(path.join(plan.localDir, file.path), path.join(staging, objectPath(key)));
+      if (!made.has(dir)) {
+        mkdirSync(dir);
+        made.add(dir);
+      }
+      symlinkSync(path.join(plan.localDir, file.path), path.join(staging, objectPath(key)));
       lines.push(objectPath(key));
     }
     const list = path.join(staging, 'objects.list');
@@ -212,7 +229,10 @@ async function sendObjects(ctx: VaultRunContext, plan: MappingPlan, hooks: Mappi
     const args = buildObjectCopyArgs(ctx.remote.configFile, staging, ctx.remote.root, list, flags, ctx.remote.tuning);
     const result = await runMapping(ctx.rclone, { ...plan, args }, { ...hooks, sent: (object) => sent.add(object), touched: undefined, removed: undefined });
     if (result.status !== 'ok') return { result, verdicts: new Map() };
-    const md5 = ctx.remote.storageType !== 'sftp' && !ctx.remote.crypt;
+    // The MD5 where the storage lists it for free (S3's ETag), not where rclone would read every
+    // object again to compute it (a local directory, where rclone checked it after each copy
+    // already: 1.6 s of a 10,000-file first run here) or run a command per object (SFTP).
+    const md5 = ctx.remote.storageType !== 'sftp' && !ctx.remote.crypt && ctx.remote.localDir === undefined;
     const looked = await ctx.rclone.run(buildObjectLookupArgs(ctx.remote.configFile, ctx.remote.root, list, lines.length, ctx.remote.storageType, md5), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
     if (looked.exitCode !== 0) return `could not look at the objects just sent: rclone exited ${looked.exitCode}: ${lastErrorLine(looked.stderr)}`;
     const stored = new Map<string, { size: number; md5?: string }>();
@@ -284,6 +304,23 @@ function sameFile(a: BigIntStats, b: BigIntStats | undefined): boolean {
   return Boolean(b?.isFile() && b.size === a.size && b.mtimeNs === a.mtimeNs && b.ctimeNs === a.ctimeNs && b.ino === a.ino && b.dev === a.dev);
 }
 
+/**
+ * Every file a backup of the mapping covers, with its stat where the walk took one: walked by
+ * poof itself (a quarter of rclone's time) when no exclude applies and no name is one rclone
+ * spells otherwise, else as rclone lists it (the same links and excludes as a mirror backup).
+ */
+async function listLocal(ctx: VaultRunContext, plan: MappingPlan, cancelSignal: AbortSignal): Promise<Map<string, BigIntStats | undefined> | string> {
+  const symlinks = ctx.config.symlinks ?? 'follow';
+  if ((ctx.config.excludes ?? []).length === 0) {
+    const stats = new Map<string, BigIntStats>();
+    const walked = await walkLocalTree(plan.localDir, { followLinks: symlinks === 'follow', skipTop: STAGING_NAME, cancelSignal, modes: false, stats });
+    if (walked) return stats;
+  }
+  const listed = await ctx.rclone.run(buildLocalListArgs({ ...transferSettings(ctx.config, ctx.remote), source: plan.localDir }, false), { timeoutMs: 30 * 60_000, cancelSignal });
+  if (listed.exitCode !== 0) return `could not list ${plan.localDir}: rclone exited ${listed.exitCode}: ${lastErrorLine(listed.stderr)}`;
+  return new Map((JSON.parse(listed.stdout || '[]') as Array<{ Path: string }>).map((entry) => [entry.Path, undefined]));
+}
+
 function statOrUndefined(file: string): BigIntStats | undefined {
   try {
     return statSync(file, { bigint: true, throwIfNoEntry: false });
@@ -301,4 +338,9 @@ function statOrUndefined(file: string): BigIntStats | undefined {
  */
 export function writtenRecord(cache: ManifestCache, name: string): Promise<RunManifest | undefined> {
   return cache.writtenHere(name);
+}
+
+/** Where a run stages its folders of links, in poof's own state dir; a killed run's are removed by the next. */
+export function stagingRoot(stateDir: string): string {
+  return path.join(stateDir, 'vault-staging');
 }

@@ -24,6 +24,7 @@ export class HashCache {
   private readonly file: string;
   private entries: Record<string, Entry> = dict();
   private readonly next: Record<string, Entry> = dict();
+  private dirty = false;
 
   constructor(stateDir: string, localDir: string) {
     this.file = path.join(stateDir, 'hashes', `${createHash('sha256').update(localDir).digest('hex').slice(0, 16)}.json.gz`);
@@ -54,10 +55,14 @@ export class HashCache {
    */
   set(file: string, info: BigIntStats, hashes: { sha256: string; md5: string }, now = Date.now()): void {
     if (now - Number(info.ctimeMs) < 2000) return;
-    this.next[file] = [...seenOf(info), hashes.sha256, hashes.md5];
+    const entry: Entry = [...seenOf(info), hashes.sha256, hashes.md5];
+    if (!this.dirty && this.entries[file]?.join('\u0000') !== entry.join('\u0000')) this.dirty = true;
+    this.next[file] = entry;
   }
 
+  /** Written only when it differs from what was loaded (a no-change run writes nothing). */
   async save(): Promise<void> {
+    if (!this.dirty && Object.keys(this.next).length === Object.keys(this.entries).length) return;
     await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
     await writeFileAtomic(this.file, gzipSync(Buffer.from(JSON.stringify(this.next)), { level: 1 }));
   }

@@ -7,7 +7,8 @@ import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import { runIdFor, timeOfRunId } from '../versions/run-id.js';
 import { FUTURE_ALLOWANCE_MS } from './layout.js';
-import { vaultBackup, writtenRecord } from './backup.js';
+import { rm } from 'node:fs/promises';
+import { stagingRoot, vaultBackup, writtenRecord } from './backup.js';
 import { vaultCache } from './records.js';
 
 /** An append-only run: its id (remembered before anything is sent) and how each mapping is backed up. */
@@ -20,6 +21,8 @@ export async function startVaultRun(ctx: Context, config: PoofConfig, remote: Re
   const runId = runIdFor(started, taken);
   // A run killed before its record was written never shares its id with the next run.
   if (!dryRun) await cache.started(runId);
+  // Folders of links a killed run left (this run holds the lock: none is in use).
+  await rm(stagingRoot(ctx.paths.stateDir), { recursive: true, force: true });
   const run = { rclone, remote, config, stateDir: ctx.paths.stateDir, cache, runId, started, command, proven: new Map<string, string>() };
   return {
     runId,
