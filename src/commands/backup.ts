@@ -22,12 +22,14 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
   const mode = outputMode(ctx, options);
   let planned = 0;
   let runId: string | undefined;
+  let appendOnly = false;
   const { exitCode, outcome, signal } = await runPipeline(ctx, { command: 'backup', dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
     const { config, names } = setup;
     // Other keys would write a second encrypted tree beside the first, and verify would pass for both.
     await requireCryptKey(rclone, remote, names, interrupt.signal, !dryRun);
     if (config.mode === 'append-only') {
-      const vault = await startVaultRun(ctx, config, remote, rclone, 'backup', dryRun);
+      appendOnly = true;
+      const vault = await startVaultRun(ctx, config, remote, rclone, 'backup', dryRun, interrupt.signal);
       runId = dryRun ? undefined : vault.runId;
       // Every mapping goes into the vault: that is where its files are.
       const plans = (await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly: new Set(), ignoreUnfinishedRestore: options.ignoreUnfinishedRestore })).map((plan) => ({ ...plan, remotePath: vaultRoot(remote.root) }));
@@ -85,7 +87,7 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
     if (!options.quiet) ctx.out(`backup ${dryRun ? 'dry run ' : ''}complete: ${results.length} of ${results.length} mappings ok`);
   } else if (exitCode === ExitCode.partial) {
     const files = results.flatMap((r) => r.unreadable ?? []);
-    ctx.err(`poof: backup partly done: everything was copied except ${files.length} ${files.length === 1 ? 'file' : 'files'} that kept changing while being read; the next run tries again (exit ${ExitCode.partial})`);
+    ctx.err(`poof: backup partly done: everything was copied except ${files.length} ${files.length === 1 ? 'file' : 'files'} that kept changing while being read${appendOnly ? ' or could not be read' : ''}; the next run tries again (exit ${ExitCode.partial})`);
   } else {
     const bad = results.filter((r) => r.status !== 'ok').length + outcome.notRun.length;
     // An interruption after the last mapping finished left nothing unfinished: the signal line said it all.

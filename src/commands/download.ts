@@ -22,7 +22,7 @@ import { confirmOrDecline } from '../ui/prompts.js';
 import { createRunView, outputMode } from '../ui/run-view.js';
 import { arrangeObjects, inspectAt, passesFor, verifyStaged, type AtTarget } from '../restore/at.js';
 import { listVaultRuns, readVaultRecords, vaultCache } from '../vault/records.js';
-import { vaultRoot } from '../vault/layout.js';
+import { FUTURE_ALLOWANCE_MS, vaultRoot } from '../vault/layout.js';
 import { locate } from '../versions/locate.js';
 import { listHistory, ManifestCache, readManifests } from '../versions/store.js';
 import { parseWhen, type When } from '../versions/when.js';
@@ -64,7 +64,7 @@ async function restoreFromRemote(ctx: Context, options: DownloadOptions, asked?:
     appendOnly = config.mode === 'append-only';
     // An append-only vault has no mirror: the newest run is what a download restores, the newest
     // at or before now (give or take clocks): one dated later is nobody's real run.
-    if (appendOnly && !past) past = { at: { kind: 'time', at: new Date(Date.now() + 10 * 60_000) }, paths: [] };
+    if (appendOnly && !past) past = { at: { kind: 'time', at: new Date(Date.now() + FUTURE_ALLOWANCE_MS) }, paths: [] };
     // PATHs name files or directories inside mappings: only those mappings, only those paths.
     const scopes = new Map<string, string[]>();
     for (const wanted of past?.paths ?? []) {

@@ -14,6 +14,11 @@ export interface WalkOptions {
   modes?: boolean;
   /** Each file's stat as the walk took it (after following a link), by path. */
   stats?: Map<string, BigIntStats>;
+  /**
+   * A directory that cannot be read (but exists) ends the walk with undefined, so the caller asks
+   * rclone, which fails on it loudly, instead of a listing without that directory's files.
+   */
+  strict?: boolean;
 }
 
 /**
@@ -42,8 +47,8 @@ export async function walkLocalTree(root: string, options: WalkOptions): Promise
     let names: string[];
     try {
       names = readdirSync(dir);
-    } catch {
-      return true;
+    } catch (error) {
+      return !options.strict || (error as NodeJS.ErrnoException).code === 'ENOENT';
     }
     for (const name of names.sort()) {
       if (ENCODED_BY_RCLONE.test(name)) return false;

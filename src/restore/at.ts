@@ -98,16 +98,28 @@ function objectsFolder(paths: string[]): string {
 export async function arrangeObjects(target: AtTarget, stagingDir: string): Promise<string[]> {
   const into = target.passes?.[0]?.into;
   if (!into || !target.objects) return [];
-  const remaining = new Map<string, number>();
-  for (const { object } of target.objects) remaining.set(object, (remaining.get(object) ?? 0) + 1);
+  const needed = new Set(target.objects.map((f) => f.object));
   // Every object first: one the storage no longer holds stops the restore before anything moves.
-  const missing = [...remaining.keys()].filter((object) => !existsSync(path.join(stagingDir, into, object)));
+  const missing = [...needed].filter((object) => !existsSync(path.join(stagingDir, into, object)));
   if (missing.length > 0) return target.objects.filter((f) => missing.includes(f.object)).map((f) => `${f.path}: its object ${f.object} is missing on the remote`);
-  for (const file of target.objects) {
+  try {
+    await placeObjects(target.objects, stagingDir, into);
+  } catch (error) {
+    // A record that cannot be a tree (records are checked when read): nothing is placed.
+    return [`the run's record cannot be placed as files (${(error as Error).message})`];
+  }
+  await rm(path.join(stagingDir, into), { recursive: true, force: true });
+  return [];
+}
+
+async function placeObjects(objects: NonNullable<AtTarget['objects']>, stagingDir: string, into: string): Promise<void> {
+  const remaining = new Map<string, number>();
+  for (const { object } of objects) remaining.set(object, (remaining.get(object) ?? 0) + 1);
+  for (const file of objects) {
     const from = path.join(stagingDir, into, file.object);
     const to = path.join(stagingDir, file.path);
     // Never outside the staging directory, whatever a record says (records are checked when read too).
-    if (!isInside(to, stagingDir)) return [`${file.path}: not a path inside the mapped directory`];
+    if (!isInside(to, stagingDir)) throw new Error(`${file.path} is not a path inside the mapped directory`);
     await mkdir(path.dirname(to), { recursive: true });
     const left = remaining.get(file.object)! - 1;
     remaining.set(file.object, left);
@@ -116,11 +128,10 @@ export async function arrangeObjects(target: AtTarget, stagingDir: string): Prom
     else await rename(from, to);
     if (file.mode !== undefined) await chmod(to, file.mode & 0o777);
     // Half a millisecond on: seconds as a float land a hair below a whole millisecond otherwise.
-    const seconds = (file.mtime + 0.5) / 1000;
-    await utimes(to, seconds, seconds);
+    // Not before 1970: Node takes negative seconds as "now", a Date as it is.
+    const time = file.mtime < 0 ? new Date(file.mtime) : (file.mtime + 0.5) / 1000;
+    await utimes(to, time, time);
   }
-  await rm(path.join(stagingDir, into), { recursive: true, force: true });
-  return [];
 }
 
 /**

@@ -52,7 +52,14 @@ const SMALL_FILE = 256n * 1024n;
  * changed nothing writes nothing. A file that changed while it was read keeps the state the last
  * run recorded (or is left out, if new) and the mapping ends "partial", as in a mirror backup.
  */
-export async function vaultBackup(ctx: VaultRunContext, plan: MappingPlan, hooks: MappingHooks, newest: () => Promise<RunManifest | undefined>): Promise<TransferResult> {
+/** What a mapping's run builds on: the last record this machine wrote, if the storage still lists it. */
+export interface VaultBase {
+  previous?: RunManifest;
+  /** Write a record even if nothing changed: this machine's is not the mapping's newest. */
+  recordAnyway: boolean;
+}
+
+export async function vaultBackup(ctx: VaultRunContext, plan: MappingPlan, hooks: MappingHooks, baseOf: () => Promise<VaultBase>): Promise<TransferResult> {
   const started = Date.now();
   const base = { name: plan.name, localDir: plan.localDir, remotePath: plan.remotePath, errors: [] as string[] };
   const fail = (reason: string, extra: Partial<TransferResult> = {}): TransferResult => ({ ...base, status: 'failed', reason, copied: 0, deleted: 0, durationMs: Date.now() - started, ...extra });
@@ -61,7 +68,13 @@ export async function vaultBackup(ctx: VaultRunContext, plan: MappingPlan, hooks
   if (hooks.cancelSignal.aborted) return fail('interrupted: poof was stopped before it sent anything');
   if (typeof listing === 'string') return fail(listing);
 
-  const previous = await newest();
+  let builtOn: VaultBase;
+  try {
+    builtOn = await baseOf();
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+  const { previous } = builtOn;
   const hashes = new HashCache(ctx.stateDir, plan.localDir);
   await hashes.load();
   // Each file as it is now, hashed where the cache does not know it.
@@ -150,12 +163,13 @@ export async function vaultBackup(ctx: VaultRunContext, plan: MappingPlan, hooks
     return fail(`${gone.length} ${gone.length === 1 ? 'object' : 'objects'} this run sent ${gone.length === 1 ? 'is' : 'are'} no longer on the storage (${gone.slice(0, 3).join(', ')}${gone.length > 3 ? ', ...' : ''}): something removed ${gone.length === 1 ? 'it' : 'them'} meanwhile (a prune?); the run was not recorded, run the backup again`, withStats(sumStats(passes.map((p) => p.stats))));
   }
   for (const file of seen) if (wanted.has(file.sha256) && !proven.has(file.sha256)) changing.add(file.path);
-  const files = treeOf(seen, stored, proven, previous, changing);
+  // A file that could not be read keeps the state the last run recorded, as one that kept changing.
+  const files = treeOf(seen, stored, proven, previous, new Set([...changing, ...unreadable.keys()]));
   const changes = diffVault(previous?.files, files);
   const copied = proven.size;
   const stats = withStats(sumStats(passes.map((p) => p.stats)));
   const outcome = partialOutcome([...changing].sort(), unreadable);
-  if (previous && changes.added + changes.changed + changes.deleted === 0) {
+  if (previous && !builtOn.recordAnyway && changes.added + changes.changed + changes.deleted === 0) {
     await hashes.save().catch(() => undefined);
     return { ...base, ...stats, ...outcome, copied, deleted: 0, durationMs: Date.now() - started };
   }
@@ -313,7 +327,7 @@ async function listLocal(ctx: VaultRunContext, plan: MappingPlan, cancelSignal: 
   const symlinks = ctx.config.symlinks ?? 'follow';
   if ((ctx.config.excludes ?? []).length === 0) {
     const stats = new Map<string, BigIntStats>();
-    const walked = await walkLocalTree(plan.localDir, { followLinks: symlinks === 'follow', skipTop: STAGING_NAME, cancelSignal, modes: false, stats });
+    const walked = await walkLocalTree(plan.localDir, { followLinks: symlinks === 'follow', skipTop: STAGING_NAME, cancelSignal, modes: false, stats, strict: true });
     if (walked) return stats;
   }
   const listed = await ctx.rclone.run(buildLocalListArgs({ ...transferSettings(ctx.config, ctx.remote), source: plan.localDir }, false), { timeoutMs: 30 * 60_000, cancelSignal });

@@ -36,16 +36,20 @@ export interface VaultPrunePlan {
  * Pure: which runs a prune keeps. Only by age, counted back from `now` on the machine that prunes,
  * never from the newest run: a writer (malware on the laptop) can add runs, and runs dated in the
  * future, but cannot make a real run look older, so it cannot get real runs pruned. Every
- * mapping's newest complete run stays whatever its age, and so does every run dated after `now`.
+ * mapping's newest complete run stays whatever its age, so does the newest one older than the
+ * window (a restore of any moment within it), and so does every run dated after `now`.
  */
 export function expiredRuns(records: RunManifest[], withinMs: number, now: Date): { expired: string[]; kept: string[] } {
-  // The newest real run: a record dated after now (planted) must not stand in for it.
-  const newest = records.filter((r) => r.status === 'complete' && r.files && !r.damaged && timeOfRunId(r.runId).getTime() <= now.getTime()).map((r) => r.runId).sort().at(-1);
+  // The newest real run: a record dated after now (planted) must not stand in for it. And the
+  // newest as of the start of the window, so any moment within it can be restored.
+  const complete = records.filter((r) => r.status === 'complete' && r.files && !r.damaged).map((r) => r.runId).sort();
+  const newest = complete.filter((id) => timeOfRunId(id).getTime() <= now.getTime()).at(-1);
+  const atStart = complete.filter((id) => now.getTime() - timeOfRunId(id).getTime() > withinMs).at(-1);
   const expired: string[] = [];
   const kept: string[] = [];
   for (const record of records) {
     const old = now.getTime() - timeOfRunId(record.runId).getTime() > withinMs;
-    (old && record.runId !== newest ? expired : kept).push(record.runId);
+    (old && record.runId !== newest && record.runId !== atStart ? expired : kept).push(record.runId);
   }
   return { expired: expired.sort(), kept: kept.sort() };
 }
@@ -119,6 +123,8 @@ export async function pruneVault(stateDir: string, rclone: Rclone, remote: Resol
   for (const [name, ids] of await listVaultRuns(rclone, remote, options.cancelSignal)) {
     const added = ids.filter((id) => !listedFirst.has(vaultRecordName(id, name)));
     for (const record of added.length > 0 ? await readVaultRecords(rclone, remote, cache, name, added, options.cancelSignal) : []) {
+      // One still being written reads as damaged: what it names is not known, so no object goes now.
+      if (record.damaged) plan.objects = [];
       const named = new Set(Object.values(record.files ?? {}).map((state) => objectKeyOf(state)).filter((key): key is string => key !== undefined).map(objectPath));
       plan.objects = plan.objects.filter((object) => !named.has(object));
     }

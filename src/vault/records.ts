@@ -7,7 +7,7 @@ import { directoryNotFound } from '../rclone/exit-codes.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
-import { encodeManifest, type FileState, type RunManifest } from '../versions/manifest.js';
+import { damagedRecord, encodeManifest, type FileState, type RunManifest } from '../versions/manifest.js';
 import { ManifestCache, readManifests, type RecordLayout } from '../versions/store.js';
 import { buildRecordPutArgs, buildRunsListArgs, parseVaultRecordName, runsRoot, vaultRecordName, type WriteFlags } from './layout.js';
 
@@ -39,8 +39,12 @@ export async function listVaultRuns(rclone: Rclone, remote: ResolvedRemote, canc
 }
 
 /** Every record of one mapping (listed in runs/), oldest first, fetching those not cached. */
-export function readVaultRecords(rclone: Rclone, remote: ResolvedRemote, cache: ManifestCache, name: string, runIds: string[], cancelSignal?: AbortSignal): Promise<RunManifest[]> {
-  return readManifests(rclone, remote, cache, name, runIds, cancelSignal, VAULT_RECORDS);
+export async function readVaultRecords(rclone: Rclone, remote: ResolvedRemote, cache: ManifestCache, name: string, runIds: string[], cancelSignal?: AbortSignal): Promise<RunManifest[]> {
+  // Every file of an append-only run is in an object: an entry without its hash is not poof's.
+  return (await readManifests(rclone, remote, cache, name, runIds, cancelSignal, VAULT_RECORDS)).map((record) => {
+    const bare = Object.entries(record.files ?? {}).find(([, state]) => state.sha256 === undefined);
+    return bare ? damagedRecord(record.runId, name, `it lists ${JSON.stringify(bare[0])} without its content's hash`) : record;
+  });
 }
 
 /**

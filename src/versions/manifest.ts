@@ -72,6 +72,10 @@ export function decodeManifest(data: Buffer): RunManifest {
     for (const [file, state] of Object.entries(parsed.files)) {
       const problem = badRecordedPath(file) ?? badObjectName(state);
       if (problem) throw new Error(`it lists ${JSON.stringify(file)}, ${problem}`);
+      // A file and a file below it: no tree has both.
+      for (let cut = file.lastIndexOf('/'); cut > 0; cut = file.lastIndexOf('/', cut - 1)) {
+        if (parsed.files[file.slice(0, cut)]) throw new Error(`it lists ${JSON.stringify(file)} below the file ${JSON.stringify(file.slice(0, cut))}`);
+      }
     }
   }
   return parsed as RunManifest;

@@ -283,19 +283,20 @@ describe('poof prune of an append-only backup, with a key that can delete', () =
     await setConf(sb, (conf) => Object.assign(conf, { keep: { within: '8s' }, pruneRemote: 'poof-admin' }));
     const dry = await runPoof(['prune', '--dry-run'], { env: sb.env });
     assert.equal(dry.code, 0, dry.stderr);
-    assert.match(dry.stdout, new RegExp(`^Work: would remove 2 runs \\(${first.runId}, ${second.runId}\\); 2 runs kept$`, 'm'));
+    assert.match(dry.stdout, new RegExp(`^Work: would remove 1 run \\(${first.runId}\\); 3 runs kept$`, 'm'));
     const pruned = await runPoof(['prune', '--json'], { env: sb.env });
     assert.equal(pruned.code, 0, pruned.stderr);
     const report = JSON.parse(pruned.stdout) as { expired: Record<string, string[]>; kept: Record<string, string[]>; objects: number; waiting: number };
-    assert.deepEqual(report.expired.Work, [first.runId, second.runId]);
-    assert.deepEqual(report.kept.Work, [third.runId, fourth.runId]);
-    assert.equal(report.objects, 2, 'the two versions of old.txt');
+    // The second run is the tree at the start of the window: it stays.
+    assert.deepEqual(report.expired.Work, [first.runId]);
+    assert.deepEqual(report.kept.Work, [second.runId, third.runId, fourth.runId]);
+    assert.equal(report.objects, 1, 'the first version of old.txt');
     assert.equal(report.waiting, 1);
     await assert.rejects(stat(path.join(objects, oldObject.slice(0, 2), oldObject)));
     assert.equal(await readFile(leftover, 'utf8'), 'left by a killed run\n', 'not yet: a backup may be sending it');
     const history = JSON.parse((await runPoof(['history', '--json'], { env: sb.env })).stdout) as History;
-    assert.deepEqual(history.mappings[0]!.runs.map((r) => r.id), [third.runId, fourth.runId]);
-    for (const run of [third, fourth]) {
+    assert.deepEqual(history.mappings[0]!.runs.map((r) => r.id), [second.runId, third.runId, fourth.runId]);
+    for (const run of [second, third, fourth]) {
       const into = path.join(sb.dir, `kept-${run.runId}`);
       const restored = await runPoof(['restore', '--at', run.runId, '--to', into, '--yes'], { env: sb.env });
       assert.equal(restored.code, 0, restored.stderr);
@@ -311,8 +312,48 @@ describe('poof prune of an append-only backup, with a key that can delete', () =
     await setConf(sb, (conf) => Object.assign(conf, { keep: { within: '1h' } }));
     const later = await runPoof(['prune'], { env: sb.env });
     assert.equal(later.code, 0, later.stderr);
-    assert.match(later.stdout, /^Work: removed 0 runs; 2 runs kept\nobjects: removed 1 no kept run needs \(21 B freed\)$/m);
+    assert.match(later.stdout, /^Work: removed 0 runs; 3 runs kept\nobjects: removed 1 no kept run needs \(21 B freed\)$/m);
     await assert.rejects(stat(leftover));
+  });
+});
+
+describe('an append-only backup after a prune removed the run it built on (a newer record, here planted, made it expire)', () => {
+  let sb: Sandbox;
+  let dir: string;
+  let cloud: string;
+  before(async () => {
+    sb = await makeSandbox();
+    const made = await mapLocalDirs(sb, { Work: { 'a.txt': 'alpha\n', 'b.txt': 'beta\n' } });
+    dir = made.dirs.Work!;
+    cloud = made.cloud;
+    await appendOnly(sb);
+    await writeFile(path.join(sb.confdir, 'rclone-poof.conf'), `${await readFile(path.join(sb.confdir, 'rclone-poof.conf'), 'utf8')}\n[poof-admin]\ntype = alias\nremote = ${cloud}\n`);
+  });
+  after(() => sb.cleanup());
+
+  it('stores its files again instead of naming the objects the prune removed: check and restore stay whole', async () => {
+    const first = await runPoof(['backup', '--json'], { env: sb.env });
+    assert.equal(first.code, 0, first.stderr);
+    const runId = (JSON.parse(first.stdout) as { runId: string }).runId;
+    const later = new Date(Date.parse(`${runId.slice(0, 4)}-${runId.slice(4, 6)}-${runId.slice(6, 8)}T${runId.slice(9, 11)}:${runId.slice(11, 13)}:${runId.slice(13, 15)}Z`) + 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const bucket = (await readdir(cloud))[0]!;
+    const record = { format: 1, runId: later, mapping: 'Work', status: 'complete', started: '', ended: '', command: 'backup', counts: { added: 0, changed: 0, deleted: 2, keptBytes: 0 }, files: {} };
+    await writeFile(path.join(cloud, bucket, '.poof-vault', 'runs', `${later}.Work.run.json.gz`), gzipSync(JSON.stringify(record)));
+    await setConf(sb, (conf) => Object.assign(conf, { keep: { within: '3s' }, pruneRemote: 'poof-admin' }));
+    await new Promise((r) => setTimeout(r, 5_000));
+    const pruned = await runPoof(['prune', '--json'], { env: sb.env });
+    assert.equal(pruned.code, 0, pruned.stderr);
+    assert.deepEqual((JSON.parse(pruned.stdout) as { expired: Record<string, string[]> }).expired.Work, [runId]);
+    const again = await runPoof(['backup', '--json'], { env: sb.env });
+    assert.equal(again.code, 0, again.stderr);
+    const mapping = (JSON.parse(again.stdout) as { mappings: Array<{ copied: number }> }).mappings[0]!;
+    assert.equal(mapping.copied, 2, 'both contents stored again');
+    const check = await runPoof(['check', '--full'], { env: sb.env });
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    const into = path.join(sb.dir, 'after-prune');
+    const download = await runPoof(['download', '--to', into, '--yes'], { env: sb.env });
+    assert.equal(download.code, 0, download.stderr);
+    assert.deepEqual(await readTree(path.join(into, 'Work')), await readTree(dir));
   });
 });
 

@@ -134,12 +134,13 @@ describe('an append-only prune', () => {
     const { files: _files, ...incomplete } = record(runId, {});
     return complete ? record(runId, {}) : { ...incomplete, status: 'incomplete' };
   };
-  it('expires runs by age from now, never the newest complete run of a mapping, and keeps runs dated after now (a writer cannot get real runs pruned)', () => {
+  it('expires runs by age from now, never the newest complete run of a mapping nor the newest before the window, and keeps runs dated after now (a writer cannot get real runs pruned)', () => {
     const records = [rec('20261101T000000Z'), rec('20261201T000000Z'), rec('20261205T000000Z', false), rec('20261209T000000Z')];
-    assert.deepEqual(expiredRuns(records, 7 * 86_400_000, now), { expired: ['20261101T000000Z', '20261201T000000Z'], kept: ['20261205T000000Z', '20261209T000000Z'] });
+    // The newest run older than the window stays too: it is the tree at the window's start.
+    assert.deepEqual(expiredRuns(records, 7 * 86_400_000, now), { expired: ['20261101T000000Z'], kept: ['20261201T000000Z', '20261205T000000Z', '20261209T000000Z'] });
     // Fake runs, old and new, added by a writer: the real newest stays; a future one is kept and pushes nothing out.
     const withFakes = [...records, rec('20990101T000000Z'), rec('20200101T000000Z')];
-    assert.deepEqual(expiredRuns(withFakes, 7 * 86_400_000, now).kept, ['20261205T000000Z', '20261209T000000Z', '20990101T000000Z']);
+    assert.deepEqual(expiredRuns(withFakes, 7 * 86_400_000, now).kept, ['20261201T000000Z', '20261205T000000Z', '20261209T000000Z', '20990101T000000Z']);
     // Nothing recent: the newest complete run stays, whatever its age, also beside a planted one dated later.
     assert.deepEqual(expiredRuns([rec('20261101T000000Z'), rec('20261102T000000Z'), rec('20261103T000000Z', false)], 86_400_000, now).kept, ['20261102T000000Z']);
     assert.deepEqual(expiredRuns([rec('20261101T000000Z'), rec('20261102T000000Z'), rec('20990101T000000Z')], 86_400_000, now).kept, ['20261102T000000Z', '20990101T000000Z']);
