@@ -45,6 +45,25 @@ async function setConf(sb: Sandbox, change: (conf: Record<string, unknown>) => v
 
 const appendOnly = (sb: Sandbox) => setConf(sb, (conf) => void (conf.mode = 'append-only'));
 
+/**
+ * A mapping Work holding `files`, backed up append-only to a local-directory cloud, with the
+ * administrator's remote beside it: the same storage, another section (on a server, another key).
+ */
+async function appendOnlyWithAdmin(sb: Sandbox, files: Record<string, string>): Promise<{ dir: string; cloud: string; vault: string }> {
+  const made = await mapLocalDirs(sb, { Work: files });
+  await appendOnly(sb);
+  const conf = path.join(sb.confdir, 'rclone-poof.conf');
+  await writeFile(conf, `${await readFile(conf, 'utf8')}\n[poof-admin]\ntype = alias\nremote = ${made.cloud}\n`);
+  const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+  return { dir: made.dirs.Work!, cloud: made.cloud, vault: path.join(made.cloud, bucket, '.poof-vault') };
+}
+
+/** A record written straight into the vault, as anyone holding the backup's key could. */
+async function plantRecord(vault: string, runId: string, files: Record<string, unknown>): Promise<void> {
+  const record = { format: 1, runId, mapping: 'Work', status: 'complete', started: '', ended: '', command: 'backup', counts: { added: 0, changed: 0, deleted: 0, keptBytes: 0 }, files };
+  await writeFile(path.join(vault, 'runs', `${runId}.Work.run.json.gz`), gzipSync(JSON.stringify(record)));
+}
+
 describe('append-only backups on a local-directory remote', () => {
   let sb: Sandbox;
   let dir: string;
@@ -168,17 +187,13 @@ describe('append-only backups on a local-directory remote', () => {
     const sha = (text: string) => createHash('sha256').update(text).digest('hex');
     // An object of the backup's own: another content, under a name a record can point at.
     const [someObject] = (await readdir(path.join(vault, 'data'), { recursive: true })).map(String).filter((f) => /^[0-9a-f]{2}\/[0-9a-f]{64}$/.test(f));
-    const plant = async (runId: string, files: Record<string, unknown>) => {
-      const record = { format: 1, runId, mapping: 'Work', status: 'complete', started: '', ended: '', command: 'backup', counts: { added: 1, changed: 0, deleted: 0, keptBytes: 0 }, files };
-      await writeFile(path.join(vault, 'runs', `${runId}.Work.run.json.gz`), gzipSync(JSON.stringify(record)));
-    };
-    await plant('20990101T000000Z', { '../../victim.txt': { size: 5, mtime: 1, sha256: sha('evil\n') } });
+    await plantRecord(vault, '20990101T000000Z', { '../../victim.txt': { size: 5, mtime: 1, sha256: sha('evil\n') } });
     const escaped = await runPoof(['restore', '--at', '20990101T000000Z', '--to', path.join(sb.dir, 'planted'), '--yes'], { env: sb.env });
     assert.notEqual(escaped.code, 0);
     assert.equal(await readFile(victim, 'utf8'), 'mine\n', 'nothing outside the restored directory is touched');
     // A run that names, for a content, an object holding another one: read by history, then a backup.
     const wanted = 'a content the next backup has\n';
-    await plant('20991231T000000Z', { 'x.txt': { size: wanted.length, mtime: 1, sha256: sha(wanted), object: `${sha(wanted)}.20991231T000000Z` }, 'y.txt': { size: 1, mtime: 1, sha256: someObject!.slice(3) } });
+    await plantRecord(vault, '20991231T000000Z', { 'x.txt': { size: wanted.length, mtime: 1, sha256: sha(wanted), object: `${sha(wanted)}.20991231T000000Z` }, 'y.txt': { size: 1, mtime: 1, sha256: someObject!.slice(3) } });
     const history = await runPoof(['history', '--json'], { env: sb.env });
     assert.equal(history.code, 0, history.stderr);
     await writeFile(path.join(dir, 'wanted.txt'), wanted);
@@ -233,18 +248,12 @@ describe('append-only backups on a local-directory remote', () => {
 describe('poof prune of an append-only backup, with a key that can delete', () => {
   let sb: Sandbox;
   let dir: string;
-  let cloud: string;
   let objects: string;
   before(async () => {
     sb = await makeSandbox();
-    const made = await mapLocalDirs(sb, { Work: { 'kept.txt': 'in every run\n', 'old.txt': 'only in the first runs\n' } });
-    dir = made.dirs.Work!;
-    cloud = made.cloud;
-    await appendOnly(sb);
-    // The administrator's remote: the same storage, another section (on a server, another key).
-    await writeFile(path.join(sb.confdir, 'rclone-poof.conf'), `${await readFile(path.join(sb.confdir, 'rclone-poof.conf'), 'utf8')}\n[poof-admin]\ntype = alias\nremote = ${cloud}\n`);
-    const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
-    objects = path.join(cloud, bucket, '.poof-vault', 'data');
+    const made = await appendOnlyWithAdmin(sb, { 'kept.txt': 'in every run\n', 'old.txt': 'only in the first runs\n' });
+    dir = made.dir;
+    objects = path.join(made.vault, 'data');
   });
   after(() => sb.cleanup());
 
@@ -320,14 +329,10 @@ describe('poof prune of an append-only backup, with a key that can delete', () =
 describe('an append-only backup after a prune removed the run it built on (a newer record, here planted, made it expire)', () => {
   let sb: Sandbox;
   let dir: string;
-  let cloud: string;
+  let vault: string;
   before(async () => {
     sb = await makeSandbox();
-    const made = await mapLocalDirs(sb, { Work: { 'a.txt': 'alpha\n', 'b.txt': 'beta\n' } });
-    dir = made.dirs.Work!;
-    cloud = made.cloud;
-    await appendOnly(sb);
-    await writeFile(path.join(sb.confdir, 'rclone-poof.conf'), `${await readFile(path.join(sb.confdir, 'rclone-poof.conf'), 'utf8')}\n[poof-admin]\ntype = alias\nremote = ${cloud}\n`);
+    ({ dir, vault } = await appendOnlyWithAdmin(sb, { 'a.txt': 'alpha\n', 'b.txt': 'beta\n' }));
   });
   after(() => sb.cleanup());
 
@@ -336,9 +341,7 @@ describe('an append-only backup after a prune removed the run it built on (a new
     assert.equal(first.code, 0, first.stderr);
     const runId = (JSON.parse(first.stdout) as { runId: string }).runId;
     const later = new Date(Date.parse(`${runId.slice(0, 4)}-${runId.slice(4, 6)}-${runId.slice(6, 8)}T${runId.slice(9, 11)}:${runId.slice(11, 13)}:${runId.slice(13, 15)}Z`) + 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-    const bucket = (await readdir(cloud))[0]!;
-    const record = { format: 1, runId: later, mapping: 'Work', status: 'complete', started: '', ended: '', command: 'backup', counts: { added: 0, changed: 0, deleted: 2, keptBytes: 0 }, files: {} };
-    await writeFile(path.join(cloud, bucket, '.poof-vault', 'runs', `${later}.Work.run.json.gz`), gzipSync(JSON.stringify(record)));
+    await plantRecord(vault, later, {});
     await setConf(sb, (conf) => Object.assign(conf, { keep: { within: '3s' }, pruneRemote: 'poof-admin' }));
     await new Promise((r) => setTimeout(r, 5_000));
     const pruned = await runPoof(['prune', '--json'], { env: sb.env });
