@@ -44,20 +44,22 @@ const HASHING = 4;
 /** Files up to this size are read and hashed in one synchronous call. */
 const SMALL_FILE = 256n * 1024n;
 
-/**
- * One mapping's append-only backup: list the local tree as a mirror backup would (rclone, the same
- * links and excludes), hash what changed since the last run (the hash cache), send each content
- * no earlier run stored as a new object, prove every object this run refers to, then write the
- * run's record: the whole tree. Nothing on the remote is overwritten or deleted; a run that
- * changed nothing writes nothing. A file that changed while it was read keeps the state the last
- * run recorded (or is left out, if new) and the mapping ends "partial", as in a mirror backup.
- */
 /** What a mapping's run builds on: the last record this machine wrote, if the storage still lists it. */
 export interface VaultBase {
   previous?: RunManifest;
   /** Write a record even if nothing changed: this machine's is not the mapping's newest. */
   recordAnyway: boolean;
 }
+
+/**
+ * One mapping's append-only backup: list the local tree as a mirror backup would (the same links
+ * and excludes), hash what changed since the last run (the hash cache), send each content the
+ * base does not hold as a new object, prove every object this run sent, then write the run's
+ * record: the whole tree. Nothing on the remote is overwritten or deleted; a run that changed
+ * nothing writes nothing (unless a newer record than this machine's exists). A file that changed
+ * while it was read, or could not be read, keeps the state the last run recorded (or is left out,
+ * if new) and the mapping ends "partial", as in a mirror backup.
+ */
 
 export async function vaultBackup(ctx: VaultRunContext, plan: MappingPlan, hooks: MappingHooks, baseOf: () => Promise<VaultBase>): Promise<TransferResult> {
   const started = Date.now();
@@ -80,7 +82,6 @@ export async function vaultBackup(ctx: VaultRunContext, plan: MappingPlan, hooks
   // Each file as it is now, hashed where the cache does not know it.
   const seen: Seen[] = [];
   const toHash: Array<{ path: string; info: BigIntStats }> = [];
-  const vanished: string[] = [];
   for (const [file, listed] of listing) {
     const info = listed ?? statOrUndefined(path.join(plan.localDir, file));
     if (!info?.isFile()) continue;
@@ -141,8 +142,8 @@ export async function vaultBackup(ctx: VaultRunContext, plan: MappingPlan, hooks
   const unproven = new Set<string>();
   const gone: string[] = [];
   if (wanted.size > 0) {
-    // First under the hash alone; what cannot be proven there (an object of that name this run
-    // did not write and cannot check), once more under a name of this run's.
+    // First under the hash alone; what was there already under that name (and so cannot be
+    // proven), once more under a name of this run's.
     for (const suffix of ['', `.${ctx.runId}`]) {
       const batch = [...wanted.values()].filter((file) => !proven.has(file.sha256) && !unproven.has(file.sha256));
       if (batch.length === 0) break;
@@ -187,7 +188,7 @@ export async function vaultBackup(ctx: VaultRunContext, plan: MappingPlan, hooks
   try {
     await putVaultRecord(ctx.rclone, ctx.remote, ctx.cache, record, hooks.cancelSignal);
   } catch (error) {
-    return fail(hooks.cancelSignal.aborted ? 'interrupted: the run\'s record was not written, so this run is not one to restore' : `the run's record could not be written (${(error as Error).message}); the objects sent stay, unused, and the next run uses them`, stats);
+    return fail(hooks.cancelSignal.aborted ? 'interrupted: the run\'s record was not written, so this run is not one to restore' : `the run's record could not be written (${(error as Error).message}); the objects sent stay, unused, until a prune`, stats);
   }
   await hashes.save().catch(() => undefined);
   return { ...base, ...stats, ...outcome, copied, deleted: changes.deleted, durationMs: Date.now() - started };

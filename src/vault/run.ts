@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import type { PoofConfig } from '../config/schema.js';
 import type { MappingPlan } from '../engine/plan.js';
@@ -7,10 +8,8 @@ import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import { runIdFor, timeOfRunId } from '../versions/run-id.js';
 import { FUTURE_ALLOWANCE_MS } from './layout.js';
-import { rm } from 'node:fs/promises';
 import { stagingRoot, vaultBackup, writtenRecord, type VaultBase } from './backup.js';
-import { listVaultRuns } from './records.js';
-import { vaultCache } from './records.js';
+import { listVaultRuns, vaultCache } from './records.js';
 
 /** An append-only run: its id (remembered before anything is sent) and how each mapping is backed up. */
 export async function startVaultRun(ctx: Context, config: PoofConfig, remote: ResolvedRemote, rclone: Rclone, command: string, dryRun: boolean, cancelSignal: AbortSignal) {
@@ -34,7 +33,7 @@ export async function startVaultRun(ctx: Context, config: PoofConfig, remote: Re
     const own = await writtenRecord(cache, name);
     const previous = own && ids.includes(own.runId) ? own : undefined;
     // Another record is newer than this machine's (another machine's, or planted): a prune keeps
-    // only the newest, so this run records the tree even if nothing changed.
+    // the newest, so this run records the tree even if nothing changed.
     return { ...(previous ? { previous } : {}), recordAnyway: !previous || ids.at(-1) !== previous.runId };
   };
   return {
