@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { ENCODED_BY_RCLONE } from '../fs/local-tree.js';
 import os from 'node:os';
 import path from 'node:path';
 import { RunFailedError } from '../errors.js';
@@ -9,7 +10,7 @@ import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import { damagedRecord, encodeManifest, type FileState, type RunManifest } from '../versions/manifest.js';
 import { ManifestCache, readManifests, type RecordLayout } from '../versions/store.js';
-import { buildRecordPutArgs, buildRunsListArgs, parseVaultRecordName, runsRoot, vaultRecordName, type WriteFlags } from './layout.js';
+import { buildRecordPutArgs, buildRunsListArgs, parseVaultRecordName, runsRoot, VAULT_DIR, vaultRecordName, type WriteFlags } from './layout.js';
 
 export const VAULT_RECORDS: RecordLayout = { root: runsRoot, rel: vaultRecordName };
 
@@ -24,18 +25,28 @@ export function writeFlagsOf(rclone: Pick<Rclone, 'version'>): WriteFlags {
   return { partialUploads: can.partialUploads, directoryTimes: can.directoryMetadata };
 }
 
-/** By mapping: the run ids with a record in runs/, oldest first (one listing). */
+/**
+ * By mapping: the run ids with a record in runs/, oldest first (one listing). On a local-directory
+ * "cloud" the folder is read by poof itself (an rclone start is most of a no-change run there),
+ * unless a name in it is one rclone spells otherwise on disk.
+ */
 export async function listVaultRuns(rclone: Rclone, remote: ResolvedRemote, cancelSignal?: AbortSignal): Promise<Map<string, string[]>> {
-  const result = await rclone.run(buildRunsListArgs(remote.configFile, remote.root), { timeoutMs: 30 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
+  const onDisk = remote.localDir ? await readdir(path.join(remote.localDir, VAULT_DIR, 'runs')).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : undefined)) : undefined;
+  const names = onDisk && !onDisk.some((name) => ENCODED_BY_RCLONE.test(name)) ? onDisk : await listRunsWithRclone(rclone, remote, cancelSignal);
   const runs = new Map<string, string[]>();
-  if (directoryNotFound(result)) return runs;
-  if (result.exitCode !== 0) throw new RunFailedError(`could not list ${runsRoot(remote.root)}: rclone exited ${result.exitCode}: ${lastErrorLine(result.stderr)}`);
-  for (const line of result.stdout.split('\n')) {
+  for (const line of names) {
     const parsed = parseVaultRecordName(line.trim());
     if (parsed) runs.set(parsed.mapping, [...(runs.get(parsed.mapping) ?? []), parsed.runId]);
   }
   for (const ids of runs.values()) ids.sort();
   return runs;
+}
+
+async function listRunsWithRclone(rclone: Rclone, remote: ResolvedRemote, cancelSignal?: AbortSignal): Promise<string[]> {
+  const result = await rclone.run(buildRunsListArgs(remote.configFile, remote.root), { timeoutMs: 30 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
+  if (directoryNotFound(result)) return [];
+  if (result.exitCode !== 0) throw new RunFailedError(`could not list ${runsRoot(remote.root)}: rclone exited ${result.exitCode}: ${lastErrorLine(result.stderr)}`);
+  return result.stdout.split('\n');
 }
 
 /** Every record of one mapping (listed in runs/), oldest first, fetching those not cached. */
