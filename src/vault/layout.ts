@@ -27,15 +27,12 @@ export function runsRoot(root: string): string {
   return `${vaultRoot(root)}/runs`;
 }
 
-/** Every folder a backup writes into, relative to the vault: what an administrator makes beforehand. */
-export const VAULT_FOLDERS: readonly string[] = ['runs', ...Array.from({ length: 256 }, (_, i) => `data/${i.toString(16).padStart(2, '0')}`)];
-
-/**
- * An object's name: its content's SHA-256, or, when an object of that name exists that poof
- * cannot prove holds that content (left by a run killed mid-upload, or written by someone
- * else), the hash and the run that stored it again (`<sha256>.<run id>`): never the same name twice.
+/*
+ * An object's name is its content's SHA-256, or, when an object of that name exists already (left
+ * by a run killed mid-upload, or written by someone else: poof cannot prove what it holds), the
+ * hash and the run that stored it (`<sha256>.<run id>`): never the same name twice. A record
+ * naming anything else is damaged (versions/manifest.ts decodeManifest).
  */
-export const OBJECT_KEY = /^([0-9a-f]{64})(?:\.(\d{8}T\d{6}Z))?$/;
 
 /** Pure: where an object is below data/. */
 export function objectPath(key: string): string {

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { HashCache } from '../../src/vault/hash-cache.js';
-import { buildObjectCopyArgs, objectPath, OBJECT_KEY, parseVaultRecordName, VAULT_FOLDERS, vaultRecordName, vaultRoot, vaultWriteFlags } from '../../src/vault/layout.js';
+import { buildObjectCopyArgs, objectPath, parseVaultRecordName, vaultRecordName, vaultRoot, vaultWriteFlags } from '../../src/vault/layout.js';
+import { decodeManifest, encodeManifest } from '../../src/versions/manifest.js';
 import { diffVault } from '../../src/vault/backup.js';
 import { vaultVersionsOf } from '../../src/vault/versions.js';
 import { expiredRuns, objectsToRemove } from '../../src/vault/prune.js';
@@ -28,11 +29,8 @@ describe('the vault layout', () => {
     assert.equal(parseVaultRecordName('20261203T101010Z.Work.run.json.gz.partial'), undefined);
   });
 
-  it('keeps objects in 256 folders by the first two hex digits, made beforehand with runs/', () => {
+  it('keeps objects in 256 folders by the first two hex digits', () => {
     assert.equal(objectPath(sha('a')), `aa/${sha('a')}`);
-    assert.equal(VAULT_FOLDERS.length, 257);
-    assert.ok(VAULT_FOLDERS.includes('data/00') && VAULT_FOLDERS.includes('data/ff') && VAULT_FOLDERS.includes('runs'));
-    assert.ok(OBJECT_KEY.test(sha('b')) && OBJECT_KEY.test(`${sha('b')}.20261203T101010Z`) && !OBJECT_KEY.test(`${sha('b')}.x`));
     assert.equal(vaultRoot('poof-crypt:'), 'poof-crypt:.poof-vault');
     assert.equal(vaultRoot('poof-backup:bucket'), 'poof-backup:bucket/.poof-vault');
   });
@@ -44,6 +42,19 @@ describe('the vault layout', () => {
     assert.deepEqual(args.slice(0, 8), ['copy', '/tmp/s', 'r:b/.poof-vault/data', '--files-from-raw', '/tmp/s/list', '--no-traverse', '--copy-links', '--ignore-existing']);
     assert.ok(args.includes('--inplace') && args.includes('--sftp-disable-hashcheck') && args.join(' ').includes('--bwlimit 1M'));
     assert.ok(!args.includes('sync') && !args.includes('--delete-after'));
+  });
+});
+
+describe('a record read from the storage (whoever holds the key wrote it)', () => {
+  const ok = { size: 1, mtime: 1, sha256: sha('b') };
+  const read = (files: Record<string, unknown>) => () => decodeManifest(encodeManifest(record('20261203T101010Z', files as TreeState)));
+  it('is refused when a path leaves the mapping, a file is below a file, or an object is not named by its hash', () => {
+    for (const bad of ['../x', 'a/../../x', '/etc/passwd', 'a//b', './a', 'a/.', '']) assert.throws(read({ [bad]: ok }), /it lists/, bad);
+    assert.throws(read({ d: ok, 'd/e': ok }), /below the file "d"/);
+    assert.throws(read({ a: { ...ok, sha256: 'x' } }), /not a SHA-256/);
+    assert.throws(read({ a: { ...ok, object: `${sha('c')}.20261203T101010Z` } }), /not named by its hash/);
+    assert.throws(read({ a: { ...ok, object: `${sha('b')}.x` } }), /not named by its hash/);
+    assert.doesNotThrow(read({ 'a/b c/d.txt': ok, 'a/e': { ...ok, object: `${sha('b')}.20261203T101010Z` }, 'with space ': { size: 0, mtime: 0 } }));
   });
 });
 
