@@ -3,10 +3,10 @@ import type { Context } from '../context.js';
 import { resolveDir } from '../fs/paths.js';
 import { loadConfig } from '../config/store.js';
 import { ExitCode, UsageError } from '../errors.js';
-import { ensurePrivateDir, keepInvalidCopy, writeFileAtomic } from '../fs/atomic-write.js';
+import { ensurePrivateDir, keepInvalidCopy } from '../fs/atomic-write.js';
 import { readTemplate } from '../assets.js';
 import { escapeRcloneValue, renderTemplate, TemplateError } from '../render-template.js';
-import { readRcloneConf } from '../rclone/conf-file.js';
+import { readRcloneConf, writeRcloneConf } from '../rclone/conf-file.js';
 import { findSection, upsertSection } from '../rclone/ini.js';
 import { obscureSecret } from '../rclone/obscure.js';
 import {
@@ -30,9 +30,14 @@ type CconfigOptions = OptionsOf<typeof cconfigSpec>;
 
 /** Write the [remote] section of rclone-poof.conf for a provider; other sections are kept. */
 export async function cconfigCommand(ctx: Context, options: CconfigOptions): Promise<number> {
+  if (options.encryptConfig && options.decryptConfig) throw new UsageError('--encrypt-config and --decrypt-config ask for opposite things', 'give one of them');
+  if (options.encryptConfig || options.decryptConfig) {
+    const { decryptConfigCommand, encryptConfigCommand } = await import('./conf-encryption.js');
+    return options.encryptConfig ? encryptConfigCommand(ctx) : decryptConfigCommand(ctx);
+  }
   const { config } = await loadConfig(ctx.paths);
   if (options.appendOnlyHelp) {
-    const conf = await readRcloneConf(ctx.paths.rcloneConf);
+    const conf = await readRcloneConf(ctx.paths.rcloneConf, ctx);
     const section = findSection(conf, cryptPair(conf, config.remote).plain);
     if (!section) throw new UsageError(`no [${config.remote}] in ${ctx.paths.rcloneConf}`, 'set up the storage first: poof cconfig --provider ...');
     for (const line of appendOnlyHelp(section.values, vaultPathIn(config.bucket))) ctx.out(line);
@@ -46,7 +51,7 @@ export async function cconfigCommand(ctx: Context, options: CconfigOptions): Pro
   // --crypt alone adds encryption on top of the storage already configured.
   if (options.crypt && options.provider === undefined) return addCryptRemote(ctx, config, options);
   // The storage section is the plain remote, also when poof.conf points at its crypt wrapper.
-  const remote = cryptPair(await readRcloneConf(ctx.paths.rcloneConf), config.remote).plain;
+  const remote = cryptPair(await readRcloneConf(ctx.paths.rcloneConf, ctx), config.remote).plain;
   const provider = await chooseProvider(ctx, options.provider);
   const where = { cwd: ctx.cwd, home: ctx.home };
   const providerOptions: ProviderOptions = {
@@ -71,7 +76,7 @@ export async function cconfigCommand(ctx: Context, options: CconfigOptions): Pro
   if (plan.errors.length > 0) throw new UsageError(plan.errors[0] ?? 'invalid options', undefined, plan.errors.slice(1));
 
   // Refuse to clobber before asking for any secret.
-  const parsed = await readRcloneConf(ctx.paths.rcloneConf);
+  const parsed = await readRcloneConf(ctx.paths.rcloneConf, ctx);
   let baseText = parsed.text ?? '';
   if (parsed.errors.length > 0) {
     if (!options.force) {
@@ -97,7 +102,7 @@ export async function cconfigCommand(ctx: Context, options: CconfigOptions): Pro
   }
 
   await ensurePrivateDir(ctx.paths.configDir);
-  await writeFileAtomic(ctx.paths.rcloneConf, upsertSection(baseText, remote, section));
+  await writeRcloneConf(ctx.paths.rcloneConf, upsertSection(baseText, remote, section), ctx);
   if (provider === 'local' && vars.root) await mkdir(vars.root, { recursive: true, mode: 0o700 });
 
   ctx.out(maskSecrets(section, plan));

@@ -39,7 +39,7 @@ export async function configCommand(ctx: Context, options: ConfigOptions): Promi
   let next: PoofConfig;
   if (ctx.interactive && !flagsGiven) {
     const { runConfigWizard } = await import('../ui/config-wizard.js');
-    const result = await runConfigWizard(base, { where, rcloneConf: paths.rcloneConf, existing: existingText !== undefined });
+    const result = await runConfigWizard(base, { where, rcloneConf: paths.rcloneConf, unlock: ctx, existing: existingText !== undefined });
     if (!result) throw new DeclinedError('config cancelled; nothing was written');
     next = result;
   } else {

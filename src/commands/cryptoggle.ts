@@ -16,7 +16,7 @@ import type { OptionsOf, cryptoggleSpec } from './specs.js';
  */
 export async function cryptoggleCommand(ctx: Context, options: OptionsOf<typeof cryptoggleSpec>): Promise<number> {
   const { config } = await loadConfig(ctx.paths);
-  const parsed = await readRcloneConf(ctx.paths.rcloneConf);
+  const parsed = await readRcloneConf(ctx.paths.rcloneConf, ctx);
   if (parsed.text === undefined) throw new ConfigError(`rclone-poof.conf not found at ${ctx.paths.rcloneConf}`, 'run `poof cconfig`');
   const pair = cryptPair(parsed, config.remote);
   if (!pair.crypt) {

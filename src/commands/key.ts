@@ -7,7 +7,7 @@ import { ConfigError, ExitCode, UsageError } from '../errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
 import { escapeRcloneValue, renderTemplate } from '../render-template.js';
 import { readTemplate } from '../assets.js';
-import { readRcloneConf } from '../rclone/conf-file.js';
+import { readRcloneConf, writeRcloneConf } from '../rclone/conf-file.js';
 import { findSection, upsertSection } from '../rclone/ini.js';
 import { obscureSecret, revealObscured } from '../rclone/obscure.js';
 import { guardKeyReplacement } from '../safety/key-replacement.js';
@@ -19,7 +19,7 @@ type KeyOptions = OptionsOf<typeof keyExportSpec> & OptionsOf<typeof keyImportSp
 export async function keyExportCommand(ctx: Context, options: KeyOptions, args: string[]): Promise<number> {
   const file = resolveFile(ctx, args[0]);
   const { config } = await loadConfig(ctx.paths);
-  const parsed = await readRcloneConf(ctx.paths.rcloneConf);
+  const parsed = await readRcloneConf(ctx.paths.rcloneConf, ctx);
   const pair = cryptPair(parsed, config.remote);
   const section = pair.crypt ? findSection(parsed, pair.crypt) : undefined;
   const wraps = section ? wrappedRemote(section) : undefined;
@@ -48,13 +48,13 @@ export async function keyExportCommand(ctx: Context, options: KeyOptions, args: 
 /** `poof key import FILE`: put a recovery kit's crypt remote into rclone-poof.conf and use it. */
 export async function keyImportCommand(ctx: Context, options: KeyOptions, args: string[]): Promise<number> {
   const file = resolveFile(ctx, args[0]);
-  const kitFile = await readRcloneConf(file);
+  const kitFile = await readRcloneConf(file, ctx);
   if (kitFile.text === undefined) throw new UsageError(`${file} not found`, 'give the recovery kit written by `poof key export`');
   const kit = kitFile.sections.find((s) => s.values.type === 'crypt');
   const wraps = kit ? wrappedRemote(kit) : undefined;
   if (!kit || !wraps || !kit.values.password) throw new UsageError(`${file} is not a poof recovery kit (no crypt section with a password)`);
   const { config } = await loadConfig(ctx.paths);
-  const parsed = await readRcloneConf(ctx.paths.rcloneConf);
+  const parsed = await readRcloneConf(ctx.paths.rcloneConf, ctx);
   if (!findSection(parsed, wraps.remote)) {
     throw new ConfigError(`${ctx.paths.rcloneConf} has no [${wraps.remote}] section, which the kit's crypt remote wraps`, 'set up the same storage first with `poof cconfig --provider ...`');
   }
@@ -79,7 +79,7 @@ export async function keyImportCommand(ctx: Context, options: KeyOptions, args: 
   ).replace(/^filename_encryption = .*$/m, `filename_encryption = ${kit.values.filename_encryption ?? 'standard'}`)
     .replace(/^directory_name_encryption = .*$/m, `directory_name_encryption = ${kit.values.directory_name_encryption ?? 'true'}`);
   await ensurePrivateDir(ctx.paths.configDir);
-  await writeFileAtomic(ctx.paths.rcloneConf, upsertSection(parsed.text ?? '', kit.name, section));
+  await writeRcloneConf(ctx.paths.rcloneConf, upsertSection(parsed.text ?? '', kit.name, section), ctx);
   if (wraps.path !== config.bucket) ctx.err(`poof: the kit's remote wraps ${wraps.path}, poof.conf's bucket is ${config.bucket}; the crypt remote uses ${wraps.path}`);
   await writeConfig(ctx.paths, { ...config, remote: kit.name });
   ctx.out(`imported [${kit.name}] over ${wraps.remote}:${wraps.path}; encryption is on. Next: \`poof verify\`, then \`poof download --dry-run\``);

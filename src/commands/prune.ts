@@ -50,6 +50,6 @@ async function adminRemote(ctx: Context, config: PoofConfig, asked: string | und
   const name = asked ?? config.pruneRemote;
   if (!name) throw new UsageError('an append-only backup is pruned with a key that can delete, which this machine\'s backups must not use: no --remote and no "pruneRemote" in poof.conf', 'on a trusted machine, add a [section] to rclone-poof.conf with that key and run poof prune --remote SECTION (or set "pruneRemote")');
   if (name === config.remote) throw new UsageError(`--remote "${name}" is the backup's own remote: its key is the one that must not be able to delete`, 'give the remote with the administrator\'s key, e.g. poof prune --remote poof-admin');
-  const sections = await loadRemoteSections(ctx.paths, { ...config, remote: name });
+  const sections = await loadRemoteSections(ctx.paths, { ...config, remote: name }, ctx);
   return resolveRemote({ ...config, remote: name }, sections.section, sections.baseSection, ctx.paths.rcloneConf, capabilitiesOf(rclone.version));
 }

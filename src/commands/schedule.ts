@@ -3,7 +3,8 @@ import path from 'node:path';
 import { cliEntry } from '../assets.js';
 import type { Context } from '../context.js';
 import { shortHash } from '../config/paths.js';
-import { loadConfig } from '../config/store.js';
+import { loadConfig, readTextIfExists } from '../config/store.js';
+import { isEncryptedConf } from '../rclone/conf-crypt.js';
 import { formatRunRecord } from '../ui/format.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
@@ -26,6 +27,9 @@ export async function scheduleInstallCommand(ctx: Context, options: ScheduleOpti
   const kind = options.kind ?? defaultKind(ctx.platform);
   checkUnitOption(kind, options);
   await loadConfig(ctx.paths);
+  if (kind === 'cron' && isEncryptedConf((await readTextIfExists(ctx.paths.rcloneConf)) ?? '')) {
+    throw new UsageError('rclone-poof.conf is encrypted and cron starts jobs outside the login session, where the keychain cannot be reached', 'use --kind systemd (a user timer), or launchd on macOS');
+  }
   const rclone = await ctx.locateRclone({ cacheVersion: true });
   const spec: ScheduleSpec = {
     id: scheduleId(ctx),

@@ -77,6 +77,8 @@ export const cconfigSpec = () =>
     .option('--ask-passphrase', 'crypt: ask for the passphrase on the terminal instead of generating a key')
     .option('--replace-keys', 'crypt, with --force: replace keys that still decrypt data on the remote (the old file is kept)')
     .option('--force', 'replace an existing remote section without asking')
+    .option('--encrypt-config', 'encrypt rclone-poof.conf with rclone\'s config encryption, its password kept in the OS keychain (or taken from $RCLONE_CONFIG_PASS)')
+    .option('--decrypt-config', 'store rclone-poof.conf unencrypted again and remove its password from the keychain')
     .option('--append-only-help', 'print how to give this machine a key that can only add files, for the storage set up (see "mode": "append-only")')
     .addHelpText(
       'after',
@@ -87,6 +89,7 @@ export const cconfigSpec = () =>
         'poof cconfig --provider sftp --host nas.local --user joe --key-file ~/.ssh/id_ed25519',
         'poof cconfig --provider local --crypt                 # encrypted, with a generated key',
         'poof cconfig --crypt                                  # encrypt the storage already set up',
+        'poof cconfig --encrypt-config                         # keep the keys in rclone-poof.conf encrypted at rest',
       ])}\nSecrets (secret keys, passwords) are never taken from the command line, where other users\ncould read them: poof asks on a terminal, or reads $POOF_SECRET, or standard input with --secret-stdin.\n`,
     );
 

@@ -45,7 +45,7 @@ async function loadConfigIfValid(ctx: Context): Promise<PoofConfig | undefined> 
 async function historyTotals(ctx: Context, config: PoofConfig): Promise<HistoryTotals | undefined> {
   if (config.history === false) return undefined;
   try {
-    const sections = await loadRemoteSections(ctx.paths, config);
+    const sections = await loadRemoteSections(ctx.paths, config, ctx);
     return await new ManifestCache(ctx.paths.stateDir, resolveRemote(config, sections.section, sections.baseSection, ctx.paths.rcloneConf)).totals();
   } catch {
     return undefined;

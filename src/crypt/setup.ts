@@ -2,10 +2,10 @@ import type { Context } from '../context.js';
 import type { PoofConfig } from '../config/schema.js';
 import { writeConfig } from '../config/store.js';
 import { ConfigError, ExitCode, UsageError } from '../errors.js';
-import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
+import { ensurePrivateDir } from '../fs/atomic-write.js';
 import { readTemplate } from '../assets.js';
 import { escapeRcloneValue, renderTemplate } from '../render-template.js';
-import { readRcloneConf } from '../rclone/conf-file.js';
+import { readRcloneConf, writeRcloneConf } from '../rclone/conf-file.js';
 import { findSection, upsertSection } from '../rclone/ini.js';
 import { obscureSecret } from '../rclone/obscure.js';
 import { askPassword } from '../ui/prompts.js';
@@ -26,7 +26,7 @@ export interface CryptSetupOptions {
  * from standard input, and switch poof.conf to it.
  */
 export async function addCryptRemote(ctx: Context, config: PoofConfig, options: CryptSetupOptions): Promise<number> {
-  const parsed = await readRcloneConf(ctx.paths.rcloneConf);
+  const parsed = await readRcloneConf(ctx.paths.rcloneConf, ctx);
   const text = parsed.text ?? '';
   if (parsed.errors.length > 0) throw new ConfigError(`${ctx.paths.rcloneConf} cannot be parsed: ${parsed.errors[0]}`, 'fix it first');
   const { plain } = cryptPair(parsed, config.remote);
@@ -56,7 +56,7 @@ export async function addCryptRemote(ctx: Context, config: PoofConfig, options: 
     escapeRcloneValue,
   );
   await ensurePrivateDir(ctx.paths.configDir);
-  await writeFileAtomic(ctx.paths.rcloneConf, upsertSection(text, CRYPT_REMOTE, section));
+  await writeRcloneConf(ctx.paths.rcloneConf, upsertSection(text, CRYPT_REMOTE, section), ctx);
   await writeConfig(ctx.paths, { ...config, remote: CRYPT_REMOTE });
   ctx.out(section.replace(/^(password2?\s*=\s*).+$/gm, '$1***'));
   ctx.err(`poof: wrote [${CRYPT_REMOTE}] over ${plain}:${config.bucket} (${passphrase ? 'your passphrase' : 'a generated 256-bit key'}); encryption is on: poof.conf now uses [${CRYPT_REMOTE}]`);

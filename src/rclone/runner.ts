@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { isExecutable } from '../fs/probe.js';
 import { RcloneMissingError } from '../errors.js';
 import { rcloneEnvironment } from './env.js';
+import { confPasswordEnv } from './conf-file.js';
 import { runProgram } from '../process/run.js';
 import { MIN_RCLONE, atLeast, findOnPath, parseRcloneVersion, type RcloneVersion } from './version.js';
 
@@ -74,7 +75,12 @@ export async function locateRclone({ env, cacheFile, refresh }: LocateOptions): 
 
 function createRunner(bin: string, sourceEnv: Record<string, string | undefined>) {
   const { env, args: envArgs } = rcloneEnvironment(sourceEnv);
-  return (args: string[], options: RunOptions = {}): Promise<RcloneResult> => runProgram(bin, [...args, ...envArgs], { env, ...options });
+  const unlock = { env: sourceEnv, platform: process.platform };
+  return async (args: string[], options: RunOptions = {}): Promise<RcloneResult> => {
+    // An encrypted rclone-poof.conf: rclone gets its password in the environment, never argv.
+    const password = await confPasswordEnv(args, unlock);
+    return runProgram(bin, [...args, ...envArgs], { env: { ...env, ...password }, ...options });
+  };
 }
 
 /** The binary's identity: a new rclone at the same path has another size or time. */

@@ -13,7 +13,7 @@ export interface RunSetup extends RemoteSections {
 /** What backup, upload and download start from: both configs, and --only checked against them. */
 export async function loadRunSetup(ctx: Context, only: string[] | undefined): Promise<RunSetup> {
   const { config } = await loadConfig(ctx.paths);
-  const sections = await loadRemoteSections(ctx.paths, config);
+  const sections = await loadRemoteSections(ctx.paths, config, ctx);
   const names = Object.values(config.paths);
   for (const name of only ?? []) {
     if (!names.includes(name)) throw new UsageError(`--only "${name}" is not a mapping`, `use one of: ${names.join(', ')}`);

@@ -24,7 +24,7 @@ export interface KeyReplacement {
  * whatever the answer was about the data.
  */
 export async function guardKeyReplacement(ctx: Context, config: PoofConfig, replacement: KeyReplacement): Promise<void> {
-  const conf = await readRcloneConf(ctx.paths.rcloneConf);
+  const conf = await readRcloneConf(ctx.paths.rcloneConf, ctx);
   const old = findSection(conf, replacement.remote);
   if (!old || !replacement.force || conf.text === undefined || conf.errors.length > 0) return;
   if (!replacement.replaceKeys) {

@@ -6,10 +6,12 @@ import { poofConfigSchema } from '../config/schema.js';
 import { askCheckbox, askConfirm, askInput, askSelect } from './prompts.js';
 import { isDirectory } from '../fs/probe.js';
 import { readRcloneConf } from '../rclone/conf-file.js';
+import type { ConfUnlock } from '../rclone/conf-password.js';
 
 interface WizardOptions {
   where: Where;
   rcloneConf: string;
+  unlock: ConfUnlock;
   existing: boolean;
 }
 
@@ -46,7 +48,7 @@ export async function runConfigWizard(start: PoofConfig, options: WizardOptions)
       });
       config = applyConfigChanges(config, { unmap: drop }, options.where).config;
     }
-    if (action === 'remote') config = { ...config, remote: await pickRemote(config.remote, options.rcloneConf) };
+    if (action === 'remote') config = { ...config, remote: await pickRemote(config.remote, options.rcloneConf, options.unlock) };
   }
 }
 
@@ -73,8 +75,8 @@ async function addMapping(config: PoofConfig, where: Where): Promise<PoofConfig>
   return applyConfigChanges(config, { mappings: [{ dir, name }] }, where).config;
 }
 
-async function pickRemote(current: string, rcloneConf: string): Promise<string> {
-  const sections = (await readRcloneConf(rcloneConf)).sections.map((s) => s.name);
+async function pickRemote(current: string, rcloneConf: string, unlock: ConfUnlock): Promise<string> {
+  const sections = (await readRcloneConf(rcloneConf, unlock)).sections.map((s) => s.name);
   if (sections.length > 0) {
     const picked = await askSelect({
       message: 'Which remote of rclone-poof.conf?',

@@ -41,7 +41,7 @@ export async function waitForPort(port: number, timeoutMs = 15_000): Promise<voi
   throw new Error(`nothing listened on 127.0.0.1:${port} within ${timeoutMs} ms`);
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
+export function stopChild(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
     const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
@@ -170,4 +170,57 @@ export async function startSshd(root: string, options: { writeOnly?: WriteOnlyUs
     await rm(dir, { recursive: true, force: true });
   };
   return { port, root, user: os.userInfo().username, clientKey: path.join(dir, 'client'), knownHosts: path.join(dir, 'known_hosts'), stop };
+}
+
+export interface Keyring {
+  /** What a program needs to reach this keyring (the session bus). */
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real Secret Service, as a desktop login gives one: a D-Bus session bus and GNOME Keyring,
+ * its login keyring unlocked with a password, everything under `dir` (HOME is where the
+ * keyring files go). secret-tool talks to it as it would on a laptop.
+ */
+export async function startKeyring(dir: string, home: string): Promise<Keyring> {
+  for (const program of ['dbus-daemon', 'gnome-keyring-daemon', 'secret-tool']) {
+    const found = await new Promise<boolean>((resolve) => {
+      const probe = spawn('sh', ['-c', `command -v ${program}`], { stdio: 'ignore' });
+      probe.on('exit', (code) => resolve(code === 0));
+    });
+    if (!found) throw new Error(`${program} is missing: install dbus-daemon, gnome-keyring and libsecret-tools (as .ci/run does)`);
+  }
+  const runtime = path.join(dir, 'runtime');
+  await mkdir(runtime, { recursive: true, mode: 0o700 });
+  const socket = path.join(dir, 'bus');
+  const bus = spawn('dbus-daemon', ['--session', `--address=unix:path=${socket}`, '--nofork', '--nopidfile'], { stdio: 'ignore' });
+  const env = { DBUS_SESSION_BUS_ADDRESS: `unix:path=${socket}`, XDG_RUNTIME_DIR: runtime };
+  const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, ...env };
+  let keyring: ChildProcess | undefined;
+  const stop = async () => {
+    if (keyring) await stopChild(keyring);
+    await stopChild(bus);
+  };
+  try {
+    for (let i = 0; i < 100 && !(await stat(socket).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 50));
+    keyring = spawn('gnome-keyring-daemon', ['--foreground', '--unlock', '--components=secrets'], { env: base, stdio: ['pipe', 'ignore', 'ignore'] });
+    keyring.stdin?.end('keyring-login-password');
+    // Ready when secret-tool gets an answer (exit 1: no such secret) rather than an error.
+    for (let i = 0; ; i++) {
+      const answer = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const probe = spawn('secret-tool', ['lookup', 'probe', 'ready'], { env: base, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        probe.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        probe.on('exit', (code) => resolve({ code, stderr }));
+      });
+      if (answer.code === 1 && answer.stderr.trim() === '') break;
+      if (i >= 100) throw new Error(`the keyring did not answer within 10 s: ${answer.stderr.trim()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { env, stop };
 }

@@ -179,7 +179,7 @@ describe('poof config, cconfig, verify, paths, backup with real rclone', () => {
     assert.equal(json.ok, true);
     assert.deepEqual(
       json.checks.filter((c) => c.status !== 'warn').map((c) => c.id),
-      ['rclone', 'poof.conf', 'rclone-poof.conf', 'dir:Documents', 'dir:Extra', 'remote', 'encryption', 'fidelity', 'history', 'protection'],
+      ['rclone', 'poof.conf', 'rclone-poof.conf', 'rclone-poof.conf.encryption', 'dir:Documents', 'dir:Extra', 'remote', 'encryption', 'fidelity', 'history', 'protection'],
     );
   });
 

@@ -4,6 +4,8 @@ import { fileMode } from '../../config/store.js';
 import { readRcloneConf } from '../../rclone/conf-file.js';
 import { findPlaceholders, findSection, type RcloneSection } from '../../rclone/ini.js';
 import type { Check } from '../check.js';
+import { PoofError } from '../../errors.js';
+import { CONFIG_PASS_ENV, keychainFor } from '../../rclone/conf-password.js';
 
 export async function checkRcloneConf(
   ctx: Context,
@@ -12,7 +14,15 @@ export async function checkRcloneConf(
 ): Promise<{ section: RcloneSection; baseSection: RcloneSection | undefined } | undefined> {
   const file = ctx.paths.rcloneConf;
   const title = 'rclone-poof.conf';
-  const parsed = await readRcloneConf(file);
+  let parsed;
+  try {
+    parsed = await readRcloneConf(file, ctx);
+  } catch (error) {
+    // Encrypted, and the keychain or $RCLONE_CONFIG_PASS did not open it.
+    if (!(error instanceof PoofError)) throw error;
+    checks.push({ id: title, title, status: 'fail', detail: error.message, ...(error.hint ? { hint: error.hint } : {}) });
+    return undefined;
+  }
   if (parsed.text === undefined) {
     checks.push({ id: title, title, status: 'fail', detail: `not found at ${file}`, hint: 'run `poof cconfig --provider local` (or s3, r2, b2, sftp, webdav)' });
     return undefined;
@@ -59,6 +69,7 @@ export async function checkRcloneConf(
     return undefined;
   }
   checks.push({ id: title, title, status: 'ok', detail: `[${section.name}] has type ${section.values.type}` });
+  checks.push(encryptionCheck(ctx, parsed.encrypted));
   return { section, baseSection: wrappedSections(parsed.sections, section)[0] };
 }
 /** The sections a crypt or alias remote points to, which must hold real credentials too. */
@@ -66,4 +77,21 @@ export function wrappedSections(sections: RcloneSection[], section: RcloneSectio
   const target = section.values.remote?.split(':')[0];
   if (!target || !section.values.remote?.includes(':')) return [];
   return sections.filter((s) => s.name === target);
+}
+
+/** Is the file that holds the storage's keys useless to whoever copies it off this machine? */
+function encryptionCheck(ctx: Context, encrypted: boolean): Check {
+  const id = 'rclone-poof.conf.encryption';
+  const title = 'secrets at rest';
+  if (encrypted) {
+    const from = ctx.env[CONFIG_PASS_ENV] ? `$${CONFIG_PASS_ENV}` : `the keychain (${keychainFor(ctx.platform)?.name ?? 'none'})`;
+    return { id, title, status: 'ok', detail: `rclone-poof.conf is encrypted; its password comes from ${from}` };
+  }
+  return {
+    id,
+    title,
+    status: 'ok',
+    detail: 'rclone-poof.conf is not encrypted: rclone only obscures the keys in it, so a copy of the file gives them away',
+    hint: '`poof cconfig --encrypt-config` encrypts it, with its password in the OS keychain',
+  };
 }
