@@ -2,11 +2,11 @@ import { mkdir } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import { resolveDir } from '../fs/paths.js';
 import { loadConfig } from '../config/store.js';
-import { ExitCode, UsageError } from '../errors.js';
+import { ExitCode, RunFailedError, UsageError } from '../errors.js';
 import { ensurePrivateDir, keepInvalidCopy } from '../fs/atomic-write.js';
 import { readTemplate } from '../assets.js';
 import { escapeRcloneValue, renderTemplate, TemplateError } from '../render-template.js';
-import { readRcloneConf, writeRcloneConf } from '../rclone/conf-file.js';
+import { readRcloneConf, writeRcloneConf, type RcloneConf } from '../rclone/conf-file.js';
 import { findSection, upsertSection } from '../rclone/ini.js';
 import { obscureSecret } from '../rclone/obscure.js';
 import {
@@ -18,13 +18,15 @@ import {
   type ProviderOptions,
   type ProviderPlan,
 } from '../rclone/providers.js';
-import { CRYPT_REMOTE, cryptPair } from '../crypt/layout.js';
+import { CRYPT_REMOTE, cryptPair, wrappedRemote } from '../crypt/layout.js';
 import { addCryptRemote, PASSPHRASE_ENV } from '../crypt/setup.js';
 import { guardKeyReplacement } from '../safety/key-replacement.js';
 import { askInput, askSelect, confirmOrDecline } from '../ui/prompts.js';
 import { readSecret, SECRET_ENV } from '../ui/secret-input.js';
 import type { cconfigSpec, OptionsOf } from './specs.js';
-import { appendOnlyHelp, vaultPathIn } from '../vault/setup-help.js';
+import { appendOnlyHelp, SHARDS, vaultPathIn, type EncryptedVaultDirs } from '../vault/setup-help.js';
+import { VAULT_DIR } from '../vault/layout.js';
+import { baseFlags } from '../rclone/args.js';
 
 type CconfigOptions = OptionsOf<typeof cconfigSpec>;
 
@@ -38,9 +40,11 @@ export async function cconfigCommand(ctx: Context, options: CconfigOptions): Pro
   const { config } = await loadConfig(ctx.paths);
   if (options.appendOnlyHelp) {
     const conf = await readRcloneConf(ctx.paths.rcloneConf, ctx);
-    const section = findSection(conf, cryptPair(conf, config.remote).plain);
+    const pair = cryptPair(conf, config.remote);
+    const section = findSection(conf, pair.plain);
     if (!section) throw new UsageError(`no [${config.remote}] in ${ctx.paths.rcloneConf}`, 'set up the storage first: poof cconfig --provider ...');
-    for (const line of appendOnlyHelp(section.values, vaultPathIn(config.bucket))) ctx.out(line);
+    const encrypted = pair.crypt === config.remote ? await encryptedVaultDirs(ctx, conf, pair.crypt) : undefined;
+    for (const line of appendOnlyHelp(section.values, encrypted?.vault ?? vaultPathIn(config.bucket), encrypted)) ctx.out(line);
     return ExitCode.ok;
   }
   if (options.secretStdin && options.passphraseStdin) throw new UsageError('--secret-stdin and --passphrase-stdin both read standard input', 'give one of them');
@@ -147,4 +151,23 @@ function maskSecrets(section: string, plan: ProviderPlan): string {
   if (!plan.secret) return section;
   const key = plan.secret.name;
   return section.replace(new RegExp(`^(${key}\\s*=\\s*).+$`, 'm'), '$1***');
+}
+
+/**
+ * The vault's folders as the storage sees them under a crypt remote, which encrypts every name:
+ * `rclone backend encode` gives them (the same names a backup writes), for the administrator to
+ * make beforehand on a write-only SFTP server, or to name in an S3 policy.
+ */
+async function encryptedVaultDirs(ctx: Context, conf: RcloneConf, crypt: string): Promise<EncryptedVaultDirs> {
+  const wraps = wrappedRemote(findSection(conf, crypt)!);
+  const names = [VAULT_DIR, `${VAULT_DIR}/runs`, `${VAULT_DIR}/data`, ...SHARDS.map((shard) => `${VAULT_DIR}/data/${shard}`)];
+  const rclone = await ctx.locateRclone({ cacheVersion: true });
+  const result = await rclone.run(['backend', 'encode', `${crypt}:`, ...names, ...baseFlags(ctx.paths.rcloneConf)], { timeoutMs: 60_000 });
+  const encoded = result.stdout.split('\n').map((line) => line.trim()).filter(Boolean);
+  if (result.exitCode !== 0 || encoded.length !== names.length) {
+    throw new RunFailedError(`rclone could not give the encrypted names of the vault's folders (exit ${result.exitCode}: ${result.stderr.trim().split('\n').pop() ?? ''})`);
+  }
+  const last = (name: string) => name.slice(name.lastIndexOf('/') + 1);
+  const vault = wraps?.path ? `${wraps.path}/${encoded[0]}` : encoded[0]!;
+  return { vault, runs: last(encoded[1]!), data: last(encoded[2]!), shards: encoded.slice(3).map(last) };
 }

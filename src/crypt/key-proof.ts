@@ -1,6 +1,7 @@
 import { buildListArgs } from '../rclone/args.js';
 import type { RcloneSection } from '../rclone/ini.js';
 import type { Rclone } from '../rclone/runner.js';
+import { VAULT_DIR } from '../vault/layout.js';
 
 export interface KeyProof {
   ok: boolean;
@@ -49,7 +50,8 @@ export function judgeKey(decrypted: string[], stored: string[], mappingNames: st
   const mappings = new Set(mappingNames.map((n) => `${n}/`));
   const encrypted = stored.filter((name) => !mappings.has(name) && couldBeEncrypted(name, naming));
   if (encrypted.length === 0) return { ok: true, empty: true, detail: 'no encrypted data yet' };
-  const known = decrypted.filter((name) => mappings.has(name) || name === CANARY);
+  // An append-only vault's folder (made beforehand on a write-only server) proves the keys as well.
+  const known = decrypted.filter((name) => mappings.has(name) || name === CANARY || name === `${VAULT_DIR}/`);
   if (known.length === 0) {
     return { ok: false, empty: false, detail: `cannot decrypt: wrong password or not a poof crypt remote (${encrypted.length} stored names, none decrypts to a mapping or the canary)` };
   }

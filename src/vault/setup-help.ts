@@ -14,20 +14,44 @@ export function sftpWriterForceCommand(startDir?: string): string {
   return `internal-sftp${startDir ? ` -d ${startDir}` : ''} -P ${SFTP_WRITER_DENIED} -u 0222`;
 }
 
+/** The 256 folders objects go into, by the first two hex digits of their hash. */
+export const SHARDS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/**
+ * The folders of a vault as the server stores them, where a crypt remote encrypts their names:
+ * the vault's path below the writer's start, and the encrypted names of runs/, data/ and each
+ * shard, in SHARDS' order.
+ */
+export interface EncryptedVaultDirs {
+  vault: string;
+  runs: string;
+  data: string;
+  shards: string[];
+}
+
 /**
  * Pure: the lines to give an SFTP server's administrator: the sshd_config block for the writer,
  * and the shell commands (bash) that make every folder a backup writes into, owned by the writer.
- * `vault`: the vault's path on the server as the writer's sessions see it.
+ * `vault`: the vault's path on the server as the writer's sessions see it; `encrypted`: the same
+ * folders under a crypt remote's encrypted names.
  */
-export function sftpWriterSetup(user: string, vault: string): string[] {
+export function sftpWriterSetup(user: string, vault: string, encrypted?: EncryptedVaultDirs): string[] {
+  const made = encrypted
+    ? [
+        `# as root on the server, from the directory the writer's sessions start in (its home); the names are the crypt remote's:`,
+        `mkdir -p '${encrypted.vault}/${encrypted.runs}' && chown ${user} '${encrypted.vault}/${encrypted.runs}' && chmod 755 '${encrypted.vault}/${encrypted.runs}' && for d in ${encrypted.shards.join(' ')}; do mkdir -p '${encrypted.vault}/${encrypted.data}'/$d && chown ${user} '${encrypted.vault}/${encrypted.data}'/$d && chmod 755 '${encrypted.vault}/${encrypted.data}'/$d; done`,
+      ]
+    : [
+        `# as root on the server, from the directory the writer's sessions start in (its home):`,
+        `mkdir -p '${vault}/runs' '${vault}'/data/{0,1,2,3,4,5,6,7,8,9,a,b,c,d,e,f}{0,1,2,3,4,5,6,7,8,9,a,b,c,d,e,f} && chown ${user} '${vault}/runs' '${vault}'/data/?? && chmod 755 '${vault}/runs' '${vault}'/data/??`,
+      ];
   return [
     `# /etc/ssh/sshd_config on the server, then reload sshd (the writer "${user}" can add files, never change or remove them):`,
     `Match User ${user}`,
     `  ForceCommand ${sftpWriterForceCommand()}`,
     '  AllowTcpForwarding no',
     '  X11Forwarding no',
-    `# as root on the server, from the directory the writer's sessions start in (its home):`,
-    `mkdir -p '${vault}/runs' '${vault}'/data/{0,1,2,3,4,5,6,7,8,9,a,b,c,d,e,f}{0,1,2,3,4,5,6,7,8,9,a,b,c,d,e,f} && chown ${user} '${vault}/runs' '${vault}'/data/?? && chmod 755 '${vault}/runs' '${vault}'/data/??`,
+    ...made,
     `# poof prune logs in with another key, as a user that may delete in those folders (root, or a group: chgrp GROUP, chmod 775)`,
     `# in rclone-poof.conf, the writer's remote: shell_type = none (it may run no command)`,
   ];
@@ -43,12 +67,12 @@ export function vaultPathIn(bucket: string): string {
  * describes (its rclone type, and for S3 its provider): what the administrator does on the server
  * or in the provider's console. `vault`: the vault's path as the remote sees it (bucket first).
  */
-export function appendOnlyHelp(section: { type?: string | undefined; provider?: string | undefined; user?: string | undefined }, vault: string): string[] {
+export function appendOnlyHelp(section: { type?: string | undefined; provider?: string | undefined; user?: string | undefined }, vault: string, encrypted?: EncryptedVaultDirs): string[] {
   const [bucket, ...rest] = vault.split('/');
   const prefix = rest.join('/');
   switch (section.type) {
     case 'sftp':
-      return sftpWriterSetup(section.user ?? 'backup', vault);
+      return sftpWriterSetup(section.user ?? 'backup', vault, encrypted);
     case 's3':
       if (section.provider === 'Cloudflare') {
         return [

@@ -566,6 +566,47 @@ describe('append-only backups to OpenSSH, as a writer that may only add files (s
   });
 });
 
+describe('append-only through crypt to OpenSSH, as a writer that may only add files (the encrypted folders made as poof prints them)', () => {
+  let sb: Sandbox;
+  let sshd: SshServer;
+  let dir: string;
+  const writer = 'nobody';
+  before(async () => {
+    if (process.getuid?.() !== 0) throw new Error(`the write-only SFTP user (${writer}) needs sshd started by root: run the tests as root, as .ci/run does`);
+    sb = await makeSandbox();
+    const root = path.join(sb.dir, 'sshd-root');
+    sshd = await startSshd(root, { writeOnly: { user: writer, forceCommand: (start) => sftpWriterForceCommand(start) } });
+    dir = (await mapLocalDirs(sb, { Work: { 'secret plan.txt': 'the plan\n' } })).dirs.Work!;
+    const made = await runPoof(['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', writer, '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none', '--force', '--crypt'], { env: sb.env });
+    assert.equal(made.code, 0, made.stderr);
+    await appendOnly(sb);
+    const help = await runPoof(['cconfig', '--append-only-help'], { env: sb.env });
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /the names are the crypt remote's/);
+    const commands = help.stdout.split('\n').filter((line) => line.startsWith('mkdir '));
+    assert.equal(commands.length, 1);
+    assert.doesNotMatch(commands[0]!, /poof-vault|runs|data/, 'the folders have their encrypted names');
+    await run('bash', ['-c', commands[0]!], root);
+  });
+  after(async () => {
+    await sshd?.stop();
+    await sb?.cleanup();
+  });
+
+  it('5 seeded runs succeed and each comes back byte for byte; nothing stored changes; no name in the clear; verify: the key cannot delete', async () => {
+    let stored = new Map<string, string>();
+    await propertyCheck(sb, dir, 'Work', 5, Number(process.env.POOF_TEST_SEED ?? 21), true, {
+      before: async () => void (stored = await storageSnapshot(sshd.root)),
+      after: async (step) => assertOnlyAdded(stored, await storageSnapshot(sshd.root), `run ${step}`),
+    });
+    const names = [...(await storageSnapshot(sshd.root)).keys()].join('\n');
+    assert.doesNotMatch(names, /poof-vault|run\.json|[0-9a-f]{64}|Work|plan/);
+    const verify = await runPoof(['verify'], { env: sb.env });
+    assert.equal(verify.code, 0, verify.stdout);
+    assert.match(verify.stdout, /ok {2}protection: append-only: this key cannot delete or overwrite your backups/);
+  });
+});
+
 /** `rclone ARGS` with poof's rclone config: its stdout as bytes. */
 function rcloneBytes(sb: Sandbox, args: string[]): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -50,6 +50,8 @@ describe('judgeKey', () => {
   it('a mapping name or the canary coming out proves the keys', () => {
     assert.equal(judgeKey(['Docs/'], ['q4fl1g2k3mbv1u4nqlqc8e1v0g/'], ['Docs']).ok, true);
     assert.equal(judgeKey(['.poof-canary'], ['84gnuqi28b04u16jv6s2le6228'], ['Docs']).ok, true);
+    // An append-only vault's folder, made beforehand on a write-only server, before any run.
+    assert.equal(judgeKey(['.poof-vault/'], ['90goif3pqn5mi6lvqumikrop8s/'], ['Docs']).ok, true);
   });
   it('a plain tree from a mapping poof.conf no longer has is not encrypted data', () => {
     assert.deepEqual(judgeKey([], ['OldDocs/', 'notes.txt', 'Docs/'], ['New']), { ok: true, empty: true, detail: 'no encrypted data yet' });

@@ -9,7 +9,7 @@ import { decodeManifest, encodeManifest } from '../../src/versions/manifest.js';
 import { diffVault } from '../../src/vault/backup.js';
 import { vaultVersionsOf } from '../../src/vault/versions.js';
 import { expiredRuns, objectsToRemove } from '../../src/vault/prune.js';
-import { sftpWriterForceCommand, sftpWriterSetup } from '../../src/vault/setup-help.js';
+import { SHARDS, sftpWriterForceCommand, sftpWriterSetup } from '../../src/vault/setup-help.js';
 import type { RunManifest, TreeState } from '../../src/versions/manifest.js';
 import { validateConfig } from '../../src/config/validate.js';
 import { protectionVerdict } from '../../src/verify/checks/protection.js';
@@ -136,6 +136,15 @@ describe('append-only settings', () => {
     const lines = sftpWriterSetup('backup', 'bucket/.poof-vault');
     assert.ok(lines.includes('Match User backup'));
     assert.ok(lines.some((l) => l.startsWith('mkdir -p \'bucket/.poof-vault/runs\'') && l.includes('chown backup')));
+    // Under crypt the same folders, by their encrypted names: all 256 shards, each owned by the writer.
+    const shards = SHARDS.map((shard) => `enc${shard}`);
+    const encrypted = sftpWriterSetup('backup', 'unused', { vault: 'bucket/encvault', runs: 'encruns', data: 'encdata', shards });
+    const made = encrypted.filter((l) => l.startsWith('mkdir '));
+    assert.equal(made.length, 1);
+    assert.ok(made[0]!.startsWith('mkdir -p \'bucket/encvault/encruns\' && chown backup \'bucket/encvault/encruns\''));
+    assert.ok(made[0]!.includes(`for d in ${shards.join(' ')}; do mkdir -p 'bucket/encvault/encdata'/$d && chown backup`));
+    assert.equal(SHARDS.length, 256);
+    assert.deepEqual([SHARDS[0], SHARDS[255]], ['00', 'ff']);
   });
 });
 

@@ -7,6 +7,7 @@ import type { Rclone } from '../../rclone/runner.js';
 import type { Check } from '../check.js';
 import { REMOTE_TIMEOUT_MS } from './remote.js';
 import { buildCatArgs, buildListArgs } from '../../rclone/args.js';
+import { VAULT_DIR } from '../../vault/layout.js';
 
 /**
  * With crypt on, prove the keys: names already stored must decrypt (rclone 1.60 lists a crypt
@@ -21,6 +22,14 @@ export async function checkCryptKeys(ctx: Context, rclone: Rclone, config: PoofC
   try {
     const proof = await proveCryptKey(rclone, configFile, section, Object.values(config.paths));
     if (!proof.ok) return { id, title, status: 'fail', detail: proof.detail, hint: 'restore the right keys with `poof key import FILE`' };
+    // Append-only: nothing is ever overwritten, and a write-only server takes files only in the
+    // vault's folders: the protection check writes its canary through crypt there and reads it back.
+    if (config.mode === 'append-only') {
+      const stored = await rclone.run(buildListArgs(configFile, wraps, 'quick'), { timeoutMs: REMOTE_TIMEOUT_MS });
+      if (stored.exitCode !== 0 && stored.exitCode !== 3) return { id, title, status: 'fail', detail: `could not list ${wraps}: ${lastErrorLine(stored.stderr)}` };
+      if (stored.stdout.split('\n').includes(`${VAULT_DIR}/`)) return { id, title, status: 'fail', detail: `${wraps} shows ${VAULT_DIR} in plain text: names are not encrypted` };
+      return { id, title, status: 'ok', detail: `${proof.detail}; ${wraps} shows no plain name` };
+    }
     const marker = `poof canary ${new Date().toISOString()}`;
     const written = await rclone.run(buildCatArgs('rcat', configFile, `${section.name}:${CANARY}`, 'quick'), { input: marker, timeoutMs: REMOTE_TIMEOUT_MS });
     if (written.exitCode !== 0) return { id, title, status: 'fail', detail: `could not write a canary through [${section.name}]: ${lastErrorLine(written.stderr)}` };
