@@ -88,7 +88,7 @@ export async function vaultBackup(ctx: VaultRunContext, plan: MappingPlan, hooks
     const known = hashes.get(file, info);
     if (known) {
       seen.push({ path: file, info, ...known });
-      hashes.set(file, info, known);
+      hashes.keep(file);
     } else toHash.push({ path: file, info });
   }
   const changing = new Set<string>();

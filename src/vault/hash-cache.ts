@@ -49,6 +49,16 @@ export class HashCache {
   }
 
   /**
+   * Keep the entry `get` just found for the next run, as it is: the file's stat matched it, so it
+   * is what `set` would make again (measured: a no-change run of 10,000 files spent 16 ms and
+   * much of its garbage collection rebuilding and comparing entries).
+   */
+  keep(file: string): void {
+    const entry = this.entries[file];
+    if (entry) this.next[file] = entry;
+  }
+
+  /**
    * Keep a file's hashes for the next run (only what is set again is kept). Not for a file changed
    * within the last two seconds: on a file system with coarse times, a write in the same tick
    * would leave its stat as it was.
