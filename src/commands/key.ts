@@ -8,7 +8,7 @@ import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
 import { escapeRcloneValue, renderTemplate } from '../render-template.js';
 import { readTemplate } from '../assets.js';
 import { readRcloneConf, writeRcloneConf } from '../rclone/conf-file.js';
-import { findSection, upsertSection } from '../rclone/ini.js';
+import { findSection, upsertSection, type RcloneSection } from '../rclone/ini.js';
 import { obscureSecret, revealObscured } from '../rclone/obscure.js';
 import { guardKeyReplacement } from '../safety/key-replacement.js';
 import type { keyExportSpec, keyImportSpec, OptionsOf } from './specs.js';
@@ -50,9 +50,10 @@ export async function keyImportCommand(ctx: Context, options: KeyOptions, args: 
   const file = resolveFile(ctx, args[0]);
   const kitFile = await readRcloneConf(file, ctx);
   if (kitFile.text === undefined) throw new UsageError(`${file} not found`, 'give the recovery kit written by `poof key export`');
-  const kit = kitFile.sections.find((s) => s.values.type === 'crypt');
-  const wraps = kit ? wrappedRemote(kit) : undefined;
-  if (!kit || !wraps || !kit.values.password) throw new UsageError(`${file} is not a poof recovery kit (no crypt section with a password)`);
+  const found = kitFile.sections.find((s) => s.values.type === 'crypt');
+  const wraps = found ? wrappedRemote(found) : undefined;
+  if (!found || !wraps || !found.values.password) throw new UsageError(`${file} is not a poof recovery kit (no crypt section with a password)`);
+  const kit = isRecoveryKit(kitFile.text) ? found : revealedSection(found, file);
   const { config } = await loadConfig(ctx.paths);
   const parsed = await readRcloneConf(ctx.paths.rcloneConf, ctx);
   if (!findSection(parsed, wraps.remote)) {
@@ -72,7 +73,7 @@ export async function keyImportCommand(ctx: Context, options: KeyOptions, args: 
     {
       remote: kit.name || CRYPT_REMOTE,
       wrapped: `${wraps.remote}:${wraps.path}`,
-      password: await obscureSecret(rclone, kit.values.password),
+      password: await obscureSecret(rclone, kit.values.password ?? found.values.password),
       password2: kit.values.password2 ? await obscureSecret(rclone, kit.values.password2) : '',
     },
     escapeRcloneValue,
@@ -89,4 +90,23 @@ export async function keyImportCommand(ctx: Context, options: KeyOptions, args: 
 function resolveFile(ctx: Context, file: string | undefined): string {
   if (!file) throw new UsageError('a FILE is needed', 'e.g. `poof key export ~/poof-keys.txt`');
   return path.resolve(ctx.cwd, file.startsWith('~/') ? path.join(ctx.home, file.slice(2)) : file);
+}
+
+/** Pure: a kit written by `poof key export` (passwords in the clear), not an rclone config. */
+function isRecoveryKit(text: string): boolean {
+  return text.trimStart().startsWith('# poof recovery kit');
+}
+
+/**
+ * A crypt section of an rclone config (an old rclone-poof.conf kept as `.replaced-<time>`, or
+ * the user's own rclone.conf), its passwords revealed as a kit holds them: rclone keeps them
+ * obscured, and obscuring them again would import other keys.
+ */
+function revealedSection(section: RcloneSection, file: string): RcloneSection {
+  try {
+    const password2 = section.values.password2 ? revealObscured(section.values.password2) : undefined;
+    return { ...section, values: { ...section.values, password: revealObscured(section.values.password ?? ''), ...(password2 !== undefined ? { password2 } : {}) } };
+  } catch {
+    throw new UsageError(`${file}: the passwords of [${section.name}] are not obscured as rclone keeps them, and the file is not a poof recovery kit`, 'give the kit written by `poof key export`, or an rclone config');
+  }
 }

@@ -10,7 +10,7 @@ import { ExitCode, UsageError } from '../errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
 import { readFile, rm } from 'node:fs/promises';
 import { readRunRecords } from '../run/history.js';
-import { installSchedule, removeSchedule, renderSchedule, showSchedule, type ScheduleFile, type SchedulerEnv } from '../schedule/install.js';
+import { installSchedule, removeSchedule, renderSchedule, savedSchedule, scheduleFile, showSchedule, type ScheduleFile, type SchedulerEnv } from '../schedule/install.js';
 import { nextRun, parseCadence, type Cadence, type ScheduleKind, type ScheduleSpec } from '../schedule/render.js';
 import type { OptionsOf, scheduleInstallSpec, scheduleStatusSpec } from './specs.js';
 
@@ -48,7 +48,7 @@ export async function scheduleInstallCommand(ctx: Context, options: ScheduleOpti
   }
   await ensurePrivateDir(ctx.paths.stateDir);
   const done = await installSchedule(kind, spec, where);
-  await writeFileAtomic(scheduleFile(ctx), `${JSON.stringify({ kind, cadence, command: spec.command })}\n`);
+  await writeFileAtomic(scheduleFile(ctx.paths.stateDir), `${JSON.stringify({ kind, cadence, command: spec.command })}\n`);
   ctx.out(`poof ${spec.command} ${'every' in cadence ? `every ${cadence.every.count}${cadence.every.unit}` : `daily at ${options.at}`}: ${done}; output goes to ${spec.log}`);
   return ExitCode.ok;
 }
@@ -56,7 +56,7 @@ export async function scheduleInstallCommand(ctx: Context, options: ScheduleOpti
 export async function scheduleRemoveCommand(ctx: Context, options: ScheduleOptions): Promise<number> {
   const kind = options.kind ?? defaultKind(ctx.platform);
   const removed = await removeSchedule(kind, scheduleId(ctx), schedulerEnv(ctx));
-  if (removed) await rm(scheduleFile(ctx), { force: true });
+  if (removed) await rm(scheduleFile(ctx.paths.stateDir), { force: true });
   ctx.out(removed ? `removed poof's ${kind} schedule for ${ctx.paths.configDir}` : `no ${kind} schedule of poof's for ${ctx.paths.configDir}`);
   return ExitCode.ok;
 }
@@ -65,7 +65,7 @@ export async function scheduleStatusCommand(ctx: Context, options: ScheduleOptio
   const kind = options.kind ?? defaultKind(ctx.platform);
   const entry = await showSchedule(kind, scheduleId(ctx), schedulerEnv(ctx));
   ctx.out(entry ? `installed (${kind}):\n${entry.trimEnd()}` : `not installed (${kind}); \`poof schedule install --every 6h\` installs one`);
-  const saved = entry ? await readSaved(ctx) : undefined;
+  const saved = entry ? await savedSchedule(ctx.paths.stateDir) : undefined;
   if (saved && saved.kind === kind) ctx.out(`next run: ${nextRun(saved.cadence, new Date()).toString()}`);
   const [last] = await readRunRecords(ctx.paths.historyFile, 1);
   ctx.out(last ? `last run: ${formatRunRecord(last)}` : 'last run: none recorded yet');
@@ -91,18 +91,6 @@ function printSchedule(ctx: Context, files: ScheduleFile[], unit: 'service' | 't
   const where = file.path ?? (ctx.env.POOF_CRONTAB_USER ? `the crontab of ${ctx.env.POOF_CRONTAB_USER}` : 'your crontab');
   ctx.out(file.content.replace(/\n$/, ''));
   ctx.err(`poof: this belongs in ${where}${others.length > 0 ? `; ${others.join('; ')}` : ''}; nothing was installed`);
-}
-
-function scheduleFile(ctx: Context): string {
-  return path.join(ctx.paths.stateDir, 'schedule.json');
-}
-
-async function readSaved(ctx: Context): Promise<{ kind: ScheduleKind; cadence: Cadence } | undefined> {
-  try {
-    return JSON.parse(await readFile(scheduleFile(ctx), 'utf8')) as { kind: ScheduleKind; cadence: Cadence };
-  } catch {
-    return undefined;
-  }
 }
 
 /** One schedule per config dir. */

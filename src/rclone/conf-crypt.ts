@@ -23,19 +23,23 @@ export function isEncryptedConf(text: string): boolean {
 }
 
 /**
- * Pure: the password as rclone uses it, or undefined when rclone would refuse it (empty, or
- * only white space). rclone trims line ends from a password command's output and normalises.
+ * Pure: a password command's output as rclone takes it (line ends trimmed), or undefined when
+ * nothing is left but white space, which rclone refuses.
  */
-export function normalisePassword(password: string): string | undefined {
-  const trimmed = password.replace(/^[\r\n]+|[\r\n]+$/g, '');
-  if (trimmed.trim() === '') return undefined;
-  return trimmed.normalize('NFKC');
+export function normalisePassword(output: string): string | undefined {
+  const trimmed = output.replace(/^[\r\n]+|[\r\n]+$/g, '');
+  return usablePassword(trimmed) ? trimmed : undefined;
 }
 
+/** Pure: would rclone take this as a config password (not empty, not only white space)? */
+export function usablePassword(password: string): boolean {
+  return password.trim() !== '';
+}
+
+/** The key, as rclone derives it: SHA-256 of the NFKC-normalised password in brackets. */
 function configKey(password: string): Uint8Array {
-  const normal = normalisePassword(password);
-  if (normal === undefined) throw new Error('an empty password cannot encrypt rclone-poof.conf');
-  return createHash('sha256').update(`[${normal}][rclone-config]`, 'utf8').digest();
+  if (!usablePassword(password)) throw new Error('an empty password cannot encrypt rclone-poof.conf');
+  return createHash('sha256').update(`[${password.normalize('NFKC')}][rclone-config]`, 'utf8').digest();
 }
 
 /** The cipher, loaded only where a config is encrypted: no other run pays for it. */

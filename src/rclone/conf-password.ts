@@ -1,3 +1,4 @@
+import { realpath } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
 import { runProgram, type ProgramResult } from '../process/run.js';
 import { normalisePassword } from './conf-crypt.js';
@@ -89,31 +90,40 @@ function complaint(result: ProgramResult): string {
   return last ? last : `exit ${result.exitCode}`;
 }
 
-const known = new Map<string, string>();
+/**
+ * Where a file's keychain entry is kept: its real path, so a config dir reached through a
+ * symbolic link finds the same entry.
+ */
+export async function keychainKey(file: string): Promise<string> {
+  return realpath(file).catch(() => file);
+}
+
+/** The hint for a file whose keychain entry is missing: entries go by path, so a moved file loses it. */
+function missingEntryHint(keychain: Keychain): string {
+  const list = keychain.name === 'security' ? `security find-generic-password -s ${KEYCHAIN_SERVICE}` : `secret-tool search --all service ${KEYCHAIN_SERVICE}`;
+  return `entries are kept by the file's path: if the config dir moved, \`${list}\` shows where the password is; or give it in $${CONFIG_PASS_ENV}`;
+}
 
 /**
- * The password of an encrypted rclone-poof.conf: $RCLONE_CONFIG_PASS when set (as rclone reads
- * it), else this file's entry in the OS keychain. Asked once per process and file.
+ * This file's password from the OS keychain. A ConfigError says why there is none: no keychain
+ * program, no entry for this file, or a keychain that could not be asked (locked, no session).
  */
-export async function confPassword(file: string, unlock: ConfUnlock, run: KeychainRunner = runKeychain): Promise<string> {
-  const fromEnv = unlock.env[CONFIG_PASS_ENV];
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  const cached = known.get(file);
-  if (cached !== undefined) return cached;
+export async function keychainPassword(file: string, unlock: ConfUnlock, run: KeychainRunner = runKeychain): Promise<string> {
   const keychain = keychainFor(unlock.platform);
-  const hint = `unlock the keychain (log in), or give the password in $${CONFIG_PASS_ENV}; cron cannot reach a keychain: schedule with launchd or systemd`;
   if (!keychain) throw new ConfigError(`${file} is encrypted and poof has no keychain on ${unlock.platform}`, `give the password in $${CONFIG_PASS_ENV}`);
-  const result = await run(keychain.lookup(file), definedEnv(unlock.env));
+  const key = await keychainKey(file);
+  const result = await run(keychain.lookup(key), definedEnv(unlock.env));
   if (result.exitCode === -1 && /ENOENT/.test(result.stderr)) {
     throw new ConfigError(`${file} is encrypted and ${keychain.name} is not installed`, `install it (${keychain.install}), or give the password in $${CONFIG_PASS_ENV}`);
   }
   const password = result.exitCode === 0 ? normalisePassword(result.stdout) : undefined;
-  if (password === undefined) {
-    const why = result.exitCode === 0 ? 'it has no password for this file' : complaint(result);
-    throw new ConfigError(`${file} is encrypted and the keychain (${keychain.name}) gave no password: ${why}`, hint);
-  }
-  known.set(file, password);
-  return password;
+  if (password !== undefined) return password;
+  const noEntry = result.exitCode === 0 || (!result.timedOut && result.stderr.trim() === '');
+  if (noEntry) throw new ConfigError(`${file} is encrypted and the keychain (${keychain.name}) has no password for ${key}`, missingEntryHint(keychain));
+  throw new ConfigError(
+    `${file} is encrypted and the keychain (${keychain.name}) gave no password: ${complaint(result)}`,
+    `unlock the keychain (log in), or give the password in $${CONFIG_PASS_ENV}; cron cannot reach a keychain: schedule with launchd or systemd`,
+  );
 }
 
 /** Store a new password for this file in the keychain, and read it back to prove it is there. */
@@ -121,7 +131,8 @@ export async function storeConfPassword(file: string, password: string, unlock: 
   const keychain = keychainFor(unlock.platform);
   if (!keychain) throw new ConfigError(`poof has no keychain on ${unlock.platform} to keep the password of ${file} in`, 'leave rclone-poof.conf unencrypted there');
   const env = definedEnv(unlock.env);
-  const stored = await run(keychain.store(file, password), env);
+  const key = await keychainKey(file);
+  const stored = await run(keychain.store(key, password), env);
   if (stored.exitCode !== 0) {
     const missing = stored.exitCode === -1 && /ENOENT/.test(stored.stderr);
     throw new ConfigError(
@@ -129,17 +140,17 @@ export async function storeConfPassword(file: string, password: string, unlock: 
       missing ? `install it (${keychain.install})` : 'log in to a desktop session with an unlocked keychain, then try again',
     );
   }
-  const back = await run(keychain.lookup(file), env);
+  const back = await run(keychain.lookup(key), env);
   if (back.exitCode !== 0 || normalisePassword(back.stdout) !== password) {
     throw new ConfigError(`the keychain (${keychain.name}) stored the password but does not give it back: ${complaint(back)}`, 'nothing was encrypted; check the keychain, then try again');
   }
-  known.set(file, password);
   return keychain;
 }
 
-/** Remove this file's password from the keychain (after the file was written in the clear). */
-export async function forgetConfPassword(file: string, unlock: ConfUnlock, run: KeychainRunner = runKeychain): Promise<void> {
-  known.delete(file);
+/** Remove this file's password from the keychain; why not, when it could not. */
+export async function forgetConfPassword(file: string, unlock: ConfUnlock, run: KeychainRunner = runKeychain): Promise<string | undefined> {
   const keychain = keychainFor(unlock.platform);
-  if (keychain) await run(keychain.remove(file), definedEnv(unlock.env));
+  if (!keychain) return `poof has no keychain on ${unlock.platform}`;
+  const result = await run(keychain.remove(await keychainKey(file)), definedEnv(unlock.env));
+  return result.exitCode === 0 ? undefined : complaint(result);
 }

@@ -79,8 +79,15 @@ function createRunner(bin: string, sourceEnv: Record<string, string | undefined>
   return async (args: string[], options: RunOptions = {}): Promise<RcloneResult> => {
     // An encrypted rclone-poof.conf: rclone gets its password in the environment, never argv.
     const password = await confPasswordEnv(args, unlock);
-    return runProgram(bin, [...args, ...envArgs], { env: { ...env, ...password }, ...options });
+    const childEnv = password ? { ...withoutPasswordCommand(env), ...password } : env;
+    return runProgram(bin, [...args, ...envArgs], { env: childEnv, ...options });
   };
+}
+
+/** rclone asks a password command before $RCLONE_CONFIG_PASS: not when poof gives the password. */
+function withoutPasswordCommand(env: Record<string, string>): Record<string, string> {
+  const { RCLONE_PASSWORD_COMMAND: _dropped, ...rest } = env;
+  return rest;
 }
 
 /** The binary's identity: a new rclone at the same path has another size or time. */

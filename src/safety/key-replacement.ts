@@ -1,9 +1,8 @@
 import type { Context } from '../context.js';
 import type { PoofConfig } from '../config/schema.js';
 import { UsageError } from '../errors.js';
-import { writeFileAtomic } from '../fs/atomic-write.js';
 import { proveCryptKey, type KeyProof } from '../crypt/key-proof.js';
-import { readRcloneConf } from '../rclone/conf-file.js';
+import { readRcloneConf, writeConfCopy } from '../rclone/conf-file.js';
 import { findSection } from '../rclone/ini.js';
 import { confirmOrDecline } from '../ui/prompts.js';
 
@@ -39,6 +38,6 @@ export async function guardKeyReplacement(ctx: Context, config: PoofConfig, repl
     }
   }
   const kept = `${conf.file}.replaced-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  await writeFileAtomic(kept, conf.text, 0o600);
-  ctx.err(`poof: the replaced keys are kept in ${kept} (mode 600); \`poof key import\` needs them to read what they encrypted`);
+  await writeConfCopy(conf, kept, ctx);
+  ctx.err(`poof: the replaced keys are kept in ${kept} (mode 600${conf.encrypted ? ', encrypted as rclone-poof.conf is' : ''}); \`poof key import\` needs them to read what they encrypted`);
 }

@@ -5,7 +5,21 @@ import { readTemplate } from '../assets.js';
 import { RunFailedError, UsageError } from '../errors.js';
 import { runProgram } from '../process/run.js';
 import { findOnPath } from '../rclone/version.js';
-import { findCronBlock, launchdLabel, removeCronBlock, renderCron, renderLaunchd, renderSystemd, type ScheduleKind, type ScheduleSpec } from './render.js';
+import { findCronBlock, launchdLabel, removeCronBlock, renderCron, renderLaunchd, renderSystemd, type Cadence, type ScheduleKind, type ScheduleSpec } from './render.js';
+
+/** Where poof notes the schedule it installed for a config dir (its state dir). */
+export function scheduleFile(stateDir: string): string {
+  return path.join(stateDir, 'schedule.json');
+}
+
+/** The schedule poof installed for this config dir, as it noted it. */
+export async function savedSchedule(stateDir: string): Promise<{ kind: ScheduleKind; cadence: Cadence } | undefined> {
+  try {
+    return JSON.parse(await readFile(scheduleFile(stateDir), 'utf8')) as { kind: ScheduleKind; cadence: Cadence };
+  } catch {
+    return undefined;
+  }
+}
 
 export interface SchedulerEnv {
   env: Record<string, string | undefined>;

@@ -104,7 +104,7 @@ describe('secrets at rest: rclone-poof.conf encrypted, its password in the keych
     assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
     const wrong = await runPoof(['backup'], { env: { ...noSession, RCLONE_CONFIG_PASS: 'not-the-password' } });
     assert.equal(wrong.code, 3);
-    assert.match(wrong.stderr, /cannot be decrypted with the password from \$RCLONE_CONFIG_PASS/);
+    assert.match(wrong.stderr, /gave no password: .*, and \$RCLONE_CONFIG_PASS does not open it/);
     assert.deepEqual(await readTree(cloud), stored, 'nothing on the remote changed');
     const right = await runPoof(['backup'], { env: { ...noSession, RCLONE_CONFIG_PASS: lookup(env, conf).stdout } });
     assert.equal(right.code, 0, right.stderr);
@@ -112,6 +112,35 @@ describe('secrets at rest: rclone-poof.conf encrypted, its password in the keych
     const cron = await runPoof(['schedule', 'install', '--every', '6h', '--kind', 'cron', '--print'], { env });
     assert.equal(cron.code, 2);
     assert.match(cron.stderr, /rclone-poof\.conf is encrypted and cron starts jobs outside the login session.*use --kind systemd/);
+  });
+
+  it('a $RCLONE_CONFIG_PASS meant for another rclone.conf, or a $RCLONE_PASSWORD_COMMAND, does not stand in the keychain\'s way', async () => {
+    await writeFile(path.join(docs, 'fourth.txt'), 'fourth\n');
+    const other = await runPoof(['backup'], { env: { ...env, RCLONE_CONFIG_PASS: 'the password of my own rclone.conf' } });
+    assert.equal(other.code, 0, other.stderr);
+    // rclone asks a password command before $RCLONE_CONFIG_PASS: poof leaves it out when it gives the password.
+    const command = await runPoof(['backup'], { env: { ...env, RCLONE_PASSWORD_COMMAND: 'false' } });
+    assert.equal(command.code, 0, command.stderr);
+    const verify = await runPoof(['verify', '--offline'], { env: { ...env, RCLONE_CONFIG_PASS: 'the password of my own rclone.conf' } });
+    assert.match(verify.stdout, /secrets at rest: rclone-poof\.conf is encrypted; its password comes from the keychain/);
+  });
+
+  it('replaced crypt keys are kept encrypted like the file, and `poof key import` reads them back from that copy', async () => {
+    const replace = await runPoof(['cconfig', '--crypt', '--force', '--replace-keys'], { env });
+    assert.equal(replace.code, 0, replace.stderr);
+    const kept = /the replaced keys are kept in (\S+) \(mode 600, encrypted as rclone-poof\.conf is\)/.exec(replace.stderr)?.[1];
+    assert.ok(kept, replace.stderr);
+    assert.match(await readFile(kept, 'utf8'), ENCRYPTED);
+    assert.equal((await stat(kept)).mode & 0o777, 0o600);
+    assert.equal(lookup(env, kept).code, 0, 'the copy has its own keychain entry');
+    assert.match(await readFile(conf, 'utf8'), ENCRYPTED);
+    const refused = await runPoof(['backup'], { env });
+    assert.equal(refused.code, 1, 'the new keys cannot read what the old ones wrote');
+    const restored = await runPoof(['key', 'import', kept, '--force', '--replace-keys'], { env });
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.match(await readFile(conf, 'utf8'), ENCRYPTED);
+    const backup = await runPoof(['backup'], { env });
+    assert.equal(backup.code, 0, backup.stderr);
   });
 
   it('a copy of the file on another machine (another keychain) is useless there', async () => {
@@ -124,7 +153,7 @@ describe('secrets at rest: rclone-poof.conf encrypted, its password in the keych
       await copyFile(conf, path.join(other.confdir, 'rclone-poof.conf'));
       const verify = await runPoof(['verify', '--offline'], { env: otherEnv });
       assert.equal(verify.code, 4, verify.stdout);
-      assert.match(verify.stdout, /FAIL\s+rclone-poof\.conf: .*is encrypted and the keychain \(secret-tool\) gave no password/);
+      assert.match(verify.stdout, /FAIL\s+rclone-poof\.conf: .*is encrypted and the keychain \(secret-tool\) has no password for .*if the config dir moved/);
       const download = await runPoof(['download', '--yes'], { env: otherEnv });
       assert.equal(download.code, 3, download.stderr);
     } finally {
@@ -151,5 +180,18 @@ describe('secrets at rest: rclone-poof.conf encrypted, its password in the keych
     const verify = await runPoof(['verify', '--offline'], { env });
     assert.match(verify.stdout, /secrets at rest: rclone-poof\.conf is not encrypted: rclone only obscures the keys in it/);
     assert.equal((await runPoof(['backup'], { env })).code, 0);
+  });
+
+  it('a cron schedule, which cannot reach the keychain, stops --encrypt-config before anything changes', async () => {
+    // As `poof schedule install --kind cron` notes it in the state dir.
+    const state = path.join(sb.dir, 'cron-state');
+    await mkdir(state, { recursive: true });
+    await writeFile(path.join(state, 'schedule.json'), `${JSON.stringify({ kind: 'cron', cadence: { every: { count: 6, unit: 'h' } }, command: 'backup' })}\n`);
+    const clear = await readFile(conf, 'utf8');
+    const refused = await runPoof(['cconfig', '--encrypt-config'], { env: { ...env, POOF_STATE_DIR: state } });
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /a cron schedule runs poof here, and cron starts jobs outside the login session.*poof schedule remove --kind cron/);
+    assert.equal(await readFile(conf, 'utf8'), clear);
+    assert.equal(lookup(env, conf).code, 1, 'nothing was stored in the keychain');
   });
 });

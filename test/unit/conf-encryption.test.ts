@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { rclonePasswordCommand } from '../../src/commands/conf-encryption.js';
-import { decryptConf, encryptConf, isEncryptedConf, newConfPassword, normalisePassword } from '../../src/rclone/conf-crypt.js';
-import { confPassword, keychainFor, storeConfPassword, type KeychainCall } from '../../src/rclone/conf-password.js';
+import { decryptConf, encryptConf, isEncryptedConf, newConfPassword, normalisePassword, usablePassword } from '../../src/rclone/conf-crypt.js';
+import { forgetConfPassword, keychainFor, keychainPassword, storeConfPassword, type KeychainCall } from '../../src/rclone/conf-password.js';
 import { ConfigError } from '../../src/errors.js';
 import type { ProgramResult } from '../../src/process/run.js';
 
@@ -16,7 +16,7 @@ const RCLONE_PASSWORD = 'pässwörd ﬁ\n';
 describe('rclone config encryption', () => {
   it('opens a file rclone encrypted, with the password normalised as rclone does (line end off, NFKC)', async () => {
     assert.equal(isEncryptedConf(RCLONE_WROTE), true);
-    const opened = await decryptConf(RCLONE_WROTE, RCLONE_PASSWORD);
+    const opened = await decryptConf(RCLONE_WROTE, normalisePassword(RCLONE_PASSWORD)!);
     assert.deepEqual(opened, { ok: true, text: '[r]\ntype = local\n\n' });
     // The ligature normalises to "fi": the same key.
     assert.deepEqual(await decryptConf(RCLONE_WROTE, 'pässwörd fi'), opened);
@@ -57,6 +57,9 @@ describe('rclone config encryption', () => {
     assert.equal(normalisePassword('  \n'), undefined);
     assert.equal(normalisePassword('x\r\n'), 'x');
     assert.equal(normalisePassword(' x '), ' x ');
+    // rclone takes $RCLONE_CONFIG_PASS as it is (only a command's output loses its line ends).
+    assert.equal(usablePassword('x\n'), true);
+    assert.equal(usablePassword(' \t'), false);
     const pw = newConfPassword();
     assert.match(pw, /^[A-Za-z0-9_-]{43}$/);
     assert.notEqual(pw, newConfPassword());
@@ -92,30 +95,38 @@ describe('the keychain', () => {
     assert.match(keychainFor('darwin')!.store('/a "b"/c', 'pw').input ?? '', / -a "\/a \\"b\\"\/c" -w "pw"\n$/);
   });
 
-  it('takes $RCLONE_CONFIG_PASS first, else asks the keychain once per file', async () => {
-    const fake = recordedKeychain([{ stdout: 'from-keychain\n' }]);
-    const unlock = { env: { RCLONE_CONFIG_PASS: 'from-env' }, platform: 'linux' as const };
-    assert.equal(await confPassword('/t/one.conf', unlock, fake.run), 'from-env');
-    assert.equal(fake.calls.length, 0);
+  it('asks the keychain for the file by its real path, and tells no entry apart from a keychain that cannot answer', async () => {
     const plain = { env: {}, platform: 'linux' as const };
-    assert.equal(await confPassword('/t/two.conf', plain, fake.run), 'from-keychain');
-    assert.equal(await confPassword('/t/two.conf', plain, fake.run), 'from-keychain');
-    assert.equal(fake.calls.length, 1);
-    assert.deepEqual(fake.calls[0]?.args, ['lookup', 'service', 'poof', 'file', '/t/two.conf']);
+    const found = recordedKeychain([{ stdout: 'from-keychain\n' }]);
+    assert.equal(await keychainPassword('/t/two.conf', plain, found.run), 'from-keychain');
+    assert.deepEqual(found.calls[0]?.args, ['lookup', 'service', 'poof', 'file', '/t/two.conf']);
+    const none = recordedKeychain([{ exitCode: 1 }]);
+    const missing = await keychainPassword('/t/moved.conf', plain, none.run).then(() => undefined, (e: unknown) => e);
+    assert.ok(missing instanceof ConfigError);
+    assert.equal(missing.message, '/t/moved.conf is encrypted and the keychain (secret-tool) has no password for /t/moved.conf');
+    assert.match(missing.hint ?? '', /kept by the file's path: if the config dir moved, `secret-tool search --all service poof` shows where/);
   });
 
   it('fails with one line that says why and what to do, never with what the program printed on stdout', async () => {
     const plain = { env: {}, platform: 'linux' as const };
     const locked = recordedKeychain([{ exitCode: 1, stdout: 'LEAKED', stderr: 'secret-tool: Cannot autolaunch D-Bus without X11 $DISPLAY\n' }]);
-    const error = await confPassword('/t/three.conf', plain, locked.run).then(() => undefined, (e: unknown) => e);
+    const error = await keychainPassword('/t/three.conf', plain, locked.run).then(() => undefined, (e: unknown) => e);
     assert.ok(error instanceof ConfigError);
     assert.match(error.message, /^\/t\/three\.conf is encrypted and the keychain \(secret-tool\) gave no password: secret-tool: Cannot autolaunch D-Bus/);
     assert.equal(error.message.includes('LEAKED'), false);
     assert.match(error.hint ?? '', /RCLONE_CONFIG_PASS/);
-    const missing = recordedKeychain([{ exitCode: -1, stderr: 'Command failed with ENOENT: secret-tool lookup\n' }]);
-    await assert.rejects(confPassword('/t/four.conf', plain, missing.run), /secret-tool is not installed/);
+    const absent = recordedKeychain([{ exitCode: -1, stderr: 'Command failed with ENOENT: secret-tool lookup\n' }]);
+    await assert.rejects(keychainPassword('/t/four.conf', plain, absent.run), /secret-tool is not installed/);
     const empty = recordedKeychain([{ exitCode: 0, stdout: '\n' }]);
-    await assert.rejects(confPassword('/t/five.conf', plain, empty.run), /it has no password for this file/);
+    await assert.rejects(keychainPassword('/t/five.conf', plain, empty.run), /has no password for \/t\/five\.conf/);
+    const slow = recordedKeychain([{ exitCode: -1, timedOut: true }]);
+    await assert.rejects(keychainPassword('/t/six.conf', plain, slow.run), /gave no password: no answer in 20 s/);
+  });
+
+  it('says when the keychain did not remove an entry', async () => {
+    const unlock = { env: {}, platform: 'linux' as const };
+    assert.equal(await forgetConfPassword('/t/x.conf', unlock, recordedKeychain([{}]).run), undefined);
+    assert.equal(await forgetConfPassword('/t/x.conf', unlock, recordedKeychain([{ exitCode: 1, stderr: 'locked\n' }]).run), 'locked');
   });
 
   it('proves a stored password reads back before anything is encrypted with it', async () => {

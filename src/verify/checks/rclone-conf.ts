@@ -1,7 +1,8 @@
 import type { Context } from '../../context.js';
 import type { PoofConfig } from '../../config/schema.js';
 import { fileMode } from '../../config/store.js';
-import { readRcloneConf } from '../../rclone/conf-file.js';
+import { readRcloneConf, type RcloneConf } from '../../rclone/conf-file.js';
+import { savedSchedule } from '../../schedule/install.js';
 import { findPlaceholders, findSection, type RcloneSection } from '../../rclone/ini.js';
 import type { Check } from '../check.js';
 import { PoofError } from '../../errors.js';
@@ -69,7 +70,7 @@ export async function checkRcloneConf(
     return undefined;
   }
   checks.push({ id: title, title, status: 'ok', detail: `[${section.name}] has type ${section.values.type}` });
-  checks.push(encryptionCheck(ctx, parsed.encrypted));
+  checks.push(await encryptionCheck(ctx, parsed));
   return { section, baseSection: wrappedSections(parsed.sections, section)[0] };
 }
 /** The sections a crypt or alias remote points to, which must hold real credentials too. */
@@ -80,12 +81,16 @@ export function wrappedSections(sections: RcloneSection[], section: RcloneSectio
 }
 
 /** Is the file that holds the storage's keys useless to whoever copies it off this machine? */
-function encryptionCheck(ctx: Context, encrypted: boolean): Check {
+async function encryptionCheck(ctx: Context, conf: RcloneConf): Promise<Check> {
   const id = 'rclone-poof.conf.encryption';
   const title = 'secrets at rest';
-  if (encrypted) {
-    const from = ctx.env[CONFIG_PASS_ENV] ? `$${CONFIG_PASS_ENV}` : `the keychain (${keychainFor(ctx.platform)?.name ?? 'none'})`;
-    return { id, title, status: 'ok', detail: `rclone-poof.conf is encrypted; its password comes from ${from}` };
+  if (conf.encrypted) {
+    const from = conf.passwordFrom === 'env' ? `$${CONFIG_PASS_ENV}` : `the keychain (${keychainFor(ctx.platform)?.name ?? 'none'})`;
+    const detail = `rclone-poof.conf is encrypted; its password comes from ${from}`;
+    if (conf.passwordFrom === 'keychain' && (await savedSchedule(ctx.paths.stateDir))?.kind === 'cron') {
+      return { id, title, status: 'warn', detail: `${detail}, which the cron schedule cannot reach: its runs fail`, hint: '`poof schedule remove --kind cron`, then `poof schedule install --kind systemd`' };
+    }
+    return { id, title, status: 'ok', detail };
   }
   return {
     id,
