@@ -6,6 +6,7 @@ import type { Context } from './context.js';
 import { ExitCode, PoofError } from './errors.js';
 import {
   backupSpec,
+  syncSpec,
   cconfigSpec,
   configSpec,
   cryptoggleSpec,
@@ -118,6 +119,7 @@ export function buildProgram() {
   attach(program, pathsSpec(), async () => (await import('./commands/paths.js')).pathsCommand);
 
   attach(program, backupSpec(), async () => (await import('./commands/backup.js')).backupCommand);
+  attach(program, syncSpec(), async () => (await import('./commands/sync.js')).syncCommand);
 
   attach(program, uploadSpec(), async () => (await import('./commands/upload.js')).uploadCommand);
 

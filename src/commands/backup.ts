@@ -32,7 +32,7 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
       const vault = await startVaultRun(ctx, config, remote, rclone, 'backup', dryRun, interrupt.signal);
       runId = dryRun ? undefined : vault.runId;
       // Every mapping goes into the vault: that is where its files are.
-      const plans = (await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly: new Set(), ignoreUnfinishedRestore: options.ignoreUnfinishedRestore })).map((plan) => ({ ...plan, remotePath: vaultRoot(remote.root) }));
+      const plans = (await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly: new Set(), ignoreUnfinishedRestore: options.ignoreUnfinishedRestore, twoWay: 'leave-out' })).map((plan) => ({ ...plan, remotePath: vaultRoot(remote.root) }));
       planned = plans.length;
       const view = await createRunView(ctx, mode, plans, { direction: 'backup', dryRun });
       const hooks = { emit: view.emit, log: log.write, cancelSignal: interrupt.signal, dryRun };
@@ -45,8 +45,11 @@ export async function backupCommand(ctx: Context, options: BackupOptions): Promi
     const changes = askChanges(ctx, rclone, remote, interrupt.signal, dryRun);
     const history = await startHistory(ctx, config, remote, rclone, 'backup', dryRun);
     runId = history?.runId;
-    const plans = await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly, ignoreUnfinishedRestore: options.ignoreUnfinishedRestore, runId: history?.runId });
+    const plans = await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly, ignoreUnfinishedRestore: options.ignoreUnfinishedRestore, runId: history?.runId, twoWay: 'leave-out' });
     planned = plans.length;
+    if (mode !== 'silent') {
+      for (const name of config.sync ?? []) if (!options.only || options.only.includes(name)) ctx.out(`${name}: two-way: kept in step by \`poof sync\`, not mirrored by backup`);
+    }
     if (mode !== 'silent') {
       for (const plan of plans.filter((p) => p.copyOnly && !p.refusal)) {
         ctx.out(`${plan.name}: uploaded before (its remote copy holds files no longer here), so it is copied without deleting anything on the remote`);

@@ -93,6 +93,18 @@ export const cconfigSpec = () =>
       ])}\nSecrets (secret keys, passwords) are never taken from the command line, where other users\ncould read them: poof asks on a terminal, or reads $POOF_SECRET, or standard input with --secret-stdin.\n`,
     );
 
+export const syncSpec = () =>
+  new Command('sync')
+    .description('keep the two-way mappings ("sync" in poof.conf) in step both ways with rclone bisync')
+    .option('--only <name>', 'sync only the two-way mapping with this remote name (repeatable)', collect)
+    .option('--resync', 'join both sides (the first sync, or after bisync lost track): files on one side only are copied over; a file that differs keeps both copies')
+    .option('--max-delete <percent>', 'the largest share of a mapping\'s files one run may delete on either side (default: "syncMaxDelete" in poof.conf, else 10)')
+    .option('--dry-run', 'show what would change; change nothing')
+    .addHelpText(
+      'after',
+      examples(['poof sync --resync                 # the first time', 'poof sync', 'poof sync --only Projects --max-delete 50']),
+    );
+
 export const verifySpec = () =>
   new Command('verify')
     .description('check rclone, both config files, the mapped directories and the remote')

@@ -37,7 +37,7 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
     const changes = askChanges(ctx, rclone, remote, interrupt.signal, dryRun);
     const history = await startHistory(ctx, config, remote, rclone, 'upload', dryRun);
     runId = history?.runId;
-    const plans = await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly, allowEmpty: true, ignoreUnfinishedRestore: options.ignoreUnfinishedRestore, runId: history?.runId });
+    const plans = await planMappings(ctx, setup, remote, { only: options.only, dryRun, copyOnly, allowEmpty: true, ignoreUnfinishedRestore: options.ignoreUnfinishedRestore, runId: history?.runId, twoWay: 'refuse' });
     planned = plans.length;
     await refuseWipeTargets(plans, { home: ctx.home, configDir: ctx.paths.configDir, stateDir: ctx.paths.stateDir }, Boolean(options.force));
     if (wipeMode === 'shred' && mode !== 'silent') {

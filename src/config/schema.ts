@@ -114,6 +114,19 @@ export const poofConfigSchema = {
       description:
         'How backups are stored: "mirror" (the default: a copy of each mapped directory, with what each run replaces kept in .poof-history) or "append-only" (each run only ever adds new objects to .poof-vault, never overwriting or deleting anything, so it works with a key that cannot delete; see "Append-only backups" in the README).',
     },
+    sync: {
+      type: 'array',
+      uniqueItems: true,
+      items: { type: 'string', minLength: 1 },
+      description:
+        'Mappings (their remote names) kept in step both ways by `poof sync`: changes on either side flow to the other; `poof backup` leaves them to it, e.g. ["Projects"].',
+    },
+    syncMaxDelete: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 100,
+      description: 'The largest share of a two-way mapping\'s files, in percent, that one `poof sync` may delete on either side before it stops and asks (default 10).',
+    },
     pruneRemote: {
       type: 'string',
       pattern: '^[A-Za-z0-9_.][A-Za-z0-9_.-]*$',

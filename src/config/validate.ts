@@ -48,7 +48,7 @@ export function validateConfig(data: unknown): ValidationResult {
   }
   const config = data as PoofConfig;
   const { errors, warnings } = checkMappings(config.paths);
-  errors.push(...checkMode(config));
+  errors.push(...checkMode(config), ...checkSync(config));
   return errors.length > 0 ? { errors, warnings } : { config, errors, warnings };
 }
 
@@ -160,6 +160,19 @@ export function formatField(segments: string[]): string {
     else out += `[${JSON.stringify(segment)}]`;
   });
   return out;
+}
+
+/** Pure: two-way mappings must be mappings, and cannot be in an append-only backup. */
+function checkSync(config: PoofConfig): ConfigIssue[] {
+  const names = new Set(Object.values(config.paths));
+  const issues: ConfigIssue[] = [];
+  (config.sync ?? []).forEach((name, index) => {
+    if (!names.has(name)) issues.push({ field: `sync[${index}]`, message: `names "${name}", which no mapping in "paths" has`, hint: `use a mapping's remote name: ${[...names].map((n) => `"${n}"`).join(', ') || 'map a directory first'}` });
+  });
+  if (config.mode === 'append-only' && (config.sync ?? []).length > 0) {
+    issues.push({ field: 'sync', message: 'names two-way mappings, but an append-only backup never deletes or replaces anything on the remote', hint: 'remove "sync", or use "mode": "mirror"' });
+  }
+  return issues;
 }
 
 /** Pure: what append-only mode cannot do (yet): links kept as links, and history switched off. */

@@ -63,7 +63,19 @@ export interface CheckResult extends TransferResult {
   checked: number;
 }
 
-export type MappingResult = BackupResult | UploadResult | RestoreResult | CheckResult;
+/** `poof sync`: one two-way mapping kept in step by rclone bisync. */
+export interface SyncResult extends TransferResult {
+  kind: 'sync';
+  /** Files copied to the remote and to this machine. */
+  toRemote: number;
+  toLocal: number;
+  /** Files changed on both sides since the last sync: both copies were kept. */
+  conflicts: number;
+  /** A --resync: files that differed on the two sides, kept on both as two copies. */
+  keptBoth?: string[];
+}
+
+export type MappingResult = BackupResult | UploadResult | RestoreResult | CheckResult | SyncResult;
 
 /**
  * Pure: the stats of several rclone passes over one mapping (a forced re-send, the main sync, a

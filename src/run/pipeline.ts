@@ -14,7 +14,7 @@ import { endMonitoring, isMonitored, startMonitoring } from './monitoring.js';
 import { describeFailedRun, notifyFailure } from './notify.js';
 import { loadRunSetup, type RunSetup } from './setup.js';
 
-export type RunCommand = 'backup' | 'upload' | 'download' | 'restore' | 'prune' | 'check';
+export type RunCommand = 'backup' | 'upload' | 'download' | 'restore' | 'prune' | 'check' | 'sync';
 
 export interface RunRequest {
   command: RunCommand;

@@ -15,6 +15,11 @@ export interface PlanOptions {
   ignoreUnfinishedRestore?: boolean | undefined;
   /** With history kept: this run's id. */
   runId?: string | undefined;
+  /**
+   * Two-way mappings ("sync" in poof.conf) belong to `poof sync`: a mirror would delete what the
+   * server added since the last sync. A backup leaves them out; an upload refuses them.
+   */
+  twoWay: 'leave-out' | 'refuse';
 }
 
 /** Look at every source and the state of unfinished restores, then plan backup or upload transfers. */
@@ -22,7 +27,7 @@ export async function planMappings(ctx: Context, { config }: RunSetup, remote: R
   const sources: Record<string, SourceState> = dict();
   for (const dir of Object.keys(config.paths)) sources[dir] = await probeSource(dir, (config.symlinks ?? 'follow') === 'follow');
   const unfinished = await readUnfinished(ctx.paths.unfinishedFile);
-  return planBackup({
+  const plans = planBackup({
     config,
     remote,
     only: options.only,
@@ -34,4 +39,11 @@ export async function planMappings(ctx: Context, { config }: RunSetup, remote: R
     ignoreUnfinishedRestore: options.ignoreUnfinishedRestore,
     runId: options.runId,
   });
+  const twoWay = new Set(config.sync ?? []);
+  if (options.twoWay === 'leave-out') return plans.filter((plan) => !twoWay.has(plan.name));
+  return plans.map((plan) =>
+    twoWay.has(plan.name) && !plan.refusal
+      ? { ...plan, refusal: `${plan.name} is two-way ("sync" in poof.conf): wiping its files here would reach the remote as deletions at the next \`poof sync\`; take it out of "sync" first` }
+      : plan,
+  );
 }

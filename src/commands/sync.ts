@@ -1,0 +1,72 @@
+import type { Context } from '../context.js';
+import type { RunAllOutcome } from '../engine/run-all.js';
+import { capabilitiesOf } from '../rclone/capabilities.js';
+import { remotePathFor } from '../rclone/remote-path.js';
+import { runPipeline } from '../run/pipeline.js';
+import { isUploaded, readUploaded } from '../run/uploaded.js';
+import { requireCryptKey } from '../safety/crypt-key.js';
+import { DEFAULT_SYNC_MAX_DELETE } from '../sync/bisync.js';
+import type { SyncResult } from '../engine/result.js';
+import { syncMapping } from '../sync/run.js';
+import { runIdFor } from '../versions/run-id.js';
+import { UsageError } from '../errors.js';
+import type { OptionsOf, syncSpec } from './specs.js';
+
+export type SyncOptions = OptionsOf<typeof syncSpec>;
+
+/**
+ * `poof sync`: the two-way mappings ("sync" in poof.conf) kept in step with `rclone bisync`,
+ * under the same lock, signals and run history as a backup.
+ */
+export async function syncCommand(ctx: Context, options: SyncOptions): Promise<number> {
+  const dryRun = Boolean(options.dryRun);
+  const resync = Boolean(options.resync);
+  const maxDelete = options.maxDelete === undefined ? undefined : Number(options.maxDelete);
+  if (maxDelete !== undefined && (!Number.isInteger(maxDelete) || maxDelete < 1 || maxDelete > 100)) {
+    throw new UsageError(`--max-delete "${options.maxDelete}" is not a whole percentage from 1 to 100`, 'e.g. --max-delete 50');
+  }
+  const { exitCode, outcome } = await runPipeline(ctx, { command: 'sync', dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
+    const { config } = setup;
+    const twoWay = new Set(config.sync ?? []);
+    if (twoWay.size === 0) throw new UsageError('no mapping is two-way', 'name it in poof.conf: "sync": ["NAME"] (a mapping\'s remote name)');
+    for (const name of options.only ?? []) if (!twoWay.has(name)) throw new UsageError(`--only "${name}" is not a two-way mapping`, `add it to "sync" in poof.conf, or use one of: ${[...twoWay].join(', ')}`);
+    await requireCryptKey(rclone, remote, setup.names, interrupt.signal, false);
+    const uploaded = await readUploaded(ctx.paths.uploadedFile);
+    const capabilities = capabilitiesOf(rclone.version);
+    const settings = {
+      configFile: remote.configFile,
+      stateDir: ctx.paths.stateDir,
+      excludes: config.excludes,
+      maxDeletePercent: maxDelete ?? config.syncMaxDelete ?? DEFAULT_SYNC_MAX_DELETE,
+      capabilities,
+      runId: runIdFor(new Date()),
+    };
+    const hooks = { log: log.write, cancelSignal: interrupt.signal, dryRun, resync };
+    const outcome: RunAllOutcome<SyncResult> = { results: [], notRun: [] };
+    for (const [localDir, name] of Object.entries(config.paths)) {
+      if (!twoWay.has(name) || (options.only && !options.only.includes(name))) continue;
+      if (interrupt.signal.aborted) {
+        outcome.notRun.push(name);
+        continue;
+      }
+      const plan = { name, localDir, remotePath: remotePathFor(config, remote.section, name) };
+      const result = isUploaded(uploaded, name)
+        ? { kind: 'sync' as const, ...plan, status: 'refused' as const, reason: `${name} was uploaded (its files were wiped here, kept only on the remote): a two-way sync would take them for deleted and delete the only copy; use \`poof download --only ${name}\` first`, copied: 0, deleted: 0, toRemote: 0, toLocal: 0, conflicts: 0, errors: [], durationMs: 0 }
+        : await syncMapping(rclone, plan, settings, hooks);
+      outcome.results.push(result);
+      report(ctx, result, dryRun);
+    }
+    if (!capabilities.bisyncSafetyFlags && !dryRun) ctx.err(`poof: rclone ${rclone.version.text}: bisync is experimental before 1.66, and what it replaces or deletes is not kept in history (1.66+ keeps conflicts and recovers from interruptions by itself)`);
+    return outcome;
+  });
+  return exitCode;
+}
+
+function report(ctx: Context, result: SyncResult, dryRun: boolean): void {
+  const prefix = dryRun ? '[dry run] ' : '';
+  if (result.status === 'refused') return ctx.err(`${prefix}${result.name}: REFUSED: ${result.reason ?? ''}`);
+  if (result.status === 'failed') return ctx.err(`${prefix}${result.name}: FAILED: ${result.reason ?? ''}`);
+  const kept = result.keptBoth?.length ? `; ${result.keptBoth.length} ${result.keptBoth.length === 1 ? 'file differed' : 'files differed'} on the two sides: both copies kept (${result.keptBoth.slice(0, 3).join(', ')}${result.keptBoth.length > 3 ? ', ...' : ''})` : '';
+  const conflicts = result.conflicts > 0 ? `, ${result.conflicts} changed on both sides: both copies kept` : '';
+  ctx.out(`${prefix}${result.name}: ok: ${result.toRemote} to the remote, ${result.toLocal} to here, ${result.deleted} deleted${conflicts}${kept}`);
+}

@@ -1,0 +1,171 @@
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { SyncResult } from '../engine/result.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
+import { baseFlags, STAGING_PREFIX } from '../rclone/args.js';
+import type { Capabilities } from '../rclone/capabilities.js';
+import { lastErrorLine } from '../rclone/log-parse.js';
+import type { Rclone } from '../rclone/runner.js';
+import { bisyncMessage, buildBisyncArgs, judgeBisync, renderSyncFilters, SYNC_CHECK_FILE } from './bisync.js';
+
+export interface SyncPlan {
+  name: string;
+  localDir: string;
+  remotePath: string;
+}
+
+export interface SyncSettings {
+  configFile: string;
+  stateDir: string;
+  excludes: string[] | undefined;
+  maxDeletePercent: number;
+  capabilities: Pick<Capabilities, 'bisyncSafetyFlags'>;
+  /** A run id (UTC, as history's): names the remote's copy of a file kept beside the local one at a --resync. */
+  runId: string;
+}
+
+export interface SyncHooks {
+  log: (line: string) => void;
+  cancelSignal: AbortSignal;
+  dryRun: boolean;
+  resync: boolean;
+}
+
+/** Where poof keeps a two-way mapping's bisync state (listings, filters): its own per mapping. */
+export function syncDir(stateDir: string, name: string): string {
+  return path.join(stateDir, 'sync', name);
+}
+
+/** The marker that the mapping was joined once with --resync: without it, a sync is refused. */
+function joinedMarker(stateDir: string, name: string): string {
+  return path.join(syncDir(stateDir, name), 'joined.json');
+}
+
+async function exists(file: string): Promise<boolean> {
+  return lstat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * One two-way mapping: `rclone bisync` between the local directory (Path1) and its remote copy.
+ * A mapping never joined before is refused until `--resync`; the --resync itself first finds the
+ * files that differ on the two sides, where rclone would let this machine's copy win, and keeps
+ * the remote's copy beside it (`NAME.poof-remote-<run id>`), so both sides end up with both.
+ */
+export async function syncMapping(rclone: Rclone, plan: SyncPlan, settings: SyncSettings, hooks: SyncHooks): Promise<SyncResult> {
+  const started = Date.now();
+  const base = { kind: 'sync' as const, name: plan.name, localDir: plan.localDir, remotePath: plan.remotePath, errors: [] as string[], copied: 0, deleted: 0, toRemote: 0, toLocal: 0, conflicts: 0 };
+  const done = (extra: Partial<SyncResult>): SyncResult => ({ ...base, status: 'ok', durationMs: Date.now() - started, ...extra });
+  const fail = (reason: string): SyncResult => done({ status: 'failed', reason });
+  const workdir = syncDir(settings.stateDir, plan.name);
+  const joined = await exists(joinedMarker(settings.stateDir, plan.name));
+  if (!joined && !hooks.resync) {
+    return done({
+      status: 'refused',
+      reason: `${plan.name} has never been synced two-way: run \`poof sync --only ${plan.name} --resync\` once. It joins both sides: files on one side only are copied to the other, and a file that differs keeps both copies (the remote's as NAME.poof-remote-<time>)`,
+    });
+  }
+  await mkdir(workdir, { recursive: true, mode: 0o700 });
+  // poof's own lock is held: a bisync lock file here was left by a run that was killed.
+  for (const entry of await readdir(workdir)) if (entry.endsWith('.lck')) await rm(path.join(workdir, entry), { force: true });
+  const filtersFile = path.join(workdir, 'filters.txt');
+  const filters = renderSyncFilters(settings.excludes);
+  if ((await readFile(filtersFile, 'utf8').catch(() => undefined)) !== filters) {
+    if (joined && !hooks.resync) return fail(`the excludes of ${plan.name} changed since its last sync: run \`poof sync --only ${plan.name} --resync\` (bisync must list both sides again)`);
+    if (!hooks.dryRun) await writeFileAtomic(filtersFile, filters, 0o600);
+  }
+  const run = async (args: string[]) => {
+    const messages: string[] = [];
+    const result = await rclone.run(args, {
+      cancelSignal: hooks.cancelSignal,
+      onStderrLine: (line) => {
+        hooks.log(line);
+        messages.push(bisyncMessage(line));
+      },
+    });
+    return { ...result, messages };
+  };
+
+  let keptBoth: string[] | undefined;
+  if (hooks.resync) {
+    const prepared = await prepareResync(rclone, plan, settings, hooks);
+    if (typeof prepared === 'string') return fail(prepared);
+    keptBoth = prepared;
+    if (hooks.dryRun) return done({ keptBoth });
+  }
+  const args = buildBisyncArgs({ configFile: settings.configFile, local: plan.localDir, remote: plan.remotePath, workdir, filtersFile, maxDeletePercent: settings.maxDeletePercent, capabilities: settings.capabilities, resync: hooks.resync, dryRun: hooks.dryRun });
+  hooks.log(`# ${new Date().toISOString()} ${plan.name}: rclone ${args.join(' ')}`);
+  const result = await run(args);
+  if (hooks.cancelSignal.aborted) return fail('interrupted: rclone bisync was stopped; the next `poof sync` picks up from the last complete run');
+  const outcome = judgeBisync(result.exitCode, result.messages, plan.name, settings.maxDeletePercent);
+  if (outcome.status !== 'ok') return done({ status: 'failed', ...(outcome.reason ? { reason: outcome.reason } : {}), rcloneExit: result.exitCode });
+  if (hooks.resync && !hooks.dryRun) await writeFileAtomic(joinedMarker(settings.stateDir, plan.name), `${JSON.stringify({ joined: new Date().toISOString(), local: plan.localDir, remote: plan.remotePath })}\n`, 0o600);
+  return done({
+    toRemote: outcome.toRemote,
+    toLocal: outcome.toLocal,
+    conflicts: outcome.conflicts,
+    copied: outcome.toRemote + outcome.toLocal,
+    deleted: outcome.deleted,
+    rcloneExit: result.exitCode,
+    ...(keptBoth ? { keptBoth } : {}),
+  });
+}
+
+/**
+ * Before a --resync: the check file on both sides, and the files that differ on the two sides
+ * (compared by content: `rclone check --download`, since storage without a common hash would
+ * compare sizes only) kept twice: the remote's copy is fetched into a staging folder inside the
+ * mapping and placed beside the local one under a new name, which the resync then copies up.
+ * Returns the files kept both ways, or why it could not be done (nothing was changed then).
+ */
+async function prepareResync(rclone: Rclone, plan: SyncPlan, settings: SyncSettings, hooks: SyncHooks): Promise<string[] | string> {
+  const flags = [...baseFlags(settings.configFile), '--contimeout', '30s', '--timeout', '2m'];
+  const scratch = path.join(syncDir(settings.stateDir, plan.name), `check-${randomBytes(4).toString('hex')}`);
+  await mkdir(scratch, { recursive: true, mode: 0o700 });
+  try {
+    const differ = path.join(scratch, 'differ.txt');
+    const errors = path.join(scratch, 'errors.txt');
+    const checkFilters = path.join(scratch, 'filters.txt');
+    await writeFile(checkFilters, renderSyncFilters(settings.excludes));
+    const checked = await rclone.run(['check', plan.localDir, plan.remotePath, '--download', '--differ', differ, '--error', errors, ...flags, '--filter-from', checkFilters], { cancelSignal: hooks.cancelSignal });
+    if (hooks.cancelSignal.aborted) return 'interrupted before anything was changed';
+    const listed = async (file: string) => (await readFile(file, 'utf8').catch(() => '')).split('\n').filter((line) => line !== '');
+    const failedChecks = await listed(errors);
+    // Exit 3: the remote copy does not exist yet (a first sync onto an empty remote).
+    if (failedChecks.length > 0 || (checked.exitCode !== 0 && checked.exitCode !== 1 && checked.exitCode !== 3)) {
+      return `could not compare the two sides of ${plan.name} before joining them (rclone check exited ${checked.exitCode}: ${failedChecks[0] ?? lastErrorLine(checked.stderr)}); nothing was changed`;
+    }
+    const differing = (await listed(differ)).filter((file) => file !== SYNC_CHECK_FILE);
+    if (hooks.dryRun) return differing;
+    if (differing.length > 0) {
+      const staging = path.join(plan.localDir, `${STAGING_PREFIX}${randomBytes(4).toString('hex')}`);
+      const list = path.join(scratch, 'fetch.txt');
+      await writeFile(list, `${differing.join('\n')}\n`);
+      try {
+        const fetched = await rclone.run(['copy', plan.remotePath, staging, '--files-from-raw', list, '--no-traverse', ...flags], { cancelSignal: hooks.cancelSignal });
+        if (fetched.exitCode !== 0) return `could not fetch the remote's copies of the ${differing.length} files that differ (rclone exited ${fetched.exitCode}: ${lastErrorLine(fetched.stderr)}); nothing was changed`;
+        for (const file of differing) {
+          const target = `${path.join(plan.localDir, file)}.poof-remote-${settings.runId}`;
+          if (await exists(target)) return `${target} exists already; nothing more was changed`;
+          await rename(path.join(staging, file), target);
+        }
+      } finally {
+        await rm(staging, { recursive: true, force: true });
+      }
+    }
+    // bisync needs both sides to exist: the remote copy of a mapping never backed up does not yet.
+    const made = await rclone.run(['mkdir', plan.remotePath, ...flags], { cancelSignal: hooks.cancelSignal });
+    if (made.exitCode !== 0) return `could not make ${plan.remotePath} (rclone exited ${made.exitCode}: ${lastErrorLine(made.stderr)})`;
+    // The check file on both sides: rclone 1.66+ checks access during a --resync too.
+    const check = path.join(plan.localDir, SYNC_CHECK_FILE);
+    if (!(await exists(check))) await writeFile(check, 'poof: this file marks both sides of a two-way mapping; keep it\n');
+    const placed = await rclone.run(['copyto', check, `${plan.remotePath}/${SYNC_CHECK_FILE}`, '--ignore-existing', ...flags], { cancelSignal: hooks.cancelSignal });
+    if (placed.exitCode !== 0) return `could not place ${SYNC_CHECK_FILE} on the remote (rclone exited ${placed.exitCode}: ${lastErrorLine(placed.stderr)})`;
+    return differing;
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import { readTree } from '../helpers/tree.js';
+
+async function setConf(sb: Sandbox, change: (conf: Record<string, unknown>) => void): Promise<void> {
+  const file = path.join(sb.confdir, 'poof.conf');
+  const conf = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  change(conf);
+  await writeFile(file, JSON.stringify(conf));
+}
+
+/** Every file's content, by path, without poof's check file: what a user sees on one side. */
+async function contents(dir: string): Promise<Record<string, string>> {
+  const tree = await readTree(dir);
+  return Object.fromEntries([...tree].filter(([name]) => name !== '.poof-sync-check').map(([name, data]) => [name, data.toString()]).sort(([a], [b]) => ((a ?? '') < (b ?? '') ? -1 : 1)));
+}
+
+/** Write a file with a modification time `ageSeconds` in the past, so each change is newer than the last. */
+async function put(file: string, content: string, ageSeconds = 0): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, content);
+  const when = new Date(Date.now() - ageSeconds * 1000);
+  await utimes(file, when, when);
+}
+
+/**
+ * `poof sync` over a local-directory remote, where the "server side" is a directory this test
+ * writes into directly, as the server itself would. Real rclone bisync (1.60 in one CI pass,
+ * the current release in the other).
+ */
+describe('poof sync: two-way mappings with rclone bisync, on a local-directory remote', () => {
+  let sb: Sandbox;
+  let local: string;
+  let docs: string;
+  let server: string;
+
+  before(async () => {
+    sb = await makeSandbox();
+    const made = await mapLocalDirs(sb, { Projects: { 'plan.txt': 'local plan\n', 'only-here.txt': 'mine\n' }, Docs: { 'd.txt': 'doc\n' } });
+    local = made.dirs.Projects!;
+    docs = made.dirs.Docs!;
+    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+    const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+    server = path.join(made.cloud, bucket, 'Projects');
+    await setConf(sb, (conf) => void (conf.sync = ['Projects']));
+  });
+  after(() => sb.cleanup());
+
+  it('poof.conf: "sync" must name mappings, and is refused with append-only, naming the field (exit 3)', async () => {
+    await setConf(sb, (conf) => void (conf.sync = ['Projects', 'Nope']));
+    const unknown = await runPoof(['sync'], { env: sb.env });
+    assert.equal(unknown.code, 3);
+    assert.match(unknown.stderr, /sync\[1\] names "Nope", which no mapping in "paths" has/);
+    await setConf(sb, (conf) => Object.assign(conf, { sync: ['Projects'], mode: 'append-only', keep: { within: '30d' } }));
+    const appendOnly = await runPoof(['sync'], { env: sb.env });
+    assert.equal(appendOnly.code, 3);
+    assert.match(appendOnly.stderr, /sync names two-way mappings, but an append-only backup never deletes/);
+    await setConf(sb, (conf) => {
+      delete conf.mode;
+      delete conf.keep;
+    });
+  });
+
+  it('the first sync is refused until --resync, changing nothing; the resync keeps both copies of a file that differs', async () => {
+    // The server has its own version of plan.txt (newer), and a file of its own.
+    await put(path.join(server, 'plan.txt'), 'server plan\n');
+    await put(path.join(server, 'only-there.txt'), 'theirs\n');
+    const before = { here: await contents(local), there: await contents(server) };
+    const first = await runPoof(['sync'], { env: sb.env });
+    assert.equal(first.code, 1);
+    assert.match(first.stderr, /Projects: REFUSED: Projects has never been synced two-way: run `poof sync --only Projects --resync` once/);
+    assert.deepEqual({ here: await contents(local), there: await contents(server) }, before);
+
+    const dry = await runPoof(['sync', '--resync', '--dry-run'], { env: sb.env });
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /\[dry run\] Projects: ok: .*1 file differed on the two sides: both copies kept \(plan\.txt\)/);
+    assert.deepEqual({ here: await contents(local), there: await contents(server) }, before);
+
+    const resync = await runPoof(['sync', '--resync'], { env: sb.env });
+    assert.equal(resync.code, 0, resync.stderr);
+    const here = await contents(local);
+    assert.deepEqual(here, await contents(server), 'both sides hold the same files');
+    const kept = Object.keys(here).find((name) => name.startsWith('plan.txt.poof-remote-'));
+    assert.ok(kept, Object.keys(here).join(', '));
+    assert.deepEqual(here, { 'only-here.txt': 'mine\n', 'only-there.txt': 'theirs\n', 'plan.txt': 'local plan\n', [kept]: 'server plan\n' });
+  });
+
+  it('changes, new files and deletions on either side reach the other; the server\'s own writes come back here', async () => {
+    await put(path.join(local, 'plan.txt'), 'local plan, edited\n');
+    await put(path.join(local, 'sub/new-here.txt'), 'new here\n');
+    await put(path.join(server, 'only-there.txt'), 'theirs, edited on the server\n');
+    await put(path.join(server, 'deep/new-there.txt'), 'new there\n');
+    const sync = await runPoof(['sync'], { env: sb.env });
+    assert.equal(sync.code, 0, sync.stderr);
+    assert.match(sync.stdout, /Projects: ok: 2 to the remote, 2 to here, 0 deleted/);
+    assert.deepEqual(await contents(local), await contents(server));
+    assert.equal((await contents(local))['deep/new-there.txt'], 'new there\n');
+    assert.equal((await contents(server))['plan.txt'], 'local plan, edited\n');
+
+    await rm(path.join(local, 'sub/new-here.txt'));
+    await rm(path.join(server, 'deep/new-there.txt'));
+    const deletions = await runPoof(['sync', '--max-delete', '50'], { env: sb.env });
+    assert.equal(deletions.code, 0, deletions.stderr);
+    assert.deepEqual(await contents(local), await contents(server));
+    assert.equal('sub/new-here.txt' in (await contents(server)), false);
+    assert.equal('deep/new-there.txt' in (await contents(local)), false);
+  });
+
+  it('a file changed on both sides keeps both copies on both sides, never one silently', async () => {
+    await put(path.join(local, 'plan.txt'), 'edited here\n', 30);
+    await put(path.join(server, 'plan.txt'), 'edited there\n', 10);
+    const sync = await runPoof(['sync'], { env: sb.env });
+    assert.equal(sync.code, 0, sync.stderr);
+    assert.match(sync.stdout, /1 changed on both sides: both copies kept/);
+    const here = await contents(local);
+    assert.deepEqual(here, await contents(server));
+    const versions = Object.entries(here).filter(([name]) => name.startsWith('plan.txt') && !name.includes('.poof-remote-')).map(([, text]) => text).sort();
+    assert.deepEqual(versions, ['edited here\n', 'edited there\n'], 'rclone 1.60 names them plan.txt..path1/..path2, 1.66+ plan.txt.conflict1/2');
+  });
+
+  it('a sync that would delete more than the limit stops before changing anything, and says how to go on', async () => {
+    for (let i = 0; i < 20; i++) await put(path.join(local, `batch/f${i}.txt`), `file ${i}\n`);
+    assert.equal((await runPoof(['sync'], { env: sb.env })).code, 0);
+    for (let i = 0; i < 6; i++) await rm(path.join(local, `batch/f${i}.txt`));
+    const there = await contents(server);
+    const stopped = await runPoof(['sync'], { env: sb.env });
+    assert.equal(stopped.code, 1);
+    assert.match(stopped.stderr, /Projects: FAILED: stopped: it would delete more than 10% of Projects's files on one side, so nothing was changed; if those deletions are meant, run `poof sync --only Projects --max-delete 100`/);
+    assert.deepEqual(await contents(server), there, 'nothing deleted on the remote');
+    await setConf(sb, (conf) => void (conf.syncMaxDelete = 50));
+    const allowed = await runPoof(['sync'], { env: sb.env });
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.equal((await readdir(path.join(server, 'batch'))).length, 14);
+  });
+
+  it('a missing check file on one side (the wrong remote, a disk not mounted) stops the sync before it changes anything', async () => {
+    await rm(path.join(server, '.poof-sync-check'));
+    await put(path.join(local, 'after-check.txt'), 'x\n');
+    const there = await contents(server);
+    const stopped = await runPoof(['sync'], { env: sb.env });
+    assert.equal(stopped.code, 1);
+    assert.match(stopped.stderr, /Projects: FAILED: stopped: \.poof-sync-check is missing on one side/);
+    assert.deepEqual(await contents(server), there);
+    const resync = await runPoof(['sync', '--resync'], { env: sb.env });
+    assert.equal(resync.code, 0, resync.stderr);
+    assert.deepEqual(await contents(local), await contents(server));
+  });
+
+  it('backup leaves the two-way mapping to sync (a mirror would delete what the server added), and upload refuses it', async () => {
+    await put(path.join(server, 'added-on-server.txt'), 'keep me\n');
+    await put(path.join(docs, 'd2.txt'), 'more docs\n');
+    const backup = await runPoof(['backup'], { env: sb.env });
+    assert.equal(backup.code, 0, backup.stderr);
+    assert.match(backup.stdout, /Projects: two-way: kept in step by `poof sync`, not mirrored by backup/);
+    assert.equal((await contents(server))['added-on-server.txt'], 'keep me\n');
+    const upload = await runPoof(['upload', '--yes', '--only', 'Projects'], { env: sb.env });
+    assert.equal(upload.code, 1);
+    assert.match(upload.stderr, /Projects is two-way \("sync" in poof\.conf\): wiping its files here would reach the remote as deletions/);
+    assert.ok(Object.keys(await contents(local)).length > 5, 'nothing was wiped');
+  });
+});

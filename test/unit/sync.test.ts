@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { bisyncMessage, buildBisyncArgs, judgeBisync, renderSyncFilters, SYNC_CHECK_FILE } from '../../src/sync/bisync.js';
+
+describe('rclone bisync for two-way mappings', () => {
+  const input = { configFile: '/c/rclone-poof.conf', local: '/home/u/P', remote: 'poof-backup:b/P', workdir: '/s/sync/P', filtersFile: '/s/sync/P/filters.txt', maxDeletePercent: 10 };
+  it('always checks access with poof\'s own file and caps deletions by share; 1.66+ adds recovery and keeps conflicts explicitly', () => {
+    const old = buildBisyncArgs({ ...input, capabilities: { bisyncSafetyFlags: false } });
+    assert.deepEqual(old.slice(0, 3), ['bisync', '/home/u/P', 'poof-backup:b/P']);
+    for (const pair of [['--check-filename', SYNC_CHECK_FILE], ['--max-delete', '10'], ['--workdir', '/s/sync/P'], ['--filters-file', '/s/sync/P/filters.txt'], ['--config', '/c/rclone-poof.conf']]) {
+      assert.equal(old[old.indexOf(pair[0]!) + 1], pair[1]);
+    }
+    assert.ok(old.includes('--check-access') && old.includes('--ask-password=false'));
+    assert.equal(old.some((a) => /links|resync|recover|dry-run/.test(a)), false, 'no link flag, no resync unless asked');
+    const current = buildBisyncArgs({ ...input, capabilities: { bisyncSafetyFlags: true }, resync: true, dryRun: true });
+    for (const flag of ['--resilient', '--recover', '--resync', '--dry-run']) assert.ok(current.includes(flag), flag);
+    assert.equal(current[current.indexOf('--conflict-resolve') + 1], 'none');
+  });
+
+  it('writes the user\'s excludes and restore staging as filter lines', () => {
+    assert.equal(renderSyncFilters(['*.tmp']), '- *.tmp\n- /.poof-restore-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]/**\n');
+  });
+
+  it('reads what happened from rclone 1.60 and 1.75 messages (JSON or plain, coloured or not)', () => {
+    const coloured = bisyncMessage('{"level":"info","msg":"- \\u001b[36mPath1\\u001b[0m    \\u001b[35m\\u001b[32mQueue copy to\\u001b[0m Path2\\u001b[0m       - \\u001b[36mbs/r/a.txt\\u001b[0m"}');
+    assert.equal(coloured, '- Path1    Queue copy to Path2       - bs/r/a.txt');
+    const ok = judgeBisync(0, [coloured, '- Path2    Queue copy to Path1 - x', '- Path1    Queue delete - y', '- WARNING  New or changed in both paths        - a.txt'], 'P', 10);
+    assert.deepEqual(ok, { status: 'ok', toRemote: 1, toLocal: 1, deleted: 1, conflicts: 1 });
+    const deletes = judgeBisync(1, ['ERROR : Safety abort: too many deletes (>10%, 1 of 3) on Path1 "/x/". Run with --force if desired.', 'Bisync aborted. Please try again.'], 'P', 10);
+    assert.equal(deletes.status, 'failed');
+    assert.match(deletes.reason ?? '', /more than 10% of P's files on one side, so nothing was changed/);
+    const access = judgeBisync(2, ['ERROR : Access test failed: Path1 count 1, Path2 count 0 - .poof-sync-check', 'Bisync critical error: check file check failed', 'Bisync aborted. Must run --resync to recover.'], 'P', 10);
+    assert.match(access.reason ?? '', /\.poof-sync-check is missing on one side/);
+    const lost = judgeBisync(7, ['Bisync critical error: cannot find prior Path1 or Path2 listings, likely due to critical error on prior run', 'Bisync aborted. Must run --resync to recover.'], 'P', 10);
+    assert.equal(lost.needsResync, true);
+    // rclone 1.60 exits 0 after some aborts: the words decide.
+    assert.equal(judgeBisync(0, ['Bisync aborted. Must run --resync to recover.'], 'P', 10).status, 'failed');
+    assert.match(judgeBisync(5, ['ERROR : Failed to bisync: connection refused'], 'P', 10).reason ?? '', /^rclone bisync failed \(exit 5\): Failed to bisync: connection refused/);
+  });
+});
