@@ -39,6 +39,7 @@ export async function syncCommand(ctx: Context, options: SyncOptions): Promise<n
       excludes: config.excludes,
       maxDeletePercent: maxDelete ?? config.syncMaxDelete ?? DEFAULT_SYNC_MAX_DELETE,
       capabilities,
+      bwlimit: remote.tuning.bwlimit,
       runId: runIdFor(new Date()),
     };
     const hooks = { log: log.write, cancelSignal: interrupt.signal, dryRun, resync };
@@ -68,5 +69,6 @@ function report(ctx: Context, result: SyncResult, dryRun: boolean): void {
   if (result.status === 'failed') return ctx.err(`${prefix}${result.name}: FAILED: ${result.reason ?? ''}`);
   const kept = result.keptBoth?.length ? `; ${result.keptBoth.length} ${result.keptBoth.length === 1 ? 'file differed' : 'files differed'} on the two sides: both copies kept (${result.keptBoth.slice(0, 3).join(', ')}${result.keptBoth.length > 3 ? ', ...' : ''})` : '';
   const conflicts = result.conflicts > 0 ? `, ${result.conflicts} changed on both sides: both copies kept` : '';
+  if (result.rejoined) ctx.err(`${prefix}${result.name}: its last sync was cut short, so both sides were joined again, as by --resync (files deleted on one side since the last complete sync come back from the other)`);
   ctx.out(`${prefix}${result.name}: ok: ${result.toRemote} to the remote, ${result.toLocal} to here, ${result.deleted} deleted${conflicts}${kept}`);
 }

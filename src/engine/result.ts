@@ -73,6 +73,8 @@ export interface SyncResult extends TransferResult {
   conflicts: number;
   /** A --resync: files that differed on the two sides, kept on both as two copies. */
   keptBoth?: string[];
+  /** The last sync was cut short: both sides were joined again, as by --resync. */
+  rejoined?: boolean;
 }
 
 export type MappingResult = BackupResult | UploadResult | RestoreResult | CheckResult | SyncResult;

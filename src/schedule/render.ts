@@ -7,7 +7,7 @@ export type Cadence = { every: { unit: 'm' | 'h'; count: number } } | { at: { ho
 export interface ScheduleSpec {
   /** Short id of the config dir, so two configs get two schedules. */
   id: string;
-  command: 'backup' | 'upload' | 'check';
+  command: 'backup' | 'upload' | 'check' | 'sync';
   cadence: Cadence;
   node: string;
   cli: string;

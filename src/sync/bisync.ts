@@ -22,6 +22,8 @@ export interface BisyncInput {
   capabilities: Pick<Capabilities, 'bisyncSafetyFlags'>;
   resync?: boolean | undefined;
   dryRun?: boolean | undefined;
+  /** poof.conf's rclone.bwlimit, as for every transfer. */
+  bwlimit?: string | undefined;
 }
 
 /**
@@ -57,6 +59,7 @@ export function buildBisyncArgs(input: BisyncInput): string[] {
     '2m',
   ];
   if (input.capabilities.bisyncSafetyFlags) args.push('--resilient', '--recover', '--conflict-resolve', 'none');
+  if (input.bwlimit !== undefined) args.push('--bwlimit', input.bwlimit);
   if (input.resync) args.push('--resync');
   if (input.dryRun) args.push('--dry-run');
   return args;

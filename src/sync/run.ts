@@ -20,7 +20,8 @@ export interface SyncSettings {
   stateDir: string;
   excludes: string[] | undefined;
   maxDeletePercent: number;
-  capabilities: Pick<Capabilities, 'bisyncSafetyFlags'>;
+  capabilities: Pick<Capabilities, 'bisyncSafetyFlags' | 'partialUploads'>;
+  bwlimit?: string | undefined;
   /** A run id (UTC, as history's): names the remote's copy of a file kept beside the local one at a --resync. */
   runId: string;
 }
@@ -62,6 +63,13 @@ export async function syncMapping(rclone: Rclone, plan: SyncPlan, settings: Sync
   const fail = (reason: string): SyncResult => done({ status: 'failed', reason });
   const workdir = syncDir(settings.stateDir, plan.name);
   const joined = await exists(joinedMarker(settings.stateDir, plan.name));
+  // A sync that was killed (Ctrl-C, SIGTERM, a crash) while rclone before 1.63 wrote a file in
+  // place leaves it cut short under its real name, and the next bisync would carry the cut copy
+  // over the whole one. So the next sync joins both sides again the careful way: every file that
+  // differs is kept twice. rclone 1.66+ writes through partial files and recovers by itself.
+  const running = path.join(workdir, 'running.json');
+  const rejoin = joined && !hooks.resync && (await exists(running)) && !(settings.capabilities.partialUploads && settings.capabilities.bisyncSafetyFlags);
+  const resync = hooks.resync || rejoin;
   if (!joined && !hooks.resync) {
     return done({
       status: 'refused',
@@ -74,7 +82,7 @@ export async function syncMapping(rclone: Rclone, plan: SyncPlan, settings: Sync
   const filtersFile = path.join(workdir, 'filters.txt');
   const filters = renderSyncFilters(settings.excludes);
   if ((await readFile(filtersFile, 'utf8').catch(() => undefined)) !== filters) {
-    if (joined && !hooks.resync) return fail(`the excludes of ${plan.name} changed since its last sync: run \`poof sync --only ${plan.name} --resync\` (bisync must list both sides again)`);
+    if (joined && !resync) return fail(`the excludes of ${plan.name} changed since its last sync: run \`poof sync --only ${plan.name} --resync\` (bisync must list both sides again)`);
     if (!hooks.dryRun) await writeFileAtomic(filtersFile, filters, 0o600);
   }
   const run = async (args: string[]) => {
@@ -90,19 +98,22 @@ export async function syncMapping(rclone: Rclone, plan: SyncPlan, settings: Sync
   };
 
   let keptBoth: string[] | undefined;
-  if (hooks.resync) {
+  if (resync) {
     const prepared = await prepareResync(rclone, plan, settings, hooks);
     if (typeof prepared === 'string') return fail(prepared);
     keptBoth = prepared;
-    if (hooks.dryRun) return done({ keptBoth });
+    if (hooks.dryRun) return done({ keptBoth, ...(rejoin ? { rejoined: true } : {}) });
   }
-  const args = buildBisyncArgs({ configFile: settings.configFile, local: plan.localDir, remote: plan.remotePath, workdir, filtersFile, maxDeletePercent: settings.maxDeletePercent, capabilities: settings.capabilities, resync: hooks.resync, dryRun: hooks.dryRun });
+  const args = buildBisyncArgs({ configFile: settings.configFile, local: plan.localDir, remote: plan.remotePath, workdir, filtersFile, maxDeletePercent: settings.maxDeletePercent, capabilities: settings.capabilities, resync, dryRun: hooks.dryRun, bwlimit: settings.bwlimit });
   hooks.log(`# ${new Date().toISOString()} ${plan.name}: rclone ${args.join(' ')}`);
+  if (!hooks.dryRun) await writeFileAtomic(running, `${JSON.stringify({ pid: process.pid, started: new Date().toISOString() })}\n`, 0o600);
   const result = await run(args);
-  if (hooks.cancelSignal.aborted) return fail('interrupted: rclone bisync was stopped; the next `poof sync` picks up from the last complete run');
+  if (hooks.cancelSignal.aborted || result.signal !== undefined) return fail('interrupted: rclone bisync was stopped; the next `poof sync` joins both sides again, keeping both copies of any file that differs');
+  // rclone ended by itself (a failed copy is removed by rclone): nothing is cut short.
+  await rm(running, { force: true });
   const outcome = judgeBisync(result.exitCode, result.messages, plan.name, settings.maxDeletePercent);
   if (outcome.status !== 'ok') return done({ status: 'failed', ...(outcome.reason ? { reason: outcome.reason } : {}), rcloneExit: result.exitCode });
-  if (hooks.resync && !hooks.dryRun) await writeFileAtomic(joinedMarker(settings.stateDir, plan.name), `${JSON.stringify({ joined: new Date().toISOString(), local: plan.localDir, remote: plan.remotePath })}\n`, 0o600);
+  if (resync && !hooks.dryRun) await writeFileAtomic(joinedMarker(settings.stateDir, plan.name), `${JSON.stringify({ joined: new Date().toISOString(), local: plan.localDir, remote: plan.remotePath })}\n`, 0o600);
   return done({
     toRemote: outcome.toRemote,
     toLocal: outcome.toLocal,
@@ -111,6 +122,7 @@ export async function syncMapping(rclone: Rclone, plan: SyncPlan, settings: Sync
     deleted: outcome.deleted,
     rcloneExit: result.exitCode,
     ...(keptBoth ? { keptBoth } : {}),
+    ...(rejoin ? { rejoined: true } : {}),
   });
 }
 

@@ -53,6 +53,7 @@ describe('rendered schedules (snapshots)', () => {
       ].join('\n'),
     );
     assert.match(renderCron(template('cron.txt'), { ...spec, command: 'upload', cadence: { at: { hour: 3, minute: 7 } } }), /^7 3 \* \* \* .* upload --yes >>/m);
+    assert.match(renderCron(template('cron.txt'), { ...spec, command: 'sync', cadence: { every: { count: 15, unit: 'm' } } }), /^\*\/15 \* \* \* \* .*\/cli\.js sync >>/m);
     assert.equal(shellQuote('plain/path-1.2'), 'plain/path-1.2');
   });
   it('systemd: quoted values, % doubled, a persistent calendar timer', () => {
