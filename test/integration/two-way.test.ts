@@ -261,3 +261,40 @@ describe('poof sync interrupted (SIGINT and SIGTERM to the process group), then 
     });
   }
 });
+
+describe('poof sync through crypt: other keys are refused before anything changes', () => {
+  let sb: Sandbox;
+  let local: string;
+  let cloud: string;
+  before(async () => {
+    sb = await makeSandbox();
+    const made = await mapLocalDirs(sb, { Projects: { 'secret.txt': 'secret\n' } });
+    local = made.dirs.Projects!;
+    cloud = made.cloud;
+    assert.equal((await runPoof(['cconfig', '--crypt'], { env: sb.env })).code, 0);
+    await setConf(sb, (conf) => void (conf.sync = ['Projects']));
+    const resync = await runPoof(['sync', '--resync'], { env: sb.env });
+    assert.equal(resync.code, 0, resync.stderr);
+  });
+  after(() => sb.cleanup());
+
+  it('names are encrypted on the storage; with other keys the sync is refused, exit 1, and neither side changes', async () => {
+    const stored = await readTree(cloud);
+    assert.equal([...stored.keys()].some((name) => /secret|Projects|poof-sync-check/.test(name)), false);
+    const replaced = await runPoof(['cconfig', '--crypt', '--force', '--replace-keys'], { env: sb.env });
+    assert.equal(replaced.code, 0, replaced.stderr);
+    await put(path.join(local, 'new.txt'), 'new\n');
+    const before = await contents(local);
+    const refused = await runPoof(['sync'], { env: sb.env });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /cannot decrypt: wrong password or not a poof crypt remote .*; nothing was changed/);
+    assert.deepEqual(await readTree(cloud), stored);
+    assert.deepEqual(await contents(local), before);
+    const kept = /the replaced keys are kept in (\S+) /.exec(replaced.stderr)?.[1];
+    assert.ok(kept, replaced.stderr);
+    assert.equal((await runPoof(['key', 'import', kept, '--force', '--replace-keys'], { env: sb.env })).code, 0);
+    const back = await runPoof(['sync'], { env: sb.env });
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stdout, /Projects: ok: 1 to the remote/);
+  });
+});
