@@ -57,7 +57,13 @@ export async function syncCommand(ctx: Context, options: SyncOptions): Promise<n
       outcome.results.push(result);
       report(ctx, result, dryRun);
     }
-    if (!capabilities.bisyncSafetyFlags && !dryRun) ctx.err(`poof: rclone ${rclone.version.text}: bisync is experimental before 1.66, and what it replaces or deletes is not kept in history (1.66+ keeps conflicts and recovers from interruptions by itself)`);
+    if (!dryRun && outcome.results.some((result) => result.status === 'ok')) {
+      ctx.err(
+        capabilities.bisyncSafetyFlags
+          ? 'poof: what a sync replaces or deletes is not kept in history yet: the other side had it last'
+          : `poof: rclone ${rclone.version.text}: bisync is experimental before 1.66, and what a sync replaces or deletes is not kept in history: the other side had it last`,
+      );
+    }
     return outcome;
   });
   return exitCode;

@@ -29,28 +29,64 @@ async function put(file: string, content: string, ageSeconds = 0): Promise<void>
   await utimes(file, when, when);
 }
 
+
+type RemoteKind = 'a local-directory remote' | 'OpenSSH';
+const KINDS: RemoteKind[] = ['a local-directory remote', 'OpenSSH'];
+
+interface TwoWay {
+  sb: Sandbox;
+  dirs: Record<string, string>;
+  logFile: string;
+  /** The remote copy of a mapping on the server's own disk. */
+  serverDir: (name: string) => Promise<string>;
+  stop: () => Promise<void>;
+}
+
+/** Mapped directories, and poof pointed at a local-directory cloud or at a real OpenSSH server. */
+async function twoWaySandbox(kind: RemoteKind, trees: Record<string, Record<string, string>>): Promise<TwoWay> {
+  const sb = await makeSandbox();
+  const made = await mapLocalDirs(sb, trees);
+  let sshd: SshServer | undefined;
+  if (kind === 'OpenSSH') {
+    sshd = await startSshd(path.join(sb.dir, 'sshd-root'));
+    const sftp = await runPoof(['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', sshd.user, '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none', '--force'], { env: sb.env });
+    assert.equal(sftp.code, 0, sftp.stderr);
+  }
+  const bucket = async () => (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+  return {
+    sb,
+    dirs: made.dirs,
+    logFile: made.paths.logFile!,
+    serverDir: async (name) => path.join(sshd ? sshd.root : made.cloud, await bucket(), name),
+    stop: async () => {
+      await sshd?.stop();
+      await sb.cleanup();
+    },
+  };
+}
+
 /**
- * `poof sync` over a local-directory remote, where the "server side" is a directory this test
- * writes into directly, as the server itself would. Real rclone bisync (1.60 in one CI pass,
- * the current release in the other).
+ * `poof sync` over a local-directory remote and over a real OpenSSH server, where the "server
+ * side" is the directory this test writes into directly, as the server itself would. Real rclone
+ * bisync (1.60 in one CI pass, the current release in the other).
  */
-describe('poof sync: two-way mappings with rclone bisync, on a local-directory remote', () => {
+for (const kind of KINDS) describe(`poof sync: two-way mappings with rclone bisync, on ${kind}`, () => {
   let sb: Sandbox;
   let local: string;
   let docs: string;
   let server: string;
+  let stop: () => Promise<void>;
 
   before(async () => {
-    sb = await makeSandbox();
-    const made = await mapLocalDirs(sb, { Projects: { 'plan.txt': 'local plan\n', 'only-here.txt': 'mine\n' }, Docs: { 'd.txt': 'doc\n' } });
+    const made = await twoWaySandbox(kind, { Projects: { 'plan.txt': 'local plan\n', 'only-here.txt': 'mine\n' }, Docs: { 'd.txt': 'doc\n' } });
+    ({ sb, stop } = made);
     local = made.dirs.Projects!;
     docs = made.dirs.Docs!;
     assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
-    const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
-    server = path.join(made.cloud, bucket, 'Projects');
+    server = await made.serverDir('Projects');
     await setConf(sb, (conf) => void (conf.sync = ['Projects']));
   });
-  after(() => sb.cleanup());
+  after(() => stop());
 
   it('poof.conf: "sync" must name mappings, and is refused with append-only, naming the field (exit 3)', async () => {
     await setConf(sb, (conf) => void (conf.sync = ['Projects', 'Nope']));
@@ -202,23 +238,22 @@ describe('poof sync over OpenSSH: what the server itself writes comes back at th
   });
 });
 
-describe('poof sync interrupted (SIGINT and SIGTERM to the process group), then run again: nothing is lost', () => {
+for (const kind of KINDS) describe(`poof sync interrupted (SIGINT and SIGTERM to the process group), then run again, on ${kind}: nothing is lost`, () => {
   let sb: Sandbox;
   let local: string;
   let server: string;
   let logFile: string;
+  let stop: () => Promise<void>;
   before(async () => {
-    sb = await makeSandbox();
-    const made = await mapLocalDirs(sb, { Projects: { 'start.txt': 'start\n' } });
+    const made = await twoWaySandbox(kind, { Projects: { 'start.txt': 'start\n' } });
+    ({ sb, stop, logFile } = made);
     local = made.dirs.Projects!;
-    logFile = made.paths.logFile!;
     assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
-    const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
-    server = path.join(made.cloud, bucket, 'Projects');
+    server = await made.serverDir('Projects');
     await setConf(sb, (conf) => Object.assign(conf, { sync: ['Projects'], syncMaxDelete: 100 }));
     assert.equal((await runPoof(['sync', '--resync'], { env: sb.env })).code, 0);
   });
-  after(() => sb.cleanup());
+  after(() => stop());
 
   for (const [round, signal] of (['SIGINT', 'SIGTERM'] as const).entries()) {
     it(`${signal} in the middle of a sync that copies both ways`, async () => {
