@@ -472,6 +472,23 @@ describe('append-only backups on S3 (s3rver), which enforces nothing', () => {
   });
 });
 
+/**
+ * OpenSSH with a write-only user (as root: never skipped; without root it fails and says why),
+ * a mapping "Work" holding `files`, poof configured for the writer (`extra`: more cconfig flags)
+ * in append-only mode.
+ */
+async function writerSandbox(writer: string, files: Record<string, string>, extra: string[] = []): Promise<{ sb: Sandbox; sshd: SshServer; dir: string; root: string }> {
+  if (process.getuid?.() !== 0) throw new Error(`the write-only SFTP user (${writer}) needs sshd started by root: run the tests as root, as .ci/run does`);
+  const sb = await makeSandbox();
+  const root = path.join(sb.dir, 'sshd-root');
+  const sshd = await startSshd(root, { writeOnly: { user: writer, forceCommand: (start) => sftpWriterForceCommand(start) } });
+  const dir = (await mapLocalDirs(sb, { Work: files })).dirs.Work!;
+  const made = await runPoof(['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', writer, '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none', '--force', ...extra], { env: sb.env });
+  assert.equal(made.code, 0, made.stderr);
+  await appendOnly(sb);
+  return { sb, sshd, dir, root };
+}
+
 describe('append-only backups to OpenSSH, as a writer that may only add files (set up as poof prints it)', () => {
   let sb: Sandbox;
   let sshd: SshServer;
@@ -479,15 +496,8 @@ describe('append-only backups to OpenSSH, as a writer that may only add files (s
   let vault: string;
   const writer = 'nobody';
   before(async () => {
-    // As the schedule tests: never skipped; without root it fails and says why.
-    if (process.getuid?.() !== 0) throw new Error(`the write-only SFTP user (${writer}) needs sshd started by root: run the tests as root, as .ci/run does`);
-    sb = await makeSandbox();
-    const root = path.join(sb.dir, 'sshd-root');
-    sshd = await startSshd(root, { writeOnly: { user: writer, forceCommand: (start) => sftpWriterForceCommand(start) } });
-    dir = (await mapLocalDirs(sb, { Work: { 'notes.txt': 'first notes\n' } })).dirs.Work!;
-    const made = await runPoof(['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', writer, '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none', '--force'], { env: sb.env });
-    assert.equal(made.code, 0, made.stderr);
-    await appendOnly(sb);
+    let root: string;
+    ({ sb, sshd, dir, root } = await writerSandbox(writer, { 'notes.txt': 'first notes\n' }));
     const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
     vault = vaultPathIn(bucket);
     // The administrator's part, as printed: the folders the writer writes into, made beforehand.
@@ -572,14 +582,8 @@ describe('append-only through crypt to OpenSSH, as a writer that may only add fi
   let dir: string;
   const writer = 'nobody';
   before(async () => {
-    if (process.getuid?.() !== 0) throw new Error(`the write-only SFTP user (${writer}) needs sshd started by root: run the tests as root, as .ci/run does`);
-    sb = await makeSandbox();
-    const root = path.join(sb.dir, 'sshd-root');
-    sshd = await startSshd(root, { writeOnly: { user: writer, forceCommand: (start) => sftpWriterForceCommand(start) } });
-    dir = (await mapLocalDirs(sb, { Work: { 'secret plan.txt': 'the plan\n' } })).dirs.Work!;
-    const made = await runPoof(['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', writer, '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none', '--force', '--crypt'], { env: sb.env });
-    assert.equal(made.code, 0, made.stderr);
-    await appendOnly(sb);
+    let root: string;
+    ({ sb, sshd, dir, root } = await writerSandbox(writer, { 'secret plan.txt': 'the plan\n' }, ['--crypt']));
     const help = await runPoof(['cconfig', '--append-only-help'], { env: sb.env });
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, /the names are the crypt remote's/);

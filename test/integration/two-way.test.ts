@@ -204,26 +204,20 @@ for (const kind of KINDS) describe(`poof sync: two-way mappings with rclone bisy
 
 describe('poof sync over OpenSSH: what the server itself writes comes back at the next sync', () => {
   let sb: Sandbox;
-  let sshd: SshServer;
   let local: string;
   let server: string;
+  let stop: () => Promise<void>;
   before(async () => {
-    sb = await makeSandbox();
-    sshd = await startSshd(path.join(sb.dir, 'sshd-root'));
-    local = (await mapLocalDirs(sb, { Projects: { 'plan.txt': 'plan\n', 'sub/notes.txt': 'notes\n' } })).dirs.Projects!;
-    const made = await runPoof(['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', sshd.user, '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none', '--force'], { env: sb.env });
-    assert.equal(made.code, 0, made.stderr);
+    const made = await twoWaySandbox('OpenSSH', { Projects: { 'plan.txt': 'plan\n', 'sub/notes.txt': 'notes\n' } });
+    ({ sb, stop } = made);
+    local = made.dirs.Projects!;
     await setConf(sb, (conf) => void (conf.sync = ['Projects']));
-    const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
-    server = path.join(sshd.root, bucket, 'Projects');
+    server = await made.serverDir('Projects');
     const resync = await runPoof(['sync', '--resync'], { env: sb.env });
     assert.equal(resync.code, 0, resync.stderr);
     assert.deepEqual(await contents(server), await contents(local));
   });
-  after(async () => {
-    await sshd?.stop();
-    await sb?.cleanup();
-  });
+  after(() => stop());
 
   it('files added, edited and deleted on the server\'s disk arrive here; changes made here arrive there', async () => {
     await put(path.join(server, 'from-server/report.txt'), 'written by the server\n');
