@@ -200,6 +200,20 @@ for (const kind of KINDS) describe(`poof sync: two-way mappings with rclone bisy
     assert.match(upload.stderr, /Projects is two-way \("sync" in poof\.conf\): wiping its files here would reach the remote as deletions/);
     assert.ok(Object.keys(await contents(local)).length > 5, 'nothing was wiped');
   });
+
+  it('an uploaded mapping (its files wiped here, kept only on the remote) is refused: bisync would delete the only copy', async () => {
+    const upload = await runPoof(['upload', '--yes', '--only', 'Docs'], { env: sb.env });
+    assert.equal(upload.code, 0, upload.stderr);
+    const bucket = path.dirname(server);
+    const stored = await contents(path.join(bucket, 'Docs'));
+    assert.ok(Object.keys(stored).length >= 1);
+    await setConf(sb, (conf) => void (conf.sync = ['Projects', 'Docs']));
+    const refused = await runPoof(['sync', '--only', 'Docs', '--resync'], { env: sb.env });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /Docs: REFUSED: Docs was uploaded \(its files were wiped here, kept only on the remote\): a two-way sync would take them for deleted/);
+    assert.deepEqual(await contents(path.join(bucket, 'Docs')), stored);
+    await setConf(sb, (conf) => void (conf.sync = ['Projects']));
+  });
 });
 
 describe('poof sync over OpenSSH: what the server itself writes comes back at the next sync', () => {
