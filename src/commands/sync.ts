@@ -4,6 +4,7 @@ import { capabilitiesOf } from '../rclone/capabilities.js';
 import { remotePathFor } from '../rclone/remote-path.js';
 import { runPipeline } from '../run/pipeline.js';
 import { isUploaded, readUploaded } from '../run/uploaded.js';
+import { readUnfinished } from '../run/unfinished.js';
 import { requireCryptKey } from '../safety/crypt-key.js';
 import { DEFAULT_SYNC_MAX_DELETE } from '../sync/bisync.js';
 import type { SyncResult } from '../engine/result.js';
@@ -40,6 +41,7 @@ export async function syncCommand(ctx: Context, options: SyncOptions): Promise<n
       maxDeletePercent: maxDelete ?? config.syncMaxDelete ?? DEFAULT_SYNC_MAX_DELETE,
       capabilities,
       bwlimit: remote.tuning.bwlimit,
+      unfinishedRestores: new Set(Object.keys((await readUnfinished(ctx.paths.unfinishedFile)).restores)),
       runId: runIdFor(new Date()),
     };
     const hooks = { log: log.write, cancelSignal: interrupt.signal, dryRun, resync };

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SyncResult } from '../engine/result.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
-import { baseFlags, STAGING_PREFIX } from '../rclone/args.js';
+import { baseFlags, STAGING_NAME, STAGING_PREFIX } from '../rclone/args.js';
+import { refuseUnfinishedRestore } from '../safety/sources.js';
 import type { Capabilities } from '../rclone/capabilities.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
 import type { Rclone } from '../rclone/runner.js';
@@ -22,6 +24,8 @@ export interface SyncSettings {
   maxDeletePercent: number;
   capabilities: Pick<Capabilities, 'bisyncSafetyFlags' | 'partialUploads'>;
   bwlimit?: string | undefined;
+  /** Local directories whose last restore did not finish: they may hold part of the remote copy. */
+  unfinishedRestores: ReadonlySet<string>;
   /** A run id (UTC, as history's): names the remote's copy of a file kept beside the local one at a --resync. */
   runId: string;
 }
@@ -68,17 +72,36 @@ export async function syncMapping(rclone: Rclone, plan: SyncPlan, settings: Sync
   // over the whole one. So the next sync joins both sides again the careful way: every file that
   // differs is kept twice. rclone 1.66+ writes through partial files and recovers by itself.
   const running = path.join(workdir, 'running.json');
-  const rejoin = joined && !hooks.resync && (await exists(running)) && !(settings.capabilities.partialUploads && settings.capabilities.bisyncSafetyFlags);
+  const rejoin = joined && !hooks.resync && (await exists(running));
   const resync = hooks.resync || rejoin;
+  const refused = (reason: string): SyncResult => done({ status: 'refused', reason });
+  const local = await stat(plan.localDir).catch(() => undefined);
+  if (!local?.isDirectory()) return refused(`${plan.localDir} is not there (a disk not mounted?): nothing was synced either way`);
+  const unfinished = refuseUnfinishedRestore(plan.localDir, plan.name, settings.unfinishedRestores, false);
+  if (unfinished) return refused(unfinished);
   if (!joined && !hooks.resync) {
     return done({
       status: 'refused',
       reason: `${plan.name} has never been synced two-way: run \`poof sync --only ${plan.name} --resync\` once. It joins both sides: files on one side only are copied to the other, and a file that differs keeps both copies (the remote's as NAME.poof-remote-<time>)`,
     });
   }
+  const found = await scanLocal(plan.localDir, hooks.cancelSignal);
+  if (found.links.length > 0) {
+    return refused(`${plan.name} holds symbolic links (${shown(found.links)}): rclone bisync would write what comes from the other side through them, outside the mapping; remove them, or take ${plan.name} out of "sync"`);
+  }
+  // rclone 1.60 names conflict copies FILE..path1 and FILE..path2 and replaces them at the next conflict on FILE.
+  if (!settings.capabilities.bisyncSafetyFlags && found.conflicts.length > 0) {
+    return refused(`conflict copies from an earlier sync are still here (${shown(found.conflicts)}): rclone before 1.66 would replace them at the next conflict on the same file; keep the copy you want under the file's own name, delete the others, then sync again`);
+  }
   await mkdir(workdir, { recursive: true, mode: 0o700 });
-  // poof's own lock is held: a bisync lock file here was left by a run that was killed.
-  for (const entry of await readdir(workdir)) if (entry.endsWith('.lck')) await rm(path.join(workdir, entry), { force: true });
+  // poof's own lock is held, but an rclone bisync started by a poof that was killed (SIGKILL) may
+  // still run: its lock file names it. Only a lock whose process is gone is cleared.
+  for (const entry of await readdir(workdir)) {
+    if (!entry.endsWith('.lck')) continue;
+    const pid = lockPid(await readFile(path.join(workdir, entry), 'utf8').catch(() => ''));
+    if (pid !== undefined && alive(pid)) return fail(`an rclone bisync of ${plan.name} is still running (pid ${pid}), left by a poof that was killed; wait for it to end (or stop it: kill ${pid}), then sync again`);
+    await rm(path.join(workdir, entry), { force: true });
+  }
   const filtersFile = path.join(workdir, 'filters.txt');
   const filters = renderSyncFilters(settings.excludes);
   if ((await readFile(filtersFile, 'utf8').catch(() => undefined)) !== filters) {
@@ -108,7 +131,7 @@ export async function syncMapping(rclone: Rclone, plan: SyncPlan, settings: Sync
   hooks.log(`# ${new Date().toISOString()} ${plan.name}: rclone ${args.join(' ')}`);
   if (!hooks.dryRun) await writeFileAtomic(running, `${JSON.stringify({ pid: process.pid, started: new Date().toISOString() })}\n`, 0o600);
   const result = await run(args);
-  if (hooks.cancelSignal.aborted || result.signal !== undefined) return fail('interrupted: rclone bisync was stopped; the next `poof sync` joins both sides again, keeping both copies of any file that differs');
+  if (hooks.cancelSignal.aborted || result.signal !== undefined) return fail('interrupted: rclone bisync was stopped; the next `poof sync` joins both sides again, keeping both copies of any file that differs (files deleted on one side since the last complete sync come back)');
   // rclone ended by itself (a failed copy is removed by rclone): nothing is cut short.
   await rm(running, { force: true });
   const outcome = judgeBisync(result.exitCode, result.messages, plan.name, settings.maxDeletePercent);
@@ -180,4 +203,63 @@ async function prepareResync(rclone: Rclone, plan: SyncPlan, settings: SyncSetti
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/** Pure: the first few names, for one line. */
+function shown(names: string[]): string {
+  return `${names.slice(0, 3).join(', ')}${names.length > 3 ? `, and ${names.length - 3} more` : ''}`;
+}
+
+/** Pure: the process an rclone bisync lock file names (1.60: the pid; 1.66+: JSON with "PID"). */
+export function lockPid(text: string): number | undefined {
+  const trimmed = text.trim();
+  let value: unknown = trimmed;
+  if (trimmed.startsWith('{')) {
+    try {
+      value = (JSON.parse(trimmed) as { PID?: unknown }).PID;
+    } catch {
+      return undefined;
+    }
+  }
+  const pid = Number(value);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Is the process still running? A zombie (ended, not yet reaped by an init that never reaps) is not. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * The symbolic links of a two-way mapping (bisync would write through them), and conflict copies
+ * rclone 1.60 left (`FILE..path1`, `FILE..path2`), by path; restore staging is left out.
+ */
+async function scanLocal(root: string, cancelSignal: AbortSignal): Promise<{ links: string[]; conflicts: string[] }> {
+  const links: string[] = [];
+  const conflicts: string[] = [];
+  const pending: string[] = [''];
+  let seen = 0;
+  while (pending.length > 0 && !cancelSignal.aborted) {
+    const rel = pending.pop()!;
+    const entries = await readdir(rel === '' ? root : path.join(root, rel), { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      if (rel === '' && STAGING_NAME.test(entry.name)) continue;
+      const name = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isSymbolicLink()) links.push(name);
+      else if (entry.isDirectory()) pending.push(name);
+      else if (/\.\.path[12]$/.test(entry.name)) conflicts.push(name);
+      if (++seen % 2000 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  return { links: links.sort(), conflicts: conflicts.sort() };
 }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startPoof, waitForTransfer } from '../helpers/background.js';
+import { pgrep, startPoof, waitFor, waitForTransfer } from '../helpers/background.js';
 import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
 import { startSshd, type SshServer } from '../helpers/servers.js';
 import { rcloneOnPath } from '../helpers/rclone-version.js';
@@ -158,6 +158,38 @@ for (const kind of KINDS) describe(`poof sync: two-way mappings with rclone bisy
     assert.deepEqual(here, await contents(server));
     const versions = Object.entries(here).filter(([name]) => name.startsWith('plan.txt') && !name.includes('.poof-remote-')).map(([, text]) => text).sort();
     assert.deepEqual(versions, ['edited here\n', 'edited there\n'], 'rclone 1.60 names them plan.txt..path1/..path2, 1.66+ plan.txt.conflict1/2');
+    const copies = Object.keys(here).filter((name) => /^plan\.txt(\.\.path[12]|\.conflict\d+)$/.test(name));
+    assert.equal(copies.length, 2, Object.keys(here).join(', '));
+    if (!rcloneOnPath().can.bisyncSafetyFlags) {
+      // rclone 1.60 would replace those copies at the next conflict on plan.txt: poof waits until they are resolved.
+      await put(path.join(local, 'other.txt'), 'other\n');
+      const waiting = await runPoof(['sync'], { env: sb.env });
+      assert.equal(waiting.code, 1);
+      assert.match(waiting.stderr, /Projects: REFUSED: conflict copies from an earlier sync are still here \(plan\.txt\.\.path1, plan\.txt\.\.path2\): rclone before 1\.66 would replace them/);
+      assert.equal('other.txt' in (await contents(server)), false, 'nothing was synced');
+    }
+    // The user resolves the conflict: one copy under the file's own name, the others deleted.
+    await put(path.join(local, 'plan.txt'), 'edited here\n');
+    for (const copy of copies) await rm(path.join(local, copy));
+    const resolved = await runPoof(['sync', '--max-delete', '100'], { env: sb.env });
+    assert.equal(resolved.code, 0, resolved.stderr);
+    assert.deepEqual(await contents(local), await contents(server));
+    assert.equal((await contents(server))['plan.txt'], 'edited here\n');
+  });
+
+  it('symbolic links in a two-way mapping are refused before anything changes: bisync would write through them', async () => {
+    const outside = path.join(path.dirname(local), 'outside');
+    await put(path.join(outside, 'mine.txt'), 'outside the mapping\n');
+    await symlink(outside, path.join(local, 'linked'));
+    await put(path.join(server, 'linked/mine.txt'), 'from the server\n');
+    const there = await contents(server);
+    const refused = await runPoof(['sync'], { env: sb.env });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /Projects: REFUSED: Projects holds symbolic links \(linked\): rclone bisync would write what comes from the other side through them, outside the mapping/);
+    assert.equal(await readFile(path.join(outside, 'mine.txt'), 'utf8'), 'outside the mapping\n');
+    assert.deepEqual(await contents(server), there);
+    await rm(path.join(local, 'linked'));
+    await rm(path.join(server, 'linked'), { recursive: true });
   });
 
   it('a sync that would delete more than the limit stops before changing anything, and says how to go on', async () => {
@@ -263,8 +295,9 @@ for (const kind of KINDS) describe(`poof sync interrupted (SIGINT and SIGTERM to
   });
   after(() => stop());
 
-  for (const [round, signal] of (['SIGINT', 'SIGTERM'] as const).entries()) {
-    it(`${signal} in the middle of a sync that copies both ways`, async () => {
+  for (const [round, signal] of (['SIGINT', 'SIGTERM', 'SIGKILL'] as const).entries()) {
+    const what = signal === 'SIGKILL' ? 'SIGKILL to poof alone (rclone bisync goes on, orphaned)' : `${signal} to the process group`;
+    it(`${what} in the middle of a sync that copies both ways`, async () => {
       const expected: Record<string, string> = {};
       for (let i = 0; i < 30; i++) {
         const text = `${signal} ${i} ${'x'.repeat(40_000)}\n`;
@@ -276,21 +309,29 @@ for (const kind of KINDS) describe(`poof sync interrupted (SIGINT and SIGTERM to
       await setConf(sb, (conf) => void (conf.rclone = { bwlimit: '100k' }));
       const run = startPoof(['sync'], sb.env);
       await waitForTransfer(logFile, 'Projects', 'bisync');
-      process.kill(-run.pid, signal);
-      const ended = await run.exit;
-      assert.equal(ended.code, signal === 'SIGINT' ? 130 : 143, run.stderr());
+      if (signal === 'SIGKILL') {
+        const orphan = Number((await pgrep(`bisync ${local}`)).trim().split('\n')[0]);
+        assert.ok(orphan > 0, 'rclone bisync is running');
+        process.kill(run.pid, 'SIGKILL');
+        assert.equal((await run.exit).signal, 'SIGKILL');
+        // The next sync finds bisync still at work on the same files, and leaves it alone.
+        const meanwhile = await runPoof(['sync'], { env: sb.env });
+        assert.equal(meanwhile.code, 1, meanwhile.stderr);
+        assert.match(meanwhile.stderr, new RegExp(`Projects: FAILED: an rclone bisync of Projects is still running \\(pid ${orphan}\\), left by a poof that was killed`));
+        await waitFor(async () => (await pgrep(`bisync ${local}`)).trim() === '', 60_000, 'the orphaned rclone bisync to end');
+      } else {
+        process.kill(-run.pid, signal);
+        const ended = await run.exit;
+        assert.equal(ended.code, signal === 'SIGINT' ? 130 : 143, run.stderr());
+      }
       await setConf(sb, (conf) => void delete conf.rclone);
       // Nothing that was here is gone, whatever the sync had done when it was stopped.
       const afterStop = await contents(local);
       for (const [name, text] of Object.entries(before)) assert.equal(afterStop[name], text, `${name} is still here`);
-      let again = await runPoof(['sync'], { env: sb.env });
-      // rclone before 1.63 writes files in place: a cut-short one may sit under its real name, so poof joins again.
-      if (!rcloneOnPath().can.partialUploads) assert.match(again.stderr, /Projects: its last sync was cut short, so both sides were joined again/);
-      if (again.code !== 0) {
-        // rclone 1.60 cannot pick up an interrupted run by itself: poof says to join again.
-        assert.match(again.stderr, /run `poof sync --only Projects --resync`/);
-        again = await runPoof(['sync', '--resync'], { env: sb.env });
-      }
+      // A cut-short file may sit under its real name (rclone before 1.63 writes in place), and 1.66+
+      // may have lost its listings: poof joins both sides again the careful way.
+      const again = await runPoof(['sync'], { env: sb.env });
+      assert.match(again.stderr, /Projects: its last sync was cut short, so both sides were joined again/);
       assert.equal(again.code, 0, again.stderr);
       const here = await contents(local);
       assert.deepEqual(Object.keys(here), Object.keys(await contents(server)));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { bisyncMessage, buildBisyncArgs, judgeBisync, renderSyncFilters, SYNC_CHECK_FILE } from '../../src/sync/bisync.js';
+import { lockPid } from '../../src/sync/run.js';
 
 describe('rclone bisync for two-way mappings', () => {
   const input = { configFile: '/c/rclone-poof.conf', local: '/home/u/P', remote: 'poof-backup:b/P', workdir: '/s/sync/P', filtersFile: '/s/sync/P/filters.txt', maxDeletePercent: 10 };
@@ -36,5 +37,13 @@ describe('rclone bisync for two-way mappings', () => {
     // rclone 1.60 exits 0 after some aborts: the words decide.
     assert.equal(judgeBisync(0, ['Bisync aborted. Must run --resync to recover.'], 'P', 10).status, 'failed');
     assert.match(judgeBisync(5, ['ERROR : Failed to bisync: connection refused'], 'P', 10).reason ?? '', /^rclone bisync failed \(exit 5\): Failed to bisync: connection refused/);
+  });
+
+  it('reads the pid from a bisync lock file of rclone 1.60 (the number) and 1.66+ (JSON)', () => {
+    assert.equal(lockPid('6101\n'), 6101);
+    assert.equal(lockPid('{"Session":"/w/a..b","PID":"6113","TimeRenewed":"2026-12-04T16:28:03Z"}'), 6113);
+    assert.equal(lockPid(''), undefined);
+    assert.equal(lockPid('{broken'), undefined);
+    assert.equal(lockPid('-3'), undefined);
   });
 });
