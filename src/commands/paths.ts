@@ -13,6 +13,7 @@ export async function pathsCommand(ctx: Context, options: OptionsOf<typeof paths
     ['logFile', 'log', p.logFile],
     ['lockFile', 'lock', p.lockFile],
     ['defaultLocalRoot', 'local cloud (default root)', p.defaultLocalRoot],
+    ['syncKeptDir', 'what sync replaced here', p.syncKeptDir],
   ];
   if (options.json) {
     const files = Object.fromEntries(entries.map(([key, , file]) => [key, file]));

@@ -6,7 +6,9 @@ import { runPipeline } from '../run/pipeline.js';
 import { isUploaded, readUploaded } from '../run/uploaded.js';
 import { readUnfinished } from '../run/unfinished.js';
 import { requireCryptKey } from '../safety/crypt-key.js';
-import { DEFAULT_SYNC_MAX_DELETE } from '../sync/bisync.js';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { DEFAULT_SYNC_MAX_DELETE, SYNC_KEPT_DIR } from '../sync/bisync.js';
 import type { SyncResult } from '../engine/result.js';
 import { syncMapping } from '../sync/run.js';
 import { runIdFor } from '../versions/run-id.js';
@@ -34,6 +36,9 @@ export async function syncCommand(ctx: Context, options: SyncOptions): Promise<n
     await requireCryptKey(rclone, remote, setup.names, interrupt.signal, false);
     const uploaded = await readUploaded(ctx.paths.uploadedFile);
     const capabilities = capabilitiesOf(rclone.version);
+    const runId = runIdFor(new Date());
+    // What this run keeps goes into a folder of its own, also when two syncs start in the same second.
+    const keptId = `${runId}-${randomBytes(2).toString('hex')}`;
     const settings = {
       configFile: remote.configFile,
       stateDir: ctx.paths.stateDir,
@@ -41,8 +46,9 @@ export async function syncCommand(ctx: Context, options: SyncOptions): Promise<n
       maxDeletePercent: maxDelete ?? config.syncMaxDelete ?? DEFAULT_SYNC_MAX_DELETE,
       capabilities,
       bwlimit: remote.tuning.bwlimit,
+      keepFor: (name: string) => ({ local: path.join(ctx.paths.syncKeptDir, keptId, name), remote: remotePathFor(config, remote.section, `${SYNC_KEPT_DIR}/${keptId}/${name}`) }),
       unfinishedRestores: new Set(Object.keys((await readUnfinished(ctx.paths.unfinishedFile)).restores)),
-      runId: runIdFor(new Date()),
+      runId,
     };
     const hooks = { log: log.write, cancelSignal: interrupt.signal, dryRun, resync };
     const outcome: RunAllOutcome<SyncResult> = { results: [], notRun: [] };
@@ -62,8 +68,8 @@ export async function syncCommand(ctx: Context, options: SyncOptions): Promise<n
     if (!dryRun && outcome.results.some((result) => result.status === 'ok')) {
       ctx.err(
         capabilities.bisyncSafetyFlags
-          ? 'poof: what a sync replaces or deletes is not kept in history yet: the other side had it last'
-          : `poof: rclone ${rclone.version.text}: bisync is experimental before 1.66, and what a sync replaces or deletes is not kept in history: the other side had it last`,
+          ? `poof: what this sync replaced or deleted is kept in ${path.join(ctx.paths.syncKeptDir, keptId)} (here) and ${remotePathFor(config, remote.section, `${SYNC_KEPT_DIR}/${keptId}`)} (the remote)`
+          : `poof: rclone ${rclone.version.text}: bisync is experimental before 1.66, and what a sync replaces or deletes is not kept (rclone 1.66+ keeps it): the other side had it last`,
       );
     }
     return outcome;

@@ -55,7 +55,7 @@ export function describeNameProblem(name: string): string | undefined {
   if (name.includes('/')) return 'cannot contain "/"';
   if (name.includes('\\')) return 'cannot contain "\\"';
   if (name === '.' || name === '..') return 'cannot be "." or ".."';
-  if (name === '.poof-history' || name === '.poof-vault') return `cannot be "${name}", where past versions are kept`;
+  if (name === '.poof-history' || name === '.poof-vault' || name === '.poof-sync-kept') return `cannot be "${name}", where past versions are kept`;
   if (/[\u0000-\u001f]/.test(name)) return 'cannot contain control characters';
   // ajv counts code points, not UTF-16 units.
   if ([...name].length > nameSchema.maxLength) return `is longer than ${nameSchema.maxLength} characters`;

@@ -30,6 +30,8 @@ export interface PoofPaths {
   featuresCache: string;
   /** Root of the built-in local-directory "cloud" when `cconfig --provider local` gets no --root. */
   defaultLocalRoot: string;
+  /** What `poof sync` replaced or deleted on this machine, by run: `<run id>/<NAME>/...` (rclone 1.66+). */
+  syncKeptDir: string;
   /** Where the original Python poof kept its config on this platform (appdirs user_config_dir). */
   legacyConfigDir: string;
 }
@@ -87,6 +89,7 @@ export function resolvePaths(input: PathInputs): PoofPaths {
     unfinishedFile: path.join(stateDir, 'unfinished.json'),
     featuresCache: path.join(stateDir, 'remote-features.json'),
     defaultLocalRoot: path.join(dirs.data, 'local-cloud'),
+    syncKeptDir: path.join(dirs.data, 'sync-kept'),
     legacyConfigDir,
   };
 }

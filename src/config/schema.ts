@@ -47,8 +47,8 @@ export const poofConfigSchema = {
         type: 'string',
         minLength: 1,
         maxLength: 255,
-        pattern: '^(?!\\.{1,2}$)(?!\\.poof-(history|vault)$)[^/\\\\\\u0000-\\u001f]+$',
-        description: 'Name of the remote directory for this mapping: one name without "/", not ".poof-history" or ".poof-vault" (where past versions are kept), e.g. "Documents".',
+        pattern: '^(?!\\.{1,2}$)(?!\\.poof-(history|vault|sync-kept)$)[^/\\\\\\u0000-\\u001f]+$',
+        description: 'Name of the remote directory for this mapping: one name without "/", not ".poof-history", ".poof-vault" or ".poof-sync-kept" (where past versions are kept), e.g. "Documents".',
       },
     },
     remote: {

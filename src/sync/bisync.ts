@@ -8,6 +8,8 @@ import type { Capabilities } from '../rclone/capabilities.js';
  * every file deleted on that side.
  */
 export const SYNC_CHECK_FILE = '.poof-sync-check';
+/** Beside the mappings on the remote: what `poof sync` replaced or deleted there, by run and mapping. */
+export const SYNC_KEPT_DIR = '.poof-sync-kept';
 /** The default share of a mapping's files one sync may delete on either side (issue: 10%). */
 export const DEFAULT_SYNC_MAX_DELETE = 10;
 
@@ -24,6 +26,11 @@ export interface BisyncInput {
   dryRun?: boolean | undefined;
   /** poof.conf's rclone.bwlimit, as for every transfer. */
   bwlimit?: string | undefined;
+  /**
+   * rclone 1.66+: where what the sync replaces or deletes goes instead, on each side (each on
+   * its own side: a local folder, and a folder on the same remote beside the mappings).
+   */
+  keep?: { local: string; remote: string } | undefined;
 }
 
 /**
@@ -58,7 +65,10 @@ export function buildBisyncArgs(input: BisyncInput): string[] {
     '--timeout',
     '2m',
   ];
-  if (input.capabilities.bisyncSafetyFlags) args.push('--resilient', '--recover', '--conflict-resolve', 'none');
+  if (input.capabilities.bisyncSafetyFlags) {
+    args.push('--resilient', '--recover', '--conflict-resolve', 'none');
+    if (input.keep) args.push('--backup-dir1', input.keep.local, '--backup-dir2', input.keep.remote);
+  }
   if (input.bwlimit !== undefined) args.push('--bwlimit', input.bwlimit);
   if (input.resync) args.push('--resync');
   if (input.dryRun) args.push('--dry-run');

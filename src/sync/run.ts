@@ -26,6 +26,8 @@ export interface SyncSettings {
   bwlimit?: string | undefined;
   /** Local directories whose last restore did not finish: they may hold part of the remote copy. */
   unfinishedRestores: ReadonlySet<string>;
+  /** rclone 1.66+: where each side keeps what a sync replaces or deletes, for a mapping. */
+  keepFor?: ((name: string) => { local: string; remote: string }) | undefined;
   /** A run id (UTC, as history's): names the remote's copy of a file kept beside the local one at a --resync. */
   runId: string;
 }
@@ -127,7 +129,7 @@ export async function syncMapping(rclone: Rclone, plan: SyncPlan, settings: Sync
     keptBoth = prepared;
     if (hooks.dryRun) return done({ keptBoth, ...(rejoin ? { rejoined: true } : {}) });
   }
-  const args = buildBisyncArgs({ configFile: settings.configFile, local: plan.localDir, remote: plan.remotePath, workdir, filtersFile, maxDeletePercent: settings.maxDeletePercent, capabilities: settings.capabilities, resync, dryRun: hooks.dryRun, bwlimit: settings.bwlimit });
+  const args = buildBisyncArgs({ configFile: settings.configFile, local: plan.localDir, remote: plan.remotePath, workdir, filtersFile, maxDeletePercent: settings.maxDeletePercent, capabilities: settings.capabilities, resync, dryRun: hooks.dryRun, bwlimit: settings.bwlimit, keep: settings.keepFor?.(plan.name) });
   hooks.log(`# ${new Date().toISOString()} ${plan.name}: rclone ${args.join(' ')}`);
   if (!hooks.dryRun) await writeFileAtomic(running, `${JSON.stringify({ pid: process.pid, started: new Date().toISOString() })}\n`, 0o600);
   const result = await run(args);

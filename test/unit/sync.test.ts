@@ -13,7 +13,10 @@ describe('rclone bisync for two-way mappings', () => {
     }
     assert.ok(old.includes('--check-access') && old.includes('--ask-password=false'));
     assert.equal(old.some((a) => /links|resync|recover|dry-run/.test(a)), false, 'no link flag, no resync unless asked');
-    const current = buildBisyncArgs({ ...input, capabilities: { bisyncSafetyFlags: true }, resync: true, dryRun: true });
+    assert.equal(buildBisyncArgs({ ...input, capabilities: { bisyncSafetyFlags: false }, keep: { local: '/k/l', remote: 'r:b/.poof-sync-kept/x/P' } }).includes('--backup-dir1'), false, 'rclone 1.60 has no backup dirs for bisync');
+    const current = buildBisyncArgs({ ...input, capabilities: { bisyncSafetyFlags: true }, resync: true, dryRun: true, keep: { local: '/k/l', remote: 'r:b/.poof-sync-kept/x/P' } });
+    assert.equal(current[current.indexOf('--backup-dir1') + 1], '/k/l');
+    assert.equal(current[current.indexOf('--backup-dir2') + 1], 'r:b/.poof-sync-kept/x/P');
     for (const flag of ['--resilient', '--recover', '--resync', '--dry-run']) assert.ok(current.includes(flag), flag);
     assert.equal(current[current.indexOf('--conflict-resolve') + 1], 'none');
   });
