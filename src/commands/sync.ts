@@ -9,7 +9,7 @@ import { requireCryptKey } from '../safety/crypt-key.js';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { DEFAULT_SYNC_MAX_DELETE, SYNC_KEPT_DIR } from '../sync/bisync.js';
-import type { SyncResult } from '../engine/result.js';
+import { refusedTransfer, type SyncResult } from '../engine/result.js';
 import { syncMapping } from '../sync/run.js';
 import { runIdFor } from '../versions/run-id.js';
 import { UsageError } from '../errors.js';
@@ -59,8 +59,8 @@ export async function syncCommand(ctx: Context, options: SyncOptions): Promise<n
         continue;
       }
       const plan = { name, localDir, remotePath: remotePathFor(config, remote.section, name) };
-      const result = isUploaded(uploaded, name)
-        ? { kind: 'sync' as const, ...plan, status: 'refused' as const, reason: `${name} was uploaded (its files were wiped here, kept only on the remote): a two-way sync would take them for deleted and delete the only copy; use \`poof download --only ${name}\` first`, copied: 0, deleted: 0, toRemote: 0, toLocal: 0, conflicts: 0, errors: [], durationMs: 0 }
+      const result: SyncResult = isUploaded(uploaded, name)
+        ? { ...refusedTransfer(plan, `${name} was uploaded (its files were wiped here, kept only on the remote): a two-way sync would take them for deleted and delete the only copy; take ${name} out of "sync"`), kind: 'sync', toRemote: 0, toLocal: 0, conflicts: 0 }
         : await syncMapping(rclone, plan, settings, hooks);
       outcome.results.push(result);
       report(ctx, result, dryRun);

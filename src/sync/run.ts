@@ -22,7 +22,7 @@ export interface SyncSettings {
   stateDir: string;
   excludes: string[] | undefined;
   maxDeletePercent: number;
-  capabilities: Pick<Capabilities, 'bisyncSafetyFlags' | 'partialUploads'>;
+  capabilities: Pick<Capabilities, 'bisyncSafetyFlags'>;
   bwlimit?: string | undefined;
   /** Local directories whose last restore did not finish: they may hold part of the remote copy. */
   unfinishedRestores: ReadonlySet<string>;
@@ -71,8 +71,8 @@ export async function syncMapping(rclone: Rclone, plan: SyncPlan, settings: Sync
   const joined = await exists(joinedMarker(settings.stateDir, plan.name));
   // A sync that was killed (Ctrl-C, SIGTERM, a crash) while rclone before 1.63 wrote a file in
   // place leaves it cut short under its real name, and the next bisync would carry the cut copy
-  // over the whole one. So the next sync joins both sides again the careful way: every file that
-  // differs is kept twice. rclone 1.66+ writes through partial files and recovers by itself.
+  // over the whole one; 1.66+ may have lost its listings instead. So the next sync joins both
+  // sides again the careful way, on every version: every file that differs is kept twice.
   const running = path.join(workdir, 'running.json');
   const rejoin = joined && !hooks.resync && (await exists(running));
   const resync = hooks.resync || rejoin;
@@ -82,10 +82,7 @@ export async function syncMapping(rclone: Rclone, plan: SyncPlan, settings: Sync
   const unfinished = refuseUnfinishedRestore(plan.localDir, plan.name, settings.unfinishedRestores, false);
   if (unfinished) return refused(unfinished);
   if (!joined && !hooks.resync) {
-    return done({
-      status: 'refused',
-      reason: `${plan.name} has never been synced two-way: run \`poof sync --only ${plan.name} --resync\` once. It joins both sides: files on one side only are copied to the other, and a file that differs keeps both copies (the remote's as NAME.poof-remote-<time>)`,
-    });
+    return refused(`${plan.name} has never been synced two-way: run \`poof sync --only ${plan.name} --resync\` once. It joins both sides: files on one side only are copied to the other, and a file that differs keeps both copies (the remote's as NAME.poof-remote-<time>)`);
   }
   const found = await scanLocal(plan.localDir, hooks.cancelSignal);
   if (found.links.length > 0) {
