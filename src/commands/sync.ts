@@ -66,11 +66,8 @@ export async function syncCommand(ctx: Context, options: SyncOptions): Promise<n
       report(ctx, result, dryRun);
     }
     if (!dryRun && outcome.results.some((result) => result.status === 'ok')) {
-      ctx.err(
-        capabilities.bisyncSafetyFlags
-          ? `poof: what this sync replaced or deleted is kept in ${path.join(ctx.paths.syncKeptDir, keptId)} (here) and ${remotePathFor(config, remote.section, `${SYNC_KEPT_DIR}/${keptId}`)} (the remote)`
-          : `poof: rclone ${rclone.version.text}: bisync is experimental before 1.66, and what a sync replaces or deletes is not kept (rclone 1.66+ keeps it): the other side had it last`,
-      );
+      ctx.err(`poof: what this sync replaced or deleted is kept in ${path.join(ctx.paths.syncKeptDir, keptId)} (here) and ${remotePathFor(config, remote.section, `${SYNC_KEPT_DIR}/${keptId}`)} (the remote)`);
+      if (!capabilities.bisyncSafetyFlags) ctx.err(`poof: rclone ${rclone.version.text}: bisync is experimental before 1.66; poof copied first what a dry run said this sync would replace, so a change made during the sync itself is not kept`);
     }
     return outcome;
   });

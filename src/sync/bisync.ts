@@ -140,3 +140,20 @@ export function judgeBisync(exitCode: number, messages: string[], name: string, 
   const last = [...messages].reverse().find((m) => /ERROR|Failed|error/i.test(m)) ?? `rclone bisync exited ${exitCode}`;
   return { status: 'failed', ...counts, reason: `rclone bisync failed (exit ${exitCode}): ${last.replace(/^.*?(ERROR|NOTICE)\s*:\s*/, '')}` };
 }
+
+/**
+ * Pure: from a `bisync --dry-run -v` of rclone before 1.66 (which has no backup dirs), the files
+ * the real run will replace or delete: a file changed or deleted on Path1 (here) replaces or
+ * deletes the remote's copy, and one changed or deleted on Path2 (the remote) replaces or deletes
+ * this machine's. New files replace nothing (new on both sides is a conflict: both kept).
+ */
+export function plannedReplacements(messages: string[]): { remoteCopies: string[]; localCopies: string[] } {
+  const remoteCopies: string[] = [];
+  const localCopies: string[] = [];
+  for (const message of messages) {
+    const found = /- Path([12])\s+File (?:was deleted|is newer|is older|size differs|changed)\s+- (.+)$/i.exec(message);
+    if (!found) continue;
+    (found[1] === '1' ? remoteCopies : localCopies).push(found[2]!);
+  }
+  return { remoteCopies, localCopies };
+}

@@ -9,7 +9,7 @@ import { refuseUnfinishedRestore } from '../safety/sources.js';
 import type { Capabilities } from '../rclone/capabilities.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
 import type { Rclone } from '../rclone/runner.js';
-import { bisyncMessage, buildBisyncArgs, judgeBisync, renderSyncFilters, SYNC_CHECK_FILE } from './bisync.js';
+import { bisyncMessage, buildBisyncArgs, judgeBisync, plannedReplacements, renderSyncFilters, SYNC_CHECK_FILE } from './bisync.js';
 
 export interface SyncPlan {
   name: string;
@@ -128,6 +128,12 @@ export async function syncMapping(rclone: Rclone, plan: SyncPlan, settings: Sync
   }
   const args = buildBisyncArgs({ configFile: settings.configFile, local: plan.localDir, remote: plan.remotePath, workdir, filtersFile, maxDeletePercent: settings.maxDeletePercent, capabilities: settings.capabilities, resync, dryRun: hooks.dryRun, bwlimit: settings.bwlimit, keep: settings.keepFor?.(plan.name) });
   hooks.log(`# ${new Date().toISOString()} ${plan.name}: rclone ${args.join(' ')}`);
+  const keep = settings.keepFor?.(plan.name);
+  if (!settings.capabilities.bisyncSafetyFlags && keep && !resync && !hooks.dryRun) {
+    // rclone before 1.66 has no backup dirs for bisync: copy first what the run will replace.
+    const kept = await keepBeforehand(rclone, plan, settings, [...args, '--dry-run'], keep, run);
+    if (kept) return done({ status: 'failed', ...kept });
+  }
   if (!hooks.dryRun) await writeFileAtomic(running, `${JSON.stringify({ pid: process.pid, started: new Date().toISOString() })}\n`, 0o600);
   const result = await run(args);
   if (hooks.cancelSignal.aborted || result.signal !== undefined) return fail('interrupted: rclone bisync was stopped; the next `poof sync` joins both sides again, keeping both copies of any file that differs (files deleted on one side since the last complete sync come back)');
@@ -146,6 +152,42 @@ export async function syncMapping(rclone: Rclone, plan: SyncPlan, settings: Sync
     ...(keptBoth ? { keptBoth } : {}),
     ...(rejoin ? { rejoined: true } : {}),
   });
+}
+
+/**
+ * rclone before 1.66: a dry run of the same bisync names what the real one will replace or delete
+ * on each side, and those copies are copied first into the run's keep folder on their own side.
+ * Returns why the sync must not go on (the dry run refused, or a copy failed), with nothing
+ * changed; undefined when it may. What changes between the two runs is not covered.
+ */
+async function keepBeforehand(
+  rclone: Rclone,
+  plan: SyncPlan,
+  settings: SyncSettings,
+  dryRunArgs: string[],
+  keep: { local: string; remote: string },
+  run: (args: string[]) => Promise<{ exitCode: number; messages: string[] }>,
+): Promise<{ reason: string; rcloneExit?: number } | undefined> {
+  const preview = await run(dryRunArgs);
+  const judged = judgeBisync(preview.exitCode, preview.messages, plan.name, settings.maxDeletePercent);
+  if (judged.status !== 'ok') return { reason: judged.reason ?? `rclone bisync --dry-run exited ${preview.exitCode}`, rcloneExit: preview.exitCode };
+  const { remoteCopies, localCopies } = plannedReplacements(preview.messages);
+  const flags = [...baseFlags(settings.configFile), '--contimeout', '30s', '--timeout', '2m'];
+  const scratch = path.join(syncDir(settings.stateDir, plan.name), `keep-${randomBytes(4).toString('hex')}`);
+  await mkdir(scratch, { recursive: true, mode: 0o700 });
+  try {
+    for (const [files, from, into] of [[remoteCopies, plan.remotePath, keep.remote], [localCopies, plan.localDir, keep.local]] as const) {
+      if (files.length === 0) continue;
+      const list = path.join(scratch, 'files.txt');
+      await writeFile(list, `${files.join('\n')}\n`);
+      // Without --no-traverse: a listed file the other side no longer has is simply not there to keep.
+      const copied = await rclone.run(['copy', from, into, '--files-from-raw', list, ...flags]);
+      if (copied.exitCode !== 0) return { reason: `could not keep the ${files.length} files this sync would replace or delete (rclone copy exited ${copied.exitCode}: ${lastErrorLine(copied.stderr)}), so nothing was changed`, rcloneExit: copied.exitCode };
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return undefined;
 }
 
 /**

@@ -147,22 +147,20 @@ for (const kind of KINDS) describe(`poof sync: two-way mappings with rclone bisy
     assert.equal('sub/new-here.txt' in (await contents(server)), false);
     assert.equal('deep/new-there.txt' in (await contents(local)), false);
 
-    // What the syncs replaced or deleted on each side: kept on that side (rclone 1.66+), or said not to be.
-    if (rcloneOnPath().can.bisyncSafetyFlags) {
-      const keptIn = (run: { stderr: string }) => {
-        const found = /kept in (\S+) \(here\) and \S+\/(\.poof-sync-kept\/\d{8}T\d{6}Z-[0-9a-f]{4}) \(the remote\)/.exec(run.stderr);
-        assert.ok(found, run.stderr);
-        return { here: path.join(found[1]!, 'Projects'), there: path.join(path.dirname(server), found[2]!, 'Projects') };
-      };
-      const first = keptIn(sync);
-      assert.deepEqual(await contents(first.here), { 'only-there.txt': 'theirs\n' });
-      assert.deepEqual(await contents(first.there), { 'plan.txt': 'local plan\n' });
-      const second = keptIn(deletions);
-      assert.deepEqual(await contents(second.here), { 'deep/new-there.txt': 'new there\n' });
-      assert.deepEqual(await contents(second.there), { 'sub/new-here.txt': 'new here\n' });
-    } else {
-      assert.match(sync.stderr, /bisync is experimental before 1\.66, and what a sync replaces or deletes is not kept \(rclone 1\.66\+ keeps it\)/);
-    }
+    // What the syncs replaced or deleted on each side is kept on that side: by rclone's backup
+    // dirs (1.66+), or copied first by poof from what a dry run named (1.60).
+    const keptIn = (run: { stderr: string }) => {
+      const found = /kept in (\S+) \(here\) and \S+\/(\.poof-sync-kept\/\d{8}T\d{6}Z-[0-9a-f]{4}) \(the remote\)/.exec(run.stderr);
+      assert.ok(found, run.stderr);
+      return { here: path.join(found[1]!, 'Projects'), there: path.join(path.dirname(server), found[2]!, 'Projects') };
+    };
+    const first = keptIn(sync);
+    assert.deepEqual(await contents(first.here), { 'only-there.txt': 'theirs\n' });
+    assert.deepEqual(await contents(first.there), { 'plan.txt': 'local plan\n' });
+    const second = keptIn(deletions);
+    assert.deepEqual(await contents(second.here), { 'deep/new-there.txt': 'new there\n' });
+    assert.deepEqual(await contents(second.there), { 'sub/new-here.txt': 'new here\n' });
+    if (!rcloneOnPath().can.bisyncSafetyFlags) assert.match(sync.stderr, /bisync is experimental before 1\.66; poof copied first what a dry run said this sync would replace/);
   });
 
   it('a file changed on both sides keeps both copies on both sides, never one silently', async () => {

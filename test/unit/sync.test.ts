@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bisyncMessage, buildBisyncArgs, judgeBisync, renderSyncFilters, SYNC_CHECK_FILE } from '../../src/sync/bisync.js';
+import { bisyncMessage, buildBisyncArgs, judgeBisync, plannedReplacements, renderSyncFilters, SYNC_CHECK_FILE } from '../../src/sync/bisync.js';
 import { lockPid } from '../../src/sync/run.js';
 
 describe('rclone bisync for two-way mappings', () => {
@@ -48,5 +48,18 @@ describe('rclone bisync for two-way mappings', () => {
     assert.equal(lockPid(''), undefined);
     assert.equal(lockPid('{broken'), undefined);
     assert.equal(lockPid('-3'), undefined);
+  });
+
+  it('reads from a dry run of rclone 1.60 which copies the real run replaces or deletes, on which side', () => {
+    const messages = [
+      '- Path1    File was deleted                    - a.txt',
+      '- Path1    File is newer                       - dir/c d.txt',
+      '- Path1    File is OLDER                       - e.txt',
+      '- Path1    File is new                         - n.txt',
+      '- Path2    File was deleted                    - b.txt',
+      '- Path2    File is newer                       - d.txt',
+      '- Path2    Queue delete                        - /tmp/bd/cloud/bkt/P/a.txt',
+    ];
+    assert.deepEqual(plannedReplacements(messages), { remoteCopies: ['a.txt', 'dir/c d.txt', 'e.txt'], localCopies: ['b.txt', 'd.txt'] });
   });
 });
