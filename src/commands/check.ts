@@ -20,7 +20,14 @@ export async function checkCommand(ctx: Context, options: OptionsOf<typeof check
   const { exitCode } = await runPipeline(ctx, { command: 'check', dryRun: false, only: options.only, failedCode: ExitCode.verifyFailed }, async ({ setup, remote, rclone, interrupt }) => {
     const opened = await readHistory(ctx, { setup, remote, rclone }, options.only, interrupt.signal);
     const checked: CheckResult[] = [];
+    const twoWay = new Set(setup.config.sync ?? []);
     for (const mapping of opened.mappings) {
+      // A two-way mapping's remote copy is changed by `poof sync`, never recorded as a run: a
+      // drill against its last backup would report every sync as damage.
+      if (twoWay.has(mapping.name)) {
+        ctx.err(`poof: ${mapping.name}: two-way ("sync" in poof.conf): its remote copy changes with every sync, so there is no run to check it against`);
+        continue;
+      }
       const started = Date.now();
       for (const damaged of mapping.manifests.filter((m) => m.damaged)) {
         ctx.err(`poof: ${mapping.name}: the record of run ${damaged.runId} cannot be read (${damaged.damaged}): it counts as a run that did not finish`);

@@ -2,6 +2,7 @@ import type { Context } from '../context.js';
 import type { RunAllOutcome } from '../engine/run-all.js';
 import { capabilitiesOf } from '../rclone/capabilities.js';
 import { remotePathFor } from '../rclone/remote-path.js';
+import { mirrorDirOnDisk } from '../rclone/remote.js';
 import { runPipeline } from '../run/pipeline.js';
 import { isUploaded, readUploaded } from '../run/uploaded.js';
 import { readUnfinished } from '../run/unfinished.js';
@@ -46,6 +47,7 @@ export async function syncCommand(ctx: Context, options: SyncOptions): Promise<n
       maxDeletePercent: maxDelete ?? config.syncMaxDelete ?? DEFAULT_SYNC_MAX_DELETE,
       capabilities,
       bwlimit: remote.tuning.bwlimit,
+      remoteOnDisk: (name: string) => mirrorDirOnDisk(remote, name),
       keepFor: (name: string) => ({ local: path.join(ctx.paths.syncKeptDir, keptId, name), remote: remotePathFor(config, remote.section, `${SYNC_KEPT_DIR}/${keptId}/${name}`) }),
       unfinishedRestores: new Set(Object.keys((await readUnfinished(ctx.paths.unfinishedFile)).restores)),
       runId,
@@ -66,7 +68,7 @@ export async function syncCommand(ctx: Context, options: SyncOptions): Promise<n
       report(ctx, result, dryRun);
     }
     if (!dryRun && outcome.results.some((result) => result.status === 'ok')) {
-      ctx.err(`poof: what this sync replaced or deleted is kept in ${path.join(ctx.paths.syncKeptDir, keptId)} (here) and ${remotePathFor(config, remote.section, `${SYNC_KEPT_DIR}/${keptId}`)} (the remote)`);
+      ctx.err(`poof: what this sync replaced or deleted, if anything, is kept in ${path.join(ctx.paths.syncKeptDir, keptId)} (here) and ${remotePathFor(config, remote.section, `${SYNC_KEPT_DIR}/${keptId}`)} (the remote)`);
       if (!capabilities.bisyncSafetyFlags) ctx.err(`poof: rclone ${rclone.version.text}: bisync is experimental before 1.66; poof copied first what a dry run said this sync would replace, so a change made during the sync itself is not kept`);
     }
     return outcome;

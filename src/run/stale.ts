@@ -14,14 +14,14 @@ export interface StaleMapping {
 }
 
 /**
- * Pure: the mappings whose last successful backup or upload (dry runs do not count) ended more
+ * Pure: the mappings whose last successful backup, upload or two-way sync (dry runs do not count) ended more
  * than `staleAfterHours` before `now`, or that never had one. A mapping counts as backed up
  * when its own result was ok, even if another mapping of the same run failed.
  */
 export function findStaleMappings(names: string[], records: RunRecord[], now: Date, staleAfterHours: number): StaleMapping[] {
   const lastOk = new Map<string, { command: string; ended: string; at: number }>();
   for (const record of records) {
-    if (record.dryRun || (record.command !== 'backup' && record.command !== 'upload')) continue;
+    if (record.dryRun || (record.command !== 'backup' && record.command !== 'upload' && record.command !== 'sync')) continue;
     const at = Date.parse(record.ended);
     if (Number.isNaN(at)) continue;
     for (const mapping of record.mappings ?? []) {

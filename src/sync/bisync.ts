@@ -147,13 +147,30 @@ export function judgeBisync(exitCode: number, messages: string[], name: string, 
  * deletes the remote's copy, and one changed or deleted on Path2 (the remote) replaces or deletes
  * this machine's. New files replace nothing (new on both sides is a conflict: both kept).
  */
-export function plannedReplacements(messages: string[]): { remoteCopies: string[]; localCopies: string[] } {
+export function plannedReplacements(messages: string[]): { remoteCopies: string[]; localCopies: string[]; unreadable: string[] } {
   const remoteCopies: string[] = [];
   const localCopies: string[] = [];
+  const unreadable: string[] = [];
   for (const message of messages) {
     const found = /- Path([12])\s+File (?:was deleted|is newer|is older|size differs|changed)\s+- (.+)$/i.exec(message);
     if (!found) continue;
-    (found[1] === '1' ? remoteCopies : localCopies).push(found[2]!);
+    const name = unquoted(found[2]!);
+    if (name === undefined) unreadable.push(found[2]!);
+    else (found[1] === '1' ? remoteCopies : localCopies).push(name);
   }
-  return { remoteCopies, localCopies };
+  return { remoteCopies, localCopies, unreadable };
+}
+
+/**
+ * Pure: a name as rclone printed it. It quotes one holding a quote, a backslash or bytes that are
+ * not UTF-8 (Go's %q): JSON reads the escapes both share; Go's own (\x, \a, \v) are not read.
+ */
+function unquoted(printed: string): string | undefined {
+  if (!printed.startsWith('"')) return printed;
+  try {
+    const name = JSON.parse(printed) as unknown;
+    return typeof name === 'string' ? name : undefined;
+  } catch {
+    return undefined;
+  }
 }

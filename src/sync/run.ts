@@ -26,6 +26,8 @@ export interface SyncSettings {
   bwlimit?: string | undefined;
   /** Local directories whose last restore did not finish: they may hold part of the remote copy. */
   unfinishedRestores: ReadonlySet<string>;
+  /** The remote copy of a mapping on this machine's disk (a local-directory cloud), to look for links there too. */
+  remoteOnDisk?: ((name: string) => string | undefined) | undefined;
   /** rclone 1.66+: where each side keeps what a sync replaces or deletes, for a mapping. */
   keepFor?: ((name: string) => { local: string; remote: string }) | undefined;
   /** A run id (UTC, as history's): names the remote's copy of a file kept beside the local one at a --resync. */
@@ -87,6 +89,11 @@ export async function syncMapping(rclone: Rclone, plan: SyncPlan, settings: Sync
   const found = await scanLocal(plan.localDir, hooks.cancelSignal);
   if (found.links.length > 0) {
     return refused(`${plan.name} holds symbolic links (${shown(found.links)}): rclone bisync would write what comes from the other side through them, outside the mapping; remove them, or take ${plan.name} out of "sync"`);
+  }
+  const onDisk = settings.remoteOnDisk?.(plan.name);
+  const remoteLinks = onDisk ? (await scanLocal(onDisk, hooks.cancelSignal)).links : [];
+  if (remoteLinks.length > 0) {
+    return refused(`the remote copy of ${plan.name} holds symbolic links (${shown(remoteLinks)}): rclone bisync would write what comes from here through them, outside it; remove them there, or take ${plan.name} out of "sync"`);
   }
   // rclone 1.60 names conflict copies FILE..path1 and FILE..path2 and replaces them at the next conflict on FILE.
   if (!settings.capabilities.bisyncSafetyFlags && found.conflicts.length > 0) {
@@ -171,7 +178,10 @@ async function keepBeforehand(
   const preview = await run(dryRunArgs);
   const judged = judgeBisync(preview.exitCode, preview.messages, plan.name, settings.maxDeletePercent);
   if (judged.status !== 'ok') return { reason: judged.reason ?? `rclone bisync --dry-run exited ${preview.exitCode}`, rcloneExit: preview.exitCode };
-  const { remoteCopies, localCopies } = plannedReplacements(preview.messages);
+  const { remoteCopies, localCopies, unreadable } = plannedReplacements(preview.messages);
+  if (unreadable.length > 0) {
+    return { reason: `rclone before 1.66 names ${shown(unreadable)} in a way poof cannot read back exactly, so what this sync would replace there cannot be kept first; nothing was changed: rename those files, or use rclone 1.66 or later` };
+  }
   const flags = [...baseFlags(settings.configFile), '--contimeout', '30s', '--timeout', '2m'];
   const scratch = path.join(syncDir(settings.stateDir, plan.name), `keep-${randomBytes(4).toString('hex')}`);
   await mkdir(scratch, { recursive: true, mode: 0o700 });

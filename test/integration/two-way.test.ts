@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdir, readFile, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -205,6 +206,15 @@ for (const kind of KINDS) describe(`poof sync: two-way mappings with rclone bisy
     assert.deepEqual(await contents(server), there);
     await rm(path.join(local, 'linked'));
     await rm(path.join(server, 'linked'), { recursive: true });
+    if (kind === 'a local-directory remote') {
+      // The remote copy is on this machine's disk: a link there would be written through as well.
+      await symlink(outside, path.join(server, 'linked-there'));
+      const remoteLink = await runPoof(['sync'], { env: sb.env });
+      assert.equal(remoteLink.code, 1);
+      assert.match(remoteLink.stderr, /Projects: REFUSED: the remote copy of Projects holds symbolic links \(linked-there\)/);
+      assert.equal(await readFile(path.join(outside, 'mine.txt'), 'utf8'), 'outside the mapping\n');
+      await rm(path.join(server, 'linked-there'));
+    }
   });
 
   it('a sync that would delete more than the limit stops before changing anything, and says how to go on', async () => {
@@ -242,6 +252,10 @@ for (const kind of KINDS) describe(`poof sync: two-way mappings with rclone bisy
     assert.equal(backup.code, 0, backup.stderr);
     assert.match(backup.stdout, /Projects: two-way: kept in step by `poof sync`, not mirrored by backup/);
     assert.equal((await contents(server))['added-on-server.txt'], 'keep me\n');
+    // A restore drill has no run to hold a two-way mapping against: it says so and checks the others.
+    const check = await runPoof(['check'], { env: sb.env });
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(check.stderr, /Projects: two-way \("sync" in poof\.conf\): its remote copy changes with every sync, so there is no run to check it against/);
     const upload = await runPoof(['upload', '--yes', '--only', 'Projects'], { env: sb.env });
     assert.equal(upload.code, 1);
     assert.match(upload.stderr, /Projects is two-way \("sync" in poof\.conf\): wiping its files here would reach the remote as deletions/);
@@ -325,15 +339,11 @@ for (const kind of KINDS) describe(`poof sync interrupted (SIGINT and SIGTERM to
       const run = startPoof(['sync'], sb.env);
       await waitForTransfer(logFile, 'Projects', 'bisync');
       if (signal === 'SIGKILL') {
-        const orphan = Number((await pgrep(`bisync ${local}`)).trim().split('\n')[0]);
-        assert.ok(orphan > 0, 'rclone bisync is running');
+        assert.ok(Number((await pgrep(`bisync ${local}`)).split('\n')[0]) > 0, 'rclone bisync is running');
         process.kill(run.pid, 'SIGKILL');
         assert.equal((await run.exit).signal, 'SIGKILL');
-        // The next sync finds bisync still at work on the same files, and leaves it alone.
-        const meanwhile = await runPoof(['sync'], { env: sb.env });
-        assert.equal(meanwhile.code, 1, meanwhile.stderr);
-        assert.match(meanwhile.stderr, new RegExp(`Projects: FAILED: an rclone bisync of Projects is still running \\(pid ${orphan}\\), left by a poof that was killed`));
-        await waitFor(async () => (await pgrep(`bisync ${local}`)).trim() === '', 60_000, 'the orphaned rclone bisync to end');
+        // The orphan ends at its next write to poof's closed pipe, or when done: never run beside it (below).
+        await waitFor(async () => (await pgrep(`bisync ${local}`)) === '', 60_000, 'the orphaned rclone bisync to end');
       } else {
         process.kill(-run.pid, signal);
         const ended = await run.exit;
@@ -359,6 +369,39 @@ for (const kind of KINDS) describe(`poof sync interrupted (SIGINT and SIGTERM to
       }
     });
   }
+});
+
+describe('poof sync and a bisync still running (left by a poof that was killed)', () => {
+  let sb: Sandbox;
+  let stop: () => Promise<void>;
+  let workdir: string;
+  before(async () => {
+    const made = await twoWaySandbox('a local-directory remote', { Projects: { 'a.txt': 'a\n' } });
+    ({ sb, stop } = made);
+    await setConf(sb, (conf) => void (conf.sync = ['Projects']));
+    assert.equal((await runPoof(['sync', '--resync'], { env: sb.env })).code, 0);
+    const stateDir = (JSON.parse((await runPoof(['paths', '--json'], { env: sb.env })).stdout) as { stateDir: string }).stateDir;
+    workdir = path.join(stateDir, 'sync', 'Projects');
+  });
+  after(() => stop());
+
+  it('a bisync lock naming a live process stops the sync, naming it; once that process is gone the lock is cleared', async () => {
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const ended = new Promise((resolve) => other.on('exit', resolve));
+    try {
+      // As rclone 1.60 writes its lock: the pid alone (1.66+ writes JSON with "PID").
+      await writeFile(path.join(workdir, 'home_x..remote_y.lck'), `${other.pid}\n`);
+      const refused = await runPoof(['sync'], { env: sb.env });
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, new RegExp(`Projects: FAILED: an rclone bisync of Projects is still running \\(pid ${other.pid}\\), left by a poof that was killed; wait for it to end \\(or stop it: kill ${other.pid}\\)`));
+    } finally {
+      other.kill('SIGKILL');
+      await ended;
+    }
+    const after = await runPoof(['sync'], { env: sb.env });
+    assert.equal(after.code, 0, after.stderr);
+    assert.deepEqual((await readdir(workdir)).filter((name) => name.endsWith('.lck')), []);
+  });
 });
 
 describe('poof sync through crypt: other keys are refused before anything changes', () => {

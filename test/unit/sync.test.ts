@@ -60,6 +60,13 @@ describe('rclone bisync for two-way mappings', () => {
       '- Path2    File is newer                       - d.txt',
       '- Path2    Queue delete                        - /tmp/bd/cloud/bkt/P/a.txt',
     ];
-    assert.deepEqual(plannedReplacements(messages), { remoteCopies: ['a.txt', 'dir/c d.txt', 'e.txt'], localCopies: ['b.txt', 'd.txt'] });
+    assert.deepEqual(plannedReplacements(messages), { remoteCopies: ['a.txt', 'dir/c d.txt', 'e.txt'], localCopies: ['b.txt', 'd.txt'], unreadable: [] });
+  });
+
+  it('reads back names rclone quotes (a quote or a backslash in them), and refuses what it cannot read exactly', () => {
+    const quoted = plannedReplacements(['- Path1    File is newer - "say \\"hi\\".txt"', '- Path2    File was deleted - "back\\\\slash"', '- Path1    File is newer - "bad\\xff.txt"']);
+    assert.deepEqual(quoted.remoteCopies, ['say "hi".txt']);
+    assert.deepEqual(quoted.localCopies, ['back\\slash']);
+    assert.deepEqual(quoted.unreadable, ['"bad\\xff.txt"']);
   });
 });
