@@ -174,3 +174,22 @@ function unquoted(printed: string): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * Pure: the files of a bisync listing (`<workdir>/*.path1.lst`, `*.path2.lst`): one line per file,
+ * `- SIZE HASH - TIME "PATH"` (rclone 1.60 and 1.66+), the path quoted as Go quotes it.
+ */
+export function listedFiles(listing: string): string[] {
+  const files: string[] = [];
+  for (const line of listing.split('\n')) {
+    if (!line.startsWith('-')) continue;
+    const quoted = /"(?:[^"\\]|\\.)*"$/.exec(line)?.[0];
+    if (!quoted) continue;
+    try {
+      files.push(JSON.parse(quoted) as string);
+    } catch {
+      // A name Go quoted with an escape JSON lacks: not checked (bisync reads it).
+    }
+  }
+  return files;
+}

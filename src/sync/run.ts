@@ -9,7 +9,7 @@ import { refuseUnfinishedRestore } from '../safety/sources.js';
 import type { Capabilities } from '../rclone/capabilities.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
 import type { Rclone } from '../rclone/runner.js';
-import { bisyncMessage, buildBisyncArgs, judgeBisync, plannedReplacements, renderSyncFilters, SYNC_CHECK_FILE } from './bisync.js';
+import { bisyncMessage, buildBisyncArgs, judgeBisync, listedFiles, plannedReplacements, renderSyncFilters, SYNC_CHECK_FILE } from './bisync.js';
 
 export interface SyncPlan {
   name: string;
@@ -98,6 +98,10 @@ export async function syncMapping(rclone: Rclone, plan: SyncPlan, settings: Sync
   // rclone 1.60 names conflict copies FILE..path1 and FILE..path2 and replaces them at the next conflict on FILE.
   if (!settings.capabilities.bisyncSafetyFlags && found.conflicts.length > 0) {
     return refused(`conflict copies from an earlier sync are still here (${shown(found.conflicts)}): rclone before 1.66 would replace them at the next conflict on the same file; keep the copy you want under the file's own name, delete the others, then sync again`);
+  }
+  const changedType = await typeChanges(workdir, plan.localDir, onDisk);
+  if (changedType.length > 0) {
+    return refused(`${shown(changedType)} ${changedType.length === 1 ? 'was a file at the last sync and is a folder now, or the reverse' : 'were files at the last sync and are folders now, or the reverse'}: rclone bisync cannot carry that over and would stop for good, also after --resync; give the new one another name, sync, then rename it`);
   }
   await mkdir(workdir, { recursive: true, mode: 0o700 });
   // poof's own lock is held, but an rclone bisync started by a poof that was killed (SIGKILL) may
@@ -313,4 +317,40 @@ async function scanLocal(root: string, cancelSignal: AbortSignal): Promise<{ lin
     }
   }
   return { links: links.sort(), conflicts: conflicts.sort() };
+}
+
+/**
+ * The files of the last sync's listings that are folders now, or sit below what is a file now,
+ * here (and on the remote copy when it is on this machine's disk): a change of type bisync cannot
+ * sync. Paths as in the listings, relative to the mapping.
+ */
+async function typeChanges(workdir: string, localDir: string, remoteOnDisk: string | undefined): Promise<string[]> {
+  const entries = await readdir(workdir).catch(() => [] as string[]);
+  const changed = new Set<string>();
+  for (const [suffix, root] of [['.path1.lst', localDir], ['.path2.lst', remoteOnDisk]] as const) {
+    if (root === undefined) continue;
+    for (const entry of entries.filter((name) => name.endsWith(suffix))) {
+      const files = listedFiles(await readFile(path.join(workdir, entry), 'utf8').catch(() => ''));
+      const kinds = new Map<string, 'dir' | 'file' | 'none'>();
+      const kindOf = async (rel: string) => {
+        let kind = kinds.get(rel);
+        if (kind === undefined) {
+          const info = await lstat(path.join(root, rel)).catch(() => undefined);
+          kind = info === undefined ? 'none' : info.isDirectory() ? 'dir' : 'file';
+          kinds.set(rel, kind);
+        }
+        return kind;
+      };
+      for (const file of files) {
+        if ((await kindOf(file)) === 'dir') changed.add(file);
+        // A folder that became a file: the nearest ancestor that is not a folder now.
+        for (let parent = path.posix.dirname(file); parent !== '.'; parent = path.posix.dirname(parent)) {
+          const kind = await kindOf(parent);
+          if (kind === 'dir') break;
+          if (kind === 'file') changed.add(parent);
+        }
+      }
+    }
+  }
+  return [...changed].sort();
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pgrep, startPoof, waitFor, waitForTransfer } from '../helpers/background.js';
@@ -243,6 +243,23 @@ for (const kind of KINDS) describe(`poof sync: two-way mappings with rclone bisy
     const resync = await runPoof(['sync', '--resync'], { env: sb.env });
     assert.equal(resync.code, 0, resync.stderr);
     assert.deepEqual(await contents(local), await contents(server));
+  });
+
+  it('a file replaced by a folder of the same name is refused before bisync sees it (it would stop for good), and goes through once renamed', async () => {
+    await rm(path.join(local, 'only-here.txt'));
+    await put(path.join(local, 'only-here.txt/inner.txt'), 'a folder now\n');
+    const there = await contents(server);
+    const refused = await runPoof(['sync'], { env: sb.env });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /Projects: REFUSED: only-here\.txt was a file at the last sync and is a folder now, or the reverse: rclone bisync cannot carry that over/);
+    assert.deepEqual(await contents(server), there);
+    await rename(path.join(local, 'only-here.txt'), path.join(local, 'only-here-folder'));
+    const renamed = await runPoof(['sync', '--max-delete', '100'], { env: sb.env });
+    assert.equal(renamed.code, 0, renamed.stderr);
+    const here = await contents(local);
+    assert.deepEqual(here, await contents(server));
+    assert.equal(here['only-here-folder/inner.txt'], 'a folder now\n');
+    assert.equal('only-here.txt' in here, false);
   });
 
   it('backup leaves the two-way mapping to sync (a mirror would delete what the server added), and upload refuses it', async () => {

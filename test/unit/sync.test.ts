@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bisyncMessage, buildBisyncArgs, judgeBisync, plannedReplacements, renderSyncFilters, SYNC_CHECK_FILE } from '../../src/sync/bisync.js';
+import { bisyncMessage, buildBisyncArgs, judgeBisync, listedFiles, plannedReplacements, renderSyncFilters, SYNC_CHECK_FILE } from '../../src/sync/bisync.js';
 import { lockPid } from '../../src/sync/run.js';
 
 describe('rclone bisync for two-way mappings', () => {
@@ -68,5 +68,15 @@ describe('rclone bisync for two-way mappings', () => {
     assert.deepEqual(quoted.remoteCopies, ['say "hi".txt']);
     assert.deepEqual(quoted.localCopies, ['back\\slash']);
     assert.deepEqual(quoted.unreadable, ['"bad\\xff.txt"']);
+  });
+
+  it('reads the files of a bisync listing (rclone 1.60 with hashes, 1.75 without)', () => {
+    const listing = [
+      '# bisync listing v1 from 2026-12-04T16:39:20.238865176+0000',
+      '-        2 md5:60b725f10c9c85c70d97880dfe8191b3 - 2026-12-04T16:39:20.164992702+0000 "a.txt"',
+      '-        8 - - 2026-12-04T16:33:47.456980542+0000 "dir/say \\"hi\\".txt"',
+      '',
+    ].join('\n');
+    assert.deepEqual(listedFiles(listing), ['a.txt', 'dir/say "hi".txt']);
   });
 });
