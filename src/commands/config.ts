@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Context } from '../context.js';
 import { buildDefaultConfig } from '../config/defaults.js';
-import { applyConfigChanges, hasChanges, type ConfigChanges } from '../config/edit.js';
+import { applyConfigChanges, hasChanges } from '../config/edit.js';
 import type { PoofConfig } from '../config/schema.js';
 import { checkConfigText, readTextIfExists, writeConfig } from '../config/store.js';
 import { formatIssue, validateConfig } from '../config/validate.js';

@@ -8,10 +8,10 @@ import { isEncryptedConf } from '../rclone/conf-crypt.js';
 import { formatRunRecord } from '../ui/format.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { readRunRecords } from '../run/history.js';
 import { installSchedule, removeSchedule, renderSchedule, savedSchedule, scheduleFile, showSchedule, type ScheduleFile, type SchedulerEnv } from '../schedule/install.js';
-import { nextRun, parseCadence, type Cadence, type ScheduleKind, type ScheduleSpec } from '../schedule/render.js';
+import { nextRun, parseCadence, type ScheduleKind, type ScheduleSpec } from '../schedule/render.js';
 import type { OptionsOf, scheduleInstallSpec, scheduleStatusSpec } from './specs.js';
 
 type ScheduleOptions = Partial<OptionsOf<typeof scheduleInstallSpec>> & OptionsOf<typeof scheduleStatusSpec>;

@@ -29,7 +29,7 @@ export async function syncCommand(ctx: Context, options: SyncOptions): Promise<n
   if (maxDelete !== undefined && (!Number.isInteger(maxDelete) || maxDelete < 1 || maxDelete > 100)) {
     throw new UsageError(`--max-delete "${options.maxDelete}" is not a whole percentage from 1 to 100`, 'e.g. --max-delete 50');
   }
-  const { exitCode, outcome } = await runPipeline(ctx, { command: 'sync', dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
+  const { exitCode } = await runPipeline(ctx, { command: 'sync', dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt, log }) => {
     const { config } = setup;
     const twoWay = new Set(config.sync ?? []);
     if (twoWay.size === 0) throw new UsageError('no mapping is two-way', 'name it in poof.conf: "sync": ["NAME"] (a mapping\'s remote name)');

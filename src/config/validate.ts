@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { isInside, normalizeDir } from '../fs/paths.js';
 import type { ErrorObject } from 'ajv';
 import validatePoofConfig from './validator.generated.js';

@@ -1,6 +1,6 @@
 import { firstFolderAfter, indexFolders, type KeptVersions } from './state.js';
 import type { RunManifest } from './manifest.js';
-import { runOfFolder, timeOfRunId } from './run-id.js';
+import { timeOfRunId } from './run-id.js';
 
 /** poof.conf `keep`: which past runs stay restorable. */
 export interface KeepPolicy {

@@ -48,7 +48,7 @@ describe('a restore from an altered remote copy', () => {
   }
 
   it('a link beside files inside a directory of its name is refused before anything is written', async () => {
-    const { remoteDocs, outside } = await linksOverSftp();
+    const { outside } = await linksOverSftp();
     assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
     await writeRemote(sb, 'Docs/evil.rclonelink', outside);
     await writeRemote(sb, 'Docs/evil/payload.txt', 'planted\n');

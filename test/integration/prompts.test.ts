@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { answer, exists, startPoof, textOf, typeAfter, waitFor, type Background } from '../helpers/background.js';
+import { answer, exists, startPoof, textOf, typeAfter, type Background } from '../helpers/background.js';
 import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
 
 describe('questions on a terminal: Ctrl-C cancels (exit 130), "no" declines (exit 1), nothing is written', () => {
