@@ -4,6 +4,7 @@ import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'no
 import path from 'node:path';
 import type { SyncResult } from '../engine/result.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
+import { probePath, type PathKind } from '../fs/probe.js';
 import { baseFlags, STAGING_NAME, STAGING_PREFIX } from '../rclone/args.js';
 import { refuseUnfinishedRestore } from '../safety/sources.js';
 import type { Capabilities } from '../rclone/capabilities.js';
@@ -331,23 +332,20 @@ async function typeChanges(workdir: string, localDir: string, remoteOnDisk: stri
     if (root === undefined) continue;
     for (const entry of entries.filter((name) => name.endsWith(suffix))) {
       const files = listedFiles(await readFile(path.join(workdir, entry), 'utf8').catch(() => ''));
-      const kinds = new Map<string, 'dir' | 'file' | 'none'>();
+      // Links were refused before this: following them or not sees the same.
+      const kinds = new Map<string, PathKind>();
       const kindOf = async (rel: string) => {
-        let kind = kinds.get(rel);
-        if (kind === undefined) {
-          const info = await lstat(path.join(root, rel)).catch(() => undefined);
-          kind = info === undefined ? 'none' : info.isDirectory() ? 'dir' : 'file';
-          kinds.set(rel, kind);
-        }
+        const kind = kinds.get(rel) ?? (await probePath(path.join(root, rel)));
+        kinds.set(rel, kind);
         return kind;
       };
       for (const file of files) {
-        if ((await kindOf(file)) === 'dir') changed.add(file);
+        if ((await kindOf(file)) === 'directory') changed.add(file);
         // A folder that became a file: the nearest ancestor that is not a folder now.
         for (let parent = path.posix.dirname(file); parent !== '.'; parent = path.posix.dirname(parent)) {
           const kind = await kindOf(parent);
-          if (kind === 'dir') break;
-          if (kind === 'file') changed.add(parent);
+          if (kind === 'directory') break;
+          if (kind !== 'missing') changed.add(parent);
         }
       }
     }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -127,4 +127,12 @@ export async function cconfigS3(sb: Sandbox): Promise<{ env: Record<string, stri
     throw new Error(`poof cconfig --provider s3 failed (${made.code}): ${made.stderr}`);
   }
   return { env, s3 };
+}
+
+/** Change poof.conf by hand, as a user editing the file would. */
+export async function setConf(sb: Sandbox, change: (conf: Record<string, unknown>) => void): Promise<void> {
+  const file = path.join(sb.confdir, 'poof.conf');
+  const conf = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  change(conf);
+  await writeFile(file, JSON.stringify(conf));
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { startPoof } from '../helpers/background.js';
-import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import { makeSandbox, mapLocalDirs, runPoof, setConf, type Sandbox } from '../helpers/sandbox.js';
 import { seeded } from '../helpers/seeded.js';
 import { startS3, startSshd, type RunningServer, type SshServer } from '../helpers/servers.js';
 import { sftpWriterForceCommand, sftpWriterSetup, vaultPathIn } from '../../src/vault/setup-help.js';
@@ -34,13 +34,6 @@ async function storageSnapshot(root: string): Promise<Map<string, string>> {
 /** Nothing the storage held before is changed or gone: a run only ever added. */
 function assertOnlyAdded(before: Map<string, string>, now: Map<string, string>, what: string): void {
   for (const [file, state] of before) assert.equal(now.get(file), state, `${what}: ${file} is unchanged`);
-}
-
-async function setConf(sb: Sandbox, change: (conf: Record<string, unknown>) => void): Promise<void> {
-  const file = path.join(sb.confdir, 'poof.conf');
-  const conf = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-  change(conf);
-  await writeFile(file, JSON.stringify(conf));
 }
 
 const appendOnly = (sb: Sandbox) => setConf(sb, (conf) => void (conf.mode = 'append-only'));

@@ -4,17 +4,10 @@ import { mkdir, readFile, readdir, rename, rm, symlink, utimes, writeFile } from
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pgrep, startPoof, waitFor, waitForTransfer } from '../helpers/background.js';
-import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import { makeSandbox, mapLocalDirs, runPoof, setConf, type Sandbox } from '../helpers/sandbox.js';
 import { startSshd, type SshServer } from '../helpers/servers.js';
 import { rcloneOnPath } from '../helpers/rclone-version.js';
 import { readTree } from '../helpers/tree.js';
-
-async function setConf(sb: Sandbox, change: (conf: Record<string, unknown>) => void): Promise<void> {
-  const file = path.join(sb.confdir, 'poof.conf');
-  const conf = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-  change(conf);
-  await writeFile(file, JSON.stringify(conf));
-}
 
 /** Every file's content, by path, without poof's check file: what a user sees on one side. */
 async function contents(dir: string): Promise<Record<string, string>> {
