@@ -414,23 +414,26 @@ describe('poof sync and a bisync still running (left by a poof that was killed)'
   });
 });
 
-describe('poof sync through crypt: other keys are refused before anything changes', () => {
+for (const kind of KINDS) describe(`poof sync through crypt on ${kind}: other keys are refused before anything changes`, () => {
   let sb: Sandbox;
   let local: string;
   let cloud: string;
+  let stop: () => Promise<void>;
   before(async () => {
-    sb = await makeSandbox();
-    const made = await mapLocalDirs(sb, { Projects: { 'secret.txt': 'secret\n' } });
+    const made = await twoWaySandbox(kind, { Projects: { 'secret.txt': 'secret\n' } });
+    ({ sb, stop } = made);
     local = made.dirs.Projects!;
-    cloud = made.cloud;
+    // The bucket on the storage's own disk: everything poof stores, encrypted.
+    cloud = path.dirname(await made.serverDir('Projects'));
     assert.equal((await runPoof(['cconfig', '--crypt'], { env: sb.env })).code, 0);
     await setConf(sb, (conf) => void (conf.sync = ['Projects']));
     const resync = await runPoof(['sync', '--resync'], { env: sb.env });
     assert.equal(resync.code, 0, resync.stderr);
   });
-  after(() => sb.cleanup());
+  after(() => stop());
 
   it('names are encrypted on the storage; with other keys the sync is refused, exit 1, and neither side changes', async () => {
+    assert.ok((await readTree(cloud)).size > 0, 'the sync stored something');
     const stored = await readTree(cloud);
     assert.equal([...stored.keys()].some((name) => /secret|Projects|poof-sync-check/.test(name)), false);
     const replaced = await runPoof(['cconfig', '--crypt', '--force', '--replace-keys'], { env: sb.env });
