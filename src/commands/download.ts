@@ -80,8 +80,14 @@ async function restoreFromRemote(ctx: Context, options: DownloadOptions, asked?:
     const keepsTimes = modTime;
     const settings: RestoreSettings = { config, remote, sizeOnly };
     const targets = planRestoreTargets({ ...settings, only, to, places }).map((target) => (appendOnly ? { ...target, remotePath: vaultRoot(remote.root) } : target));
+    const twoWay = new Set(config.sync ?? []);
     for (const target of targets) {
       if (target.refusal) continue;
+      // A sync changes the remote copy outside any backup run: no run's files can be rebuilt from it.
+      if (past && twoWay.has(target.name)) {
+        target.refusal = `${target.name} is two-way: \`poof sync\` changes its remote copy between backup runs, so no past run of it can be rebuilt; what each sync replaced or deleted is kept: \`poof history --only ${target.name}\`, \`poof versions PATH\` (nothing was changed)`;
+        continue;
+      }
       const reason = await checkTarget(target.localDir, places);
       if (reason) target.refusal = reason;
       else if (keepDir && (keepDir === target.localDir || isInside(keepDir, target.localDir) || isInside(target.localDir, keepDir))) {

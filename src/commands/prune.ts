@@ -1,7 +1,8 @@
 import type { Context } from '../context.js';
 import { runPipeline } from '../run/pipeline.js';
 import { pruneHistory } from '../run/prune-history.js';
-import { formatPrune, formatVaultPrune } from '../ui/history-format.js';
+import { formatPrune, formatSyncKeptPrune, formatVaultPrune } from '../ui/history-format.js';
+import { applySyncKeptPrune, listSyncKept, planSyncKeptPrune, type SyncKeptPrune } from '../sync/kept.js';
 import type { MappingPrune } from '../versions/prune.js';
 import type { OptionsOf, pruneSpec } from './specs.js';
 import type { PoofConfig } from '../config/schema.js';
@@ -11,11 +12,12 @@ import { loadRemoteSections } from '../rclone/conf-file.js';
 import { resolveRemote, type ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import { pruneVault, type VaultPrunePlan } from '../vault/prune.js';
-import { parseDuration } from '../versions/retention.js';
+import { DEFAULT_KEEP, parseDuration } from '../versions/retention.js';
 
 export async function pruneCommand(ctx: Context, options: OptionsOf<typeof pruneSpec>): Promise<number> {
   const dryRun = Boolean(options.dryRun);
   let plans: MappingPrune[] = [];
+  let syncPlans: SyncKeptPrune[] = [];
   // The lock: a prune must not remove what a backup running now is about to need.
   let vault: VaultPrunePlan | undefined;
   const { exitCode } = await runPipeline(ctx, { command: 'prune', dryRun, only: options.only }, async ({ setup, remote, rclone, interrupt }) => {
@@ -27,6 +29,10 @@ export async function pruneCommand(ctx: Context, options: OptionsOf<typeof prune
       return { results: [], notRun: [] };
     }
     plans = await pruneHistory(ctx, setup, remote, rclone, { only: options.only, dryRun, cancelSignal: interrupt.signal });
+    // What two-way syncs kept, on both sides, under the same policy (by each sync's run id).
+    const kept = await listSyncKept(rclone, remote, ctx.paths.syncKeptDir, interrupt.signal);
+    syncPlans = [...kept].filter(([name]) => !options.only || options.only.includes(name)).map(([name, runs]) => planSyncKeptPrune(name, runs, setup.config.keep ?? DEFAULT_KEEP));
+    if (!dryRun) for (const plan of syncPlans) await applySyncKeptPrune(rclone, remote, ctx.paths.syncKeptDir, plan, interrupt.signal);
     return { results: [], notRun: [] };
   });
   if (vault) {
@@ -35,10 +41,11 @@ export async function pruneCommand(ctx: Context, options: OptionsOf<typeof prune
     return exitCode;
   }
   if (options.json) {
-    ctx.out(JSON.stringify({ ok: exitCode === 0, dryRun, exitCode, mappings: plans.map((p) => ({ ...p, kept: Object.fromEntries(p.kept) })) }, null, 2));
+    ctx.out(JSON.stringify({ ok: exitCode === 0, dryRun, exitCode, mappings: plans.map((p) => ({ ...p, kept: Object.fromEntries(p.kept) })), sync: syncPlans }, null, 2));
     return exitCode;
   }
   for (const plan of plans) for (const line of formatPrune(plan, dryRun)) ctx.out(line);
+  for (const plan of syncPlans) for (const line of formatSyncKeptPrune(plan, dryRun)) ctx.out(line);
   return exitCode;
 }
 

@@ -9,9 +9,11 @@ import { readUnfinished } from '../run/unfinished.js';
 import { requireCryptKey } from '../safety/crypt-key.js';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { DEFAULT_SYNC_MAX_DELETE, SYNC_KEPT_DIR } from '../sync/bisync.js';
+import { DEFAULT_SYNC_MAX_DELETE } from '../sync/bisync.js';
 import { refusedTransfer, type SyncResult } from '../engine/result.js';
 import { syncMapping } from '../sync/run.js';
+import { applySyncKeptPrune, keptFolders, listSyncKept, planSyncKeptPrune, keptIdFor, syncKeptRoot } from '../sync/kept.js';
+import { DEFAULT_KEEP } from '../versions/retention.js';
 import { runIdFor } from '../versions/run-id.js';
 import { UsageError } from '../errors.js';
 import type { OptionsOf, syncSpec } from './specs.js';
@@ -37,9 +39,10 @@ export async function syncCommand(ctx: Context, options: SyncOptions): Promise<n
     await requireCryptKey(rclone, remote, setup.names, interrupt.signal, false);
     const uploaded = await readUploaded(ctx.paths.uploadedFile);
     const capabilities = capabilitiesOf(rclone.version);
-    const runId = runIdFor(new Date());
+    const now = new Date();
+    const runId = runIdFor(now);
     // What this run keeps goes into a folder of its own, also when two syncs start in the same second.
-    const keptId = `${runId}-${randomBytes(2).toString('hex')}`;
+    const keptId = keptIdFor(runId, now, randomBytes(1)[0]!);
     const settings = {
       configFile: remote.configFile,
       stateDir: ctx.paths.stateDir,
@@ -48,7 +51,10 @@ export async function syncCommand(ctx: Context, options: SyncOptions): Promise<n
       capabilities,
       bwlimit: remote.tuning.bwlimit,
       remoteOnDisk: (name: string) => mirrorDirOnDisk(remote, name),
-      keepFor: (name: string) => ({ local: path.join(ctx.paths.syncKeptDir, keptId, name), remote: remotePathFor(config, remote.section, `${SYNC_KEPT_DIR}/${keptId}/${name}`) }),
+      keepFor: (name: string) => {
+        const folders = keptFolders(ctx.paths.syncKeptDir, remote.root, keptId, name);
+        return { local: folders.here, remote: folders.remote };
+      },
       unfinishedRestores: new Set(Object.keys((await readUnfinished(ctx.paths.unfinishedFile)).restores)),
       runId,
     };
@@ -68,8 +74,22 @@ export async function syncCommand(ctx: Context, options: SyncOptions): Promise<n
       report(ctx, result, dryRun);
     }
     if (!dryRun && outcome.results.some((result) => result.status === 'ok')) {
-      ctx.err(`poof: what this sync replaced or deleted, if anything, is kept in ${path.join(ctx.paths.syncKeptDir, keptId)} (here) and ${remotePathFor(config, remote.section, `${SYNC_KEPT_DIR}/${keptId}`)} (the remote)`);
+      ctx.err(`poof: what this sync replaced or deleted, if anything, is kept in ${path.join(ctx.paths.syncKeptDir, keptId)} (here) and ${syncKeptRoot(remote.root)}/${keptId} (the remote); \`poof history\` lists them`);
       if (!capabilities.bisyncSafetyFlags) ctx.err(`poof: rclone ${rclone.version.text}: bisync is experimental before 1.66; poof copied first what a dry run said this sync would replace, so a change made during the sync itself is not kept`);
+      // poof.conf's "keep" applies to the syncs' keep folders as to backup runs.
+      const synced = outcome.results.filter((result) => result.status === 'ok').map((result) => result.name);
+      try {
+        const kept = await listSyncKept(rclone, remote, ctx.paths.syncKeptDir, interrupt.signal);
+        for (const name of synced) {
+          const plan = planSyncKeptPrune(name, kept.get(name) ?? [], config.keep ?? DEFAULT_KEEP);
+          if (plan.removed.length === 0) continue;
+          await applySyncKeptPrune(rclone, remote, ctx.paths.syncKeptDir, plan, interrupt.signal);
+          log.write(`# ${name}: removed the sync keep folders the "keep" policy no longer keeps: ${plan.removed.join(', ')}`);
+        }
+      } catch (error) {
+        // The sync itself is done; what is not pruned now is at the next sync or \`poof prune\`.
+        ctx.err(`poof: the sync is done, but its old keep folders were not pruned (${(error as Error).message}); the next sync or \`poof prune\` does it`);
+      }
     }
     return outcome;
   });

@@ -6,6 +6,7 @@ import type { VaultPrunePlan } from '../vault/prune.js';
 import type { FileVersion } from '../versions/state.js';
 import type { HistoryTotals } from '../versions/store.js';
 import { formatBytes } from './format.js';
+import type { SyncKeptPrune, SyncKeptRun } from '../sync/kept.js';
 
 /** Pure: a run id as the user's local time, `2026-12-02 16:27:04`. */
 export function localTimeOf(runId: string): string {
@@ -103,4 +104,55 @@ export function formatDrill(result: DrillResult | { name: string; problem: strin
 export function formatHistoryTotals(totals: HistoryTotals): string {
   if (totals.runs === 0) return 'history: no run kept on the remote yet';
   return `history: ${totals.runs} ${totals.runs === 1 ? 'run' : 'runs'} kept on the remote (${localTimeOf(totals.oldest!)} to ${localTimeOf(totals.newest!)}), ${totals.versions} replaced versions (${formatBytes(totals.bytes)}), as of ${totals.listed.slice(0, 16).replace('T', ' ')} UTC; \`poof history\` for each run`;
+}
+
+/** What one `poof sync` kept of one mapping, as `poof history` and `poof versions` show it. */
+export interface SyncKeptSummary {
+  keptId: string;
+  runId: string;
+  time: string;
+  here: { files: number; bytes: number; folder: string };
+  remote: { files: number; bytes: number; folder: string };
+}
+
+/** Pure: the summary of one sync's keep folders, given where they are. */
+export function summarizeSyncKept(run: SyncKeptRun, folders: { here: string; remote: string }): SyncKeptSummary {
+  const side = (files: Map<string, number>, folder: string) => ({ files: files.size, bytes: [...files.values()].reduce((a, b) => a + b, 0), folder });
+  return { keptId: run.keptId, runId: run.runId, time: localTimeOf(run.runId), here: side(run.here, folders.here), remote: side(run.remote, folders.remote) };
+}
+
+/** Pure: the lines of one two-way mapping's syncs that kept something, newest first. */
+export function formatSyncKept(name: string, runs: SyncKeptSummary[]): string[] {
+  if (runs.length === 0) return [];
+  const count = (n: number) => `${n} ${n === 1 ? 'file' : 'files'}`;
+  return [
+    `${name}: ${runs.length} ${runs.length === 1 ? 'sync keeps' : 'syncs keep'} what they replaced or deleted (two-way; \`poof versions PATH\` for one file)`,
+    ...[...runs].reverse().map((r) => `  ${r.keptId}  ${r.time}  here: ${count(r.here.files)} (${formatBytes(r.here.bytes)})${r.here.files > 0 ? ` in ${r.here.folder}` : ''}; remote: ${count(r.remote.files)} (${formatBytes(r.remote.bytes)})${r.remote.files > 0 ? ` in ${r.remote.folder}` : ''}`),
+  ];
+}
+
+/** One file's copy a sync kept, on one side. */
+export interface SyncKeptCopy {
+  keptId: string;
+  runId: string;
+  side: 'here' | 'remote';
+  size: number;
+  /** Where it is: a local path, or an rclone remote path. */
+  at: string;
+}
+
+/** Pure: the lines of `poof versions` for what two-way syncs kept of one file, newest first. */
+export function formatSyncKeptCopies(copies: SyncKeptCopy[]): string[] {
+  if (copies.length === 0) return [];
+  return [
+    `  kept by two-way syncs (what a sync replaced or deleted, on the side it was on), newest first:`,
+    ...[...copies].reverse().map((c) => `  ${formatBytes(c.size).padStart(9)}  replaced by sync ${c.runId} (${localTimeOf(c.runId)}), ${c.side === 'here' ? 'here' : 'on the remote'}: ${c.at}`),
+  ];
+}
+
+/** Pure: what a prune of a mapping's sync keep folders removes (or would) and frees. */
+export function formatSyncKeptPrune(plan: SyncKeptPrune, dryRun: boolean): string[] {
+  if (plan.removed.length === 0 && plan.kept.length === 0) return [];
+  const verb = dryRun ? 'would remove' : 'removed';
+  return [`${plan.name}: two-way syncs: ${verb} the keep folders of ${plan.removed.length} ${plan.removed.length === 1 ? 'sync' : 'syncs'} (${plan.removedFiles} ${plan.removedFiles === 1 ? 'file' : 'files'}, ${formatBytes(plan.freedBytes)} freed); ${plan.kept.length} kept`];
 }

@@ -27,14 +27,19 @@ export function parseDuration(text: string): number | undefined {
  * ISO weeks and months (local time) that have runs; every run `within` the duration of the
  * newest. The newest complete run is always kept.
  */
-export function selectKept(runIds: string[], policy: KeepPolicy, timeZoneOffset: (d: Date) => number = (d) => d.getTimezoneOffset()): Map<string, string[]> {
+export function selectKept(
+  runIds: string[],
+  policy: KeepPolicy,
+  timeZoneOffset: (d: Date) => number = (d) => d.getTimezoneOffset(),
+  timeOf: (id: string) => Date = timeOfRunId,
+): Map<string, string[]> {
   const runs = [...runIds].sort().reverse();
   const kept = new Map<string, string[]>();
   const keep = (id: string, why: string) => kept.set(id, [...(kept.get(id) ?? []), why]);
   if (runs[0]) keep(runs[0], 'newest');
   runs.slice(0, policy.last ?? 0).forEach((id) => keep(id, 'last'));
   const local = (id: string) => {
-    const t = timeOfRunId(id);
+    const t = timeOf(id);
     return new Date(t.getTime() - timeZoneOffset(t) * 60_000);
   };
   const buckets: Array<[keyof KeepPolicy, (d: Date) => string]> = [
@@ -55,8 +60,8 @@ export function selectKept(runIds: string[], policy: KeepPolicy, timeZoneOffset:
   }
   const within = policy.within ? parseDuration(policy.within) : undefined;
   if (within !== undefined && runs[0]) {
-    const newest = timeOfRunId(runs[0]).getTime();
-    for (const id of runs) if (newest - timeOfRunId(id).getTime() <= within) keep(id, 'within');
+    const newest = timeOf(runs[0]).getTime();
+    for (const id of runs) if (newest - timeOf(id).getTime() <= within) keep(id, 'within');
   }
   return kept;
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -155,6 +156,68 @@ for (const kind of KINDS) describe(`poof sync: two-way mappings with rclone bisy
     assert.deepEqual(await contents(second.here), { 'deep/new-there.txt': 'new there\n' });
     assert.deepEqual(await contents(second.there), { 'sub/new-here.txt': 'new here\n' });
     if (!rcloneOnPath().can.bisyncSafetyFlags) assert.match(sync.stderr, /bisync is experimental before 1\.66; poof copied first what a dry run said this sync would replace/);
+  });
+
+  it('poof history and poof versions show what the syncs kept, on both sides; "keep" prunes it (poof prune, and after a sync); restore --at is refused', async () => {
+    type Side = { files: number; folder: string };
+    const listed = async () => {
+      const history = await runPoof(['history', '--only', 'Projects', '--json'], { env: sb.env });
+      assert.equal(history.code, 0, history.stderr);
+      return (JSON.parse(history.stdout) as { mappings: Array<{ syncKept: Array<{ keptId: string; here: Side; remote: Side }> }> }).mappings[0]!.syncKept;
+    };
+    const all = await listed();
+    const onServer = (k: { keptId: string }) => path.join(path.dirname(server), '.poof-sync-kept', k.keptId, 'Projects');
+    // rclone 1.66+ also kept what the --resync replaced on the remote (a copy is beside it too).
+    const resyncKept = rcloneOnPath().can.bisyncSafetyFlags ? 1 : 0;
+    assert.equal(all.length, 2 + resyncKept);
+    if (resyncKept) assert.deepEqual(await contents(onServer(all[0]!)), { 'plan.txt': 'server plan\n' });
+    const kept = all.slice(resyncKept);
+    assert.deepEqual(kept.map((k) => [k.here.files, k.remote.files]), [[1, 1], [1, 1]]);
+    const text = await runPoof(['history', '--only', 'Projects'], { env: sb.env });
+    assert.match(text.stdout, new RegExp(`Projects: ${all.length} syncs keep what they replaced or deleted`));
+    assert.match(text.stdout, new RegExp(`${kept[1]!.keptId} .* here: 1 file \\(\\d+ B\\) in \\S+; remote: 1 file`));
+
+    // One file's kept copies: where each is, on its side, with the content it had.
+    const versions = await runPoof(['versions', path.join(local, 'only-there.txt')], { env: sb.env });
+    assert.equal(versions.code, 0, versions.stderr);
+    const copy = /replaced by sync \d{8}T\d{6}Z \([^)]*\), here: (\S+)/.exec(versions.stdout)?.[1];
+    assert.ok(copy, versions.stdout);
+    assert.equal(await readFile(copy, 'utf8'), 'theirs\n');
+    const remoteCopy = await runPoof(['versions', 'Projects/plan.txt', '--json'], { env: sb.env });
+    const copies = (JSON.parse(remoteCopy.stdout) as { syncKept: Array<{ side: string; at: string; keptId: string }> }).syncKept;
+    assert.deepEqual(copies.map((c) => [c.side, c.keptId]), all.slice(0, resyncKept + 1).map((k) => ['remote', k.keptId]));
+    assert.equal(await readFile(path.join(onServer(kept[0]!), 'plan.txt'), 'utf8'), 'local plan\n');
+
+    // A past backup run cannot be rebuilt from a remote copy sync has changed: refused, nothing changed.
+    const runId = (JSON.parse((await runPoof(['history', '--only', 'Projects', '--json'], { env: sb.env })).stdout) as { mappings: Array<{ runs: Array<{ id: string }> }> }).mappings[0]!.runs[0]!.id;
+    const before = await contents(local);
+    const restore = await runPoof(['restore', '--at', runId, '--only', 'Projects', '--yes'], { env: sb.env });
+    assert.equal(restore.code, 1, restore.stderr);
+    assert.match(restore.stderr + restore.stdout, /Projects is two-way: `poof sync` changes its remote copy between backup runs, so no past run of it can be rebuilt/);
+    assert.deepEqual(await contents(local), before);
+
+    // "keep": {"last": 1}: the older sync's folders go on both sides, the newest stays.
+    await setConf(sb, (conf) => void (conf.keep = { last: 1 }));
+    const dry = await runPoof(['prune', '--dry-run', '--only', 'Projects'], { env: sb.env });
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`Projects: two-way syncs: would remove the keep folders of ${1 + resyncKept} syncs? \\(${2 + resyncKept} files, \\d+ B freed\\); 1 kept`));
+    assert.equal((await listed()).length, all.length);
+    const pruned = await runPoof(['prune', '--only', 'Projects'], { env: sb.env });
+    assert.equal(pruned.code, 0, pruned.stderr);
+    assert.deepEqual((await listed()).map((k) => k.keptId), [kept[1]!.keptId]);
+    assert.equal(existsSync(kept[0]!.here.folder), false);
+    assert.equal(existsSync(onServer(kept[0]!)), false);
+    assert.deepEqual(await contents(onServer(kept[1]!)), { 'sub/new-here.txt': 'new here\n' });
+    // A sync that keeps something prunes the folders "keep" no longer keeps: the one before it.
+    await put(path.join(server, 'only-there.txt'), 'theirs, edited again on the server\n');
+    const sync = await runPoof(['sync'], { env: sb.env });
+    assert.equal(sync.code, 0, sync.stderr);
+    const after = await listed();
+    assert.equal(after.length, 1);
+    assert.notEqual(after[0]!.keptId, kept[1]!.keptId);
+    assert.deepEqual(await contents(after[0]!.here.folder), { 'only-there.txt': 'theirs, edited on the server\n' });
+    assert.equal(existsSync(onServer(kept[1]!)), false);
+    await setConf(sb, (conf) => void delete conf.keep);
   });
 
   it('a file changed on both sides keeps both copies on both sides, never one silently', async () => {

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { bisyncMessage, buildBisyncArgs, judgeBisync, listedFiles, plannedReplacements, renderSyncFilters, SYNC_CHECK_FILE } from '../../src/sync/bisync.js';
 import { lockPid } from '../../src/sync/run.js';
+import { keptFolders, keptIdFor, planSyncKeptPrune, runOfKeptId, syncKeptOf, syncKeptRoot } from '../../src/sync/kept.js';
+import { formatSyncKept, formatSyncKeptPrune, summarizeSyncKept } from '../../src/ui/history-format.js';
 
 describe('rclone bisync for two-way mappings', () => {
   const input = { configFile: '/c/rclone-poof.conf', local: '/home/u/P', remote: 'poof-backup:b/P', workdir: '/s/sync/P', filtersFile: '/s/sync/P/filters.txt', maxDeletePercent: 10 };
@@ -78,5 +80,61 @@ describe('rclone bisync for two-way mappings', () => {
       '',
     ].join('\n');
     assert.deepEqual(listedFiles(listing), ['a.txt', 'dir/say "hi".txt']);
+  });
+});
+
+describe('what two-way syncs kept: listing, history lines and the "keep" policy', () => {
+  it('kept ids sort by start time within one second, and name their run', () => {
+    const runId = '20261204T180000Z';
+    const early = keptIdFor(runId, new Date('2026-12-04T18:00:00.009Z'), 0xff);
+    const late = keptIdFor(runId, new Date('2026-12-04T18:00:00.120Z'), 0);
+    assert.equal(early, '20261204T180000Z-009f');
+    assert.ok(early < late, `${early} < ${late}`);
+    assert.equal(keptIdFor(runId, new Date('2026-12-04T18:00:00.999Z'), 15), '20261204T180000Z-3e7f');
+    assert.equal(runOfKeptId(late), runId);
+    assert.equal(runOfKeptId('notes'), undefined);
+    assert.equal(syncKeptRoot('poof-backup:bucket'), 'poof-backup:bucket/.poof-sync-kept');
+    assert.equal(syncKeptRoot('poof-crypt:'), 'poof-crypt:.poof-sync-kept');
+  });
+
+  it('both sides\' listings join by sync and mapping; names poof did not give are left out', () => {
+    const kept = syncKeptOf(
+      [
+        { Path: '20261204T180001Z-0010/P/a/b.txt', Size: 3 },
+        { Path: '20261204T180000Z-0010/P/c.txt', Size: 5 },
+        { Path: 'stray/P/c.txt', Size: 1 },
+        { Path: '20261204T180000Z-0010/P', Size: 0 },
+      ],
+      [{ rel: '20261204T180000Z-0010/P/d.txt', size: 7 }, { rel: '20261204T180000Z-0010/Q/e.txt', size: 2 }],
+    );
+    assert.deepEqual([...kept.keys()].sort(), ['P', 'Q']);
+    const runs = kept.get('P')!;
+    assert.deepEqual(runs.map((r) => [r.keptId, [...r.here], [...r.remote]]), [
+      ['20261204T180000Z-0010', [['d.txt', 7]], [['c.txt', 5]]],
+      ['20261204T180001Z-0010', [], [['a/b.txt', 3]]],
+    ]);
+    const summary = summarizeSyncKept(runs[0]!, keptFolders('/d/sync-kept', 'r:b', runs[0]!.keptId, 'P'));
+    assert.deepEqual([summary.here, summary.remote], [
+      { files: 1, bytes: 7, folder: '/d/sync-kept/20261204T180000Z-0010/P' },
+      { files: 1, bytes: 5, folder: 'r:b/.poof-sync-kept/20261204T180000Z-0010/P' },
+    ]);
+    const lines = formatSyncKept('P', [summary]);
+    assert.equal(lines[0], 'P: 1 sync keeps what they replaced or deleted (two-way; `poof versions PATH` for one file)');
+    assert.match(lines[1]!, /^ {2}20261204T180000Z-0010 .* here: 1 file \(7 B\) in \/d\/sync-kept\/\S+; remote: 1 file \(5 B\) in r:b\/\.poof-sync-kept\//);
+    assert.deepEqual(formatSyncKept('P', []), []);
+  });
+
+  it('"keep" counts each sync as a run (two in one second too); the newest always stays; sizes of both sides are freed', () => {
+    const run = (keptId: string, here: number, remote: number) => ({ keptId, runId: runOfKeptId(keptId)!, here: new Map([['h', here]]), remote: new Map([['r', remote]]) });
+    const runs = [run('20261201T100000Z-0001', 1, 2), run('20261204T180000Z-0010', 3, 4), run('20261204T180000Z-0200', 5, 6)];
+    const utc = () => 0;
+    const last = planSyncKeptPrune('P', runs, { last: 1 }, utc);
+    assert.deepEqual([last.removed, last.kept], [['20261201T100000Z-0001', '20261204T180000Z-0010'], ['20261204T180000Z-0200']]);
+    assert.deepEqual([last.removedFiles, last.freedBytes], [4, 10]);
+    const daily = planSyncKeptPrune('P', runs, { daily: 2 }, utc);
+    assert.deepEqual(daily.removed, ['20261204T180000Z-0010'], 'the newest of each day');
+    assert.deepEqual(planSyncKeptPrune('P', runs, {}, utc).kept, ['20261204T180000Z-0200']);
+    assert.deepEqual(planSyncKeptPrune('P', [], { last: 1 }).removed, []);
+    assert.deepEqual(formatSyncKeptPrune(last, true), ['P: two-way syncs: would remove the keep folders of 2 syncs (4 files, 10 B freed); 1 kept']);
   });
 });

@@ -1,0 +1,157 @@
+import { readdir, rm, rmdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { RunFailedError } from '../errors.js';
+import { baseFlags } from '../rclone/args.js';
+import { directoryNotFound } from '../rclone/exit-codes.js';
+import { lastErrorLine } from '../rclone/log-parse.js';
+import type { Rclone } from '../rclone/runner.js';
+import { selectKept, type KeepPolicy } from '../versions/retention.js';
+import { timeOfRunId } from '../versions/run-id.js';
+import { SYNC_KEPT_DIR } from './bisync.js';
+
+/**
+ * What one `poof sync` kept of one mapping: what it replaced or deleted, each side's in a folder
+ * on its own side (`<data dir>/sync-kept/<kept id>/NAME` here, `.poof-sync-kept/<kept id>/NAME`
+ * on the remote). A kept id is the run id and 4 hex digits (two syncs in one second differ).
+ */
+export interface SyncKeptRun {
+  keptId: string;
+  runId: string;
+  /** path in the mapping -> size, in this machine's keep folder. */
+  here: Map<string, number>;
+  /** path in the mapping -> size, in the remote's keep folder. */
+  remote: Map<string, number>;
+}
+
+/** Mapping name -> its syncs that kept something, oldest first. */
+export type SyncKept = Map<string, SyncKeptRun[]>;
+
+const KEPT_ID = /^(\d{8}T\d{6}Z)-[0-9a-f]{4}$/;
+
+/** Pure: `remote:bucket/.poof-sync-kept` (`crypt:.poof-sync-kept` inside a crypt remote). */
+export function syncKeptRoot(root: string): string {
+  return root.endsWith(':') ? `${root}${SYNC_KEPT_DIR}` : `${root}/${SYNC_KEPT_DIR}`;
+}
+
+/**
+ * Pure: the kept id of a sync that started at `date` (run id `runId`): four hex digits after the
+ * run id, the millisecond times 16 plus a random nibble, so ids sort by start time also within
+ * one second, and two machines' syncs in the same millisecond still differ (mostly).
+ */
+export function keptIdFor(runId: string, date: Date, random: number): string {
+  return `${runId}-${((date.getTime() % 1000) * 16 + (random & 15)).toString(16).padStart(4, '0')}`;
+}
+
+/** Pure: the run id of a kept id; undefined for a folder poof did not name. */
+export function runOfKeptId(keptId: string): string | undefined {
+  return KEPT_ID.exec(keptId)?.[1];
+}
+
+const RUN_FLAGS = ['--contimeout', '30s', '--timeout', '2m'];
+
+/** Pure: one entry (`<kept id>/<NAME>/<path>`) added to the listing, on the given side. */
+function add(kept: SyncKept, rel: string, size: number, side: 'here' | 'remote'): void {
+  const [keptId = '', name = '', ...rest] = rel.split('/');
+  const runId = runOfKeptId(keptId);
+  if (!runId || !name || rest.length === 0) return;
+  const runs = kept.get(name) ?? [];
+  kept.set(name, runs);
+  let run = runs.find((r) => r.keptId === keptId);
+  if (!run) {
+    run = { keptId, runId, here: new Map(), remote: new Map() };
+    runs.push(run);
+    runs.sort((a, b) => (a.keptId < b.keptId ? -1 : 1));
+  }
+  run[side].set(rest.join('/'), size);
+}
+
+/** Pure: the sync keep folders from an `rclone lsjson -R --files-only` of the remote's, and a walk of this machine's. */
+export function syncKeptOf(remoteEntries: Array<{ Path: string; Size: number }>, localEntries: Array<{ rel: string; size: number }>): SyncKept {
+  const kept: SyncKept = new Map();
+  for (const entry of remoteEntries) add(kept, entry.Path, entry.Size, 'remote');
+  for (const entry of localEntries) add(kept, entry.rel, entry.size, 'here');
+  return kept;
+}
+
+/**
+ * Every file the two-way syncs kept, on both sides: one listing of the remote's keep folder
+ * (none yet: nothing), and a walk of this machine's. Links are not followed.
+ */
+export async function listSyncKept(rclone: Rclone, remote: { root: string; configFile: string }, localRoot: string, cancelSignal?: AbortSignal): Promise<SyncKept> {
+  const result = await rclone.run(['lsjson', syncKeptRoot(remote.root), '-R', '--files-only', ...baseFlags(remote.configFile), ...RUN_FLAGS], { timeoutMs: 30 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
+  if (result.exitCode !== 0 && !directoryNotFound(result)) throw new RunFailedError(`could not list ${syncKeptRoot(remote.root)}: rclone exited ${result.exitCode}: ${lastErrorLine(result.stderr)}`);
+  const remoteEntries = result.exitCode === 0 ? (JSON.parse(result.stdout || '[]') as Array<{ Path: string; Size: number }>) : [];
+  return syncKeptOf(remoteEntries, await walkFiles(localRoot));
+}
+
+async function walkFiles(root: string): Promise<Array<{ rel: string; size: number }>> {
+  const files: Array<{ rel: string; size: number }> = [];
+  const pending = [''];
+  while (pending.length > 0) {
+    const rel = pending.pop()!;
+    const entries = await readdir(path.join(root, rel), { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      const name = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory()) pending.push(name);
+      else if (entry.isFile()) files.push({ rel: name, size: (await stat(path.join(root, name)).catch(() => undefined))?.size ?? 0 });
+    }
+  }
+  return files;
+}
+
+/** What a prune of one mapping's sync keep folders removes (or would). */
+export interface SyncKeptPrune {
+  name: string;
+  /** Kept ids whose folders (both sides) go. */
+  removed: string[];
+  /** Kept ids that stay. */
+  kept: string[];
+  removedFiles: number;
+  freedBytes: number;
+}
+
+/**
+ * Pure: poof.conf's `keep` applied to a mapping's syncs as to its backup runs, each sync one run
+ * (two in one second too): the folders of the syncs the policy does not keep go, on both sides;
+ * the newest always stays.
+ */
+export function planSyncKeptPrune(name: string, runs: SyncKeptRun[], policy: KeepPolicy, timeZoneOffset?: (d: Date) => number): SyncKeptPrune {
+  const keep = selectKept(
+    runs.map((r) => r.keptId),
+    policy,
+    timeZoneOffset,
+    (keptId) => timeOfRunId(runOfKeptId(keptId)!),
+  );
+  const removed = runs.filter((r) => !keep.has(r.keptId));
+  const sizes = removed.flatMap((r) => [...r.here.values(), ...r.remote.values()]);
+  return {
+    name,
+    removed: removed.map((r) => r.keptId),
+    kept: runs.filter((r) => keep.has(r.keptId)).map((r) => r.keptId),
+    removedFiles: sizes.length,
+    freedBytes: sizes.reduce((sum, size) => sum + size, 0),
+  };
+}
+
+/**
+ * Remove the folders a plan names: the remote's first (`rclone purge` of each), then this
+ * machine's. A prune stopped midway leaves whole folders or none of a sync's side; the next one
+ * removes the rest.
+ */
+export async function applySyncKeptPrune(rclone: Rclone, remote: { root: string; configFile: string }, localRoot: string, plan: SyncKeptPrune, cancelSignal?: AbortSignal): Promise<void> {
+  for (const keptId of plan.removed) {
+    if (cancelSignal?.aborted) throw new RunFailedError('prune: stopped before removing every sync keep folder; the next prune removes the rest');
+    const folder = `${syncKeptRoot(remote.root)}/${keptId}/${plan.name}`;
+    const purged = await rclone.run(['purge', folder, ...baseFlags(remote.configFile), ...RUN_FLAGS], { timeoutMs: 30 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
+    if (purged.exitCode !== 0 && !directoryNotFound(purged)) throw new RunFailedError(`prune: could not remove ${folder}: rclone exited ${purged.exitCode}: ${lastErrorLine(purged.stderr)}`);
+    // The run's folder itself, once no mapping's is left in it (S3 has no folders: nothing to do).
+    await rclone.run(['rmdir', `${syncKeptRoot(remote.root)}/${keptId}`, ...baseFlags(remote.configFile), ...RUN_FLAGS], { timeoutMs: 60_000 });
+    await rm(path.join(localRoot, keptId, plan.name), { recursive: true, force: true });
+    await rmdir(path.join(localRoot, keptId)).catch(() => undefined);
+  }
+}
+
+/** Pure: where one sync's kept copies of mapping `name` are, on each side. */
+export function keptFolders(localRoot: string, remoteRoot: string, keptId: string, name: string): { here: string; remote: string } {
+  return { here: path.join(localRoot, keptId, name), remote: `${syncKeptRoot(remoteRoot)}/${keptId}/${name}` };
+}
