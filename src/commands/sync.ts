@@ -103,5 +103,7 @@ function report(ctx: Context, result: SyncResult, dryRun: boolean): void {
   const kept = result.keptBoth?.length ? `; ${result.keptBoth.length} ${result.keptBoth.length === 1 ? 'file differed' : 'files differed'} on the two sides: both copies kept (${result.keptBoth.slice(0, 3).join(', ')}${result.keptBoth.length > 3 ? ', ...' : ''})` : '';
   const conflicts = result.conflicts > 0 ? `, ${result.conflicts} changed on both sides: both copies kept` : '';
   if (result.rejoined) ctx.err(`${prefix}${result.name}: its last sync was cut short, so both sides were joined again, as by --resync (files deleted on one side since the last complete sync come back from the other)`);
+  // A resync copies what each side lacks without naming each file: no counts to give.
+  if (result.joined) return ctx.out(`${prefix}${result.name}: ok: both sides ${dryRun ? 'would be' : 'are'} joined: each has every file of the other${kept}`);
   ctx.out(`${prefix}${result.name}: ok: ${result.toRemote} to the remote, ${result.toLocal} to here, ${result.deleted} deleted${conflicts}${kept}`);
 }

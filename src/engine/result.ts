@@ -75,6 +75,8 @@ export interface SyncResult extends TransferResult {
   keptBoth?: string[];
   /** The last sync was cut short: both sides were joined again, as by --resync. */
   rejoined?: boolean;
+  /** A --resync (or a careful re-join): bisync copies without naming each file, so no counts. */
+  joined?: boolean;
 }
 
 export type MappingResult = BackupResult | UploadResult | RestoreResult | CheckResult | SyncResult;

@@ -136,7 +136,7 @@ export async function syncMapping(rclone: Rclone, plan: SyncPlan, settings: Sync
     const prepared = await prepareResync(rclone, plan, settings, hooks);
     if (typeof prepared === 'string') return fail(prepared);
     keptBoth = prepared;
-    if (hooks.dryRun) return done({ keptBoth, ...(rejoin ? { rejoined: true } : {}) });
+    if (hooks.dryRun) return done({ keptBoth, joined: true, ...(rejoin ? { rejoined: true } : {}) });
   }
   const args = buildBisyncArgs({ configFile: settings.configFile, local: plan.localDir, remote: plan.remotePath, workdir, filtersFile, maxDeletePercent: settings.maxDeletePercent, capabilities: settings.capabilities, resync, dryRun: hooks.dryRun, bwlimit: settings.bwlimit, keep: settings.keepFor?.(plan.name) });
   hooks.log(`# ${new Date().toISOString()} ${plan.name}: rclone ${args.join(' ')}`);
@@ -163,6 +163,7 @@ export async function syncMapping(rclone: Rclone, plan: SyncPlan, settings: Sync
     rcloneExit: result.exitCode,
     ...(keptBoth ? { keptBoth } : {}),
     ...(rejoin ? { rejoined: true } : {}),
+    ...(resync ? { joined: true } : {}),
   });
 }
 

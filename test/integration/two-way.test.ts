@@ -110,11 +110,12 @@ for (const kind of KINDS) describe(`poof sync: two-way mappings with rclone bisy
 
     const dry = await runPoof(['sync', '--resync', '--dry-run'], { env: sb.env });
     assert.equal(dry.code, 0, dry.stderr);
-    assert.match(dry.stdout, /\[dry run\] Projects: ok: .*1 file differed on the two sides: both copies kept \(plan\.txt\)/);
+    assert.match(dry.stdout, /\[dry run\] Projects: ok: both sides would be joined: each has every file of the other; 1 file differed on the two sides: both copies kept \(plan\.txt\)/);
     assert.deepEqual({ here: await contents(local), there: await contents(server) }, before);
 
     const resync = await runPoof(['sync', '--resync'], { env: sb.env });
     assert.equal(resync.code, 0, resync.stderr);
+    assert.match(resync.stdout, /^Projects: ok: both sides are joined: each has every file of the other; 1 file differed/m);
     const here = await contents(local);
     assert.deepEqual(here, await contents(server), 'both sides hold the same files');
     const kept = Object.keys(here).find((name) => name.startsWith('plan.txt.poof-remote-'));
