@@ -20,8 +20,9 @@ const result = await build({
   target: 'node20',
   // Chunks sit beside the entry: assets.ts finds the package two levels above its own file.
   chunkNames: '[name]-[hash]',
-  // trash finds its helper programs next to its own files; the rest is bundled.
-  external: ['trash'],
+  // trash finds its helper programs next to its own files, and @parcel/watcher its native
+  // module for the platform; the rest is bundled.
+  external: ['trash', '@parcel/watcher'],
   // CommonJS packages (commander) require Node's modules.
   banner: { js: "import { createRequire as __poofRequire } from 'node:module'; const require = __poofRequire(import.meta.url);" },
   legalComments: 'none',

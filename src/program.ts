@@ -7,6 +7,7 @@ import { ExitCode, PoofError } from './errors.js';
 import {
   backupSpec,
   syncSpec,
+  watchSpec,
   cconfigSpec,
   configSpec,
   cryptoggleSpec,
@@ -120,6 +121,7 @@ export function buildProgram() {
 
   attach(program, backupSpec(), async () => (await import('./commands/backup.js')).backupCommand);
   attach(program, syncSpec(), async () => (await import('./commands/sync.js')).syncCommand);
+  attach(program, watchSpec(), async () => (await import('./commands/watch.js')).watchCommand);
 
   attach(program, uploadSpec(), async () => (await import('./commands/upload.js')).uploadCommand);
 

@@ -105,6 +105,16 @@ export const syncSpec = () =>
       examples(['poof sync --resync                 # the first time', 'poof sync', 'poof sync --only Projects --max-delete 50']),
     );
 
+export const watchSpec = () =>
+  new Command('watch')
+    .description('watch the mapped directories and copy each change seconds after it is saved; deletions and renames follow with a full backup at a calm moment and periodically (poof.conf "watch")')
+    .option('--only <name>', 'watch only the mapping with this remote name (repeatable)', collect)
+    .option('-q, --quiet', 'print only problems')
+    .addHelpText(
+      'after',
+      examples(['poof watch                          # until Ctrl-C', 'poof watch --only Documents', 'poof schedule install --command watch   # as a service, started at login']),
+    );
+
 export const verifySpec = () =>
   new Command('verify')
     .description('check rclone, both config files, the mapped directories and the remote')

@@ -127,6 +127,17 @@ export const poofConfigSchema = {
       maximum: 100,
       description: 'The largest share of a two-way mapping\'s files, in percent, that one `poof sync` may delete on either side before it stops and asks (default 10).',
     },
+    watch: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'How `poof watch` batches changes, e.g. {"quietSeconds": 2, "maxDelaySeconds": 30, "fullSyncMinutes": 60}; leave out for those defaults.',
+      properties: {
+        quietSeconds: { type: 'integer', minimum: 1, maximum: 3600, description: 'Copy a mapping\'s changes once it has had no new change for this many seconds (default 2).' },
+        maxDelaySeconds: { type: 'integer', minimum: 1, maximum: 86400, description: 'Copy changes at the latest this many seconds after the first, even while more keep coming (default 30).' },
+        calmSeconds: { type: 'integer', minimum: 1, maximum: 86400, description: 'After a deletion or rename, run the full backup of the mapping once it has had no change for this many seconds (default 60).' },
+        fullSyncMinutes: { type: 'integer', minimum: 1, maximum: 10080, description: 'Run a full backup of every watched mapping at least this often, in minutes: deletions, renames and anything the watcher missed (default 60).' },
+      },
+    },
     pruneRemote: {
       type: 'string',
       pattern: '^[A-Za-z0-9_.][A-Za-z0-9_.-]*$',

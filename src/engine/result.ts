@@ -79,7 +79,14 @@ export interface SyncResult extends TransferResult {
   joined?: boolean;
 }
 
-export type MappingResult = BackupResult | UploadResult | RestoreResult | CheckResult | SyncResult;
+/** `poof watch`: what it copied of one mapping over its whole life, by list and by full backups. */
+export interface WatchResult extends TransferResult {
+  kind: 'watch';
+  batches: number;
+  backups: number;
+}
+
+export type MappingResult = BackupResult | UploadResult | RestoreResult | CheckResult | SyncResult | WatchResult;
 
 /**
  * Pure: the stats of several rclone passes over one mapping (a forced re-send, the main sync, a

@@ -9,6 +9,11 @@ export interface LockHolder {
   started: string;
 }
 
+export interface LockOptions {
+  /** While `poof watch` holds the lock (one batch at a time), wait up to this long for it. */
+  waitForWatch?: { ms: number; onWait?: (holder: LockHolder) => void };
+}
+
 export interface HeldLock {
   release(): Promise<void>;
   /** Set when a lock left by a dead process was cleared to take this one. */
@@ -37,11 +42,13 @@ export function processAlive(pid: number): boolean {
  * Lock libraries such as proper-lockfile judge staleness by age and keep no PID to name the
  * holder, which is why this is written out here.
  */
-export async function acquireLock(file: string, command: string): Promise<HeldLock> {
+export async function acquireLock(file: string, command: string, options: LockOptions = {}): Promise<HeldLock> {
   const me: LockHolder = { pid: process.pid, host: hostname(), command, started: new Date().toISOString() };
   const temp = `${file}.${process.pid}.tmp`;
   await writeFile(temp, `${JSON.stringify(me)}\n`, { mode: 0o600 });
   let clearedStale: LockHolder | undefined;
+  const waitUntil = Date.now() + (options.waitForWatch?.ms ?? 0);
+  let waited = false;
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
@@ -55,6 +62,14 @@ export async function acquireLock(file: string, command: string): Promise<HeldLo
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       const holder = await readHolder(file);
+      if (holder && !isStale(holder, me.host, processAlive) && holder.command === 'watch' && Date.now() < waitUntil) {
+        // `poof watch` holds the lock for one batch at a time: wait for it to end.
+        if (!waited) options.waitForWatch?.onWait?.(holder);
+        waited = true;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        attempt--;
+        continue;
+      }
       if (holder && !isStale(holder, me.host, processAlive)) {
         throw new LockedError(
           `another poof run holds the lock: pid ${holder.pid} (${holder.command}, started ${holder.started}${holder.host !== me.host ? ` on ${holder.host}` : ''})`,

@@ -8,13 +8,13 @@ import { resolveRemote, type ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import { appendRunRecord, toRunRecord } from './history.js';
 import { watchInterrupts, type Interrupt } from './interrupt.js';
-import { acquireLock, type HeldLock } from './lock.js';
+import { acquireLock, type HeldLock, type LockHolder } from './lock.js';
 import { openLogFile, type LogFile } from './log-file.js';
 import { endMonitoring, isMonitored, startMonitoring } from './monitoring.js';
 import { describeFailedRun, notifyFailure } from './notify.js';
 import { loadRunSetup, type RunSetup } from './setup.js';
 
-export type RunCommand = 'backup' | 'upload' | 'download' | 'restore' | 'prune' | 'check' | 'sync';
+export type RunCommand = 'backup' | 'upload' | 'download' | 'restore' | 'prune' | 'check' | 'sync' | 'watch';
 
 export interface RunRequest {
   command: RunCommand;
@@ -22,6 +22,8 @@ export interface RunRequest {
   only?: string[] | undefined;
   /** The exit code when a mapping failed, if not 1 (`poof check`: 4, a problem found). */
   failedCode?: number;
+  /** `poof watch`: the lock is taken for each batch (frame.takeLock), not for the whole run. */
+  lockPerBatch?: boolean;
 }
 
 /** What every step of a run reads: set up once, before anything runs. */
@@ -31,6 +33,8 @@ export interface RunFrame {
   rclone: Rclone;
   interrupt: Interrupt;
   log: LogFile;
+  /** With lockPerBatch: take the lock for one batch, or hear who holds it. */
+  takeLock: () => Promise<HeldLock | { heldBy: string }>;
 }
 
 export interface PipelineOutcome {
@@ -48,6 +52,9 @@ export interface PipelineAdapters {
 const realAdapters: PipelineAdapters = {
   locateRclone: (ctx) => ctx.locateRclone({ cacheVersion: true }),
 };
+
+/** How long a run waits for `poof watch` to finish its current batch before saying the lock is held. */
+const WAIT_FOR_WATCH_MS = 10 * 60_000;
 
 const emptyOutcome = (): RunAllOutcome<MappingResult> => ({ results: [], notRun: [] });
 
@@ -83,9 +90,11 @@ export async function runPipeline(
     // The lock first: hooks belong to the run that holds it (a refused run must not unmount
     // the disk that the running one's `before` hook mounted). From here on, whatever ends the
     // run (rclone missing or too old, the before hook, a failure, Ctrl-C), onFailure and after run.
-    lock = await acquireLock(ctx.paths.lockFile, command);
+    // `poof watch` holds the lock one batch at a time: a run wanting it waits for that batch.
+    const waitForWatch = { ms: WAIT_FOR_WATCH_MS, onWait: (holder: LockHolder) => ctx.err(`poof: waiting for the current batch of poof watch (pid ${holder.pid}) to finish`) };
+    if (!request.lockPerBatch) lock = await acquireLock(ctx.paths.lockFile, command, { waitForWatch });
     ownsRun = monitored;
-    if (lock.clearedStale) {
+    if (lock?.clearedStale) {
       const stale = lock.clearedStale;
       ctx.err(`poof: cleared a stale lock left by pid ${stale.pid} (${stale.command}, started ${stale.started}), which is no longer running`);
     }
@@ -101,7 +110,15 @@ export async function runPipeline(
     }
     const log = openLogFile(ctx.paths.logFile);
     try {
-      outcome = await body({ setup, remote, rclone, interrupt, log });
+      const takeLock = async (): Promise<HeldLock | { heldBy: string }> => {
+        try {
+          return await acquireLock(ctx.paths.lockFile, command);
+        } catch (error) {
+          if (error instanceof LockedError) return { heldBy: error.message };
+          throw error;
+        }
+      };
+      outcome = await body({ setup, remote, rclone, interrupt, log, takeLock });
     } finally {
       await log.close();
     }

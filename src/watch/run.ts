@@ -1,0 +1,218 @@
+import path from 'node:path';
+import { ChangeQueue, type WatchTiming } from './queue.js';
+import type { Subscription, Watcher, WatchEvent } from './watcher.js';
+
+/** One watched mapping. */
+export interface WatchTarget {
+  name: string;
+  localDir: string;
+}
+
+export type PathState = { kind: 'file' | 'directory' | 'other'; size: number; mtimeMs: number } | { kind: 'missing' };
+
+/** What a copy or a full backup came to. */
+export type WorkOutcome = { ok: true; copied: number } | { ok: false; reason: string; locked?: boolean };
+
+/** What watch tells its user: the command renders it (a live line on a terminal, plain lines otherwise). */
+export type WatchReport =
+  | { kind: 'watching'; names: string[] }
+  | { kind: 'unwatched'; name: string; reason: string; advice?: string | undefined; everyMs: number }
+  | { kind: 'copied'; name: string; files: number; at: number }
+  | { kind: 'backed-up'; name: string; copied: number; at: number }
+  | { kind: 'failed'; name: string; reason: string; full: boolean; retryInMs: number }
+  | { kind: 'waiting'; holder: string }
+  | { kind: 'queue'; waiting: number };
+
+/** The side effects of watch, swapped by tests (no module mocking). */
+export interface WatchAdapters {
+  watcher: Watcher;
+  now(): number;
+  /** What is at a path now (links are not followed). */
+  stat(file: string): Promise<PathState>;
+  /** Every file below a directory, relative to it (a folder created or moved in whole). */
+  walk(dir: string): Promise<string[]>;
+  /** The lock for one batch, or who holds it. */
+  lock(): Promise<{ release(): Promise<void> } | { heldBy: string }>;
+  /** Copy exactly these files of one mapping (under the lock): `rclone copy --files-from`. */
+  copy(target: WatchTarget, files: string[], signal: AbortSignal): Promise<WorkOutcome>;
+  /** A full backup of these mappings, with its own lock and run record (`poof backup --only ...`). */
+  backup(names: string[], signal: AbortSignal): Promise<Map<string, WorkOutcome>>;
+  /** Resolves after `ms`, or as soon as `wake` is called or the signal aborts. */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+  wake(): void;
+  report(report: WatchReport): void;
+}
+
+/** Per mapping, what watch did: the run record's figures. */
+export interface WatchTotals {
+  copied: number;
+  batches: number;
+  backups: number;
+  /** Why the last batch or backup failed, while it has not succeeded since. */
+  failing?: string;
+}
+
+/** A mapping whose tree cannot be watched is backed up in full this often instead. */
+export const UNWATCHED_EVERY_MS = 5 * 60_000;
+/** How long watch waits before asking again for a lock another run holds. */
+const LOCKED_WAIT_MS = 2_000;
+
+/** Pure: the watched mapping a path is in (the deepest), and the path relative to it. */
+export function routeEvent(targets: WatchTarget[], file: string): { name: string; rel: string } | undefined {
+  let best: WatchTarget | undefined;
+  for (const target of targets) {
+    if (file.startsWith(`${target.localDir}/`) && (!best || target.localDir.length > best.localDir.length)) best = target;
+  }
+  return best ? { name: best.name, rel: file.slice(best.localDir.length + 1) } : undefined;
+}
+
+/**
+ * `poof watch`'s loop: watch every mapped tree, queue what changes, and copy each mapping's
+ * changed files by list once it is quiet (under the lock, one batch at a time); hand deletions,
+ * renames and anything missed to a full backup at a calm moment and periodically. Runs until
+ * the signal aborts; the current copy is stopped with it. Returns each mapping's totals.
+ */
+export async function watchLoop(targets: WatchTarget[], timing: WatchTiming, adapters: WatchAdapters, signal: AbortSignal): Promise<Map<string, WatchTotals>> {
+  const queue = new ChangeQueue(
+    targets.map((t) => t.name),
+    timing,
+  );
+  const totals = new Map(targets.map((t) => [t.name, { copied: 0, batches: 0, backups: 0 } as WatchTotals]));
+  const byName = new Map(targets.map((t) => [t.name, t]));
+  const events: WatchEvent[] = [];
+  const subscriptions: Subscription[] = [];
+  /** Files last seen still being written, with what they were then: unchanged at the next look is settled. */
+  const looked = new Map<string, string>();
+
+  for (const target of targets) {
+    try {
+      subscriptions.push(
+        await adapters.watcher.subscribe(
+          target.localDir,
+          (found) => {
+            events.push(...found);
+            adapters.wake();
+          },
+          // The watcher lost events (its queue overflowed, the tree went away): a full backup finds them.
+          () => {
+            queue.needsFull(target.name, adapters.now());
+            adapters.wake();
+          },
+        ),
+      );
+    } catch (error) {
+      const reason = (error as Error).message;
+      queue.fullEvery(target.name, Math.min(UNWATCHED_EVERY_MS, timing.fullSyncMs));
+      adapters.report({ kind: 'unwatched', name: target.name, reason, everyMs: Math.min(UNWATCHED_EVERY_MS, timing.fullSyncMs) });
+    }
+  }
+  adapters.report({ kind: 'watching', names: targets.map((t) => t.name) });
+
+  const take = async () => {
+    for (const event of events.splice(0)) {
+      const routed = routeEvent(targets, event.path);
+      if (!routed) continue;
+      const now = adapters.now();
+      if (event.type === 'delete') {
+        queue.needsFull(routed.name, now);
+        continue;
+      }
+      const state = await adapters.stat(event.path);
+      if (state.kind === 'directory') {
+        // A folder created or moved in whole: its files come with one event for the folder.
+        for (const rel of await adapters.walk(event.path)) queue.changed(routed.name, `${routed.rel}/${rel}`, now);
+        // Moved in from elsewhere in the mapping: the old name goes at the full backup.
+        if (event.type === 'create') queue.needsFull(routed.name, now);
+      } else if (state.kind !== 'missing') queue.changed(routed.name, routed.rel, now);
+    }
+  };
+
+  try {
+    while (!signal.aborted) {
+      await take();
+      const now = adapters.now();
+      const due = queue.take(now);
+      if (due.batches.length > 0) {
+        const lock = await adapters.lock();
+        if ('heldBy' in lock) {
+          for (const batch of due.batches) queue.putBack(batch.name, batch.files, now);
+          for (const name of due.fullSyncs) queue.needsFull(name, now - timing.calmMs);
+          adapters.report({ kind: 'waiting', holder: lock.heldBy });
+          await adapters.sleep(LOCKED_WAIT_MS, signal);
+          continue;
+        }
+        try {
+          for (const batch of due.batches) {
+            if (signal.aborted) {
+              queue.putBack(batch.name, batch.files, now);
+              continue;
+            }
+            await copyBatch(byName.get(batch.name)!, batch.files);
+          }
+        } finally {
+          await lock.release();
+        }
+      }
+      if (due.fullSyncs.length > 0 && !signal.aborted) {
+        const outcomes = await adapters.backup(due.fullSyncs, signal);
+        for (const name of due.fullSyncs) {
+          const outcome = outcomes.get(name) ?? { ok: false as const, reason: 'not run' };
+          const at = adapters.now();
+          const total = totals.get(name)!;
+          if (outcome.ok) {
+            queue.succeeded(name, at, true);
+            total.backups++;
+            delete total.failing;
+            adapters.report({ kind: 'backed-up', name, copied: outcome.copied, at });
+          } else if (!signal.aborted) {
+            queue.failed(name, at, { full: true }, outcome.locked === true);
+            total.failing = outcome.reason;
+            adapters.report({ kind: 'failed', name, reason: outcome.reason, full: true, retryInMs: queue.retryIn(name, at) });
+          }
+        }
+      }
+      adapters.report({ kind: 'queue', waiting: queue.waiting() });
+      if (events.length === 0 && !signal.aborted) await adapters.sleep(queue.nextDueIn(adapters.now()), signal);
+    }
+  } finally {
+    await Promise.all(subscriptions.map((s) => s.unsubscribe().catch(() => undefined)));
+  }
+  return totals;
+
+  async function copyBatch(target: WatchTarget, files: string[]): Promise<void> {
+    const now = adapters.now();
+    const ready: string[] = [];
+    const changing: string[] = [];
+    for (const rel of files) {
+      const state = await adapters.stat(path.join(target.localDir, rel));
+      if (state.kind === 'missing' || state.kind === 'directory') continue;
+      // Written to within the quiet time: wait, unless it looks as it did the last time (a time in the future).
+      const seen = `${state.size}:${state.mtimeMs}`;
+      const key = `${target.name}\0${rel}`;
+      if (state.mtimeMs > now - timing.quietMs && looked.get(key) !== seen) {
+        looked.set(key, seen);
+        changing.push(rel);
+        continue;
+      }
+      looked.delete(key);
+      ready.push(rel);
+    }
+    if (changing.length > 0) queue.putBack(target.name, changing, now);
+    if (ready.length === 0) return;
+    const outcome = await adapters.copy(target, ready, signal);
+    const at = adapters.now();
+    const total = totals.get(target.name)!;
+    if (outcome.ok) {
+      queue.succeeded(target.name, at, false);
+      total.copied += outcome.copied;
+      total.batches++;
+      delete total.failing;
+      adapters.report({ kind: 'copied', name: target.name, files: outcome.copied, at });
+    } else {
+      queue.failed(target.name, at, { files: ready });
+      if (signal.aborted) return;
+      total.failing = outcome.reason;
+      adapters.report({ kind: 'failed', name: target.name, reason: outcome.reason, full: false, retryInMs: queue.retryIn(target.name, at) });
+    }
+  }
+}
