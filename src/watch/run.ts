@@ -120,9 +120,8 @@ export async function watchLoop(targets: WatchTarget[], timing: WatchTiming, ada
       const state = await adapters.stat(event.path);
       if (state.kind === 'directory') {
         // A folder created or moved in whole: its files come with one event for the folder.
+        // (Moved from elsewhere in the mapping: the old name's deletion event brings the full backup.)
         for (const rel of await adapters.walk(event.path)) queue.changed(routed.name, `${routed.rel}/${rel}`, now);
-        // Moved in from elsewhere in the mapping: the old name goes at the full backup.
-        if (event.type === 'create') queue.needsFull(routed.name, now);
       } else if (state.kind !== 'missing') queue.changed(routed.name, routed.rel, now);
     }
   };
