@@ -37,7 +37,8 @@ export async function versionsCommand(ctx: Context, options: OptionsOf<typeof ve
   const found = locate(ctx, wanted, opened.mappings.map((m) => ({ name: m.name, localDir: m.localDir })));
   const mapping = opened.mappings.find((m) => m.name === found.name)!;
   const latest = mapping.manifests.filter((m) => m.files).at(-1);
-  const mirror = latest?.files?.[found.rel];
+  // A two-way mapping's remote copy is changed by every sync: not the newest backup's state.
+  const mirror = opened.setup.config.sync?.includes(found.name) ? undefined : latest?.files?.[found.rel];
   const versions = opened.setup.config.mode === 'append-only' ? vaultVersionsOf(found.rel, mapping.manifests) : versionsOf(found.rel, mapping.manifests, mapping.kept, mirror);
   const syncKept = await openSyncKept(ctx, opened);
   const copies: SyncKeptCopy[] = [];
@@ -54,7 +55,7 @@ export async function versionsCommand(ctx: Context, options: OptionsOf<typeof ve
   }
   if (versions.length > 0 || copies.length === 0) for (const line of formatVersions(`${found.name}/${found.rel}`, versions, opened.setup.config.mode === 'append-only')) ctx.out(line);
   else ctx.out(`${found.name}/${found.rel}: no version kept by a backup`);
-  for (const line of formatSyncKeptCopies(copies)) ctx.out(line);
+  for (const line of formatSyncKeptCopies(copies, ctx.paths.rcloneConf)) ctx.out(line);
   return versions.length + copies.length > 0 ? ExitCode.ok : ExitCode.runFailed;
 }
 

@@ -81,7 +81,8 @@ export async function syncCommand(ctx: Context, options: SyncOptions): Promise<n
       try {
         const kept = await listSyncKept(rclone, remote, ctx.paths.syncKeptDir, interrupt.signal);
         for (const name of synced) {
-          const plan = planSyncKeptPrune(name, kept.get(name) ?? [], config.keep ?? DEFAULT_KEEP);
+          // Never what this sync just kept: the user was told where it is.
+          const plan = planSyncKeptPrune(name, kept.get(name) ?? [], config.keep ?? DEFAULT_KEEP, { now: Date.now(), protect: new Set([keptId]) });
           if (plan.removed.length === 0) continue;
           await applySyncKeptPrune(rclone, remote, ctx.paths.syncKeptDir, plan, interrupt.signal);
           log.write(`# ${name}: removed the sync keep folders the "keep" policy no longer keeps: ${plan.removed.join(', ')}`);

@@ -89,7 +89,8 @@ export function resolvePaths(input: PathInputs): PoofPaths {
     unfinishedFile: path.join(stateDir, 'unfinished.json'),
     featuresCache: path.join(stateDir, 'remote-features.json'),
     defaultLocalRoot: path.join(dirs.data, 'local-cloud'),
-    syncKeptDir: path.join(dirs.data, 'sync-kept'),
+    // Per config, as the state: a prune of one config must never reach another's kept copies.
+    syncKeptDir: configDirSource === 'default' && !stateFromEnv ? path.join(dirs.data, 'sync-kept') : path.join(dirs.data, 'configs', shortHash(stateFromEnv ? stateDir : configDir), 'sync-kept'),
     legacyConfigDir,
   };
 }

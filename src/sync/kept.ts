@@ -53,7 +53,8 @@ const RUN_FLAGS = ['--contimeout', '30s', '--timeout', '2m'];
 function add(kept: SyncKept, rel: string, size: number, side: 'here' | 'remote'): void {
   const [keptId = '', name = '', ...rest] = rel.split('/');
   const runId = runOfKeptId(keptId);
-  if (!runId || !name || rest.length === 0) return;
+  // A name no mapping can have (".", ".."): never a path to remove.
+  if (!runId || !name || name === '.' || name === '..' || rest.length === 0) return;
   const runs = kept.get(name) ?? [];
   kept.set(name, runs);
   let run = runs.find((r) => r.keptId === keptId);
@@ -110,24 +111,53 @@ export interface SyncKeptPrune {
   freedBytes: number;
 }
 
+/** A keep folder dated this far past now is another machine's clock, or this one's set back: never counted, never removed. */
+const FUTURE_ALLOWANCE_MS = 10 * 60_000;
+
 /**
- * Pure: poof.conf's `keep` applied to a mapping's syncs as to its backup runs, each sync one run
- * (two in one second too): the folders of the syncs the policy does not keep go, on both sides;
- * the newest always stays.
+ * Pure: poof.conf's `keep` applied to a mapping's syncs as to its backup runs, each sync that
+ * kept something one run (two in one second too). A sync's keep folder holds what it replaced:
+ * the versions current just before it. A kept sync K keeps the state just before it (its own
+ * folder) and the state just after it: for each file, the folder of the first later sync that
+ * replaced it on that side. So a folder X is needed when a file in it was last replaced before
+ * X by a sync at or before some kept K, with K at or before X; a folder is removed only when
+ * none of its files is needed (each side on its own). Never removed: the folders in `protect`
+ * (the sync that just ran), and folders dated in the future.
  */
-export function planSyncKeptPrune(name: string, runs: SyncKeptRun[], policy: KeepPolicy, timeZoneOffset?: (d: Date) => number): SyncKeptPrune {
-  const keep = selectKept(
-    runs.map((r) => r.keptId),
-    policy,
-    timeZoneOffset,
-    (keptId) => timeOfRunId(runOfKeptId(keptId)!),
-  );
-  const removed = runs.filter((r) => !keep.has(r.keptId));
+export function planSyncKeptPrune(name: string, runs: SyncKeptRun[], policy: KeepPolicy, options: { now: number; protect?: ReadonlySet<string>; timeZoneOffset?: (d: Date) => number }): SyncKeptPrune {
+  const timeOf = (keptId: string) => timeOfRunId(runOfKeptId(keptId)!);
+  const sorted = [...runs].sort((a, b) => (a.keptId < b.keptId ? -1 : 1));
+  const dated = sorted.filter((r) => timeOf(r.keptId).getTime() <= options.now + FUTURE_ALLOWANCE_MS);
+  const keep = [...selectKept(dated.map((r) => r.keptId), policy, options.timeZoneOffset, timeOf).keys()];
+  const needed = (index: number): boolean => {
+    const run = sorted[index]!;
+    for (const side of ['here', 'remote'] as const) {
+      for (const file of run[side].keys()) {
+        // The sync before this one that last replaced the file on this side: before it, this version was not yet current.
+        let since = '';
+        for (let i = index - 1; i >= 0; i--) {
+          if (sorted[i]![side].has(file)) {
+            since = sorted[i]!.keptId;
+            break;
+          }
+        }
+        if (keep.some((k) => k >= since && k <= run.keptId)) return true;
+      }
+    }
+    return false;
+  };
+  const removed: SyncKeptRun[] = [];
+  const kept: SyncKeptRun[] = [];
+  sorted.forEach((run, index) => {
+    const future = timeOf(run.keptId).getTime() > options.now + FUTURE_ALLOWANCE_MS;
+    if (future || options.protect?.has(run.keptId) || needed(index)) kept.push(run);
+    else removed.push(run);
+  });
   const sizes = removed.flatMap((r) => [...r.here.values(), ...r.remote.values()]);
   return {
     name,
     removed: removed.map((r) => r.keptId),
-    kept: runs.filter((r) => keep.has(r.keptId)).map((r) => r.keptId),
+    kept: kept.map((r) => r.keptId),
     removedFiles: sizes.length,
     freedBytes: sizes.reduce((sum, size) => sum + size, 0),
   };
@@ -143,7 +173,8 @@ export async function applySyncKeptPrune(rclone: Rclone, remote: { root: string;
     if (cancelSignal?.aborted) throw new RunFailedError('prune: stopped before removing every sync keep folder; the next prune removes the rest');
     const folder = `${syncKeptRoot(remote.root)}/${keptId}/${plan.name}`;
     const purged = await rclone.run(['purge', folder, ...baseFlags(remote.configFile), ...RUN_FLAGS], { timeoutMs: 30 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
-    if (purged.exitCode !== 0 && !directoryNotFound(purged)) throw new RunFailedError(`prune: could not remove ${folder}: rclone exited ${purged.exitCode}: ${lastErrorLine(purged.stderr)}`);
+    // Nothing kept on the remote side (a sync that only brought changes here): WebDAV says 404.
+    if (purged.exitCode !== 0 && !directoryNotFound(purged) && !/\b404\b|not found/i.test(purged.stderr)) throw new RunFailedError(`prune: could not remove ${folder}: rclone exited ${purged.exitCode}: ${lastErrorLine(purged.stderr)}`);
     // The run's folder itself, once no mapping's is left in it (S3 has no folders: nothing to do).
     await rclone.run(['rmdir', `${syncKeptRoot(remote.root)}/${keptId}`, ...baseFlags(remote.configFile), ...RUN_FLAGS], { timeoutMs: 60_000 });
     await rm(path.join(localRoot, keptId, plan.name), { recursive: true, force: true });

@@ -111,13 +111,14 @@ export interface SyncKeptSummary {
   keptId: string;
   runId: string;
   time: string;
-  here: { files: number; bytes: number; folder: string };
-  remote: { files: number; bytes: number; folder: string };
+  /** Where each side's copies are; no folder for a side that kept nothing (none was made). */
+  here: { files: number; bytes: number; folder?: string };
+  remote: { files: number; bytes: number; folder?: string };
 }
 
 /** Pure: the summary of one sync's keep folders, given where they are. */
 export function summarizeSyncKept(run: SyncKeptRun, folders: { here: string; remote: string }): SyncKeptSummary {
-  const side = (files: Map<string, number>, folder: string) => ({ files: files.size, bytes: [...files.values()].reduce((a, b) => a + b, 0), folder });
+  const side = (files: Map<string, number>, folder: string) => ({ files: files.size, bytes: [...files.values()].reduce((a, b) => a + b, 0), ...(files.size > 0 ? { folder } : {}) });
   return { keptId: run.keptId, runId: run.runId, time: localTimeOf(run.runId), here: side(run.here, folders.here), remote: side(run.remote, folders.remote) };
 }
 
@@ -127,7 +128,7 @@ export function formatSyncKept(name: string, runs: SyncKeptSummary[]): string[] 
   const count = (n: number) => `${n} ${n === 1 ? 'file' : 'files'}`;
   return [
     `${name}: ${runs.length} ${runs.length === 1 ? 'sync keeps' : 'syncs keep'} what they replaced or deleted (two-way; \`poof versions PATH\` for one file)`,
-    ...[...runs].reverse().map((r) => `  ${r.keptId}  ${r.time}  here: ${count(r.here.files)} (${formatBytes(r.here.bytes)})${r.here.files > 0 ? ` in ${r.here.folder}` : ''}; remote: ${count(r.remote.files)} (${formatBytes(r.remote.bytes)})${r.remote.files > 0 ? ` in ${r.remote.folder}` : ''}`),
+    ...[...runs].reverse().map((r) => `  ${r.keptId}  ${r.time}  here: ${count(r.here.files)} (${formatBytes(r.here.bytes)})${r.here.folder ? ` in ${r.here.folder}` : ''}; remote: ${count(r.remote.files)} (${formatBytes(r.remote.bytes)})${r.remote.folder ? ` in ${r.remote.folder}` : ''}`),
   ];
 }
 
@@ -142,11 +143,13 @@ export interface SyncKeptCopy {
 }
 
 /** Pure: the lines of `poof versions` for what two-way syncs kept of one file, newest first. */
-export function formatSyncKeptCopies(copies: SyncKeptCopy[]): string[] {
+export function formatSyncKeptCopies(copies: SyncKeptCopy[], rcloneConf: string): string[] {
   if (copies.length === 0) return [];
+  const remote = copies.find((c) => c.side === 'remote');
   return [
     `  kept by two-way syncs (what a sync replaced or deleted, on the side it was on), newest first:`,
     ...[...copies].reverse().map((c) => `  ${formatBytes(c.size).padStart(9)}  replaced by sync ${c.runId} (${localTimeOf(c.runId)}), ${c.side === 'here' ? 'here' : 'on the remote'}: ${c.at}`),
+    ...(remote ? [`  (a copy on the remote comes back with: rclone --config ${rcloneConf} copyto '${remote.at}' DEST)`] : []),
   ];
 }
 

@@ -197,7 +197,8 @@ for (const kind of KINDS) describe(`poof sync: two-way mappings with rclone bisy
     assert.match(restore.stderr + restore.stdout, /Projects is two-way: `poof sync` changes its remote copy between backup runs, so no past run of it can be rebuilt/);
     assert.deepEqual(await contents(local), before);
 
-    // "keep": {"last": 1}: the older sync's folders go on both sides, the newest stays.
+    // "keep": {"last": 1}: the newest sync keeps its folder (the state just before it), the
+    // older syncs' folders go, on both sides.
     await setConf(sb, (conf) => void (conf.keep = { last: 1 }));
     const dry = await runPoof(['prune', '--dry-run', '--only', 'Projects'], { env: sb.env });
     assert.equal(dry.code, 0, dry.stderr);
@@ -209,7 +210,7 @@ for (const kind of KINDS) describe(`poof sync: two-way mappings with rclone bisy
     assert.equal(existsSync(kept[0]!.here.folder), false);
     assert.equal(existsSync(onServer(kept[0]!)), false);
     assert.deepEqual(await contents(onServer(kept[1]!)), { 'sub/new-here.txt': 'new here\n' });
-    // A sync that keeps something prunes the folders "keep" no longer keeps: the one before it.
+    // A sync prunes the folders "keep" no longer needs (never its own): now the one before it.
     await put(path.join(server, 'only-there.txt'), 'theirs, edited again on the server\n');
     const sync = await runPoof(['sync'], { env: sb.env });
     assert.equal(sync.code, 0, sync.stderr);

@@ -124,17 +124,25 @@ describe('what two-way syncs kept: listing, history lines and the "keep" policy'
     assert.deepEqual(formatSyncKept('P', []), []);
   });
 
-  it('"keep" counts each sync as a run (two in one second too); the newest always stays; sizes of both sides are freed', () => {
-    const run = (keptId: string, here: number, remote: number) => ({ keptId, runId: runOfKeptId(keptId)!, here: new Map([['h', here]]), remote: new Map([['r', remote]]) });
-    const runs = [run('20261201T100000Z-0001', 1, 2), run('20261204T180000Z-0010', 3, 4), run('20261204T180000Z-0200', 5, 6)];
-    const utc = () => 0;
-    const last = planSyncKeptPrune('P', runs, { last: 1 }, utc);
-    assert.deepEqual([last.removed, last.kept], [['20261201T100000Z-0001', '20261204T180000Z-0010'], ['20261204T180000Z-0200']]);
-    assert.deepEqual([last.removedFiles, last.freedBytes], [4, 10]);
-    const daily = planSyncKeptPrune('P', runs, { daily: 2 }, utc);
-    assert.deepEqual(daily.removed, ['20261204T180000Z-0010'], 'the newest of each day');
-    assert.deepEqual(planSyncKeptPrune('P', runs, {}, utc).kept, ['20261204T180000Z-0200']);
-    assert.deepEqual(planSyncKeptPrune('P', [], { last: 1 }).removed, []);
-    assert.deepEqual(formatSyncKeptPrune(last, true), ['P: two-way syncs: would remove the keep folders of 2 syncs (4 files, 10 B freed); 1 kept']);
+  it('"keep" keeps the folders the kept syncs\' states need: the first folder after a kept sync that holds a file, on each side', () => {
+    const run = (keptId: string, here: Record<string, number>, remote: Record<string, number>) => ({ keptId, runId: runOfKeptId(keptId)!, here: new Map(Object.entries(here)), remote: new Map(Object.entries(remote)) });
+    const a = run('20261201T100000Z-0001', { a: 1 }, {});
+    // F's version of day 1 was replaced on the remote at 08:00, and that one again at 09:00.
+    const b = run('20261204T080000Z-0000', {}, { F: 2 });
+    const c = run('20261204T090000Z-0000', {}, { F: 3 });
+    const d = run('20261204T100000Z-0000', { g: 4 }, {});
+    const options = { now: Date.parse('2026-12-04T12:00:00Z'), timeZoneOffset: () => 0 };
+    const daily = planSyncKeptPrune('P', [d, c, b, a], { daily: 2 }, options);
+    assert.deepEqual([daily.removed, daily.kept], [[c.keptId], [a.keptId, b.keptId, d.keptId]], 'day 1\'s state keeps F from the 08:00 folder; only the 09:00 one goes');
+    assert.deepEqual([daily.removedFiles, daily.freedBytes], [1, 3]);
+    // Only the newest: its own folder (the state just before it) stays, the rest goes.
+    const last = planSyncKeptPrune('P', [a, b, c, d], { last: 1 }, { ...options, protect: new Set([d.keptId]) });
+    assert.deepEqual(last.removed, [a.keptId, b.keptId, c.keptId]);
+    // A folder dated past now (another clock) is neither counted nor removed.
+    const future = run('20270101T000000Z-0000', { x: 9 }, {});
+    const skewed = planSyncKeptPrune('P', [a, b, c, d, future], { last: 2 }, options);
+    assert.deepEqual(skewed.kept, [c.keptId, d.keptId, future.keptId], 'c and d are the last two');
+    assert.deepEqual(planSyncKeptPrune('P', [], { last: 1 }, options).removed, []);
+    assert.deepEqual(formatSyncKeptPrune(daily, true), ['P: two-way syncs: would remove the keep folders of 1 sync (1 file, 3 B freed); 3 kept']);
   });
 });
