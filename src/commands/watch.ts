@@ -88,7 +88,6 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
           const remotePath = mappingPath(config, remote, target.name);
           const syncInput = { ...settings, source: target.localDir, dest: remotePath, copyOnly: true, filesFrom: list, ...(backupDir ? { backupDir } : {}) };
           const plan = { name: target.name, localDir: target.localDir, remotePath, args: buildSyncArgs(syncInput), syncInput, copyOnly: true, stallMs: stallMsFor(config.rclone?.stallSeconds), probeArgs: probeArgsFor(remote) };
-          log.write(`# ${new Date().toISOString()} ${target.name}: rclone ${plan.args.join(' ')}`);
           const result = await runMapping(rclone, plan, { emit: () => undefined, log: log.write, cancelSignal: signal, dryRun: false });
           await rm(list, { force: true });
           if (result.status === 'ok' || result.status === 'partial') return { ok: true, copied: result.copied };

@@ -1,0 +1,232 @@
+import assert from 'node:assert/strict';
+import { appendFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { exists, pgrep, startPoof, waitFor, waitForTransfer, type Background } from '../helpers/background.js';
+import { makeSandbox, mapLocalDirs, runPoof, setConf, type Sandbox } from '../helpers/sandbox.js';
+import { startRcloneSftp, startSshd, type RunningServer, type SshServer } from '../helpers/servers.js';
+import { readTree } from '../helpers/tree.js';
+
+type Kind = 'a local-directory remote' | 'OpenSSH';
+const KINDS: Kind[] = ['a local-directory remote', 'OpenSSH'];
+
+/** Quick timing for tests: 1 s of quiet, 5 s at most, a full backup 3 s after a deletion. */
+const QUICK = { quietSeconds: 1, maxDelaySeconds: 5, calmSeconds: 3, fullSyncMinutes: 60 };
+
+interface Watched {
+  sb: Sandbox;
+  dirs: Record<string, string>;
+  logFile: string;
+  lockFile: string;
+  /** The mirror of a mapping on the storage's own disk. */
+  mirror: (name: string) => Promise<string>;
+  stop: () => Promise<void>;
+}
+
+async function watchedSandbox(kind: Kind, trees: Record<string, Record<string, string | Buffer>>): Promise<Watched> {
+  const sb = await makeSandbox();
+  const made = await mapLocalDirs(sb, trees);
+  let sshd: SshServer | undefined;
+  if (kind === 'OpenSSH') {
+    sshd = await startSshd(path.join(sb.dir, 'sshd-root'));
+    const sftp = await runPoof(['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', sshd.user, '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none', '--force'], { env: sb.env });
+    assert.equal(sftp.code, 0, sftp.stderr);
+  }
+  await setConf(sb, (conf) => void (conf.watch = QUICK));
+  const bucket = async () => (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+  return {
+    sb,
+    dirs: made.dirs,
+    logFile: made.paths.logFile!,
+    lockFile: made.paths.lockFile!,
+    mirror: async (name) => path.join(sshd ? sshd.root : made.cloud, await bucket(), name),
+    stop: async () => {
+      await sshd?.stop();
+      await sb.cleanup();
+    },
+  };
+}
+
+/** Start `poof watch` and wait for its first full backup (the catch-up at start). */
+async function startWatch(sb: Sandbox, args: string[] = []): Promise<Background> {
+  const run = startPoof(['watch', ...args], sb.env);
+  await waitFor(async () => /full backup done/.test(run.stdout()) || run.child.exitCode !== null, 60_000, 'the catch-up backup');
+  assert.match(run.stdout(), /watching \d+ director(y|ies)/, run.stderr());
+  return run;
+}
+
+/** Stop a watch as Ctrl-C does (SIGINT to its process group) and check it said so. */
+async function stopWatch(run: Background): Promise<void> {
+  process.kill(-run.pid, 'SIGINT');
+  const ended = await run.exit;
+  assert.equal(ended.code, 130, run.stderr());
+}
+
+/** Wait until `file` in the mirror holds exactly `content`. */
+async function arrives(file: string, content: string | Buffer, ms = 30_000): Promise<void> {
+  await waitFor(async () => (await readFile(file).catch(() => undefined))?.equals(Buffer.from(content)) === true, ms, `${path.basename(file)} on the remote`);
+}
+
+async function without(tree: Map<string, Buffer>): Promise<Record<string, string>> {
+  return Object.fromEntries([...tree].map(([name, data]) => [name, data.toString()]).sort(([a], [b]) => ((a ?? '') < (b ?? '') ? -1 : 1)));
+}
+
+for (const kind of KINDS) describe(`poof watch on ${kind}: each change arrives byte-identical`, () => {
+  let w: Watched;
+  let docs: string;
+  let mirror: string;
+  let run: Background;
+  before(async () => {
+    w = await watchedSandbox(kind, { Docs: { 'a.txt': 'a, first\n', 'del.txt': 'to delete\n', 'old.txt': 'to rename\n', 'keep/k.txt': 'kept\n' } });
+    docs = w.dirs.Docs!;
+    mirror = await w.mirror('Docs');
+    run = await startWatch(w.sb);
+  });
+  after(async () => {
+    if (run.child.exitCode === null) process.kill(-run.pid, 'SIGKILL');
+    await w.stop();
+  });
+
+  it('a save, an editor\'s atomic save (temp file, then rename), a burst of 1,000 files and a file growing for seconds', async () => {
+    assert.deepEqual(await without(await readTree(mirror)), await without(await readTree(docs)), 'the catch-up backup');
+    await writeFile(path.join(docs, 'new.txt'), 'saved\n');
+    await arrives(path.join(mirror, 'new.txt'), 'saved\n');
+    await writeFile(path.join(docs, '.a.txt.swp'), 'a, saved atomically\n');
+    await rename(path.join(docs, '.a.txt.swp'), path.join(docs, 'a.txt'));
+    await arrives(path.join(mirror, 'a.txt'), 'a, saved atomically\n');
+    await mkdir(path.join(docs, 'burst'));
+    for (let i = 0; i < 1000; i++) await writeFile(path.join(docs, 'burst', `f${i}.txt`), `file ${i}\n`);
+    await waitFor(async () => (await readdir(path.join(mirror, 'burst')).catch(() => [])).length === 1000, 60_000, '1,000 files on the remote');
+    for (let i = 0; i < 1000; i += 97) assert.equal(await readFile(path.join(mirror, 'burst', `f${i}.txt`), 'utf8'), `file ${i}\n`);
+    // Written for 4 s in 16 pieces: copied once it stops, whole.
+    const growing = path.join(docs, 'growing.bin');
+    for (let i = 0; i < 16; i++) {
+      await appendFile(growing, Buffer.alloc(64 * 1024, i));
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await arrives(path.join(mirror, 'growing.bin'), await readFile(growing));
+    assert.equal(await exists(path.join(mirror, '.a.txt.swp')), false, 'the temp file never reached the remote');
+  });
+
+  it('a deletion and a rename follow with a full backup once calm; what they replaced stays in the history, restorable', async () => {
+    await rm(path.join(docs, 'del.txt'));
+    await rename(path.join(docs, 'old.txt'), path.join(docs, 'renamed.txt'));
+    await waitFor(async () => !(await exists(path.join(mirror, 'del.txt'))) && !(await exists(path.join(mirror, 'old.txt'))) && (await exists(path.join(mirror, 'renamed.txt'))), 60_000, 'the deletion and the rename on the remote');
+    await waitFor(async () => (run.stdout().match(/full backup done/g) ?? []).length >= 2, 30_000, 'the second full backup');
+    assert.deepEqual(await without(await readTree(mirror)), await without(await readTree(docs)));
+    // The first run (the catch-up) comes back as it was: a.txt before its save, del.txt and old.txt.
+    const history = JSON.parse((await runPoof(['history', '--json'], { env: w.sb.env })).stdout) as { mappings: Array<{ runs: Array<{ id: string; complete: boolean }> }> };
+    const runs = history.mappings[0]!.runs.filter((r) => r.complete);
+    assert.ok(runs.length >= 2, JSON.stringify(runs));
+    const into = path.join(w.sb.dir, 'restored');
+    const restored = await runPoof(['restore', '--at', runs[0]!.id, '--to', into, '--yes'], { env: w.sb.env });
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.deepEqual(await without(await readTree(path.join(into, 'Docs'))), { 'a.txt': 'a, first\n', 'del.txt': 'to delete\n', 'keep/k.txt': 'kept\n', 'old.txt': 'to rename\n' });
+    const versions = await runPoof(['versions', path.join(docs, 'a.txt')], { env: w.sb.env });
+    assert.match(versions.stdout, /a\.txt: 2 versions/);
+  });
+
+  it('a backup run meanwhile shares the lock; a second watch is refused; Ctrl-C ends it with 130 and leaves no rclone behind', async () => {
+    const backup = await runPoof(['backup'], { env: w.sb.env });
+    assert.equal(backup.code, 0, backup.stderr);
+    const second = await runPoof(['watch'], { env: w.sb.env });
+    assert.equal(second.code, 2);
+    assert.match(second.stderr, /poof watch is already running: pid \d+/);
+    await writeFile(path.join(docs, 'after-backup.txt'), 'still watched\n');
+    await arrives(path.join(mirror, 'after-backup.txt'), 'still watched\n');
+    await stopWatch(run);
+    assert.match(run.stderr(), /watch interrupted by SIGINT/);
+    assert.equal(await pgrep(`rclone.*${w.sb.dir}`), '');
+    const status = await runPoof(['status', '--json', '--last', '1'], { env: w.sb.env });
+    assert.match(status.stdout, /"command": "watch"/);
+  });
+});
+
+for (const kind of KINDS) describe(`poof watch on ${kind}: one save in a 10,000-file tree is one copy of that one file`, () => {
+  let w: Watched;
+  before(async () => {
+    const tree: Record<string, string> = {};
+    for (let i = 0; i < 10_000; i++) tree[`d${Math.floor(i / 100)}/f${i}.txt`] = `${i}\n`;
+    w = await watchedSandbox(kind, { Big: tree });
+  });
+  after(() => w.stop());
+
+  it('no full-tree listing and no deletion: rclone copy --files-from with the one file', async () => {
+    const run = await startWatch(w.sb);
+    const before = await readFile(w.logFile, 'utf8');
+    await writeFile(path.join(w.dirs.Big!, 'd42', 'f4242.txt'), 'changed\n');
+    await arrives(path.join(await w.mirror('Big'), 'd42', 'f4242.txt'), 'changed\n');
+    await waitFor(async () => /Big: copied 1 file/.test(run.stdout()), 10_000, 'the copy reported');
+    await stopWatch(run);
+    const added = (await readFile(w.logFile, 'utf8')).slice(before.length).split('\n');
+    const rclones = added.filter((line) => /^# \S+ Big: rclone /.test(line));
+    assert.equal(rclones.length, 1, rclones.join('\n'));
+    assert.match(rclones[0]!, /: rclone copy \S+ \S+ .*--files-from-raw \S+ --no-traverse/);
+    assert.doesNotMatch(rclones[0]!, /rclone sync|--delete/);
+    assert.equal(added.filter((line) => /"msg":"Copied/.test(line)).length, 1);
+    assert.match(run.stdout(), /Big: copied 1 file\n/);
+  });
+});
+
+for (const kind of KINDS) describe(`poof watch on ${kind}: SIGINT and SIGTERM in the middle of a batch`, () => {
+  let w: Watched;
+  before(async () => {
+    w = await watchedSandbox(kind, { Docs: { 'a.txt': 'a\n' } });
+    // Slow enough to be stopped in the middle of the batch.
+    await setConf(w.sb, (conf) => void (conf.rclone = { bwlimit: '2M' }));
+  });
+  after(() => w.stop());
+
+  for (const [signal, code, toGroup] of [['SIGINT', 130, true], ['SIGTERM', 143, false]] as const) {
+    it(`${signal} to ${toGroup ? 'the process group' : 'poof alone'}: exit ${code}, rclone stopped, the lock free; the next watch catches up byte-identical`, async () => {
+      const docs = w.dirs.Docs!;
+      const run = await startWatch(w.sb);
+      await mkdir(path.join(docs, signal));
+      for (let i = 0; i < 8; i++) await writeFile(path.join(docs, signal, `big${i}.bin`), Buffer.alloc(1024 * 1024, i + 1));
+      await waitForTransfer(w.logFile, 'Docs', 'copy');
+      process.kill(toGroup ? -run.pid : run.pid, signal);
+      const ended = await run.exit;
+      assert.equal(ended.code, code, run.stderr());
+      assert.match(run.stderr(), new RegExp(`watch interrupted by ${signal}`));
+      await waitFor(async () => (await pgrep(`rclone.*${w.sb.dir}`)) === '', 15_000, 'rclone gone');
+      assert.equal(await exists(w.lockFile), false);
+      const next = await startWatch(w.sb);
+      await stopWatch(next);
+      assert.deepEqual(await without(await readTree(await w.mirror('Docs'))), await without(await readTree(docs)));
+    });
+  }
+});
+
+describe('poof watch over SFTP: a server that goes away and comes back is caught up without a restart', () => {
+  let sb: Sandbox;
+  let server: RunningServer;
+  let root: string;
+  let port: number;
+  before(async () => {
+    sb = await makeSandbox();
+    await mapLocalDirs(sb, { Docs: { 'a.txt': 'a\n' } });
+    root = path.join(sb.dir, 'sftp-root');
+    server = await startRcloneSftp(root);
+    port = server.port;
+    const made = await runPoof(['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(port), '--user', 'u', '--force'], { env: { ...sb.env, POOF_SECRET: 'p' } });
+    assert.equal(made.code, 0, made.stderr);
+    await setConf(sb, (conf) => Object.assign(conf, { watch: QUICK, rclone: { stallSeconds: 5 } }));
+  });
+  after(async () => {
+    await server.stop();
+    await sb.cleanup();
+  });
+
+  it('the copy fails while it is away, is tried again, and the file arrives once it is back', async () => {
+    const run = await startWatch(sb);
+    await server.stop();
+    const docs = path.join(sb.home, 'Docs');
+    await writeFile(path.join(docs, 'while-away.txt'), 'written while the server was away\n');
+    await waitFor(async () => /Docs: copy FAILED: .*trying again in \d+ s/.test(run.stderr()), 60_000, 'the failed copy');
+    server = await startRcloneSftp(root, port);
+    const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+    await arrives(path.join(root, bucket, 'Docs', 'while-away.txt'), 'written while the server was away\n', 60_000);
+    assert.equal(run.child.exitCode, null, 'still watching');
+    await stopWatch(run);
+  });
+});
