@@ -22,17 +22,21 @@ export function defaultKind(platform: NodeJS.Platform): ScheduleKind {
 }
 
 export async function scheduleInstallCommand(ctx: Context, options: ScheduleOptions): Promise<number> {
-  const cadence = parseCadence(options.every, options.at);
+  const watch = options.command === 'watch';
+  if (watch && (options.every !== undefined || options.at !== undefined)) throw new UsageError('poof watch runs all the time: --every and --at do not apply', 'poof schedule install --command watch');
+  const cadence = watch ? undefined : parseCadence(options.every, options.at);
   if (typeof cadence === 'string') throw new UsageError(cadence);
-  const kind = options.kind ?? defaultKind(ctx.platform);
-  checkUnitOption(kind, options);
+  // cron cannot keep a process running: watch is a systemd user service there (launchd on macOS).
+  const kind = options.kind ?? (watch && ctx.platform !== 'darwin' ? 'systemd' : defaultKind(ctx.platform));
+  if (watch && kind === 'cron') throw new UsageError('cron starts commands at set times and cannot keep poof watch running', 'use --kind systemd (a user service, restarted if it fails), or --kind launchd on macOS');
+  checkUnitOption(kind, options, watch);
   await loadConfig(ctx.paths);
   if (kind === 'cron' && isEncryptedConf((await readTextIfExists(ctx.paths.rcloneConf)) ?? '')) {
     throw new UsageError('rclone-poof.conf is encrypted and cron starts jobs outside the login session, where the keychain cannot be reached', 'use --kind systemd (a user timer), or launchd on macOS');
   }
   const rclone = await ctx.locateRclone({ cacheVersion: true });
   const spec: ScheduleSpec = {
-    id: scheduleId(ctx),
+    id: watch ? watchId(ctx) : scheduleId(ctx),
     command: options.command ?? 'backup',
     cadence,
     node: process.execPath,
@@ -48,6 +52,10 @@ export async function scheduleInstallCommand(ctx: Context, options: ScheduleOpti
   }
   await ensurePrivateDir(ctx.paths.stateDir);
   const done = await installSchedule(kind, spec, where);
+  if (!cadence) {
+    ctx.out(`poof watch, all the time from login: ${done}; output goes to ${spec.log}`);
+    return ExitCode.ok;
+  }
   await writeFileAtomic(scheduleFile(ctx.paths.stateDir), `${JSON.stringify({ kind, cadence, command: spec.command })}\n`);
   ctx.out(`poof ${spec.command} ${'every' in cadence ? `every ${cadence.every.count}${cadence.every.unit}` : `daily at ${options.at}`}: ${done}; output goes to ${spec.log}`);
   return ExitCode.ok;
@@ -58,6 +66,8 @@ export async function scheduleRemoveCommand(ctx: Context, options: ScheduleOptio
   const removed = await removeSchedule(kind, scheduleId(ctx), schedulerEnv(ctx));
   if (removed) await rm(scheduleFile(ctx.paths.stateDir), { force: true });
   ctx.out(removed ? `removed poof's ${kind} schedule for ${ctx.paths.configDir}` : `no ${kind} schedule of poof's for ${ctx.paths.configDir}`);
+  // The watch service too (never under cron).
+  if (kind !== 'cron' && (await removeSchedule(kind, watchId(ctx), schedulerEnv(ctx)))) ctx.out(`removed poof's ${kind} watch service for ${ctx.paths.configDir}`);
   return ExitCode.ok;
 }
 
@@ -67,6 +77,8 @@ export async function scheduleStatusCommand(ctx: Context, options: ScheduleOptio
   ctx.out(entry ? `installed (${kind}):\n${entry.trimEnd()}` : `not installed (${kind}); \`poof schedule install --every 6h\` installs one`);
   const saved = entry ? await savedSchedule(ctx.paths.stateDir) : undefined;
   if (saved && saved.kind === kind) ctx.out(`next run: ${nextRun(saved.cadence, new Date()).toString()}`);
+  const watchEntry = kind === 'cron' ? undefined : await showSchedule(kind, watchId(ctx), schedulerEnv(ctx));
+  if (watchEntry) ctx.out(`watch service installed (${kind}):\n${watchEntry.trimEnd()}`);
   const [last] = await readRunRecords(ctx.paths.historyFile, 1);
   ctx.out(last ? `last run: ${formatRunRecord(last)}` : 'last run: none recorded yet');
   return ExitCode.ok;
@@ -76,9 +88,10 @@ export async function scheduleStatusCommand(ctx: Context, options: ScheduleOptio
  * systemd needs two files, and `--print > file` must give a valid file, so --print shows one
  * unit at a time; guessing which one would hide half the schedule.
  */
-function checkUnitOption(kind: ScheduleKind, options: ScheduleOptions): void {
+function checkUnitOption(kind: ScheduleKind, options: ScheduleOptions, watch: boolean): void {
   if (options.unit !== undefined && !(kind === 'systemd' && options.print)) throw new UsageError(`--unit applies only to --kind systemd --print`);
-  if (kind === 'systemd' && options.print && options.unit === undefined) {
+  if (watch && options.unit === 'timer') throw new UsageError('poof watch has no timer: it is one service, kept running');
+  if (kind === 'systemd' && options.print && options.unit === undefined && !watch) {
     throw new UsageError('--print shows one file: add --unit service|timer to choose the systemd unit');
   }
 }
@@ -96,6 +109,11 @@ function printSchedule(ctx: Context, files: ScheduleFile[], unit: 'service' | 't
 /** One schedule per config dir. */
 function scheduleId(ctx: Context): string {
   return shortHash(ctx.paths.configDir);
+}
+
+/** And one watch service beside it. */
+function watchId(ctx: Context): string {
+  return `${scheduleId(ctx)}-watch`;
 }
 
 function schedulerEnv(ctx: Context): SchedulerEnv {

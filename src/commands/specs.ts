@@ -172,10 +172,10 @@ export const scheduleInstallSpec = () =>
     .addOption(kindOption())
     .option('--every <interval>', 'every N minutes or hours: 5m, 10m, 15m, 20m, 30m, 1h, 2h, 3h, 4h, 6h, 8h, 12h, 24h')
     .option('--at <HH:MM>', 'once a day at this time')
-    .addOption(new Option('--command <command>', 'what to run').choices(['backup', 'upload', 'check', 'sync'] as const).default('backup'))
+    .addOption(new Option('--command <command>', 'what to run (watch: kept running as a service instead of timed)').choices(['backup', 'upload', 'check', 'sync', 'watch'] as const).default('backup'))
     .option('--print', 'write the file that would be installed to stdout (its destination to stderr); install nothing')
     .addOption(new Option('--unit <unit>', 'with --kind systemd --print: which unit file to print').choices(['service', 'timer'] as const))
-    .addHelpText('after', `${examples(['poof schedule install --every 6h', 'poof schedule install --kind systemd --at 02:30 --print --unit timer', 'poof schedule install --kind launchd --at 02:30 --print > poof.plist', 'poof schedule install --command upload --every 24h   # runs upload --yes'])}\nA scheduled run never prompts: it runs without a terminal, fails with a non-zero exit and a\nclear line in the log instead. systemd timers use Persistent=true: a run missed while the\nmachine slept or was off happens at the next start.\n`);
+    .addHelpText('after', `${examples(['poof schedule install --every 6h', 'poof schedule install --kind systemd --at 02:30 --print --unit timer', 'poof schedule install --kind launchd --at 02:30 --print > poof.plist', 'poof schedule install --command upload --every 24h   # runs upload --yes', 'poof schedule install --command watch                # systemd user service / LaunchAgent'])}\nA scheduled run never prompts: it runs without a terminal, fails with a non-zero exit and a\nclear line in the log instead. systemd timers use Persistent=true: a run missed while the\nmachine slept or was off happens at the next start.\n`);
 
 export const scheduleRemoveSpec = () =>
   new Command('remove')

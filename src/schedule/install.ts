@@ -5,7 +5,7 @@ import { readTemplate } from '../assets.js';
 import { RunFailedError, UsageError } from '../errors.js';
 import { runProgram } from '../process/run.js';
 import { findOnPath } from '../rclone/version.js';
-import { findCronBlock, launchdLabel, removeCronBlock, renderCron, renderLaunchd, renderSystemd, type Cadence, type ScheduleKind, type ScheduleSpec } from './render.js';
+import { findCronBlock, launchdLabel, removeCronBlock, renderCron, renderLaunchd, renderSystemd, renderSystemdWatch, type Cadence, type ScheduleKind, type ScheduleSpec } from './render.js';
 
 /** Where poof notes the schedule it installed for a config dir (its state dir). */
 export function scheduleFile(stateDir: string): string {
@@ -40,6 +40,12 @@ export interface RenderedSchedule {
 }
 
 export function renderSchedule(kind: ScheduleKind, spec: ScheduleSpec, where: SchedulerEnv): RenderedSchedule {
+  if (spec.command === 'watch') {
+    // Kept running by the scheduler, never timed: a service of its own (cron cannot keep one alive).
+    if (kind === 'systemd') return { files: [{ name: 'service', path: path.join(systemdDir(where), `poof-${spec.id}.service`), content: renderSystemdWatch(readTemplate('schedule/systemd-watch.service'), spec) }] };
+    if (kind === 'launchd') return { files: [{ name: 'plist', path: plistPath(where, spec.id), content: renderLaunchd(readTemplate('schedule/launchd-watch.plist'), spec) }] };
+    throw new UsageError('cron starts commands at set times and cannot keep poof watch running', 'use --kind systemd (a user service) or --kind launchd on macOS');
+  }
   if (kind === 'cron') return { files: [{ name: 'crontab', path: undefined, content: renderCron(readTemplate('schedule/cron.txt'), spec) }] };
   if (kind === 'systemd') {
     const units = renderSystemd({ service: readTemplate('schedule/systemd.service'), timer: readTemplate('schedule/systemd.timer') }, spec);
@@ -95,16 +101,17 @@ export async function installSchedule(kind: ScheduleKind, spec: ScheduleSpec, wh
       await writeFile(file.path, file.content);
     }
     if (kind === 'systemd') {
+      const unit = systemdUnit(spec.id, rendered.files);
       await run(where, 'systemctl', ['--user', 'daemon-reload']);
-      await run(where, 'systemctl', ['--user', 'enable', '--now', `poof-${spec.id}.timer`]);
-      return `enabled poof-${spec.id}.timer (systemd user timer)`;
+      await run(where, 'systemctl', ['--user', 'enable', '--now', unit]);
+      return `enabled ${unit} (systemd user ${unit.endsWith('.timer') ? 'timer' : 'service, kept running'})`;
     }
     const plist = rendered.files[0]?.path ?? '';
     await run(where, 'launchctl', ['bootout', `gui/${where.uid}/${launchdLabel(spec.id)}`]).catch(() => undefined);
     await run(where, 'launchctl', ['bootstrap', `gui/${where.uid}`, plist]);
     return `loaded ${launchdLabel(spec.id)} (LaunchAgent)`;
   } catch (error) {
-    const undone = await undoInstall(kind, spec.id, { previous, createdDirs }, where);
+    const undone = await undoInstall(kind, spec.id, { previous, createdDirs, unit: systemdUnit(spec.id, rendered.files) }, where);
     const message = error instanceof Error ? error.message : String(error);
     const noUserBus = kind === 'systemd' && /connect to bus/i.test(message);
     throw new RunFailedError(message, noUserBus ? `${undone}; ${NO_USER_BUS_HINT}` : undone);
@@ -132,11 +139,11 @@ async function readPrevious(files: ScheduleFile[]): Promise<PreviousFile[]> {
  * was working) and tell the scheduler, so `schedule status` never reports a schedule that is not
  * running. Returns what the user should know, as one clause.
  */
-async function undoInstall(kind: ScheduleKind, id: string, written: { previous: PreviousFile[]; createdDirs: string[] }, where: SchedulerEnv): Promise<string> {
+async function undoInstall(kind: ScheduleKind, id: string, written: { previous: PreviousFile[]; createdDirs: string[]; unit: string }, where: SchedulerEnv): Promise<string> {
   const { previous, createdDirs } = written;
   const hadSchedule = previous.some((file) => file.content !== undefined);
-  // `enable --now` may have enabled the timer before starting it failed.
-  if (kind === 'systemd' && !hadSchedule) await run(where, 'systemctl', ['--user', 'disable', '--now', `poof-${id}.timer`]).catch(() => undefined);
+  // `enable --now` may have enabled the unit before starting it failed.
+  if (kind === 'systemd' && !hadSchedule) await run(where, 'systemctl', ['--user', 'disable', '--now', written.unit]).catch(() => undefined);
   const left: string[] = [];
   for (const file of previous) {
     try {
@@ -166,10 +173,13 @@ export async function removeSchedule(kind: ScheduleKind, id: string, where: Sche
   }
   if (kind === 'systemd') {
     const timer = path.join(systemdDir(where), `poof-${id}.timer`);
-    if (!(await exists(timer))) return false;
-    await run(where, 'systemctl', ['--user', 'disable', '--now', `poof-${id}.timer`]).catch(() => undefined);
+    const service = path.join(systemdDir(where), `poof-${id}.service`);
+    // A timed schedule is its timer; a kept-running one (watch) its service alone.
+    const unit = (await exists(timer)) ? `poof-${id}.timer` : (await exists(service)) ? `poof-${id}.service` : undefined;
+    if (!unit) return false;
+    await run(where, 'systemctl', ['--user', 'disable', '--now', unit]).catch(() => undefined);
     await rm(timer, { force: true });
-    await rm(path.join(systemdDir(where), `poof-${id}.service`), { force: true });
+    await rm(service, { force: true });
     await run(where, 'systemctl', ['--user', 'daemon-reload']).catch(() => undefined);
     return true;
   }
@@ -186,8 +196,11 @@ export async function showSchedule(kind: ScheduleKind, id: string, where: Schedu
     requireScheduler(kind, where);
     return findCronBlock(await readCrontab(where), id);
   }
-  const file = kind === 'systemd' ? path.join(systemdDir(where), `poof-${id}.timer`) : plistPath(where, id);
-  return readFile(file, 'utf8').catch(() => undefined);
+  if (kind === 'systemd') {
+    const timer = await readFile(path.join(systemdDir(where), `poof-${id}.timer`), 'utf8').catch(() => undefined);
+    return timer ?? readFile(path.join(systemdDir(where), `poof-${id}.service`), 'utf8').catch(() => undefined);
+  }
+  return readFile(plistPath(where, id), 'utf8').catch(() => undefined);
 }
 
 /** crontab for the current user, or for POOF_CRONTAB_USER (an administrator installing for someone). */
@@ -227,6 +240,11 @@ function dirsBetween(top: string, bottom: string): string[] {
   const dirs = [bottom];
   while (dirs[0] !== top && path.dirname(dirs[0]!) !== dirs[0]) dirs.unshift(path.dirname(dirs[0]!));
   return dirs;
+}
+
+/** Pure: the unit systemd enables: the timer of a timed schedule, else the service (watch). */
+function systemdUnit(id: string, files: ScheduleFile[]): string {
+  return files.some((file) => file.name === 'timer') ? `poof-${id}.timer` : `poof-${id}.service`;
 }
 
 function systemdDir(where: SchedulerEnv): string {

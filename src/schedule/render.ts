@@ -7,8 +7,9 @@ export type Cadence = { every: { unit: 'm' | 'h'; count: number } } | { at: { ho
 export interface ScheduleSpec {
   /** Short id of the config dir, so two configs get two schedules. */
   id: string;
-  command: 'backup' | 'upload' | 'check' | 'sync';
-  cadence: Cadence;
+  command: 'backup' | 'upload' | 'check' | 'sync' | 'watch';
+  /** When it runs; `watch` has none: it runs all the time, kept alive by the scheduler. */
+  cadence?: Cadence | undefined;
   node: string;
   cli: string;
   configDir: string;
@@ -48,7 +49,7 @@ export function shellQuote(value: string): string {
 
 /** Pure: the crontab block, marked so poof finds its own entry. `%` means newline to cron: escaped. */
 export function renderCron(template: string, spec: ScheduleSpec): string {
-  const c = spec.cadence;
+  const c = cadenceOf(spec);
   const when = 'every' in c ? (c.every.unit === 'm' ? `*/${c.every.count} * * * *` : c.every.count === 24 ? '0 0 * * *' : `0 */${c.every.count} * * *`) : `${c.at.minute} ${c.at.hour} * * *`;
   const env = [`POOF_CONFIG_DIR=${shellQuote(spec.configDir)}`, `PATH=${shellQuote(spec.path)}`];
   const line = [...env, ...commandArgs(spec).map(shellQuote), '>>', shellQuote(spec.log), '2>&1'].join(' ');
@@ -75,9 +76,20 @@ export function renderSystemd(templates: { service: string; timer: string }, spe
     env_path: systemdQuote(`PATH=${spec.path}`),
     exec: commandArgs(spec).map(systemdQuote).join(' '),
     log: spec.log.replace(/%/g, '%%'),
-    on_calendar: onCalendar(spec.cadence),
+    on_calendar: spec.cadence ? onCalendar(spec.cadence) : '',
   };
   return { service: renderTemplate(templates.service, vars), timer: renderTemplate(templates.timer, vars) };
+}
+
+/** Pure: a timed schedule's cadence (watch has none, and is never rendered as a timer). */
+function cadenceOf(spec: ScheduleSpec): Cadence {
+  if (!spec.cadence) throw new Error(`poof ${spec.command} runs all the time: it has no cadence`);
+  return spec.cadence;
+}
+
+/** Pure: the user service that keeps `poof watch` running (no timer). */
+export function renderSystemdWatch(template: string, spec: ScheduleSpec): string {
+  return renderSystemd({ service: template, timer: '' }, spec).service;
 }
 
 /** Pure: XML character escaping for plist strings. */
@@ -88,8 +100,9 @@ export function xmlEscape(value: string): string {
 /** Pure: the LaunchAgent plist. */
 export function renderLaunchd(template: string, spec: ScheduleSpec): string {
   const c = spec.cadence;
-  const when =
-    'every' in c
+  const when = !c
+    ? ''
+    : 'every' in c
       ? `  <key>StartInterval</key>\n  <integer>${c.every.count * (c.every.unit === 'm' ? 60 : 3600)}</integer>`
       : `  <key>StartCalendarInterval</key>\n  <dict>\n    <key>Hour</key>\n    <integer>${c.at.hour}</integer>\n    <key>Minute</key>\n    <integer>${c.at.minute}</integer>\n  </dict>`;
   const programArguments = commandArgs(spec).map((arg) => `    <string>${xmlEscape(arg)}</string>`).join('\n');

@@ -268,3 +268,75 @@ describe('poof schedule when the scheduler is missing or fails', () => {
     assert.match(status.stdout, /^not installed \(launchd\)/);
   });
 });
+
+describe('poof schedule install --command watch: a service kept running, never a timer or a cron entry', () => {
+  let sb: Sandbox;
+  let env: Record<string, string>;
+  let calls: string;
+  before(async () => {
+    sb = await configuredSandbox();
+    const fakeBin = path.join(sb.dir, 'fake-bin');
+    calls = path.join(sb.dir, 'systemctl.calls');
+    // systemctl records what it is asked: the real one cannot reach a user manager here.
+    await fakeProgram(fakeBin, 'systemctl', `echo "$*" >> '${calls}'`);
+    env = { ...sb.env, PATH: `${fakeBin}:${sb.env.PATH ?? ''}` };
+  });
+  after(() => sb.cleanup());
+
+  it('cron is refused, naming the kinds that keep it running; --every and --at do not apply (exit 2, nothing installed)', async () => {
+    const cron = await runPoof(['schedule', 'install', '--command', 'watch', '--kind', 'cron'], { env });
+    assert.equal(cron.code, 2);
+    assert.deepEqual(stderrLines(cron.stderr), ['poof: cron starts commands at set times and cannot keep poof watch running; use --kind systemd (a user service, restarted if it fails), or --kind launchd on macOS']);
+    const every = await runPoof(['schedule', 'install', '--command', 'watch', '--every', '1h'], { env });
+    assert.equal(every.code, 2);
+    assert.match(every.stderr, /poof watch runs all the time: --every and --at do not apply/);
+    await assert.rejects(access(calls), 'systemctl was never asked');
+  });
+
+  it('launchd: a LaunchAgent started at load and kept alive, with no start interval', async () => {
+    const printed = await runPoof(['schedule', 'install', '--command', 'watch', '--kind', 'launchd', '--print'], { env });
+    assert.equal(printed.code, 0, printed.stderr);
+    const file = path.join(sb.dir, 'watch.plist');
+    await writeFile(file, printed.stdout);
+    const parsed = await sh('python3', ['-c', 'import json,plistlib,sys; print(json.dumps(plistlib.load(open(sys.argv[1], "rb"))))', file]);
+    assert.equal(parsed.code, 0, parsed.stderr);
+    const data = JSON.parse(parsed.stdout) as Record<string, unknown> & { ProgramArguments: string[] };
+    assert.deepEqual([data.RunAtLoad, data.KeepAlive, data.ThrottleInterval], [true, true, 30]);
+    assert.equal(data.ProgramArguments[2], 'watch');
+    assert.equal('StartInterval' in data || 'StartCalendarInterval' in data, false);
+    assert.match(String(data.Label), /^org\.poof\.backup\.\w+-watch$/);
+  });
+
+  it('systemd (the default here): one user service, restarted on failure, enabled and started; its command line runs watch; remove takes it out', async () => {
+    const dir = path.join(sb.home, '.config', 'systemd', 'user');
+    const installed = await runPoof(['schedule', 'install', '--command', 'watch'], { env });
+    assert.equal(installed.code, 0, installed.stderr);
+    assert.match(installed.stdout, /^poof watch, all the time from login: enabled poof-\w+-watch\.service \(systemd user service, kept running\); output goes to \S+schedule\.log$/m);
+    const names = await readdir(dir);
+    assert.equal(names.length, 1, names.join(', '));
+    const unit = await readFile(path.join(dir, names[0]!), 'utf8');
+    for (const line of ['Type=simple', 'Restart=on-failure', 'SuccessExitStatus=143', 'WantedBy=default.target']) assert.match(unit, new RegExp(`^${line}$`, 'm'));
+    assert.equal((await readFile(calls, 'utf8')).trim().split('\n').at(-1), `--user enable --now ${names[0]}`);
+    // The unit's command line, with the unit's environment and nothing else, as systemd starts it.
+    const exec = /^ExecStart=(.*)$/m.exec(unit)![1]!.match(/"([^"]*)"/g)!.map((word) => word.slice(1, -1));
+    assert.equal(exec.at(-1), 'watch');
+    const unitEnv = Object.fromEntries([...unit.matchAll(/^Environment="([^=]+)=(.*)"$/gm)].map((m) => [m[1]!, m[2]!]));
+    const child = spawn(exec[0]!, exec.slice(1), { env: { HOME: sb.home, ...unitEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const ended = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const deadline = Date.now() + 60_000;
+    while (!/full backup done/.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /Documents: full backup done/);
+    // systemctl stop: SIGTERM, and the exit status the unit counts as a success.
+    child.kill('SIGTERM');
+    assert.equal(await ended, 143, out);
+    const status = await runPoof(['schedule', 'status', '--kind', 'systemd'], { env });
+    assert.match(status.stdout, /^watch service installed \(systemd\):\n\[Unit\]\nDescription=poof watch/m);
+    const removed = await runPoof(['schedule', 'remove', '--kind', 'systemd'], { env });
+    assert.match(removed.stdout, /removed poof's systemd watch service for /);
+    assert.deepEqual(await readdir(dir), []);
+    assert.equal((await readFile(calls, 'utf8')).trim().split('\n').at(-2), `--user disable --now ${names[0]}`);
+  });
+});
