@@ -79,9 +79,8 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
         stat: statPath,
         walk: walkFiles,
         lock: takeLock,
-        copy: async (target, files, signal) => {
-          // An append-only vault is only ever added to by a backup run of its own.
-          if (appendOnly) return (await backup([target.name], signal)).get(target.name)!;
+        // An append-only vault is only ever added to by a backup run of its own: each batch is one.
+        copy: appendOnly ? undefined : async (target, files, signal) => {
           const backupDir = await history.folderFor(target.name);
           const list = path.join(scratch, `${target.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.files`);
           await writeFile(list, `${files.join('\n')}\n`, { mode: 0o600 });

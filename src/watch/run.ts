@@ -33,8 +33,11 @@ export interface WatchAdapters {
   walk(dir: string): Promise<string[]>;
   /** The lock for one batch, or who holds it. */
   lock(): Promise<{ release(): Promise<void> } | { heldBy: string }>;
-  /** Copy exactly these files of one mapping (under the lock): `rclone copy --files-from`. */
-  copy(target: WatchTarget, files: string[], signal: AbortSignal): Promise<WorkOutcome>;
+  /**
+   * Copy exactly these files of one mapping (under the lock): `rclone copy --files-from`. None:
+   * each batch is a full backup instead (an append-only vault is only added to by its own runs).
+   */
+  copy?: ((target: WatchTarget, files: string[], signal: AbortSignal) => Promise<WorkOutcome>) | undefined;
   /** A full backup of these mappings, with its own lock and run record (`poof backup --only ...`). */
   backup(names: string[], signal: AbortSignal): Promise<Map<string, WorkOutcome>>;
   /** Resolves after `ms`, or as soon as `wake` is called or the signal aborts. */
@@ -131,6 +134,9 @@ export async function watchLoop(targets: WatchTarget[], timing: WatchTiming, ada
       await take();
       const now = adapters.now();
       const due = queue.take(now);
+      if (!adapters.copy) {
+        for (const batch of due.batches.splice(0)) if (!due.fullSyncs.includes(batch.name)) due.fullSyncs.push(batch.name);
+      }
       if (due.batches.length > 0) {
         const lock = await adapters.lock();
         if ('heldBy' in lock) {
@@ -198,7 +204,7 @@ export async function watchLoop(targets: WatchTarget[], timing: WatchTiming, ada
     }
     if (changing.length > 0) queue.putBack(target.name, changing, now);
     if (ready.length === 0) return;
-    const outcome = await adapters.copy(target, ready, signal);
+    const outcome = await adapters.copy!(target, ready, signal);
     const at = adapters.now();
     const total = totals.get(target.name)!;
     if (outcome.ok) {

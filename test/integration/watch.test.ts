@@ -230,3 +230,55 @@ describe('poof watch over SFTP: a server that goes away and comes back is caught
     await stopWatch(run);
   });
 });
+
+describe('poof watch on an uploaded mapping and on an append-only backup: only ever adds', () => {
+  it('an uploaded mapping (its files wiped here): new files arrive, and nothing on the remote is ever deleted', async () => {
+    const w = await watchedSandbox('a local-directory remote', { Docs: { 'old1.txt': 'uploaded 1\n', 'old2.txt': 'uploaded 2\n' } });
+    try {
+      const upload = await runPoof(['upload', '--yes'], { env: w.sb.env });
+      assert.equal(upload.code, 0, upload.stderr);
+      const mirror = await w.mirror('Docs');
+      assert.deepEqual(await readdir(w.dirs.Docs!), []);
+      const run = await startWatch(w.sb);
+      await writeFile(path.join(w.dirs.Docs!, 'new.txt'), 'new after the upload\n');
+      await arrives(path.join(mirror, 'new.txt'), 'new after the upload\n');
+      // A deletion here brings a full backup, which copies only.
+      await rm(path.join(w.dirs.Docs!, 'new.txt'));
+      await waitFor(async () => (run.stdout().match(/full backup done/g) ?? []).length >= 2, 30_000, 'the full backup after the deletion');
+      await stopWatch(run);
+      assert.deepEqual(await without(await readTree(mirror)), { 'new.txt': 'new after the upload\n', 'old1.txt': 'uploaded 1\n', 'old2.txt': 'uploaded 2\n' });
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it('append-only: each batch is a vault run that only adds; a deleted file stays restorable from the run before', async () => {
+    const w = await watchedSandbox('a local-directory remote', { Docs: { 'a.txt': 'a\n' } });
+    try {
+      await setConf(w.sb, (conf) => Object.assign(conf, { mode: 'append-only', keep: { within: '30d' } }));
+      const bucket = path.dirname(await w.mirror('Docs'));
+      const run = await startWatch(w.sb);
+      const stored = async () => readTree(bucket);
+      const first = await stored();
+      await writeFile(path.join(w.dirs.Docs!, 'b.txt'), 'b, saved\n');
+      await waitFor(async () => (run.stdout().match(/full backup done \(1 file copied\)/g) ?? []).length >= 2, 30_000, 'the batch, a vault run');
+      const second = await stored();
+      await rm(path.join(w.dirs.Docs!, 'a.txt'));
+      await waitFor(async () => (run.stdout().match(/full backup done/g) ?? []).length >= 3, 30_000, 'the full backup after the deletion');
+      await stopWatch(run);
+      const third = await stored();
+      for (const [before, after] of [[first, second], [second, third]] as const) {
+        for (const [name, data] of before) assert.ok(after.get(name)?.equals(data), `${name} kept as it was`);
+      }
+      const history = JSON.parse((await runPoof(['history', '--json'], { env: w.sb.env })).stdout) as { mappings: Array<{ runs: Array<{ id: string }> }> };
+      const runs = history.mappings[0]!.runs;
+      assert.ok(runs.length >= 3, JSON.stringify(runs));
+      const into = path.join(w.sb.dir, 'restored');
+      const restored = await runPoof(['restore', '--at', runs.at(-2)!.id, '--to', into, '--yes'], { env: w.sb.env });
+      assert.equal(restored.code, 0, restored.stderr);
+      assert.deepEqual(await without(await readTree(path.join(into, 'Docs'))), { 'a.txt': 'a\n', 'b.txt': 'b, saved\n' });
+    } finally {
+      await w.stop();
+    }
+  });
+});
