@@ -13,6 +13,8 @@
 //          run, with history on and off); --no-history-rows: all but those
 //          --append-only: only the append-only rows (a first run, a run changing 1% of the files and
 //          a no-change run, mirror with history against "mode": "append-only"), each checked
+//          --watch-idle: only the cost of an idle `poof watch` (bench/watch.ts), with
+//          --watch-files N (100000) --idle-minutes M (10) --saves S (5)
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, statfsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -22,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { cliPath } from '../test/helpers/sandbox.js';
 import { startRcloneSftp, startS3, startSshd, type RunningServer } from '../test/helpers/servers.js';
 import { generateTree } from './tree.js';
+import { benchWatchIdle } from './watch.js';
 
 interface Timed {
   seconds: number;
@@ -44,6 +47,10 @@ const { values } = parseArgs({
     'history-only': { type: 'boolean', default: false },
     'no-history-rows': { type: 'boolean', default: false },
     'append-only': { type: 'boolean', default: false },
+    'watch-idle': { type: 'boolean', default: false },
+    'watch-files': { type: 'string', default: '100000' },
+    'idle-minutes': { type: 'string', default: '10' },
+    saves: { type: 'string', default: '5' },
   },
 });
 // One rclone for poof (POOF_RCLONE), the raw and original command lines, and the servers (PATH).
@@ -129,6 +136,10 @@ interface Row {
 }
 
 async function main(): Promise<void> {
+  if (values['watch-idle']) {
+    const rcloneBin = values.rclone ? RCLONE : execFileSync('sh', ['-c', 'command -v rclone']).toString().trim();
+    return benchWatchIdle({ files: Number(values['watch-files']), idleMinutes: Number(values['idle-minutes']), saves: Number(values.saves), rclone: rcloneBin, dir: values.dir });
+  }
   const spec = { smallFiles: Number(values.files), largeFiles: Number(values.large), largeMiB: Number(values['large-mib']) };
   const repeat = Math.max(1, Number(values.repeat));
   const base = values.dir ?? (existsSync('/dev/shm') && statfsSync('/dev/shm').bavail * statfsSync('/dev/shm').bsize > 4 * 2 ** 30 ? '/dev/shm' : os.tmpdir());

@@ -101,7 +101,8 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
               wake = () => undefined;
               resolve();
             };
-            const timer = setTimeout(done, Math.min(ms, 1000));
+            // Events, a signal or the next due work wake it; idle, it wakes once a minute at most.
+            const timer = setTimeout(done, Math.min(ms, 60_000));
             signal.addEventListener('abort', done);
             wake = done;
           }),
