@@ -16,7 +16,7 @@ export async function historyCommand(ctx: Context, options: OptionsOf<typeof his
   const syncKept = await openSyncKept(ctx, opened);
   const summaries = opened.mappings.map((m) => ({
     name: m.name,
-    runs: m.manifests.map((manifest) => summarizeRun(manifest, keptBy(m.kept, manifest.runId))),
+    runs: m.manifests.map((manifest) => summarizeRun(manifest, keptBy(m.kept, manifest.runId, m.manifests.map((r) => r.runId)))),
     ...(syncKept ? { syncKept: (syncKept.get(m.name) ?? []).map((run) => summarizeSyncKept(run, keptFolders(ctx.paths.syncKeptDir, opened.remote.root, run.keptId, m.name))) } : {}),
   }));
   if (options.json) {
@@ -69,9 +69,18 @@ async function openSyncKept(ctx: Context, opened: OpenedHistory): Promise<SyncKe
   return listSyncKept(opened.rclone, opened.remote, ctx.paths.syncKeptDir);
 }
 
-/** What a run's folders (its first pass and any later ones) keep, path -> size. */
-function keptBy(kept: KeptVersions, runId: string): Map<string, number> {
+/**
+ * What a run's folders (its first pass and any later ones) keep, path -> size; and the folders of
+ * a run without a record before it (a watch window's batches, which the next full backup records;
+ * a run killed outright), which hold what was replaced on the way to it.
+ */
+function keptBy(kept: KeptVersions, runId: string, recorded: string[]): Map<string, number> {
+  const sorted = [...recorded].sort();
   const out = new Map<string, number>();
-  for (const [folder, files] of kept) if (runOfFolder(folder) === runId) for (const [file, size] of files) out.set(`${folder}/${file}`, size);
+  for (const [folder, files] of kept) {
+    const run = runOfFolder(folder);
+    const owner = sorted.includes(run) ? run : sorted.find((id) => id > run);
+    if (owner === runId) for (const [file, size] of files) out.set(`${folder}/${file}`, size);
+  }
   return out;
 }

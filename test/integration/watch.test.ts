@@ -115,9 +115,13 @@ for (const kind of KINDS) describe(`poof watch on ${kind}: each change arrives b
     await waitFor(async () => (run.stdout().match(/full backup done/g) ?? []).length >= 2, 30_000, 'the second full backup');
     assert.deepEqual(await without(await readTree(mirror)), await without(await readTree(docs)));
     // The first run (the catch-up) comes back as it was: a.txt before its save, del.txt and old.txt.
-    const history = JSON.parse((await runPoof(['history', '--json'], { env: w.sb.env })).stdout) as { mappings: Array<{ runs: Array<{ id: string; complete: boolean }> }> };
+    const history = JSON.parse((await runPoof(['history', '--json'], { env: w.sb.env })).stdout) as { mappings: Array<{ runs: Array<{ id: string; complete: boolean; keptFiles: number }> }> };
     const runs = history.mappings[0]!.runs.filter((r) => r.complete);
     assert.ok(runs.length >= 2, JSON.stringify(runs));
+    // Every kept version is counted with a listed run: the batches' with the full backup ending their window.
+    const stored = [...(await readTree(path.join(path.dirname(mirror), '.poof-history')))].filter(([name]) => !name.endsWith('.run.json.gz'));
+    assert.ok(stored.length >= 3, stored.map(([name]) => name).join(', '));
+    assert.equal(history.mappings[0]!.runs.reduce((n, r) => n + r.keptFiles, 0), stored.length);
     const into = path.join(w.sb.dir, 'restored');
     const restored = await runPoof(['restore', '--at', runs[0]!.id, '--to', into, '--yes'], { env: w.sb.env });
     assert.equal(restored.code, 0, restored.stderr);
