@@ -1,4 +1,5 @@
-import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, rm, writeFile } from 'node:fs/promises';
+import { entriesBelow } from '../fs/files-below.js';
 import path from 'node:path';
 import type { Context } from '../context.js';
 import type { RunAllOutcome } from '../engine/run-all.js';
@@ -77,7 +78,7 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
         watcher: await parcelWatcher(),
         now: () => Date.now(),
         stat: statPath,
-        walk: walkFiles,
+        walk: async (dir) => (await entriesBelow(dir)).map((entry) => entry.rel),
         lock: takeLock,
         // An append-only vault is only ever added to by a backup run of its own: each batch is one.
         copy: appendOnly ? undefined : async (target, files, signal) => {
@@ -149,20 +150,4 @@ async function statPath(file: string): Promise<PathState> {
   } catch {
     return { kind: 'missing' };
   }
-}
-
-/** Every file (and link) below a directory, relative to it; links are not followed. */
-async function walkFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const pending = [''];
-  while (pending.length > 0) {
-    const rel = pending.pop()!;
-    const entries = await readdir(path.join(dir, rel), { withFileTypes: true }).catch(() => []);
-    for (const entry of entries) {
-      const name = rel === '' ? entry.name : `${rel}/${entry.name}`;
-      if (entry.isDirectory()) pending.push(name);
-      else out.push(name);
-    }
-  }
-  return out;
 }

@@ -1,4 +1,5 @@
-import { readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { rm, rmdir } from 'node:fs/promises';
+import { entriesBelow } from '../fs/files-below.js';
 import path from 'node:path';
 import { RunFailedError } from '../errors.js';
 import { baseFlags } from '../rclone/args.js';
@@ -82,22 +83,7 @@ export async function listSyncKept(rclone: Rclone, remote: { root: string; confi
   const result = await rclone.run(['lsjson', syncKeptRoot(remote.root), '-R', '--files-only', ...baseFlags(remote.configFile), ...RUN_FLAGS], { timeoutMs: 30 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
   if (result.exitCode !== 0 && !directoryNotFound(result)) throw new RunFailedError(`could not list ${syncKeptRoot(remote.root)}: rclone exited ${result.exitCode}: ${lastErrorLine(result.stderr)}`);
   const remoteEntries = result.exitCode === 0 ? (JSON.parse(result.stdout || '[]') as Array<{ Path: string; Size: number }>) : [];
-  return syncKeptOf(remoteEntries, await walkFiles(localRoot));
-}
-
-async function walkFiles(root: string): Promise<Array<{ rel: string; size: number }>> {
-  const files: Array<{ rel: string; size: number }> = [];
-  const pending = [''];
-  while (pending.length > 0) {
-    const rel = pending.pop()!;
-    const entries = await readdir(path.join(root, rel), { withFileTypes: true }).catch(() => []);
-    for (const entry of entries) {
-      const name = rel === '' ? entry.name : `${rel}/${entry.name}`;
-      if (entry.isDirectory()) pending.push(name);
-      else if (entry.isFile()) files.push({ rel: name, size: (await stat(path.join(root, name)).catch(() => undefined))?.size ?? 0 });
-    }
-  }
-  return files;
+  return syncKeptOf(remoteEntries, (await entriesBelow(localRoot)).filter((entry) => entry.kind === 'file'));
 }
 
 /** What a prune of one mapping's sync keep folders removes (or would). */

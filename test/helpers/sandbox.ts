@@ -3,7 +3,7 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startS3, type RunningServer } from './servers.js';
+import { startS3, startSshd, type RunningServer, type SshServer } from './servers.js';
 
 /** dist/test/helpers -> the package root. */
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -127,6 +127,20 @@ export async function cconfigS3(sb: Sandbox): Promise<{ env: Record<string, stri
     throw new Error(`poof cconfig --provider s3 failed (${made.code}): ${made.stderr}`);
   }
   return { env, s3 };
+}
+
+/**
+ * A real OpenSSH sshd under the sandbox, and poof pointed at it over SFTP with its key and known
+ * hosts (`cconfig --provider sftp --force`): the server, whose `root` holds the bucket.
+ */
+export async function cconfigOpenSsh(sb: Sandbox): Promise<SshServer> {
+  const sshd = await startSshd(path.join(sb.dir, 'sshd-root'));
+  const made = await runPoof(['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', sshd.user, '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none', '--force'], { env: sb.env });
+  if (made.code !== 0) {
+    await sshd.stop();
+    throw new Error(`poof cconfig --provider sftp failed (${made.code}): ${made.stderr}`);
+  }
+  return sshd;
 }
 
 /** Change poof.conf by hand, as a user editing the file would. */

@@ -5,8 +5,8 @@ import { mkdir, readFile, readdir, rename, rm, symlink, utimes, writeFile } from
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pgrep, startPoof, waitFor, waitForTransfer } from '../helpers/background.js';
-import { makeSandbox, mapLocalDirs, runPoof, setConf, type Sandbox } from '../helpers/sandbox.js';
-import { startSshd, type SshServer } from '../helpers/servers.js';
+import { cconfigOpenSsh, makeSandbox, mapLocalDirs, runPoof, setConf, type Sandbox } from '../helpers/sandbox.js';
+import type { SshServer } from '../helpers/servers.js';
 import { rcloneOnPath } from '../helpers/rclone-version.js';
 import { readTree } from '../helpers/tree.js';
 
@@ -42,11 +42,7 @@ async function twoWaySandbox(kind: RemoteKind, trees: Record<string, Record<stri
   const sb = await makeSandbox();
   const made = await mapLocalDirs(sb, trees);
   let sshd: SshServer | undefined;
-  if (kind === 'OpenSSH') {
-    sshd = await startSshd(path.join(sb.dir, 'sshd-root'));
-    const sftp = await runPoof(['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', sshd.user, '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none', '--force'], { env: sb.env });
-    assert.equal(sftp.code, 0, sftp.stderr);
-  }
+  if (kind === 'OpenSSH') sshd = await cconfigOpenSsh(sb);
   const bucket = async () => (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
   return {
     sb,

@@ -3,8 +3,8 @@ import { appendFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'nod
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exists, pgrep, startPoof, waitFor, waitForTransfer, type Background } from '../helpers/background.js';
-import { makeSandbox, mapLocalDirs, runPoof, setConf, type Sandbox } from '../helpers/sandbox.js';
-import { startRcloneSftp, startSshd, type RunningServer, type SshServer } from '../helpers/servers.js';
+import { cconfigOpenSsh, makeSandbox, mapLocalDirs, runPoof, setConf, type Sandbox } from '../helpers/sandbox.js';
+import { startRcloneSftp, type RunningServer, type SshServer } from '../helpers/servers.js';
 import { readTree } from '../helpers/tree.js';
 
 type Kind = 'a local-directory remote' | 'OpenSSH';
@@ -27,11 +27,7 @@ async function watchedSandbox(kind: Kind, trees: Record<string, Record<string, s
   const sb = await makeSandbox();
   const made = await mapLocalDirs(sb, trees);
   let sshd: SshServer | undefined;
-  if (kind === 'OpenSSH') {
-    sshd = await startSshd(path.join(sb.dir, 'sshd-root'));
-    const sftp = await runPoof(['cconfig', '--provider', 'sftp', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', sshd.user, '--key-file', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--shell-type', 'none', '--force'], { env: sb.env });
-    assert.equal(sftp.code, 0, sftp.stderr);
-  }
+  if (kind === 'OpenSSH') sshd = await cconfigOpenSsh(sb);
   await setConf(sb, (conf) => void (conf.watch = QUICK));
   const bucket = async () => (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
   return {
