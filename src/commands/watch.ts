@@ -8,7 +8,7 @@ import type { WatchResult } from '../engine/result.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { normalizeDir } from '../fs/paths.js';
 import { runProgram } from '../process/run.js';
-import { buildSyncArgs } from '../rclone/args.js';
+import { buildSyncArgs, renderListedFilters } from '../rclone/args.js';
 import { mappingPath, probeArgsFor, transferSettings } from '../rclone/remote.js';
 import { stallMsFor } from '../rclone/watchdog.js';
 import { acquireLock } from '../run/lock.js';
@@ -83,10 +83,11 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
         // An append-only vault is only ever added to by a backup run of its own: each batch is one.
         copy: appendOnly ? undefined : async (target, files, signal) => {
           const backupDir = await history.folderFor(target.name);
-          const list = path.join(scratch, `${target.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.files`);
-          await writeFile(list, `${files.join('\n')}\n`, { mode: 0o600 });
+          const list = path.join(scratch, `${target.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.filters`);
+          // A name with a line break cannot be a filter line: the full backup takes it.
+          await writeFile(list, renderListedFilters(config.excludes, files.filter((file) => !/[\r\n]/.test(file))), { mode: 0o600 });
           const remotePath = mappingPath(config, remote, target.name);
-          const syncInput = { ...settings, source: target.localDir, dest: remotePath, copyOnly: true, filesFrom: list, ...(backupDir ? { backupDir } : {}) };
+          const syncInput = { ...settings, source: target.localDir, dest: remotePath, copyOnly: true, filterFrom: list, ...(backupDir ? { backupDir } : {}) };
           const plan = { name: target.name, localDir: target.localDir, remotePath, args: buildSyncArgs(syncInput), syncInput, copyOnly: true, stallMs: stallMsFor(config.rclone?.stallSeconds), probeArgs: probeArgsFor(remote) };
           const result = await runMapping(rclone, plan, { emit: () => undefined, log: log.write, cancelSignal: signal, dryRun: false });
           await rm(list, { force: true });

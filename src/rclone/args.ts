@@ -72,6 +72,11 @@ export interface SyncArgsInput extends TransferSettings {
   excludeFrom?: string | undefined;
   /** Copy exactly the files listed in this file (the retry of files that kept changing). */
   filesFrom?: string | undefined;
+  /**
+   * A complete rclone filter file used instead of the excludes (`poof watch`'s batches: the
+   * excludes, then exactly the batch's files, then nothing else; see renderListedFilters).
+   */
+  filterFrom?: string | undefined;
   /** Send the listed files even when size and time match (a change the storage cannot show). */
   ignoreTimes?: boolean | undefined;
   /**
@@ -112,12 +117,13 @@ export const STAGING_EXCLUDE = `/${STAGING_PREFIX}${'[0-9a-f]'.repeat(8)}/**`;
  */
 export function buildSyncArgs(input: SyncArgsInput): string[] {
   const { tuning } = input;
-  const copy = input.copyOnly || input.filesFrom !== undefined;
+  const copy = input.copyOnly || input.filesFrom !== undefined || input.filterFrom !== undefined;
   const args = [copy ? 'copy' : 'sync', input.source, input.dest, ...transferFlags(input, tuning)];
   if (tuning.maxDelete !== undefined && !copy && !input.deleteLimitByPoof) args.push('--max-delete', String(tuning.maxDelete));
   if (tuning.maxDeleteSize !== undefined && !copy) args.push('--max-delete-size', tuning.maxDeleteSize);
   if (input.excludeFrom !== undefined) args.push('--exclude-from', input.excludeFrom);
   if (input.filesFrom !== undefined) args.push('--files-from-raw', input.filesFrom, '--no-traverse');
+  if (input.filterFrom !== undefined) args.push('--no-traverse');
   if (input.ignoreTimes) args.push('--ignore-times');
   // rclone's own retries rerun the whole sync into the same folder, where a second move of a file
   // replaces the version the first kept: poof retries with a folder of its own instead.
@@ -175,6 +181,7 @@ function transferFlags(input: Omit<SyncArgsInput, 'source' | 'dest'>, tuning: Rc
   if (input.backendType === 'sftp' && !tuning.hashCheck && !(tuning.checksum && !input.crypt)) args.push('--sftp-disable-hashcheck');
   // rclone refuses --files-from with any other filter (1.60): the list is exact and was filtered already.
   if ('filesFrom' in input && input.filesFrom !== undefined) return args;
+  if ('filterFrom' in input && input.filterFrom !== undefined) return [...args, '--filter-from', input.filterFrom];
   return [...args, ...filterFlags(input.excludes)];
 }
 
@@ -184,6 +191,22 @@ function linkFlag(symlinks: SymlinkMode | undefined): string {
 }
 
 /** The user's excludes, then restore staging directories, which no transfer ever touches. */
+/** Pure: the user's excludes and restore staging as rclone filter lines (a filter file's first rules). */
+export function renderExcludeFilters(excludes: string[] | undefined): string {
+  return `${[...(excludes ?? []), STAGING_EXCLUDE].map((pattern) => `- ${pattern}`).join('\n')}\n`;
+}
+
+/**
+ * Pure: a filter file that copies exactly the listed files the excludes let through. rclone
+ * refuses --files-from with any other filter, and a list of changed files is not filtered yet:
+ * so the excludes come first (first match wins), then each file as an exact rule, then nothing
+ * else. rclone lists only the folders that can hold a listed file (measured: it opened one
+ * folder of 300 for one file), so no walk of the tree either.
+ */
+export function renderListedFilters(excludes: string[] | undefined, files: string[]): string {
+  return `${renderExcludeFilters(excludes)}${files.map((file) => `+ ${exactFilterLine(file)}\n`).join('')}- **\n`;
+}
+
 function filterFlags(excludes: string[] | undefined): string[] {
   return [...(excludes ?? []).flatMap((pattern) => ['--exclude', pattern]), '--exclude', STAGING_EXCLUDE];
 }

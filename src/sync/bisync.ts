@@ -1,4 +1,4 @@
-import { baseFlags, STAGING_EXCLUDE } from '../rclone/args.js';
+import { baseFlags, renderExcludeFilters } from '../rclone/args.js';
 import type { Capabilities } from '../rclone/capabilities.js';
 
 /**
@@ -76,9 +76,7 @@ export function buildBisyncArgs(input: BisyncInput): string[] {
 }
 
 /** Pure: the filters file of a two-way mapping: the user's excludes and restore staging, as rclone filter lines. */
-export function renderSyncFilters(excludes: string[] | undefined): string {
-  return `${[...(excludes ?? []), STAGING_EXCLUDE].map((pattern) => `- ${pattern}`).join('\n')}\n`;
-}
+export const renderSyncFilters = renderExcludeFilters;
 
 export interface BisyncOutcome {
   status: 'ok' | 'failed';
