@@ -5,6 +5,8 @@ import { routeEvent, watchLoop, type PathState, type WatchAdapters, type WatchRe
 import { batchFolderId } from '../../src/watch/history.js';
 import { watchLimitAdvice, type WatchEvent } from '../../src/watch/watcher.js';
 import { watchLine, watchStatus } from '../../src/ui/watch-view.js';
+import { buildSyncArgs, renderListedFilters, STAGING_EXCLUDE } from '../../src/rclone/args.js';
+import { settingsFor } from '../helpers/transfer.js';
 
 const timing = { quietMs: 2_000, maxDelayMs: 30_000, calmMs: 60_000, fullSyncMs: 3_600_000 };
 
@@ -93,6 +95,18 @@ describe('poof watch: routing, folders, advice and lines', () => {
     assert.deepEqual(routeEvent(targets, '/home/u/docsx/c'), { name: 'Home', rel: 'docsx/c' });
     assert.equal(routeEvent(targets, '/home/other/c'), undefined);
     assert.equal(routeEvent(targets, '/home/u'), undefined);
+  });
+
+  it('a batch\'s filter: the excludes and restore staging first, then each file exactly (globs escaped), then nothing else', () => {
+    assert.equal(
+      renderListedFilters(['*.tmp'], ['a/b.txt', 'we[i]rd/a*b?.txt', 'trailing ']),
+      ['- *.tmp', `- ${STAGING_EXCLUDE}`, '+ /a/b.txt', '+ /we\\[i\\]rd/a\\*b\\?.txt', '+ /trailing[ ]', '- **', ''].join('\n'),
+    );
+    const args = buildSyncArgs({ ...settingsFor('local'), source: '/d', dest: 'r:b/D', copyOnly: true, filterFrom: '/s/f' });
+    assert.deepEqual(args.slice(0, 3), ['copy', '/d', 'r:b/D']);
+    assert.equal(args[args.indexOf('--filter-from') + 1], '/s/f');
+    assert.ok(args.includes('--no-traverse'));
+    assert.equal(args.includes('--exclude'), false, 'rclone takes the excludes from the filter file only');
   });
 
   it('batch folders sort in order as text, after the window\'s run and before the next run', () => {
