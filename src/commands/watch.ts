@@ -1,4 +1,4 @@
-import { lstat, mkdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { entriesBelow } from '../fs/files-below.js';
 import path from 'node:path';
 import type { Context } from '../context.js';
@@ -12,6 +12,9 @@ import { buildSyncArgs, renderListedFilters } from '../rclone/args.js';
 import { mappingPath, probeArgsFor, transferSettings } from '../rclone/remote.js';
 import { stallMsFor } from '../rclone/watchdog.js';
 import { acquireLock } from '../run/lock.js';
+import { trackBackup } from '../run/inflight.js';
+import { RUN_BY_WATCH } from '../run/pipeline.js';
+import type { SymlinkMode } from '../config/schema.js';
 import { runPipeline } from '../run/pipeline.js';
 import { requireCryptKey } from '../safety/crypt-key.js';
 import { WatchHistory } from '../watch/history.js';
@@ -42,7 +45,11 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
       for (const [localDir, name] of Object.entries(config.paths)) {
         if (options.only && !options.only.includes(name)) continue;
         if (twoWay.has(name)) ctx.out(`${name}: two-way: kept in step by \`poof sync\`, not watched`);
-        else targets.push({ name, localDir: normalizeDir(localDir) });
+        else {
+          // A mapped folder may be a link: its watch and its events are on the real path.
+          const dir = normalizeDir(localDir);
+          targets.push({ name, localDir: dir, watchDir: await realpath(dir).catch(() => dir) });
+        }
       }
       if (targets.length === 0) throw new UsageError('no mapping to watch', 'map a directory with poof config, or give --only a mapping that is not two-way');
       const appendOnly = config.mode === 'append-only';
@@ -56,7 +63,8 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
 
       const backup = async (names: string[], signal: AbortSignal): Promise<Map<string, WorkOutcome>> => {
         const args = [...process.execArgv, process.argv[1]!, '--confdir', ctx.paths.configDir, 'backup', ...names.flatMap((name) => ['--only', name]), '--json'];
-        const env = Object.fromEntries(Object.entries(ctx.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+        // Marked as watch's own: a run that wants the lock meanwhile waits for it as for a batch.
+        const env = { ...Object.fromEntries(Object.entries(ctx.env).filter((entry): entry is [string, string] => entry[1] !== undefined)), [RUN_BY_WATCH]: '1' };
         const ran = await runProgram(process.execPath, args, { env, cancelSignal: signal, onStderrLine: (line) => log.write(`# backup: ${line}`) });
         const out = new Map<string, WorkOutcome>();
         let reported: { mappings?: Array<{ name: string; status: string; copied: number; reason?: string }> } = {};
@@ -69,7 +77,10 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
         for (const name of names) {
           const result = reported.mappings?.find((m) => m.name === name);
           if (result && (result.status === 'ok' || result.status === 'partial')) out.set(name, { ok: true, copied: result.copied });
-          else out.set(name, { ok: false, reason: result?.reason ?? (lastLine || `poof backup exited ${ran.exitCode}`), ...(ran.exitCode === ExitCode.locked ? { locked: true } : {}) });
+          else {
+            const reason = result?.reason ?? (lastLine || `poof backup exited ${ran.exitCode}`);
+            out.set(name, { ok: false, reason, ...(ran.exitCode === ExitCode.locked ? { locked: true } : {}), ...(/rclone\.maxDelete/.test(reason) ? { hold: true } : {}) });
+          }
         }
         return out;
       };
@@ -78,20 +89,30 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
         watcher: await parcelWatcher(),
         now: () => Date.now(),
         stat: statPath,
-        walk: async (dir) => (await entriesBelow(dir)).map((entry) => entry.rel),
+        walk: async (dir) => (await entriesBelow(dir)).filter((entry) => entry.kind !== 'other').map((entry) => entry.rel),
+        identity: async (dir) => {
+          const info = await stat(dir).catch(() => undefined);
+          return info?.isDirectory() ? `${info.dev}:${info.ino}` : undefined;
+        },
         lock: takeLock,
-        // An append-only vault is only ever added to by a backup run of its own: each batch is one.
-        copy: appendOnly ? undefined : async (target, files, signal) => {
+        // An append-only vault is only ever added to by a backup run of its own, and a "before"
+        // hook (mounting the disk the remote is on, say) belongs to a run: each batch is one then.
+        copy: appendOnly || config.hooks?.before ? undefined : async (target, files, signal) => {
+          const { names, needsFull } = await namesForRclone(target.localDir, files, config.symlinks ?? 'follow');
+          if (names.length === 0) return { ok: true, copied: 0, ...(needsFull ? { needsFull } : {}) };
           const backupDir = await history.folderFor(target.name);
           const list = path.join(scratch, `${target.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.filters`);
-          // A name with a line break cannot be a filter line: the full backup takes it.
-          await writeFile(list, renderListedFilters(config.excludes, files.filter((file) => !/[\r\n]/.test(file))), { mode: 0o600 });
+          await writeFile(list, renderListedFilters(config.excludes, names), { mode: 0o600 });
           const remotePath = mappingPath(config, remote, target.name);
           const syncInput = { ...settings, source: target.localDir, dest: remotePath, copyOnly: true, filterFrom: list, ...(backupDir ? { backupDir } : {}) };
           const plan = { name: target.name, localDir: target.localDir, remotePath, args: buildSyncArgs(syncInput), syncInput, copyOnly: true, stallMs: stallMsFor(config.rclone?.stallSeconds), probeArgs: probeArgsFor(remote) };
-          const result = await runMapping(rclone, plan, { emit: () => undefined, log: log.write, cancelSignal: signal, dryRun: false });
+          // Files in flight are on record until the batch ends, as for a backup: after a kill, a
+          // download says which may be cut short on the remote.
+          const tracker = await trackBackup(ctx.paths.unfinishedFile, target.name);
+          const result = await runMapping(rclone, plan, { emit: (event) => tracker.see(event), log: log.write, cancelSignal: signal, dryRun: false });
+          await tracker.finish(result);
           await rm(list, { force: true });
-          if (result.status === 'ok' || result.status === 'partial') return { ok: true, copied: result.copied };
+          if (result.status === 'ok' || result.status === 'partial') return { ok: true, copied: result.copied, ...(needsFull ? { needsFull } : {}) };
           return { ok: false, reason: result.reason ?? `rclone exited ${result.rcloneExit ?? '?'}` };
         },
         backup,
@@ -147,8 +168,37 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
 async function statPath(file: string): Promise<PathState> {
   try {
     const info = await lstat(file);
-    return { kind: info.isDirectory() ? 'directory' : info.isFile() ? 'file' : 'other', size: info.size, mtimeMs: info.mtimeMs };
+    return { kind: info.isDirectory() ? 'directory' : info.isFile() ? 'file' : info.isSymbolicLink() ? 'link' : 'other', size: info.size, mtimeMs: info.mtimeMs };
   } catch {
     return { kind: 'missing' };
   }
+}
+
+/**
+ * The names rclone gives a batch's files, by poof.conf's "symlinks": a link is what it points to
+ * ("follow": a file, or a folder, which only a full backup copies), a `.rclonelink` file
+ * ("links"), or nothing ("skip"). A name with a line break cannot be a filter line: the full
+ * backup takes it too.
+ */
+async function namesForRclone(localDir: string, files: string[], mode: SymlinkMode): Promise<{ names: string[]; needsFull: boolean }> {
+  const names: string[] = [];
+  let needsFull = false;
+  for (const rel of files) {
+    if (/[\r\n]/.test(rel)) {
+      needsFull = true;
+      continue;
+    }
+    const info = await lstat(path.join(localDir, rel)).catch(() => undefined);
+    if (!info?.isSymbolicLink()) {
+      names.push(rel);
+      continue;
+    }
+    if (mode === 'links') names.push(`${rel}.rclonelink`);
+    else if (mode === 'follow') {
+      const target = await stat(path.join(localDir, rel)).catch(() => undefined);
+      if (target?.isFile()) names.push(rel);
+      else if (target?.isDirectory()) needsFull = true;
+    }
+  }
+  return { names, needsFull };
 }

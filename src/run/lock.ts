@@ -11,7 +11,7 @@ export interface LockHolder {
 
 export interface LockOptions {
   /** While `poof watch` holds the lock (one batch at a time), wait up to this long for it. */
-  waitForWatch?: { ms: number; onWait?: (holder: LockHolder) => void };
+  waitForWatch?: { ms: number; onWait?: (holder: LockHolder) => void; signal?: AbortSignal };
 }
 
 export interface HeldLock {
@@ -62,7 +62,7 @@ export async function acquireLock(file: string, command: string, options: LockOp
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       const holder = await readHolder(file);
-      if (holder && !isStale(holder, me.host, processAlive) && holder.command === 'watch' && Date.now() < waitUntil) {
+      if (holder && !isStale(holder, me.host, processAlive) && holder.command === 'watch' && Date.now() < waitUntil && !options.waitForWatch?.signal?.aborted) {
         // `poof watch` holds the lock for one batch at a time: wait for it to end.
         if (!waited) options.waitForWatch?.onWait?.(holder);
         waited = true;

@@ -53,6 +53,12 @@ const realAdapters: PipelineAdapters = {
   locateRclone: (ctx) => ctx.locateRclone({ cacheVersion: true }),
 };
 
+/**
+ * Set by `poof watch` for the full backups it runs: they hold the lock as watch's (a run that
+ * wants it meanwhile waits, as for a batch). Not for users.
+ */
+export const RUN_BY_WATCH = 'POOF_RUN_BY_WATCH';
+
 /** How long a run waits for `poof watch` to finish its current batch before saying the lock is held. */
 const WAIT_FOR_WATCH_MS = 10 * 60_000;
 
@@ -91,8 +97,8 @@ export async function runPipeline(
     // the disk that the running one's `before` hook mounted). From here on, whatever ends the
     // run (rclone missing or too old, the before hook, a failure, Ctrl-C), onFailure and after run.
     // `poof watch` holds the lock one batch at a time: a run wanting it waits for that batch.
-    const waitForWatch = { ms: WAIT_FOR_WATCH_MS, onWait: (holder: LockHolder) => ctx.err(`poof: waiting for the current batch of poof watch (pid ${holder.pid}) to finish`) };
-    if (!request.lockPerBatch) lock = await acquireLock(ctx.paths.lockFile, command, { waitForWatch });
+    const waitForWatch = { ms: WAIT_FOR_WATCH_MS, signal: interrupt.signal, onWait: (holder: LockHolder) => ctx.err(`poof: waiting for the current batch of poof watch (pid ${holder.pid}) to finish`) };
+    if (!request.lockPerBatch) lock = await acquireLock(ctx.paths.lockFile, ctx.env[RUN_BY_WATCH] === '1' ? 'watch' : command, { waitForWatch });
     ownsRun = monitored;
     if (lock?.clearedStale) {
       const stale = lock.clearedStale;
@@ -145,7 +151,8 @@ export async function runPipeline(
   // Pings report every run that could have run; the running one reports itself when locked out.
   if (monitored && setup && !declined && !lockedOut) await endMonitoring(ctx, setup.config, command, exitCode, cause, ownsRun);
   // A failed run nobody watches (a schedule) shows on the desktop, not only in a log file.
-  if (exitCode !== 0 && !dryRun && command !== 'download' && !declined) {
+  // Stopping watch (Ctrl-C, a service stopped at logout) is how it ends, not a failure.
+  if (exitCode !== 0 && !dryRun && command !== 'download' && !declined && !(command === 'watch' && signal)) {
     await notifyFailure(ctx, setup?.config, { command, exitCode, summary: describeFailedRun(record) || cause || '' });
   }
   await lock?.release();

@@ -24,7 +24,10 @@ export function watchLine(report: WatchReport): string | undefined {
     case 'backed-up':
       return `${report.name}: full backup done (${files(report.copied)} copied)`;
     case 'failed':
+      if (report.held) return `${report.name}: full backup FAILED: ${report.reason}; no more full backups of ${report.name} until poof watch starts again (changed files are still copied)`;
       return `${report.name}: ${report.full ? 'full backup' : 'copy'} FAILED: ${report.reason}; trying again in ${Math.max(1, Math.round(report.retryInMs / 1000))} s`;
+    case 'rewatched':
+      return `${report.name}: its folder is back (mounted again?): watched again, and backed up in full once calm`;
     case 'waiting':
       return `waiting: ${report.holder}`;
     case 'queue':

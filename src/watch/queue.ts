@@ -42,6 +42,8 @@ interface MappingState {
   retryMs: number;
   /** How often a full backup runs (shorter for a tree that cannot be watched). */
   fullEveryMs: number;
+  /** No more full backups until watch starts again (one tripped a delete limit). */
+  held: boolean;
 }
 
 /** What is due now: files to copy by list, per mapping, and mappings to back up in full. */
@@ -64,7 +66,7 @@ export class ChangeQueue {
     private readonly timing: WatchTiming,
   ) {
     for (const name of names) {
-      this.mappings.set(name, { files: new Set(), firstAt: undefined, lastAt: -Infinity, needsFull: false, lastFullAt: -Infinity, retryAt: -Infinity, retryMs: RETRY_FIRST_MS, fullEveryMs: timing.fullSyncMs });
+      this.mappings.set(name, { files: new Set(), firstAt: undefined, lastAt: -Infinity, needsFull: false, lastFullAt: -Infinity, retryAt: -Infinity, retryMs: RETRY_FIRST_MS, fullEveryMs: timing.fullSyncMs, held: false });
     }
   }
 
@@ -114,6 +116,17 @@ export class ChangeQueue {
     return Math.max(0, this.state(name).retryAt - now);
   }
 
+  /**
+   * A full backup stopped at a delete limit: rclone deleted up to it, and each new try would
+   * delete as many more. No more full backups of the mapping until watch starts again; its
+   * changed files are still copied (a copy deletes nothing).
+   */
+  hold(name: string): void {
+    const state = this.state(name);
+    state.held = true;
+    state.needsFull = false;
+  }
+
   /** A tree that cannot be watched: backed up in full this often instead. */
   fullEvery(name: string, ms: number): void {
     this.state(name).fullEveryMs = ms;
@@ -128,6 +141,7 @@ export class ChangeQueue {
   }
 
   private fullDue(state: MappingState, now: number): boolean {
+    if (state.held) return false;
     return (state.needsFull && now - state.lastAt >= this.timing.calmMs) || now - state.lastFullAt >= state.fullEveryMs || state.files.size > MAX_LISTED;
   }
 
@@ -161,8 +175,8 @@ export class ChangeQueue {
   nextDueIn(now: number): number {
     let soonest = Infinity;
     for (const state of this.mappings.values()) {
-      const times = [state.lastFullAt + state.fullEveryMs];
-      if (state.needsFull) times.push(state.lastAt + this.timing.calmMs);
+      const times = state.held ? [Infinity] : [state.lastFullAt + state.fullEveryMs];
+      if (state.needsFull && !state.held) times.push(state.lastAt + this.timing.calmMs);
       if (state.files.size > 0) times.push(Math.min(state.lastAt + this.timing.quietMs, (state.firstAt ?? now) + this.timing.maxDelayMs));
       const at = Math.max(Math.min(...times), state.retryAt);
       soonest = Math.min(soonest, at);

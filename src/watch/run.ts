@@ -6,12 +6,18 @@ import type { Subscription, Watcher, WatchEvent } from './watcher.js';
 export interface WatchTarget {
   name: string;
   localDir: string;
+  /** Where it is watched: its real path (a mapped folder may be a link; events name real paths). */
+  watchDir: string;
 }
 
-export type PathState = { kind: 'file' | 'directory' | 'other'; size: number; mtimeMs: number } | { kind: 'missing' };
+export type PathState = { kind: 'file' | 'directory' | 'link' | 'other'; size: number; mtimeMs: number } | { kind: 'missing' };
 
 /** What a copy or a full backup came to. */
-export type WorkOutcome = { ok: true; copied: number } | { ok: false; reason: string; locked?: boolean };
+export type WorkOutcome =
+  /** `needsFull`: something only a full backup carries over was seen (a link to a folder). */
+  | { ok: true; copied: number; needsFull?: boolean }
+  /** `locked`: another run held the lock; `hold`: trying again could delete more (a delete limit tripped). */
+  | { ok: false; reason: string; locked?: boolean; hold?: boolean };
 
 /** What watch tells its user: the command renders it (a live line on a terminal, plain lines otherwise). */
 export type WatchReport =
@@ -19,7 +25,8 @@ export type WatchReport =
   | { kind: 'unwatched'; name: string; reason: string; advice?: string | undefined; everyMs: number }
   | { kind: 'copied'; name: string; files: number; at: number }
   | { kind: 'backed-up'; name: string; copied: number; at: number }
-  | { kind: 'failed'; name: string; reason: string; full: boolean; retryInMs: number }
+  | { kind: 'failed'; name: string; reason: string; full: boolean; retryInMs: number; held?: boolean }
+  | { kind: 'rewatched'; name: string }
   | { kind: 'waiting'; holder: string }
   | { kind: 'queue'; waiting: number };
 
@@ -29,8 +36,10 @@ export interface WatchAdapters {
   now(): number;
   /** What is at a path now (links are not followed). */
   stat(file: string): Promise<PathState>;
-  /** Every file below a directory, relative to it (a folder created or moved in whole). */
+  /** Every file (and link) below a directory, relative to it (a folder created or moved in whole). */
   walk(dir: string): Promise<string[]>;
+  /** What a watched folder is now (device and inode), or undefined when it is not there. */
+  identity(dir: string): Promise<string | undefined>;
   /** The lock for one batch, or who holds it. */
   lock(): Promise<{ release(): Promise<void> } | { heldBy: string }>;
   /**
@@ -60,13 +69,9 @@ export const UNWATCHED_EVERY_MS = 5 * 60_000;
 /** How long watch waits before asking again for a lock another run holds. */
 const LOCKED_WAIT_MS = 2_000;
 
-/** Pure: the watched mapping a path is in (the deepest), and the path relative to it. */
-export function routeEvent(targets: WatchTarget[], file: string): { name: string; rel: string } | undefined {
-  let best: WatchTarget | undefined;
-  for (const target of targets) {
-    if (file.startsWith(`${target.localDir}/`) && (!best || target.localDir.length > best.localDir.length)) best = target;
-  }
-  return best ? { name: best.name, rel: file.slice(best.localDir.length + 1) } : undefined;
+/** Pure: every watched mapping a path is in (nested mappings each get it), and the path relative to each. */
+export function routeEvent(targets: WatchTarget[], file: string): Array<{ name: string; rel: string }> {
+  return targets.filter((target) => file.startsWith(`${target.watchDir}/`)).map((target) => ({ name: target.name, rel: file.slice(target.watchDir.length + 1) }));
 }
 
 /**
@@ -83,54 +88,79 @@ export async function watchLoop(targets: WatchTarget[], timing: WatchTiming, ada
   const totals = new Map(targets.map((t) => [t.name, { copied: 0, batches: 0, backups: 0 } as WatchTotals]));
   const byName = new Map(targets.map((t) => [t.name, t]));
   const events: WatchEvent[] = [];
-  const subscriptions: Subscription[] = [];
   /** Files last seen still being written, with what they were then: unchanged at the next look is settled. */
   const looked = new Map<string, string>();
 
-  for (const target of targets) {
+  /** Each mapping's watch, and the folder it watches as it was then (device and inode). */
+  const watching = new Map<string, { subscription?: Subscription; identity?: string }>();
+  const subscribe = async (target: WatchTarget, quiet: boolean): Promise<void> => {
+    const identity = await adapters.identity(target.watchDir);
     try {
-      subscriptions.push(
-        await adapters.watcher.subscribe(
-          target.localDir,
-          (found) => {
-            events.push(...found);
-            adapters.wake();
-          },
-          // The watcher lost events (its queue overflowed, the tree went away): a full backup finds them.
-          () => {
-            queue.needsFull(target.name, adapters.now());
-            adapters.wake();
-          },
-        ),
+      const subscription = await adapters.watcher.subscribe(
+        target.watchDir,
+        (found) => {
+          events.push(...found);
+          adapters.wake();
+        },
+        // The watcher lost events (its queue overflowed, the tree went away): a full backup finds them.
+        () => {
+          queue.needsFull(target.name, adapters.now());
+          adapters.wake();
+        },
       );
+      watching.set(target.name, { subscription, ...(identity ? { identity } : {}) });
+      queue.fullEvery(target.name, timing.fullSyncMs);
     } catch (error) {
-      const reason = (error as Error).message;
-      queue.fullEvery(target.name, Math.min(UNWATCHED_EVERY_MS, timing.fullSyncMs));
-      adapters.report({ kind: 'unwatched', name: target.name, reason, everyMs: Math.min(UNWATCHED_EVERY_MS, timing.fullSyncMs) });
+      watching.set(target.name, identity ? { identity } : {});
+      const everyMs = Math.min(UNWATCHED_EVERY_MS, timing.fullSyncMs);
+      queue.fullEvery(target.name, everyMs);
+      if (!quiet) adapters.report({ kind: 'unwatched', name: target.name, reason: (error as Error).message, everyMs });
     }
-  }
+  };
+  for (const target of targets) await subscribe(target, false);
+  /**
+   * A folder unmounted and mounted again, or removed and made again, is another folder: its
+   * watch sees nothing any more. Looked at whenever the loop wakes (at least once a minute):
+   * watched again, with a full backup for what changed meanwhile.
+   */
+  const rewatch = async () => {
+    for (const target of targets) {
+      const known = watching.get(target.name);
+      const now = await adapters.identity(target.watchDir);
+      if (now === known?.identity) continue;
+      await known?.subscription?.unsubscribe().catch(() => undefined);
+      queue.needsFull(target.name, adapters.now());
+      if (now === undefined) {
+        watching.set(target.name, {});
+        continue;
+      }
+      await subscribe(target, true);
+      if (watching.get(target.name)?.subscription) adapters.report({ kind: 'rewatched', name: target.name });
+    }
+  };
   adapters.report({ kind: 'watching', names: targets.map((t) => t.name) });
 
   const take = async () => {
     for (const event of events.splice(0)) {
-      const routed = routeEvent(targets, event.path);
-      if (!routed) continue;
+      const routes = routeEvent(targets, event.path);
+      if (routes.length === 0) continue;
       const now = adapters.now();
       if (event.type === 'delete') {
-        queue.needsFull(routed.name, now);
+        for (const routed of routes) queue.needsFull(routed.name, now);
         continue;
       }
       const state = await adapters.stat(event.path);
-      if (state.kind === 'directory') {
-        // A folder created or moved in whole: its files come with one event for the folder.
-        // (Moved from elsewhere in the mapping: the old name's deletion event brings the full backup.)
-        for (const rel of await adapters.walk(event.path)) queue.changed(routed.name, `${routed.rel}/${rel}`, now);
-      } else if (state.kind !== 'missing') queue.changed(routed.name, routed.rel, now);
+      // A folder created or moved in whole: its files come with one event for the folder. (Moved
+      // from elsewhere in the mapping: the old name's deletion event brings the full backup.)
+      // Pipes, sockets and devices are never copied: rclone would block reading a pipe.
+      const inside = state.kind === 'directory' ? await adapters.walk(event.path) : state.kind === 'file' || state.kind === 'link' ? [''] : [];
+      for (const routed of routes) for (const rel of inside) queue.changed(routed.name, rel === '' ? routed.rel : `${routed.rel}/${rel}`, now);
     }
   };
 
   try {
     while (!signal.aborted) {
+      await rewatch();
       await take();
       const now = adapters.now();
       const due = queue.take(now);
@@ -170,8 +200,14 @@ export async function watchLoop(targets: WatchTarget[], timing: WatchTiming, ada
             delete total.failing;
             adapters.report({ kind: 'backed-up', name, copied: outcome.copied, at });
           } else if (!signal.aborted) {
-            queue.failed(name, at, { full: true }, outcome.locked === true);
             total.failing = outcome.reason;
+            // A delete limit tripped: rclone deleted up to it, and each try would delete as many again.
+            if (outcome.hold) {
+              queue.hold(name);
+              adapters.report({ kind: 'failed', name, reason: outcome.reason, full: true, retryInMs: 0, held: true });
+              continue;
+            }
+            queue.failed(name, at, { full: true }, outcome.locked === true);
             adapters.report({ kind: 'failed', name, reason: outcome.reason, full: true, retryInMs: queue.retryIn(name, at) });
           }
         }
@@ -180,7 +216,7 @@ export async function watchLoop(targets: WatchTarget[], timing: WatchTiming, ada
       if (events.length === 0 && !signal.aborted) await adapters.sleep(queue.nextDueIn(adapters.now()), signal);
     }
   } finally {
-    await Promise.all(subscriptions.map((s) => s.unsubscribe().catch(() => undefined)));
+    await Promise.all([...watching.values()].map((w) => w.subscription?.unsubscribe().catch(() => undefined)));
   }
   return totals;
 
@@ -189,8 +225,8 @@ export async function watchLoop(targets: WatchTarget[], timing: WatchTiming, ada
     const ready: string[] = [];
     const changing: string[] = [];
     for (const rel of files) {
-      const state = await adapters.stat(path.join(target.localDir, rel));
-      if (state.kind === 'missing' || state.kind === 'directory') continue;
+      const state = await adapters.stat(path.join(target.watchDir, rel));
+      if (state.kind !== 'file' && state.kind !== 'link') continue;
       // Written to within the quiet time: wait, unless it looks as it did the last time (a time in the future).
       const seen = `${state.size}:${state.mtimeMs}`;
       const key = `${target.name}\0${rel}`;
@@ -209,6 +245,7 @@ export async function watchLoop(targets: WatchTarget[], timing: WatchTiming, ada
     const total = totals.get(target.name)!;
     if (outcome.ok) {
       queue.succeeded(target.name, at, false);
+      if (outcome.needsFull) queue.needsFull(target.name, at);
       total.copied += outcome.copied;
       total.batches++;
       delete total.failing;

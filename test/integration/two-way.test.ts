@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pgrep, startPoof, waitFor, waitForTransfer } from '../helpers/background.js';
@@ -219,8 +219,10 @@ for (const kind of KINDS) describe(`poof sync: two-way mappings with rclone bisy
   });
 
   it('a file changed on both sides keeps both copies on both sides, never one silently', async () => {
-    await put(path.join(local, 'plan.txt'), 'edited here\n', 30);
-    await put(path.join(server, 'plan.txt'), 'edited there\n', 10);
+    // Times well apart from the last sync's (bisync 1.60 sees a change by its time alone, to the second).
+    const listed = (await stat(path.join(local, 'plan.txt'))).mtimeMs;
+    await put(path.join(local, 'plan.txt'), 'edited here\n', (Date.now() - listed) / 1000 + 200);
+    await put(path.join(server, 'plan.txt'), 'edited there\n', (Date.now() - listed) / 1000 + 100);
     const sync = await runPoof(['sync'], { env: sb.env });
     assert.equal(sync.code, 0, sync.stderr);
     assert.match(sync.stdout, /1 changed on both sides: both copies kept/);

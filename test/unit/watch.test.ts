@@ -86,15 +86,20 @@ describe('poof watch: the queue of changes', () => {
 });
 
 describe('poof watch: routing, folders, advice and lines', () => {
-  it('an event belongs to the deepest watched directory holding it', () => {
+  it('an event belongs to every watched directory holding it (nested mappings each get it), by the real path', () => {
     const targets = [
-      { name: 'Home', localDir: '/home/u' },
-      { name: 'Docs', localDir: '/home/u/docs' },
+      { name: 'Home', localDir: '/home/u', watchDir: '/home/u' },
+      { name: 'Docs', localDir: '/home/u/docs', watchDir: '/home/u/docs' },
+      { name: 'Linked', localDir: '/home/u/link', watchDir: '/data/real' },
     ];
-    assert.deepEqual(routeEvent(targets, '/home/u/docs/a/b.txt'), { name: 'Docs', rel: 'a/b.txt' });
-    assert.deepEqual(routeEvent(targets, '/home/u/docsx/c'), { name: 'Home', rel: 'docsx/c' });
-    assert.equal(routeEvent(targets, '/home/other/c'), undefined);
-    assert.equal(routeEvent(targets, '/home/u'), undefined);
+    assert.deepEqual(routeEvent(targets, '/home/u/docs/a/b.txt'), [
+      { name: 'Home', rel: 'docs/a/b.txt' },
+      { name: 'Docs', rel: 'a/b.txt' },
+    ]);
+    assert.deepEqual(routeEvent(targets, '/home/u/docsx/c'), [{ name: 'Home', rel: 'docsx/c' }]);
+    assert.deepEqual(routeEvent(targets, '/data/real/x'), [{ name: 'Linked', rel: 'x' }]);
+    assert.deepEqual(routeEvent(targets, '/home/other/c'), []);
+    assert.deepEqual(routeEvent(targets, '/home/u'), []);
   });
 
   it('a batch\'s filter: the excludes and restore staging first, then each file exactly (globs escaped), then nothing else', () => {
@@ -147,6 +152,8 @@ class FakeWorld {
   copyAnswers: WorkOutcome[] = [];
   backupAnswer: (name: string) => WorkOutcome = () => ({ ok: true, copied: 0 });
   subscribeError: string | undefined;
+  identity: string | undefined = '1:1';
+  subscriptions = 0;
   /** Each sleep runs the next scripted step (the user's actions), then moves the clock. */
   steps: Array<() => void> = [];
   controller = new AbortController();
@@ -160,12 +167,14 @@ class FakeWorld {
       watcher: {
         subscribe: async (_dir, onEvents) => {
           if (this.subscribeError) throw new Error(this.subscribeError);
+          this.subscriptions++;
           this.emit = onEvents;
           return { unsubscribe: async () => undefined };
         },
       },
       now: () => this.now,
       stat: async (file) => this.files.get(file) ?? { kind: 'missing' },
+      identity: async () => this.identity,
       walk: async (dir) => [...this.files.keys()].filter((f) => f.startsWith(`${dir}/`) && this.files.get(f)!.kind === 'file').map((f) => f.slice(dir.length + 1)),
       lock: async () => (this.lockHeld ? { heldBy: this.lockHeld } : { release: async () => undefined }),
       copy: async (target, files) => {
@@ -188,7 +197,7 @@ class FakeWorld {
   }
 
   run(): ReturnType<typeof watchLoop> {
-    return watchLoop([{ name: 'Docs', localDir: '/d' }], timing, this.adapters(), this.controller.signal);
+    return watchLoop([{ name: 'Docs', localDir: '/d', watchDir: '/d' }], timing, this.adapters(), this.controller.signal);
   }
 }
 
@@ -290,5 +299,51 @@ describe('poof watch: the loop, with every side effect recorded', () => {
     const unwatched = world.reports.find((r) => r.kind === 'unwatched');
     assert.ok(unwatched && unwatched.kind === 'unwatched' && unwatched.everyMs === 300_000);
     assert.ok(world.backups.length >= 2, `${world.backups.length} full backups`);
+  });
+
+  it('a pipe is never copied (rclone would block reading it); a link is, as rclone names it', async () => {
+    const world = new FakeWorld();
+    world.steps = [
+      () => {
+        world.files.set('/d/pipe', { kind: 'other', size: 0, mtimeMs: world.now - 10_000 });
+        world.files.set('/d/lnk', { kind: 'link', size: 3, mtimeMs: world.now - 10_000 });
+        world.emit([{ path: '/d/pipe', type: 'create' }, { path: '/d/lnk', type: 'create' }]);
+      },
+      () => undefined,
+      () => undefined,
+      () => undefined,
+    ];
+    await world.run();
+    assert.deepEqual(world.copies.map((c) => c.files), [['lnk']]);
+  });
+
+  it('a folder unmounted and mounted again is watched again, with a full backup for what changed meanwhile', async () => {
+    const world = new FakeWorld();
+    world.steps = [
+      () => (world.identity = undefined),
+      () => undefined,
+      () => (world.identity = '2:7'),
+      ...Array.from({ length: 70 }, () => () => undefined),
+    ];
+    await world.run();
+    assert.equal(world.subscriptions, 2);
+    assert.ok(world.reports.some((r) => r.kind === 'rewatched'));
+    assert.equal(world.backups.length, 2, 'the catch-up, and the one after the folder came back');
+  });
+
+  it('a full backup stopped at a delete limit is not tried again (each try deletes as many more); copies go on', async () => {
+    const world = new FakeWorld();
+    world.backupAnswer = () => ({ ok: false, reason: "rclone.maxDelete (2) tripped", hold: true });
+    world.steps = [
+      () => {
+        world.write('/d/a.txt');
+        world.emit([{ path: '/d/a.txt', type: 'create' }]);
+      },
+      ...Array.from({ length: 4000 }, () => () => undefined),
+    ];
+    await world.run();
+    assert.equal(world.backups.length, 1, 'over an hour, only the first');
+    assert.deepEqual(world.copies.map((c) => c.files), [['a.txt']]);
+    assert.ok(world.reports.some((r) => r.kind === 'failed' && r.held === true));
   });
 });
