@@ -37,8 +37,11 @@ export async function versionsCommand(ctx: Context, options: OptionsOf<typeof ve
   const found = locate(ctx, wanted, opened.mappings.map((m) => ({ name: m.name, localDir: m.localDir })));
   const mapping = opened.mappings.find((m) => m.name === found.name)!;
   const latest = mapping.manifests.filter((m) => m.files).at(-1);
-  // A two-way mapping's remote copy is changed by every sync: not the newest backup's state.
-  const mirror = opened.setup.config.sync?.includes(found.name) ? undefined : latest?.files?.[found.rel];
+  // A two-way mapping's remote copy is changed by every sync, and `poof watch` changes a mirror
+  // between recorded runs: the newest record does not say what the mirror holds then.
+  const changed = opened.setup.config.mode !== 'append-only' && 'isChanging' in opened.cache && (await opened.cache.isChanging(found.name));
+  const mirror = opened.setup.config.sync?.includes(found.name) || changed ? undefined : latest?.files?.[found.rel];
+  if (changed && !options.json) ctx.out(`${found.name}: its remote copy changed since the last recorded run (poof watch, or a run cut short): the next backup records it; the versions kept before that are below`);
   const versions = opened.setup.config.mode === 'append-only' ? vaultVersionsOf(found.rel, mapping.manifests) : versionsOf(found.rel, mapping.manifests, mapping.kept, mirror);
   const syncKept = await openSyncKept(ctx, opened);
   const copies: SyncKeptCopy[] = [];

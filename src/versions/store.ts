@@ -160,6 +160,15 @@ export class ManifestCache {
     await writeFileAtomic(path.join(this.dir, 'last-started'), `${runId}\n`);
   }
 
+  /** Has the mapping's mirror changed since its newest manifest (a run under way or killed, `poof watch`'s batches)? */
+  async isChanging(name: string): Promise<boolean> {
+    await this.ready();
+    return readFile(path.join(this.dir, 'changing', encodeURIComponent(name))).then(
+      () => true,
+      () => false,
+    );
+  }
+
   /**
    * A mapping whose mirror may have changed since its newest complete manifest (a run is under
    * way, or was killed): the next run writes a manifest even if it changes nothing itself.

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { appendFile, mkdir, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { exists, pgrep, startPoof, waitFor, waitForTransfer, type Background } from '../helpers/background.js';
+import { exists, pgrep, startPoof, waitFor, type Background } from '../helpers/background.js';
 import { cconfigOpenSsh, makeSandbox, mapLocalDirs, runPoof, setConf, type Sandbox } from '../helpers/sandbox.js';
 import { startRcloneSftp, type RunningServer, type SshServer } from '../helpers/servers.js';
 import { readTree } from '../helpers/tree.js';
@@ -174,7 +175,15 @@ for (const kind of KINDS) describe(`poof watch on ${kind}: one save in a 10,000-
   after(() => w.stop());
 
   it('no full-tree listing and no deletion: one rclone copy of exactly that file (a filter naming it alone)', async () => {
-    const run = await startWatch(w.sb);
+    // watch's own full backup (the catch-up) holds the lock as watch's: a backup run meanwhile waits for it.
+    const started = startPoof(['watch'], w.sb.env);
+    // A first backup of 10,000 files takes seconds: long enough to be seen holding the lock.
+    await waitFor(async () => /"command":"watch"/.test(await readFile(w.lockFile, 'utf8').catch(() => '')), 60_000, 'the catch-up under the lock');
+    const meanwhile = await runPoof(['backup'], { env: w.sb.env });
+    assert.equal(meanwhile.code, 0, meanwhile.stderr);
+    assert.match(meanwhile.stderr, /waiting for the current batch of poof watch \(pid \d+\) to finish/);
+    const run = started;
+    await waitFor(async () => /full backup done/.test(run.stdout()), 60_000, 'the catch-up backup');
     const before = await readFile(w.logFile, 'utf8');
     await writeFile(path.join(w.dirs.Big!, 'd42', 'f4242.txt'), 'changed\n');
     await arrives(path.join(await w.mirror('Big'), 'd42', 'f4242.txt'), 'changed\n');
@@ -203,13 +212,21 @@ for (const kind of KINDS) describe(`poof watch on ${kind}: SIGINT and SIGTERM in
     it(`${signal} to ${toGroup ? 'the process group' : 'poof alone'}: exit ${code}, rclone stopped, the lock free; the next watch catches up byte-identical`, async () => {
       const docs = w.dirs.Docs!;
       const run = await startWatch(w.sb);
+      // This batch's copy, not an earlier test's: the log holds those too.
+      const copies = async () => ((await readFile(w.logFile, 'utf8').catch(() => '')).match(/ Docs: rclone copy /g) ?? []).length;
+      const before = await copies();
       await mkdir(path.join(docs, signal));
       for (let i = 0; i < 8; i++) await writeFile(path.join(docs, signal, `big${i}.bin`), Buffer.alloc(1024 * 1024, i + 1));
-      await waitForTransfer(w.logFile, 'Docs', 'copy');
+      await waitFor(async () => (await copies()) > before, 30_000, 'the batch\'s rclone copy');
+      // rclone needs a moment to start moving bytes and name them.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
       process.kill(toGroup ? -run.pid : run.pid, signal);
       const ended = await run.exit;
       assert.equal(ended.code, code, run.stderr());
       assert.match(run.stderr(), new RegExp(`watch interrupted by ${signal}`));
+      // The batch's files in flight are on record: a download says they may be cut short.
+      const download = await runPoof(['download', '--dry-run'], { env: w.sb.env });
+      assert.match(download.stderr, /Docs: warning: the last backup \(started \S+\) did not finish; /);
       await waitFor(async () => (await pgrep(`rclone.*${w.sb.dir}`)) === '', 15_000, 'rclone gone');
       assert.equal(await exists(w.lockFile), false);
       const next = await startWatch(w.sb);
@@ -304,3 +321,104 @@ describe('poof watch on an uploaded mapping and on an append-only backup: only e
     }
   });
 });
+
+describe('poof watch meets what a home folder holds: pipes, links, a folder made again, nested mappings, hooks, a delete limit', () => {
+  let w: Watched;
+  let docs: string;
+  let mirror: string;
+  before(async () => {
+    w = await watchedSandbox('a local-directory remote', { Docs: { 'a.txt': 'a\n', 'sub/s.txt': 's\n', 'inner/i.txt': 'i\n' } });
+    docs = w.dirs.Docs!;
+    mirror = await w.mirror('Docs');
+  });
+  after(() => w.stop());
+
+  it('a pipe is left alone and the save beside it arrives; a link to a file goes as the file, one to a folder with the full backup', async () => {
+    const run = await startWatch(w.sb);
+    try {
+      await new Promise<void>((resolve, reject) => spawn('mkfifo', [path.join(docs, 'pipe')]).on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`mkfifo ${code}`)))));
+      await symlink(path.join(docs, 'a.txt'), path.join(docs, 'link-to-file'));
+      await symlink(path.join(docs, 'sub'), path.join(docs, 'link-to-folder'));
+      await writeFile(path.join(docs, 'beside.txt'), 'beside the pipe\n');
+      await arrives(path.join(mirror, 'beside.txt'), 'beside the pipe\n');
+      await arrives(path.join(mirror, 'link-to-file'), 'a\n');
+      await arrives(path.join(mirror, 'link-to-folder', 's.txt'), 's\n', 30_000);
+      assert.equal(await exists(path.join(mirror, 'pipe')), false);
+      // Still answering: a backup run meanwhile gets the lock.
+      assert.equal((await runPoof(['backup'], { env: w.sb.env })).code, 0);
+    } finally {
+      await stopWatch(run);
+      await rm(path.join(docs, 'pipe'));
+      await rm(path.join(docs, 'link-to-file'));
+      await rm(path.join(docs, 'link-to-folder'));
+    }
+  });
+
+  it('a mapped folder removed and made again (a disk unmounted and mounted again) is watched again', async () => {
+    const run = await startWatch(w.sb);
+    try {
+      const saved = await readTree(docs);
+      await rm(docs, { recursive: true });
+      await waitFor(async () => /Docs: full backup FAILED: /.test(run.stderr()), 60_000, 'the refused full backup of a missing folder');
+      for (const [name, data] of saved) {
+        await mkdir(path.dirname(path.join(docs, name)), { recursive: true });
+        await writeFile(path.join(docs, name), data);
+      }
+      await waitFor(async () => /Docs: its folder is back/.test(run.stdout()), 90_000, 'watched again');
+      await writeFile(path.join(docs, 'after-remount.txt'), 'seen again\n');
+      await arrives(path.join(mirror, 'after-remount.txt'), 'seen again\n');
+      assert.equal(await exists(path.join(mirror, 'a.txt')), true, 'the missing folder was never mirrored');
+    } finally {
+      await stopWatch(run);
+    }
+  });
+
+  it('nested mappings each get a change; a mapped folder that is a link is watched at its real path', async () => {
+    const inner = path.join(docs, 'inner');
+    const linked = path.join(w.sb.home, 'Linked');
+    const real = path.join(w.sb.dir, 'real-folder');
+    await mkdir(real);
+    await writeFile(path.join(real, 'r.txt'), 'r\n');
+    await symlink(real, linked);
+    assert.equal((await runPoof(['config', '--map', `${inner}=Inner`, '--map', `${linked}=Linked`, '--force'], { env: w.sb.env })).code, 0);
+    const run = await startWatch(w.sb);
+    try {
+      await writeFile(path.join(inner, 'i.txt'), 'i, changed\n');
+      await writeFile(path.join(real, 'r.txt'), 'r, changed\n');
+      await arrives(path.join(mirror, 'inner', 'i.txt'), 'i, changed\n');
+      await arrives(path.join(await w.mirror('Inner'), 'i.txt'), 'i, changed\n');
+      await arrives(path.join(await w.mirror('Linked'), 'r.txt'), 'r, changed\n');
+      assert.doesNotMatch(run.stderr(), /cannot be watched/);
+    } finally {
+      await stopWatch(run);
+      assert.equal((await runPoof(['config', '--unmap', 'Inner', '--unmap', 'Linked', '--force'], { env: w.sb.env })).code, 0);
+    }
+  });
+
+  it('a "before" hook runs for every batch (each is a full backup then); a full backup stopped at the delete limit is not tried again', async () => {
+    const hookLog = path.join(w.sb.dir, 'hook.log');
+    await setConf(w.sb, (conf) => Object.assign(conf, { hooks: { before: `echo ran >> '${hookLog}'` }, rclone: { maxDelete: 2 } }));
+    const run = await startWatch(w.sb);
+    try {
+      await writeFile(path.join(docs, 'hooked.txt'), 'with the hook\n');
+      await arrives(path.join(mirror, 'hooked.txt'), 'with the hook\n');
+      assert.ok((await readFile(hookLog, 'utf8')).split('\n').filter(Boolean).length >= 2, 'the catch-up and the batch each ran it');
+      await mkdir(path.join(docs, 'many'));
+      for (let i = 0; i < 10; i++) await writeFile(path.join(docs, 'many', `m${i}.txt`), `${i}\n`);
+      await waitFor(async () => (await readdir(path.join(mirror, 'many')).catch(() => [])).length === 10, 30_000, 'ten files');
+      await rm(path.join(docs, 'many'), { recursive: true });
+      await waitFor(async () => /Docs: full backup FAILED: .*no more full backups of Docs until poof watch starts again/.test(run.stderr()), 60_000, 'the held full backup');
+      const left = (await readdir(path.join(mirror, 'many')).catch(() => [])).length;
+      await new Promise((resolve) => setTimeout(resolve, (QUICK.calmSeconds + 8) * 1000));
+      assert.equal((await readdir(path.join(mirror, 'many')).catch(() => [])).length, left, 'no retry deleted more');
+      assert.ok(left >= 8, `${left} of 10 left`);
+    } finally {
+      await stopWatch(run);
+      await setConf(w.sb, (conf) => {
+        delete conf.hooks;
+        delete conf.rclone;
+      });
+    }
+  });
+});
+
