@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Context } from '../context.js';
 import type { RunAllOutcome } from '../engine/run-all.js';
 import { runMapping } from '../engine/run-mapping.js';
+import { detectChanges } from '../engine/sent-transfer.js';
 import type { WatchResult } from '../engine/result.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { normalizeDir } from '../fs/paths.js';
@@ -60,6 +61,9 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
       const view = createWatchView(ctx, Boolean(options.quiet));
       let wake: () => void = () => undefined;
       const limits = await inotifyLimits();
+      // Storage that keeps no times shows a same-size edit by nothing: a batch's files are sent
+      // anyway then (the watcher said they changed).
+      const { sizeOnly } = await detectChanges(rclone, remote, interrupt.signal, ctx.paths.featuresCache);
 
       const backup = async (names: string[], signal: AbortSignal): Promise<Map<string, WorkOutcome>> => {
         const args = [...process.execArgv, process.argv[1]!, '--confdir', ctx.paths.configDir, 'backup', ...names.flatMap((name) => ['--only', name]), '--json'];
@@ -104,7 +108,7 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
           const list = path.join(scratch, `${target.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.filters`);
           await writeFile(list, renderListedFilters(config.excludes, names), { mode: 0o600 });
           const remotePath = mappingPath(config, remote, target.name);
-          const syncInput = { ...settings, source: target.localDir, dest: remotePath, copyOnly: true, filterFrom: list, ...(backupDir ? { backupDir } : {}) };
+          const syncInput = { ...settings, source: target.localDir, dest: remotePath, copyOnly: true, filterFrom: list, ...(sizeOnly ? { ignoreTimes: true } : {}), ...(backupDir ? { backupDir } : {}) };
           const plan = { name: target.name, localDir: target.localDir, remotePath, args: buildSyncArgs(syncInput), syncInput, copyOnly: true, stallMs: stallMsFor(config.rclone?.stallSeconds), probeArgs: probeArgsFor(remote) };
           // Files in flight are on record until the batch ends, as for a backup: after a kill, a
           // download says which may be cut short on the remote.

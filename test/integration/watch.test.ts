@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exists, pgrep, startPoof, waitFor, type Background } from '../helpers/background.js';
 import { cconfigOpenSsh, makeSandbox, mapLocalDirs, runPoof, setConf, type Sandbox } from '../helpers/sandbox.js';
-import { startRcloneSftp, type RunningServer, type SshServer } from '../helpers/servers.js';
+import { startRcloneSftp, startRcloneWebdav, type RunningServer, type SshServer } from '../helpers/servers.js';
 import { readTree } from '../helpers/tree.js';
 
 type Kind = 'a local-directory remote' | 'OpenSSH';
@@ -422,3 +422,24 @@ describe('poof watch meets what a home folder holds: pipes, links, a folder made
   });
 });
 
+
+describe('poof watch over WebDAV (rclone serve webdav), which keeps no times: a same-size edit still arrives', () => {
+  it('the edit is sent although size and (missing) time say nothing changed', async () => {
+    const sb = await makeSandbox();
+    const server = await startRcloneWebdav(path.join(sb.dir, 'dav'));
+    try {
+      const { dirs } = await mapLocalDirs(sb, { Docs: { 'same.txt': 'version 1\n' } });
+      const made = await runPoof(['cconfig', '--provider', 'webdav', '--url', `http://127.0.0.1:${server.port}`, '--user', 'u', '--secret-stdin', '--force'], { env: sb.env, input: 'p\n' });
+      assert.equal(made.code, 0, made.stderr);
+      await setConf(sb, (conf) => void (conf.watch = QUICK));
+      const run = await startWatch(sb);
+      const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+      await writeFile(path.join(dirs.Docs!, 'same.txt'), 'version 2\n');
+      await arrives(path.join(sb.dir, 'dav', bucket, 'Docs', 'same.txt'), 'version 2\n');
+      await stopWatch(run);
+    } finally {
+      await server.stop();
+      await sb.cleanup();
+    }
+  });
+});
