@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { appendFile, mkdir, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { exists, pgrep, startPoof, waitFor, type Background } from '../helpers/background.js';
+import { exists, pgrep, startPoof, textOf, waitFor, type Background } from '../helpers/background.js';
 import { cconfigOpenSsh, makeSandbox, mapLocalDirs, runPoof, setConf, type Sandbox } from '../helpers/sandbox.js';
 import { startRcloneSftp, startRcloneWebdav, type RunningServer, type SshServer } from '../helpers/servers.js';
 import { readTree } from '../helpers/tree.js';
@@ -440,6 +440,46 @@ describe('poof watch over WebDAV (rclone serve webdav), which keeps no times: a 
     } finally {
       await server.stop();
       await sb.cleanup();
+    }
+  });
+});
+
+describe('poof watch on a terminal, and a local-directory remote that goes away and comes back', () => {
+  it('a live status line on a terminal; Ctrl-C there (the terminal\'s SIGINT to the group) ends it with 130', async () => {
+    const w = await watchedSandbox('a local-directory remote', { Docs: { 'a.txt': 'a\n' } });
+    try {
+      const run = startPoof(['watch'], w.sb.env, { tty: true });
+      await waitFor(async () => /Docs: full backup done/.test(textOf(run)), 60_000, 'the catch-up backup');
+      assert.match(textOf(run), /watching 1 directory · nothing copied yet · 0 waiting/);
+      await writeFile(path.join(w.dirs.Docs!, 'b.txt'), 'b\n');
+      await waitFor(async () => /watching 1 directory · last copy \d\d:\d\d:\d\d \(Docs, 1 file\) · 0 waiting/.test(textOf(run)), 30_000, 'the status line after a copy');
+      run.child.stdin!.write('\x03');
+      const ended = await run.exit;
+      assert.equal(ended.code, 130, textOf(run));
+      assert.match(textOf(run), /watch interrupted by SIGINT/);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it('the cloud folder gone (a disk unplugged): copies fail and are tried again; back in place, the file arrives without a restart', async () => {
+    const w = await watchedSandbox('a local-directory remote', { Docs: { 'a.txt': 'a\n' } });
+    try {
+      const run = await startWatch(w.sb);
+      const mirror = await w.mirror('Docs');
+      const cloud = path.dirname(path.dirname(mirror));
+      // Where the disk was, something that is not a folder: rclone cannot make the bucket there.
+      await rename(cloud, `${cloud}.away`);
+      await writeFile(cloud, 'not the disk\n');
+      await writeFile(path.join(w.dirs.Docs!, 'while-away.txt'), 'written while the disk was away\n');
+      await waitFor(async () => /Docs: copy FAILED: .*trying again in \d+ s/.test(run.stderr()), 60_000, 'the failed copy');
+      await rm(cloud);
+      await rename(`${cloud}.away`, cloud);
+      await arrives(path.join(mirror, 'while-away.txt'), 'written while the disk was away\n', 60_000);
+      assert.equal(run.child.exitCode, null, 'still watching');
+      await stopWatch(run);
+    } finally {
+      await w.stop();
     }
   });
 });
