@@ -29,7 +29,7 @@ export type WatchOptions = OptionsOf<typeof watchSpec>;
 
 /**
  * `poof watch`: every mapped directory watched, and what changes copied seconds after it is
- * saved (`rclone copy --files-from`, one batch at a time under the lock); deletions, renames and
+ * saved (one `rclone copy` of exactly the changed files per batch, under the lock); deletions, renames and
  * anything missed go by a full `poof backup` of the mapping at a calm moment and periodically.
  */
 export async function watchCommand(ctx: Context, options: WatchOptions): Promise<number> {

@@ -43,7 +43,8 @@ export interface WatchAdapters {
   /** The lock for one batch, or who holds it. */
   lock(): Promise<{ release(): Promise<void> } | { heldBy: string }>;
   /**
-   * Copy exactly these files of one mapping (under the lock): `rclone copy --files-from`. None:
+   * Copy exactly these files of one mapping (under the lock): one `rclone copy` with a filter
+   * naming them. None:
    * each batch is a full backup instead (an append-only vault is only added to by its own runs).
    */
   copy?: ((target: WatchTarget, files: string[], signal: AbortSignal) => Promise<WorkOutcome>) | undefined;
