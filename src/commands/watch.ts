@@ -18,6 +18,7 @@ import { RUN_BY_WATCH } from '../run/pipeline.js';
 import type { SymlinkMode } from '../config/schema.js';
 import { runPipeline } from '../run/pipeline.js';
 import { requireCryptKey } from '../safety/crypt-key.js';
+import { refuseOverlap } from '../safety/sources.js';
 import { WatchHistory } from '../watch/history.js';
 import { watchTiming } from '../watch/queue.js';
 import { watchLoop, type PathState, type WatchAdapters, type WatchTarget, type WorkOutcome } from '../watch/run.js';
@@ -45,7 +46,10 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
       const targets: WatchTarget[] = [];
       for (const [localDir, name] of Object.entries(config.paths)) {
         if (options.only && !options.only.includes(name)) continue;
+        const overlap = refuseOverlap(normalizeDir(localDir), remote, config, name);
         if (twoWay.has(name)) ctx.out(`${name}: two-way: kept in step by \`poof sync\`, not watched`);
+        // Copies into the folder watched would be seen as changes, and copied again.
+        else if (overlap) ctx.err(`poof: ${name}: REFUSED: ${overlap}; not watched`);
         else {
           // A mapped folder may be a link: its watch and its events are on the real path.
           const dir = normalizeDir(localDir);

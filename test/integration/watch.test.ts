@@ -483,3 +483,23 @@ describe('poof watch on a terminal, and a local-directory remote that goes away 
     }
   });
 });
+
+describe('poof watch refuses a mapping whose copy would land inside it', () => {
+  it('a local cloud inside the mapped folder: refused, naming it, and nothing left to watch (exit 2)', async () => {
+    const sb = await makeSandbox();
+    try {
+      const docs = path.join(sb.home, 'Docs');
+      await mkdir(docs, { recursive: true });
+      await writeFile(path.join(docs, 'a.txt'), 'a\n');
+      assert.equal((await runPoof(['config', '--map', `${docs}=Docs`], { env: sb.env })).code, 0);
+      assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', path.join(docs, 'cloud')], { env: sb.env })).code, 0);
+      const watch = await runPoof(['watch'], { env: sb.env });
+      assert.equal(watch.code, 2, watch.stderr);
+      assert.match(watch.stderr, /poof: Docs: REFUSED: the backup destination \S+ overlaps the directory itself; choose another --root; not watched/);
+      assert.match(watch.stderr, /no mapping to watch/);
+      assert.deepEqual([...(await readTree(path.join(docs, 'cloud')))], [], 'nothing was copied');
+    } finally {
+      await sb.cleanup();
+    }
+  });
+});
