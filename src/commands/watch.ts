@@ -1,4 +1,6 @@
-import { lstat, mkdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { ENCODED_BY_RCLONE } from '../fs/local-tree.js';
 import { entriesBelow } from '../fs/files-below.js';
 import path from 'node:path';
 import type { Context } from '../context.js';
@@ -6,7 +8,7 @@ import type { RunAllOutcome } from '../engine/run-all.js';
 import { runMapping } from '../engine/run-mapping.js';
 import { detectChanges } from '../engine/sent-transfer.js';
 import type { WatchResult } from '../engine/result.js';
-import { ExitCode, UsageError } from '../errors.js';
+import { ExitCode, RunFailedError, UsageError } from '../errors.js';
 import { normalizeDir } from '../fs/paths.js';
 import { runProgram } from '../process/run.js';
 import { buildSyncArgs, renderListedFilters } from '../rclone/args.js';
@@ -93,9 +95,22 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
         return out;
       };
 
+      // poof.conf and rclone-poof.conf as watch read them: its full backups read them anew, so a
+      // change (another remote, crypt turned on, new excludes) would split watch between two.
+      const configState = async () => (await Promise.all([ctx.paths.poofConf, ctx.paths.rcloneConf].map(async (file) => readFile(file).catch(() => Buffer.alloc(0))))).map((data) => createHash('sha256').update(data).digest('hex')).join(':');
+      const startedWith = await configState();
+      let stoppedBecause: string | undefined;
+
       const adapters: WatchAdapters = {
         watcher: await parcelWatcher(),
-        now: () => Date.now(),
+        // A steady clock: the wall clock set back (or forward) must not stall or rush the queue.
+        now: () => performance.now(),
+        realDir: (dir) => realpath(dir).catch(() => dir),
+        stale: async () => {
+          if ((await configState()) === startedWith) return undefined;
+          stoppedBecause = 'poof.conf or rclone-poof.conf changed since poof watch started';
+          return stoppedBecause;
+        },
         stat: statPath,
         walk: async (dir) => (await entriesBelow(dir)).filter((entry) => entry.kind !== 'other').map((entry) => entry.rel),
         identity: async (dir) => {
@@ -145,6 +160,8 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
       };
       const totals = await watchLoop(targets, watchTiming(config), adapters, interrupt.signal);
       view.finish();
+      // Exit non-zero: a service manager starts it again, with the new config.
+      if (stoppedBecause) throw new RunFailedError(`${stoppedBecause}: stopped, so that nothing is copied by the old settings`, 'start poof watch again (a schedule installed with `poof schedule install --command watch` restarts it by itself)');
       const outcome: RunAllOutcome<WatchResult> = {
         results: targets.map((target) => {
           const total = totals.get(target.name)!;
@@ -185,14 +202,15 @@ async function statPath(file: string): Promise<PathState> {
 /**
  * The names rclone gives a batch's files, by poof.conf's "symlinks": a link is what it points to
  * ("follow": a file, or a folder, which only a full backup copies), a `.rclonelink` file
- * ("links"), or nothing ("skip"). A name with a line break cannot be a filter line: the full
- * backup takes it too.
+ * ("links"), or nothing ("skip").
  */
 async function namesForRclone(localDir: string, files: string[], mode: SymlinkMode): Promise<{ names: string[]; needsFull: boolean }> {
   const names: string[] = [];
   let needsFull = false;
   for (const rel of files) {
-    if (/[\r\n]/.test(rel)) {
+    // Names rclone spells otherwise (control characters, its encoded ones) or trims (U+0085) in
+    // a filter line: the full backup copies them, by rclone's own listing.
+    if (/[\u0000-\u001f\u007f\u0085]/.test(rel) || ENCODED_BY_RCLONE.test(rel)) {
       needsFull = true;
       continue;
     }

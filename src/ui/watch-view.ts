@@ -32,6 +32,8 @@ export function watchLine(report: WatchReport): string | undefined {
       return `waiting: ${report.holder}`;
     case 'queue':
       return undefined;
+    case 'stopped':
+      return `stopping: ${report.reason}`;
   }
 }
 
@@ -62,10 +64,11 @@ export function createWatchView(ctx: Context, quiet: boolean): { report: (report
   return {
     report: (report) => {
       if (report.kind === 'watching') state.watching = report.names.length;
-      if (report.kind === 'copied') state.lastCopy = { name: report.name, files: report.files, at: report.at };
+      // The time shown is the wall clock's when it is reported (report times are a steady clock's).
+      if (report.kind === 'copied') state.lastCopy = { name: report.name, files: report.files, at: Date.now() };
       if (report.kind === 'queue') state.waiting = report.waiting;
       const line = watchLine(report);
-      const problem = report.kind === 'failed' || report.kind === 'unwatched';
+      const problem = report.kind === 'failed' || report.kind === 'unwatched' || report.kind === 'stopped';
       // The same holder, asked again every few seconds: said once.
       if (report.kind === 'waiting') {
         if (report.holder === lastWaiting) return live ? redraw() : undefined;

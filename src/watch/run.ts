@@ -28,7 +28,8 @@ export type WatchReport =
   | { kind: 'failed'; name: string; reason: string; full: boolean; retryInMs: number; held?: boolean }
   | { kind: 'rewatched'; name: string }
   | { kind: 'waiting'; holder: string }
-  | { kind: 'queue'; waiting: number };
+  | { kind: 'queue'; waiting: number }
+  | { kind: 'stopped'; reason: string };
 
 /** The side effects of watch, swapped by tests (no module mocking). */
 export interface WatchAdapters {
@@ -40,6 +41,10 @@ export interface WatchAdapters {
   walk(dir: string): Promise<string[]>;
   /** What a watched folder is now (device and inode), or undefined when it is not there. */
   identity(dir: string): Promise<string | undefined>;
+  /** Where a mapped folder really is now (it may be a link, retargeted since). */
+  realDir(dir: string): Promise<string>;
+  /** Why watch must stop now (its config files changed since it started), or undefined. */
+  stale(): Promise<string | undefined>;
   /** The lock for one batch, or who holds it. */
   lock(): Promise<{ release(): Promise<void> } | { heldBy: string }>;
   /**
@@ -124,25 +129,46 @@ export async function watchLoop(targets: WatchTarget[], timing: WatchTiming, ada
    * watch sees nothing any more. Looked at whenever the loop wakes (at least once a minute):
    * watched again, with a full backup for what changed meanwhile.
    */
+  /** Mappings whose watch must be made anew (the folder itself moved, folders created inside). */
+  const renew = new Set<string>();
+  /** Folders created or moved in since the mapping's watch was made: walked again after it is renewed. */
+  const created = new Map<string, Set<string>>();
   const rewatch = async () => {
     for (const target of targets) {
       const known = watching.get(target.name);
+      // A mapped folder that is a link may point elsewhere now.
+      const real = await adapters.realDir(target.localDir);
+      const moved = real !== target.watchDir;
+      target.watchDir = real;
       const now = await adapters.identity(target.watchDir);
-      if (now === known?.identity) continue;
-      await known?.subscription?.unsubscribe().catch(() => undefined);
-      queue.needsFull(target.name, adapters.now());
+      if (now === known?.identity && !moved && !renew.has(target.name)) continue;
+      const wasRenewed = renew.delete(target.name) && now === known?.identity && !moved;
       if (now === undefined) {
+        await known?.subscription?.unsubscribe().catch(() => undefined);
+        queue.needsFull(target.name, adapters.now());
         watching.set(target.name, {});
         continue;
       }
+      // The old watch ends first: @parcel/watcher shares one inotify watch per folder between
+      // subscriptions, and ending the old one after would end the new one's too. What changes in
+      // between is found by a full backup once calm; what is in the new folders, by walking them.
+      await known?.subscription?.unsubscribe().catch(() => undefined);
       await subscribe(target, true);
-      if (watching.get(target.name)?.subscription) adapters.report({ kind: 'rewatched', name: target.name });
+      queue.needsFull(target.name, adapters.now());
+      if (wasRenewed) {
+        for (const rel of created.get(target.name) ?? []) for (const file of await adapters.walk(path.join(target.watchDir, rel))) queue.changed(target.name, `${rel}/${file}`, adapters.now());
+      } else if (watching.get(target.name)?.subscription) adapters.report({ kind: 'rewatched', name: target.name });
+      created.delete(target.name);
     }
   };
   adapters.report({ kind: 'watching', names: targets.map((t) => t.name) });
 
   const take = async () => {
     for (const event of events.splice(0)) {
+      // The mapped folder itself moved (and maybe back): its watch ended with it.
+      for (const target of targets) if (event.path === target.watchDir) renew.add(target.name);
+      // A name that is not UTF-8 reaches here mangled: only the full backup can copy it.
+      if (event.path.includes('\uFFFD')) for (const target of targets) if (event.path.startsWith(`${target.watchDir}/`)) queue.needsFull(target.name, adapters.now());
       const routes = routeEvent(targets, event.path);
       if (routes.length === 0) continue;
       const now = adapters.now();
@@ -156,13 +182,27 @@ export async function watchLoop(targets: WatchTarget[], timing: WatchTiming, ada
       // Pipes, sockets and devices are never copied: rclone would block reading a pipe.
       const inside = state.kind === 'directory' ? await adapters.walk(event.path) : state.kind === 'file' || state.kind === 'link' ? [''] : [];
       for (const routed of routes) for (const rel of inside) queue.changed(routed.name, rel === '' ? routed.rel : `${routed.rel}/${rel}`, now);
+      // The watcher adds a watch for a new folder, not for the folders inside it (@parcel/watcher
+      // on Linux), and a renamed folder's inner watches keep the old names: the mapping's watch
+      // is made anew before the next batch, and the new folder walked again after that.
+      if (state.kind === 'directory') {
+        for (const routed of routes) {
+          renew.add(routed.name);
+          created.set(routed.name, new Set([...(created.get(routed.name) ?? []), routed.rel]));
+        }
+      }
     }
   };
 
   try {
     while (!signal.aborted) {
-      await rewatch();
+      const stale = await adapters.stale();
+      if (stale) {
+        adapters.report({ kind: 'stopped', reason: stale });
+        break;
+      }
       await take();
+      await rewatch();
       const now = adapters.now();
       const due = queue.take(now);
       if (!adapters.copy) {

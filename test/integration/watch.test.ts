@@ -354,6 +354,42 @@ describe('poof watch meets what a home folder holds: pipes, links, a folder made
     }
   });
 
+  it('a project folder moved in whole, and a folder renamed: edits deep inside them still arrive', async () => {
+    const outside = path.join(w.sb.dir, 'outside', 'proj');
+    await mkdir(path.join(outside, 'src', 'deep'), { recursive: true });
+    await writeFile(path.join(outside, 'src', 'deep', 'main.c'), 'm1\n');
+    await mkdir(path.join(docs, 'a', 's'), { recursive: true });
+    await writeFile(path.join(docs, 'a', 's', 'f.txt'), 'v1\n');
+    const run = await startWatch(w.sb);
+    try {
+      await rename(outside, path.join(docs, 'proj'));
+      await arrives(path.join(mirror, 'proj', 'src', 'deep', 'main.c'), 'm1\n');
+      await writeFile(path.join(docs, 'proj', 'src', 'deep', 'main.c'), 'm2, edited deep inside\n');
+      await mkdir(path.join(docs, 'proj', 'src', 'deep', 'new'));
+      await writeFile(path.join(docs, 'proj', 'src', 'deep', 'new', 'n.txt'), 'n\n');
+      await arrives(path.join(mirror, 'proj', 'src', 'deep', 'main.c'), 'm2, edited deep inside\n');
+      await arrives(path.join(mirror, 'proj', 'src', 'deep', 'new', 'n.txt'), 'n\n');
+      await rename(path.join(docs, 'a'), path.join(docs, 'b'));
+      await new Promise((resolve) => setTimeout(resolve, (QUICK.quietSeconds + 1) * 1000));
+      await writeFile(path.join(docs, 'b', 's', 'f.txt'), 'v2, after the rename\n');
+      await arrives(path.join(mirror, 'b', 's', 'f.txt'), 'v2, after the rename\n');
+    } finally {
+      await stopWatch(run);
+    }
+  });
+
+  it('poof.conf changed while watching: watch stops (exit 1), saying why, before copying by the old settings', async () => {
+    const run = await startWatch(w.sb);
+    await setConf(w.sb, (conf) => void (conf.excludes = ['*.secret']));
+    await writeFile(path.join(docs, 'new.secret'), 'excluded by the new settings\n');
+    const ended = await run.exit;
+    assert.equal(ended.code, 1, run.stderr());
+    assert.match(run.stderr(), /poof\.conf or rclone-poof\.conf changed since poof watch started: stopped, so that nothing is copied by the old settings/);
+    assert.equal(await exists(path.join(mirror, 'new.secret')), false);
+    await rm(path.join(docs, 'new.secret'));
+    await setConf(w.sb, (conf) => void delete conf.excludes);
+  });
+
   it('a mapped folder removed and made again (a disk unmounted and mounted again) is watched again', async () => {
     const run = await startWatch(w.sb);
     try {

@@ -153,6 +153,9 @@ class FakeWorld {
   backupAnswer: (name: string) => WorkOutcome = () => ({ ok: true, copied: 0 });
   subscribeError: string | undefined;
   identity: string | undefined = '1:1';
+  staleReason: string | undefined;
+  /** Once, right after a walk: a writer busy while the folder is looked at. */
+  afterWalk: (() => void) | undefined;
   subscriptions = 0;
   /** Each sleep runs the next scripted step (the user's actions), then moves the clock. */
   steps: Array<() => void> = [];
@@ -175,7 +178,14 @@ class FakeWorld {
       now: () => this.now,
       stat: async (file) => this.files.get(file) ?? { kind: 'missing' },
       identity: async () => this.identity,
-      walk: async (dir) => [...this.files.keys()].filter((f) => f.startsWith(`${dir}/`) && this.files.get(f)!.kind === 'file').map((f) => f.slice(dir.length + 1)),
+      realDir: async (dir) => dir,
+      stale: async () => this.staleReason,
+      walk: async (dir) => {
+        const found = [...this.files.keys()].filter((f) => f.startsWith(`${dir}/`) && this.files.get(f)!.kind === 'file').map((f) => f.slice(dir.length + 1));
+        this.afterWalk?.();
+        this.afterWalk = undefined;
+        return found;
+      },
       lock: async () => (this.lockHeld ? { heldBy: this.lockHeld } : { release: async () => undefined }),
       copy: async (target, files) => {
         this.copies.push({ name: target.name, files });
@@ -345,5 +355,41 @@ describe('poof watch: the loop, with every side effect recorded', () => {
     assert.equal(world.backups.length, 1, 'over an hour, only the first');
     assert.deepEqual(world.copies.map((c) => c.files), [['a.txt']]);
     assert.ok(world.reports.some((r) => r.kind === 'failed' && r.held === true));
+  });
+
+  it('a folder created inside: the watch is made anew (the watcher would not see its inner folders), and the folder walked again', async () => {
+    const world = new FakeWorld();
+    world.steps = [
+      () => {
+        world.files.set('/d/proj', { kind: 'directory', size: 0, mtimeMs: world.now });
+        world.write('/d/proj/src/deep/main.c');
+        // Written after the first look at the new folder, before its new watch: no event for it.
+        world.afterWalk = () => world.write('/d/proj/src/deep/later.c');
+        world.emit([{ path: '/d/proj', type: 'create' }]);
+      },
+      () => undefined,
+      () => undefined,
+      () => undefined,
+    ];
+    await world.run();
+    assert.equal(world.subscriptions, 2, 'watched anew');
+    assert.deepEqual(world.copies.map((c) => c.files), [['proj/src/deep/later.c', 'proj/src/deep/main.c']]);
+    assert.equal(world.backups.length, 1, 'the full backup for what changed while the watch was made anew waits for the calm');
+  });
+
+  it('the config files changed: watch stops before any more work, saying why', async () => {
+    const world = new FakeWorld();
+    world.steps = [
+      () => {
+        world.write('/d/a.txt');
+        world.emit([{ path: '/d/a.txt', type: 'create' }]);
+        world.staleReason = 'poof.conf changed';
+      },
+      () => undefined,
+      () => undefined,
+    ];
+    await world.run();
+    assert.deepEqual(world.copies, []);
+    assert.ok(world.reports.some((r) => r.kind === 'stopped' && r.reason === 'poof.conf changed'));
   });
 });
