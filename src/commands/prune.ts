@@ -29,7 +29,7 @@ export async function pruneCommand(ctx: Context, options: OptionsOf<typeof prune
       return { results: [], notRun: [] };
     }
     plans = await pruneHistory(ctx, setup, remote, rclone, { only: options.only, dryRun, cancelSignal: interrupt.signal });
-    // What two-way syncs kept, on both sides, under the same policy (by each sync's run id).
+    // What two-way syncs kept, on both sides, under the same policy (each sync that kept something a run).
     const kept = await listSyncKept(rclone, remote, ctx.paths.syncKeptDir, interrupt.signal);
     // This config's mappings only: another config (or machine) with other names keeps its own.
     syncPlans = [...kept].filter(([name]) => setup.names.includes(name) && (!options.only || options.only.includes(name))).map(([name, runs]) => planSyncKeptPrune(name, runs, setup.config.keep ?? DEFAULT_KEEP, { now: Date.now() }));
