@@ -101,8 +101,9 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
       const startedWith = await configState();
       let stoppedBecause: string | undefined;
 
+      const watcher = await parcelWatcher(path.join(scratch, 'anchor'));
       const adapters: WatchAdapters = {
-        watcher: await parcelWatcher(),
+        watcher,
         // A steady clock: the wall clock set back (or forward) must not stall or rush the queue.
         now: () => performance.now(),
         realDir: (dir) => realpath(dir).catch(() => dir),
@@ -158,7 +159,7 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
           else view.report(report);
         },
       };
-      const totals = await watchLoop(targets, watchTiming(config), adapters, interrupt.signal);
+      const totals = await watchLoop(targets, watchTiming(config), adapters, interrupt.signal).finally(() => watcher.close?.());
       view.finish();
       // Exit non-zero: a service manager starts it again, with the new config.
       if (stoppedBecause) throw new RunFailedError(`${stoppedBecause}: stopped, so that nothing is copied by the old settings`, 'start poof watch again (a schedule installed with `poof schedule install --command watch` restarts it by itself)');

@@ -267,10 +267,14 @@ export async function watchLoop(targets: WatchTarget[], timing: WatchTiming, ada
     const changing: string[] = [];
     for (const rel of files) {
       const state = await adapters.stat(path.join(target.watchDir, rel));
-      if (state.kind !== 'file' && state.kind !== 'link') continue;
+      const key = `${target.name}\0${rel}`;
+      if (state.kind !== 'file' && state.kind !== 'link') {
+        // Gone (or no file any more) while it was being written: nothing to remember it by.
+        looked.delete(key);
+        continue;
+      }
       // Written to within the quiet time: wait, unless it looks as it did the last time (a time in the future).
       const seen = `${state.size}:${state.mtimeMs}`;
-      const key = `${target.name}\0${rel}`;
       if (state.mtimeMs > now - timing.quietMs && looked.get(key) !== seen) {
         looked.set(key, seen);
         changing.push(rel);

@@ -14,13 +14,18 @@ export interface Background {
 /**
  * Start poof in its own process group, as a shell starts a foreground job. With `tty`, poof runs
  * under `script`, on a real pseudo-terminal: writing \x03 to it is a terminal's Ctrl-C (the line
- * discipline sends SIGINT to the foreground process group).
+ * discipline sends SIGINT to the foreground process group). `within`: the argv that runs the
+ * shell command it is given, which ends by exec-ing poof (poof keeps the pid), e.g. in a user
+ * namespace of its own.
  */
-export function startPoof(args: string[], env: Record<string, string>, options: { tty?: boolean } = {}): Background {
+export function startPoof(args: string[], env: Record<string, string>, options: { tty?: boolean; within?: (command: string) => string[] } = {}): Background {
   const quoted = [process.execPath, cliPath, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const wrapped = options.within?.(`exec ${quoted}`);
   const child = options.tty
     ? spawn('script', ['-qfec', `stty cols 200 rows 50 2>/dev/null; exec ${quoted}`, '/dev/null'], { env: { ...env, TERM: 'xterm-256color' }, cwd: root, detached: true, stdio: ['pipe', 'pipe', 'pipe'] })
-    : spawn(process.execPath, [cliPath, ...args], { env, cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    : wrapped
+      ? spawn(wrapped[0]!, wrapped.slice(1), { env, cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(process.execPath, [cliPath, ...args], { env, cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));

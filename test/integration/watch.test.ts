@@ -520,6 +520,44 @@ describe('poof watch on a terminal, and a local-directory remote that goes away 
   });
 });
 
+describe('poof watch past the system\'s inotify limits (lowered in a user namespace of its own, as a container may)', () => {
+  /** Runs poof in a new user namespace whose inotify limit `name` is `value`: nothing else on the machine is limited. */
+  const limited = (name: string, value: number) => (command: string) => ['unshare', '--user', '--map-root-user', 'sh', '-c', `echo ${value} > /proc/sys/user/${name} && ${command}`];
+  const trees = { Docs: Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`d${i}/f.txt`, `${i}\n`])) };
+
+  it('too few watches for its folders: says which limit and how to raise it, and backs up in full every minute instead', async () => {
+    const w = await watchedSandbox('a local-directory remote', trees);
+    try {
+      await setConf(w.sb, (conf) => void (conf.watch = { ...QUICK, fullSyncMinutes: 1 }));
+      const run = startPoof(['watch'], w.sb.env, { within: limited('max_inotify_watches', 10) });
+      await waitFor(async () => /Docs: full backup done/.test(run.stdout()) || run.child.exitCode !== null, 60_000, 'the catch-up backup');
+      assert.match(run.stderr(), /poof: \S+ \S+ Docs: cannot be watched \(.*No space left on device\): the system's limit on watched directories is reached: raise it \(now 10\), e\.g\. `sudo sysctl fs\.inotify\.max_user_watches=524288`.*; backed up in full every 1 min instead/);
+      // Not watched, so nothing is copied seconds after a save: the next full backup brings it.
+      await writeFile(path.join(w.dirs.Docs!, 'd3', 'saved.txt'), 'saved while unwatched\n');
+      await arrives(path.join(await w.mirror('Docs'), 'd3', 'saved.txt'), 'saved while unwatched\n', 100_000);
+      assert.equal((run.stdout().match(/Docs: full backup done/g) ?? []).length, 2, run.stdout());
+      assert.doesNotMatch(run.stdout(), /copied \d+ file/);
+      await stopWatch(run);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it('no file watcher left for this user: says so and how to raise it, and still backs up', async () => {
+    const w = await watchedSandbox('a local-directory remote', trees);
+    try {
+      const run = startPoof(['watch'], w.sb.env, { within: limited('max_inotify_instances', 0) });
+      await waitFor(async () => /Docs: full backup done/.test(run.stdout()) || run.child.exitCode !== null, 60_000, 'the catch-up backup');
+      assert.match(run.stderr(), /Docs: cannot be watched \(.*\): the system's limit on file watchers is reached: raise it \(now 0\), e\.g\. `sudo sysctl fs\.inotify\.max_user_instances=1024`; backed up in full every 5 min instead/);
+      assert.doesNotMatch(run.stderr(), /anchor/, 'names no folder of poof\'s own');
+      assert.deepEqual(await readTree(await w.mirror('Docs')), await readTree(w.dirs.Docs!));
+      await stopWatch(run);
+    } finally {
+      await w.stop();
+    }
+  });
+});
+
 describe('poof watch refuses a mapping whose copy would land inside it', () => {
   it('a local cloud inside the mapped folder: refused, naming it, and nothing left to watch (exit 2)', async () => {
     const sb = await makeSandbox();
