@@ -140,6 +140,7 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
           return { ok: false, reason: result.reason ?? `rclone exited ${result.rcloneExit ?? '?'}` };
         },
         backup,
+        replacingGoesFull: settings.backendType === 'webdav' || sizeOnly,
         sleep: (ms, signal) =>
           new Promise<void>((resolve) => {
             const done = () => {

@@ -11,6 +11,7 @@ import type { MappingEvent } from './events.js';
 import type { SentRecord } from './sent-record.js';
 import type { MappingPlan } from './plan.js';
 import { refusedTransfer, sumStats, withStats, type TransferResult } from './result.js';
+import { clearTypeClashes, failedOnClash } from './type-clash.js';
 
 export interface MappingHooks {
   emit: (event: MappingEvent) => void;
@@ -189,18 +190,29 @@ export async function runMappingRetryingChanged(rclone: Rclone, plan: MappingPla
  * folder twice), so poof retries once itself, into a folder of its own, as rclone would have:
  * after an error that a second attempt can cure (rclone 1.75 fails a sync whose stale .partial
  * file vanished under it). Not after a stop, a stall, a fatal error or files that kept changing.
+ * A name that is a file here and a folder on the remote (or the reverse) is cleared first, and
+ * then tried again with history off too.
  */
 async function runMappingRetryingOnce(rclone: Rclone, plan: MappingPlan, hooks: MappingHooks): Promise<TransferResult & { changing?: Changing }> {
   const first = await runMapping(rclone, plan, hooks);
-  const retryable = first.status === 'failed' && (first.rcloneExit === 1 || first.rcloneExit === 5) && !first.changing?.only;
-  if (!retryable || plan.syncInput?.backupDir === undefined || !hooks.passFolder || hooks.dryRun || hooks.cancelSignal.aborted) return first;
-  hooks.log(`# ${plan.name}: retrying once into a history folder of its own after: ${first.reason ?? ''}`);
-  const second = await runMapping(rclone, { ...plan, args: anotherPass(plan, hooks, {}) }, hooks);
+  const failed = first.status === 'failed' && !first.changing?.only;
+  const retryable = failed && (first.rcloneExit === 1 || first.rcloneExit === 5);
+  if ((!retryable && !(failed && failedOnClash(first.rcloneExit))) || hooks.dryRun || hooks.cancelSignal.aborted) return first;
+  // A name that is a file here and a folder on the remote (or the reverse) fails every sync
+  // until the remote's side is out of the way.
+  const cleared = failed && failedOnClash(first.rcloneExit) ? await clearTypeClashes(rclone, plan, hooks) : { names: 0, files: 0 };
+  const history = plan.syncInput?.backupDir !== undefined;
+  const ownFolder = history && hooks.passFolder !== undefined;
+  if (history && !ownFolder) return first;
+  if (!(retryable && ownFolder) && cleared.names === 0) return first;
+  if (hooks.cancelSignal.aborted) return first;
+  hooks.log(`# ${plan.name}: retrying once${ownFolder ? ' into a history folder of its own' : ''} after: ${first.reason ?? ''}`);
+  const second = await runMapping(rclone, ownFolder ? { ...plan, args: anotherPass(plan, hooks, {}) } : plan, hooks);
   return {
     ...second,
     ...withStats(sumStats([first.stats, second.stats], [second.stats])),
     copied: first.copied + second.copied,
-    deleted: first.deleted + second.deleted,
+    deleted: first.deleted + cleared.files + second.deleted,
     errors: second.errors,
     durationMs: first.durationMs + second.durationMs,
   };

@@ -9,6 +9,7 @@ import type { Rclone } from '../rclone/runner.js';
 import type { MappingPlan } from './plan.js';
 import { sumStats, withStats, type TransferResult } from './result.js';
 import { anotherPass, runMapping, runMappingRetryingChanged, type MappingHooks } from './run-mapping.js';
+import { clearTypeClashes, failedOnClash, mayClash } from './type-clash.js';
 import { compareWithSent, recordFromListing, unseenEntry, type ChangeDetection, type SentRecord } from './sent-record.js';
 import { copyDict } from '../dict.js';
 import { lookAtStoredCopy, type StoredCopy } from '../fs/stored-copy.js';
@@ -69,9 +70,24 @@ export async function runWithSentRecord(
   // it compares times or hashes, only a mode changed before the record began can be missed.
   const compared = now && sent ? compareWithSent(now, sent, storage.precisionNs) : undefined;
   const changed = !now ? [] : compared ? compared.changed : storage.sizeOnly ? Object.keys(now).sort() : [];
+  // A file where the last run sent a folder, or the reverse: cleared before anything is written.
+  const clearedFirst = now && sent && mayClash(now, sent) ? await clearTypeClashes(rclone, plan, hooks) : { names: 0, files: 0 };
   let forced: SentAgain | undefined;
   if (changed.length > 0) {
     forced = await sendAgain(rclone, plan, hooks, changed, buildSyncArgs);
+    // A name that is a file here and a folder on the remote (or the reverse): cleared, then sent
+    // again, in a pass of its own (the first may have replaced some files already). Sent again
+    // even when nothing is left to clear: rclone's WebDAV removes the empty folder a failed write
+    // met, and the second write succeeds.
+    const ownFolder = plan.syncInput.backupDir === undefined || hooks.passFolder !== undefined;
+    if (forced.status === 'failed' && failedOnClash(forced.rcloneExit) && !forced.changing?.only && ownFolder && !hooks.cancelSignal.aborted) {
+      const cleared = await clearTypeClashes(rclone, plan, hooks);
+      if (!hooks.cancelSignal.aborted) {
+        const first = forced;
+        const second = await sendAgain(rclone, plan, hooks, changed, (input) => anotherPass(plan, hooks, { filesFrom: input.filesFrom, ignoreTimes: true }));
+        forced = { ...second, copied: first.copied + second.copied, deleted: first.deleted + cleared.files + second.deleted, durationMs: first.durationMs + second.durationMs };
+      }
+    }
     // Files that keep changing are the main run's to retry and report; anything else stops here.
     if (forced.status !== 'ok' && !forced.changing?.only) {
       const { changing: _changing, ...result } = forced;
@@ -92,9 +108,9 @@ export async function runWithSentRecord(
     for (const file of unseen) record[file] = unseenEntry(storage.withModes);
     if (!compared?.same || unsent.length > 0 || unseen.length > 0) await store.write(plan, record);
   }
-  if (!forced) return main;
+  if (!forced) return { ...main, deleted: main.deleted + clearedFirst.files };
   const { changing: _changing, ...sentAgain } = forced;
-  return { ...main, errors: [...sentAgain.errors, ...main.errors].slice(0, 20), copied: main.copied + sentAgain.copied, durationMs: main.durationMs + sentAgain.durationMs, ...withStats(sumStats([sentAgain.stats, main.stats])) };
+  return { ...main, errors: [...sentAgain.errors, ...main.errors].slice(0, 20), copied: main.copied + sentAgain.copied, deleted: main.deleted + clearedFirst.files + sentAgain.deleted, durationMs: main.durationMs + sentAgain.durationMs, ...withStats(sumStats([sentAgain.stats, main.stats])) };
 }
 
 /** How the storage shows changes, and whether the walk may run beside the transfer. */

@@ -248,6 +248,19 @@ export function exactFilterLine(file: string): string {
   return `/${file.replace(/[\\*?[\]{}]/g, (c) => `\\${c}`).replace(/\s+$/, (tail) => [...tail].map((c) => `[${c}]`).join(''))}`;
 }
 
+/**
+ * Pure: `rclone lsjson -R` of one side of a backup as its sync sees it (the same links and
+ * excludes), without times or types: which names are folders.
+ */
+export function buildTreeListArgs(input: Pick<SyncArgsInput, 'configFile' | 'symlinks' | 'excludes'>, target: string): string[] {
+  return ['lsjson', target, '-R', '--no-modtime', '--no-mimetype', ...baseFlags(input.configFile), ...patienceFlags('run'), linkFlag(input.symlinks), ...filterFlags(input.excludes)];
+}
+
+/** Pure: one rclone command on paths of a remote (moveto, rmdirs, purge, deletefile), with no filter: it takes the path whole. */
+export function buildPathCommandArgs(configFile: string, command: string[]): string[] {
+  return [...command, ...baseFlags(configFile), ...patienceFlags('run')];
+}
+
 /** Pure: `rclone backend features REMOTE:`, to learn how the storage can show a change. */
 export function buildFeaturesArgs(configFile: string, remoteRoot: string): string[] {
   // Quick: rclone's ten low-level retries made a dead SFTP server cost 11 s here before the run

@@ -55,6 +55,12 @@ export interface WatchAdapters {
   copy?: ((target: WatchTarget, files: string[], signal: AbortSignal) => Promise<WorkOutcome>) | undefined;
   /** A full backup of these mappings, with its own lock and run record (`poof backup --only ...`). */
   backup(names: string[], signal: AbortSignal): Promise<Map<string, WorkOutcome>>;
+  /**
+   * The storage removes a folder's files when a file written over it fails (rclone's WebDAV
+   * removes what a failed upload left): a file whose name, or a folder above it, was deleted
+   * since the last full backup goes with the next full backup, which clears the name first.
+   */
+  replacingGoesFull?: boolean;
   /** Resolves after `ms`, or as soon as `wake` is called or the signal aborts. */
   sleep(ms: number, signal: AbortSignal): Promise<void>;
   wake(): void;
@@ -96,6 +102,8 @@ export async function watchLoop(targets: WatchTarget[], timing: WatchTiming, ada
   const events: WatchEvent[] = [];
   /** Files last seen still being written, with what they were then: unchanged at the next look is settled. */
   const looked = new Map<string, string>();
+  /** Per mapping, names deleted since its last full backup began (with replacingGoesFull). */
+  const deleted = new Map<string, Set<string>>();
 
   /** Each mapping's watch, and the folder it watches as it was then (device and inode). */
   const watching = new Map<string, { subscription?: Subscription; identity?: string }>();
@@ -173,7 +181,10 @@ export async function watchLoop(targets: WatchTarget[], timing: WatchTiming, ada
       if (routes.length === 0) continue;
       const now = adapters.now();
       if (event.type === 'delete') {
-        for (const routed of routes) queue.needsFull(routed.name, now);
+        for (const routed of routes) {
+          queue.needsFull(routed.name, now);
+          if (adapters.replacingGoesFull) deleted.set(routed.name, (deleted.get(routed.name) ?? new Set()).add(routed.rel));
+        }
         continue;
       }
       const state = await adapters.stat(event.path);
@@ -230,11 +241,15 @@ export async function watchLoop(targets: WatchTarget[], timing: WatchTiming, ada
         }
       }
       if (due.fullSyncs.length > 0 && !signal.aborted) {
+        // Deletions from here on are the next full backup's: the names this one clears are its own.
+        const clearing = new Map(due.fullSyncs.map((name) => [name, deleted.get(name)]));
+        for (const name of due.fullSyncs) deleted.delete(name);
         const outcomes = await adapters.backup(due.fullSyncs, signal);
         for (const name of due.fullSyncs) {
           const outcome = outcomes.get(name) ?? { ok: false as const, reason: 'not run' };
           const at = adapters.now();
           const total = totals.get(name)!;
+          if (!outcome.ok) for (const rel of clearing.get(name) ?? []) deleted.set(name, (deleted.get(name) ?? new Set()).add(rel));
           if (outcome.ok) {
             queue.succeeded(name, at, true);
             total.backups++;
@@ -265,7 +280,14 @@ export async function watchLoop(targets: WatchTarget[], timing: WatchTiming, ada
     const now = adapters.now();
     const ready: string[] = [];
     const changing: string[] = [];
+    const gone = deleted.get(target.name);
     for (const rel of files) {
+      // A file where something was deleted, above it or below it (a folder made a file, or a
+      // file a folder; the watcher may report only the files): the full backup's.
+      if (gone && [...gone].some((name) => name === rel || rel.startsWith(`${name}/`) || name.startsWith(`${rel}/`))) {
+        queue.needsFull(target.name, now);
+        continue;
+      }
       const state = await adapters.stat(path.join(target.watchDir, rel));
       const key = `${target.name}\0${rel}`;
       if (state.kind !== 'file' && state.kind !== 'link') {

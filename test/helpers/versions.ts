@@ -1,7 +1,7 @@
 /** Shared by the versioned-backup tests: seeded runs of edits and the trees they leave. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runPoof, type Sandbox } from './sandbox.js';
 import { readTree, readTreeMeta } from './tree.js';
@@ -18,7 +18,21 @@ export type History = { mappings: Array<{ name: string; runs: Array<{ id: string
 
 const NAMES = ['notes.txt', 'a/report.md', 'a/b/data.bin', 'photos/x.jpg', 'photos/y.jpg', 'z.txt', 'a/b/c/deep.txt', 'with space.txt'];
 
-/** One random step: edits, deletes, renames and adds, at least one change. Times move on, so every change shows. */
+/** Make room for a file at `rel`: any file where one of its folders must be, or a folder where it must be, goes. */
+async function makeRoom(dir: string, rel: string): Promise<void> {
+  const parts = rel.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const ancestor = path.join(dir, ...parts.slice(0, i));
+    if ((await lstat(ancestor).catch(() => undefined))?.isFile()) await rm(ancestor);
+  }
+  await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
+  if ((await lstat(path.join(dir, rel)).catch(() => undefined))?.isDirectory()) await rm(path.join(dir, rel), { recursive: true });
+}
+
+/**
+ * One random step: edits, deletes, renames, adds, and a file made a folder of the same name or
+ * the reverse; at least one change. Times move on, so every change shows.
+ */
 async function mutate(dir: string, random: () => number, step: number): Promise<void> {
   const tree = await readTree(dir);
   const present = [...tree.keys()].sort();
@@ -27,21 +41,34 @@ async function mutate(dir: string, random: () => number, step: number): Promise<
     const action = random();
     const name = NAMES[Math.floor(random() * NAMES.length)]!;
     const file = path.join(dir, name);
-    if (action < 0.5 || present.length <= 2) {
-      await mkdir(path.dirname(file), { recursive: true });
+    if (action < 0.45 || present.length <= 2) {
+      await makeRoom(dir, name);
       await writeFile(file, `${name} at step ${step}.${e}\n${'x'.repeat(Math.floor(random() * 200))}`);
-    } else if (action < 0.75) {
+    } else if (action < 0.65) {
       const victim = present[Math.floor(random() * present.length)]!;
-      await rm(path.join(dir, victim), { force: true });
-    } else {
+      await rm(path.join(dir, victim), { recursive: true, force: true });
+    } else if (action < 0.85) {
       const from = present[Math.floor(random() * present.length)]!;
-      await mkdir(path.dirname(file), { recursive: true });
+      await makeRoom(dir, name);
       await rename(path.join(dir, from), file).catch(() => undefined);
+    } else {
+      // A file becomes a folder of the same name, or a folder a file.
+      const victim = present[Math.floor(random() * present.length)]!;
+      const folder = victim.includes('/') && random() < 0.5 ? victim.split('/')[0]! : undefined;
+      if (folder) {
+        await rm(path.join(dir, folder), { recursive: true, force: true });
+        await writeFile(path.join(dir, folder), `${folder}, a folder before step ${step}.${e}\n`);
+      } else {
+        await rm(path.join(dir, victim), { recursive: true, force: true });
+        await makeRoom(dir, `${victim}/inner.txt`);
+        await writeFile(path.join(dir, victim, 'inner.txt'), `${victim}, a file before step ${step}.${e}\n`);
+      }
     }
   }
   // Every step changes something, so every backup is one run.
   const after = await readTree(dir);
   if (after.size === tree.size && [...after].every(([rel, content]) => tree.get(rel)?.equals(content))) {
+    await makeRoom(dir, 'z.txt');
     await writeFile(path.join(dir, 'z.txt'), `forced change at step ${step}\n`);
   }
 }

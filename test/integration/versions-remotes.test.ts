@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
-import { startRcloneSftp, startRcloneWebdav, startS3, type RunningServer } from '../helpers/servers.js';
+import { cconfigOpenSsh, makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import { startRcloneSftp, startRcloneWebdav, startS3, type RunningServer, type SshServer } from '../helpers/servers.js';
 import { readTree } from '../helpers/tree.js';
 import { propertyCheck, runIds } from '../helpers/versions.js';
 
@@ -91,8 +91,8 @@ for (const storage of ['SFTP (rclone serve sftp)', 'WebDAV (rclone serve webdav)
       await sb.cleanup();
     });
 
-    it('5 seeded runs: each comes back byte for byte', async () => {
-      await propertyCheck(sb, dir, 'Work', 5, Number(process.env.POOF_TEST_SEED ?? 13), storage.startsWith('SFTP'));
+    it('5 seeded runs (files made folders of the same name, and folders files, among the changes): each comes back byte for byte', async () => {
+      await propertyCheck(sb, dir, 'Work', 5, Number(process.env.POOF_TEST_SEED ?? 43), storage.startsWith('SFTP'));
     });
 
     it('a file whose time alone changed: the run records the time, and the newest run comes back', async () => {
@@ -110,3 +110,39 @@ for (const storage of ['SFTP (rclone serve sftp)', 'WebDAV (rclone serve webdav)
   });
 }
 
+describe('versioned backups over OpenSSH, where a file cannot be written over a folder', () => {
+  let sb: Sandbox;
+  let sshd: SshServer;
+  let dir: string;
+  before(async () => {
+    sb = await makeSandbox();
+    dir = (await mapLocalDirs(sb, { Work: { 'notes.txt': 'first notes\n' } })).dirs.Work!;
+    sshd = await cconfigOpenSsh(sb);
+  });
+  after(async () => {
+    await sshd.stop();
+    await sb.cleanup();
+  });
+
+  it('5 seeded runs (files made folders of the same name, and folders files, among the changes): each comes back byte for byte', async () => {
+    await propertyCheck(sb, dir, 'Work', 5, Number(process.env.POOF_TEST_SEED ?? 43));
+  });
+
+  it('a folder made a file: the folder\'s files are kept in the run\'s history, and the run before brings them back', async () => {
+    await mkdir(path.join(dir, 'project', 'src'), { recursive: true });
+    await writeFile(path.join(dir, 'project', 'src', 'main.c'), 'int main;\n');
+    assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+    const before = (await runIds(sb, 'Work')).at(-1)!;
+    await rm(path.join(dir, 'project'), { recursive: true });
+    await writeFile(path.join(dir, 'project'), 'now a file\n');
+    const flipped = await runPoof(['backup', '--json'], { env: sb.env });
+    assert.equal(flipped.code, 0, flipped.stderr);
+    assert.equal(await readFile(path.join(sshd.root, (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket, 'Work', 'project'), 'utf8'), 'now a file\n');
+    const versions = await runPoof(['versions', path.join(dir, 'project', 'src', 'main.c')], { env: sb.env });
+    assert.equal(versions.code, 0, versions.stderr);
+    assert.match(versions.stdout, new RegExp(`as of run ${before}`));
+    const into = path.join(sb.dir, 'before-flip');
+    assert.equal((await runPoof(['restore', '--at', before, '--to', into, '--yes'], { env: sb.env })).code, 0);
+    assert.equal(await readFile(path.join(into, 'Work', 'project', 'src', 'main.c'), 'utf8'), 'int main;\n');
+  });
+});

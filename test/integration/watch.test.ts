@@ -460,11 +460,11 @@ describe('poof watch meets what a home folder holds: pipes, links, a folder made
 
 
 describe('poof watch over WebDAV (rclone serve webdav), which keeps no times: a same-size edit still arrives', () => {
-  it('the edit is sent although size and (missing) time say nothing changed', async () => {
+  it('the edit is sent although size and (missing) time say nothing changed; a folder made a file keeps the folder\'s files in the history', async () => {
     const sb = await makeSandbox();
     const server = await startRcloneWebdav(path.join(sb.dir, 'dav'));
     try {
-      const { dirs } = await mapLocalDirs(sb, { Docs: { 'same.txt': 'version 1\n' } });
+      const { dirs } = await mapLocalDirs(sb, { Docs: { 'same.txt': 'version 1\n', 'project/main.c': 'int main;\n' } });
       const made = await runPoof(['cconfig', '--provider', 'webdav', '--url', `http://127.0.0.1:${server.port}`, '--user', 'u', '--secret-stdin', '--force'], { env: sb.env, input: 'p\n' });
       assert.equal(made.code, 0, made.stderr);
       await setConf(sb, (conf) => void (conf.watch = QUICK));
@@ -472,7 +472,21 @@ describe('poof watch over WebDAV (rclone serve webdav), which keeps no times: a 
       const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
       await writeFile(path.join(dirs.Docs!, 'same.txt'), 'version 2\n');
       await arrives(path.join(sb.dir, 'dav', bucket, 'Docs', 'same.txt'), 'version 2\n');
+      // rclone's WebDAV removes what a failed write left: a file written over the folder would
+      // remove the folder's files from the remote, unkept. The full backup clears the name first.
+      await rm(path.join(dirs.Docs!, 'project'), { recursive: true });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await writeFile(path.join(dirs.Docs!, 'project'), 'now a file\n');
+      await arrives(path.join(sb.dir, 'dav', bucket, 'Docs', 'project'), 'now a file\n');
       await stopWatch(run);
+      assert.doesNotMatch(run.stderr(), /FAILED/);
+      const versions = await runPoof(['versions', path.join(dirs.Docs!, 'project', 'main.c')], { env: sb.env });
+      assert.equal(versions.code, 0, versions.stderr);
+      assert.match(versions.stdout, /Docs\/project\/main\.c: 1 version/);
+      const history = path.join(sb.dir, 'dav', bucket, '.poof-history');
+      const kept = [];
+      for (const run of await readdir(history)) kept.push(await readFile(path.join(history, run, 'Docs', 'project', 'main.c'), 'utf8').catch(() => undefined));
+      assert.deepEqual(kept.filter((text) => text !== undefined), ['int main;\n'], 'kept in one run\'s folder on the server');
     } finally {
       await server.stop();
       await sb.cleanup();

@@ -6,10 +6,12 @@ import { describe, it } from 'node:test';
 import type { EngineEvent, MappingEvent } from '../../src/engine/events.js';
 import type { MappingPlan } from '../../src/engine/plan.js';
 import { runAll } from '../../src/engine/run-all.js';
-import { runMapping } from '../../src/engine/run-mapping.js';
+import { runMapping, runMappingRetryingChanged } from '../../src/engine/run-mapping.js';
+import { findTypeClashes, mayClash } from '../../src/engine/type-clash.js';
+import { buildSyncArgs, type SyncArgsInput } from '../../src/rclone/args.js';
 import type { TransferResult } from '../../src/engine/result.js';
 import { uploadMapping } from '../../src/upload/run-upload.js';
-import { loadRecording, recordedRclone, withRepeatedFileLines } from '../helpers/recorded-rclone.js';
+import { loadRecording, recordedRclone, withRepeatedFileLines, type RecordedRun } from '../helpers/recorded-rclone.js';
 
 const plan = (name: string, extra: Partial<MappingPlan> = {}): MappingPlan => ({
   name,
@@ -146,5 +148,81 @@ describe('upload proof', () => {
     assert.match(result.reason ?? '', /; nothing was wiped$/);
     assert.equal(result.upload, undefined);
     assert.equal(rclone.calls.length, 1, 'no proof after a failed copy');
+  });
+});
+
+describe('a name that is a file here and a folder on the remote, or the reverse (replaying real rclone 1.60 runs)', () => {
+  const settings = { configFile: '/c/rclone-poof.conf', backendType: 'local', crypt: false, tuning: {}, keepsModes: true, symlinks: 'follow' as const };
+  const clashPlan = (extra: Partial<SyncArgsInput> = {}, copyOnly = false): MappingPlan => {
+    const syncInput: SyncArgsInput = { ...settings, source: '/home/joe/Docs', dest: 'r:b/Docs', ...extra, ...(copyOnly ? { copyOnly } : {}) };
+    return { ...plan('Docs'), args: buildSyncArgs(syncInput), syncInput, ...(copyOnly ? { copyOnly } : {}) };
+  };
+  const ok = (args: string[]): RecordedRun => ({ version: 'rclone v1.60.1', args, exitCode: 0, stdout: '', stderr: '' });
+  const lists = () => [loadRecording('lsjson-clash-local'), loadRecording('lsjson-clash-remote')];
+
+  it('pure: finds each outermost clash, with the remote files it takes out of the mirror', () => {
+    const parse = (name: string) => JSON.parse(loadRecording(name).stdout) as Array<{ Path: string; IsDir: boolean }>;
+    assert.deepEqual(findTypeClashes(parse('lsjson-clash-local'), parse('lsjson-clash-remote')), [
+      { path: 'was-file', remoteIsDir: false, files: ['was-file'] },
+      { path: 'was-folder', remoteIsDir: true, files: ['was-folder/deep/x.txt', 'was-folder/y.txt'] },
+    ]);
+    assert.deepEqual(findTypeClashes([{ Path: 'a', IsDir: true }, { Path: 'b', IsDir: false }], [{ Path: 'a', IsDir: true }, { Path: 'c', IsDir: true }]), [], 'same kinds, or a name on one side only: no clash');
+  });
+
+  it('history kept: the remote side is moved into the run\'s folder whole, then the sync runs again into a folder of its own', async () => {
+    const history = 'r:b/.poof-history/20261204T100000Z/Docs';
+    const rclone = recordedRclone([loadRecording('sync-type-clash'), ...lists(), ok([]), ok([]), ok([]), loadRecording('sync')]);
+    const removed: string[] = [];
+    const h = hooks();
+    const result = await runMappingRetryingChanged(rclone, clashPlan({ backupDir: history }), { ...h.hooks, passFolder: () => `${history}-2`, removed: (file) => removed.push(file) });
+    assert.equal(result.status, 'ok');
+    const commands = rclone.calls.map((args) => args.slice(0, 3).join(' '));
+    assert.deepEqual(commands.slice(1), [
+      'lsjson /home/joe/Docs -R',
+      'lsjson r:b/Docs -R',
+      `moveto r:b/Docs/was-file ${history}/was-file`,
+      `moveto r:b/Docs/was-folder ${history}/was-folder`,
+      'rmdirs r:b/Docs/was-folder --config',
+      'sync /home/joe/Docs r:b/Docs',
+    ]);
+    assert.ok(rclone.calls.at(-1)!.join(' ').includes(`--backup-dir ${history}-2`), 'the second pass keeps what it replaces in a folder of its own');
+    assert.deepEqual(removed, ['was-file', 'was-folder/deep/x.txt', 'was-folder/y.txt']);
+    assert.ok(h.log.some((line) => /was-folder is a file here and a folder on the remote: moved into this run's history folder, to make way/.test(line)));
+  });
+
+  it('history off: the remote side is deleted, as the sync would, then it runs again', async () => {
+    const rclone = recordedRclone([loadRecording('sync-type-clash'), ...lists(), ok([]), ok([]), loadRecording('sync')]);
+    const result = await runMappingRetryingChanged(rclone, clashPlan(), hooks().hooks);
+    assert.equal(result.status, 'ok');
+    assert.deepEqual(rclone.calls.slice(3, 5).map((args) => args.slice(0, 2).join(' ')), ['deletefile r:b/Docs/was-file', 'purge r:b/Docs/was-folder']);
+    assert.equal(result.deleted, 1 + 3, 'the sync\'s own deletion and the three files cleared');
+  });
+
+  it('history off and over rclone.maxDelete: nothing deleted, the backup fails as before', async () => {
+    const rclone = recordedRclone([loadRecording('sync-type-clash'), ...lists()]);
+    const h = hooks();
+    const result = await runMappingRetryingChanged(rclone, clashPlan({ tuning: { maxDelete: 2 } }), h.hooks);
+    assert.equal(result.status, 'failed');
+    assert.equal(rclone.calls.length, 3, 'the sync and the two listings, nothing else');
+    assert.ok(h.log.some((line) => /not cleared: it would delete 3 files, over rclone\.maxDelete \(2\)/.test(line)));
+  });
+
+  it('an uploaded mapping (copy only: the remote holds the only copy) is never cleared', async () => {
+    const rclone = recordedRclone([loadRecording('sync-type-clash')]);
+    const result = await runMappingRetryingChanged(rclone, clashPlan({}, true), hooks().hooks);
+    assert.equal(result.status, 'failed');
+    assert.equal(rclone.calls.length, 1);
+  });
+});
+
+describe('mayClash: from the record of what the last run sent, before anything is written', () => {
+  it('a file where a folder was, or a folder where a file was; nothing for edits, adds or deletes alone', () => {
+    const tree = (...names: string[]) => Object.fromEntries(names.map((name) => [name, {}]));
+    assert.equal(mayClash(tree('a/b/x.txt', 'c.txt'), tree('a', 'c.txt')), true, 'a file a made a folder');
+    assert.equal(mayClash(tree('a', 'c.txt'), tree('a/b/x.txt', 'c.txt')), true, 'a folder a made a file');
+    assert.equal(mayClash(tree('a/b', 'c.txt'), tree('a/b/x.txt')), true, 'a deeper folder made a file');
+    assert.equal(mayClash(tree('a/x.txt', 'b.txt'), tree('a/y.txt', 'c.txt')), false, 'renames beside each other');
+    assert.equal(mayClash(tree('a/x.txt', 'ab'), tree('a/x.txt', 'a.txt')), false, 'a name that only starts like a folder');
+    assert.equal(mayClash(tree('a/x.txt'), tree('a/x.txt')), false);
   });
 });

@@ -157,6 +157,7 @@ class FakeWorld {
   /** Once, right after a walk: a writer busy while the folder is looked at. */
   afterWalk: (() => void) | undefined;
   subscriptions = 0;
+  replacingGoesFull = false;
   /** Each sleep runs the next scripted step (the user's actions), then moves the clock. */
   steps: Array<() => void> = [];
   controller = new AbortController();
@@ -203,6 +204,7 @@ class FakeWorld {
       },
       wake: () => undefined,
       report: (report) => void this.reports.push(report),
+      replacingGoesFull: this.replacingGoesFull,
     };
   }
 
@@ -263,6 +265,34 @@ describe('poof watch: the loop, with every side effect recorded', () => {
     await world.run();
     assert.deepEqual(world.copies.map((c) => c.files), [['log.txt']], 'copied once, after the second look');
     assert.equal(world.backups.length, 2, 'the catch-up, then the deletion');
+  });
+
+  it('WebDAV (a failed write over a folder removes its files): a file where a folder was deleted goes with the full backup; after it, batches again', async () => {
+    for (const replacingGoesFull of [true, false]) {
+      const world = new FakeWorld();
+      world.replacingGoesFull = replacingGoesFull;
+      world.steps = [
+        () => {
+          // The folder p (with x.txt) made a file p; q.txt saved beside it.
+          world.files.delete('/d/p/x.txt');
+          world.write('/d/p');
+          world.write('/d/q.txt');
+          // As @parcel/watcher reports it: the folder's deletion and the file's creation coalesced.
+          world.emit([{ path: '/d/p/x.txt', type: 'delete' }, { path: '/d/p', type: 'update' }, { path: '/d/q.txt', type: 'create' }]);
+        },
+        ...Array.from({ length: 80 }, () => () => undefined),
+        () => {
+          world.write('/d/p');
+          world.emit([{ path: '/d/p', type: 'update' }]);
+        },
+        ...Array.from({ length: 10 }, () => () => undefined),
+      ];
+      await world.run();
+      const copied = world.copies.map((c) => c.files);
+      if (replacingGoesFull) assert.deepEqual(copied, [['q.txt'], ['p']], 'p waits for the full backup; a later save of it is batched');
+      else assert.deepEqual(copied, [['p', 'q.txt'], ['p']]);
+      assert.equal(world.backups.length, 2, 'the catch-up, then the deletion\'s');
+    }
   });
 
   it('another run holding the lock: the batch waits and is copied after it, nothing lost', async () => {
