@@ -23,6 +23,8 @@ export interface MappingPlan {
   probeArgs?: string[] | undefined;
   /** Why this mapping must not run; it is then reported as refused. */
   refusal?: string;
+  /** Names that are a file here and a folder on the remote were cleared before this pass (see type-clash.ts). */
+  clashesCleared?: boolean;
 }
 
 

@@ -11,7 +11,7 @@ import type { MappingEvent } from './events.js';
 import type { SentRecord } from './sent-record.js';
 import type { MappingPlan } from './plan.js';
 import { refusedTransfer, sumStats, withStats, type TransferResult } from './result.js';
-import { clearTypeClashes, failedOnClash } from './type-clash.js';
+import { afterClearing, clearTypeClashes, failedOnClash, mustClearFirst } from './type-clash.js';
 
 export interface MappingHooks {
   emit: (event: MappingEvent) => void;
@@ -193,21 +193,28 @@ export async function runMappingRetryingChanged(rclone: Rclone, plan: MappingPla
  * A name that is a file here and a folder on the remote (or the reverse) is cleared first, and
  * then tried again with history off too.
  */
-async function runMappingRetryingOnce(rclone: Rclone, plan: MappingPlan, hooks: MappingHooks): Promise<TransferResult & { changing?: Changing }> {
-  const first = await runMapping(rclone, plan, hooks);
+async function runMappingRetryingOnce(rclone: Rclone, given: MappingPlan, hooks: MappingHooks): Promise<TransferResult & { changing?: Changing }> {
+  // Where a write over a clash does harm, the clash is cleared before the first write.
+  const early = given.syncInput && mustClearFirst(given.syncInput) && !given.clashesCleared ? await clearTypeClashes(rclone, given, hooks) : { names: 0, files: 0 };
+  if (early.refused) return { ...refusedTransfer(given, `${early.refused}; the backup did not run`), status: 'failed' };
+  const plan = afterClearing(given, early.files);
+  const first = withClearedFiles(await runMapping(rclone, plan, hooks), early.files);
   const failed = first.status === 'failed' && !first.changing?.only;
   const retryable = failed && (first.rcloneExit === 1 || first.rcloneExit === 5);
   if ((!retryable && !(failed && failedOnClash(first.rcloneExit))) || hooks.dryRun || hooks.cancelSignal.aborted) return first;
   // A name that is a file here and a folder on the remote (or the reverse) fails every sync
   // until the remote's side is out of the way.
   const cleared = failed && failedOnClash(first.rcloneExit) ? await clearTypeClashes(rclone, plan, hooks) : { names: 0, files: 0 };
+  if (cleared.refused) return { ...first, reason: `${first.reason ?? 'rclone failed'}; ${cleared.refused}` };
   const history = plan.syncInput?.backupDir !== undefined;
   const ownFolder = history && hooks.passFolder !== undefined;
   if (history && !ownFolder) return first;
   if (!(retryable && ownFolder) && cleared.names === 0) return first;
   if (hooks.cancelSignal.aborted) return first;
   hooks.log(`# ${plan.name}: retrying once${ownFolder ? ' into a history folder of its own' : ''} after: ${first.reason ?? ''}`);
-  const second = await runMapping(rclone, ownFolder ? { ...plan, args: anotherPass(plan, hooks, {}) } : plan, hooks);
+  // What the first pass and the clearing deleted counts against rclone.maxDelete.
+  const again = afterClearing(plan, cleared.files + first.deleted - early.files);
+  const second = await runMapping(rclone, ownFolder ? { ...again, args: anotherPass(again, hooks, {}) } : again, hooks);
   return {
     ...second,
     ...withStats(sumStats([first.stats, second.stats], [second.stats])),
@@ -216,6 +223,10 @@ async function runMappingRetryingOnce(rclone: Rclone, plan: MappingPlan, hooks: 
     errors: second.errors,
     durationMs: first.durationMs + second.durationMs,
   };
+}
+
+function withClearedFiles<T extends TransferResult>(result: T, files: number): T {
+  return files === 0 ? result : { ...result, deleted: result.deleted + files };
 }
 
 function withoutChanging(result: TransferResult & { changing?: Changing }): TransferResult {

@@ -7,9 +7,9 @@ import { readFeatures } from '../rclone/features.js';
 import type { ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { MappingPlan } from './plan.js';
-import { sumStats, withStats, type TransferResult } from './result.js';
+import { refusedTransfer, sumStats, withStats, type TransferResult } from './result.js';
 import { anotherPass, runMapping, runMappingRetryingChanged, type MappingHooks } from './run-mapping.js';
-import { clearTypeClashes, failedOnClash, mayClash } from './type-clash.js';
+import { afterClearing, clearTypeClashes, failedOnClash, mayClash, mustClearFirst } from './type-clash.js';
 import { compareWithSent, recordFromListing, unseenEntry, type ChangeDetection, type SentRecord } from './sent-record.js';
 import { copyDict } from '../dict.js';
 import { lookAtStoredCopy, type StoredCopy } from '../fs/stored-copy.js';
@@ -70,8 +70,16 @@ export async function runWithSentRecord(
   // it compares times or hashes, only a mode changed before the record began can be missed.
   const compared = now && sent ? compareWithSent(now, sent, storage.precisionNs) : undefined;
   const changed = !now ? [] : compared ? compared.changed : storage.sizeOnly ? Object.keys(now).sort() : [];
-  // A file where the last run sent a folder, or the reverse: cleared before anything is written.
-  const clearedFirst = now && sent && mayClash(now, sent) ? await clearTypeClashes(rclone, plan, hooks) : { names: 0, files: 0 };
+  // A file where the last run sent a folder, or the reverse (or storage where such a write does
+  // harm): cleared before anything is written.
+  const history = plan.syncInput.backupDir !== undefined;
+  const clearFirst = (now && sent && mayClash(now, sent)) || mustClearFirst(plan.syncInput);
+  const clearedFirst = clearFirst ? await clearTypeClashes(rclone, plan, hooks) : { names: 0, files: 0 };
+  if (clearedFirst.refused) return { ...refusedTransfer(plan, `${clearedFirst.refused}; the backup did not run`), status: 'failed' };
+  if (clearFirst) {
+    const next = afterClearing(plan, clearedFirst.files);
+    plan = { ...next, syncInput: next.syncInput ?? plan.syncInput, clashesCleared: true };
+  }
   let forced: SentAgain | undefined;
   if (changed.length > 0) {
     forced = await sendAgain(rclone, plan, hooks, changed, buildSyncArgs);
@@ -79,7 +87,7 @@ export async function runWithSentRecord(
     // again, in a pass of its own (the first may have replaced some files already). Sent again
     // even when nothing is left to clear: rclone's WebDAV removes the empty folder a failed write
     // met, and the second write succeeds.
-    const ownFolder = plan.syncInput.backupDir === undefined || hooks.passFolder !== undefined;
+    const ownFolder = !history || hooks.passFolder !== undefined;
     if (forced.status === 'failed' && failedOnClash(forced.rcloneExit) && !forced.changing?.only && ownFolder && !hooks.cancelSignal.aborted) {
       const cleared = await clearTypeClashes(rclone, plan, hooks);
       if (!hooks.cancelSignal.aborted) {
@@ -96,7 +104,7 @@ export async function runWithSentRecord(
   }
   // After a re-send, the main pass moves what it replaces into a folder of its own.
   const sentByMain = new Set<string>();
-  const main = await runMappingRetryingChanged(rclone, forced && plan.syncInput.backupDir !== undefined ? { ...plan, args: anotherPass(plan, hooks, {}) } : plan, { ...hooks, sent: (file) => (sentByMain.add(file), hooks.sent?.(file)) });
+  const main = await runMappingRetryingChanged(rclone, forced && history ? { ...plan, args: anotherPass(plan, hooks, {}) } : plan, { ...hooks, sent: (file) => (sentByMain.add(file), hooks.sent?.(file)) });
   if (now && (main.status === 'ok' || main.status === 'partial')) {
     // What was not copied must not count as sent; a file sent that the walk did not see (made
     // after it) is recorded as unseen, so its next walk sends it again as it is then. A record

@@ -1,4 +1,4 @@
-import { buildPathCommandArgs, buildTreeListArgs } from '../rclone/args.js';
+import { buildPathCommandArgs, buildSyncArgs, buildTreeListArgs, type SyncArgsInput } from '../rclone/args.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { MappingHooks } from './run-mapping.js';
 import type { MappingPlan } from './plan.js';
@@ -22,14 +22,16 @@ export interface TypeClash {
  * Pure: the names that are a file here and a folder on the remote, or the reverse, outermost
  * only (what is inside a clashing folder goes with it). rclone cannot sync over such a name on
  * storage with real folders (a local disk, SFTP): it writes the new files before it deletes, and
- * a file cannot be written where a folder is.
+ * a file cannot be written where a folder is. With links kept as links (`links`), a link is
+ * listed as `NAME.rclonelink` and stands for NAME.
  */
-export function findTypeClashes(local: TreeEntry[], remote: TreeEntry[]): TypeClash[] {
-  const here = new Map(local.map((entry) => [entry.Path, entry.IsDir]));
+export function findTypeClashes(local: TreeEntry[], remote: TreeEntry[], links = false): TypeClash[] {
+  const key = (entry: TreeEntry) => (links && !entry.IsDir && entry.Path.endsWith(LINK_SUFFIX) ? entry.Path.slice(0, -LINK_SUFFIX.length) : entry.Path);
+  const here = new Map(local.map((entry) => [key(entry), entry.IsDir]));
   const clashes: TypeClash[] = [];
   const sorted = [...remote].sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0));
   for (const entry of sorted) {
-    const isDirHere = here.get(entry.Path);
+    const isDirHere = here.get(key(entry));
     if (isDirHere === undefined || isDirHere === entry.IsDir) continue;
     if (clashes.some((clash) => entry.Path.startsWith(`${clash.path}/`))) continue;
     const files = entry.IsDir ? sorted.filter((inner) => !inner.IsDir && inner.Path.startsWith(`${entry.Path}/`)).map((inner) => inner.Path) : [entry.Path];
@@ -37,6 +39,8 @@ export function findTypeClashes(local: TreeEntry[], remote: TreeEntry[]): TypeCl
   }
   return clashes;
 }
+
+const LINK_SUFFIX = '.rclonelink';
 
 /**
  * Pure: could rclone have failed on such a name? Its error then is one it does not classify
@@ -65,20 +69,41 @@ export function mayClash(now: Record<string, unknown>, before: Record<string, un
   return [...folders(added)].some((folder) => removedSet.has(folder)) || [...folders(removed)].some((folder) => addedSet.has(folder));
 }
 
+/** What clearing did: names cleared (then the pass runs once more) and the remote files they took out; or why it would not. */
+export interface Cleared {
+  names: number;
+  files: number;
+  refused?: string;
+}
+
+const NONE: Cleared = { names: 0, files: 0 };
+
 /**
- * A backup that failed where a name is a file here and a folder on the remote (or the reverse):
- * the remote's side is taken out of the mirror as the sync itself would have, had it been able
- * to: moved into the run's history folder (history kept), or deleted (history off, within
- * rclone.maxDelete). Says how many names were cleared (the caller then tries once more) and how
- * many of the remote's files they took out of the mirror.
- * Never for a copy-only mapping (uploaded: the remote holds the only copy) or a dry run.
+ * Storage where a clash must be cleared before the first write, not after a failure: rclone's
+ * WebDAV removes what a failed write left, so a file written over a folder removes the folder's
+ * files, unkept (seen with rclone 1.60); on a local disk with links kept as links, a folder
+ * written over a stored link is written through it, outside the mirror.
  */
-export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks: MappingHooks): Promise<{ names: number; files: number }> {
-  const none = { names: 0, files: 0 };
+export function mustClearFirst(input: Pick<SyncArgsInput, 'backendType' | 'symlinks' | 'crypt'>): boolean {
+  // A local-directory "cloud" is an alias of a path; through crypt, a link is stored as a file.
+  const linksOnDisk = input.symlinks === 'links' && !input.crypt && (input.backendType === 'local' || input.backendType === 'alias');
+  return input.backendType === 'webdav' || linksOnDisk;
+}
+
+/**
+ * Where a name is a file here and a folder on the remote (or the reverse), the remote's side is
+ * taken out of the mirror as the sync itself would have, had it been able to: moved whole into
+ * the run's history folder (history kept), or deleted (history off). With history off it is
+ * refused, nothing changed, when that would delete files the excludes leave out (a sync never
+ * deletes those) or more than rclone.maxDelete. Never for a copy-only mapping (uploaded: the
+ * remote holds the only copy) or a dry run.
+ */
+export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks: MappingHooks): Promise<Cleared> {
   const input = plan.syncInput;
-  if (!input || plan.copyOnly || input.copyOnly || input.filesFrom !== undefined || input.filterFrom !== undefined || hooks.dryRun || hooks.cancelSignal.aborted) return none;
-  const list = async (target: string): Promise<TreeEntry[] | undefined> => {
-    const ran = await rclone.run(buildTreeListArgs(input, target), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
+  if (!input || plan.copyOnly || input.copyOnly || input.filesFrom !== undefined || input.filterFrom !== undefined || hooks.dryRun || hooks.cancelSignal.aborted) return NONE;
+  const list = async (target: string, filtered = true): Promise<TreeEntry[] | undefined> => {
+    const args = filtered ? buildTreeListArgs(input, target) : buildTreeListArgs({ configFile: input.configFile, symlinks: input.symlinks }, target, false);
+    const ran = await rclone.run(args, { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
     if (ran.exitCode !== 0) return undefined;
     try {
       return JSON.parse(ran.stdout) as TreeEntry[];
@@ -87,34 +112,54 @@ export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks:
     }
   };
   const [local, remote] = await Promise.all([list(plan.localDir), list(plan.remotePath)]);
-  if (!local || !remote) return none;
-  const clashes = findTypeClashes(local, remote);
-  if (clashes.length === 0) return none;
-  const limit = input.backupDir === undefined ? input.tuning.maxDelete : undefined;
-  const deleting = clashes.reduce((sum, clash) => sum + clash.files.length, 0);
-  if (limit !== undefined && deleting > limit) {
-    hooks.log(`# ${plan.name}: ${clashes.map((c) => c.path).join(', ')}: a file here and a folder on the remote (or the reverse); not cleared: it would delete ${deleting} files, over rclone.maxDelete (${limit})`);
-    return none;
+  if (!local || !remote) return NONE;
+  const clashes = findTypeClashes(local, remote, input.symlinks === 'links');
+  if (clashes.length === 0) return NONE;
+  const names = clashes.map((clash) => clash.path).join(', ');
+  const history = input.backupDir !== undefined;
+  if (!history) {
+    let deleting = 0;
+    for (const clash of clashes) {
+      // Everything under the name goes, excluded files too: a file cannot be written where a
+      // folder with anything in it is. Counted whole, and never excluded files without history.
+      const whole = clash.remoteIsDir ? (await list(`${plan.remotePath}/${clash.path}`, false))?.filter((entry) => !entry.IsDir).length : 1;
+      if (whole === undefined) return NONE;
+      if (whole > clash.files.length) return { ...NONE, refused: `${clash.path} is a file here and a folder on the remote that holds files the excludes leave out; with history off they would be deleted: move them away on the remote, or turn history on` };
+      deleting += whole;
+    }
+    const limit = input.tuning.maxDelete;
+    if (limit !== undefined && deleting > limit) return { ...NONE, refused: `${names}: a file here and a folder on the remote (or the reverse); making way would delete ${deleting} files, more than rclone.maxDelete (${limit}) allows` };
   }
-  // Everything under the name goes, excluded files too (a sync leaves those): a file cannot be
-  // written where a folder with anything in it is.
   const cleared = { names: 0, files: 0 };
   for (const clash of clashes) {
     if (hooks.cancelSignal.aborted) break;
     const from = `${plan.remotePath}/${clash.path}`;
-    const step = input.backupDir !== undefined ? ['moveto', from, `${input.backupDir}/${clash.path}`] : [clash.remoteIsDir ? 'purge' : 'deletefile', from];
-    const ran = await rclone.run(buildPathCommandArgs(input.configFile, step), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
+    const step = history ? ['moveto', from, `${input.backupDir}/${clash.path}`] : [clash.remoteIsDir ? 'purge' : 'deletefile', from];
+    const ran = await rclone.run(buildPathCommandArgs(input.configFile, step, input.symlinks), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
     if (ran.exitCode !== 0) {
-      hooks.log(`# ${plan.name}: rclone ${step[0]} ${clash.path} failed: ${ran.stderr.trim().split('\n').at(-1) ?? ''}`);
-      break;
+      // Not out of the way: the pass must not write over it (rclone 1.60 cannot move a link kept
+      // as a link by its .rclonelink name, and a folder written there would go through the link).
+      const why = ran.stderr.trim().split('\n').at(-1)?.replace(/^\S+ \S+ /, '') ?? '';
+      return { ...cleared, refused: `${clash.path} on the remote is in the way (a ${clash.remoteIsDir ? 'folder' : 'file or link'} where this is a ${clash.remoteIsDir ? 'file' : 'folder'}) and could not be moved away: rclone ${step[0]}: ${why}; move or delete it on the remote by hand` };
     }
     // moveto takes a folder whole where the storage can (a rename); file by file, it leaves the
     // folders behind, empty: removed (and nothing else: rmdirs removes only empty folders).
-    if (input.backupDir !== undefined && clash.remoteIsDir) await rclone.run(buildPathCommandArgs(input.configFile, ['rmdirs', from]), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
-    hooks.log(`# ${plan.name}: ${clash.path} is a ${clash.remoteIsDir ? 'file here and a folder' : 'folder here and a file'} on the remote: ${input.backupDir !== undefined ? "moved into this run's history folder" : 'deleted (history is off)'}, to make way`);
+    if (history && clash.remoteIsDir) await rclone.run(buildPathCommandArgs(input.configFile, ['rmdirs', from], input.symlinks), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
+    hooks.log(`# ${plan.name}: ${clash.path} is a ${clash.remoteIsDir ? 'file here and a folder' : 'folder here and a file'} on the remote: ${history ? "moved into this run's history folder" : 'deleted (history is off)'}, to make way`);
     for (const file of clash.files) hooks.removed?.(file);
     cleared.names++;
     cleared.files += clash.files.length;
   }
   return cleared;
+}
+
+/**
+ * Pure: the plan for the passes after clearing: with history off, the files it deleted count
+ * against rclone.maxDelete, so the passes may delete only what is left of it.
+ */
+export function afterClearing(plan: MappingPlan, deleted: number): MappingPlan {
+  const input = plan.syncInput;
+  if (!input || deleted === 0 || input.backupDir !== undefined || input.tuning.maxDelete === undefined) return plan;
+  const syncInput = { ...input, tuning: { ...input.tuning, maxDelete: Math.max(0, input.tuning.maxDelete - deleted) } };
+  return { ...plan, syncInput, args: buildSyncArgs(syncInput) };
 }

@@ -252,13 +252,13 @@ export function exactFilterLine(file: string): string {
  * Pure: `rclone lsjson -R` of one side of a backup as its sync sees it (the same links and
  * excludes), without times or types: which names are folders.
  */
-export function buildTreeListArgs(input: Pick<SyncArgsInput, 'configFile' | 'symlinks' | 'excludes'>, target: string): string[] {
-  return ['lsjson', target, '-R', '--no-modtime', '--no-mimetype', ...baseFlags(input.configFile), ...patienceFlags('run'), linkFlag(input.symlinks), ...filterFlags(input.excludes)];
+export function buildTreeListArgs(input: Pick<SyncArgsInput, 'configFile' | 'symlinks' | 'excludes'>, target: string, filtered = true): string[] {
+  return ['lsjson', target, '-R', '--no-modtime', '--no-mimetype', ...baseFlags(input.configFile), ...patienceFlags('run'), linkFlag(input.symlinks), ...(filtered ? filterFlags(input.excludes) : [])];
 }
 
-/** Pure: one rclone command on paths of a remote (moveto, rmdirs, purge, deletefile), with no filter: it takes the path whole. */
-export function buildPathCommandArgs(configFile: string, command: string[]): string[] {
-  return [...command, ...baseFlags(configFile), ...patienceFlags('run')];
+/** Pure: one rclone command on paths of a remote (moveto, rmdirs, purge, deletefile), links as the backup sees them and no filter: it takes the path whole. */
+export function buildPathCommandArgs(configFile: string, command: string[], symlinks?: SymlinkMode): string[] {
+  return [...command, ...baseFlags(configFile), ...patienceFlags('run'), linkFlag(symlinks)];
 }
 
 /** Pure: `rclone backend features REMOTE:`, to learn how the storage can show a change. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cconfigOpenSsh, makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
@@ -93,6 +93,24 @@ for (const storage of ['SFTP (rclone serve sftp)', 'WebDAV (rclone serve webdav)
 
     it('5 seeded runs (files made folders of the same name, and folders files, among the changes): each comes back byte for byte', async () => {
       await propertyCheck(sb, dir, 'Work', 5, Number(process.env.POOF_TEST_SEED ?? 43), storage.startsWith('SFTP'));
+    });
+
+    it('a folder made a file with no record of what was sent (a new machine, a wiped state folder): the folder\'s files are kept in the history', async () => {
+      await mkdir(path.join(dir, 'album'), { recursive: true });
+      for (const n of [1, 2, 3]) await writeFile(path.join(dir, 'album', `p${n}.jpg`), `photo ${n}\n`);
+      assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+      const before = (await runIds(sb, 'Work')).at(-1)!;
+      const state = path.join(sb.home, '.local', 'state', 'poof', 'configs');
+      for (const config of await readdir(state)) await rm(path.join(state, config, 'sent'), { recursive: true, force: true });
+      await rm(path.join(dir, 'album'), { recursive: true });
+      await writeFile(path.join(dir, 'album'), 'now a file\n');
+      const flipped = await runPoof(['backup'], { env: sb.env });
+      assert.equal(flipped.code, 0, flipped.stderr);
+      const into = path.join(sb.dir, 'before-album-flip');
+      const restored = await runPoof(['restore', '--at', before, '--to', into, '--yes'], { env: sb.env });
+      assert.equal(restored.code, 0, restored.stderr);
+      for (const n of [1, 2, 3]) assert.equal(await readFile(path.join(into, 'Work', 'album', `p${n}.jpg`), 'utf8'), `photo ${n}\n`);
+      await rm(into, { recursive: true, force: true });
     });
 
     it('a file whose time alone changed: the run records the time, and the newest run comes back', async () => {

@@ -642,3 +642,38 @@ describe('poof check: a restore drill', () => {
   });
 });
 
+describe('links kept as links ("symlinks": "links") on a local-directory remote, where a stored link is a real link', () => {
+  it('a folder made a link and a link made a folder: nothing is ever written through a stored link; rclone 1.60, which cannot move the stored link, refuses, saying what to do', async () => {
+    const sb = await makeSandbox();
+    try {
+      const { dirs, cloud } = await mapLocalDirs(sb, { Work: { 'x/f1.txt': 'one\n', 'keep.txt': 'keep\n' } });
+      assert.equal((await runPoof(['config', '--symlinks', 'links', '--force'], { env: sb.env })).code, 0);
+      const elsewhere = path.join(sb.dir, 'elsewhere');
+      await mkdir(elsewhere);
+      assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+      const work = dirs.Work!;
+      await rm(path.join(work, 'x'), { recursive: true });
+      await symlink(elsewhere, path.join(work, 'x'));
+      const toLink = await runPoof(['backup'], { env: sb.env });
+      assert.equal(toLink.code, 0, toLink.stderr);
+      await rm(path.join(work, 'x'));
+      await mkdir(path.join(work, 'x'));
+      await writeFile(path.join(work, 'x', 'f2.txt'), 'two\n');
+      const toFolder = await runPoof(['backup'], { env: sb.env });
+      assert.deepEqual([...(await readTree(elsewhere)).keys()], [], 'nothing written through the stored link');
+      const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+      const { stdout } = await promisify(execFile)('rclone', ['version']);
+      if (/^rclone v1\.60\./.test(stdout)) {
+        // rclone 1.60 cannot move a link kept as a link by its .rclonelink name: refused, said how to go on.
+        assert.equal(toFolder.code, 1, toFolder.stderr);
+        assert.match(toFolder.stderr, /Work: FAILED: x\.rclonelink on the remote is in the way \(a file or link where this is a folder\) and could not be moved away: rclone moveto: .*; move or delete it on the remote by hand; the backup did not run/);
+        await rm(path.join(cloud, bucket, 'Work', 'x'));
+        assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+      } else assert.equal(toFolder.code, 0, toFolder.stderr);
+      assert.equal(await readFile(path.join(cloud, bucket, 'Work', 'x', 'f2.txt'), 'utf8'), 'two\n');
+      assert.deepEqual([...(await readTree(elsewhere)).keys()], [], 'nothing written through the stored link');
+    } finally {
+      await sb.cleanup();
+    }
+  });
+});

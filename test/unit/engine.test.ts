@@ -167,6 +167,12 @@ describe('a name that is a file here and a folder on the remote, or the reverse 
       { path: 'was-folder', remoteIsDir: true, files: ['was-folder/deep/x.txt', 'was-folder/y.txt'] },
     ]);
     assert.deepEqual(findTypeClashes([{ Path: 'a', IsDir: true }, { Path: 'b', IsDir: false }], [{ Path: 'a', IsDir: true }, { Path: 'c', IsDir: true }]), [], 'same kinds, or a name on one side only: no clash');
+    // Links kept as links are listed as NAME.rclonelink, on either side.
+    const linkHere = [{ Path: 'x.rclonelink', IsDir: false }];
+    const folderThere = [{ Path: 'x', IsDir: true }, { Path: 'x/f', IsDir: false }];
+    assert.deepEqual(findTypeClashes(linkHere, folderThere, true), [{ path: 'x', remoteIsDir: true, files: ['x/f'] }]);
+    assert.deepEqual(findTypeClashes(folderThere, linkHere, true), [{ path: 'x.rclonelink', remoteIsDir: false, files: ['x.rclonelink'] }]);
+    assert.deepEqual(findTypeClashes(linkHere, folderThere), [], 'links followed: NAME.rclonelink is a name like any other');
   });
 
   it('history kept: the remote side is moved into the run\'s folder whole, then the sync runs again into a folder of its own', async () => {
@@ -190,21 +196,47 @@ describe('a name that is a file here and a folder on the remote, or the reverse 
     assert.ok(h.log.some((line) => /was-folder is a file here and a folder on the remote: moved into this run's history folder, to make way/.test(line)));
   });
 
-  it('history off: the remote side is deleted, as the sync would, then it runs again', async () => {
-    const rclone = recordedRclone([loadRecording('sync-type-clash'), ...lists(), ok([]), ok([]), loadRecording('sync')]);
-    const result = await runMappingRetryingChanged(rclone, clashPlan(), hooks().hooks);
+  it('history off: the remote side is deleted, as the sync would, counted whole; the next pass may delete only what is left of rclone.maxDelete', async () => {
+    const rclone = recordedRclone([loadRecording('sync-type-clash'), ...lists(), loadRecording('lsjson-clash-remote-folder'), ok([]), ok([]), loadRecording('sync')]);
+    const result = await runMappingRetryingChanged(rclone, clashPlan({ tuning: { maxDelete: 10 } }), hooks().hooks);
     assert.equal(result.status, 'ok');
-    assert.deepEqual(rclone.calls.slice(3, 5).map((args) => args.slice(0, 2).join(' ')), ['deletefile r:b/Docs/was-file', 'purge r:b/Docs/was-folder']);
+    assert.equal(rclone.calls[3]!.slice(0, 2).join(' '), 'lsjson r:b/Docs/was-folder', 'the folder listed without the excludes');
+    assert.equal(rclone.calls[3]!.includes('--exclude'), false);
+    assert.deepEqual(rclone.calls.slice(4, 6).map((args) => args.slice(0, 2).join(' ')), ['deletefile r:b/Docs/was-file', 'purge r:b/Docs/was-folder']);
+    const last = rclone.calls.at(-1)!;
+    assert.equal(last[last.indexOf('--max-delete') + 1], String(10 - 3), '3 files deleted to make way');
     assert.equal(result.deleted, 1 + 3, 'the sync\'s own deletion and the three files cleared');
   });
 
-  it('history off and over rclone.maxDelete: nothing deleted, the backup fails as before', async () => {
-    const rclone = recordedRclone([loadRecording('sync-type-clash'), ...lists()]);
-    const h = hooks();
-    const result = await runMappingRetryingChanged(rclone, clashPlan({ tuning: { maxDelete: 2 } }), h.hooks);
+  it('history off: a folder holding files the excludes leave out is not deleted (a sync never deletes those); the run fails, saying why', async () => {
+    const folder = loadRecording('lsjson-clash-remote-folder');
+    const withExcluded = { ...folder, stdout: JSON.stringify([...(JSON.parse(folder.stdout) as object[]), { Path: 'big.iso', Name: 'big.iso', Size: 9, IsDir: false }]) };
+    const rclone = recordedRclone([loadRecording('sync-type-clash'), ...lists(), withExcluded]);
+    const result = await runMappingRetryingChanged(rclone, clashPlan({ excludes: ['*.iso'] }), hooks().hooks);
     assert.equal(result.status, 'failed');
-    assert.equal(rclone.calls.length, 3, 'the sync and the two listings, nothing else');
-    assert.ok(h.log.some((line) => /not cleared: it would delete 3 files, over rclone\.maxDelete \(2\)/.test(line)));
+    assert.equal(rclone.calls.length, 4, 'the sync and three listings: nothing deleted');
+    assert.match(result.reason ?? '', /was-folder is a file here and a folder on the remote that holds files the excludes leave out; with history off they would be deleted/);
+  });
+
+  it('history off and over rclone.maxDelete: nothing deleted, the backup fails, saying why', async () => {
+    const rclone = recordedRclone([loadRecording('sync-type-clash'), ...lists(), loadRecording('lsjson-clash-remote-folder')]);
+    const result = await runMappingRetryingChanged(rclone, clashPlan({ tuning: { maxDelete: 2 } }), hooks().hooks);
+    assert.equal(result.status, 'failed');
+    assert.equal(rclone.calls.length, 4, 'the sync and the listings, nothing else');
+    assert.match(result.reason ?? '', /making way would delete 3 files, more than rclone\.maxDelete \(2\) allows/);
+  });
+
+  it('WebDAV (a write over a folder removes its files there): cleared before the first write; refused, nothing is written at all', async () => {
+    const history = 'r:b/.poof-history/20261204T100000Z/Docs';
+    const cleared = recordedRclone([...lists(), ok([]), ok([]), ok([]), loadRecording('sync')]);
+    const result = await runMappingRetryingChanged(cleared, clashPlan({ backendType: 'webdav', backupDir: history }), { ...hooks().hooks, passFolder: () => `${history}-2` });
+    assert.equal(result.status, 'ok');
+    assert.deepEqual(cleared.calls.map((args) => args[0]), ['lsjson', 'lsjson', 'moveto', 'moveto', 'rmdirs', 'sync']);
+    const refused = recordedRclone([...lists(), loadRecording('lsjson-clash-remote-folder')]);
+    const stopped = await runMappingRetryingChanged(refused, clashPlan({ backendType: 'webdav', tuning: { maxDelete: 1 } }), hooks().hooks);
+    assert.equal(stopped.status, 'failed');
+    assert.match(stopped.reason ?? '', /more than rclone\.maxDelete \(1\) allows; the backup did not run/);
+    assert.equal(refused.calls.some((args) => args[0] === 'sync'), false, 'no write');
   });
 
   it('an uploaded mapping (copy only: the remote holds the only copy) is never cleared', async () => {
