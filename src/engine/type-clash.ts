@@ -1,6 +1,5 @@
 import { buildPathCommandArgs, buildSyncArgs, buildTreeListArgs, type SyncArgsInput } from '../rclone/args.js';
 import type { Rclone } from '../rclone/runner.js';
-import type { MappingHooks } from './run-mapping.js';
 import type { MappingPlan } from './plan.js';
 
 /** One entry of `rclone lsjson -R`. */
@@ -69,6 +68,14 @@ export function mayClash(now: Record<string, unknown>, before: Record<string, un
   return [...folders(added)].some((folder) => removedSet.has(folder)) || [...folders(removed)].some((folder) => addedSet.has(folder));
 }
 
+/** What clearing needs of a run's hooks (a subset of run-mapping's MappingHooks). */
+export interface ClashHooks {
+  log: (line: string) => void;
+  cancelSignal: AbortSignal;
+  dryRun: boolean;
+  removed?: ((file: string) => void) | undefined;
+}
+
 /** What clearing did: names cleared (then the pass runs once more) and the remote files they took out; or why it would not. */
 export interface Cleared {
   names: number;
@@ -98,7 +105,7 @@ export function mustClearFirst(input: Pick<SyncArgsInput, 'backendType' | 'symli
  * deletes those) or more than rclone.maxDelete. Never for a copy-only mapping (uploaded: the
  * remote holds the only copy) or a dry run.
  */
-export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks: MappingHooks): Promise<Cleared> {
+export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks: ClashHooks): Promise<Cleared> {
   const input = plan.syncInput;
   if (!input || plan.copyOnly || input.copyOnly || input.filesFrom !== undefined || input.filterFrom !== undefined || hooks.dryRun || hooks.cancelSignal.aborted) return NONE;
   const list = async (target: string, filtered = true): Promise<TreeEntry[] | undefined> => {
