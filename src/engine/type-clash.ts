@@ -111,15 +111,21 @@ export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks:
   const list = async (target: string, filtered = true): Promise<TreeEntry[] | undefined> => {
     const args = filtered ? buildTreeListArgs(input, target) : buildTreeListArgs({ configFile: input.configFile, symlinks: input.symlinks }, target, false);
     const ran = await rclone.run(args, { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
-    if (ran.exitCode !== 0) return undefined;
+    // Exit 3: not there yet (a first backup), nothing in the way. Exit 6 (a link that points
+    // nowhere, say) still lists everything else.
+    if (ran.exitCode === 3) return [];
+    if (ran.exitCode !== 0 && ran.exitCode !== 6) return undefined;
     try {
       return JSON.parse(ran.stdout) as TreeEntry[];
     } catch {
       return undefined;
     }
   };
+  // Where a write over a clash does harm, not knowing is a reason not to write.
+  const unknown = (what: string): Cleared => (mustClearFirst(input) && !hooks.cancelSignal.aborted ? { ...NONE, refused: `${what} could not be listed, to look for a name that is a file on one side and a folder on the other` } : NONE);
   const [local, remote] = await Promise.all([list(plan.localDir), list(plan.remotePath)]);
-  if (!local || !remote) return NONE;
+  if (!local) return unknown(plan.localDir);
+  if (!remote) return unknown(plan.remotePath);
   const clashes = findTypeClashes(local, remote, input.symlinks === 'links');
   if (clashes.length === 0) return NONE;
   const names = clashes.map((clash) => clash.path).join(', ');
@@ -130,7 +136,7 @@ export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks:
       // Everything under the name goes, excluded files too: a file cannot be written where a
       // folder with anything in it is. Counted whole, and never excluded files without history.
       const whole = clash.remoteIsDir ? (await list(`${plan.remotePath}/${clash.path}`, false))?.filter((entry) => !entry.IsDir).length : 1;
-      if (whole === undefined) return NONE;
+      if (whole === undefined) return unknown(`${plan.remotePath}/${clash.path}`);
       if (whole > clash.files.length) return { ...NONE, refused: `${clash.path} is a file here and a folder on the remote that holds files the excludes leave out; with history off they would be deleted: move them away on the remote, or turn history on` };
       deleting += whole;
     }
@@ -143,6 +149,7 @@ export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks:
     const from = `${plan.remotePath}/${clash.path}`;
     const step = history ? ['moveto', from, `${input.backupDir}/${clash.path}`] : [clash.remoteIsDir ? 'purge' : 'deletefile', from];
     const ran = await rclone.run(buildPathCommandArgs(input.configFile, step, input.symlinks), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
+    if (hooks.cancelSignal.aborted) break;
     if (ran.exitCode !== 0) {
       // Not out of the way: the pass must not write over it (rclone 1.60 cannot move a link kept
       // as a link by its .rclonelink name, and a folder written there would go through the link).

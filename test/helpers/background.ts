@@ -65,10 +65,10 @@ export async function waitForTransfer(logFile: string, name: string, subcommand:
   await new Promise((r) => setTimeout(r, 700));
 }
 
-/** Processes whose command line contains `text`. */
-export function pgrep(text: string): Promise<string> {
+/** Processes whose command line contains `text`: their pids, or with `full` each pid and command line. */
+export function pgrep(text: string, full = false): Promise<string> {
   return new Promise((resolve) => {
-    const ps = spawn('pgrep', ['-f', text]);
+    const ps = spawn('pgrep', [...(full ? ['-a'] : []), '-f', text]);
     let out = '';
     ps.stdout.on('data', (d: Buffer) => (out += d.toString()));
     ps.on('close', () => resolve(out.trim()));

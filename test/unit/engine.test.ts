@@ -239,6 +239,17 @@ describe('a name that is a file here and a folder on the remote, or the reverse 
     assert.equal(refused.calls.some((args) => args[0] === 'sync'), false, 'no write');
   });
 
+  it('WebDAV: a remote not there yet (a first backup) has nothing in the way; a side that cannot be listed stops the run before any write', async () => {
+    const notThere: RecordedRun = { ...ok([]), exitCode: 3, stderr: 'directory not found\n' };
+    const first = recordedRclone([lists()[0]!, notThere, loadRecording('sync')]);
+    assert.equal((await runMappingRetryingChanged(first, clashPlan({ backendType: 'webdav' }), hooks().hooks)).status, 'ok');
+    const unlistable = recordedRclone([{ ...ok([]), exitCode: 1, stderr: 'permission denied\n' }, lists()[1]!]);
+    const stopped = await runMappingRetryingChanged(unlistable, clashPlan({ backendType: 'webdav' }), hooks().hooks);
+    assert.equal(stopped.status, 'failed');
+    assert.match(stopped.reason ?? '', /^\/home\/joe\/Docs could not be listed, to look for a name that is a file on one side and a folder on the other; the backup did not run$/);
+    assert.equal(unlistable.calls.some((args) => args[0] === 'sync'), false, 'no write');
+  });
+
   it('an uploaded mapping (copy only: the remote holds the only copy) is never cleared', async () => {
     const rclone = recordedRclone([loadRecording('sync-type-clash')]);
     const result = await runMappingRetryingChanged(rclone, clashPlan({}, true), hooks().hooks);
