@@ -39,6 +39,8 @@ export interface MappingHooks {
   passFolder?: (() => string) | undefined;
   /** Called once the first rclone of the mapping has been started. */
   spawned?: (() => void) | undefined;
+  /** The modification time (ms) the mirror's record holds for a file, where there is a record. */
+  recordedMtime?: ((file: string) => Promise<number | undefined>) | undefined;
   /**
    * Where the mirror is on this machine's disk: each stored copy looked at after rclone stored
    * it, by path, filled by the transfer and read by the run's record, so each

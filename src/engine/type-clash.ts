@@ -74,6 +74,7 @@ export interface ClashHooks {
   cancelSignal: AbortSignal;
   dryRun: boolean;
   removed?: ((file: string) => void) | undefined;
+  recordedMtime?: ((file: string) => Promise<number | undefined>) | undefined;
 }
 
 /** What clearing did: names cleared (then the pass runs once more) and the remote files they took out; or why it would not. */
@@ -159,6 +160,11 @@ export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks:
     // moveto takes a folder whole where the storage can (a rename); file by file, it leaves the
     // folders behind, empty: removed (and nothing else: rmdirs removes only empty folders).
     if (history && clash.remoteIsDir) await rclone.run(buildPathCommandArgs(input.configFile, ['rmdirs', from], input.symlinks), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
+    // A pass that failed on the name may have given the file its folder's time (rclone 1.66+
+    // sets a folder's metadata on what stands at its name): the kept version gets back the time
+    // the run recorded, which a restore checks.
+    const recorded = history && !clash.remoteIsDir ? await hooks.recordedMtime?.(clash.path) : undefined;
+    if (recorded !== undefined) await rclone.run(buildPathCommandArgs(input.configFile, ['touch', '--no-create', '--timestamp', new Date(recorded).toISOString().replace(/Z$/, ''), `${input.backupDir}/${clash.path}`], input.symlinks), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
     hooks.log(`# ${plan.name}: ${clash.path} is a ${clash.remoteIsDir ? 'file here and a folder' : 'folder here and a file'} on the remote: ${history ? "moved into this run's history folder" : 'deleted (history is off)'}, to make way`);
     for (const file of clash.files) hooks.removed?.(file);
     cleared.names++;

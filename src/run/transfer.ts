@@ -212,6 +212,7 @@ function recordingHistory(transfer: Transfer, context: RecordContext & Pick<Hist
       touched: (file) => (touched.add(file), changed(), hooks.touched?.(file)),
       removed: (file) => (removed.add(file), changed(), hooks.removed?.(file)),
       listedSource: (record) => ((source = record), hooks.listedSource?.(record)),
+      recordedMtime: async (file) => (await (previous ??= context.cache.latest(plan.name)))?.files?.[file]?.mtime,
       storedCopies,
     };
     let recorded: RecordOutcome;
