@@ -155,7 +155,10 @@ export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks:
       // Not out of the way: the pass must not write over it (rclone 1.60 cannot move a link kept
       // as a link by its .rclonelink name, and a folder written there would go through the link).
       const why = ran.stderr.trim().split('\n').at(-1)?.replace(/^\S+ \S+ /, '') ?? '';
-      return { ...cleared, refused: `${clash.path} on the remote is in the way (a ${clash.remoteIsDir ? 'folder' : 'file or link'} where this is a ${clash.remoteIsDir ? 'file' : 'folder'}) and could not be moved away: rclone ${step[0]}: ${why}; move or delete it on the remote by hand` };
+      // A link kept as a link is NAME on the storage's disk, NAME.rclonelink to rclone.
+      const link = input.symlinks === 'links' && !clash.remoteIsDir && clash.path.endsWith(LINK_SUFFIX);
+      const what = link ? `${clash.path.slice(0, -LINK_SUFFIX.length)} (a link kept as a link)` : clash.path;
+      return { ...cleared, refused: `${what} on the remote is in the way (a ${clash.remoteIsDir ? 'folder' : link ? 'link' : 'file'} where this is a ${clash.remoteIsDir ? 'file' : 'folder'}) and could not be moved away: rclone ${step[0]}: ${why}; move or delete it on the remote by hand` };
     }
     // moveto takes a folder whole where the storage can (a rename); file by file, it leaves the
     // folders behind, empty: removed (and nothing else: rmdirs removes only empty folders).

@@ -666,7 +666,7 @@ describe('links kept as links ("symlinks": "links") on a local-directory remote,
       if (/^rclone v1\.60\./.test(stdout)) {
         // rclone 1.60 cannot move a link kept as a link by its .rclonelink name: refused, said how to go on.
         assert.equal(toFolder.code, 1, toFolder.stderr);
-        assert.match(toFolder.stderr, /Work: FAILED: x\.rclonelink on the remote is in the way \(a file or link where this is a folder\) and could not be moved away: rclone moveto: .*; move or delete it on the remote by hand; the backup did not run/);
+        assert.match(toFolder.stderr, /Work: FAILED: x \(a link kept as a link\) on the remote is in the way \(a link where this is a folder\) and could not be moved away: rclone moveto: .*; move or delete it on the remote by hand; the backup did not run/);
         await rm(path.join(cloud, bucket, 'Work', 'x'));
         assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
       } else assert.equal(toFolder.code, 0, toFolder.stderr);
