@@ -11,7 +11,7 @@ import type { MappingEvent } from './events.js';
 import type { SentRecord } from './sent-record.js';
 import type { MappingPlan } from './plan.js';
 import { refusedTransfer, sumStats, withStats, type TransferResult } from './result.js';
-import { afterClearing, clearTypeClashes, failedOnClash, mustClearFirst } from './type-clash.js';
+import { afterClearing, clearTypeClashes, failedOnClash, mustClearFirst, NONE } from './type-clash.js';
 
 export interface MappingHooks {
   emit: (event: MappingEvent) => void;
@@ -197,7 +197,7 @@ export async function runMappingRetryingChanged(rclone: Rclone, plan: MappingPla
  */
 async function runMappingRetryingOnce(rclone: Rclone, given: MappingPlan, hooks: MappingHooks): Promise<TransferResult & { changing?: Changing }> {
   // Where a write over a clash does harm, the clash is cleared before the first write.
-  const early = given.syncInput && mustClearFirst(given.syncInput) && !given.clashesCleared ? await clearTypeClashes(rclone, given, hooks) : { names: 0, files: 0 };
+  const early = given.syncInput && mustClearFirst(given.syncInput) && !given.clashesCleared ? await clearTypeClashes(rclone, given, hooks) : NONE;
   if (early.refused) return { ...refusedTransfer(given, `${early.refused}; the backup did not run`), status: 'failed' };
   const plan = afterClearing(given, early.files);
   const first = withClearedFiles(await runMapping(rclone, plan, hooks), early.files);
@@ -206,7 +206,7 @@ async function runMappingRetryingOnce(rclone: Rclone, given: MappingPlan, hooks:
   if ((!retryable && !(failed && failedOnClash(first.rcloneExit))) || hooks.dryRun || hooks.cancelSignal.aborted) return first;
   // A name that is a file here and a folder on the remote (or the reverse) fails every sync
   // until the remote's side is out of the way.
-  const cleared = failed && failedOnClash(first.rcloneExit) ? await clearTypeClashes(rclone, plan, hooks) : { names: 0, files: 0 };
+  const cleared = failed && failedOnClash(first.rcloneExit) ? await clearTypeClashes(rclone, plan, hooks) : NONE;
   if (cleared.refused) return { ...first, reason: `${first.reason ?? 'rclone failed'}; ${cleared.refused}` };
   const history = plan.syncInput?.backupDir !== undefined;
   const ownFolder = history && hooks.passFolder !== undefined;

@@ -9,7 +9,7 @@ import type { Rclone } from '../rclone/runner.js';
 import type { MappingPlan } from './plan.js';
 import { refusedTransfer, sumStats, withStats, type TransferResult } from './result.js';
 import { anotherPass, runMapping, runMappingRetryingChanged, type MappingHooks } from './run-mapping.js';
-import { afterClearing, clearTypeClashes, failedOnClash, mayClash, mustClearFirst } from './type-clash.js';
+import { afterClearing, clearTypeClashes, failedOnClash, mayClash, mustClearFirst, NONE } from './type-clash.js';
 import { compareWithSent, recordFromListing, unseenEntry, type ChangeDetection, type SentRecord } from './sent-record.js';
 import { copyDict } from '../dict.js';
 import { lookAtStoredCopy, type StoredCopy } from '../fs/stored-copy.js';
@@ -74,7 +74,7 @@ export async function runWithSentRecord(
   // harm): cleared before anything is written.
   const history = plan.syncInput.backupDir !== undefined;
   const clearFirst = (now && sent && mayClash(now, sent)) || mustClearFirst(plan.syncInput);
-  const clearedFirst = clearFirst ? await clearTypeClashes(rclone, plan, hooks) : { names: 0, files: 0 };
+  const clearedFirst = clearFirst ? await clearTypeClashes(rclone, plan, hooks) : NONE;
   if (clearedFirst.refused) return { ...refusedTransfer(plan, `${clearedFirst.refused}; the backup did not run`), status: 'failed' };
   if (clearFirst) {
     const next = afterClearing(plan, clearedFirst.files);

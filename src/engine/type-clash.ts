@@ -53,9 +53,7 @@ export function failedOnClash(rcloneExit: number | undefined): boolean {
 /**
  * Pure: could a name be a file in one tree and a folder in the other? Only when a file was added
  * and another removed whose name is a folder above it, or the reverse. From poof's record of the
- * files the last run sent, before anything is written: a WebDAV server (rclone serve webdav)
- * answers a file written over a folder by removing the folder's files, so there the clash must
- * be cleared before the first write, not after a failure.
+ * files the last run sent, so the clash is cleared before anything is written.
  */
 export function mayClash(now: Record<string, unknown>, before: Record<string, unknown>): boolean {
   const added = Object.keys(now).filter((name) => !Object.hasOwn(before, name));
@@ -84,7 +82,8 @@ export interface Cleared {
   refused?: string;
 }
 
-const NONE: Cleared = { names: 0, files: 0 };
+/** Nothing cleared. */
+export const NONE: Cleared = { names: 0, files: 0 };
 
 /**
  * Storage where a clash must be cleared before the first write, not after a failure: rclone's
@@ -109,9 +108,11 @@ export function mustClearFirst(input: Pick<SyncArgsInput, 'backendType' | 'symli
 export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks: ClashHooks): Promise<Cleared> {
   const input = plan.syncInput;
   if (!input || plan.copyOnly || input.copyOnly || input.filesFrom !== undefined || input.filterFrom !== undefined || hooks.dryRun || hooks.cancelSignal.aborted) return NONE;
+  const options = { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal };
+  const onPath = (command: string[]) => rclone.run(buildPathCommandArgs(input.configFile, command, input.symlinks), options);
   const list = async (target: string, filtered = true): Promise<TreeEntry[] | undefined> => {
     const args = filtered ? buildTreeListArgs(input, target) : buildTreeListArgs({ configFile: input.configFile, symlinks: input.symlinks }, target, false);
-    const ran = await rclone.run(args, { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
+    const ran = await rclone.run(args, options);
     // Exit 3: not there yet (a first backup), nothing in the way. Exit 6 (a link that points
     // nowhere, say) still lists everything else.
     if (ran.exitCode === 3) return [];
@@ -149,7 +150,7 @@ export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks:
     if (hooks.cancelSignal.aborted) break;
     const from = `${plan.remotePath}/${clash.path}`;
     const step = history ? ['moveto', from, `${input.backupDir}/${clash.path}`] : [clash.remoteIsDir ? 'purge' : 'deletefile', from];
-    const ran = await rclone.run(buildPathCommandArgs(input.configFile, step, input.symlinks), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
+    const ran = await onPath(step);
     if (hooks.cancelSignal.aborted) break;
     if (ran.exitCode !== 0) {
       // Not out of the way: the pass must not write over it (rclone 1.60 cannot move a link kept
@@ -162,12 +163,12 @@ export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks:
     }
     // moveto takes a folder whole where the storage can (a rename); file by file, it leaves the
     // folders behind, empty: removed (and nothing else: rmdirs removes only empty folders).
-    if (history && clash.remoteIsDir) await rclone.run(buildPathCommandArgs(input.configFile, ['rmdirs', from], input.symlinks), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
+    if (history && clash.remoteIsDir) await onPath(['rmdirs', from]);
     // A pass that failed on the name may have given the file its folder's time (rclone 1.66+
     // sets a folder's metadata on what stands at its name): the kept version gets back the time
     // the run recorded, which a restore checks.
     const recorded = history && !clash.remoteIsDir ? await hooks.recordedMtime?.(clash.path) : undefined;
-    if (recorded !== undefined) await rclone.run(buildPathCommandArgs(input.configFile, ['touch', '--no-create', '--timestamp', new Date(recorded).toISOString().replace(/Z$/, ''), `${input.backupDir}/${clash.path}`], input.symlinks), { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal });
+    if (recorded !== undefined) await onPath(['touch', '--no-create', '--timestamp', new Date(recorded).toISOString().replace(/Z$/, ''), `${input.backupDir}/${clash.path}`]);
     hooks.log(`# ${plan.name}: ${clash.path} is a ${clash.remoteIsDir ? 'file here and a folder' : 'folder here and a file'} on the remote: ${history ? "moved into this run's history folder" : 'deleted (history is off)'}, to make way`);
     for (const file of clash.files) hooks.removed?.(file);
     cleared.names++;

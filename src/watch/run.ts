@@ -57,8 +57,8 @@ export interface WatchAdapters {
   backup(names: string[], signal: AbortSignal): Promise<Map<string, WorkOutcome>>;
   /**
    * The storage removes a folder's files when a file written over it fails (rclone's WebDAV
-   * removes what a failed upload left): a file whose name, or a folder above it, was deleted
-   * since the last full backup goes with the next full backup, which clears the name first.
+   * removes what a failed upload left): a file whose name, or a name above or below it, was
+   * deleted since the last full backup goes with the next full backup, which clears the name first.
    */
   replacingGoesFull?: boolean;
   /** Resolves after `ms`, or as soon as `wake` is called or the signal aborts. */
