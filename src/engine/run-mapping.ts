@@ -11,7 +11,7 @@ import type { MappingEvent } from './events.js';
 import type { SentRecord } from './sent-record.js';
 import type { MappingPlan } from './plan.js';
 import { refusedTransfer, sumStats, withStats, type TransferResult } from './result.js';
-import { afterClearing, clearTypeClashes, failedOnClash, mustClearFirst, NONE } from './type-clash.js';
+import { afterClearing, clearTypeClashes, failedOnClash, looksBeforeWriting, NONE } from './type-clash.js';
 
 export interface MappingHooks {
   emit: (event: MappingEvent) => void;
@@ -196,8 +196,8 @@ export async function runMappingRetryingChanged(rclone: Rclone, plan: MappingPla
  * then tried again with history off too.
  */
 async function runMappingRetryingOnce(rclone: Rclone, given: MappingPlan, hooks: MappingHooks): Promise<TransferResult & { changing?: Changing }> {
-  // Where a write over a clash does harm, the clash is cleared before the first write.
-  const early = given.syncInput && mustClearFirst(given.syncInput) && !given.clashesCleared ? await clearTypeClashes(rclone, given, hooks) : NONE;
+  // Where a write over a clash does harm (or the server decides), it is cleared before the first write.
+  const early = given.syncInput && looksBeforeWriting(given.syncInput) && !given.clashesCleared ? await clearTypeClashes(rclone, given, hooks) : NONE;
   if (early.refused) return { ...refusedTransfer(given, `${early.refused}; the backup did not run`), status: 'failed' };
   const plan = afterClearing(given, early.files);
   const first = withClearedFiles(await runMapping(rclone, plan, hooks), early.files);

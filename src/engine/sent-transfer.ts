@@ -9,7 +9,7 @@ import type { Rclone } from '../rclone/runner.js';
 import type { MappingPlan } from './plan.js';
 import { refusedTransfer, sumStats, withStats, type TransferResult } from './result.js';
 import { anotherPass, runMapping, runMappingRetryingChanged, type MappingHooks } from './run-mapping.js';
-import { afterClearing, clearTypeClashes, failedOnClash, mayClash, mustClearFirst, NONE } from './type-clash.js';
+import { afterClearing, clearTypeClashes, failedOnClash, hasFolders, mayClash, mustClearFirst, NONE } from './type-clash.js';
 import { compareWithSent, recordFromListing, unseenEntry, type ChangeDetection, type SentRecord } from './sent-record.js';
 import { copyDict } from '../dict.js';
 import { lookAtStoredCopy, type StoredCopy } from '../fs/stored-copy.js';
@@ -71,12 +71,13 @@ export async function runWithSentRecord(
   const compared = now && sent ? compareWithSent(now, sent, storage.precisionNs) : undefined;
   const changed = !now ? [] : compared ? compared.changed : storage.sizeOnly ? Object.keys(now).sort() : [];
   // A file where the last run sent a folder, or the reverse (or storage where such a write does
-  // harm): cleared before anything is written.
+  // harm, or no record to tell on storage with folders): cleared before anything is written.
   const history = plan.syncInput.backupDir !== undefined;
-  const clearFirst = (now && sent && mayClash(now, sent)) || mustClearFirst(plan.syncInput);
+  const clearFirst = (now && (sent ? mayClash(now, sent) : hasFolders(plan.syncInput))) || mustClearFirst(plan.syncInput);
   const clearedFirst = clearFirst ? await clearTypeClashes(rclone, plan, hooks) : NONE;
   if (clearedFirst.refused) return { ...refusedTransfer(plan, `${clearedFirst.refused}; the backup did not run`), status: 'failed' };
-  if (clearFirst) {
+  // Looked for, by the record or by listing: the passes below need not look again.
+  if (clearFirst || (now && sent)) {
     const next = afterClearing(plan, clearedFirst.files);
     plan = { ...next, syncInput: next.syncInput ?? plan.syncInput, clashesCleared: true };
   }

@@ -86,6 +86,26 @@ export interface Cleared {
 export const NONE: Cleared = { names: 0, files: 0 };
 
 /**
+ * Pure: storage with real folders, where a file and a folder cannot share a name (unlike S3's
+ * keys). Without poof's record of what was last sent (a new machine, a wiped state folder),
+ * clashes are looked for before the first write there: `rclone serve sftp` 1.75 replaced a
+ * folder and its files by the file renamed over it, and then reported the rename as failed.
+ */
+export function hasFolders(input: Pick<SyncArgsInput, 'backendType'>): boolean {
+  return ['local', 'alias', 'sftp', 'webdav', 'ftp', 'smb'].includes(input.backendType);
+}
+
+/**
+ * Pure: does a pass look for clashes before it writes, when no record has looked already?
+ * Where a write over one does harm (mustClearFirst), and on folder storage over the network,
+ * where the server decides what a write over a folder does (`rclone serve sftp` 1.75 replaced
+ * the folder and its files, and reported a failure).
+ */
+export function looksBeforeWriting(input: Pick<SyncArgsInput, 'backendType' | 'symlinks' | 'crypt'>): boolean {
+  return mustClearFirst(input) || ['sftp', 'ftp', 'smb'].includes(input.backendType);
+}
+
+/**
  * Storage where a clash must be cleared before the first write, not after a failure: rclone's
  * WebDAV removes what a failed write left, so a file written over a folder removes the folder's
  * files, unkept (seen with rclone 1.60); on a local disk with links kept as links, a folder

@@ -7,7 +7,7 @@ import type { EngineEvent, MappingEvent } from '../../src/engine/events.js';
 import type { MappingPlan } from '../../src/engine/plan.js';
 import { runAll } from '../../src/engine/run-all.js';
 import { runMapping, runMappingRetryingChanged } from '../../src/engine/run-mapping.js';
-import { findTypeClashes, mayClash } from '../../src/engine/type-clash.js';
+import { findTypeClashes, looksBeforeWriting, mayClash } from '../../src/engine/type-clash.js';
 import { buildSyncArgs, type SyncArgsInput } from '../../src/rclone/args.js';
 import type { TransferResult } from '../../src/engine/result.js';
 import { uploadMapping } from '../../src/upload/run-upload.js';
@@ -173,6 +173,9 @@ describe('a name that is a file here and a folder on the remote, or the reverse 
     assert.deepEqual(findTypeClashes(linkHere, folderThere, true), [{ path: 'x', remoteIsDir: true, files: ['x/f'] }]);
     assert.deepEqual(findTypeClashes(folderThere, linkHere, true), [{ path: 'x.rclonelink', remoteIsDir: false, files: ['x.rclonelink'] }]);
     assert.deepEqual(findTypeClashes(linkHere, folderThere), [], 'links followed: NAME.rclonelink is a name like any other');
+    // Who looks before writing when no record has: where a write over a clash does harm, or the server decides.
+    const looks = (backendType: string, symlinks: 'follow' | 'links' = 'follow', crypt = false) => looksBeforeWriting({ backendType, symlinks, crypt });
+    assert.deepEqual([looks('webdav'), looks('sftp'), looks('alias', 'links'), looks('local', 'links'), looks('alias', 'links', true), looks('alias'), looks('s3')], [true, true, true, true, false, false, false]);
   });
 
   it('history kept: the remote side is moved into the run\'s folder whole, then the sync runs again into a folder of its own', async () => {
