@@ -18,6 +18,15 @@ export interface Background {
  * shell command it is given, which ends by exec-ing poof (poof keeps the pid), e.g. in a user
  * namespace of its own.
  */
+const running = new Set<Background>();
+
+/** Kill (SIGKILL to the group) every poof started here that is still running, and wait for each to end: before a sandbox is removed. */
+export async function killStarted(): Promise<void> {
+  const runs = [...running];
+  for (const run of runs) if (run.child.exitCode === null && run.child.signalCode === null) process.kill(-run.pid, 'SIGKILL');
+  await Promise.all(runs.map((run) => run.exit));
+}
+
 export function startPoof(args: string[], env: Record<string, string>, options: { tty?: boolean; within?: (command: string) => string[] } = {}): Background {
   const quoted = [process.execPath, cliPath, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const wrapped = options.within?.(`exec ${quoted}`);
@@ -33,8 +42,13 @@ export function startPoof(args: string[], env: Record<string, string>, options: 
   child.stdin?.on('error', () => {});
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   const timer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 120_000);
-  void exit.then(() => clearTimeout(timer));
-  return { child, pid: child.pid ?? 0, stdout: () => out, stderr: () => err, exit };
+  const run: Background = { child, pid: child.pid ?? 0, stdout: () => out, stderr: () => err, exit };
+  running.add(run);
+  void exit.then(() => {
+    clearTimeout(timer);
+    running.delete(run);
+  });
+  return run;
 }
 
 export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what = 'condition'): Promise<void> {
