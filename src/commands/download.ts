@@ -152,7 +152,7 @@ async function restoreFromRemote(ctx: Context, options: DownloadOptions, asked?:
           keptIn,
           linksMode: config.symlinks === 'links',
           argsFor: (stagingDir: string) => restoreArgsFor(target, settings, stagingDir),
-          ...(past ? { passesFor: (stagingDir: string) => passesFor(target, settings, stagingDir), verifyStaged: (stagingDir: string) => verifyStaged(target, stagingDir, keepsTimes || appendOnly) } : {}),
+          ...(past ? { passesFor: (stagingDir: string) => passesFor(target, settings, stagingDir), verifyStaged: (stagingDir: string) => verifyStaged(target, stagingDir, keepsTimes || appendOnly, config.symlinks === 'links') } : {}),
           ...(appendOnly ? { arrange: (stagingDir: string) => arrangeObjects(target, stagingDir) } : {}),
         };
         if (plan.refusal) return restoreMapping(rclone, target, plan, restoreMode, hooks);

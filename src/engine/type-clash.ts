@@ -1,3 +1,5 @@
+import { lstat, mkdir, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
 import { buildPathCommandArgs, buildSyncArgs, buildTreeListArgs, type SyncArgsInput } from '../rclone/args.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { MappingPlan } from './plan.js';
@@ -8,11 +10,17 @@ export interface TreeEntry {
   IsDir: boolean;
 }
 
-/** A name that is a file on one side and a folder on the other. */
+/** What a name is: a folder, a file, or (links kept as links) a link. */
+export type EntryKind = 'folder' | 'file' | 'link';
+
+/** A name that is a file on one side and a folder on the other (or, links kept as links, a link on one side). */
 export interface TypeClash {
+  /** The remote's name (a link's is `NAME.rclonelink`). */
   path: string;
-  /** What the remote holds under that name: a folder (here: a file), or a file (here: a folder). */
-  remoteIsDir: boolean;
+  /** What the remote holds under that name. */
+  remote: EntryKind;
+  /** What is here under it. */
+  here: EntryKind;
   /** The remote's files it takes out of the mirror: the folder's files, or the file itself. */
   files: string[];
 }
@@ -22,19 +30,23 @@ export interface TypeClash {
  * only (what is inside a clashing folder goes with it). rclone cannot sync over such a name on
  * storage with real folders (a local disk, SFTP): it writes the new files before it deletes, and
  * a file cannot be written where a folder is. With links kept as links (`links`), a link is
- * listed as `NAME.rclonelink` and stands for NAME.
+ * listed as `NAME.rclonelink` and stands for NAME, a kind of its own: on a local disk a stored
+ * link is NAME itself, and a file written there goes through it (rclone 1.60), a link written
+ * there replaces the file before it is kept (1.60 and 1.75).
  */
 export function findTypeClashes(local: TreeEntry[], remote: TreeEntry[], links = false): TypeClash[] {
-  const key = (entry: TreeEntry) => (links && !entry.IsDir && entry.Path.endsWith(LINK_SUFFIX) ? entry.Path.slice(0, -LINK_SUFFIX.length) : entry.Path);
-  const here = new Map(local.map((entry) => [key(entry), entry.IsDir]));
+  const isLink = (entry: TreeEntry) => links && !entry.IsDir && entry.Path.endsWith(LINK_SUFFIX);
+  const key = (entry: TreeEntry) => (isLink(entry) ? entry.Path.slice(0, -LINK_SUFFIX.length) : entry.Path);
+  const kind = (entry: TreeEntry): EntryKind => (entry.IsDir ? 'folder' : isLink(entry) ? 'link' : 'file');
+  const here = new Map(local.map((entry) => [key(entry), kind(entry)]));
   const clashes: TypeClash[] = [];
   const sorted = [...remote].sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0));
   for (const entry of sorted) {
-    const isDirHere = here.get(key(entry));
-    if (isDirHere === undefined || isDirHere === entry.IsDir) continue;
+    const kindHere = here.get(key(entry));
+    if (kindHere === undefined || kindHere === kind(entry)) continue;
     if (clashes.some((clash) => entry.Path.startsWith(`${clash.path}/`))) continue;
     const files = entry.IsDir ? sorted.filter((inner) => !inner.IsDir && inner.Path.startsWith(`${entry.Path}/`)).map((inner) => inner.Path) : [entry.Path];
-    clashes.push({ path: entry.Path, remoteIsDir: entry.IsDir, files });
+    clashes.push({ path: entry.Path, remote: kind(entry), here: kindHere, files });
   }
   return clashes;
 }
@@ -157,44 +169,77 @@ export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks:
     for (const clash of clashes) {
       // Everything under the name goes, excluded files too: a file cannot be written where a
       // folder with anything in it is. Counted whole, and never excluded files without history.
-      const whole = clash.remoteIsDir ? (await list(`${plan.remotePath}/${clash.path}`, false))?.filter((entry) => !entry.IsDir).length : 1;
+      const whole = clash.remote === 'folder' ? (await list(`${plan.remotePath}/${clash.path}`, false))?.filter((entry) => !entry.IsDir).length : 1;
       if (whole === undefined) return unknown(`${plan.remotePath}/${clash.path}`);
       if (whole > clash.files.length) return { ...NONE, refused: `${clash.path} is a file here and a folder on the remote that holds files the excludes leave out; with history off they would be deleted: move them away on the remote, or turn history on` };
       deleting += whole;
     }
     const limit = input.tuning.maxDelete;
-    if (limit !== undefined && deleting > limit) return { ...NONE, refused: `${names}: a file here and a folder on the remote (or the reverse); making way would delete ${deleting} files, more than rclone.maxDelete (${limit}) allows` };
+    if (limit !== undefined && deleting > limit) return { ...NONE, refused: `${names}: a file here and a folder on the remote (or the reverse, or a link kept as a link on one side); making way would delete ${deleting} files, more than rclone.maxDelete (${limit}) allows` };
   }
   const cleared = { names: 0, files: 0 };
   for (const clash of clashes) {
     if (hooks.cancelSignal.aborted) break;
     const from = `${plan.remotePath}/${clash.path}`;
-    const step = history ? ['moveto', from, `${input.backupDir}/${clash.path}`] : [clash.remoteIsDir ? 'purge' : 'deletefile', from];
-    const ran = await onPath(step);
-    if (hooks.cancelSignal.aborted) break;
-    if (ran.exitCode !== 0) {
-      // Not out of the way: the pass must not write over it (rclone 1.60 cannot move a link kept
-      // as a link by its .rclonelink name, and a folder written there would go through the link).
-      const why = ran.stderr.trim().split('\n').at(-1)?.replace(/^\S+ \S+ /, '') ?? '';
-      // A link kept as a link is NAME on the storage's disk, NAME.rclonelink to rclone.
-      const link = input.symlinks === 'links' && !clash.remoteIsDir && clash.path.endsWith(LINK_SUFFIX);
-      const what = link ? `${clash.path.slice(0, -LINK_SUFFIX.length)} (a link kept as a link)` : clash.path;
-      return { ...cleared, refused: `${what} on the remote is in the way (a ${clash.remoteIsDir ? 'folder' : link ? 'link' : 'file'} where this is a ${clash.remoteIsDir ? 'file' : 'folder'}) and could not be moved away: rclone ${step[0]}: ${why}; move or delete it on the remote by hand` };
+    const to = `${input.backupDir}/${clash.path}`;
+    // A link kept as a link is NAME on the storage's disk, NAME.rclonelink to rclone.
+    const what = clash.remote === 'link' ? `${clash.path.slice(0, -LINK_SUFFIX.length)} (a link kept as a link)` : clash.path;
+    const onDisk = clash.remote === 'link' ? storedLinkOnDisk(plan, from, history ? to : undefined) : undefined;
+    const step = history ? ['moveto', from, to] : [clash.remote === 'folder' ? 'purge' : 'deletefile', from];
+    const how = onDisk ? `${history ? 'move' : 'delete'} on disk` : `rclone ${step[0]}`;
+    let failure: string | undefined;
+    if (onDisk) failure = await onDisk();
+    else {
+      const ran = await onPath(step);
+      if (ran.exitCode !== 0) failure = ran.stderr.trim().split('\n').at(-1)?.replace(/^\S+ \S+ /, '') ?? '';
     }
+    if (hooks.cancelSignal.aborted) break;
+    // Not out of the way: the pass must not write over it.
+    if (failure !== undefined) return { ...cleared, refused: `${what} on the remote is in the way (a ${clash.remote} where this is a ${clash.here}) and could not be moved away: ${how}: ${failure}; move or delete it on the remote by hand` };
     // moveto takes a folder whole where the storage can (a rename); file by file, it leaves the
     // folders behind, empty: removed (and nothing else: rmdirs removes only empty folders).
-    if (history && clash.remoteIsDir) await onPath(['rmdirs', from]);
+    if (history && clash.remote === 'folder') await onPath(['rmdirs', from]);
     // A pass that failed on the name may have given the file its folder's time (rclone 1.66+
     // sets a folder's metadata on what stands at its name): the kept version gets back the time
     // the run recorded, which a restore checks.
-    const recorded = history && !clash.remoteIsDir ? await hooks.recordedMtime?.(clash.path) : undefined;
-    if (recorded !== undefined) await onPath(['touch', '--no-create', '--timestamp', new Date(recorded).toISOString().replace(/Z$/, ''), `${input.backupDir}/${clash.path}`]);
-    hooks.log(`# ${plan.name}: ${clash.path} is a ${clash.remoteIsDir ? 'file here and a folder' : 'folder here and a file'} on the remote: ${history ? "moved into this run's history folder" : 'deleted (history is off)'}, to make way`);
+    const recorded = history && clash.remote === 'file' ? await hooks.recordedMtime?.(clash.path) : undefined;
+    if (recorded !== undefined) await onPath(['touch', '--no-create', '--timestamp', new Date(recorded).toISOString().replace(/Z$/, ''), to]);
+    hooks.log(`# ${plan.name}: ${what} is a ${clash.here} here and a ${clash.remote} on the remote: ${history ? "moved into this run's history folder" : 'deleted (history is off)'}, to make way`);
     for (const file of clash.files) hooks.removed?.(file);
     cleared.names++;
     cleared.files += clash.files.length;
   }
   return cleared;
+}
+
+/**
+ * On a local-directory "cloud" with links kept as links, the stored link `remoteName`
+ * (`NAME.rclonelink`) moved (to `keptName`) or deleted on disk, as rclone would: a rename or an
+ * unlink of the link itself, never of what it points to (rclone 1.60 can do neither by name).
+ * Returns why it failed. Undefined where the tree is not on this disk.
+ */
+function storedLinkOnDisk(plan: MappingPlan, remoteName: string, keptName: string | undefined): (() => Promise<string | undefined>) | undefined {
+  const disk = plan.linksOnDisk;
+  const onDisk = (name: string) => (disk && name.startsWith(`${disk.root}/`) ? path.join(disk.dir, name.slice(disk.root.length + 1, -LINK_SUFFIX.length)) : undefined);
+  const from = onDisk(remoteName);
+  const to = keptName === undefined ? undefined : onDisk(keptName);
+  if (!from || (keptName !== undefined && !to)) return undefined;
+  return async () => {
+    try {
+      if (!(await lstat(from)).isSymbolicLink()) return `${from} is not a link`;
+      if (!to) {
+        await unlink(from);
+        return undefined;
+      }
+      await mkdir(path.dirname(to), { recursive: true });
+      // Never over a version kept already.
+      if (await lstat(to).then(() => true, () => false)) return `${to} is there already`;
+      await rename(from, to);
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
 }
 
 /**

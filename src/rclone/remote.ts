@@ -34,6 +34,12 @@ export interface ResolvedRemote {
   tuning: RcloneTuning;
   /** rclone-poof.conf. */
   configFile: string;
+  /**
+   * Symbolic links are kept as links ("symlinks": "links"): rclone names a stored link
+   * `x.rclonelink`, and on a local disk it is a real link that any listing or deletion of stored
+   * files sees only with --links.
+   */
+  links?: boolean;
 }
 
 /**
@@ -99,6 +105,7 @@ export function resolveRemote(
     localDir: localDirOf(config, section),
     tuning: effectiveTuning(stored, crypt, config.rclone),
     configFile,
+    links: config.symlinks === 'links',
   };
 }
 

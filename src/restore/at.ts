@@ -18,6 +18,9 @@ import { pickRun, type When } from '../versions/when.js';
 import type { InspectedTarget } from './inspect.js';
 import type { PlannedFile, RestoreChanges, RestoreSettings, RestoreTarget } from './plan.js';
 
+/** How rclone names a link kept as a link ("symlinks": "links"). */
+const LINK_NAME = '.rclonelink';
+
 /** A restore of a past run: the run, and which stored files each rclone pass brings back. */
 export interface AtTarget extends InspectedTarget {
   runId?: string;
@@ -57,6 +60,8 @@ export async function inspectAt(rclone: Rclone, target: RestoreTarget, settings:
   if (scope.length > 0 && wanted.length === 0) return { ...target, runId, refusal: `run ${runId} had none of: ${scope.join(', ')}` };
   const local = await listLocal(rclone, target, settings, cancelSignal);
   if (typeof local === 'string') return { ...target, runId, refusal: local };
+  // A record from before links kept as links were listed knows none: the local links stay as they are.
+  if (settings.remote.links && !manifest.links) for (const file of [...local.keys()]) if (file.endsWith(LINK_NAME)) local.delete(file);
   const changes: RestoreChanges = { restore: [], replace: [], remove: [], touch: 0 };
   const fetch: StoredFile[] = [];
   for (const file of wanted) {
@@ -140,10 +145,12 @@ async function placeObjects(objects: NonNullable<AtTarget['objects']>, stagingDi
  * longer holds that run as it was (a damaged object, history that was off for a while): the
  * restore stops rather than bring back something else under the run's name.
  */
-export async function verifyStaged(target: AtTarget, stagingDir: string, keepsTimes: boolean): Promise<string[]> {
+export async function verifyStaged(target: AtTarget, stagingDir: string, keepsTimes: boolean, links = false): Promise<string[]> {
   const problems: string[] = [];
   for (const [file, want] of target.expect ?? []) {
-    const got = await lstat(path.join(stagingDir, file)).catch(() => undefined);
+    // A link kept as a link comes back as the link itself (rclone --links): its size is its target's length.
+    const link = links && file.endsWith(LINK_NAME) ? await lstat(path.join(stagingDir, file.slice(0, -LINK_NAME.length))).catch(() => undefined) : undefined;
+    const got = link?.isSymbolicLink() ? link : await lstat(path.join(stagingDir, file)).catch(() => undefined);
     if (!got) problems.push(`${file}: not read back`);
     else if (got.size !== want.size) problems.push(`${file}: ${got.size} bytes, the run recorded ${want.size}`);
     else if (keepsTimes && Math.abs(got.mtimeMs - want.mtime) >= 1000) problems.push(`${file}: modified ${new Date(got.mtimeMs).toISOString()}, the run recorded ${new Date(want.mtime).toISOString()}`);

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { md5OfFile, sha256AndMd5OfFile } from '../fs/hash.js';
@@ -100,6 +100,13 @@ export async function drillRun(
     }
     for (const file of chosen) {
       const copy = path.join(into, readAs(file));
+      // A link kept as a link is read back as the link itself: compared by its target.
+      const link = remote.links && copy.endsWith(LINK_NAME) ? await readLinkBack(copy.slice(0, -LINK_NAME.length), path.join(target.localDir, file.path.slice(0, -LINK_NAME.length)), file) : undefined;
+      if (link) {
+        if (link.problem) result.problems.push({ path: file.path, problem: link.problem });
+        if (link.againstLocal) result.againstLocal++;
+        continue;
+      }
       const read = await stat(copy).catch(() => undefined);
       if (!read) {
         result.problems.push({ path: file.path, problem: `missing on the remote (expected ${expectedAt(file)})` });
@@ -133,4 +140,22 @@ export async function drillRun(
     await rm(scratch, { recursive: true, force: true });
   }
   return result;
+}
+
+/** How rclone names a link kept as a link ("symlinks": "links"). */
+const LINK_NAME = '.rclonelink';
+
+/**
+ * A link kept as a link, read back (as a link) at `copy`: its size is its target's length; where
+ * the local link has not changed since the run (its size and time), its target must be the same.
+ * Undefined when no link was read back there (then the file itself is looked at).
+ */
+async function readLinkBack(copy: string, local: string, file: StoredFile): Promise<{ problem?: string; againstLocal?: boolean } | undefined> {
+  const read = await lstat(copy).catch(() => undefined);
+  if (!read?.isSymbolicLink()) return undefined;
+  if (read.size !== file.size) return { problem: `a link to a ${read.size}-byte name on the remote, the run recorded ${file.size}` };
+  const here = await lstat(local).catch(() => undefined);
+  if (!here?.isSymbolicLink() || here.size !== file.size || Math.floor(here.mtimeMs) !== file.mtime) return {};
+  const [a, b] = await Promise.all([readlink(copy), readlink(local)]);
+  return a === b ? { againstLocal: true } : { problem: 'a link to another place than the local link, which has not changed since the run: the remote copy is damaged', againstLocal: true };
 }

@@ -40,6 +40,11 @@ export interface RunManifest {
   counts: { added: number; changed: number; deleted: number; keptBytes: number };
   files?: TreeState;
   /**
+   * Links kept as links ("symlinks": "links") are among `files`, each as `x.rclonelink`. Records
+   * written before poof listed them have no links: a restore of such a run leaves local links be.
+   */
+  links?: true;
+  /**
    * Set (never stored) when the record on the remote could not be read: cut short (the laptop
    * died while writing it) or altered. Such a run counts as one that did not finish: its folder's
    * versions are kept for the runs before it, and it is not a target of `--at`.

@@ -99,7 +99,9 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   // A first backup into an empty mirror: the mirror is what rclone sent, recorded from the listing
   // of the source like any derived manifest, with no listing of the whole mirror after it.
   const fromEmpty = Boolean(seen.emptyBefore && (seen.source || mirrorOnDisk(ctx, plan)) && !previous && !seen.afterUnrecorded);
-  const derive = fromEmpty || Boolean(previous?.files && !seen.afterUnrecorded && lastListed?.filter === filter && Date.now() - Date.parse(lastListed.at) < RELIST_MS);
+  // A record that lists links kept as links (or not) where this run keeps them otherwise: only a full listing says what the mirror holds.
+  const sameLinks = Boolean(previous?.links) === Boolean(ctx.remote.links);
+  const derive = fromEmpty || Boolean(previous?.files && sameLinks && !seen.afterUnrecorded && lastListed?.filter === filter && Date.now() - Date.parse(lastListed.at) < RELIST_MS);
   const derived = derive;
   // A first backup sends everything: hashing it all would read every file a second time (a
   // second more for 178 MB here), so its files get their hashes from later runs that send them.
@@ -157,6 +159,7 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
     ended: new Date().toISOString(),
     counts: { added: changes.added.length, changed: changes.changed.length, deleted: changes.deleted.length, keptBytes },
     files,
+    ...(ctx.remote.links ? { links: true as const } : {}),
   };
   try {
     await putManifest(ctx.rclone, ctx.remote, ctx.cache, manifest, undefined, writer);
@@ -378,11 +381,11 @@ export interface RecordOutcome {
 async function listTree(ctx: RecordContext, remotePath: string, excludes: string[] | undefined, only?: string[]): Promise<TreeState | string> {
   const scratch = only ? await mkdtemp(path.join(os.tmpdir(), 'poof-record-')) : undefined;
   try {
-    let args = buildMirrorListArgs(ctx.remote.configFile, remotePath, excludes, Boolean(ctx.remote.tuning.fastList));
+    let args = buildMirrorListArgs(ctx.remote.configFile, remotePath, excludes, Boolean(ctx.remote.tuning.fastList), ctx.remote.links);
     if (scratch && only) {
       const list = path.join(scratch, 'files.list');
       await writeFile(list, `${only.join('\n')}\n`);
-      args = buildMirrorLookupArgs(ctx.remote.configFile, remotePath, list, only.length, ctx.remote.storageType);
+      args = buildMirrorLookupArgs(ctx.remote.configFile, remotePath, list, only.length, ctx.remote.storageType, ctx.remote.links);
     }
     const listed = await ctx.rclone.run(args, { timeoutMs: 30 * 60_000 });
     if (listed.exitCode === 3) return dict();

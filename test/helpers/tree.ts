@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** A small tree with the names that trip tools up: spaces, unicode, deep nesting. */
@@ -16,13 +16,17 @@ export async function writeSampleTree(dir: string): Promise<void> {
   }
 }
 
-/** Every file below dir, relative path -> content, for byte-for-byte comparisons. */
-export async function readTree(dir: string): Promise<Map<string, Buffer>> {
+/**
+ * Every file below dir, relative path -> content, for byte-for-byte comparisons. With `links`, a
+ * symbolic link is itself an entry, `-> target`, and never followed.
+ */
+export async function readTree(dir: string, options: { links?: boolean } = {}): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   const walk = async (sub: string): Promise<void> => {
     for (const entry of await readdir(path.join(dir, sub), { withFileTypes: true })) {
       const rel = path.join(sub, entry.name);
       if (entry.isDirectory()) await walk(rel);
+      else if (options.links && entry.isSymbolicLink()) out.set(rel, Buffer.from(`-> ${await readlink(path.join(dir, rel))}`));
       else out.set(rel, await readFile(path.join(dir, rel)));
     }
   };
@@ -50,11 +54,11 @@ export async function setSampleMeta(dir: string): Promise<void> {
 }
 
 /** Relative path -> mode and modification time of every file below dir. */
-export async function readTreeMeta(dir: string): Promise<Map<string, FileMeta>> {
-  const { stat } = await import('node:fs/promises');
+export async function readTreeMeta(dir: string, options: { links?: boolean } = {}): Promise<Map<string, FileMeta>> {
+  const { lstat, stat } = await import('node:fs/promises');
   const out = new Map<string, FileMeta>();
-  for (const rel of (await readTree(dir)).keys()) {
-    const info = await stat(path.join(dir, rel));
+  for (const rel of (await readTree(dir, options)).keys()) {
+    const info = await (options.links ? lstat : stat)(path.join(dir, rel));
     out.set(rel, { mode: info.mode & 0o777, mtime: Math.floor(info.mtimeMs / 1000) });
   }
   return out;

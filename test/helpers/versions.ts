@@ -1,7 +1,7 @@
 /** Shared by the versioned-backup tests: seeded runs of edits and the trees they leave. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, lutimes, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runPoof, type Sandbox } from './sandbox.js';
 import { readTree, readTreeMeta } from './tree.js';
@@ -23,25 +23,38 @@ async function makeRoom(dir: string, rel: string): Promise<void> {
   const parts = rel.split('/');
   for (let i = 1; i < parts.length; i++) {
     const ancestor = path.join(dir, ...parts.slice(0, i));
-    if ((await lstat(ancestor).catch(() => undefined))?.isFile()) await rm(ancestor);
+    const info = await lstat(ancestor).catch(() => undefined);
+    // A link where a folder must be goes too: nothing is written through it.
+    if (info && !info.isDirectory()) await rm(ancestor);
   }
   await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
-  if ((await lstat(path.join(dir, rel)).catch(() => undefined))?.isDirectory()) await rm(path.join(dir, rel), { recursive: true });
+  const there = await lstat(path.join(dir, rel)).catch(() => undefined);
+  if (there?.isDirectory()) await rm(path.join(dir, rel), { recursive: true });
+  else if (there?.isSymbolicLink()) await rm(path.join(dir, rel));
 }
+
+/** Where the seeded links point: a file and a folder of the tree, outside it, and nowhere. */
+const LINK_TARGETS = ['notes.txt', 'a', '../elsewhere/x', '/etc/hostname', 'missing-target'];
 
 /**
  * One random step: edits, deletes, renames, adds, and a file made a folder of the same name or
  * the reverse; at least one change. Times move on, so every change shows.
  */
-async function mutate(dir: string, random: () => number, step: number): Promise<void> {
-  const tree = await readTree(dir);
+async function mutate(dir: string, random: () => number, step: number, links = false): Promise<void> {
+  const tree = await readTree(dir, { links: true });
   const present = [...tree.keys()].sort();
   const edits = 1 + Math.floor(random() * 3);
   for (let e = 0; e < edits; e++) {
     const action = random();
     const name = NAMES[Math.floor(random() * NAMES.length)]!;
     const file = path.join(dir, name);
-    if (action < 0.45 || present.length <= 2) {
+    if (links && random() < 0.3) {
+      // A link made, pointed elsewhere, or put where a file or a folder was.
+      await makeRoom(dir, name);
+      await symlink(LINK_TARGETS[Math.floor(random() * LINK_TARGETS.length)]!, file);
+      // Its own time moves on too (a link's time is its own, kept as a link).
+      await lutimes(file, new Date(Date.now() + step * 1000), new Date(Date.now() + step * 1000));
+    } else if (action < 0.45 || present.length <= 2) {
       await makeRoom(dir, name);
       await writeFile(file, `${name} at step ${step}.${e}\n${'x'.repeat(Math.floor(random() * 200))}`);
     } else if (action < 0.65) {
@@ -66,16 +79,16 @@ async function mutate(dir: string, random: () => number, step: number): Promise<
     }
   }
   // Every step changes something, so every backup is one run.
-  const after = await readTree(dir);
+  const after = await readTree(dir, { links: true });
   if (after.size === tree.size && [...after].every(([rel, content]) => tree.get(rel)?.equals(content))) {
     await makeRoom(dir, 'z.txt');
     await writeFile(path.join(dir, 'z.txt'), `forced change at step ${step}\n`);
   }
 }
 
-export async function snapshot(dir: string, runId: string): Promise<Snapshot> {
-  const meta = await readTreeMeta(dir);
-  return { runId, tree: await readTree(dir), mtimes: new Map([...meta].map(([rel, m]) => [rel, m.mtime])) };
+export async function snapshot(dir: string, runId: string, links = false): Promise<Snapshot> {
+  const meta = await readTreeMeta(dir, { links });
+  return { runId, tree: await readTree(dir, { links }), mtimes: new Map([...meta].map(([rel, m]) => [rel, m.mtime])) };
 }
 
 export async function runIds(sb: Sandbox, name: string): Promise<string[]> {
@@ -89,7 +102,7 @@ export async function runIds(sb: Sandbox, name: string): Promise<string[]> {
  * is restored into a directory of its own (--to) and must be that run's tree, byte for byte, with
  * its modification times.
  */
-export async function propertyCheck(sb: Sandbox, dir: string, name: string, runs: number, seed: number, keepsTimes = true, around?: { before: (step: number) => Promise<void>; after: (step: number) => Promise<void> }): Promise<void> {
+export async function propertyCheck(sb: Sandbox, dir: string, name: string, runs: number, seed: number, keepsTimes = true, around?: { before: (step: number) => Promise<void>; after: (step: number) => Promise<void> }, links = false): Promise<void> {
   // Every run stays restorable (the default keeps the last 10 and the newest of each day).
   const confFile = path.join(sb.confdir, 'poof.conf');
   const conf = JSON.parse(await readFile(confFile, 'utf8')) as Record<string, unknown>;
@@ -98,12 +111,12 @@ export async function propertyCheck(sb: Sandbox, dir: string, name: string, runs
   const random = seeded(seed);
   const snapshots: Snapshot[] = [];
   for (let step = 1; step <= runs; step++) {
-    await mutate(dir, random, step);
+    await mutate(dir, random, step, links);
     await around?.before(step);
     const backup = await runPoof(['backup', '--json'], { env: sb.env });
     assert.equal(backup.code, 0, `seed ${seed} step ${step}: ${backup.stderr}`);
     await around?.after(step);
-    snapshots.push(await snapshot(dir, (JSON.parse(backup.stdout) as { runId: string }).runId));
+    snapshots.push(await snapshot(dir, (JSON.parse(backup.stdout) as { runId: string }).runId, links));
   }
   // Each backup that changed something is one run, in order, and history lists exactly those.
   assert.deepEqual((await runIds(sb, name)).slice(-runs), snapshots.map((s) => s.runId), `seed ${seed}`);
@@ -112,9 +125,9 @@ export async function propertyCheck(sb: Sandbox, dir: string, name: string, runs
     const restored = await runPoof(['restore', '--at', snap.runId, '--to', into, '--yes'], { env: sb.env });
     assert.equal(restored.code, 0, `seed ${seed} run ${snap.runId}: ${restored.stderr}`);
     const back = path.join(into, name);
-    assert.deepEqual(await readTree(back).catch(() => new Map()), snap.tree, `seed ${seed}: run ${i + 1} (${snap.runId}) comes back byte for byte`);
+    assert.deepEqual(await readTree(back, { links }).catch(() => new Map()), snap.tree, `seed ${seed}: run ${i + 1} (${snap.runId}) comes back byte for byte`);
     // WebDAV keeps no modification times (poof verify says so): contents only there.
-    const meta = await readTreeMeta(back).catch(() => new Map());
+    const meta = await readTreeMeta(back, { links }).catch(() => new Map());
     if (keepsTimes) assert.deepEqual(new Map([...meta].map(([rel, m]) => [rel, m.mtime])), snap.mtimes, `seed ${seed}: run ${i + 1} comes back with its modification times`);
     await rm(into, { recursive: true, force: true });
   }

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { gunzipSync } from 'node:zlib';
+import { chmod, lstat, lutimes, mkdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startPoof, waitFor } from '../helpers/background.js';
 import { writeRcloneShim } from '../helpers/rclone-shim.js';
-import { makeSandbox, mapLocalDirs, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import { makeSandbox, mapLocalDirs, runPoof, setConf, type Sandbox } from '../helpers/sandbox.js';
 import { readTree } from '../helpers/tree.js';
 import { seeded } from '../helpers/seeded.js';
 import { assertEachRestores, changeRound, newestCompleteRun, propertyCheck, rcloneOut, runIds, snapshot, type Snapshot } from '../helpers/versions.js';
@@ -520,7 +520,6 @@ describe('retention on a calendar of runs: days, weeks and months', () => {
     // backing up now and then would leave it. Folders, pass folders and records all follow.
     const calendar = ['20260803T100000Z', '20260914T100000Z', '20261005T100000Z', '20261020T100000Z', '20261102T090000Z', '20261102T150000Z', '20261109T100000Z', '20261116T100000Z', '20261117T100000Z', '20261117T180000Z'];
     const { readdir, rename: move } = await import('node:fs/promises');
-    const { gunzipSync, gzipSync } = await import('node:zlib');
     for (const [i, snap] of snapshots.entries()) {
       for (const folder of (await readdir(history)).filter((f) => f === snap.runId || f.startsWith(`${snap.runId}-`))) {
         await move(path.join(history, folder), path.join(history, folder.replace(snap.runId, calendar[i]!)));
@@ -643,37 +642,170 @@ describe('poof check: a restore drill', () => {
 });
 
 describe('links kept as links ("symlinks": "links") on a local-directory remote, where a stored link is a real link', () => {
-  it('a folder made a link and a link made a folder: nothing is ever written through a stored link; rclone 1.60, which cannot move the stored link, refuses, saying what to do', async () => {
+  it('restore --at brings back each run\'s links (to a file, a folder, outside, nowhere) with their times; history counts them, check reads them back, prune deletes their kept versions', async () => {
     const sb = await makeSandbox();
     try {
-      const { dirs, cloud } = await mapLocalDirs(sb, { Work: { 'x/f1.txt': 'one\n', 'keep.txt': 'keep\n' } });
+      const { dirs, cloud } = await mapLocalDirs(sb, { Work: { 'a.txt': 'a\n', 'b.txt': 'b\n', 'sub/s.txt': 's\n' } });
+      assert.equal((await runPoof(['config', '--symlinks', 'links', '--force'], { env: sb.env })).code, 0);
+      await setConf(sb, (conf) => void (conf.keep = { last: 1000 }));
+      const work = dirs.Work!;
+      await symlink('a.txt', path.join(work, 'to-file'));
+      await symlink('sub', path.join(work, 'to-folder'));
+      await symlink('/etc/hostname', path.join(work, 'outside'));
+      await symlink('nowhere', path.join(work, 'sub', 'broken'));
+      const first = await backupRun(sb);
+      const runOne = await snapshot(work, first, true);
+      // A link pointed elsewhere, one deleted, one added, a file made a link.
+      await rm(path.join(work, 'to-file'));
+      await symlink('b.txt', path.join(work, 'to-file'));
+      await rm(path.join(work, 'outside'));
+      await symlink('sub/s.txt', path.join(work, 'new-link'));
+      await rm(path.join(work, 'b.txt'));
+      await symlink('a.txt', path.join(work, 'b.txt'));
+      const second = await backupRun(sb);
+      const runTwo = await snapshot(work, second, true);
+      const history = JSON.parse((await runPoof(['history', '--json'], { env: sb.env })).stdout) as { mappings: Array<{ runs: Array<{ added: number; changed: number; deleted: number }> }> };
+      assert.deepEqual(history.mappings[0]!.runs.map((r) => [r.added, r.changed, r.deleted]), [[7, 0, 0], [2, 1, 2]], 'links counted: b.txt a file, then a link');
+      for (const snap of [runOne, runTwo]) {
+        const into = path.join(sb.dir, `at-${snap.runId}`);
+        const restored = await runPoof(['restore', '--at', snap.runId, '--to', into, '--yes'], { env: sb.env });
+        assert.equal(restored.code, 0, restored.stderr);
+        assert.deepEqual(await readTree(path.join(into, 'Work'), { links: true }), snap.tree, `run ${snap.runId}, links and all`);
+        assert.deepEqual((await snapshot(path.join(into, 'Work'), snap.runId, true)).mtimes, snap.mtimes, `run ${snap.runId}: the links' own times too`);
+      }
+      // In place: the run before, links and all; what it replaces goes to the trash.
+      const inPlace = await runPoof(['restore', '--at', first, '--yes'], { env: sb.env });
+      assert.equal(inPlace.code, 0, inPlace.stderr);
+      assert.deepEqual(await readTree(work, { links: true }), runOne.tree);
+      const check = await runPoof(['check', '--full', '--at', first], { env: sb.env });
+      assert.equal(check.code, 0, check.stderr);
+      assert.match(check.stdout, /Work: ok: run \S+: read back 7 of 7 files \(7 also compared with the unchanged local file\)/);
+      // A stored link damaged (pointed elsewhere, same length, same time): check names it.
+      const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+      const stored = path.join(cloud, bucket, 'Work', 'to-folder');
+      const time = (await lstat(stored)).mtime;
+      await rm(stored);
+      await symlink('bus', stored);
+      await lutimes(stored, time, time);
+      const damaged = await runPoof(['check', '--full'], { env: sb.env });
+      assert.equal(damaged.code, 4, damaged.stdout + damaged.stderr);
+      assert.match(damaged.stdout + damaged.stderr, /to-folder\.rclonelink: a link to another place than the local link, which has not changed since the run/);
+      // Prune down to the newest run: the first run's kept link goes from the history.
+      const kept = path.join(cloud, bucket, '.poof-history', second, 'Work', 'outside');
+      assert.equal((await lstat(kept)).isSymbolicLink(), true, 'the replaced link is kept as a link');
+      await setConf(sb, (conf) => void (conf.keep = { last: 1 }));
+      const pruned = await runPoof(['prune'], { env: sb.env });
+      assert.equal(pruned.code, 0, pruned.stderr);
+      assert.equal(await lstat(kept).then(() => true, () => false), false, 'pruned');
+    } finally {
+      await sb.cleanup();
+    }
+  });
+
+  it('a record written before links were recorded: restore --at leaves the local links as they are', async () => {
+    const sb = await makeSandbox();
+    try {
+      const { dirs, cloud } = await mapLocalDirs(sb, { Work: { 'a.txt': 'a\n' } });
+      assert.equal((await runPoof(['config', '--symlinks', 'links', '--force'], { env: sb.env })).code, 0);
+      await symlink('a.txt', path.join(dirs.Work!, 'link'));
+      const run = await backupRun(sb);
+      // As an earlier poof wrote it: no links among the files, no mark that they were listed.
+      const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+      const record = path.join(cloud, bucket, '.poof-history', run, 'Work.run.json.gz');
+      const manifest = JSON.parse(gunzipSync(await readFile(record)).toString()) as { links?: boolean; files: Record<string, unknown> };
+      assert.equal(manifest.links, true);
+      delete manifest.links;
+      delete manifest.files['link.rclonelink'];
+      await writeFile(record, gzipSync(JSON.stringify(manifest)));
+      await rm(path.join(sb.home, '.local', 'state', 'poof', 'versions'), { recursive: true, force: true });
+      await writeFile(path.join(dirs.Work!, 'a.txt'), 'changed\n');
+      const restored = await runPoof(['restore', '--at', run, '--yes'], { env: sb.env });
+      assert.equal(restored.code, 0, restored.stderr);
+      assert.equal(await readFile(path.join(dirs.Work!, 'a.txt'), 'utf8'), 'a\n');
+      assert.equal(await readlink(path.join(dirs.Work!, 'link')), 'a.txt', 'the link the record does not know stays');
+    } finally {
+      await sb.cleanup();
+    }
+  });
+
+  it('a folder made a link, a link made a folder, a file made a link and a link made a file: nothing is written through a stored link, and every replaced version is kept', async () => {
+    const sb = await makeSandbox();
+    try {
+      const { dirs, cloud } = await mapLocalDirs(sb, { Work: { 'x/f1.txt': 'one\n', 'keep.txt': 'keep\n', 'was-file.txt': 'the file before the link\n' } });
       assert.equal((await runPoof(['config', '--symlinks', 'links', '--force'], { env: sb.env })).code, 0);
       const elsewhere = path.join(sb.dir, 'elsewhere');
       await mkdir(elsewhere);
-      assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+      const precious = path.join(sb.dir, 'precious.txt');
+      await writeFile(precious, 'outside the mapping\n');
       const work = dirs.Work!;
+      await symlink(precious, path.join(work, 'was-link'));
+      const first = await backupRun(sb);
       await rm(path.join(work, 'x'), { recursive: true });
       await symlink(elsewhere, path.join(work, 'x'));
-      const toLink = await runPoof(['backup'], { env: sb.env });
-      assert.equal(toLink.code, 0, toLink.stderr);
+      await rm(path.join(work, 'was-file.txt'));
+      await symlink('keep.txt', path.join(work, 'was-file.txt'));
+      // A link made a file: rclone 1.60 would write the new file through the stored link, into precious.txt.
+      await rm(path.join(work, 'was-link'));
+      await writeFile(path.join(work, 'was-link'), 'a file now\n');
+      const second = await backupRun(sb);
+      const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+      const kept = path.join(cloud, bucket, '.poof-history', second, 'Work');
+      assert.equal(await readFile(path.join(kept, 'was-file.txt'), 'utf8'), 'the file before the link\n', 'the file a link replaced is kept');
+      assert.equal(await readlink(path.join(kept, 'was-link')), precious, 'the link a file replaced is kept, as a link');
+      assert.equal(await readFile(precious, 'utf8'), 'outside the mapping\n', 'nothing written through the stored link');
       await rm(path.join(work, 'x'));
       await mkdir(path.join(work, 'x'));
       await writeFile(path.join(work, 'x', 'f2.txt'), 'two\n');
-      const toFolder = await runPoof(['backup'], { env: sb.env });
-      assert.deepEqual([...(await readTree(elsewhere)).keys()], [], 'nothing written through the stored link');
-      const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
-      const { stdout } = await promisify(execFile)('rclone', ['version']);
-      if (/^rclone v1\.60\./.test(stdout)) {
-        // rclone 1.60 cannot move a link kept as a link by its .rclonelink name: refused, said how to go on.
-        assert.equal(toFolder.code, 1, toFolder.stderr);
-        assert.match(toFolder.stderr, /Work: FAILED: x \(a link kept as a link\) on the remote is in the way \(a link where this is a folder\) and could not be moved away: rclone moveto: .*; move or delete it on the remote by hand; the backup did not run/);
-        await rm(path.join(cloud, bucket, 'Work', 'x'));
-        assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
-      } else assert.equal(toFolder.code, 0, toFolder.stderr);
+      // A link made a folder: rclone 1.60 cannot move the stored link by its name; poof moves it on disk.
+      const third = await backupRun(sb);
       assert.equal(await readFile(path.join(cloud, bucket, 'Work', 'x', 'f2.txt'), 'utf8'), 'two\n');
+      assert.equal(await readlink(path.join(cloud, bucket, '.poof-history', third, 'Work', 'x')), elsewhere);
       assert.deepEqual([...(await readTree(elsewhere)).keys()], [], 'nothing written through the stored link');
+      const before = await readTree(work, { links: true });
+      for (const [run, want] of [[first, { 'x/f1.txt': 'one\n', 'was-file.txt': 'the file before the link\n', 'was-link': `-> ${precious}` }], [second, { x: `-> ${elsewhere}`, 'was-file.txt': '-> keep.txt', 'was-link': 'a file now\n' }]] as const) {
+        const into = path.join(sb.dir, `at-${run}`);
+        const restored = await runPoof(['restore', '--at', run, '--to', into, '--yes'], { env: sb.env });
+        assert.equal(restored.code, 0, restored.stderr);
+        assert.deepEqual(Object.fromEntries([...(await readTree(path.join(into, 'Work'), { links: true }))].map(([k, v]) => [k, v.toString()])), { 'keep.txt': 'keep\n', ...want });
+      }
+      assert.deepEqual(await readTree(work, { links: true }), before);
+      assert.equal(await readFile(precious, 'utf8'), 'outside the mapping\n');
+    } finally {
+      await sb.cleanup();
+    }
+  });
+
+  it('with history off, a stored link in the way is deleted on disk, never what it points to', async () => {
+    const sb = await makeSandbox();
+    try {
+      const { dirs, cloud } = await mapLocalDirs(sb, { Work: { 'keep.txt': 'keep\n' } });
+      assert.equal((await runPoof(['config', '--symlinks', 'links', '--force'], { env: sb.env })).code, 0);
+      await setConf(sb, (conf) => void (conf.history = false));
+      const precious = path.join(sb.dir, 'precious.txt');
+      await writeFile(precious, 'outside the mapping\n');
+      await symlink(precious, path.join(dirs.Work!, 'l'));
+      await symlink(sb.dir, path.join(dirs.Work!, 'd'));
+      assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+      await rm(path.join(dirs.Work!, 'l'));
+      await writeFile(path.join(dirs.Work!, 'l'), 'a file now\n');
+      await rm(path.join(dirs.Work!, 'd'));
+      await mkdir(path.join(dirs.Work!, 'd'));
+      await writeFile(path.join(dirs.Work!, 'd', 'in.txt'), 'in\n');
+      const backup = await runPoof(['backup'], { env: sb.env });
+      assert.equal(backup.code, 0, backup.stderr);
+      const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+      assert.deepEqual(await readTree(path.join(cloud, bucket, 'Work'), { links: true }), await readTree(dirs.Work!, { links: true }));
+      assert.equal(await readFile(precious, 'utf8'), 'outside the mapping\n');
+      assert.equal(await lstat(path.join(sb.dir, 'in.txt')).then(() => true, () => false), false, 'nothing written through the stored link to a folder');
     } finally {
       await sb.cleanup();
     }
   });
 });
+
+/** Back up; the run's id. */
+async function backupRun(sb: Sandbox): Promise<string> {
+  const backup = await runPoof(['backup', '--json'], { env: sb.env });
+  assert.equal(backup.code, 0, backup.stderr);
+  return (JSON.parse(backup.stdout) as { runId: string }).runId;
+}
