@@ -12,7 +12,7 @@ import { ExitCode, RunFailedError, UsageError } from '../errors.js';
 import { normalizeDir } from '../fs/paths.js';
 import { runProgram } from '../process/run.js';
 import { buildSyncArgs, renderListedFilters } from '../rclone/args.js';
-import { mappingPath, probeArgsFor, transferSettings } from '../rclone/remote.js';
+import { mappingPath, mirrorDirOnDisk, probeArgsFor, transferSettings } from '../rclone/remote.js';
 import { stallMsFor } from '../rclone/watchdog.js';
 import { acquireLock } from '../run/lock.js';
 import { trackBackup } from '../run/inflight.js';
@@ -122,7 +122,9 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
         // An append-only vault is only ever added to by a backup run of its own, and a "before"
         // hook (mounting the disk the remote is on, say) belongs to a run: each batch is one then.
         copy: appendOnly || config.hooks?.before ? undefined : async (target, files, signal) => {
-          const { names, needsFull } = await namesForRclone(target.localDir, files, config.symlinks ?? 'follow');
+          // Links kept as links on a local-directory "cloud" are real links there (see namesForRclone).
+          const storedLinks = remote.links && !remote.crypt ? mirrorDirOnDisk(remote, target.name) : undefined;
+          const { names, needsFull } = await namesForRclone(target.localDir, files, config.symlinks ?? 'follow', storedLinks);
           if (names.length === 0) return { ok: true, copied: 0, ...(needsFull ? { needsFull } : {}) };
           const backupDir = await history.folderFor(target.name);
           const list = path.join(scratch, `${target.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.filters`);
@@ -206,7 +208,7 @@ async function statPath(file: string): Promise<PathState> {
  * ("follow": a file, or a folder, which only a full backup copies), a `.rclonelink` file
  * ("links"), or nothing ("skip").
  */
-async function namesForRclone(localDir: string, files: string[], mode: SymlinkMode): Promise<{ names: string[]; needsFull: boolean }> {
+async function namesForRclone(localDir: string, files: string[], mode: SymlinkMode, storedLinks?: string): Promise<{ names: string[]; needsFull: boolean }> {
   const names: string[] = [];
   let needsFull = false;
   for (const rel of files) {
@@ -217,6 +219,13 @@ async function namesForRclone(localDir: string, files: string[], mode: SymlinkMo
       continue;
     }
     const info = await lstat(path.join(localDir, rel)).catch(() => undefined);
+    // Where the stored copy is a link and this is not (or the reverse), or a link stands where a
+    // folder above it must be: a copy would write through the stored link (rclone 1.60) or replace
+    // the stored file before it is kept. The full backup moves it out of the way first.
+    if (storedLinks && info && (await inTheWayOnDisk(storedLinks, rel, info.isSymbolicLink()))) {
+      needsFull = true;
+      continue;
+    }
     if (!info?.isSymbolicLink()) {
       names.push(rel);
       continue;
@@ -229,4 +238,16 @@ async function namesForRclone(localDir: string, files: string[], mode: SymlinkMo
     }
   }
   return { names, needsFull };
+}
+
+/** Is the stored copy of `rel` in `mirror` (on this disk) a link where this is none, or the reverse, or is a folder above it stored as a link or a file? */
+async function inTheWayOnDisk(mirror: string, rel: string, isLink: boolean): Promise<boolean> {
+  const parts = rel.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const above = await lstat(path.join(mirror, ...parts.slice(0, i))).catch(() => undefined);
+    if (!above) return false;
+    if (!above.isDirectory()) return true;
+  }
+  const stored = await lstat(path.join(mirror, rel)).catch(() => undefined);
+  return stored !== undefined && (stored.isSymbolicLink() !== isLink || stored.isDirectory());
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFile, mkdir, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, lstat, mkdir, readFile, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exists, killStarted, pgrep, startPoof, textOf, waitFor, type Background } from '../helpers/background.js';
@@ -492,6 +492,43 @@ describe('poof watch over WebDAV (rclone serve webdav), which keeps no times: a 
     } finally {
       await server.stop();
       await sb.cleanup();
+    }
+  });
+});
+
+describe('poof watch with links kept as links on a local-directory remote, where a stored link is a real link', () => {
+  it('a link made a file and a file made a link, each by a rename over it: nothing is written through the stored link, and both old versions are kept', async () => {
+    const w = await watchedSandbox('a local-directory remote', { Docs: { 'a.txt': 'a\n', 'b.txt': 'the file before the link\n' } });
+    try {
+      assert.equal((await runPoof(['config', '--symlinks', 'links', '--force'], { env: w.sb.env })).code, 0);
+      const docs = w.dirs.Docs!;
+      const precious = path.join(w.sb.dir, 'precious.txt');
+      await writeFile(precious, 'outside the mapping\n');
+      await symlink(precious, path.join(docs, 'l'));
+      const run = await startWatch(w.sb);
+      const mirror = await w.mirror('Docs');
+      assert.equal(await readlink(path.join(mirror, 'l')), precious);
+      // An editor's save over the link (no deletion event for its name), and a link renamed over a file.
+      await writeFile(path.join(docs, '.l.swp'), 'a file now\n');
+      await rename(path.join(docs, '.l.swp'), path.join(docs, 'l'));
+      await symlink('a.txt', path.join(docs, '.b.swp'));
+      await rename(path.join(docs, '.b.swp'), path.join(docs, 'b.txt'));
+      await waitFor(async () => (await lstat(path.join(mirror, 'l')).catch(() => undefined))?.isFile() === true && (await readlink(path.join(mirror, 'b.txt')).catch(() => '')) === 'a.txt', 60_000, 'both changes on the remote');
+      assert.equal(await readFile(path.join(mirror, 'l'), 'utf8'), 'a file now\n');
+      assert.equal(await readFile(precious, 'utf8'), 'outside the mapping\n', 'nothing written through the stored link');
+      await stopWatch(run);
+      const history = path.join(path.dirname(mirror), '.poof-history');
+      const kept = new Map<string, string>();
+      for (const id of await readdir(history)) {
+        for (const name of ['l', 'b.txt']) {
+          const file = path.join(history, id, 'Docs', name);
+          const info = await lstat(file).catch(() => undefined);
+          if (info) kept.set(name, info.isSymbolicLink() ? `-> ${await readlink(file)}` : await readFile(file, 'utf8'));
+        }
+      }
+      assert.deepEqual(Object.fromEntries(kept), { l: `-> ${precious}`, 'b.txt': 'the file before the link\n' });
+    } finally {
+      await w.stop();
     }
   });
 });
