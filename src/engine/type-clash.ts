@@ -134,12 +134,17 @@ export function mustClearFirst(input: Pick<SyncArgsInput, 'backendType' | 'symli
  * taken out of the mirror as the sync itself would have, had it been able to: moved whole into
  * the run's history folder (history kept), or deleted (history off). With history off it is
  * refused, nothing changed, when that would delete files the excludes leave out (a sync never
- * deletes those) or more than rclone.maxDelete. Never for a copy-only mapping (uploaded: the
- * remote holds the only copy) or a dry run.
+ * deletes those) or more than rclone.maxDelete. Never in a dry run, and never for a copy-only
+ * mapping (uploaded: the remote holds the only copy): there, where a write over the name does
+ * harm (mustClearFirst), the run is refused instead.
  */
 export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks: ClashHooks): Promise<Cleared> {
   const input = plan.syncInput;
-  if (!input || plan.copyOnly || input.copyOnly || input.filesFrom !== undefined || input.filterFrom !== undefined || hooks.dryRun || hooks.cancelSignal.aborted) return NONE;
+  if (!input || input.filesFrom !== undefined || input.filterFrom !== undefined || hooks.dryRun || hooks.cancelSignal.aborted) return NONE;
+  // An uploaded mapping's remote copy is the only one: never moved aside (history is pruned),
+  // but refused where a write over it does harm.
+  const copyOnly = Boolean(plan.copyOnly || input.copyOnly);
+  if (copyOnly && !mustClearFirst(input)) return NONE;
   const options = { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal };
   const onPath = (command: string[]) => rclone.run(buildPathCommandArgs(input.configFile, command, input.symlinks), options);
   const list = async (target: string, filtered = true): Promise<TreeEntry[] | undefined> => {
@@ -162,6 +167,10 @@ export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks:
   if (!remote) return unknown(plan.remotePath);
   const clashes = findTypeClashes(local, remote, input.symlinks === 'links');
   if (clashes.length === 0) return NONE;
+  if (copyOnly) {
+    const clash = clashes[0]!;
+    return { ...NONE, refused: `${shownName(clash)} on the remote is a ${clash.remote} where this is a ${clash.here}, and an upload keeps what the remote holds: move one of them aside by hand` };
+  }
   const names = clashes.map((clash) => clash.path).join(', ');
   const history = input.backupDir !== undefined;
   if (!history) {
@@ -182,8 +191,7 @@ export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks:
     if (hooks.cancelSignal.aborted) break;
     const from = `${plan.remotePath}/${clash.path}`;
     const to = `${input.backupDir}/${clash.path}`;
-    // A link kept as a link is NAME on the storage's disk, NAME.rclonelink to rclone.
-    const what = clash.remote === 'link' ? `${clash.path.slice(0, -LINK_SUFFIX.length)} (a link kept as a link)` : clash.path;
+    const what = shownName(clash);
     const onDisk = clash.remote === 'link' ? storedLinkOnDisk(plan, from, history ? to : undefined) : undefined;
     const step = history ? ['moveto', from, to] : [clash.remote === 'folder' ? 'purge' : 'deletefile', from];
     const how = onDisk ? `${history ? 'move' : 'delete'} on disk` : `rclone ${step[0]}`;
@@ -210,6 +218,11 @@ export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks:
     cleared.files += clash.files.length;
   }
   return cleared;
+}
+
+/** Pure: a clash's name as a person knows it: a link kept as a link is NAME on the storage's disk, NAME.rclonelink to rclone. */
+function shownName(clash: TypeClash): string {
+  return clash.remote === 'link' ? `${clash.path.slice(0, -LINK_SUFFIX.length)} (a link kept as a link)` : clash.path;
 }
 
 /**

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { link, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { writeHookedRclone } from '../helpers/rclone-shim.js';
 import { cliPath, makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
-import { startRcloneSftp, startS3, startSshd, type RunningServer } from '../helpers/servers.js';
+import { startRcloneSftp, startRcloneWebdav, startS3, startSshd, type RunningServer } from '../helpers/servers.js';
 import { readTrash, readTree, writeSampleTree } from '../helpers/tree.js';
 
 const exists = (file: string) => stat(file).then(() => true, () => false);
@@ -251,6 +251,61 @@ describe('poof upload to S3 (s3rver) and to OpenSSH without hashes', () => {
     } finally {
       await sshd.stop();
       await ctx.sb.cleanup();
+    }
+  });
+});
+
+describe('poof upload where the remote holds another kind under a name (the remote copy is the only one)', () => {
+  it('links kept as links on a local-directory remote: a file where a link was uploaded is refused, never written through the stored link', async () => {
+    const sb = await makeSandbox();
+    try {
+      const src = path.join(sb.home, 'Archive');
+      await mkdir(src, { recursive: true });
+      await writeFile(path.join(src, 'a.txt'), 'a\n');
+      const precious = path.join(sb.dir, 'precious.txt');
+      await writeFile(precious, 'outside the mapping\n');
+      await symlink(precious, path.join(src, 'x'));
+      assert.equal((await runPoof(['config', '--map', `${src}=Arch`, '--bucket', 'bkt', '--symlinks', 'links'], { env: sb.env })).code, 0);
+      assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', path.join(sb.dir, 'cloud')], { env: sb.env })).code, 0);
+      const first = await runPoof(['upload', '--yes'], { env: sb.env });
+      assert.equal(first.code, 0, first.stderr);
+      const stored = path.join(sb.dir, 'cloud', 'bkt', 'Arch', 'x');
+      assert.equal(await readlink(stored), precious);
+      await writeFile(path.join(src, 'x'), 'a file now\n');
+      const second = await runPoof(['upload', '--yes'], { env: sb.env });
+      assert.equal(second.code, 1, second.stderr);
+      assert.match(second.stderr, /Arch: FAILED: x \(a link kept as a link\) on the remote is a link where this is a file, and an upload keeps what the remote holds: move one of them aside by hand/);
+      assert.equal(await readFile(precious, 'utf8'), 'outside the mapping\n', 'nothing written through the stored link');
+      assert.equal(await readlink(stored), precious, 'the uploaded link is still there');
+      assert.equal(await readFile(path.join(src, 'x'), 'utf8'), 'a file now\n', 'not wiped');
+    } finally {
+      await sb.cleanup();
+    }
+  });
+
+  it('WebDAV (rclone serve webdav): a file where a folder was uploaded is refused; the folder\'s files stay on the server', async () => {
+    const sb = await makeSandbox();
+    const dav = await startRcloneWebdav(path.join(sb.dir, 'dav'));
+    try {
+      const src = path.join(sb.home, 'Archive');
+      await mkdir(path.join(src, 'x'), { recursive: true });
+      await writeFile(path.join(src, 'x', 'only-copy.txt'), 'uploaded, then wiped here\n');
+      assert.equal((await runPoof(['config', '--map', `${src}=Arch`, '--bucket', 'bkt'], { env: sb.env })).code, 0);
+      assert.equal((await runPoof(['cconfig', '--provider', 'webdav', '--url', `http://127.0.0.1:${dav.port}`, '--user', 'u'], { env: { ...sb.env, POOF_SECRET: 'p' } })).code, 0);
+      const first = await runPoof(['upload', '--yes'], { env: sb.env });
+      assert.equal(first.code, 0, first.stderr);
+      const onServer = path.join(sb.dir, 'dav', 'bkt', 'Arch', 'x', 'only-copy.txt');
+      assert.equal(await readFile(onServer, 'utf8'), 'uploaded, then wiped here\n');
+      await rm(path.join(src, 'x'), { recursive: true, force: true });
+      await writeFile(path.join(src, 'x'), 'a file of the same name\n');
+      const second = await runPoof(['upload', '--yes'], { env: sb.env });
+      assert.equal(second.code, 1, second.stderr);
+      assert.match(second.stderr, /Arch: FAILED: x on the remote is a folder where this is a file, and an upload keeps what the remote holds: move one of them aside by hand/);
+      assert.equal(await readFile(onServer, 'utf8'), 'uploaded, then wiped here\n', 'the only copy is still on the server');
+      assert.equal(await readFile(path.join(src, 'x'), 'utf8'), 'a file of the same name\n', 'not wiped');
+    } finally {
+      await dav.stop();
+      await sb.cleanup();
     }
   });
 });
