@@ -51,6 +51,7 @@ async function mutate(dir: string, random: () => number, step: number, links = f
     if (links && random() < 0.3) {
       // A link made, pointed elsewhere, or put where a file or a folder was.
       await makeRoom(dir, name);
+      await rm(file, { force: true });
       await symlink(LINK_TARGETS[Math.floor(random() * LINK_TARGETS.length)]!, file);
       // Its own time moves on too (a link's time is its own, kept as a link).
       await lutimes(file, new Date(Date.now() + step * 1000), new Date(Date.now() + step * 1000));

@@ -53,6 +53,28 @@ describe('versioned backups on S3 (s3rver)', () => {
   });
 });
 
+describe('versioned backups on S3 (s3rver) with links kept as links, stored as NAME.rclonelink objects', () => {
+  let sb: Sandbox;
+  let s3: RunningServer;
+  let dir: string;
+  before(async () => {
+    sb = await makeSandbox();
+    dir = (await mapLocalDirs(sb, { Work: { 'notes.txt': 'first notes\n' } })).dirs.Work!;
+    assert.equal((await runPoof(['config', '--symlinks', 'links', '--force'], { env: sb.env })).code, 0);
+    s3 = await startS3(path.join(sb.dir, 's3data'));
+    const made = await runPoof(['cconfig', '--provider', 's3', '--endpoint', `http://127.0.0.1:${s3.port}`, '--access-key-id', 'S3RVER', '--force'], { env: { ...sb.env, POOF_SECRET: 'S3RVER' } });
+    assert.equal(made.code, 0, made.stderr);
+  });
+  after(async () => {
+    await s3.stop();
+    await sb.cleanup();
+  });
+
+  it('10 seeded runs making, pointing elsewhere and replacing links among the changes: each run comes back with its links and their times', async () => {
+    await propertyCheck(sb, dir, 'Work', 10, Number(process.env.POOF_TEST_SEED ?? 5), true, undefined, true);
+  });
+});
+
 describe('versioned backups through crypt', () => {
   let sb: Sandbox;
   let dir: string;
