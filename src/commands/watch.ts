@@ -122,8 +122,8 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
         // An append-only vault is only ever added to by a backup run of its own, and a "before"
         // hook (mounting the disk the remote is on, say) belongs to a run: each batch is one then.
         copy: appendOnly || config.hooks?.before ? undefined : async (target, files, signal) => {
-          // Links kept as links on a local-directory "cloud" are real links there (see namesForRclone).
-          const storedLinks = remote.links && !remote.crypt ? mirrorDirOnDisk(remote, target.name) : undefined;
+          // On a local-directory "cloud" a link kept as a link is a real link (see namesForRclone).
+          const storedLinks = remote.crypt ? undefined : mirrorDirOnDisk(remote, target.name);
           const { names, needsFull } = await namesForRclone(target.localDir, files, config.symlinks ?? 'follow', storedLinks);
           if (names.length === 0) return { ok: true, copied: 0, ...(needsFull ? { needsFull } : {}) };
           const backupDir = await history.folderFor(target.name);
@@ -219,10 +219,11 @@ async function namesForRclone(localDir: string, files: string[], mode: SymlinkMo
       continue;
     }
     const info = await lstat(path.join(localDir, rel)).catch(() => undefined);
-    // Where the stored copy is a link and this is not (or the reverse), or a link stands where a
-    // folder above it must be: a copy would write through the stored link (rclone 1.60) or replace
-    // the stored file before it is kept. The full backup moves it out of the way first.
-    if (storedLinks && info && (await inTheWayOnDisk(storedLinks, rel, info.isSymbolicLink()))) {
+    // Where the stored copy is a link and this is not (or the reverse; with links followed or
+    // skipped, a link left from when they were kept as links), or a link stands where a folder
+    // above it must be: a copy would write through the stored link (rclone 1.60) or replace the
+    // stored file before it is kept. The full backup moves it out of the way first.
+    if (storedLinks && info && (await inTheWayOnDisk(storedLinks, rel, mode === 'links' && info.isSymbolicLink()))) {
       needsFull = true;
       continue;
     }

@@ -26,11 +26,11 @@ export interface MappingPlan {
   /** Names that are a file here and a folder on the remote were cleared before this pass (see type-clash.ts). */
   clashesCleared?: boolean;
   /**
-   * A local-directory "cloud" with links kept as links: the remote's tree (`root`, e.g.
-   * "poof-backup:bucket") is the folder `dir` on this machine's disk, where a stored link is a
-   * real link. rclone 1.60 can neither move nor delete one by name: poof does it there.
+   * A local-directory "cloud": the remote's tree (`root`, e.g. "poof-backup:bucket") is the
+   * folder `dir` on this machine's disk, where a link kept as a link is a real link. rclone 1.60
+   * can neither move nor delete one by name: poof does it there.
    */
-  linksOnDisk?: { root: string; dir: string } | undefined;
+  treeOnDisk?: { root: string; dir: string } | undefined;
 }
 
 
@@ -83,7 +83,7 @@ export function planBackup(input: BackupPlanInput): MappingPlan[] {
       ...(input.copyOnly?.has(name) ? { copyOnly: true } : {}),
       stallMs: stallMsFor(config.rclone?.stallSeconds),
       probeArgs: probeArgsFor(remote),
-      ...(remote.links && remote.localDir && !remote.crypt ? { linksOnDisk: { root: remote.root, dir: remote.localDir } } : {}),
+      ...(remote.localDir && !remote.crypt ? { treeOnDisk: { root: remote.root, dir: remote.localDir } } : {}),
       ...(refusal ? { refusal } : {}),
     };
   });

@@ -1,5 +1,6 @@
 import { lstat, mkdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { entriesBelow } from '../fs/files-below.js';
 import { buildPathCommandArgs, buildSyncArgs, buildTreeListArgs, type SyncArgsInput } from '../rclone/args.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { MappingPlan } from './plan.js';
@@ -232,8 +233,7 @@ function shownName(clash: TypeClash): string {
  * Returns why it failed. Undefined where the tree is not on this disk.
  */
 function storedLinkOnDisk(plan: MappingPlan, remoteName: string, keptName: string | undefined): (() => Promise<string | undefined>) | undefined {
-  const disk = plan.linksOnDisk;
-  const onDisk = (name: string) => (disk && name.startsWith(`${disk.root}/`) ? path.join(disk.dir, name.slice(disk.root.length + 1, -LINK_SUFFIX.length)) : undefined);
+  const onDisk = (name: string) => diskPath(plan, name.slice(0, -LINK_SUFFIX.length));
   const from = onDisk(remoteName);
   const to = keptName === undefined ? undefined : onDisk(keptName);
   if (!from || (keptName !== undefined && !to)) return undefined;
@@ -253,6 +253,47 @@ function storedLinkOnDisk(plan: MappingPlan, remoteName: string, keptName: strin
       return (error as Error).message;
     }
   };
+}
+
+/** Pure: where a remote path below the tree's root is on this machine's disk (a local-directory "cloud"). */
+function diskPath(plan: MappingPlan, remotePath: string): string | undefined {
+  const disk = plan.treeOnDisk;
+  return disk && remotePath.startsWith(`${disk.root}/`) ? path.join(disk.dir, remotePath.slice(disk.root.length + 1)) : undefined;
+}
+
+/**
+ * A local-directory "cloud" whose mirror may hold links kept as links (from runs with "symlinks":
+ * "links"), backed up now with links followed or skipped: rclone then follows stored links too,
+ * so a sync writes through them, and moves or deletes the files of a folder one points to,
+ * outside the backup (seen with rclone 1.60 and 1.75). Before anything is written, each stored
+ * link is moved into the run's history folder on disk (the link itself, never what it points
+ * to), or deleted with history off (counted against rclone.maxDelete). An upload's copy is the
+ * only one: refused instead.
+ */
+export async function clearStoredLinks(plan: MappingPlan, hooks: ClashHooks): Promise<Cleared> {
+  const input = plan.syncInput;
+  const mirror = diskPath(plan, plan.remotePath);
+  if (!input || !mirror || input.symlinks === 'links' || hooks.dryRun || hooks.cancelSignal.aborted) return NONE;
+  const links = (await entriesBelow(mirror)).filter((entry) => entry.kind === 'link').map((entry) => entry.rel).sort();
+  if (links.length === 0) return NONE;
+  const first = `${links[0]}${links.length > 1 ? ` and ${links.length - 1} more` : ''}`;
+  const why = `the remote copy holds links kept as links (${first}), from when "symlinks" was "links"; rclone would write through them`;
+  if (plan.copyOnly || input.copyOnly) return { ...NONE, refused: `${why}, and an upload keeps what the remote holds: set "symlinks": "links" again, or move them aside on the remote by hand` };
+  const history = input.backupDir !== undefined;
+  const limit = input.tuning.maxDelete;
+  if (!history && limit !== undefined && links.length > limit) return { ...NONE, refused: `${why}; deleting them would delete ${links.length} files, more than rclone.maxDelete (${limit}) allows` };
+  const cleared = { names: 0, files: 0 };
+  for (const rel of links) {
+    if (hooks.cancelSignal.aborted) break;
+    const name = `${rel}${LINK_SUFFIX}`;
+    const move = storedLinkOnDisk(plan, `${plan.remotePath}/${name}`, history ? `${input.backupDir}/${name}` : undefined);
+    const failure = move ? await move() : 'not on this disk';
+    if (failure !== undefined) return { ...cleared, refused: `${rel} on the remote is a link kept as a link, from when "symlinks" was "links", and could not be moved away: ${failure}; move or delete it on the remote by hand` };
+    hooks.log(`# ${plan.name}: ${rel} on the remote is a link kept as a link, from when "symlinks" was "links": ${history ? "moved into this run's history folder" : 'deleted (history is off)'}, so that nothing is written through it`);
+    cleared.names++;
+    cleared.files++;
+  }
+  return cleared;
 }
 
 /**

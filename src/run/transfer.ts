@@ -1,7 +1,12 @@
 import type { StoredCopy } from '../fs/stored-copy.js';
 import type { Context } from '../context.js';
 import type { MappingPlan } from '../engine/plan.js';
-import type { TransferResult } from '../engine/result.js';
+import { refusedTransfer, type TransferResult } from '../engine/result.js';
+import { clearStoredLinks } from '../engine/type-clash.js';
+import { readTextIfExists } from '../config/store.js';
+import { shortHash } from '../config/paths.js';
+import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
+import path from 'node:path';
 import { runMapping, runMappingRetryingChanged, type MappingHooks } from '../engine/run-mapping.js';
 import { buildListArgs, buildSyncArgs } from '../rclone/args.js';
 import { historyFolder, historyRoot } from '../rclone/history-args.js';
@@ -44,6 +49,7 @@ export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: Resol
     const storage = { withModes: remote.keepsModes, sizeOnly: detection.sizeOnly, precisionNs: detection.modTime ? detection.precisionNs : undefined, mirrorOnDisk: (name: string) => mirrorDirOnDisk(remote, name) };
     transfer = (plan, hooks) => runWithSentRecord(rclone, plan, hooks, store, storage);
   }
+  transfer = guardingStoredLinks(transfer, ctx.paths.stateDir, remote);
   const limited = remote.tuning.maxDelete !== undefined ? limitingDeletes(transfer, rclone, remote.tuning.maxDelete) : transfer;
   const exactTimes = detection.modTime && detection.precisionNs !== undefined && detection.precisionNs <= 1_000_000;
   return history ? recordingHistory(limited, { rclone, remote, ...history, exactTimes }) : unrecorded(limited, new ManifestCache(ctx.paths.stateDir, remote));
@@ -56,6 +62,39 @@ export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: Resol
 export function askChanges(ctx: Context, rclone: Rclone, remote: ResolvedRemote, cancelSignal: AbortSignal, dryRun: boolean): Promise<ChangeDetection | undefined> | undefined {
   if (dryRun) return undefined;
   return detectChanges(rclone, remote, cancelSignal, ctx.paths.featuresCache).catch(() => undefined);
+}
+
+/**
+ * On a local-directory "cloud", links kept as links are real links in the mirror; backed up with
+ * links followed or skipped, rclone would go through them (clearStoredLinks). What this machine
+ * knows of each mirror, in the state dir: "links" once a run kept links as links there (set
+ * before it starts), "clean" once a run that does not found none left (or moved them aside).
+ * A mirror it knows nothing of (the first run of this version) is looked at once.
+ */
+function guardingStoredLinks(transfer: Transfer, stateDir: string, remote: ResolvedRemote): Transfer {
+  if (!remote.localDir || remote.crypt) return transfer;
+  return async (plan, hooks) => {
+    if (plan.refusal || hooks.dryRun || !plan.syncInput) return transfer(plan, hooks);
+    const dir = path.join(stateDir, 'stored-links');
+    const file = path.join(dir, `${shortHash(`${storageIdentity(remote)}\u0000${plan.remotePath}`)}`);
+    const known = (await readTextIfExists(file))?.trim();
+    const mark = async (state: 'links' | 'clean') => {
+      if (known === state) return;
+      await ensurePrivateDir(dir);
+      await writeFileAtomic(file, `${state}\n`);
+    };
+    if (remote.links) {
+      await mark('links');
+      return transfer(plan, hooks);
+    }
+    if (known === 'clean') return transfer(plan, hooks);
+    const cleared = await clearStoredLinks(plan, hooks);
+    if (cleared.refused) return { ...refusedTransfer(plan, `${cleared.refused}; the backup did not run`), status: 'failed' };
+    if (hooks.cancelSignal.aborted) return transfer(plan, hooks);
+    const result = await transfer(plan, hooks);
+    if (result.status === 'ok' || result.status === 'partial') await mark('clean');
+    return result;
+  };
 }
 
 /**

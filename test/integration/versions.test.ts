@@ -705,7 +705,7 @@ describe('links kept as links ("symlinks": "links") on a local-directory remote,
   it('a record written before links were recorded: restore --at leaves the local links as they are', async () => {
     const sb = await makeSandbox();
     try {
-      const { dirs, cloud } = await mapLocalDirs(sb, { Work: { 'a.txt': 'a\n' } });
+      const { dirs, cloud, paths } = await mapLocalDirs(sb, { Work: { 'a.txt': 'a\n' } });
       assert.equal((await runPoof(['config', '--symlinks', 'links', '--force'], { env: sb.env })).code, 0);
       await symlink('a.txt', path.join(dirs.Work!, 'link'));
       const run = await backupRun(sb);
@@ -717,12 +717,16 @@ describe('links kept as links ("symlinks": "links") on a local-directory remote,
       delete manifest.links;
       delete manifest.files['link.rclonelink'];
       await writeFile(record, gzipSync(JSON.stringify(manifest)));
-      await rm(path.join(sb.home, '.local', 'state', 'poof', 'versions'), { recursive: true, force: true });
+      // This machine's copy of the records goes too: the record is read from the remote.
+      await rm(path.join(paths.stateDir!, 'versions'), { recursive: true });
+      // The link points elsewhere now: a record that knew it would put it back.
+      await rm(path.join(dirs.Work!, 'link'));
+      await symlink('elsewhere', path.join(dirs.Work!, 'link'));
       await writeFile(path.join(dirs.Work!, 'a.txt'), 'changed\n');
       const restored = await runPoof(['restore', '--at', run, '--yes'], { env: sb.env });
       assert.equal(restored.code, 0, restored.stderr);
       assert.equal(await readFile(path.join(dirs.Work!, 'a.txt'), 'utf8'), 'a\n');
-      assert.equal(await readlink(path.join(dirs.Work!, 'link')), 'a.txt', 'the link the record does not know stays');
+      assert.equal(await readlink(path.join(dirs.Work!, 'link')), 'elsewhere', 'the link the record does not know stays as it is');
     } finally {
       await sb.cleanup();
     }
@@ -774,6 +778,45 @@ describe('links kept as links ("symlinks": "links") on a local-directory remote,
       await sb.cleanup();
     }
   });
+
+  for (const known of ['as this machine recorded them', 'on a machine with no record of them']) {
+    it(`switched back to links followed, links left in the mirror (${known}) are moved aside first: nothing outside the mapping is written, moved or deleted`, async () => {
+      const sb = await makeSandbox();
+      try {
+        const { dirs, cloud, paths } = await mapLocalDirs(sb, { Work: { 'keep.txt': 'keep\n' } });
+        assert.equal((await runPoof(['config', '--symlinks', 'links', '--force'], { env: sb.env })).code, 0);
+        const outside = path.join(sb.dir, 'outside');
+        await mkdir(outside);
+        await writeFile(path.join(outside, 'theirs.txt'), 'a file outside the mapping\n');
+        const precious = path.join(sb.dir, 'precious.txt');
+        await writeFile(precious, 'outside the mapping\n');
+        const work = dirs.Work!;
+        await symlink(outside, path.join(work, 'd'));
+        await symlink(precious, path.join(work, 'f'));
+        await backupRun(sb);
+        if (known.startsWith('on a machine')) await rm(path.join(paths.stateDir!, 'stored-links'), { recursive: true });
+        assert.equal((await runPoof(['config', '--symlinks', 'follow', '--force'], { env: sb.env })).code, 0);
+        await rm(path.join(work, 'd'));
+        await mkdir(path.join(work, 'd'));
+        await writeFile(path.join(work, 'd', 'new.txt'), 'new\n');
+        await rm(path.join(work, 'f'));
+        await writeFile(path.join(work, 'f'), 'a file now\n');
+        const run = await backupRun(sb);
+        assert.deepEqual(Object.fromEntries([...(await readTree(outside))].map(([k, v]) => [k, v.toString()])), { 'theirs.txt': 'a file outside the mapping\n' }, 'the folder a stored link pointed to is as it was');
+        assert.equal(await readFile(precious, 'utf8'), 'outside the mapping\n');
+        const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+        assert.deepEqual(await readTree(path.join(cloud, bucket, 'Work'), { links: true }), await readTree(work, { links: true }));
+        const kept = path.join(cloud, bucket, '.poof-history', run, 'Work');
+        assert.deepEqual([await readlink(path.join(kept, 'd')), await readlink(path.join(kept, 'f'))], [outside, precious], 'the stored links are kept in the run\'s history');
+        // Known clean now: the next runs do not look again, and still change nothing outside.
+        await writeFile(path.join(work, 'd', 'later.txt'), 'later\n');
+        await backupRun(sb);
+        assert.deepEqual([...(await readTree(outside)).keys()], ['theirs.txt']);
+      } finally {
+        await sb.cleanup();
+      }
+    });
+  }
 
   it('with history off, a stored link in the way is deleted on disk, never what it points to', async () => {
     const sb = await makeSandbox();
