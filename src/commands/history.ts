@@ -34,8 +34,12 @@ export async function historyCommand(ctx: Context, options: OptionsOf<typeof his
 export async function versionsCommand(ctx: Context, options: OptionsOf<typeof versionsSpec>, args: string[]): Promise<number> {
   const wanted = args[0] ?? '';
   const opened = await openHistory(ctx, undefined);
-  const found = locate(ctx, wanted, opened.mappings.map((m) => ({ name: m.name, localDir: m.localDir })));
-  const mapping = opened.mappings.find((m) => m.name === found.name)!;
+  const located = locate(ctx, wanted, opened.mappings.map((m) => ({ name: m.name, localDir: m.localDir })));
+  const mapping = opened.mappings.find((m) => m.name === located.name)!;
+  // A link kept as a link is recorded as NAME.rclonelink: the PATH that names it is NAME.
+  const asLink = `${located.rel}.rclonelink`;
+  const isLink = opened.remote.links && mapping.manifests.some((m) => m.files?.[asLink]) && !mapping.manifests.some((m) => m.files?.[located.rel]);
+  const found = isLink ? { ...located, rel: asLink } : located;
   const latest = mapping.manifests.filter((m) => m.files).at(-1);
   // A two-way mapping's remote copy is changed by every sync, and `poof watch` changes a mirror
   // between recorded runs: the newest record does not say what the mirror holds then.

@@ -55,7 +55,8 @@ export async function inspectAt(rclone: Rclone, target: RestoreTarget, settings:
   }
   const manifest = versions.manifests.find((m) => m.runId === runId)!;
   if (!manifest.files) return { ...target, runId, refusal: `run ${runId} did not finish, so poof does not know every file it left; choose the run before it (poof history)` };
-  const inScope = (file: string) => scope.length === 0 || scope.some((s) => file === s || file.startsWith(`${s}/`));
+  // A link kept as a link is recorded as NAME.rclonelink: the PATH that names it is NAME.
+  const inScope = (file: string) => scope.length === 0 || scope.some((s) => file === s || file.startsWith(`${s}/`) || (settings.remote.links && file === `${s}${LINK_NAME}`));
   const wanted = (appendOnly ? vaultStateOf(manifest) : stateAfter(manifest, versions.kept)).filter((f) => inScope(f.path));
   if (scope.length > 0 && wanted.length === 0) return { ...target, runId, refusal: `run ${runId} had none of: ${scope.join(', ')}` };
   const local = await listLocal(rclone, target, settings, cancelSignal);

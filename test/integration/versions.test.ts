@@ -677,6 +677,15 @@ describe('links kept as links ("symlinks": "links") on a local-directory remote,
       const inPlace = await runPoof(['restore', '--at', first, '--yes'], { env: sb.env });
       assert.equal(inPlace.code, 0, inPlace.stderr);
       assert.deepEqual(await readTree(work, { links: true }), runOne.tree);
+      // One link by its path: its versions, and just it back as the second run had it.
+      const versions = JSON.parse((await runPoof(['versions', path.join(work, 'to-file'), '--json'], { env: sb.env })).stdout) as { path: string; versions: Array<{ size: number }> };
+      assert.deepEqual([versions.path, versions.versions.map((v) => v.size)], ['to-file.rclonelink', [5, 5]]);
+      const one = await runPoof(['restore', '--at', second, path.join(work, 'to-file'), '--yes'], { env: sb.env });
+      assert.equal(one.code, 0, one.stderr);
+      assert.equal(await readlink(path.join(work, 'to-file')), 'b.txt');
+      assert.deepEqual(await readTree(work, { links: true }), new Map([...runOne.tree, ['to-file', Buffer.from('-> b.txt')]]), 'nothing else changed');
+      const back = await runPoof(['restore', '--at', first, path.join(work, 'to-file'), '--yes'], { env: sb.env });
+      assert.equal(back.code, 0, back.stderr);
       const check = await runPoof(['check', '--full', '--at', first], { env: sb.env });
       assert.equal(check.code, 0, check.stderr);
       assert.match(check.stdout, /Work: ok: run \S+: read back 7 of 7 files \(7 also compared with the unchanged local file\)/);
