@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { exists, pgrep, startPoof, waitForTransfer } from '../helpers/background.js';
+import { exists, pgrep, startPoof, waitFor, waitForTransfer } from '../helpers/background.js';
 import { makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
 
 interface Record_ {
@@ -57,6 +57,24 @@ describe('SIGINT during backup, upload and download', () => {
     assert.equal(await exists(paths.lockFile!), false);
     assert.equal(await pgrep(`rclone .*${src}`), '');
     assert.deepEqual([(await lastRecord()).status, (await lastRecord()).exitCode], ['interrupted', 129]);
+  });
+
+  it('poof alone killed outright (SIGKILL to its pid, as an out-of-memory kill): rclone stops with it, and the next backup completes the mirror', async () => {
+    await setBwlimit(undefined);
+    await writeFile(path.join(src, 'big.bin'), Buffer.alloc(2_000_000, 5));
+    await setBwlimit('100k');
+    const run = startPoof(['backup'], sb.env);
+    await waitForTransfer(paths.logFile!, 'Slow', 'sync');
+    assert.notEqual(await pgrep(`rclone .*${src}`), '', 'rclone is copying');
+    process.kill(run.pid, 'SIGKILL');
+    await run.exit;
+    // Not the group: rclone's next progress line goes to poof's closed pipe, and ends it (SIGPIPE).
+    await waitFor(async () => (await pgrep(`rclone .*${src}`)) === '', 15_000, 'rclone to stop with poof');
+    await setBwlimit(undefined);
+    const next = await runPoof(['backup'], { env: sb.env });
+    assert.equal(next.code, 0, next.stderr);
+    assert.match(next.stderr + next.stdout, /stale lock/);
+    assert.deepEqual(await readFile(path.join(sb.dir, 'cloud', (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket, 'Slow', 'big.bin')), Buffer.alloc(2_000_000, 5));
   });
 
   const cases: Array<{ command: 'backup' | 'upload' | 'download'; how: 'group' | 'alone' | 'tty'; json: boolean }> = [];
