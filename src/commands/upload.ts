@@ -49,7 +49,7 @@ export async function uploadCommand(ctx: Context, options: UploadOptions): Promi
     }
     const { default: trash } = await import('trash');
     const settings = {
-      proof: { configFile: remote.configFile, symlinks, excludes: config.excludes, checkers: config.rclone?.checkers, fastList: remote.tuning.fastList },
+      proof: { configFile: remote.configFile, symlinks, backendType: remote.storageType, crypt: remote.crypt, excludes: config.excludes, checkers: config.rclone?.checkers, fastList: remote.tuning.fastList },
       crypt: remote.crypt,
       wipeMode,
       symlinks,

@@ -122,7 +122,7 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
         // An append-only vault is only ever added to by a backup run of its own, and a "before"
         // hook (mounting the disk the remote is on, say) belongs to a run: each batch is one then.
         copy: appendOnly || config.hooks?.before ? undefined : async (target, files, signal) => {
-          // On a local-directory "cloud" a link kept as a link is a real link (see namesForRclone).
+          // A local-directory "cloud", whose mirror may hold real links left by earlier versions (see namesForRclone).
           const storedLinks = remote.crypt ? undefined : mirrorDirOnDisk(remote, target.name);
           const { names, needsFull } = await namesForRclone(target.localDir, files, config.symlinks ?? 'follow', storedLinks);
           if (names.length === 0) return { ok: true, copied: 0, ...(needsFull ? { needsFull } : {}) };
@@ -219,11 +219,10 @@ async function namesForRclone(localDir: string, files: string[], mode: SymlinkMo
       continue;
     }
     const info = await lstat(path.join(localDir, rel)).catch(() => undefined);
-    // Where the stored copy is a link and this is not (or the reverse; with links followed or
-    // skipped, a link left from when they were kept as links), or a link stands where a folder
-    // above it must be: a copy would write through the stored link (rclone 1.60) or replace the
-    // stored file before it is kept. The full backup moves it out of the way first.
-    if (storedLinks && info && (await inTheWayOnDisk(storedLinks, rel, mode === 'links' && info.isSymbolicLink()))) {
+    // Where the stored copy (or a folder above it) is a real link, left by an earlier version of
+    // poof, a copy would go through it (rclone 1.60); where it is a folder, or a file stands where
+    // a folder above it must be, the copy fails. The full backup moves it out of the way first.
+    if (storedLinks && info && (await inTheWayOnDisk(storedLinks, rel))) {
       needsFull = true;
       continue;
     }
@@ -241,8 +240,8 @@ async function namesForRclone(localDir: string, files: string[], mode: SymlinkMo
   return { names, needsFull };
 }
 
-/** Is the stored copy of `rel` in `mirror` (on this disk) a link where this is none, or the reverse, or is a folder above it stored as a link or a file? */
-async function inTheWayOnDisk(mirror: string, rel: string, isLink: boolean): Promise<boolean> {
+/** Is the stored copy of `rel` in `mirror` (on this disk) a link or a folder, or a folder above it a link or a file? */
+async function inTheWayOnDisk(mirror: string, rel: string): Promise<boolean> {
   const parts = rel.split('/');
   for (let i = 1; i < parts.length; i++) {
     const above = await lstat(path.join(mirror, ...parts.slice(0, i))).catch(() => undefined);
@@ -250,5 +249,5 @@ async function inTheWayOnDisk(mirror: string, rel: string, isLink: boolean): Pro
     if (!above.isDirectory()) return true;
   }
   const stored = await lstat(path.join(mirror, rel)).catch(() => undefined);
-  return stored !== undefined && (stored.isSymbolicLink() !== isLink || stored.isDirectory());
+  return stored !== undefined && (stored.isSymbolicLink() || stored.isDirectory());
 }

@@ -11,17 +11,11 @@ export interface TreeEntry {
   IsDir: boolean;
 }
 
-/** What a name is: a folder, a file, or (links kept as links) a link. */
-export type EntryKind = 'folder' | 'file' | 'link';
-
-/** A name that is a file on one side and a folder on the other (or, links kept as links, a link on one side). */
+/** A name that is a file on one side and a folder on the other. */
 export interface TypeClash {
-  /** The remote's name (a link's is `NAME.rclonelink`). */
   path: string;
-  /** What the remote holds under that name. */
-  remote: EntryKind;
-  /** What is here under it. */
-  here: EntryKind;
+  /** What the remote holds under that name: a folder (here: a file), or a file (here: a folder). */
+  remoteIsDir: boolean;
   /** The remote's files it takes out of the mirror: the folder's files, or the file itself. */
   files: string[];
 }
@@ -30,29 +24,22 @@ export interface TypeClash {
  * Pure: the names that are a file here and a folder on the remote, or the reverse, outermost
  * only (what is inside a clashing folder goes with it). rclone cannot sync over such a name on
  * storage with real folders (a local disk, SFTP): it writes the new files before it deletes, and
- * a file cannot be written where a folder is. With links kept as links (`links`), a link is
- * listed as `NAME.rclonelink` and stands for NAME, a kind of its own: on a local disk a stored
- * link is NAME itself, and a file written there goes through it (rclone 1.60), a link written
- * there replaces the file before it is kept (1.60 and 1.75).
+ * a file cannot be written where a folder is. A link kept as a link is a file `NAME.rclonelink`
+ * on both sides (on a local-directory "cloud" too: see linksHereOnly), a name of its own.
  */
-export function findTypeClashes(local: TreeEntry[], remote: TreeEntry[], links = false): TypeClash[] {
-  const isLink = (entry: TreeEntry) => links && !entry.IsDir && entry.Path.endsWith(LINK_SUFFIX);
-  const key = (entry: TreeEntry) => (isLink(entry) ? entry.Path.slice(0, -LINK_SUFFIX.length) : entry.Path);
-  const kind = (entry: TreeEntry): EntryKind => (entry.IsDir ? 'folder' : isLink(entry) ? 'link' : 'file');
-  const here = new Map(local.map((entry) => [key(entry), kind(entry)]));
+export function findTypeClashes(local: TreeEntry[], remote: TreeEntry[]): TypeClash[] {
+  const here = new Map(local.map((entry) => [entry.Path, entry.IsDir]));
   const clashes: TypeClash[] = [];
   const sorted = [...remote].sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0));
   for (const entry of sorted) {
-    const kindHere = here.get(key(entry));
-    if (kindHere === undefined || kindHere === kind(entry)) continue;
+    const isDirHere = here.get(entry.Path);
+    if (isDirHere === undefined || isDirHere === entry.IsDir) continue;
     if (clashes.some((clash) => entry.Path.startsWith(`${clash.path}/`))) continue;
     const files = entry.IsDir ? sorted.filter((inner) => !inner.IsDir && inner.Path.startsWith(`${entry.Path}/`)).map((inner) => inner.Path) : [entry.Path];
-    clashes.push({ path: entry.Path, remote: kind(entry), here: kindHere, files });
+    clashes.push({ path: entry.Path, remoteIsDir: entry.IsDir, files });
   }
   return clashes;
 }
-
-const LINK_SUFFIX = '.rclonelink';
 
 /**
  * Pure: could rclone have failed on such a name? Its error then is one it does not classify
@@ -114,20 +101,17 @@ export function hasFolders(input: Pick<SyncArgsInput, 'backendType'>): boolean {
  * where the server decides what a write over a folder does (`rclone serve sftp` 1.75 replaced
  * the folder and its files, and reported a failure).
  */
-export function looksBeforeWriting(input: Pick<SyncArgsInput, 'backendType' | 'symlinks' | 'crypt'>): boolean {
+export function looksBeforeWriting(input: Pick<SyncArgsInput, 'backendType'>): boolean {
   return mustClearFirst(input) || ['sftp', 'ftp', 'smb'].includes(input.backendType);
 }
 
 /**
  * Storage where a clash must be cleared before the first write, not after a failure: rclone's
  * WebDAV removes what a failed write left, so a file written over a folder removes the folder's
- * files, unkept (seen with rclone 1.60); on a local disk with links kept as links, a folder
- * written over a stored link is written through it, outside the mirror.
+ * files, unkept (seen with rclone 1.60).
  */
-export function mustClearFirst(input: Pick<SyncArgsInput, 'backendType' | 'symlinks' | 'crypt'>): boolean {
-  // A local-directory "cloud" is an alias of a path; through crypt, a link is stored as a file.
-  const linksOnDisk = input.symlinks === 'links' && !input.crypt && (input.backendType === 'local' || input.backendType === 'alias');
-  return input.backendType === 'webdav' || linksOnDisk;
+export function mustClearFirst(input: Pick<SyncArgsInput, 'backendType'>): boolean {
+  return input.backendType === 'webdav';
 }
 
 /**
@@ -147,9 +131,9 @@ export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks:
   const copyOnly = Boolean(plan.copyOnly || input.copyOnly);
   if (copyOnly && !mustClearFirst(input)) return NONE;
   const options = { timeoutMs: 30 * 60_000, cancelSignal: hooks.cancelSignal };
-  const onPath = (command: string[]) => rclone.run(buildPathCommandArgs(input.configFile, command, input.symlinks), options);
+  const onPath = (command: string[]) => rclone.run(buildPathCommandArgs(input, command), options);
   const list = async (target: string, filtered = true): Promise<TreeEntry[] | undefined> => {
-    const args = filtered ? buildTreeListArgs(input, target) : buildTreeListArgs({ configFile: input.configFile, symlinks: input.symlinks }, target, false);
+    const args = buildTreeListArgs(input, target, filtered, target === plan.localDir);
     const ran = await rclone.run(args, options);
     // Exit 3: not there yet (a first backup), nothing in the way. Exit 6 (a link that points
     // nowhere, say) still lists everything else.
@@ -166,11 +150,11 @@ export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks:
   const [local, remote] = await Promise.all([list(plan.localDir), list(plan.remotePath)]);
   if (!local) return unknown(plan.localDir);
   if (!remote) return unknown(plan.remotePath);
-  const clashes = findTypeClashes(local, remote, input.symlinks === 'links');
+  const clashes = findTypeClashes(local, remote);
   if (clashes.length === 0) return NONE;
   if (copyOnly) {
     const clash = clashes[0]!;
-    return { ...NONE, refused: `${shownName(clash)} on the remote is a ${clash.remote} where this is a ${clash.here}, and an upload keeps what the remote holds: move one of them aside by hand` };
+    return { ...NONE, refused: `${clash.path} on the remote is a ${clash.remoteIsDir ? 'folder where this is a file' : 'file where this is a folder'}, and an upload keeps what the remote holds: move one of them aside by hand` };
   }
   const names = clashes.map((clash) => clash.path).join(', ');
   const history = input.backupDir !== undefined;
@@ -179,41 +163,36 @@ export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks:
     for (const clash of clashes) {
       // Everything under the name goes, excluded files too: a file cannot be written where a
       // folder with anything in it is. Counted whole, and never excluded files without history.
-      const whole = clash.remote === 'folder' ? (await list(`${plan.remotePath}/${clash.path}`, false))?.filter((entry) => !entry.IsDir).length : 1;
+      const whole = clash.remoteIsDir ? (await list(`${plan.remotePath}/${clash.path}`, false))?.filter((entry) => !entry.IsDir).length : 1;
       if (whole === undefined) return unknown(`${plan.remotePath}/${clash.path}`);
       if (whole > clash.files.length) return { ...NONE, refused: `${clash.path} is a file here and a folder on the remote that holds files the excludes leave out; with history off they would be deleted: move them away on the remote, or turn history on` };
       deleting += whole;
     }
     const limit = input.tuning.maxDelete;
-    if (limit !== undefined && deleting > limit) return { ...NONE, refused: `${names}: a file here and a folder on the remote (or the reverse, or a link kept as a link on one side); making way would delete ${deleting} files, more than rclone.maxDelete (${limit}) allows` };
+    if (limit !== undefined && deleting > limit) return { ...NONE, refused: `${names}: a file here and a folder on the remote (or the reverse); making way would delete ${deleting} files, more than rclone.maxDelete (${limit}) allows` };
   }
   const cleared = { names: 0, files: 0 };
   for (const clash of clashes) {
     if (hooks.cancelSignal.aborted) break;
     const from = `${plan.remotePath}/${clash.path}`;
     const to = `${input.backupDir}/${clash.path}`;
-    const what = shownName(clash);
-    const onDisk = clash.remote === 'link' ? storedLinkOnDisk(plan, from, history ? to : undefined) : undefined;
-    const step = history ? ['moveto', from, to] : [clash.remote === 'folder' ? 'purge' : 'deletefile', from];
-    const how = onDisk ? `${history ? 'move' : 'delete'} on disk` : `rclone ${step[0]}`;
-    let failure: string | undefined;
-    if (onDisk) failure = await onDisk();
-    else {
-      const ran = await onPath(step);
-      if (ran.exitCode !== 0) failure = ran.stderr.trim().split('\n').at(-1)?.replace(/^\S+ \S+ /, '') ?? '';
-    }
+    const step = history ? ['moveto', from, to] : [clash.remoteIsDir ? 'purge' : 'deletefile', from];
+    const ran = await onPath(step);
     if (hooks.cancelSignal.aborted) break;
-    // Not out of the way: the pass must not write over it.
-    if (failure !== undefined) return { ...cleared, refused: `${what} on the remote is in the way (a ${clash.remote} where this is a ${clash.here}) and could not be moved away: ${how}: ${failure}; move or delete it on the remote by hand` };
+    if (ran.exitCode !== 0) {
+      // Not out of the way: the pass must not write over it.
+      const why = ran.stderr.trim().split('\n').at(-1)?.replace(/^\S+ \S+ /, '') ?? '';
+      return { ...cleared, refused: `${clash.path} on the remote is in the way (a ${clash.remoteIsDir ? 'folder where this is a file' : 'file where this is a folder'}) and could not be moved away: rclone ${step[0]}: ${why}; move or delete it on the remote by hand` };
+    }
     // moveto takes a folder whole where the storage can (a rename); file by file, it leaves the
     // folders behind, empty: removed (and nothing else: rmdirs removes only empty folders).
-    if (history && clash.remote === 'folder') await onPath(['rmdirs', from]);
+    if (history && clash.remoteIsDir) await onPath(['rmdirs', from]);
     // A pass that failed on the name may have given the file its folder's time (rclone 1.66+
     // sets a folder's metadata on what stands at its name): the kept version gets back the time
     // the run recorded, which a restore checks.
-    const recorded = history && clash.remote === 'file' ? await hooks.recordedMtime?.(clash.path) : undefined;
+    const recorded = history && !clash.remoteIsDir ? await hooks.recordedMtime?.(clash.path) : undefined;
     if (recorded !== undefined) await onPath(['touch', '--no-create', '--timestamp', new Date(recorded).toISOString().replace(/Z$/, ''), to]);
-    hooks.log(`# ${plan.name}: ${what} is a ${clash.here} here and a ${clash.remote} on the remote: ${history ? "moved into this run's history folder" : 'deleted (history is off)'}, to make way`);
+    hooks.log(`# ${plan.name}: ${clash.path} is a ${clash.remoteIsDir ? 'file here and a folder' : 'folder here and a file'} on the remote: ${history ? "moved into this run's history folder" : 'deleted (history is off)'}, to make way`);
     for (const file of clash.files) hooks.removed?.(file);
     cleared.names++;
     cleared.files += clash.files.length;
@@ -221,21 +200,14 @@ export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks:
   return cleared;
 }
 
-/** Pure: a clash's name as a person knows it: a link kept as a link is NAME on the storage's disk, NAME.rclonelink to rclone. */
-function shownName(clash: TypeClash): string {
-  return clash.remote === 'link' ? `${clash.path.slice(0, -LINK_SUFFIX.length)} (a link kept as a link)` : clash.path;
-}
-
 /**
- * On a local-directory "cloud" with links kept as links, the stored link `remoteName`
- * (`NAME.rclonelink`) moved (to `keptName`) or deleted on disk, as rclone would: a rename or an
- * unlink of the link itself, never of what it points to (rclone 1.60 can do neither by name).
- * Returns why it failed. Undefined where the tree is not on this disk.
+ * A link on a local-directory "cloud" (the remote path `remoteName`) moved to `keptName` or
+ * deleted (undefined), on disk: a rename or an unlink of the link itself, never of what it
+ * points to. Returns why it failed. Undefined where the tree is not on this disk.
  */
-function storedLinkOnDisk(plan: MappingPlan, remoteName: string, keptName: string | undefined): (() => Promise<string | undefined>) | undefined {
-  const onDisk = (name: string) => diskPath(plan, name.slice(0, -LINK_SUFFIX.length));
-  const from = onDisk(remoteName);
-  const to = keptName === undefined ? undefined : onDisk(keptName);
+function linkOnDisk(plan: MappingPlan, remoteName: string, keptName: string | undefined): (() => Promise<string | undefined>) | undefined {
+  const from = diskPath(plan, remoteName);
+  const to = keptName === undefined ? undefined : diskPath(plan, keptName);
   if (!from || (keptName !== undefined && !to)) return undefined;
   return async () => {
     try {
@@ -262,34 +234,35 @@ function diskPath(plan: MappingPlan, remotePath: string): string | undefined {
 }
 
 /**
- * A local-directory "cloud" whose mirror may hold links kept as links (from runs with "symlinks":
- * "links"), backed up now with links followed or skipped: rclone then follows stored links too,
- * so a sync writes through them, and moves or deletes the files of a folder one points to,
- * outside the backup (seen with rclone 1.60 and 1.75). Before anything is written, each stored
- * link is moved into the run's history folder on disk (the link itself, never what it points
- * to), or deleted with history off (counted against rclone.maxDelete). An upload's copy is the
- * only one: refused instead.
+ * A local-directory "cloud" whose mirror holds real links: left by earlier versions of poof,
+ * which kept links as links there as real links (rclone --links on both sides). rclone follows
+ * such a link when links are followed (a sync moved or deleted the files of the folder one
+ * pointed to, outside the backup; 1.60 and 1.75), and writes through it when a file takes its
+ * name (1.60), whatever "symlinks" says. Before anything is written, each is moved into the
+ * run's history folder on disk (the link itself, never what it points to), or deleted with
+ * history off (counted against rclone.maxDelete); the run then stores what the mapping holds
+ * (with "links", the link as a `NAME.rclonelink` file). An upload's copy is the only one:
+ * refused instead.
  */
 export async function clearStoredLinks(plan: MappingPlan, hooks: ClashHooks): Promise<Cleared> {
   const input = plan.syncInput;
   const mirror = diskPath(plan, plan.remotePath);
-  if (!input || !mirror || input.symlinks === 'links' || hooks.dryRun || hooks.cancelSignal.aborted) return NONE;
+  if (!input || !mirror || hooks.dryRun || hooks.cancelSignal.aborted) return NONE;
   const links = (await entriesBelow(mirror)).filter((entry) => entry.kind === 'link').map((entry) => entry.rel).sort();
   if (links.length === 0) return NONE;
   const first = `${links[0]}${links.length > 1 ? ` and ${links.length - 1} more` : ''}`;
-  const why = `the remote copy holds links kept as links (${first}), from when "symlinks" was "links"; rclone would write through them`;
-  if (plan.copyOnly || input.copyOnly) return { ...NONE, refused: `${why}, and an upload keeps what the remote holds: set "symlinks": "links" again, or move them aside on the remote by hand` };
+  const why = `the remote copy holds links (${first}), left by an earlier version of poof; rclone would go through them`;
+  if (plan.copyOnly || input.copyOnly) return { ...NONE, refused: `${why}, and an upload keeps what the remote holds: move them aside on the remote by hand` };
   const history = input.backupDir !== undefined;
   const limit = input.tuning.maxDelete;
   if (!history && limit !== undefined && links.length > limit) return { ...NONE, refused: `${why}; deleting them would delete ${links.length} files, more than rclone.maxDelete (${limit}) allows` };
   const cleared = { names: 0, files: 0 };
   for (const rel of links) {
     if (hooks.cancelSignal.aborted) break;
-    const name = `${rel}${LINK_SUFFIX}`;
-    const move = storedLinkOnDisk(plan, `${plan.remotePath}/${name}`, history ? `${input.backupDir}/${name}` : undefined);
+    const move = linkOnDisk(plan, `${plan.remotePath}/${rel}`, history ? `${input.backupDir}/${rel}` : undefined);
     const failure = move ? await move() : 'not on this disk';
-    if (failure !== undefined) return { ...cleared, refused: `${rel} on the remote is a link kept as a link, from when "symlinks" was "links", and could not be moved away: ${failure}; move or delete it on the remote by hand` };
-    hooks.log(`# ${plan.name}: ${rel} on the remote is a link kept as a link, from when "symlinks" was "links": ${history ? "moved into this run's history folder" : 'deleted (history is off)'}, so that nothing is written through it`);
+    if (failure !== undefined) return { ...cleared, refused: `${rel} on the remote is a link, left by an earlier version of poof, and could not be moved away: ${failure}; move or delete it on the remote by hand` };
+    hooks.log(`# ${plan.name}: ${rel} on the remote is a link, left by an earlier version of poof: ${history ? "moved into this run's history folder" : 'deleted (history is off)'}, so that nothing goes through it`);
     cleared.names++;
     cleared.files++;
   }

@@ -118,7 +118,7 @@ export const STAGING_EXCLUDE = `/${STAGING_PREFIX}${'[0-9a-f]'.repeat(8)}/**`;
 export function buildSyncArgs(input: SyncArgsInput): string[] {
   const { tuning } = input;
   const copy = input.copyOnly || input.filesFrom !== undefined || input.filterFrom !== undefined;
-  const args = [copy ? 'copy' : 'sync', input.source, input.dest, ...transferFlags(input, tuning)];
+  const args = [copy ? 'copy' : 'sync', hereSide(input, input.source), input.dest, ...transferFlags(input, tuning)];
   if (tuning.maxDelete !== undefined && !copy && !input.deleteLimitByPoof) args.push('--max-delete', String(tuning.maxDelete));
   if (tuning.maxDeleteSize !== undefined && !copy) args.push('--max-delete-size', tuning.maxDeleteSize);
   if (input.excludeFrom !== undefined) args.push('--exclude-from', input.excludeFrom);
@@ -145,9 +145,9 @@ export function buildRestoreArgs(input: RestoreArgsInput): string[] {
   if (input.stagingDir === undefined) {
     // Where the storage keeps neither times nor hashes, a same-size local change is invisible to
     // rclone: every local file is then treated as different (and goes to the trash first).
-    return ['sync', input.remotePath, input.localDir, ...transferFlags(input, tuning), ...(input.ignoreTimes ? ['--ignore-times'] : []), '--dry-run'];
+    return ['sync', input.remotePath, hereSide(input, input.localDir), ...transferFlags(input, tuning), ...(input.ignoreTimes ? ['--ignore-times'] : []), '--dry-run'];
   }
-  return ['copy', input.remotePath, input.stagingDir, ...transferFlags(input, tuning), '--compare-dest', input.localDir];
+  return ['copy', input.remotePath, hereSide(input, input.stagingDir), ...transferFlags(input, tuning), '--compare-dest', hereSide(input, input.localDir)];
 }
 
 /**
@@ -156,7 +156,7 @@ export function buildRestoreArgs(input: RestoreArgsInput): string[] {
  * the same flags as any restore (links, modes), so their times and modes come back too.
  */
 export function buildListedRestoreArgs(input: Omit<RestoreArgsInput, 'remotePath' | 'localDir' | 'stagingDir'>, source: string, stagingDir: string, filesFrom: string): string[] {
-  return ['copy', source, stagingDir, ...transferFlags({ ...input, filesFrom }, input.tuning), '--files-from-raw', filesFrom, '--no-traverse'];
+  return ['copy', source, hereSide(input, stagingDir), ...transferFlags({ ...input, filesFrom }, input.tuning), '--files-from-raw', filesFrom, '--no-traverse'];
 }
 
 /** Pure: the flags a backup and a restore share. */
@@ -166,7 +166,7 @@ function transferFlags(input: Omit<SyncArgsInput, 'source' | 'dest'>, tuning: Rc
   // rclone waits 5 minutes of silence before giving up on a vanished server (1.60); an
   // unattended run should fail in reasonable time and say why.
   args.push('--contimeout', '30s', '--timeout', '2m');
-  args.push(linkFlag(input.symlinks));
+  args.push(...linkFlags(input));
   if (!S3_LIKE.has(input.backendType)) args.push('--create-empty-src-dirs');
   if (input.keepsModes) args.push('--metadata');
   if (tuning.transfers !== undefined) args.push('--transfers', String(tuning.transfers));
@@ -183,6 +183,35 @@ function transferFlags(input: Omit<SyncArgsInput, 'source' | 'dest'>, tuning: Rc
   if ('filesFrom' in input && input.filesFrom !== undefined) return args;
   if ('filterFrom' in input && input.filterFrom !== undefined) return [...args, '--filter-from', input.filterFrom];
   return [...args, ...filterFlags(input.excludes)];
+}
+
+/** What decides how each side of a transfer treats links: poof.conf's "symlinks", and the storage. */
+export interface LinkSides {
+  symlinks?: SymlinkMode | undefined;
+  backendType?: string | undefined;
+  crypt?: boolean | undefined;
+}
+
+/**
+ * Pure: links kept as links where the remote is this machine's disk too (a local-directory
+ * "cloud", not through crypt). rclone's --links would make a stored link a real link there,
+ * which rclone 1.60 writes through when a file takes its name (into whatever it points to,
+ * outside the backup), and both 1.60 and 1.75 replace a file with before keeping it. Only this
+ * side translates links then (`:local,links=true:DIR`): the mirror stores `NAME.rclonelink`
+ * files, as every other storage does, and nothing in it is ever a link.
+ */
+export function linksHereOnly(input: LinkSides): boolean {
+  return input.symlinks === 'links' && !input.crypt && (input.backendType === 'local' || input.backendType === 'alias');
+}
+
+/** Pure: a directory of this machine as rclone is to read or write it (see linksHereOnly). */
+export function hereSide(input: LinkSides, dir: string): string {
+  return linksHereOnly(input) ? `:local,links=true:${dir}` : dir;
+}
+
+/** Pure: the global flag that says what rclone does with links; none where only this side translates them. */
+export function linkFlags(input: LinkSides): string[] {
+  return linksHereOnly(input) ? [] : [linkFlag(input.symlinks)];
 }
 
 function linkFlag(symlinks: SymlinkMode | undefined): string {
@@ -252,13 +281,13 @@ export function exactFilterLine(file: string): string {
  * Pure: `rclone lsjson -R` of one side of a backup as its sync sees it (the same links and
  * excludes), without times or types: which names are folders.
  */
-export function buildTreeListArgs(input: Pick<SyncArgsInput, 'configFile' | 'symlinks' | 'excludes'>, target: string, filtered = true): string[] {
-  return ['lsjson', target, '-R', '--no-modtime', '--no-mimetype', ...baseFlags(input.configFile), ...patienceFlags('run'), linkFlag(input.symlinks), ...(filtered ? filterFlags(input.excludes) : [])];
+export function buildTreeListArgs(input: Pick<SyncArgsInput, 'configFile' | 'symlinks' | 'excludes' | 'backendType' | 'crypt'>, target: string, filtered = true, here = false): string[] {
+  return ['lsjson', here ? hereSide(input, target) : target, '-R', '--no-modtime', '--no-mimetype', ...baseFlags(input.configFile), ...patienceFlags('run'), ...linkFlags(input), ...(filtered ? filterFlags(input.excludes) : [])];
 }
 
 /** Pure: one rclone command on paths of a remote (moveto, rmdirs, purge, deletefile), links as the backup sees them and no filter: it takes the path whole. */
-export function buildPathCommandArgs(configFile: string, command: string[], symlinks?: SymlinkMode): string[] {
-  return [...command, ...baseFlags(configFile), ...patienceFlags('run'), linkFlag(symlinks)];
+export function buildPathCommandArgs(input: Pick<SyncArgsInput, 'configFile' | 'symlinks' | 'backendType' | 'crypt'>, command: string[]): string[] {
+  return [...command, ...baseFlags(input.configFile), ...patienceFlags('run'), ...linkFlags(input)];
 }
 
 /** Pure: `rclone backend features REMOTE:`, to learn how the storage can show a change. */
@@ -272,6 +301,6 @@ export function buildFeaturesArgs(configFile: string, remoteRoot: string): strin
  * Pure: `rclone lsjson` of a local tree as a backup sees it (the same links and excludes),
  * with modes: what poof records as sent after a backup, to find changes the storage cannot show.
  */
-export function buildLocalListArgs(input: Pick<SyncArgsInput, 'configFile' | 'source' | 'symlinks' | 'excludes'>, modes = true): string[] {
-  return ['lsjson', input.source, '-R', '--files-only', ...(modes ? ['-M'] : []), ...baseFlags(input.configFile), linkFlag(input.symlinks), ...filterFlags(input.excludes)];
+export function buildLocalListArgs(input: Pick<SyncArgsInput, 'configFile' | 'source' | 'symlinks' | 'excludes' | 'backendType' | 'crypt'>, modes = true): string[] {
+  return ['lsjson', hereSide(input, input.source), '-R', '--files-only', ...(modes ? ['-M'] : []), ...baseFlags(input.configFile), ...linkFlags(input), ...filterFlags(input.excludes)];
 }

@@ -1,5 +1,5 @@
 import type { SymlinkMode } from '../config/schema.js';
-import { baseFlags, STAGING_EXCLUDE } from './args.js';
+import { baseFlags, hereSide, linkFlags, STAGING_EXCLUDE } from './args.js';
 
 /**
  * How a local file is proven identical to its remote copy.
@@ -16,6 +16,9 @@ export interface ProofArgsInput {
   localDir: string;
   remotePath: string;
   symlinks?: SymlinkMode | undefined;
+  /** The storage type under any wrapper, and crypt: where links kept as links are translated on this side only (linksHereOnly). */
+  backendType?: string | undefined;
+  crypt?: boolean | undefined;
   excludes?: string[] | undefined;
   checkers?: number | undefined;
   /** List the remote in one go (S3-like storage), as the copy did. */
@@ -25,13 +28,12 @@ export interface ProofArgsInput {
 /** Pure: the argv of one proof; `--combined -` prints one line per file on stdout. */
 export function buildProofArgs(input: ProofArgsInput): string[] {
   const command = input.method === 'cryptcheck' ? 'cryptcheck' : 'check';
-  const args = [command, input.localDir, input.remotePath, ...baseFlags(input.configFile), '--one-way', '--combined', '-'];
+  const args = [command, hereSide(input, input.localDir), input.remotePath, ...baseFlags(input.configFile), '--one-way', '--combined', '-'];
   // Stats on stderr let poof stop a proof whose server vanished, as it does for the copy.
   args.push('--use-json-log', '--stats', '1s', '--stats-log-level', 'NOTICE');
   if (input.method === 'download') args.push('--download');
   args.push('--contimeout', '30s', '--timeout', '2m');
-  const symlinks = input.symlinks ?? 'follow';
-  args.push(symlinks === 'follow' ? '--copy-links' : symlinks === 'links' ? '--links' : '--skip-links');
+  args.push(...linkFlags(input));
   if (input.checkers !== undefined) args.push('--checkers', String(input.checkers));
   if (input.fastList) args.push('--fast-list');
   for (const pattern of input.excludes ?? []) args.push('--exclude', pattern);

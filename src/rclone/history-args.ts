@@ -25,15 +25,12 @@ export function manifestName(name: string): string {
 
 const RUN_FLAGS = ['--contimeout', '30s', '--timeout', '2m'];
 
-/** Links kept as links are stored files too (`x.rclonelink`): on a local disk rclone sees them only with --links. */
-const linkFlags = (links: boolean | undefined) => (links ? ['--links'] : []);
-
 /**
  * Pure: `rclone lsjson -R --files-only` of the whole history: every kept version and manifest
  * in one listing (one request per thousand objects on S3 with --fast-list).
  */
-export function buildHistoryListArgs(configFile: string, root: string, fastList: boolean, links?: boolean): string[] {
-  return ['lsjson', historyRoot(root), '-R', '--files-only', ...baseFlags(configFile), ...RUN_FLAGS, ...(fastList ? ['--fast-list'] : []), ...linkFlags(links)];
+export function buildHistoryListArgs(configFile: string, root: string, fastList: boolean): string[] {
+  return ['lsjson', historyRoot(root), '-R', '--files-only', ...baseFlags(configFile), ...RUN_FLAGS, ...(fastList ? ['--fast-list'] : [])];
 }
 
 /**
@@ -60,21 +57,21 @@ export function buildPutFileArgs(configFile: string, localFile: string, remoteFi
 }
 
 /** Pure: delete exactly the listed files below `root` (a prune), leaving the folders rclone empties. */
-export function buildDeleteListedArgs(configFile: string, root: string, filesFrom: string, links?: boolean): string[] {
-  return ['delete', root, '--files-from-raw', filesFrom, '--no-traverse', ...baseFlags(configFile), ...RUN_FLAGS, '--use-json-log', '-v', ...linkFlags(links)];
+export function buildDeleteListedArgs(configFile: string, root: string, filesFrom: string): string[] {
+  return ['delete', root, '--files-from-raw', filesFrom, '--no-traverse', ...baseFlags(configFile), ...RUN_FLAGS, '--use-json-log', '-v'];
 }
 
 /** Pure: remove the empty folders a prune left below `root` (the history root itself stays). */
-export function buildRemoveEmptyDirsArgs(configFile: string, root: string, links?: boolean): string[] {
-  return ['rmdirs', root, '--leave-root', ...baseFlags(configFile), ...RUN_FLAGS, ...linkFlags(links)];
+export function buildRemoveEmptyDirsArgs(configFile: string, root: string): string[] {
+  return ['rmdirs', root, '--leave-root', ...baseFlags(configFile), ...RUN_FLAGS];
 }
 
 /**
  * Pure: `rclone lsjson -R --files-only` of one mapping's mirror, as a restore sees it (the same
  * excludes): the tree a run's manifest records.
  */
-export function buildMirrorListArgs(configFile: string, remotePath: string, excludes: string[] = [], fastList = false, links?: boolean): string[] {
-  return ['lsjson', remotePath, '-R', '--files-only', ...baseFlags(configFile), ...RUN_FLAGS, ...(fastList ? ['--fast-list'] : []), ...excludes.flatMap((pattern) => ['--exclude', pattern]), ...linkFlags(links)];
+export function buildMirrorListArgs(configFile: string, remotePath: string, excludes: string[] = [], fastList = false): string[] {
+  return ['lsjson', remotePath, '-R', '--files-only', ...baseFlags(configFile), ...RUN_FLAGS, ...(fastList ? ['--fast-list'] : []), ...excludes.flatMap((pattern) => ['--exclude', pattern])];
 }
 
 /**
@@ -83,7 +80,7 @@ export function buildMirrorListArgs(configFile: string, remotePath: string, excl
  * parallel lookup opens an SSH connection of its own (measured: 100 files by name took 0.78 s with
  * rclone's 8 checkers, 0.10 s with one, against `rclone serve sftp`), so one per 250 files there.
  */
-export function buildMirrorLookupArgs(configFile: string, remotePath: string, filesFrom: string, count: number, storageType: string, links?: boolean): string[] {
+export function buildMirrorLookupArgs(configFile: string, remotePath: string, filesFrom: string, count: number, storageType: string): string[] {
   const checkers = storageType === 'sftp' ? ['--checkers', String(Math.min(8, 1 + Math.floor(count / 250)))] : [];
-  return [...buildMirrorListArgs(configFile, remotePath, [], false, links), '--files-from-raw', filesFrom, '--no-traverse', ...checkers];
+  return [...buildMirrorListArgs(configFile, remotePath), '--files-from-raw', filesFrom, '--no-traverse', ...checkers];
 }

@@ -34,11 +34,7 @@ export interface ResolvedRemote {
   tuning: RcloneTuning;
   /** rclone-poof.conf. */
   configFile: string;
-  /**
-   * Symbolic links are kept as links ("symlinks": "links"): rclone names a stored link
-   * `x.rclonelink`, and on a local disk it is a real link that any listing or deletion of stored
-   * files sees only with --links.
-   */
+  /** Symbolic links are kept as links ("symlinks": "links"): a stored link is a file `x.rclonelink`. */
   links?: boolean;
 }
 

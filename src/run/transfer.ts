@@ -65,34 +65,25 @@ export function askChanges(ctx: Context, rclone: Rclone, remote: ResolvedRemote,
 }
 
 /**
- * On a local-directory "cloud", links kept as links are real links in the mirror; backed up with
- * links followed or skipped, rclone would go through them (clearStoredLinks). What this machine
- * knows of each mirror, in the state dir: "links" once a run kept links as links there (set
- * before it starts), "clean" once a run that does not found none left (or moved them aside).
- * A mirror it knows nothing of (the first run of this version) is looked at once.
+ * On a local-directory "cloud", a mirror may hold real links left by earlier versions of poof
+ * (clearStoredLinks), which rclone would go through. This machine notes, in the state dir, each
+ * mirror a finished run found clean (none left, or all moved aside): it is looked at once (a walk
+ * of the mirror on disk), and never again, since poof itself never stores a real link.
  */
 function guardingStoredLinks(transfer: Transfer, stateDir: string, remote: ResolvedRemote): Transfer {
   if (!remote.localDir || remote.crypt) return transfer;
   return async (plan, hooks) => {
     if (plan.refusal || hooks.dryRun || !plan.syncInput) return transfer(plan, hooks);
     const dir = path.join(stateDir, 'stored-links');
-    const file = path.join(dir, `${shortHash(`${storageIdentity(remote)}\u0000${plan.remotePath}`)}`);
-    const known = (await readTextIfExists(file))?.trim();
-    const mark = async (state: 'links' | 'clean') => {
-      if (known === state) return;
-      await ensurePrivateDir(dir);
-      await writeFileAtomic(file, `${state}\n`);
-    };
-    if (remote.links) {
-      await mark('links');
-      return transfer(plan, hooks);
-    }
-    if (known === 'clean') return transfer(plan, hooks);
+    const file = path.join(dir, shortHash(`${storageIdentity(remote)}\u0000${plan.remotePath}`));
+    if ((await readTextIfExists(file))?.trim() === 'clean') return transfer(plan, hooks);
     const cleared = await clearStoredLinks(plan, hooks);
     if (cleared.refused) return { ...refusedTransfer(plan, `${cleared.refused}; the backup did not run`), status: 'failed' };
-    if (hooks.cancelSignal.aborted) return transfer(plan, hooks);
     const result = await transfer(plan, hooks);
-    if (result.status === 'ok' || result.status === 'partial') await mark('clean');
+    if (!hooks.cancelSignal.aborted && (result.status === 'ok' || result.status === 'partial')) {
+      await ensurePrivateDir(dir);
+      await writeFileAtomic(file, 'clean\n');
+    }
     return result;
   };
 }

@@ -104,12 +104,12 @@ export async function applyPrune(
       if (cancelSignal?.aborted) throw new RunFailedError(`prune: stopped before deleting the ${what}`);
       const list = path.join(scratch, `${what}.list`);
       await writeFile(list, `${batch.join('\n')}\n`);
-      const deleted = await rclone.run(buildDeleteListedArgs(remote.configFile, root, list, remote.links), options);
+      const deleted = await rclone.run(buildDeleteListedArgs(remote.configFile, root, list), options);
       if (deleted.exitCode !== 0) throw new RunFailedError(`prune: rclone delete exited ${deleted.exitCode}: ${lastErrorLine(deleted.stderr)}`);
       await onDeleted?.(what, batch);
     }
     // Folders only exist on storage with directories; S3 reports nothing to do.
-    await rclone.run(buildRemoveEmptyDirsArgs(remote.configFile, root, remote.links), options);
+    await rclone.run(buildRemoveEmptyDirsArgs(remote.configFile, root), options);
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

@@ -381,11 +381,11 @@ export interface RecordOutcome {
 async function listTree(ctx: RecordContext, remotePath: string, excludes: string[] | undefined, only?: string[]): Promise<TreeState | string> {
   const scratch = only ? await mkdtemp(path.join(os.tmpdir(), 'poof-record-')) : undefined;
   try {
-    let args = buildMirrorListArgs(ctx.remote.configFile, remotePath, excludes, Boolean(ctx.remote.tuning.fastList), ctx.remote.links);
+    let args = buildMirrorListArgs(ctx.remote.configFile, remotePath, excludes, Boolean(ctx.remote.tuning.fastList));
     if (scratch && only) {
       const list = path.join(scratch, 'files.list');
       await writeFile(list, `${only.join('\n')}\n`);
-      args = buildMirrorLookupArgs(ctx.remote.configFile, remotePath, list, only.length, ctx.remote.storageType, ctx.remote.links);
+      args = buildMirrorLookupArgs(ctx.remote.configFile, remotePath, list, only.length, ctx.remote.storageType);
     }
     const listed = await ctx.rclone.run(args, { timeoutMs: 30 * 60_000 });
     if (listed.exitCode === 3) return dict();

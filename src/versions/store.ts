@@ -397,7 +397,7 @@ export async function putManifest(rclone: Rclone, remote: ResolvedRemote, cache:
 
 /** List the whole history in one rclone call; a remote without one yet has an empty history. */
 export async function listHistory(rclone: Rclone, remote: ResolvedRemote, cancelSignal?: AbortSignal, cache?: ManifestCache): Promise<HistoryListing> {
-  const result = await rclone.run(buildHistoryListArgs(remote.configFile, remote.root, Boolean(remote.tuning.fastList), remote.links), { timeoutMs: 30 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
+  const result = await rclone.run(buildHistoryListArgs(remote.configFile, remote.root, Boolean(remote.tuning.fastList)), { timeoutMs: 30 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
   const listing: HistoryListing = { kept: new Map(), manifests: new Map() };
   // Exit 3: no .poof-history yet (rclone 1.60 and 1.75 alike).
   if (directoryNotFound(result)) return listing;

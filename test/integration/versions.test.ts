@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmod, lstat, lutimes, mkdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -641,7 +641,7 @@ describe('poof check: a restore drill', () => {
   });
 });
 
-describe('links kept as links ("symlinks": "links") on a local-directory remote, where a stored link is a real link', () => {
+describe('links kept as links ("symlinks": "links") on a local-directory remote', () => {
   it('restore --at brings back each run\'s links (to a file, a folder, outside, nowhere) with their times; history counts them, check reads them back, prune deletes their kept versions', async () => {
     const sb = await makeSandbox();
     try {
@@ -689,19 +689,22 @@ describe('links kept as links ("symlinks": "links") on a local-directory remote,
       const check = await runPoof(['check', '--full', '--at', first], { env: sb.env });
       assert.equal(check.code, 0, check.stderr);
       assert.match(check.stdout, /Work: ok: run \S+: read back 7 of 7 files \(7 also compared with the unchanged local file\)/);
-      // A stored link damaged (pointed elsewhere, same length, same time): check names it.
+      // The mirror holds each link as a file NAME.rclonelink naming where it points, never a real link.
       const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
-      const stored = path.join(cloud, bucket, 'Work', 'to-folder');
+      const mirror = await readTree(path.join(cloud, bucket, 'Work'), { links: true });
+      assert.deepEqual([...mirror.values()].filter((v) => v.toString().startsWith('-> ')), [], 'no real link in the mirror');
+      assert.equal(mirror.get('to-folder.rclonelink')?.toString(), 'sub');
+      // A stored link damaged (pointed elsewhere, same length, same time): check names it.
+      const stored = path.join(cloud, bucket, 'Work', 'to-folder.rclonelink');
       const time = (await lstat(stored)).mtime;
-      await rm(stored);
-      await symlink('bus', stored);
-      await lutimes(stored, time, time);
+      await writeFile(stored, 'bus');
+      await utimes(stored, time, time);
       const damaged = await runPoof(['check', '--full'], { env: sb.env });
       assert.equal(damaged.code, 4, damaged.stdout + damaged.stderr);
       assert.match(damaged.stdout + damaged.stderr, /to-folder\.rclonelink: a link to another place than the local link, which has not changed since the run/);
       // Prune down to the newest run: the first run's kept link goes from the history.
-      const kept = path.join(cloud, bucket, '.poof-history', second, 'Work', 'outside');
-      assert.equal((await lstat(kept)).isSymbolicLink(), true, 'the replaced link is kept as a link');
+      const kept = path.join(cloud, bucket, '.poof-history', second, 'Work', 'outside.rclonelink');
+      assert.equal(await readFile(kept, 'utf8'), '/etc/hostname', 'the replaced link is kept');
       await setConf(sb, (conf) => void (conf.keep = { last: 1 }));
       const pruned = await runPoof(['prune'], { env: sb.env });
       assert.equal(pruned.code, 0, pruned.stderr);
@@ -741,7 +744,7 @@ describe('links kept as links ("symlinks": "links") on a local-directory remote,
     }
   });
 
-  it('a folder made a link, a link made a folder, a file made a link and a link made a file: nothing is written through a stored link, and every replaced version is kept', async () => {
+  it('a folder made a link, a link made a folder, a file made a link and a link made a file: each replaced version is kept, nothing outside the mapping changes', async () => {
     const sb = await makeSandbox();
     try {
       const { dirs, cloud } = await mapLocalDirs(sb, { Work: { 'x/f1.txt': 'one\n', 'keep.txt': 'keep\n', 'was-file.txt': 'the file before the link\n' } });
@@ -757,23 +760,21 @@ describe('links kept as links ("symlinks": "links") on a local-directory remote,
       await symlink(elsewhere, path.join(work, 'x'));
       await rm(path.join(work, 'was-file.txt'));
       await symlink('keep.txt', path.join(work, 'was-file.txt'));
-      // A link made a file: rclone 1.60 would write the new file through the stored link, into precious.txt.
       await rm(path.join(work, 'was-link'));
       await writeFile(path.join(work, 'was-link'), 'a file now\n');
       const second = await backupRun(sb);
       const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
       const kept = path.join(cloud, bucket, '.poof-history', second, 'Work');
       assert.equal(await readFile(path.join(kept, 'was-file.txt'), 'utf8'), 'the file before the link\n', 'the file a link replaced is kept');
-      assert.equal(await readlink(path.join(kept, 'was-link')), precious, 'the link a file replaced is kept, as a link');
-      assert.equal(await readFile(precious, 'utf8'), 'outside the mapping\n', 'nothing written through the stored link');
+      assert.equal(await readFile(path.join(kept, 'was-link.rclonelink'), 'utf8'), precious, 'the link a file replaced is kept');
+      assert.equal(await readFile(precious, 'utf8'), 'outside the mapping\n', 'nothing written through a link');
       await rm(path.join(work, 'x'));
       await mkdir(path.join(work, 'x'));
       await writeFile(path.join(work, 'x', 'f2.txt'), 'two\n');
-      // A link made a folder: rclone 1.60 cannot move the stored link by its name; poof moves it on disk.
       const third = await backupRun(sb);
       assert.equal(await readFile(path.join(cloud, bucket, 'Work', 'x', 'f2.txt'), 'utf8'), 'two\n');
-      assert.equal(await readlink(path.join(cloud, bucket, '.poof-history', third, 'Work', 'x')), elsewhere);
-      assert.deepEqual([...(await readTree(elsewhere)).keys()], [], 'nothing written through the stored link');
+      assert.equal(await readFile(path.join(cloud, bucket, '.poof-history', third, 'Work', 'x.rclonelink'), 'utf8'), elsewhere);
+      assert.deepEqual([...(await readTree(elsewhere)).keys()], [], 'nothing written through a link');
       const before = await readTree(work, { links: true });
       for (const [run, want] of [[first, { 'x/f1.txt': 'one\n', 'was-file.txt': 'the file before the link\n', 'was-link': `-> ${precious}` }], [second, { x: `-> ${elsewhere}`, 'was-file.txt': '-> keep.txt', 'was-link': 'a file now\n' }]] as const) {
         const into = path.join(sb.dir, `at-${run}`);
@@ -788,23 +789,32 @@ describe('links kept as links ("symlinks": "links") on a local-directory remote,
     }
   });
 
-  for (const known of ['as this machine recorded them', 'on a machine with no record of them']) {
-    it(`switched back to links followed, links left in the mirror (${known}) are moved aside first: nothing outside the mapping is written, moved or deleted`, async () => {
-      const sb = await makeSandbox();
+  /** A mirror as earlier versions of poof left it, links kept as real links (rclone --links on both sides), and poof backing it up since. */
+  async function legacyMirror(symlinks: 'links' | 'follow', history: boolean) {
+    const sb = await makeSandbox();
+    const { dirs, cloud } = await mapLocalDirs(sb, { Work: { 'keep.txt': 'keep\n' } });
+    assert.equal((await runPoof(['config', '--symlinks', symlinks, '--force'], { env: sb.env })).code, 0);
+    if (!history) await setConf(sb, (conf) => void (conf.history = false));
+    const outside = path.join(sb.dir, 'outside');
+    await mkdir(outside);
+    await writeFile(path.join(outside, 'theirs.txt'), 'a file outside the mapping\n');
+    const precious = path.join(sb.dir, 'precious.txt');
+    await writeFile(precious, 'outside the mapping\n');
+    const work = dirs.Work!;
+    await symlink(outside, path.join(work, 'd'));
+    await symlink(precious, path.join(work, 'f'));
+    const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+    const mirror = path.join(cloud, bucket, 'Work');
+    await execFileAsync('rclone', ['sync', '--links', work, mirror]);
+    assert.equal(await readlink(path.join(mirror, 'd')), outside, 'a real link in the mirror');
+    return { sb, work, mirror, outside, precious, cloud, bucket };
+  }
+
+  for (const [symlinks, history] of [['follow', true], ['links', true], ['follow', false]] as const) {
+    it(`links an earlier version left in the mirror as real links, backed up with "symlinks": "${symlinks}"${history ? '' : ' and history off'}: moved aside (the links themselves) before anything is written; nothing outside the mapping changes`, async () => {
+      const { sb, work, mirror, outside, precious, cloud, bucket } = await legacyMirror(symlinks, history);
       try {
-        const { dirs, cloud, paths } = await mapLocalDirs(sb, { Work: { 'keep.txt': 'keep\n' } });
-        assert.equal((await runPoof(['config', '--symlinks', 'links', '--force'], { env: sb.env })).code, 0);
-        const outside = path.join(sb.dir, 'outside');
-        await mkdir(outside);
-        await writeFile(path.join(outside, 'theirs.txt'), 'a file outside the mapping\n');
-        const precious = path.join(sb.dir, 'precious.txt');
-        await writeFile(precious, 'outside the mapping\n');
-        const work = dirs.Work!;
-        await symlink(outside, path.join(work, 'd'));
-        await symlink(precious, path.join(work, 'f'));
-        await backupRun(sb);
-        if (known.startsWith('on a machine')) await rm(path.join(paths.stateDir!, 'stored-links'), { recursive: true });
-        assert.equal((await runPoof(['config', '--symlinks', 'follow', '--force'], { env: sb.env })).code, 0);
+        // The local links made a folder and a file: rclone would write through the stored links, or move the folder's files.
         await rm(path.join(work, 'd'));
         await mkdir(path.join(work, 'd'));
         await writeFile(path.join(work, 'd', 'new.txt'), 'new\n');
@@ -813,11 +823,12 @@ describe('links kept as links ("symlinks": "links") on a local-directory remote,
         const run = await backupRun(sb);
         assert.deepEqual(Object.fromEntries([...(await readTree(outside))].map(([k, v]) => [k, v.toString()])), { 'theirs.txt': 'a file outside the mapping\n' }, 'the folder a stored link pointed to is as it was');
         assert.equal(await readFile(precious, 'utf8'), 'outside the mapping\n');
-        const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
-        assert.deepEqual(await readTree(path.join(cloud, bucket, 'Work'), { links: true }), await readTree(work, { links: true }));
-        const kept = path.join(cloud, bucket, '.poof-history', run, 'Work');
-        assert.deepEqual([await readlink(path.join(kept, 'd')), await readlink(path.join(kept, 'f'))], [outside, precious], 'the stored links are kept in the run\'s history');
-        // Known clean now: the next runs do not look again, and still change nothing outside.
+        assert.deepEqual(await readTree(mirror, { links: true }), await readTree(work, { links: true }));
+        if (history) {
+          const kept = path.join(cloud, bucket, '.poof-history', run, 'Work');
+          assert.deepEqual([await readlink(path.join(kept, 'd')), await readlink(path.join(kept, 'f'))], [outside, precious], 'the stored links are kept in the run\'s history, as they were');
+        }
+        // Looked at once: the next runs change nothing outside either.
         await writeFile(path.join(work, 'd', 'later.txt'), 'later\n');
         await backupRun(sb);
         assert.deepEqual([...(await readTree(outside)).keys()], ['theirs.txt']);
@@ -826,33 +837,6 @@ describe('links kept as links ("symlinks": "links") on a local-directory remote,
       }
     });
   }
-
-  it('with history off, a stored link in the way is deleted on disk, never what it points to', async () => {
-    const sb = await makeSandbox();
-    try {
-      const { dirs, cloud } = await mapLocalDirs(sb, { Work: { 'keep.txt': 'keep\n' } });
-      assert.equal((await runPoof(['config', '--symlinks', 'links', '--force'], { env: sb.env })).code, 0);
-      await setConf(sb, (conf) => void (conf.history = false));
-      const precious = path.join(sb.dir, 'precious.txt');
-      await writeFile(precious, 'outside the mapping\n');
-      await symlink(precious, path.join(dirs.Work!, 'l'));
-      await symlink(sb.dir, path.join(dirs.Work!, 'd'));
-      assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
-      await rm(path.join(dirs.Work!, 'l'));
-      await writeFile(path.join(dirs.Work!, 'l'), 'a file now\n');
-      await rm(path.join(dirs.Work!, 'd'));
-      await mkdir(path.join(dirs.Work!, 'd'));
-      await writeFile(path.join(dirs.Work!, 'd', 'in.txt'), 'in\n');
-      const backup = await runPoof(['backup'], { env: sb.env });
-      assert.equal(backup.code, 0, backup.stderr);
-      const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
-      assert.deepEqual(await readTree(path.join(cloud, bucket, 'Work'), { links: true }), await readTree(dirs.Work!, { links: true }));
-      assert.equal(await readFile(precious, 'utf8'), 'outside the mapping\n');
-      assert.equal(await lstat(path.join(sb.dir, 'in.txt')).then(() => true, () => false), false, 'nothing written through the stored link to a folder');
-    } finally {
-      await sb.cleanup();
-    }
-  });
 });
 
 /** Back up; the run's id. */

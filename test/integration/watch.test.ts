@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFile, lstat, mkdir, readFile, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exists, killStarted, pgrep, startPoof, textOf, waitFor, type Background } from '../helpers/background.js';
@@ -496,8 +496,8 @@ describe('poof watch over WebDAV (rclone serve webdav), which keeps no times: a 
   });
 });
 
-describe('poof watch with links kept as links on a local-directory remote, where a stored link is a real link', () => {
-  it('a link made a file and a file made a link, each by a rename over it: nothing is written through the stored link, and both old versions are kept', async () => {
+describe('poof watch with links kept as links on a local-directory remote', () => {
+  it('a link made a file and a file made a link, each by a rename over it: nothing is written through a link, and both old versions are kept', async () => {
     const w = await watchedSandbox('a local-directory remote', { Docs: { 'a.txt': 'a\n', 'b.txt': 'the file before the link\n' } });
     try {
       assert.equal((await runPoof(['config', '--symlinks', 'links', '--force'], { env: w.sb.env })).code, 0);
@@ -507,26 +507,29 @@ describe('poof watch with links kept as links on a local-directory remote, where
       await symlink(precious, path.join(docs, 'l'));
       const run = await startWatch(w.sb);
       const mirror = await w.mirror('Docs');
-      assert.equal(await readlink(path.join(mirror, 'l')), precious);
+      assert.equal(await readFile(path.join(mirror, 'l.rclonelink'), 'utf8'), precious, 'the link, as a file naming where it points');
       // An editor's save over the link (no deletion event for its name), and a link renamed over a file.
       await writeFile(path.join(docs, '.l.swp'), 'a file now\n');
       await rename(path.join(docs, '.l.swp'), path.join(docs, 'l'));
       await symlink('a.txt', path.join(docs, '.b.swp'));
       await rename(path.join(docs, '.b.swp'), path.join(docs, 'b.txt'));
-      await waitFor(async () => (await lstat(path.join(mirror, 'l')).catch(() => undefined))?.isFile() === true && (await readlink(path.join(mirror, 'b.txt')).catch(() => '')) === 'a.txt', 60_000, 'both changes on the remote');
-      assert.equal(await readFile(path.join(mirror, 'l'), 'utf8'), 'a file now\n');
-      assert.equal(await readFile(precious, 'utf8'), 'outside the mapping\n', 'nothing written through the stored link');
+      await arrives(path.join(mirror, 'l'), 'a file now\n');
+      await arrives(path.join(mirror, 'b.txt.rclonelink'), 'a.txt');
+      assert.equal(await readFile(precious, 'utf8'), 'outside the mapping\n', 'nothing written through a link');
       await stopWatch(run);
+      // The old versions leave the mirror with a full backup (watch's own, or the next backup's), kept in its history folder.
+      const backup = await runPoof(['backup'], { env: w.sb.env });
+      assert.equal(backup.code, 0, backup.stderr);
       const history = path.join(path.dirname(mirror), '.poof-history');
       const kept = new Map<string, string>();
       for (const id of await readdir(history)) {
-        for (const name of ['l', 'b.txt']) {
-          const file = path.join(history, id, 'Docs', name);
-          const info = await lstat(file).catch(() => undefined);
-          if (info) kept.set(name, info.isSymbolicLink() ? `-> ${await readlink(file)}` : await readFile(file, 'utf8'));
+        for (const name of ['l.rclonelink', 'b.txt']) {
+          const text = await readFile(path.join(history, id, 'Docs', name), 'utf8').catch(() => undefined);
+          if (text !== undefined) kept.set(name, text);
         }
       }
-      assert.deepEqual(Object.fromEntries(kept), { l: `-> ${precious}`, 'b.txt': 'the file before the link\n' });
+      assert.deepEqual(Object.fromEntries(kept), { 'l.rclonelink': precious, 'b.txt': 'the file before the link\n' });
+      assert.deepEqual(await readTree(mirror, { links: true }), new Map([...(await readTree(docs, { links: true }))].map(([k, v]) => (v.toString().startsWith('-> ') ? [`${k}.rclonelink`, Buffer.from(v.toString().slice(3))] : [k, v]))));
     } finally {
       await w.stop();
     }

@@ -5,7 +5,7 @@ import { formatBytes, formatResult } from '../../src/ui/format.js';
 import { localDirOf, resolveRemote, storageIdentity, storageType } from '../../src/rclone/remote.js';
 import { diskManifestPath } from '../../src/versions/store.js';
 import type { PoofConfig } from '../../src/config/schema.js';
-import { baseFlags, buildSyncArgs, defaultTuning } from '../../src/rclone/args.js';
+import { baseFlags, buildRestoreArgs, buildSyncArgs, defaultTuning } from '../../src/rclone/args.js';
 import { rcloneEnvironment } from '../../src/rclone/env.js';
 import { settingsFor } from '../helpers/transfer.js';
 import { describeRcloneExit } from '../../src/rclone/exit-codes.js';
@@ -50,6 +50,21 @@ describe('buildSyncArgs', () => {
     for (const backend of ['s3', 'local', 'webdav']) assert.ok(!buildSyncArgs({ ...base, ...settingsFor(backend) }).includes('--sftp-disable-hashcheck'), backend);
     assert.ok(!buildSyncArgs({ ...base, ...settingsFor('sftp', { config: { rclone: { checksum: true } } }) }).includes('--sftp-disable-hashcheck'), 'with --checksum rclone needs the hashes, or it compares sizes only');
   });
+  it('links kept as links on a local-directory remote: only this side translates them (the mirror stores NAME.rclonelink files, never a real link)', () => {
+    const settings = settingsFor('alias', { config: { symlinks: 'links' } });
+    const args = buildSyncArgs({ ...base, ...settings });
+    assert.equal(args[1], `:local,links=true:${base.source}`);
+    assert.equal(args[2], base.dest);
+    assert.ok(!args.includes('--links') && !args.includes('--copy-links') && !args.includes('--skip-links'), 'no global link flag: it would reach the mirror too');
+    const restore = buildRestoreArgs({ ...settings, remotePath: base.dest, localDir: '/home/me/Docs', stagingDir: '/home/me/Docs/.poof-restore-0123abcd' });
+    assert.deepEqual([restore[2], restore[restore.indexOf('--compare-dest') + 1]], [':local,links=true:/home/me/Docs/.poof-restore-0123abcd', ':local,links=true:/home/me/Docs']);
+    // Through crypt, or to any other storage, --links as before.
+    for (const other of [settingsFor('alias', { config: { symlinks: 'links' }, crypt: true }), settingsFor('s3', { config: { symlinks: 'links' } })]) {
+      const plain = buildSyncArgs({ ...base, ...other });
+      assert.ok(plain[1] === base.source && plain.includes('--links'));
+    }
+  });
+
   it('applies symlink modes, excludes, tuning and dry run', () => {
     const args = buildSyncArgs({
       ...base,
