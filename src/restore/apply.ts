@@ -34,10 +34,12 @@ export interface RestoreMode {
  * Restore one mapping without ever leaving a partly written file under a real name:
  * 1. leftovers of an interrupted restore (staging directories) are removed: they only ever
  *    held copies of remote files;
- * 2. every local file the plan replaces or deletes is moved aside (trash or --keep-dir);
- * 3. rclone copies what differs into a staging directory inside the mapping (same file system);
- * 4. only when rclone finished, each complete file is moved to its real name with link(2),
- *    which never replaces a file: one that appeared meanwhile is moved aside first.
+ * 2. rclone copies what differs into a staging directory inside the mapping (same file system),
+ *    and what it fetched is checked against what was asked for;
+ * 3. only then is every local file the plan replaces or deletes moved aside (trash or
+ *    --keep-dir): a restore that fails before, or is stopped, leaves the local files as they were;
+ * 4. each complete file is moved to its real name with link(2), which never replaces a file:
+ *    one that appeared meanwhile is moved aside first.
  * An interruption at any step leaves real names either as they were, moved aside, or complete.
  */
 export async function restoreMapping(
@@ -74,12 +76,41 @@ export async function restoreMapping(
   const removed = changes.remove.length - throughLinkKept;
   let movedAside = 0;
   const kept = () => (movedAside > 0 && mode.keptIn ? { keptIn: mode.keptIn } : {});
+  const staging = path.join(plan.localDir, `${STAGING_PREFIX}${randomBytes(4).toString('hex')}`);
+  // The marker tells poof's own staging directory from anything a user may have named alike.
+  await mkdir(staging);
+  await writeFile(path.join(staging, STAGING_MARKER), '');
+  const copied = mode.passesFor ? await runPasses(rclone, plan, hooks, await mode.passesFor(staging)) : await runMapping(rclone, { ...plan, args: mode.argsFor(staging) }, hooks);
+  if (copied.status !== 'ok') {
+    // Partial files stay in the staging directory, never under a real name; the next restore removes it.
+    return { ...copied, ...base, errors: copied.errors, copied: 0, deleted: 0, trashed: 0, durationMs: Date.now() - started };
+  }
+  const arranged = mode.arrange ? await mode.arrange(staging) : [];
+  const wrong = arranged.length > 0 ? arranged : mode.verifyStaged ? await mode.verifyStaged(staging) : [];
+  if (wrong.length > 0) {
+    // Nothing of it is needed: what it fetched is not what was asked for.
+    await rm(staging, { recursive: true, force: true });
+    return {
+      ...copied,
+      ...base,
+      status: 'failed',
+      reason: `what the remote holds is not what the run recorded, so nothing was restored: ${wrong.slice(0, 3).join('; ')}${wrong.length > 3 ? `; and ${wrong.length - 3} more` : ''} (if a backup ran with "history": false since that run, what it replaced was not kept: give PATH arguments to restore the other files, or pick a later run)`,
+      errors: wrong.slice(0, 20),
+      copied: 0,
+      deleted: 0,
+      trashed: 0,
+      durationMs: Date.now() - started,
+    };
+  }
+  // Only now, with every file it brings back fetched and checked, does anything local move: a
+  // restore that fails before here leaves the local files as they were.
   try {
     if (present.length > 0) await mode.moveAside(present);
     movedAside = present.length;
   } catch (error) {
     const stillThere = (await Promise.all(present.map((f) => lstat(f).then(() => 1, () => 0)))).reduce<number>((a, b) => a + b, 0);
     movedAside = present.length - stillThere;
+    await rm(staging, { recursive: true, force: true });
     return {
       ...base,
       ...kept(),
@@ -92,31 +123,6 @@ export async function restoreMapping(
     };
   }
 
-  const staging = path.join(plan.localDir, `${STAGING_PREFIX}${randomBytes(4).toString('hex')}`);
-  // The marker tells poof's own staging directory from anything a user may have named alike.
-  await mkdir(staging);
-  await writeFile(path.join(staging, STAGING_MARKER), '');
-  const copied = mode.passesFor ? await runPasses(rclone, plan, hooks, await mode.passesFor(staging)) : await runMapping(rclone, { ...plan, args: mode.argsFor(staging) }, hooks);
-  if (copied.status !== 'ok') {
-    // Partial files stay in the staging directory, never under a real name; the next restore removes it.
-    return { ...copied, ...base, ...kept(), errors: copied.errors, copied: 0, deleted: removed, trashed: movedAside, durationMs: Date.now() - started };
-  }
-  const arranged = mode.arrange ? await mode.arrange(staging) : [];
-  const wrong = arranged.length > 0 ? arranged : mode.verifyStaged ? await mode.verifyStaged(staging) : [];
-  if (wrong.length > 0) {
-    return {
-      ...copied,
-      ...base,
-      ...kept(),
-      status: 'failed',
-      reason: `what the remote holds is not what the run recorded, so nothing was restored: ${wrong.slice(0, 3).join('; ')}${wrong.length > 3 ? `; and ${wrong.length - 3} more` : ''} (if a backup ran with "history": false since that run, what it replaced was not kept: give PATH arguments to restore the other files, or pick a later run)`,
-      errors: wrong.slice(0, 20),
-      copied: 0,
-      deleted: removed,
-      trashed: movedAside,
-      durationMs: Date.now() - started,
-    };
-  }
   let placed: Awaited<ReturnType<typeof placeStaged>>;
   try {
     placed = await placeStaged(staging, plan.localDir, mode.moveAside, mode.linksMode);

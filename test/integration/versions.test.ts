@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { startPoof, waitFor } from '../helpers/background.js';
 import { writeRcloneShim } from '../helpers/rclone-shim.js';
 import { makeSandbox, mapLocalDirs, runPoof, setConf, type Sandbox } from '../helpers/sandbox.js';
-import { readTree } from '../helpers/tree.js';
+import { readTrash, readTree } from '../helpers/tree.js';
 import { seeded } from '../helpers/seeded.js';
 import { assertEachRestores, changeRound, newestCompleteRun, propertyCheck, rcloneOut, runIds, snapshot, type Snapshot } from '../helpers/versions.js';
 
@@ -614,6 +614,13 @@ describe('poof check: a restore drill', () => {
       const restore = await runPoof(['restore', '--at', second!, '--to', path.join(sb.dir, 'damaged'), '--yes', 'Work/d1/f1.txt'], { env: sb.env });
       assert.notEqual(restore.code, 0, restore.stdout);
       assert.match(restore.stdout + restore.stderr, /d1\/f1\.txt: its content is not what the run recorded \(md5 differs\)/);
+      // In place: refused before anything local moves; the local tree stays as it is, nothing goes to the trash.
+      const before = await readTree(dir);
+      const inPlace = await runPoof(['restore', '--at', second!, '--yes'], { env: sb.env });
+      assert.notEqual(inPlace.code, 0, inPlace.stdout);
+      assert.match(inPlace.stdout + inPlace.stderr, /Work: FAILED: what the remote holds is not what the run recorded, so nothing was restored: d1\/f1\.txt/);
+      assert.deepEqual(await readTree(dir), before);
+      assert.equal((await readTrash(sb.home)).size, 0, 'nothing moved to the trash');
     } finally {
       await writeFile(kept, good);
       await utimes(kept, times.atime, times.mtime);
