@@ -122,9 +122,9 @@ export async function watchCommand(ctx: Context, options: WatchOptions): Promise
         // An append-only vault is only ever added to by a backup run of its own, and a "before"
         // hook (mounting the disk the remote is on, say) belongs to a run: each batch is one then.
         copy: appendOnly || config.hooks?.before ? undefined : async (target, files, signal) => {
-          // A local-directory "cloud", whose mirror may hold real links left by earlier versions (see namesForRclone).
-          const storedLinks = remote.crypt ? undefined : mirrorDirOnDisk(remote, target.name);
-          const { names, needsFull } = await namesForRclone(target.localDir, files, config.symlinks ?? 'follow', storedLinks);
+          // A local-directory "cloud", whose stored copies can be looked at (see namesForRclone).
+          const mirror = remote.crypt ? undefined : mirrorDirOnDisk(remote, target.name);
+          const { names, needsFull } = await namesForRclone(target.localDir, files, config.symlinks ?? 'follow', mirror);
           if (names.length === 0) return { ok: true, copied: 0, ...(needsFull ? { needsFull } : {}) };
           const backupDir = await history.folderFor(target.name);
           const list = path.join(scratch, `${target.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.filters`);
@@ -208,7 +208,7 @@ async function statPath(file: string): Promise<PathState> {
  * ("follow": a file, or a folder, which only a full backup copies), a `.rclonelink` file
  * ("links"), or nothing ("skip").
  */
-async function namesForRclone(localDir: string, files: string[], mode: SymlinkMode, storedLinks?: string): Promise<{ names: string[]; needsFull: boolean }> {
+async function namesForRclone(localDir: string, files: string[], mode: SymlinkMode, mirror?: string): Promise<{ names: string[]; needsFull: boolean }> {
   const names: string[] = [];
   let needsFull = false;
   for (const rel of files) {
@@ -219,10 +219,9 @@ async function namesForRclone(localDir: string, files: string[], mode: SymlinkMo
       continue;
     }
     const info = await lstat(path.join(localDir, rel)).catch(() => undefined);
-    // Where the stored copy (or a folder above it) is a real link, left by an earlier version of
-    // poof, a copy would go through it (rclone 1.60); where it is a folder, or a file stands where
-    // a folder above it must be, the copy fails. The full backup moves it out of the way first.
-    if (storedLinks && info && (await inTheWayOnDisk(storedLinks, rel))) {
+    // Where the remote copy holds another kind under this name or a folder above it (a link
+    // stored as NAME.rclonelink, a file, a folder), the full backup takes that away first.
+    if (mirror && info && (await inTheWayOnDisk(mirror, rel, mode === 'links' && info.isSymbolicLink()))) {
       needsFull = true;
       continue;
     }
@@ -240,14 +239,24 @@ async function namesForRclone(localDir: string, files: string[], mode: SymlinkMo
   return { names, needsFull };
 }
 
-/** Is the stored copy of `rel` in `mirror` (on this disk) a link or a folder, or a folder above it a link or a file? */
-async function inTheWayOnDisk(mirror: string, rel: string): Promise<boolean> {
+/**
+ * Would copying `rel` (a link kept as a link when `isLink`) into `mirror`, on this disk, leave
+ * two kinds under one name? A folder above it stored as a file or as a link (`NAME.rclonelink`),
+ * or, for a link, anything stored under its name; for anything else a folder there, the link it
+ * replaced (`rel.rclonelink`), or a real link left by an earlier version. Until the full backup
+ * takes the old kind away, the remote copy would hold both, which a restore refuses.
+ */
+async function inTheWayOnDisk(mirror: string, rel: string, isLink: boolean): Promise<boolean> {
+  const at = (file: string) => lstat(file).catch(() => undefined);
   const parts = rel.split('/');
   for (let i = 1; i < parts.length; i++) {
-    const above = await lstat(path.join(mirror, ...parts.slice(0, i))).catch(() => undefined);
-    if (!above) return false;
-    if (!above.isDirectory()) return true;
+    const above = path.join(mirror, ...parts.slice(0, i));
+    if (await at(`${above}.rclonelink`)) return true;
+    const info = await at(above);
+    if (!info) return false;
+    if (!info.isDirectory()) return true;
   }
-  const stored = await lstat(path.join(mirror, rel)).catch(() => undefined);
-  return stored !== undefined && (stored.isSymbolicLink() || stored.isDirectory());
+  const stored = await at(path.join(mirror, rel));
+  if (isLink) return stored !== undefined;
+  return Boolean(stored?.isSymbolicLink() || stored?.isDirectory() || (await at(path.join(mirror, `${rel}.rclonelink`))));
 }

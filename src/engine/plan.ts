@@ -25,12 +25,6 @@ export interface MappingPlan {
   refusal?: string;
   /** Names that are a file here and a folder on the remote were cleared before this pass (see type-clash.ts). */
   clashesCleared?: boolean;
-  /**
-   * A local-directory "cloud": the remote's tree (`root`, e.g. "poof-backup:bucket") is the
-   * folder `dir` on this machine's disk, where a link kept as a link is a real link. rclone 1.60
-   * can neither move nor delete one by name: poof does it there.
-   */
-  treeOnDisk?: { root: string; dir: string } | undefined;
 }
 
 
@@ -83,7 +77,6 @@ export function planBackup(input: BackupPlanInput): MappingPlan[] {
       ...(input.copyOnly?.has(name) ? { copyOnly: true } : {}),
       stallMs: stallMsFor(config.rclone?.stallSeconds),
       probeArgs: probeArgsFor(remote),
-      ...(remote.localDir && !remote.crypt ? { treeOnDisk: { root: remote.root, dir: remote.localDir } } : {}),
       ...(refusal ? { refusal } : {}),
     };
   });

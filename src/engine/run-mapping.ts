@@ -29,6 +29,12 @@ export interface MappingHooks {
    * folder without a replacement (not in a dry run). A file it then sent again is also `sent`.
    */
   removed?: ((file: string) => void) | undefined;
+  /**
+   * With history kept: a file rclone moved out of the mirror into the run's folder, to replace it
+   * or delete it (a rename, or on S3 a copy and a delete). Unless it is sent after, the mirror no
+   * longer has it (a file deleted here while the run replaced it).
+   */
+  displaced?: ((file: string) => void) | undefined;
   /** The local tree as listed just before the transfer, where a pass lists it (not in a dry run). */
   listedSource?: ((record: SentRecord) => void) | undefined;
   /**
@@ -102,6 +108,7 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: Mappi
         // Only files whose content was sent: not a time set on an identical file ("Updated
         // modification time"), not a directory's metadata.
         if (event.directory) return;
+        if (archiving && !hooks.dryRun && (event.action === 'moved' || event.action === 'deleted')) hooks.displaced?.(event.object);
         if (event.action === 'copied') {
           copied.add(event.object);
           if (!hooks.dryRun) hooks.sent?.(event.object);

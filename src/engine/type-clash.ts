@@ -1,6 +1,3 @@
-import { lstat, mkdir, rename, unlink } from 'node:fs/promises';
-import path from 'node:path';
-import { entriesBelow } from '../fs/files-below.js';
 import { buildPathCommandArgs, buildSyncArgs, buildTreeListArgs, type SyncArgsInput } from '../rclone/args.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { MappingPlan } from './plan.js';
@@ -196,75 +193,6 @@ export async function clearTypeClashes(rclone: Rclone, plan: MappingPlan, hooks:
     for (const file of clash.files) hooks.removed?.(file);
     cleared.names++;
     cleared.files += clash.files.length;
-  }
-  return cleared;
-}
-
-/**
- * A link on a local-directory "cloud" (the remote path `remoteName`) moved to `keptName` or
- * deleted (undefined), on disk: a rename or an unlink of the link itself, never of what it
- * points to. Returns why it failed. Undefined where the tree is not on this disk.
- */
-function linkOnDisk(plan: MappingPlan, remoteName: string, keptName: string | undefined): (() => Promise<string | undefined>) | undefined {
-  const from = diskPath(plan, remoteName);
-  const to = keptName === undefined ? undefined : diskPath(plan, keptName);
-  if (!from || (keptName !== undefined && !to)) return undefined;
-  return async () => {
-    try {
-      if (!(await lstat(from)).isSymbolicLink()) return `${from} is not a link`;
-      if (!to) {
-        await unlink(from);
-        return undefined;
-      }
-      await mkdir(path.dirname(to), { recursive: true });
-      // Never over a version kept already.
-      if (await lstat(to).then(() => true, () => false)) return `${to} is there already`;
-      await rename(from, to);
-      return undefined;
-    } catch (error) {
-      return (error as Error).message;
-    }
-  };
-}
-
-/** Pure: where a remote path below the tree's root is on this machine's disk (a local-directory "cloud"). */
-function diskPath(plan: MappingPlan, remotePath: string): string | undefined {
-  const disk = plan.treeOnDisk;
-  return disk && remotePath.startsWith(`${disk.root}/`) ? path.join(disk.dir, remotePath.slice(disk.root.length + 1)) : undefined;
-}
-
-/**
- * A local-directory "cloud" whose mirror holds real links: left by earlier versions of poof,
- * which kept links as links there as real links (rclone --links on both sides). rclone follows
- * such a link when links are followed (a sync moved or deleted the files of the folder one
- * pointed to, outside the backup; 1.60 and 1.75), and writes through it when a file takes its
- * name (1.60), whatever "symlinks" says. Before anything is written, each is moved into the
- * run's history folder on disk (the link itself, never what it points to), or deleted with
- * history off (counted against rclone.maxDelete); the run then stores what the mapping holds
- * (with "links", the link as a `NAME.rclonelink` file). An upload's copy is the only one:
- * refused instead.
- */
-export async function clearStoredLinks(plan: MappingPlan, hooks: ClashHooks): Promise<Cleared> {
-  const input = plan.syncInput;
-  const mirror = diskPath(plan, plan.remotePath);
-  if (!input || !mirror || hooks.dryRun || hooks.cancelSignal.aborted) return NONE;
-  const links = (await entriesBelow(mirror)).filter((entry) => entry.kind === 'link').map((entry) => entry.rel).sort();
-  if (links.length === 0) return NONE;
-  const first = `${links[0]}${links.length > 1 ? ` and ${links.length - 1} more` : ''}`;
-  const why = `the remote copy holds links (${first}), left by an earlier version of poof; rclone would go through them`;
-  if (plan.copyOnly || input.copyOnly) return { ...NONE, refused: `${why}, and an upload keeps what the remote holds: move them aside on the remote by hand` };
-  const history = input.backupDir !== undefined;
-  const limit = input.tuning.maxDelete;
-  if (!history && limit !== undefined && links.length > limit) return { ...NONE, refused: `${why}; deleting them would delete ${links.length} files, more than rclone.maxDelete (${limit}) allows` };
-  const cleared = { names: 0, files: 0 };
-  for (const rel of links) {
-    if (hooks.cancelSignal.aborted) break;
-    const move = linkOnDisk(plan, `${plan.remotePath}/${rel}`, history ? `${input.backupDir}/${rel}` : undefined);
-    const failure = move ? await move() : 'not on this disk';
-    if (failure !== undefined) return { ...cleared, refused: `${rel} on the remote is a link, left by an earlier version of poof, and could not be moved away: ${failure}; move or delete it on the remote by hand` };
-    hooks.log(`# ${plan.name}: ${rel} on the remote is a link, left by an earlier version of poof: ${history ? "moved into this run's history folder" : 'deleted (history is off)'}, so that nothing goes through it`);
-    cleared.names++;
-    cleared.files++;
   }
   return cleared;
 }

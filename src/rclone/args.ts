@@ -24,7 +24,8 @@ export function movesByCopy(backendType: string): boolean {
  * the mapping, world-writable (0777, CVE-2024-52522), so links mode keeps modes only from 1.68.2.
  */
 export function keepsModes(backendType: string, crypt: boolean, symlinks?: SymlinkMode, linksWithMetadata = false): boolean {
-  return METADATA_BACKENDS.has(backendType) && !crypt && (symlinks !== 'links' || linksWithMetadata);
+  // On a local-directory "cloud" a link's mode (0777) would land on its NAME.rclonelink file there: world-writable.
+  return METADATA_BACKENDS.has(backendType) && !crypt && (symlinks !== 'links' || (linksWithMetadata && !linksHereOnly({ symlinks, backendType, crypt })));
 }
 
 /**

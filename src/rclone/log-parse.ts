@@ -69,12 +69,13 @@ export function stripTimestamp(line: string): string {
  * server-side copy and a delete ("Copied (server-side copy)", then "Deleted"), so those two say
  * nothing about the user's files; a deletion of the user's is then "Moved into backup dir".
  */
-export type FileAction = 'copied' | 'deleted' | 'updated' | 'skipped' | 'server-copied' | 'archived';
+export type FileAction = 'copied' | 'deleted' | 'updated' | 'skipped' | 'server-copied' | 'archived' | 'moved';
 
 function fileAction(message: string): FileAction | undefined {
   if (/^Skipped /.test(message)) return 'skipped';
   if (/^Copied \(server[- ]side copy\)/.test(message)) return 'server-copied';
   if (/^Moved into backup dir/.test(message)) return 'archived';
+  if (/^Moved \(server-side\)/.test(message)) return 'moved';
   if (/^Copied/.test(message)) return 'copied';
   if (/^Deleted/.test(message)) return 'deleted';
   if (/^Updated/.test(message)) return 'updated';

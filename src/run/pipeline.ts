@@ -9,6 +9,7 @@ import type { Rclone } from '../rclone/runner.js';
 import { appendRunRecord, toRunRecord } from './history.js';
 import { watchInterrupts, type Interrupt } from './interrupt.js';
 import { acquireLock, type HeldLock, type LockHolder } from './lock.js';
+import { convertStoredLinks } from './stored-links.js';
 import { openLogFile, type LogFile } from './log-file.js';
 import { endMonitoring, isMonitored, startMonitoring } from './monitoring.js';
 import { describeFailedRun, notifyFailure } from './notify.js';
@@ -116,6 +117,8 @@ export async function runPipeline(
     }
     const log = openLogFile(ctx.paths.logFile);
     try {
+      // What earlier versions stored as real links, made readable first (with the lock held).
+      if (lock) await convertStoredLinks(ctx.paths.stateDir, remote, log.write);
       const takeLock = async (): Promise<HeldLock | { heldBy: string }> => {
         try {
           return await acquireLock(ctx.paths.lockFile, command);

@@ -1,12 +1,7 @@
 import type { StoredCopy } from '../fs/stored-copy.js';
 import type { Context } from '../context.js';
 import type { MappingPlan } from '../engine/plan.js';
-import { refusedTransfer, type TransferResult } from '../engine/result.js';
-import { clearStoredLinks } from '../engine/type-clash.js';
-import { readTextIfExists } from '../config/store.js';
-import { shortHash } from '../config/paths.js';
-import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
-import path from 'node:path';
+import type { TransferResult } from '../engine/result.js';
 import { runMapping, runMappingRetryingChanged, type MappingHooks } from '../engine/run-mapping.js';
 import { buildListArgs, buildSyncArgs } from '../rclone/args.js';
 import { historyFolder, historyRoot } from '../rclone/history-args.js';
@@ -49,7 +44,6 @@ export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: Resol
     const storage = { withModes: remote.keepsModes, sizeOnly: detection.sizeOnly, precisionNs: detection.modTime ? detection.precisionNs : undefined, mirrorOnDisk: (name: string) => mirrorDirOnDisk(remote, name) };
     transfer = (plan, hooks) => runWithSentRecord(rclone, plan, hooks, store, storage);
   }
-  transfer = guardingStoredLinks(transfer, ctx.paths.stateDir, remote);
   const limited = remote.tuning.maxDelete !== undefined ? limitingDeletes(transfer, rclone, remote.tuning.maxDelete) : transfer;
   const exactTimes = detection.modTime && detection.precisionNs !== undefined && detection.precisionNs <= 1_000_000;
   return history ? recordingHistory(limited, { rclone, remote, ...history, exactTimes }) : unrecorded(limited, new ManifestCache(ctx.paths.stateDir, remote));
@@ -62,30 +56,6 @@ export async function chooseTransfer(ctx: Context, rclone: Rclone, remote: Resol
 export function askChanges(ctx: Context, rclone: Rclone, remote: ResolvedRemote, cancelSignal: AbortSignal, dryRun: boolean): Promise<ChangeDetection | undefined> | undefined {
   if (dryRun) return undefined;
   return detectChanges(rclone, remote, cancelSignal, ctx.paths.featuresCache).catch(() => undefined);
-}
-
-/**
- * On a local-directory "cloud", a mirror may hold real links left by earlier versions of poof
- * (clearStoredLinks), which rclone would go through. This machine notes, in the state dir, each
- * mirror a finished run found clean (none left, or all moved aside): it is looked at once (a walk
- * of the mirror on disk), and never again, since poof itself never stores a real link.
- */
-function guardingStoredLinks(transfer: Transfer, stateDir: string, remote: ResolvedRemote): Transfer {
-  if (!remote.localDir || remote.crypt) return transfer;
-  return async (plan, hooks) => {
-    if (plan.refusal || hooks.dryRun || !plan.syncInput) return transfer(plan, hooks);
-    const dir = path.join(stateDir, 'stored-links');
-    const file = path.join(dir, shortHash(`${storageIdentity(remote)}\u0000${plan.remotePath}`));
-    if ((await readTextIfExists(file))?.trim() === 'clean') return transfer(plan, hooks);
-    const cleared = await clearStoredLinks(plan, hooks);
-    if (cleared.refused) return { ...refusedTransfer(plan, `${cleared.refused}; the backup did not run`), status: 'failed' };
-    const result = await transfer(plan, hooks);
-    if (!hooks.cancelSignal.aborted && (result.status === 'ok' || result.status === 'partial')) {
-      await ensurePrivateDir(dir);
-      await writeFileAtomic(file, 'clean\n');
-    }
-    return result;
-  };
 }
 
 /**
@@ -194,6 +164,7 @@ function recordingHistory(transfer: Transfer, context: RecordContext & Pick<Hist
     const storedCopies = new Map<string, StoredCopy | undefined>();
     const touched = new Set<string>();
     const removed = new Set<string>();
+    const displaced = new Set<string>();
     let source: SentRecord | undefined;
     const passFolders: string[] = [];
     const passFolder = () => {
@@ -241,6 +212,7 @@ function recordingHistory(transfer: Transfer, context: RecordContext & Pick<Hist
       sent: (file) => (sent.add(file), changed(), hashEarly(file), hooks.sent?.(file)),
       touched: (file) => (touched.add(file), changed(), hooks.touched?.(file)),
       removed: (file) => (removed.add(file), changed(), hooks.removed?.(file)),
+      displaced: (file) => (displaced.add(file), changed(), hooks.displaced?.(file)),
       listedSource: (record) => ((source = record), hooks.listedSource?.(record)),
       recordedMtime: async (file) => (await (previous ??= context.cache.latest(plan.name)))?.files?.[file]?.mtime,
       storedCopies,
@@ -249,6 +221,8 @@ function recordingHistory(transfer: Transfer, context: RecordContext & Pick<Hist
     let result: TransferResult;
     try {
       result = await transfer(plan, { ...hooks, ...seeing });
+      // A file moved into the run's folder and not sent after (deleted here meanwhile) has left the mirror.
+      for (const file of displaced) if (!sent.has(file)) removed.add(file);
       recorded = await recordRun(context, plan, result, { afterUnrecorded: wasChanging, emptyBefore, mirrorWasEmpty, sent, touched, removed, passFolders, source, previous, early, storedCopies }, writer);
     } finally {
       writer?.stop();

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startPoof, waitFor } from '../helpers/background.js';
-import { writeRcloneShim } from '../helpers/rclone-shim.js';
+import { writeHookedRclone, writeRcloneShim } from '../helpers/rclone-shim.js';
 import { makeSandbox, mapLocalDirs, runPoof, setConf, type Sandbox } from '../helpers/sandbox.js';
 import { readTrash, readTree } from '../helpers/tree.js';
 import { seeded } from '../helpers/seeded.js';
@@ -648,6 +648,36 @@ describe('poof check: a restore drill', () => {
   });
 });
 
+describe('a file deleted here while the run replaces it on the remote', () => {
+  it('leaves the run\'s record, which then restores: the old version is in the run\'s folder, not in the mirror', async () => {
+    const sb = await makeSandbox();
+    try {
+      const files: Record<string, Buffer | string> = { 'zz-last.txt': 'the first version\n' };
+      for (let i = 0; i < 20; i++) files[`a${String(i).padStart(2, '0')}.bin`] = Buffer.alloc(100_000, i);
+      const { dirs } = await mapLocalDirs(sb, { Work: files });
+      const work = dirs.Work!;
+      await setConf(sb, (conf) => void (conf.rclone = { transfers: 1 }));
+      assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+      for (let i = 0; i < 20; i++) await writeFile(path.join(work, `a${String(i).padStart(2, '0')}.bin`), Buffer.alloc(100_000, 50 + i));
+      await writeFile(path.join(work, 'zz-last.txt'), 'the second version, longer\n');
+      // 2 MB at 1 MiB/s: rclone has listed zz-last.txt, and reaches it after about 2 s; it is deleted at 0.5 s.
+      await setConf(sb, (conf) => void (conf.rclone = { transfers: 1, bwlimit: '1M' }));
+      const hooked = await writeHookedRclone(sb.dir, 'sync', `(sleep 0.5; rm -f '${path.join(work, 'zz-last.txt')}') &`);
+      const backup = await runPoof(['backup', '--json'], { env: { ...sb.env, POOF_RCLONE: hooked } });
+      assert.equal(backup.code, 0, backup.stderr);
+      assert.match(backup.stderr, /zz-last\.txt: no such file or directory/, 'rclone met the deleted file after moving its old version aside');
+      const run = (JSON.parse(backup.stdout) as { runId: string }).runId;
+      const restored = await runPoof(['restore', '--at', run, '--to', path.join(sb.dir, 'at'), '--yes'], { env: sb.env });
+      assert.equal(restored.code, 0, restored.stdout + restored.stderr);
+      assert.deepEqual(await readTree(path.join(sb.dir, 'at', 'Work')), await readTree(work));
+      const check = await runPoof(['check', '--full'], { env: sb.env });
+      assert.equal(check.code, 0, check.stdout + check.stderr);
+    } finally {
+      await sb.cleanup();
+    }
+  });
+});
+
 describe('links kept as links ("symlinks": "links") on a local-directory remote', () => {
   it('restore --at brings back each run\'s links (to a file, a folder, outside, nowhere) with their times; history counts them, check reads them back, prune deletes their kept versions', async () => {
     const sb = await makeSandbox();
@@ -818,7 +848,7 @@ describe('links kept as links ("symlinks": "links") on a local-directory remote'
   }
 
   for (const [symlinks, history] of [['follow', true], ['links', true], ['follow', false]] as const) {
-    it(`links an earlier version left in the mirror as real links, backed up with "symlinks": "${symlinks}"${history ? '' : ' and history off'}: moved aside (the links themselves) before anything is written; nothing outside the mapping changes`, async () => {
+    it(`links an earlier version stored as real links, backed up with "symlinks": "${symlinks}"${history ? '' : ' and history off'}: stored as NAME.rclonelink files first; nothing outside the mapping changes`, async () => {
       const { sb, work, mirror, outside, precious, cloud, bucket } = await legacyMirror(symlinks, history);
       try {
         // The local links made a folder and a file: rclone would write through the stored links, or move the folder's files.
@@ -833,9 +863,8 @@ describe('links kept as links ("symlinks": "links") on a local-directory remote'
         assert.deepEqual(await readTree(mirror, { links: true }), await readTree(work, { links: true }));
         if (history) {
           const kept = path.join(cloud, bucket, '.poof-history', run, 'Work');
-          assert.deepEqual([await readlink(path.join(kept, 'd')), await readlink(path.join(kept, 'f'))], [outside, precious], 'the stored links are kept in the run\'s history, as they were');
+          assert.deepEqual([await readFile(path.join(kept, 'd.rclonelink'), 'utf8'), await readFile(path.join(kept, 'f.rclonelink'), 'utf8')], [outside, precious], 'the stored links are kept in the run\'s history');
         }
-        // Looked at once: the next runs change nothing outside either.
         await writeFile(path.join(work, 'd', 'later.txt'), 'later\n');
         await backupRun(sb);
         assert.deepEqual([...(await readTree(outside)).keys()], ['theirs.txt']);
@@ -844,6 +873,26 @@ describe('links kept as links ("symlinks": "links") on a local-directory remote'
       }
     });
   }
+
+  it('links an earlier version stored as real links: the first download after it keeps the local links, and brings them back to a new laptop', async () => {
+    const { sb, work, mirror, outside, precious } = await legacyMirror('links', true);
+    try {
+      const dry = await runPoof(['download', '--dry-run'], { env: sb.env });
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.doesNotMatch(dry.stdout, /rclonelink/, 'nothing to restore or delete: the remote holds the links');
+      const download = await runPoof(['download', '--yes'], { env: sb.env });
+      assert.equal(download.code, 0, download.stderr);
+      assert.deepEqual([await readlink(path.join(work, 'd')), await readlink(path.join(work, 'f'))], [outside, precious], 'the local links stay');
+      assert.equal(await readFile(path.join(mirror, 'd.rclonelink'), 'utf8'), outside, 'stored as this version stores links');
+      await rm(work, { recursive: true });
+      const fresh = await runPoof(['download', '--yes'], { env: sb.env });
+      assert.equal(fresh.code, 0, fresh.stderr);
+      assert.deepEqual([await readlink(path.join(work, 'd')), await readlink(path.join(work, 'f')), await readFile(path.join(work, 'keep.txt'), 'utf8')], [outside, precious, 'keep\n']);
+      assert.deepEqual([...(await readTree(outside)).keys()], ['theirs.txt']);
+    } finally {
+      await sb.cleanup();
+    }
+  });
 });
 
 /** Back up; the run's id. */

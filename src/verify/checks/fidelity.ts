@@ -20,7 +20,13 @@ export function fidelityCheck(config: PoofConfig, remote: ResolvedRemote, detect
   (times ? kept : lost).push('modification times');
   (modes ? kept : lost).push('file modes and owners');
   // A mode the storage could keep but this rclone cannot carry with links: say which rclone can.
-  const modesNote = !modes && keepsModes(backend, crypt, config.symlinks, true) ? ` (modes with "symlinks": "links" need rclone ${firstReleaseWith('linksWithMetadata')})` : '';
+  const modesNote = modes
+    ? ''
+    : keepsModes(backend, crypt, config.symlinks, true)
+      ? ` (modes with "symlinks": "links" need rclone ${firstReleaseWith('linksWithMetadata')})`
+      : keepsModes(backend, crypt) && config.symlinks === 'links'
+        ? ' (not with "symlinks": "links" on a local directory, where each link is a file that would get the link\'s mode: writable by anyone)'
+        : '';
   (['s3', 'b2'].includes(backend) ? lost : kept).push('empty directories');
   const links = { follow: 'symbolic links followed (their targets are copied)', links: 'symbolic links kept as links', skip: 'symbolic links skipped' }[config.symlinks ?? 'follow'];
   const where = `${crypt ? 'crypt over ' : ''}${backend === 'alias' ? 'a local directory' : backend}`;
