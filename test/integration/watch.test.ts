@@ -534,6 +534,29 @@ describe('poof watch with links kept as links on a local-directory remote', () =
       await w.stop();
     }
   });
+
+  it('a link made a folder: the folder goes with the full backup, so the remote never holds the link and the folder at once (a restore would refuse that)', async () => {
+    const w = await watchedSandbox('a local-directory remote', { Docs: { 'a.txt': 'a\n' } });
+    try {
+      assert.equal((await runPoof(['config', '--symlinks', 'links', '--force'], { env: w.sb.env })).code, 0);
+      const docs = w.dirs.Docs!;
+      await symlink('a.txt', path.join(docs, 'dlink'));
+      const run = await startWatch(w.sb);
+      const mirror = await w.mirror('Docs');
+      await rm(path.join(docs, 'dlink'));
+      await mkdir(path.join(docs, 'dlink'));
+      await writeFile(path.join(docs, 'dlink', 'in.txt'), 'in\n');
+      await arrives(path.join(mirror, 'dlink', 'in.txt'), 'in\n', 60_000);
+      assert.equal(await exists(path.join(mirror, 'dlink.rclonelink')), false, 'the link left the remote with it');
+      await stopWatch(run);
+      const into = path.join(w.sb.dir, 'fresh');
+      const download = await runPoof(['download', '--to', into, '--yes'], { env: w.sb.env });
+      assert.equal(download.code, 0, download.stdout + download.stderr);
+      assert.equal(await readFile(path.join(into, 'Docs', 'dlink', 'in.txt'), 'utf8'), 'in\n');
+    } finally {
+      await w.stop();
+    }
+  });
 });
 
 describe('poof watch on a terminal, and a local-directory remote that goes away and comes back', () => {
