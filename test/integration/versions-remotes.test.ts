@@ -7,17 +7,22 @@ import { startRcloneSftp, startRcloneWebdav, startS3, type RunningServer, type S
 import { readTree } from '../helpers/tree.js';
 import { propertyCheck, runIds } from '../helpers/versions.js';
 
+/** A sandbox with one mapping "Work" backed up to an s3rver of its own; with `links`, links kept as links. */
+async function onS3(links = false): Promise<{ sb: Sandbox; s3: RunningServer; dir: string }> {
+  const sb = await makeSandbox();
+  const dir = (await mapLocalDirs(sb, { Work: { 'notes.txt': 'first notes\n' } })).dirs.Work!;
+  if (links) assert.equal((await runPoof(['config', '--symlinks', 'links', '--force'], { env: sb.env })).code, 0);
+  const s3 = await startS3(path.join(sb.dir, 's3data'));
+  const made = await runPoof(['cconfig', '--provider', 's3', '--endpoint', `http://127.0.0.1:${s3.port}`, '--access-key-id', 'S3RVER', '--force'], { env: { ...sb.env, POOF_SECRET: 'S3RVER' } });
+  assert.equal(made.code, 0, made.stderr);
+  return { sb, s3, dir };
+}
+
 describe('versioned backups on S3 (s3rver)', () => {
   let sb: Sandbox;
   let s3: RunningServer;
   let dir: string;
-  before(async () => {
-    sb = await makeSandbox();
-    dir = (await mapLocalDirs(sb, { Work: { 'notes.txt': 'first notes\n' } })).dirs.Work!;
-    s3 = await startS3(path.join(sb.dir, 's3data'));
-    const made = await runPoof(['cconfig', '--provider', 's3', '--endpoint', `http://127.0.0.1:${s3.port}`, '--access-key-id', 'S3RVER', '--force'], { env: { ...sb.env, POOF_SECRET: 'S3RVER' } });
-    assert.equal(made.code, 0, made.stderr);
-  });
+  before(async () => void ({ sb, s3, dir } = await onS3()));
   after(async () => {
     await s3.stop();
     await sb.cleanup();
@@ -57,14 +62,7 @@ describe('versioned backups on S3 (s3rver) with links kept as links, stored as N
   let sb: Sandbox;
   let s3: RunningServer;
   let dir: string;
-  before(async () => {
-    sb = await makeSandbox();
-    dir = (await mapLocalDirs(sb, { Work: { 'notes.txt': 'first notes\n' } })).dirs.Work!;
-    assert.equal((await runPoof(['config', '--symlinks', 'links', '--force'], { env: sb.env })).code, 0);
-    s3 = await startS3(path.join(sb.dir, 's3data'));
-    const made = await runPoof(['cconfig', '--provider', 's3', '--endpoint', `http://127.0.0.1:${s3.port}`, '--access-key-id', 'S3RVER', '--force'], { env: { ...sb.env, POOF_SECRET: 'S3RVER' } });
-    assert.equal(made.code, 0, made.stderr);
-  });
+  before(async () => void ({ sb, s3, dir } = await onS3(true)));
   after(async () => {
     await s3.stop();
     await sb.cleanup();
