@@ -34,11 +34,12 @@ export interface RestoreMode {
  * Restore one mapping without ever leaving a partly written file under a real name:
  * 1. leftovers of an interrupted restore (staging directories) are removed: they only ever
  *    held copies of remote files;
- * 2. rclone copies what differs into a staging directory inside the mapping (same file system),
- *    and what it fetched is checked against what was asked for;
- * 3. only then is every local file the plan replaces or deletes moved aside (trash or
- *    --keep-dir): a restore that fails before, or is stopped, leaves the local files as they were;
- * 4. each complete file is moved to its real name with link(2), which never replaces a file:
+ * 2. every local file the plan replaces or deletes is moved aside (trash or --keep-dir), and
+ *    rclone copies what differs into a staging directory inside the mapping (same file system):
+ *    a download moves aside first (its copy skips what is identical here), a restore of a past
+ *    run fetches its listed files and checks them against the run's record first, so one that
+ *    fails or is stopped before leaves the local files as they were;
+ * 3. each complete file is moved to its real name with link(2), which never replaces a file:
  *    one that appeared meanwhile is moved aside first.
  * An interruption at any step leaves real names either as they were, moved aside, or complete.
  */
@@ -77,13 +78,43 @@ export async function restoreMapping(
   let movedAside = 0;
   const kept = () => (movedAside > 0 && mode.keptIn ? { keptIn: mode.keptIn } : {});
   const staging = path.join(plan.localDir, `${STAGING_PREFIX}${randomBytes(4).toString('hex')}`);
+  /** Move the local files the plan replaces or deletes aside; why not, when that failed (then nothing is restored). */
+  const moveAside = async (): Promise<RestoreResult | undefined> => {
+    try {
+      if (present.length > 0) await mode.moveAside(present);
+      movedAside = present.length;
+      return undefined;
+    } catch (error) {
+      const stillThere = (await Promise.all(present.map((f) => lstat(f).then(() => 1, () => 0)))).reduce<number>((a, b) => a + b, 0);
+      movedAside = present.length - stillThere;
+      await rm(staging, { recursive: true, force: true });
+      return {
+        ...base,
+        ...kept(),
+        status: 'failed',
+        reason: `could not move local files aside (${(error as Error).message}); ${movedAside} of ${present.length} were, nothing was restored`,
+        copied: 0,
+        deleted: 0,
+        trashed: movedAside,
+        durationMs: Date.now() - started,
+      };
+    }
+  };
+  // A download skips what is already identical here (--compare-dest): the files it replaces go
+  // aside first, or a same-size one on storage that keeps no times would count as identical. A
+  // restore of a past run fetches exactly its listed files: they are fetched and checked first.
+  const fetchFirst = mode.passesFor !== undefined;
+  if (!fetchFirst) {
+    const failed = await moveAside();
+    if (failed) return failed;
+  }
   // The marker tells poof's own staging directory from anything a user may have named alike.
   await mkdir(staging);
   await writeFile(path.join(staging, STAGING_MARKER), '');
   const copied = mode.passesFor ? await runPasses(rclone, plan, hooks, await mode.passesFor(staging)) : await runMapping(rclone, { ...plan, args: mode.argsFor(staging) }, hooks);
   if (copied.status !== 'ok') {
     // Partial files stay in the staging directory, never under a real name; the next restore removes it.
-    return { ...copied, ...base, errors: copied.errors, copied: 0, deleted: 0, trashed: 0, durationMs: Date.now() - started };
+    return { ...copied, ...base, ...kept(), errors: copied.errors, copied: 0, deleted: fetchFirst ? 0 : removed, trashed: movedAside, durationMs: Date.now() - started };
   }
   const arranged = mode.arrange ? await mode.arrange(staging) : [];
   const wrong = arranged.length > 0 ? arranged : mode.verifyStaged ? await mode.verifyStaged(staging) : [];
@@ -93,34 +124,21 @@ export async function restoreMapping(
     return {
       ...copied,
       ...base,
+      ...kept(),
       status: 'failed',
       reason: `what the remote holds is not what the run recorded, so nothing was restored: ${wrong.slice(0, 3).join('; ')}${wrong.length > 3 ? `; and ${wrong.length - 3} more` : ''} (if a backup ran with "history": false since that run, what it replaced was not kept: give PATH arguments to restore the other files, or pick a later run)`,
       errors: wrong.slice(0, 20),
       copied: 0,
-      deleted: 0,
-      trashed: 0,
-      durationMs: Date.now() - started,
-    };
-  }
-  // Only now, with every file it brings back fetched and checked, does anything local move: a
-  // restore that fails before here leaves the local files as they were.
-  try {
-    if (present.length > 0) await mode.moveAside(present);
-    movedAside = present.length;
-  } catch (error) {
-    const stillThere = (await Promise.all(present.map((f) => lstat(f).then(() => 1, () => 0)))).reduce<number>((a, b) => a + b, 0);
-    movedAside = present.length - stillThere;
-    await rm(staging, { recursive: true, force: true });
-    return {
-      ...base,
-      ...kept(),
-      status: 'failed',
-      reason: `could not move local files aside (${(error as Error).message}); ${movedAside} of ${present.length} were, nothing was restored`,
-      copied: 0,
-      deleted: 0,
+      deleted: fetchFirst ? 0 : removed,
       trashed: movedAside,
       durationMs: Date.now() - started,
     };
+  }
+  if (fetchFirst) {
+    // Only now, with every file it brings back fetched and checked, does anything local move: a
+    // restore of a past run that fails before here leaves the local files as they were.
+    const failed = await moveAside();
+    if (failed) return failed;
   }
 
   let placed: Awaited<ReturnType<typeof placeStaged>>;
