@@ -5,6 +5,7 @@ import path from 'node:path';
 import { formatHistory, formatSyncKept, formatSyncKeptCopies, formatVersions, summarizeRun, summarizeSyncKept, type SyncKeptCopy } from '../ui/history-format.js';
 import { openHistory, type OpenedHistory } from '../run/open-history.js';
 import { keptFolders, listSyncKept, type SyncKept } from '../sync/kept.js';
+import { LINK_SUFFIX } from '../rclone/args.js';
 import { locate } from '../versions/locate.js';
 import { runOfFolder } from '../versions/run-id.js';
 import { versionsOf, type KeptVersions } from '../versions/state.js';
@@ -37,7 +38,7 @@ export async function versionsCommand(ctx: Context, options: OptionsOf<typeof ve
   const located = locate(ctx, wanted, opened.mappings.map((m) => ({ name: m.name, localDir: m.localDir })));
   const mapping = opened.mappings.find((m) => m.name === located.name)!;
   // A link kept as a link is recorded as NAME.rclonelink: the PATH that names it is NAME.
-  const asLink = `${located.rel}.rclonelink`;
+  const asLink = `${located.rel}${LINK_SUFFIX}`;
   const isLink = opened.remote.links && mapping.manifests.some((m) => m.files?.[asLink]) && !mapping.manifests.some((m) => m.files?.[located.rel]);
   const found = isLink ? { ...located, rel: asLink } : located;
   const latest = mapping.manifests.filter((m) => m.files).at(-1);

@@ -11,7 +11,7 @@ import type { WatchResult } from '../engine/result.js';
 import { ExitCode, RunFailedError, UsageError } from '../errors.js';
 import { normalizeDir } from '../fs/paths.js';
 import { runProgram } from '../process/run.js';
-import { buildSyncArgs, renderListedFilters } from '../rclone/args.js';
+import { buildSyncArgs, LINK_SUFFIX, renderListedFilters } from '../rclone/args.js';
 import { mappingPath, mirrorDirOnDisk, probeArgsFor, transferSettings } from '../rclone/remote.js';
 import { stallMsFor } from '../rclone/watchdog.js';
 import { acquireLock } from '../run/lock.js';
@@ -229,7 +229,7 @@ async function namesForRclone(localDir: string, files: string[], mode: SymlinkMo
       names.push(rel);
       continue;
     }
-    if (mode === 'links') names.push(`${rel}.rclonelink`);
+    if (mode === 'links') names.push(`${rel}${LINK_SUFFIX}`);
     else if (mode === 'follow') {
       const target = await stat(path.join(localDir, rel)).catch(() => undefined);
       if (target?.isFile()) names.push(rel);
@@ -251,12 +251,12 @@ async function inTheWayOnDisk(mirror: string, rel: string, isLink: boolean): Pro
   const parts = rel.split('/');
   for (let i = 1; i < parts.length; i++) {
     const above = path.join(mirror, ...parts.slice(0, i));
-    if (await at(`${above}.rclonelink`)) return true;
+    if (await at(`${above}${LINK_SUFFIX}`)) return true;
     const info = await at(above);
     if (!info) return false;
     if (!info.isDirectory()) return true;
   }
   const stored = await at(path.join(mirror, rel));
   if (isLink) return stored !== undefined;
-  return Boolean(stored?.isSymbolicLink() || stored?.isDirectory() || (await at(path.join(mirror, `${rel}.rclonelink`))));
+  return Boolean(stored?.isSymbolicLink() || stored?.isDirectory() || (await at(path.join(mirror, `${rel}${LINK_SUFFIX}`))));
 }

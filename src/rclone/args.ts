@@ -186,6 +186,9 @@ function transferFlags(input: Omit<SyncArgsInput, 'source' | 'dest'>, tuning: Rc
   return [...args, ...filterFlags(input.excludes)];
 }
 
+/** How rclone names a link kept as a link ("symlinks": "links"): the stored file `NAME.rclonelink`. */
+export const LINK_SUFFIX = '.rclonelink';
+
 /** What decides how each side of a transfer treats links: poof.conf's "symlinks", and the storage. */
 export interface LinkSides {
   symlinks?: SymlinkMode | undefined;

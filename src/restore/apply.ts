@@ -5,7 +5,7 @@ import { syncPaths } from '../fs/atomic-write.js';
 import type { MappingPlan } from '../engine/plan.js';
 import { sumStats, withStats, type RestoreResult, type TransferResult } from '../engine/result.js';
 import { runMapping, type MappingHooks } from '../engine/run-mapping.js';
-import { STAGING_NAME, STAGING_PREFIX } from '../rclone/args.js';
+import { LINK_SUFFIX, STAGING_NAME, STAGING_PREFIX } from '../rclone/args.js';
 import type { Rclone } from '../rclone/runner.js';
 import type { InspectedTarget } from './inspect.js';
 
@@ -326,8 +326,8 @@ const exists = (file: string) => lstat(file).then(() => true, () => false);
 async function existingLocalPath(localDir: string, object: string, linksMode: boolean): Promise<string | undefined> {
   const direct = path.join(localDir, object);
   if (await exists(direct)) return direct;
-  if (linksMode && object.endsWith('.rclonelink')) {
-    const linkPath = direct.slice(0, -'.rclonelink'.length);
+  if (linksMode && object.endsWith(LINK_SUFFIX)) {
+    const linkPath = direct.slice(0, -LINK_SUFFIX.length);
     if (await lstat(linkPath).then((s) => s.isSymbolicLink(), () => false)) return linkPath;
   }
   return undefined;

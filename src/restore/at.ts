@@ -7,7 +7,7 @@ import { objectKeyOf } from '../vault/records.js';
 import { vaultStateOf } from '../vault/versions.js';
 import os from 'node:os';
 import path from 'node:path';
-import { buildListedRestoreArgs, buildLocalListArgs } from '../rclone/args.js';
+import { buildListedRestoreArgs, buildLocalListArgs, LINK_SUFFIX } from '../rclone/args.js';
 import { historyFolder } from '../rclone/history-args.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
 import { transferSettings } from '../rclone/remote.js';
@@ -17,9 +17,6 @@ import { stateAfter, type KeptVersions, type StoredFile } from '../versions/stat
 import { pickRun, type When } from '../versions/when.js';
 import type { InspectedTarget } from './inspect.js';
 import type { PlannedFile, RestoreChanges, RestoreSettings, RestoreTarget } from './plan.js';
-
-/** How rclone names a link kept as a link ("symlinks": "links"). */
-const LINK_NAME = '.rclonelink';
 
 /** A restore of a past run: the run, and which stored files each rclone pass brings back. */
 export interface AtTarget extends InspectedTarget {
@@ -56,13 +53,13 @@ export async function inspectAt(rclone: Rclone, target: RestoreTarget, settings:
   const manifest = versions.manifests.find((m) => m.runId === runId)!;
   if (!manifest.files) return { ...target, runId, refusal: `run ${runId} did not finish, so poof does not know every file it left; choose the run before it (poof history)` };
   // A link kept as a link is recorded as NAME.rclonelink: the PATH that names it is NAME.
-  const inScope = (file: string) => scope.length === 0 || scope.some((s) => file === s || file.startsWith(`${s}/`) || (settings.remote.links && file === `${s}${LINK_NAME}`));
+  const inScope = (file: string) => scope.length === 0 || scope.some((s) => file === s || file.startsWith(`${s}/`) || (settings.remote.links && file === `${s}${LINK_SUFFIX}`));
   const wanted = (appendOnly ? vaultStateOf(manifest) : stateAfter(manifest, versions.kept)).filter((f) => inScope(f.path));
   if (scope.length > 0 && wanted.length === 0) return { ...target, runId, refusal: `run ${runId} had none of: ${scope.join(', ')}` };
   const local = await listLocal(rclone, target, settings, cancelSignal);
   if (typeof local === 'string') return { ...target, runId, refusal: local };
   // A record from before links kept as links were listed knows none: the local links stay as they are.
-  if (settings.remote.links && !manifest.links) for (const file of [...local.keys()]) if (file.endsWith(LINK_NAME)) local.delete(file);
+  if (settings.remote.links && !manifest.links) for (const file of [...local.keys()]) if (file.endsWith(LINK_SUFFIX)) local.delete(file);
   const changes: RestoreChanges = { restore: [], replace: [], remove: [], touch: 0 };
   const fetch: StoredFile[] = [];
   for (const file of wanted) {
@@ -150,7 +147,7 @@ export async function verifyStaged(target: AtTarget, stagingDir: string, keepsTi
   const problems: string[] = [];
   for (const [file, want] of target.expect ?? []) {
     // A link kept as a link comes back as the link itself (rclone --links): its size is its target's length.
-    const link = links && file.endsWith(LINK_NAME) ? await lstat(path.join(stagingDir, file.slice(0, -LINK_NAME.length))).catch(() => undefined) : undefined;
+    const link = links && file.endsWith(LINK_SUFFIX) ? await lstat(path.join(stagingDir, file.slice(0, -LINK_SUFFIX.length))).catch(() => undefined) : undefined;
     const got = link?.isSymbolicLink() ? link : await lstat(path.join(stagingDir, file)).catch(() => undefined);
     if (!got) problems.push(`${file}: not read back`);
     else if (got.size !== want.size) problems.push(`${file}: ${got.size} bytes, the run recorded ${want.size}`);

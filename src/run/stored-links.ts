@@ -5,9 +5,8 @@ import { shortHash } from '../config/paths.js';
 import { RunFailedError } from '../errors.js';
 import { entriesBelow } from '../fs/files-below.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
+import { LINK_SUFFIX } from '../rclone/args.js';
 import { storageIdentity, type ResolvedRemote } from '../rclone/remote.js';
-
-const LINK_SUFFIX = '.rclonelink';
 
 /**
  * Earlier versions stored links kept as links on a local-directory "cloud" as real links

@@ -1,3 +1,5 @@
+import { LINK_SUFFIX } from '../rclone/args.js';
+
 /**
  * Pure: why the remote's names must not be restored, or undefined. Storage such as S3 accepts
  * any object name: a name with a ".." part would be written outside the mapping by rclone
@@ -14,7 +16,7 @@ export function refuseRemoteNames(objects: Iterable<string>, linksMode: boolean)
     if (object.startsWith('/') || parts.some((p) => p === '..' || p === '.' || p === '') || object.includes('\0')) {
       return `the remote copy holds a file named ${JSON.stringify(object)}, which would be written outside the directory; no backup makes such a name, so the remote copy was altered: nothing was restored`;
     }
-    if (linksMode && object.endsWith('.rclonelink')) links.add(object.slice(0, -'.rclonelink'.length));
+    if (linksMode && object.endsWith(LINK_SUFFIX)) links.add(object.slice(0, -LINK_SUFFIX.length));
     for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
   }
   const both = [...links].find((link) => dirs.has(link));

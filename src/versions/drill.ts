@@ -3,7 +3,7 @@ import { lstat, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import { md5OfFile, sha256AndMd5OfFile } from '../fs/hash.js';
-import { buildListedRestoreArgs } from '../rclone/args.js';
+import { buildListedRestoreArgs, LINK_SUFFIX } from '../rclone/args.js';
 import { historyFolder } from '../rclone/history-args.js';
 import { transferSettings, type ResolvedRemote } from '../rclone/remote.js';
 import type { Rclone } from '../rclone/runner.js';
@@ -101,7 +101,7 @@ export async function drillRun(
     for (const file of chosen) {
       const copy = path.join(into, readAs(file));
       // A link kept as a link is read back as the link itself: compared by its target.
-      const link = remote.links && copy.endsWith(LINK_NAME) ? await readLinkBack(copy.slice(0, -LINK_NAME.length), path.join(target.localDir, file.path.slice(0, -LINK_NAME.length)), file) : undefined;
+      const link = remote.links && copy.endsWith(LINK_SUFFIX) ? await readLinkBack(copy.slice(0, -LINK_SUFFIX.length), path.join(target.localDir, file.path.slice(0, -LINK_SUFFIX.length)), file) : undefined;
       if (link) {
         if (link.problem) result.problems.push({ path: file.path, problem: link.problem });
         if (link.againstLocal) result.againstLocal++;
@@ -141,9 +141,6 @@ export async function drillRun(
   }
   return result;
 }
-
-/** How rclone names a link kept as a link ("symlinks": "links"). */
-const LINK_NAME = '.rclonelink';
 
 /**
  * A link kept as a link, read back (as a link) at `copy`: its size is its target's length; where

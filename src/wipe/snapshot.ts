@@ -1,6 +1,7 @@
 import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SymlinkMode } from '../config/schema.js';
+import { LINK_SUFFIX } from '../rclone/args.js';
 import type { FileState } from './plan.js';
 
 const MAX_DEPTH = 256;
@@ -29,7 +30,7 @@ export async function snapshotTree(dir: string, symlinks: SymlinkMode = 'follow'
         if (symlinks === 'skip') continue;
         if (symlinks === 'links') {
           const info = await lstat(childAbs).catch(() => undefined);
-          if (info) out.set(`${childRel}.rclonelink`, { ...toState(info), linkName: childRel });
+          if (info) out.set(`${childRel}${LINK_SUFFIX}`, { ...toState(info), linkName: childRel });
           continue;
         }
         const target = await stat(childAbs).catch(() => undefined);
