@@ -194,7 +194,22 @@ export async function startKeyring(dir: string, home: string): Promise<Keyring> 
   const runtime = path.join(dir, 'runtime');
   await mkdir(runtime, { recursive: true, mode: 0o700 });
   const socket = path.join(dir, 'bus');
-  const bus = spawn('dbus-daemon', ['--session', `--address=unix:path=${socket}`, '--nofork', '--nopidfile'], { stdio: 'ignore' });
+  // The bus starts no service on demand. The stock session bus would start a second
+  // gnome-keyring-daemon (one without the unlocked login keyring, and with the real HOME) for
+  // a secret-tool call that comes before this keyring has taken its name.
+  const config = path.join(dir, 'bus.conf');
+  await writeFile(
+    config,
+    `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=${socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy>
+</busconfig>
+`,
+  );
+  const bus = spawn('dbus-daemon', [`--config-file=${config}`, '--nofork', '--nopidfile'], { stdio: 'ignore' });
   const env = { DBUS_SESSION_BUS_ADDRESS: `unix:path=${socket}`, XDG_RUNTIME_DIR: runtime };
   const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, ...env };
   let keyring: ChildProcess | undefined;
@@ -206,18 +221,25 @@ export async function startKeyring(dir: string, home: string): Promise<Keyring> 
     for (let i = 0; i < 100 && !(await stat(socket).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 50));
     keyring = spawn('gnome-keyring-daemon', ['--foreground', '--unlock', '--components=secrets'], { env: base, stdio: ['pipe', 'ignore', 'ignore'] });
     keyring.stdin?.end('keyring-login-password');
-    // Ready when secret-tool gets an answer (exit 1: no such secret) rather than an error.
-    for (let i = 0; ; i++) {
-      const answer = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const probe = spawn('secret-tool', ['lookup', 'probe', 'ready'], { env: base, stdio: ['ignore', 'ignore', 'pipe'] });
+    // Ready when a secret can be stored and cleared again. A lookup alone answers (exit 1, no
+    // such secret) before the daemon has made its login collection, and a store at that moment
+    // fails with "Object does not exist at path .../collection/login".
+    const tool = (args: string[], input?: string) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const probe = spawn('secret-tool', args, { env: base, stdio: ['pipe', 'ignore', 'pipe'] });
         let stderr = '';
         probe.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         probe.on('exit', (code) => resolve({ code, stderr }));
+        probe.stdin.end(input ?? '');
       });
-      if (answer.code === 1 && answer.stderr.trim() === '') break;
-      if (i >= 100) throw new Error(`the keyring did not answer within 10 s: ${answer.stderr.trim()}`);
+    for (let i = 0; ; i++) {
+      const answer = await tool(['store', '--label=poof test probe', 'probe', 'ready'], 'ready');
+      if (answer.code === 0) break;
+      if (i >= 100) throw new Error(`the keyring did not store a secret within 10 s: ${answer.stderr.trim()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+    const cleared = await tool(['clear', 'probe', 'ready']);
+    if (cleared.code !== 0) throw new Error(`the keyring did not clear its probe: ${cleared.stderr.trim()}`);
   } catch (error) {
     await stop();
     throw error;
