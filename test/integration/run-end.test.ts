@@ -140,6 +140,26 @@ describe('every run that starts ends in one place: recorded, hooks, pings, exit 
     assert.equal(await exists(path.join(docs, 'a.txt')), true);
   });
 
+  it('a poof.conf that maps no directories fails every run (exit 3, recorded), never an ok that backs up nothing', async () => {
+    const conf = JSON.parse(await readFile(confFile, 'utf8')) as Record<string, unknown>;
+    await writeFile(confFile, JSON.stringify({ ...conf, paths: {} }));
+    try {
+      for (const args of [['backup'], ['upload', '--yes'], ['download', '--yes'], ['check'], ['sync'], ['prune']]) {
+        const result = await runPoof(args, { env: sb.env });
+        assert.equal(result.code, 3, `${args[0]!}: ${result.stdout}${result.stderr}`);
+        assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+        assert.match(result.stderr, /poof\.conf maps no directories.*poof config --map DIR=NAME --force/);
+        const record = await last();
+        assert.deepEqual([record.command, record.exitCode, record.status], [args[0], 3, 'failed']);
+      }
+      const status = await runPoof(['status', '--last', '1'], { env: sb.env });
+      assert.match(status.stdout, /prune {2}failed \(exit 3\)/);
+    } finally {
+      await writeFile(confFile, JSON.stringify(conf));
+    }
+    assert.equal(await readFile(path.join(docs, 'a.txt'), 'utf8'), 'a\n');
+  });
+
   it('a hook is done when its shell exits, even if it leaves a process running; Ctrl-C stops a hook at once', async () => {
     const marker = path.join(sb.dir, 'hook-started');
     // A background process that holds the hook's output open would hold a waiting run.
