@@ -10,7 +10,7 @@ import { ExitCode, UsageError } from '../errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic-write.js';
 import { rm } from 'node:fs/promises';
 import { readRunRecords } from '../run/history.js';
-import { installSchedule, removeSchedule, renderSchedule, savedSchedule, scheduleFile, showSchedule, type ScheduleFile, type SchedulerEnv } from '../schedule/install.js';
+import { hasScheduler, installSchedule, removeSchedule, renderSchedule, savedSchedule, scheduleFile, showSchedule, type ScheduleFile, type SchedulerEnv } from '../schedule/install.js';
 import { nextRun, parseCadence, type ScheduleKind, type ScheduleSpec } from '../schedule/render.js';
 import type { OptionsOf, scheduleInstallSpec, scheduleStatusSpec } from './specs.js';
 
@@ -62,26 +62,56 @@ export async function scheduleInstallCommand(ctx: Context, options: ScheduleOpti
 }
 
 export async function scheduleRemoveCommand(ctx: Context, options: ScheduleOptions): Promise<number> {
-  const kind = options.kind ?? defaultKind(ctx.platform);
-  const removed = await removeSchedule(kind, scheduleId(ctx), schedulerEnv(ctx));
-  if (removed) await rm(scheduleFile(ctx.paths.stateDir), { force: true });
-  ctx.out(removed ? `removed poof's ${kind} schedule for ${ctx.paths.configDir}` : `no ${kind} schedule of poof's for ${ctx.paths.configDir}`);
-  // The watch service too (never under cron).
-  if (kind !== 'cron' && (await removeSchedule(kind, watchId(ctx), schedulerEnv(ctx)))) ctx.out(`removed poof's ${kind} watch service for ${ctx.paths.configDir}`);
+  const where = schedulerEnv(ctx);
+  let any = false;
+  for (const kind of kindsToLookAt(ctx, options)) {
+    if (await removeSchedule(kind, scheduleId(ctx), where)) {
+      any = true;
+      await rm(scheduleFile(ctx.paths.stateDir), { force: true });
+      ctx.out(`removed poof's ${kind} schedule for ${ctx.paths.configDir}`);
+    }
+    // The watch service too (never under cron).
+    if (kind !== 'cron' && (await removeSchedule(kind, watchId(ctx), where))) {
+      any = true;
+      ctx.out(`removed poof's ${kind} watch service for ${ctx.paths.configDir}`);
+    }
+  }
+  if (!any) ctx.out(`no ${options.kind ? `${options.kind} ` : ''}schedule of poof's for ${ctx.paths.configDir}`);
   return ExitCode.ok;
 }
 
 export async function scheduleStatusCommand(ctx: Context, options: ScheduleOptions): Promise<number> {
-  const kind = options.kind ?? defaultKind(ctx.platform);
-  const entry = await showSchedule(kind, scheduleId(ctx), schedulerEnv(ctx));
-  ctx.out(entry ? `installed (${kind}):\n${entry.trimEnd()}` : `not installed (${kind}); \`poof schedule install --every 6h\` installs one`);
-  const saved = entry ? await savedSchedule(ctx.paths.stateDir) : undefined;
-  if (saved && saved.kind === kind) ctx.out(`next run: ${nextRun(saved.cadence, new Date()).toString()}`);
-  const watchEntry = kind === 'cron' ? undefined : await showSchedule(kind, watchId(ctx), schedulerEnv(ctx));
-  if (watchEntry) ctx.out(`watch service installed (${kind}):\n${watchEntry.trimEnd()}`);
+  const where = schedulerEnv(ctx);
+  let any = false;
+  for (const kind of kindsToLookAt(ctx, options)) {
+    const entry = await showSchedule(kind, scheduleId(ctx), where);
+    if (entry) {
+      any = true;
+      ctx.out(`installed (${kind}):\n${entry.trimEnd()}`);
+      const saved = await savedSchedule(ctx.paths.stateDir);
+      if (saved && saved.kind === kind) ctx.out(`next run: ${nextRun(saved.cadence, new Date()).toString()}`);
+    }
+    const watchEntry = kind === 'cron' ? undefined : await showSchedule(kind, watchId(ctx), where);
+    if (watchEntry) {
+      any = true;
+      ctx.out(`watch service installed (${kind}):\n${watchEntry.trimEnd()}`);
+    }
+  }
+  if (!any) ctx.out(`not installed (${kindsToLookAt(ctx, options).join(', ')}); \`poof schedule install --every 6h\` installs one`);
   const [last] = await readRunRecords(ctx.paths.historyFile, 1);
   ctx.out(last ? `last run: ${formatRunRecord(last)}` : 'last run: none recorded yet');
   return ExitCode.ok;
+}
+
+/**
+ * The kinds status and remove look at: the one named, or every kind an install here could have
+ * used (a watch service is systemd on Linux even where timed schedules are cron). A cron that
+ * is not installed holds nothing of poof's, so it is left out unless named.
+ */
+function kindsToLookAt(ctx: Context, options: ScheduleOptions): ScheduleKind[] {
+  if (options.kind) return [options.kind];
+  const kinds: ScheduleKind[] = ctx.platform === 'darwin' ? ['launchd', 'cron'] : ['cron', 'systemd'];
+  return kinds.filter((kind) => kind !== 'cron' || hasScheduler(kind, schedulerEnv(ctx)));
 }
 
 /**

@@ -77,7 +77,12 @@ const SCHEDULER_PROGRAM: Record<ScheduleKind, { bin: string; missing: string; hi
  */
 export function requireScheduler(kind: ScheduleKind, where: SchedulerEnv): void {
   const program = SCHEDULER_PROGRAM[kind];
-  if (!findOnPath(program.bin, where.env.PATH, isExecutable)) throw new UsageError(program.missing, program.hint);
+  if (!hasScheduler(kind, where)) throw new UsageError(program.missing, program.hint);
+}
+
+/** Whether the scheduler's program is on PATH. */
+export function hasScheduler(kind: ScheduleKind, where: SchedulerEnv): boolean {
+  return Boolean(findOnPath(SCHEDULER_PROGRAM[kind].bin, where.env.PATH, isExecutable));
 }
 
 export async function installSchedule(kind: ScheduleKind, spec: ScheduleSpec, where: SchedulerEnv): Promise<string> {

@@ -279,6 +279,8 @@ describe('poof schedule install --command watch: a service kept running, never a
     calls = path.join(sb.dir, 'systemctl.calls');
     // systemctl records what it is asked: the real one cannot reach a user manager here.
     await fakeProgram(fakeBin, 'systemctl', `echo "$*" >> '${calls}'`);
+    // An empty crontab of its own: status and remove without --kind read cron too.
+    await fakeProgram(fakeBin, 'crontab', `[ "$1" = -l ] || exit 9; echo 'no crontab for tester' >&2; exit 1`);
     env = { ...sb.env, PATH: `${fakeBin}:${sb.env.PATH ?? ''}` };
   });
   after(() => sb.cleanup());
@@ -332,11 +334,19 @@ describe('poof schedule install --command watch: a service kept running, never a
     // systemctl stop: SIGTERM, and the exit status the unit counts as a success.
     child.kill('SIGTERM');
     assert.equal(await ended, 143, out);
-    const status = await runPoof(['schedule', 'status', '--kind', 'systemd'], { env });
+    // Without --kind, status and remove look at cron (the default for timed schedules here) and
+    // systemd (where the watch service went) alike.
+    const status = await runPoof(['schedule', 'status'], { env });
+    assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /^watch service installed \(systemd\):\n\[Unit\]\nDescription=poof watch/m);
-    const removed = await runPoof(['schedule', 'remove', '--kind', 'systemd'], { env });
-    assert.match(removed.stdout, /removed poof's systemd watch service for /);
+    assert.doesNotMatch(status.stdout, /not installed/);
+    const removed = await runPoof(['schedule', 'remove'], { env });
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.deepEqual(removed.stdout.trim().split('\n'), [`removed poof's systemd watch service for ${sb.confdir}`]);
     assert.deepEqual(await readdir(dir), []);
     assert.equal((await readFile(calls, 'utf8')).trim().split('\n').at(-2), `--user disable --now ${names[0]}`);
+    const after = await runPoof(['schedule', 'status'], { env });
+    assert.match(after.stdout, /^not installed \(cron, systemd\); /);
+    assert.match((await runPoof(['schedule', 'remove'], { env })).stdout, /^no schedule of poof's for /);
   });
 });
