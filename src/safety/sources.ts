@@ -27,7 +27,7 @@ export function refuseOverlap(localDir: string, remote: ResolvedRemote, config: 
   if (!local) return undefined;
   const dest = normalizeDir(path.posix.join(local, name));
   if (dest === localDir || isInside(dest, localDir) || isInside(localDir, dest)) {
-    return `the backup destination ${dest} overlaps the directory itself; choose another --root`;
+    return `the backup destination ${dest} overlaps the directory itself; keep the local "cloud" elsewhere: \`poof cconfig --provider local --root DIR --force\``;
   }
   return undefined;
 }

@@ -1,6 +1,8 @@
 import type { Context } from '../context.js';
 import { isCrypt } from '../rclone/remote-path.js';
 import { resolveRemote } from '../rclone/remote.js';
+import { refuseOverlap } from '../safety/sources.js';
+import { normalizeDir } from '../fs/paths.js';
 import type { Check } from './check.js';
 import { checkRclone } from './checks/rclone.js';
 import { checkPoofConf } from './checks/poof-conf.js';
@@ -47,6 +49,11 @@ export async function runChecks(ctx: Context, options: VerifyOptions): Promise<C
     const remote = resolveRemote(config, sections.section, sections.baseSection, ctx.paths.rcloneConf, rclone ? capabilitiesOf(rclone.version) : undefined);
     const detection = remoteOk ? await readFeatures(rclone, remote.configFile, remote.root, { cacheFile: ctx.paths.featuresCache, refresh: true }) : undefined;
     checks.push(fidelityCheck(config, remote, detection));
+    // A local-directory "cloud" inside a mapped directory (or around it): every backup refuses it.
+    for (const [dir, name] of Object.entries(config.paths)) {
+      const overlap = refuseOverlap(normalizeDir(dir), remote, config, name);
+      if (overlap) checks.push({ id: `overlap:${name}`, title: `mapped dir ${name}`, status: 'fail', detail: overlap.replace(/; keep .*$/, ''), hint: 'poof cconfig --provider local --root DIR --force' });
+    }
     if (remoteOk && rclone) checks.push(await checkHistory(ctx, rclone, config, remote));
     if (remoteOk && rclone) checks.push(await checkProtection(rclone, config, remote));
     else if (config.mode !== 'append-only') checks.push(await checkProtection(undefined, config, remote));

@@ -638,8 +638,8 @@ describe('poof watch past the system\'s inotify limits (lowered in a user namesp
   });
 });
 
-describe('poof watch refuses a mapping whose copy would land inside it', () => {
-  it('a local cloud inside the mapped folder: refused, naming it, and nothing left to watch (exit 2)', async () => {
+describe('verify, backup and watch refuse a mapping whose copy would land inside it', () => {
+  it('a local cloud inside the mapped folder: verify fails naming it, backup refuses it, and watch has nothing left to watch (exit 2)', async () => {
     const sb = await makeSandbox();
     try {
       const docs = path.join(sb.home, 'Docs');
@@ -647,9 +647,17 @@ describe('poof watch refuses a mapping whose copy would land inside it', () => {
       await writeFile(path.join(docs, 'a.txt'), 'a\n');
       assert.equal((await runPoof(['config', '--map', `${docs}=Docs`], { env: sb.env })).code, 0);
       assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', path.join(docs, 'cloud')], { env: sb.env })).code, 0);
+      // verify says so before any run does, and a backup refuses it in the same words.
+      const verify = await runPoof(['verify', '--offline'], { env: sb.env });
+      assert.equal(verify.code, 4, verify.stdout);
+      assert.match(verify.stdout, /mapped dir Docs.*the backup destination \S+ overlaps the directory itself/);
+      assert.doesNotMatch(verify.stdout, /poof is ready/);
+      const backup = await runPoof(['backup'], { env: sb.env });
+      assert.equal(backup.code, 1, backup.stderr);
+      assert.match(backup.stderr, /Docs: REFUSED: the backup destination \S+ overlaps the directory itself; keep the local "cloud" elsewhere: `poof cconfig --provider local --root DIR --force`/);
       const watch = await runPoof(['watch'], { env: sb.env });
       assert.equal(watch.code, 2, watch.stderr);
-      assert.match(watch.stderr, /poof: Docs: REFUSED: the backup destination \S+ overlaps the directory itself; choose another --root; not watched/);
+      assert.match(watch.stderr, /poof: Docs: REFUSED: the backup destination \S+ overlaps the directory itself; keep the local "cloud" elsewhere: `poof cconfig --provider local --root DIR --force`; not watched/);
       assert.match(watch.stderr, /no mapping to watch/);
       assert.deepEqual([...(await readTree(path.join(docs, 'cloud')))], [], 'nothing was copied');
     } finally {
