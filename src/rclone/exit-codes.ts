@@ -33,6 +33,18 @@ export function directoryNotFound(result: { exitCode: number; stderr: string }):
 /** rclone's own words for a command line it refused (cobra's usage errors, any version). */
 const USAGE_TEXT = /invalid argument "[^"]*" for "--?[\w-]+"|unknown (shorthand )?flag|Command \w+ needs \d+ arguments?|accepts (at most |between )?\d+/;
 
+/** rclone's words (1.60 and 1.75 alike) for a link it was told to follow that leads nowhere. */
+const DANGLING_LINK = /Listing error: symlink: stat (.+?): (no such file or directory|too many levels of symbolic links)/;
+
+/** A path as rclone's JSON log escaped it, back to its text. */
+function jsonUnescape(text: string): string {
+  try {
+    return JSON.parse(`"${text}"`) as string;
+  } catch {
+    return text;
+  }
+}
+
 /**
  * Pure: what a failed rclone run means, from its exit code and its words. rclone exits 2 for a
  * usage error only from 1.69 (1 before): the text decides, so both versions read the same.
@@ -46,6 +58,15 @@ export function classifyRcloneFailure(code: number, stderr: string): RcloneExitI
       code,
       meaning: `the backup would delete more on the remote than poof.conf's ${setting} allows: rclone deleted up to that limit and stopped`,
       advice: `check that the local directory is complete (an unmounted disk or a moved folder looks like deleted files); if the deletions are meant, raise ${setting} for one run`,
+    };
+  }
+  const dangling = code !== 0 ? DANGLING_LINK.exec(stderr) : null;
+  if (dangling) {
+    const link = jsonUnescape(dangling[1] ?? '');
+    return {
+      code,
+      meaning: `${link} is a link to nothing (${dangling[2] === 'no such file or directory' ? 'its target is missing' : 'it leads back to itself'}), and "symlinks": "follow" copies what a link points to`,
+      advice: 'remove the link or bring back its target; or leave links out (`poof config --symlinks skip --force`) or keep them as links (`--symlinks links`)',
     };
   }
   if (code !== 0 && USAGE_TEXT.test(stderr)) {

@@ -26,10 +26,11 @@ interface ViewOptions {
 
 /** The one place a run is rendered: a listr2 task list on a terminal, plain lines otherwise. */
 export async function createRunView(ctx: Context, mode: OutputMode, plans: MappingPlan[], options: ViewOptions): Promise<RunView> {
-  const errors: string[] = [];
+  // A mapping rclone ran twice (poof's one retry) would otherwise show each error twice.
+  const errors = new Set<string>();
   const planned: string[] = [];
   const collect = (event: EngineEvent<MappingResult>) => {
-    if (event.type === 'rclone-error') errors.push(`${event.name}: ${event.message}`);
+    if (event.type === 'rclone-error') errors.add(`${event.name}: ${event.message}`);
     if (event.type === 'planned') planned.push(`${event.name}: would ${event.action} ${event.object}`);
   };
   const tell = () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -158,6 +158,26 @@ describe('every run that starts ends in one place: recorded, hooks, pings, exit 
       await writeFile(confFile, JSON.stringify(conf));
     }
     assert.equal(await readFile(path.join(docs, 'a.txt'), 'utf8'), 'a\n');
+  });
+
+  it('a link to nothing fails the backup in words that name it and the way out, each error once', async () => {
+    const link = path.join(docs, 'gone-drive');
+    await symlink(path.join(sb.dir, 'unmounted-disk'), link);
+    try {
+      const failed = await runPoof(['backup'], { env: sb.env });
+      assert.equal(failed.code, 1, failed.stderr);
+      assert.match(failed.stderr, new RegExp(`Docs: FAILED: rclone exited 1: ${link.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is a link to nothing \\(its target is missing\\)`));
+      assert.match(failed.stderr, /poof: Docs: remove the link or bring back its target; or leave links out \(`poof config --symlinks skip --force`\)/);
+      const lines = failed.stderr.split('\n').filter((line) => line.startsWith('poof: Docs: '));
+      assert.deepEqual(lines, [...new Set(lines)], 'no line twice');
+      // The way out it names works.
+      assert.equal((await runPoof(['config', '--symlinks', 'skip', '--force'], { env: sb.env })).code, 0);
+      const skipped = await runPoof(['backup'], { env: sb.env });
+      assert.equal(skipped.code, 0, skipped.stderr);
+    } finally {
+      await rm(link);
+      assert.equal((await runPoof(['config', '--symlinks', 'follow', '--force'], { env: sb.env })).code, 0);
+    }
   });
 
   it('a hook is done when its shell exits, even if it leaves a process running; Ctrl-C stops a hook at once', async () => {
