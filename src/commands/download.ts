@@ -117,7 +117,8 @@ async function restoreFromRemote(ctx: Context, options: DownloadOptions, asked?:
       }
       if (mode !== 'silent') for (const target of inspected.filter((t) => t.runId && !t.refusal)) ctx.out(`${target.name}: as after run ${target.runId} (${localTimeOf(target.runId!)})`);
     } else for (const target of targets) inspected.push(await inspectTarget(rclone, target, settings, interrupt.signal));
-    if (mode !== 'silent') for (const target of inspected) for (const line of formatRestorePlan(target, LISTED)) ctx.out(line);
+    // A refusal is told by the run's own lines (and by the plan only when nothing runs).
+    if (mode !== 'silent') for (const target of inspected.filter((t) => dryRun || !t.refusal)) for (const line of formatRestorePlan(target, LISTED)) ctx.out(line);
     const { backups } = await readUnfinished(ctx.paths.unfinishedFile);
     for (const target of inspected) {
       const unfinished = backups[target.name];

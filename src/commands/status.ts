@@ -13,7 +13,7 @@ import type { OptionsOf, statusSpec } from './specs.js';
 
 export async function statusCommand(ctx: Context, options: OptionsOf<typeof statusSpec>): Promise<number> {
   const count = options.last === undefined ? 10 : Number(options.last);
-  if (!Number.isInteger(count) || count < 1) throw new UsageError(`--last must be a whole number of runs, got "${options.last}"`);
+  if (!Number.isInteger(count) || count < 1) throw new UsageError(`--last must be a whole number of runs, 1 or more, got "${options.last}"`);
   const history = await readRunRecords(ctx.paths.historyFile, Infinity);
   const records = history.slice(-count);
   const config = await loadConfigIfValid(ctx);

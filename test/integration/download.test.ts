@@ -105,6 +105,7 @@ describe('poof download from a local-directory remote', () => {
     const missing = await runPoof(['download', '--yes'], { env: sb.env });
     assert.equal(missing.code, 1);
     assert.match(missing.stdout + missing.stderr, /REFUSED: the remote has no copy at poof-backup:bkt\/My Files/);
+    assert.equal((missing.stdout + missing.stderr).match(/REFUSED/g)?.length, 1, 'told once');
     assert.deepEqual(await readTree(src), before);
   });
 
