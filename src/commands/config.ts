@@ -11,6 +11,8 @@ import { confirmOrDecline } from '../ui/prompts.js';
 import { keepInvalidCopy } from '../fs/atomic-write.js';
 import { isDirectory, probePath } from '../fs/probe.js';
 import { refuseMappedPaths } from '../safety/mapped-paths.js';
+import { isEncryptedConf } from '../rclone/conf-crypt.js';
+import { findSection, parseRcloneConf } from '../rclone/ini.js';
 import type { configSpec, OptionsOf } from './specs.js';
 
 type ConfigOptions = OptionsOf<typeof configSpec>;
@@ -83,8 +85,16 @@ export async function configCommand(ctx: Context, options: ConfigOptions): Promi
   if (Object.keys(result.config.paths).length === 0) {
     ctx.err('poof: no directories are mapped yet; add one with `poof config --map DIR=NAME --force`');
   }
-  if ((await readTextIfExists(paths.rcloneConf)) === undefined) {
+  const rcloneText = await readTextIfExists(paths.rcloneConf);
+  if (rcloneText === undefined) {
     ctx.err('poof: next: `poof cconfig --provider local` (or s3, r2, b2, sftp, webdav), then `poof verify`');
+  } else if (!isEncryptedConf(rcloneText)) {
+    // A remote named before its section is written is fine; the user should know runs wait for it.
+    const parsed = parseRcloneConf(rcloneText);
+    if (!findSection(parsed, result.config.remote)) {
+      const names = parsed.sections.map((section) => section.name);
+      ctx.err(`poof: warning: ${paths.rcloneConf} has no [${result.config.remote}] section, so runs stop with exit 3 until \`poof cconfig --provider P\` writes it${names.length > 0 ? ` (it has: ${names.join(', ')})` : ''}`);
+    }
   }
   return ExitCode.ok;
 }

@@ -87,6 +87,16 @@ describe('poof config --map with "=" in paths, bad names and files', () => {
     const paths = (JSON.parse(await readFile(conf, 'utf8')) as { paths: Record<string, string> }).paths;
     assert.equal(paths[disk], 'Disk');
   });
+
+  it('config --remote naming a section rclone-poof.conf lacks is written, with a warning naming the sections it has', async () => {
+    assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', path.join(sb.dir, 'cloud')], { env: sb.env })).code, 0);
+    const named = await runPoof(['config', '--remote', 'nosuch', '--force'], { env: sb.env });
+    assert.equal(named.code, 0, named.stderr);
+    assert.match(named.stderr, /poof: warning: \S+rclone-poof\.conf has no \[nosuch\] section, so runs stop with exit 3 until `poof cconfig --provider P` writes it \(it has: poof-backup\)/);
+    const back = await runPoof(['config', '--remote', 'poof-backup', '--force'], { env: sb.env });
+    assert.equal(back.code, 0, back.stderr);
+    assert.doesNotMatch(back.stderr, /section/);
+  });
 });
 
 describe('the config wizard on a terminal with "=" in a directory name', () => {
