@@ -7,6 +7,9 @@ import { runPipeline } from '../run/pipeline.js';
 import { isUploaded, readUploaded } from '../run/uploaded.js';
 import { readUnfinished } from '../run/unfinished.js';
 import { requireCryptKey } from '../safety/crypt-key.js';
+import { refuseOverlap } from '../safety/sources.js';
+import { normalizeDir } from '../fs/paths.js';
+import { detectChanges } from '../engine/sent-transfer.js';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { DEFAULT_SYNC_MAX_DELETE } from '../sync/bisync.js';
@@ -37,6 +40,10 @@ export async function syncCommand(ctx: Context, options: SyncOptions): Promise<n
     if (twoWay.size === 0) throw new UsageError('no mapping is two-way', 'name it in poof.conf: "sync": ["NAME"] (a mapping\'s remote name)');
     for (const name of options.only ?? []) if (!twoWay.has(name)) throw new UsageError(`--only "${name}" is not a two-way mapping`, `add it to "sync" in poof.conf, or use one of: ${[...twoWay].join(', ')}`);
     await requireCryptKey(rclone, remote, setup.names, interrupt.signal, false);
+    // bisync finds changes by modification time: where the storage keeps none, an edit that keeps
+    // a file's size would never reach the other side, and every sync would still say ok.
+    const detection = await detectChanges(rclone, remote, interrupt.signal, ctx.paths.featuresCache);
+    const noTimes = detection.modTime ? undefined : 'this storage keeps no modification times, and rclone bisync finds changes by them: an edit that keeps a file\'s size would never reach the other side while every sync said ok; back it up one way instead (take it out of "sync"), or use storage that keeps times (local, SFTP, S3)';
     const uploaded = await readUploaded(ctx.paths.uploadedFile);
     const capabilities = capabilitiesOf(rclone.version);
     const now = new Date();
@@ -67,9 +74,10 @@ export async function syncCommand(ctx: Context, options: SyncOptions): Promise<n
         continue;
       }
       const plan = { name, localDir, remotePath: remotePathFor(config, remote.section, name) };
-      const result: SyncResult = isUploaded(uploaded, name)
-        ? { ...refusedTransfer(plan, `${name} was uploaded (its files were wiped here, kept only on the remote): a two-way sync would take them for deleted and delete the only copy; take ${name} out of "sync"`), kind: 'sync', toRemote: 0, toLocal: 0, conflicts: 0 }
-        : await syncMapping(rclone, plan, settings, hooks);
+      const refusal = isUploaded(uploaded, name)
+        ? `${name} was uploaded (its files were wiped here, kept only on the remote): a two-way sync would take them for deleted and delete the only copy; take ${name} out of "sync"`
+        : (noTimes ?? refuseOverlap(normalizeDir(localDir), remote, config, name));
+      const result: SyncResult = refusal ? { ...refusedTransfer(plan, refusal), kind: 'sync', toRemote: 0, toLocal: 0, conflicts: 0 } : await syncMapping(rclone, plan, settings, hooks);
       outcome.results.push(result);
       report(ctx, result, dryRun);
     }

@@ -114,7 +114,7 @@ export async function syncMapping(rclone: Rclone, plan: SyncPlan, settings: Sync
     await rm(path.join(workdir, entry), { force: true });
   }
   const filtersFile = path.join(workdir, 'filters.txt');
-  const filters = renderSyncFilters(settings.excludes);
+  const filters = await syncFilters(rclone, settings, workdir);
   if ((await readFile(filtersFile, 'utf8').catch(() => undefined)) !== filters) {
     if (joined && !resync) return fail(`the excludes of ${plan.name} changed since its last sync: run \`poof sync --only ${plan.name} --resync\` (bisync must list both sides again)`);
     if (!hooks.dryRun) await writeFileAtomic(filtersFile, filters, 0o600);
@@ -247,6 +247,16 @@ async function prepareResync(rclone: Rclone, plan: SyncPlan, settings: SyncSetti
       } finally {
         await rm(staging, { recursive: true, force: true });
       }
+      // The resync compares by size and time only: a file whose content differs with the same
+      // size and time (a tool that keeps the date, a copy made with its times) would stay as it
+      // is on the remote, and this machine's content would be nowhere else. Sent up first, by
+      // content; the remote's copy is kept beside it already (and goes up with the resync).
+      // Cut short here (rclone before 1.63 writes in place), the next sync must join again, carefully.
+      await writeFileAtomic(path.join(syncDir(settings.stateDir, plan.name), 'running.json'), `${JSON.stringify({ pid: process.pid, started: new Date().toISOString() })}\n`, 0o600);
+      const keep = settings.keepFor?.(plan.name);
+      const sent = await rclone.run(['copy', plan.localDir, plan.remotePath, '--files-from-raw', list, '--no-traverse', '--ignore-times', ...(keep ? ['--backup-dir', keep.remote] : []), ...flags], { cancelSignal: hooks.cancelSignal });
+      if (hooks.cancelSignal.aborted) return 'interrupted while sending the files that differ; the remote\'s copies are kept beside them here, and the next `poof sync` joins both sides again';
+      if (sent.exitCode !== 0) return `could not send this machine's copies of the ${differing.length} files that differ (rclone exited ${sent.exitCode}: ${lastErrorLine(sent.stderr)}); the remote's copies are kept beside them here`;
     }
     // bisync needs both sides to exist: the remote copy of a mapping never backed up does not yet.
     const made = await rclone.run(['mkdir', plan.remotePath, ...flags], { cancelSignal: hooks.cancelSignal });
@@ -259,6 +269,28 @@ async function prepareResync(rclone: Rclone, plan: SyncPlan, settings: SyncSetti
     return differing;
   } finally {
     await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The filters file of a two-way mapping: the user's excludes and restore staging. Where an
+ * exclude (".*", say) would leave out the check file, bisync's --check-access could never find
+ * it and no sync would run again: a rule that keeps it comes first, only then, so a filters
+ * file that worked is never changed (bisync would ask for a --resync). rclone itself decides.
+ */
+async function syncFilters(rclone: Rclone, settings: SyncSettings, workdir: string): Promise<string> {
+  const filters = renderSyncFilters(settings.excludes);
+  if ((settings.excludes ?? []).length === 0) return filters;
+  const probe = path.join(workdir, `probe-${randomBytes(4).toString('hex')}`);
+  await mkdir(probe, { recursive: true, mode: 0o700 });
+  try {
+    await writeFile(path.join(probe, SYNC_CHECK_FILE), '');
+    await writeFile(path.join(probe, 'filters.txt'), filters);
+    const listed = await rclone.run(['lsf', path.join(probe), '--files-only', '--filter-from', path.join(probe, 'filters.txt'), ...baseFlags(settings.configFile)]);
+    const kept = listed.exitCode === 0 && listed.stdout.split('\n').includes(SYNC_CHECK_FILE);
+    return kept ? filters : `+ /${SYNC_CHECK_FILE}\n${filters}`;
+  } finally {
+    await rm(probe, { recursive: true, force: true });
   }
 }
 

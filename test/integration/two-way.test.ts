@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pgrep, startPoof, waitFor, waitForTransfer } from '../helpers/background.js';
 import { cconfigOpenSsh, makeSandbox, mapLocalDirs, runPoof, setConf, type Sandbox } from '../helpers/sandbox.js';
-import type { SshServer } from '../helpers/servers.js';
+import { startRcloneWebdav, type SshServer } from '../helpers/servers.js';
 import { rcloneOnPath } from '../helpers/rclone-version.js';
 import { readTree } from '../helpers/tree.js';
 
@@ -98,6 +98,11 @@ for (const kind of KINDS) describe(`poof sync: two-way mappings with rclone bisy
     // The server has its own version of plan.txt (newer), and a file of its own.
     await put(path.join(server, 'plan.txt'), 'server plan\n');
     await put(path.join(server, 'only-there.txt'), 'theirs\n');
+    // And a file that differs in content only: same size, same time (a tool that keeps the date).
+    const sameTime = new Date('2026-01-01T12:00:00Z');
+    await put(path.join(local, 'same-time.txt'), 'mine-1\n');
+    await put(path.join(server, 'same-time.txt'), 'them-1\n');
+    for (const file of [path.join(local, 'same-time.txt'), path.join(server, 'same-time.txt')]) await utimes(file, sameTime, sameTime);
     const before = { here: await contents(local), there: await contents(server) };
     const first = await runPoof(['sync'], { env: sb.env });
     assert.equal(first.code, 1);
@@ -106,17 +111,18 @@ for (const kind of KINDS) describe(`poof sync: two-way mappings with rclone bisy
 
     const dry = await runPoof(['sync', '--resync', '--dry-run'], { env: sb.env });
     assert.equal(dry.code, 0, dry.stderr);
-    assert.match(dry.stdout, /\[dry run\] Projects: ok: both sides would be joined: each has every file of the other; 1 file differed on the two sides: both copies kept \(plan\.txt\)/);
+    assert.match(dry.stdout, /\[dry run\] Projects: ok: both sides would be joined: each has every file of the other; 2 files differed on the two sides: both copies kept \((?=[^)]*plan\.txt)(?=[^)]*same-time\.txt)/);
     assert.deepEqual({ here: await contents(local), there: await contents(server) }, before);
 
     const resync = await runPoof(['sync', '--resync'], { env: sb.env });
     assert.equal(resync.code, 0, resync.stderr);
-    assert.match(resync.stdout, /^Projects: ok: both sides are joined: each has every file of the other; 1 file differed/m);
+    assert.match(resync.stdout, /^Projects: ok: both sides are joined: each has every file of the other; 2 files differed/m);
     const here = await contents(local);
     assert.deepEqual(here, await contents(server), 'both sides hold the same files');
     const kept = Object.keys(here).find((name) => name.startsWith('plan.txt.poof-remote-'));
-    assert.ok(kept, Object.keys(here).join(', '));
-    assert.deepEqual(here, { 'only-here.txt': 'mine\n', 'only-there.txt': 'theirs\n', 'plan.txt': 'local plan\n', [kept]: 'server plan\n' });
+    const keptSame = Object.keys(here).find((name) => name.startsWith('same-time.txt.poof-remote-'));
+    assert.ok(kept && keptSame, Object.keys(here).join(', '));
+    assert.deepEqual(here, { 'only-here.txt': 'mine\n', 'only-there.txt': 'theirs\n', 'plan.txt': 'local plan\n', [kept]: 'server plan\n', 'same-time.txt': 'mine-1\n', [keptSame]: 'them-1\n' });
   });
 
   it('changes, new files and deletions on either side reach the other; the server\'s own writes come back here', async () => {
@@ -164,10 +170,10 @@ for (const kind of KINDS) describe(`poof sync: two-way mappings with rclone bisy
     };
     const all = await listed();
     const onServer = (k: { keptId: string }) => path.join(path.dirname(server), '.poof-sync-kept', k.keptId, 'Projects');
-    // rclone 1.66+ also kept what the --resync replaced on the remote (a copy is beside it too).
-    const resyncKept = rcloneOnPath().can.bisyncSafetyFlags ? 1 : 0;
+    // What the --resync replaced on the remote is kept too (a copy is beside it as well).
+    const resyncKept = 1;
     assert.equal(all.length, 2 + resyncKept);
-    if (resyncKept) assert.deepEqual(await contents(onServer(all[0]!)), { 'plan.txt': 'server plan\n' });
+    assert.deepEqual(await contents(onServer(all[0]!)), { 'plan.txt': 'server plan\n', 'same-time.txt': 'them-1\n' });
     const kept = all.slice(resyncKept);
     assert.deepEqual(kept.map((k) => [k.here.files, k.remote.files]), [[1, 1], [1, 1]]);
     const text = await runPoof(['history', '--only', 'Projects'], { env: sb.env });
@@ -198,7 +204,7 @@ for (const kind of KINDS) describe(`poof sync: two-way mappings with rclone bisy
     await setConf(sb, (conf) => void (conf.keep = { last: 1 }));
     const dry = await runPoof(['prune', '--dry-run', '--only', 'Projects'], { env: sb.env });
     assert.equal(dry.code, 0, dry.stderr);
-    assert.match(dry.stdout, new RegExp(`Projects: two-way syncs: would remove the keep folders of ${1 + resyncKept} syncs? \\(${2 + resyncKept} files, \\d+ B freed\\); 1 kept`));
+    assert.match(dry.stdout, new RegExp(`Projects: two-way syncs: would remove the keep folders of ${1 + resyncKept} syncs? \\(${2 + 2 * resyncKept} files, \\d+ B freed\\); 1 kept`));
     assert.equal((await listed()).length, all.length);
     const pruned = await runPoof(['prune', '--only', 'Projects'], { env: sb.env });
     assert.equal(pruned.code, 0, pruned.stderr);
@@ -516,5 +522,62 @@ for (const kind of KINDS) describe(`poof sync through crypt on ${kind}: other ke
     const back = await runPoof(['sync'], { env: sb.env });
     assert.equal(back.code, 0, back.stderr);
     assert.match(back.stdout, /Projects: ok: 1 to the remote/);
+  });
+});
+
+describe('poof sync where it could not keep both sides in step', () => {
+  let sb: Sandbox;
+  let local: string;
+  let cloud: string;
+  before(async () => {
+    sb = await makeSandbox();
+    const made = await mapLocalDirs(sb, { Projects: { 'plan.txt': 'plan\n', '.hidden': 'a hidden file\n' } });
+    local = made.dirs.Projects!;
+    cloud = made.cloud;
+    await setConf(sb, (conf) => void (conf.sync = ['Projects']));
+  });
+  after(() => sb.cleanup());
+
+  it('an exclude that would hide poof\'s check file (".*") does not stop two-way sync for good', async () => {
+    await setConf(sb, (conf) => void (conf.excludes = ['.*']));
+    const resync = await runPoof(['sync', '--resync'], { env: sb.env });
+    assert.equal(resync.code, 0, resync.stderr);
+    const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+    const server = path.join(cloud, bucket, 'Projects');
+    await put(path.join(local, 'plan.txt'), 'plan, edited here\n');
+    await put(path.join(server, 'theirs.txt'), 'added there\n');
+    const sync = await runPoof(['sync'], { env: sb.env });
+    assert.equal(sync.code, 0, sync.stderr);
+    assert.match(sync.stdout, /Projects: ok: 1 to the remote, 1 to here, 0 deleted/);
+    assert.equal(await readFile(path.join(server, 'plan.txt'), 'utf8'), 'plan, edited here\n');
+    assert.equal(await readFile(path.join(local, 'theirs.txt'), 'utf8'), 'added there\n');
+    assert.equal(existsSync(path.join(server, '.hidden')), false, 'the excluded file stays here');
+  });
+
+  it('a local-directory cloud inside the mapping is refused before anything changes', async () => {
+    const inside = path.join(local, 'cloud-inside');
+    assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', inside, '--force'], { env: sb.env })).code, 0);
+    const before = await contents(local);
+    const sync = await runPoof(['sync', '--resync'], { env: sb.env });
+    assert.equal(sync.code, 1, sync.stderr);
+    assert.match(sync.stderr, /Projects: REFUSED: the backup destination \S+ overlaps the directory itself/);
+    assert.deepEqual(await contents(local), before, 'nothing changed here, and nothing was written into the cloud inside it');
+  });
+
+  it('storage that keeps no modification times (WebDAV) is refused: a same-size edit would never cross while each sync said ok', async () => {
+    const davRoot = path.join(sb.dir, 'dav-root');
+    const dav = await startRcloneWebdav(davRoot);
+    try {
+      const made = await runPoof(['cconfig', '--provider', 'webdav', '--url', `http://127.0.0.1:${dav.port}`, '--user', 'u', '--secret-stdin', '--force'], { env: sb.env, input: 'p\n' });
+      assert.equal(made.code, 0, made.stderr);
+      const before = await contents(local);
+      const sync = await runPoof(['sync', '--resync'], { env: sb.env });
+      assert.equal(sync.code, 1, sync.stderr);
+      assert.match(sync.stderr, /Projects: REFUSED: this storage keeps no modification times, and rclone bisync finds changes by them/);
+      assert.deepEqual(await contents(local), before, 'nothing changed here');
+      assert.deepEqual([...(await readTree(davRoot))], [], 'nothing was written there');
+    } finally {
+      await dav.stop();
+    }
   });
 });
