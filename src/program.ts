@@ -129,11 +129,17 @@ export function buildProgram() {
 
   attach(program, cryptoggleSpec(), async () => (await import('./commands/cryptoggle.js')).cryptoggleCommand);
 
-  const key = program.command('key').description('the recovery kit: export or import the keys of the crypt remote');
+  const key = program
+    .command('key')
+    .description('the recovery kit: export or import the keys of the crypt remote')
+    .addHelpText('after', examples(['poof key export ~/poof-recovery-kit.txt   # keep it offline', 'poof key import ~/poof-recovery-kit.txt   # on a new laptop']));
   attach(key, keyExportSpec(), async () => (await import('./commands/key.js')).keyExportCommand);
   attach(key, keyImportSpec(), async () => (await import('./commands/key.js')).keyImportCommand);
 
-  const schedule = program.command('schedule').description('run poof unattended: launchd (macOS), cron or a systemd user timer');
+  const schedule = program
+    .command('schedule')
+    .description('run poof unattended: launchd (macOS), cron or a systemd user timer')
+    .addHelpText('after', examples(['poof schedule install --every 6h', 'poof schedule status', 'poof schedule remove']));
   attach(schedule, scheduleInstallSpec(), async () => (await import('./commands/schedule.js')).scheduleInstallCommand);
   attach(schedule, scheduleRemoveSpec(), async () => (await import('./commands/schedule.js')).scheduleRemoveCommand);
   attach(schedule, scheduleStatusSpec(), async () => (await import('./commands/schedule.js')).scheduleStatusCommand);

@@ -16,7 +16,7 @@ export function examples(lines: string[]): string {
 }
 
 const kindOption = () =>
-  new Option('--kind <kind>', 'launchd, systemd or cron (default: launchd on macOS, cron elsewhere)').choices(['launchd', 'systemd', 'cron'] as const);
+  new Option('--kind <kind>', 'launchd, systemd or cron (install: launchd on macOS, cron elsewhere by default; status and remove: every kind by default)').choices(['launchd', 'systemd', 'cron'] as const);
 
 export const configSpec = () =>
   new Command('config')
@@ -179,13 +179,15 @@ export const scheduleInstallSpec = () =>
 
 export const scheduleRemoveSpec = () =>
   new Command('remove')
-    .description("remove poof's schedule for this config (other entries are kept)")
-    .addOption(kindOption());
+    .description("remove poof's schedule and watch service for this config (other entries are kept)")
+    .addOption(kindOption())
+    .addHelpText('after', examples(['poof schedule remove                 # every kind an install here could have used', 'poof schedule remove --kind systemd']));
 
 export const scheduleStatusSpec = () =>
   new Command('status')
-    .description('show whether a schedule is installed and the last run')
-    .addOption(kindOption());
+    .description('show whether a schedule or watch service is installed, when it runs next, and the last run')
+    .addOption(kindOption())
+    .addHelpText('after', examples(['poof schedule status', 'poof schedule status --kind cron']));
 
 export const uploadSpec = () =>
   new Command('upload')

@@ -22,12 +22,21 @@ describe('poof --version and --help', () => {
   });
 
   it('shows examples for every command', async () => {
-    for (const command of ['config', 'cconfig', 'verify', 'paths', 'backup', 'status']) {
+    const top = await runPoof(['--help'], { env: sb.env });
+    // Every command the top-level help lists, and every subcommand of those.
+    const listed = (help: string) => [...help.split(/^Commands:$/m)[1]!.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]!).filter((name) => name !== 'help');
+    const commands = listed(top.stdout);
+    assert.ok(commands.length >= 18, commands.join(' '));
+    for (const command of commands) {
       const result = await runPoof([command, '--help'], { env: sb.env });
       assert.equal(result.code, 0, command);
       assert.match(result.stdout, /Examples:\n\s+\$ poof /, command);
+      for (const sub of /^Commands:$/m.test(result.stdout) ? listed(result.stdout) : []) {
+        const inner = await runPoof([command, sub, '--help'], { env: sb.env });
+        assert.equal(inner.code, 0, `${command} ${sub}`);
+        assert.match(inner.stdout, /Examples:\n\s+\$ poof /, `${command} ${sub}`);
+      }
     }
-    const top = await runPoof(['--help'], { env: sb.env });
     assert.match(top.stdout, /Exit codes: 0 ok/);
   });
 
