@@ -287,8 +287,9 @@ async function syncFilters(rclone: Rclone, settings: SyncSettings, workdir: stri
     await writeFile(path.join(probe, SYNC_CHECK_FILE), '');
     await writeFile(path.join(probe, 'filters.txt'), filters);
     const listed = await rclone.run(['lsf', path.join(probe), '--files-only', '--filter-from', path.join(probe, 'filters.txt'), ...baseFlags(settings.configFile)]);
-    const kept = listed.exitCode === 0 && listed.stdout.split('\n').includes(SYNC_CHECK_FILE);
-    return kept ? filters : `+ /${SYNC_CHECK_FILE}\n${filters}`;
+    // No answer: the filters stay as the excludes say (a wrong guess would ask for a --resync).
+    if (listed.exitCode !== 0) return filters;
+    return listed.stdout.split('\n').includes(SYNC_CHECK_FILE) ? filters : `+ /${SYNC_CHECK_FILE}\n${filters}`;
   } finally {
     await rm(probe, { recursive: true, force: true });
   }
