@@ -126,7 +126,7 @@ export async function restoreMapping(
       ...base,
       ...kept(),
       status: 'failed',
-      reason: `what the remote holds is not what the run recorded, so nothing was restored: ${wrong.slice(0, 3).join('; ')}${wrong.length > 3 ? `; and ${wrong.length - 3} more` : ''} (if a backup ran with "history": false since that run, what it replaced was not kept: give PATH arguments to restore the other files, or pick a later run)`,
+      reason: `what the remote holds is not what the run recorded, so nothing was restored: ${wrong.slice(0, 3).join('; ')}${wrong.length > 3 ? `; and ${wrong.length - 3} more` : ''} (if a backup ran with "history": false since that run, or \`poof sync\` kept the mapping two-way since, what was replaced then is not in the runs' folders: give PATH arguments to restore the other files, or pick a later run)`,
       errors: wrong.slice(0, 20),
       copied: 0,
       deleted: fetchFirst ? 0 : removed,
