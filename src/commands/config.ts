@@ -10,6 +10,7 @@ import { DeclinedError, ExitCode, UsageError } from '../errors.js';
 import { confirmOrDecline } from '../ui/prompts.js';
 import { keepInvalidCopy } from '../fs/atomic-write.js';
 import { isDirectory, probePath } from '../fs/probe.js';
+import { isInside } from '../fs/paths.js';
 import { refuseMappedPaths } from '../safety/mapped-paths.js';
 import { isEncryptedConf } from '../rclone/conf-crypt.js';
 import { findSection, parseRcloneConf } from '../rclone/ini.js';
@@ -81,6 +82,15 @@ export async function configCommand(ctx: Context, options: ConfigOptions): Promi
     const kind = await probePath(dir);
     if (kind === 'missing') ctx.err(`poof: warning: ${dir} does not exist (or is not mounted); backups of it will fail until it does`);
     else if (kind !== 'directory') ctx.err(`poof: warning: ${dir} is not a directory; backups of it will fail`);
+  }
+  for (const dir of Object.keys(result.config.paths)) {
+    // Mapping the home folder takes poof's own folders along: credentials, and a log that changes every run.
+    for (const [what, own] of [['config', paths.configDir], ['state', paths.stateDir], ['two-way keep', paths.syncKeptDir]] as const) {
+      if (!isInside(own, dir)) continue;
+      const rel = path.relative(dir, own).split(path.sep).join('/');
+      if ((result.config.excludes ?? []).some((pattern) => pattern === `/${rel}/**` || pattern === `${rel}/**`)) continue;
+      ctx.err(`poof: warning: ${dir} holds poof's own ${what} folder (${own}), which every backup would copy along${what === 'config' ? ' (rclone-poof.conf holds the storage\'s credentials)' : ' and find changed'}; leave it out with \`poof config --exclude '/${rel}/**' --force\``);
+    }
   }
   if (Object.keys(result.config.paths).length === 0) {
     ctx.err('poof: no directories are mapped yet; add one with `poof config --map DIR=NAME --force`');

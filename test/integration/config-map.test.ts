@@ -88,6 +88,22 @@ describe('poof config --map with "=" in paths, bad names and files', () => {
     assert.equal(paths[disk], 'Disk');
   });
 
+  it('config --map of a folder that holds poof\'s own state warns, naming the exclude that leaves it out; with it, no warning', async () => {
+    const stateDir = (JSON.parse((await runPoof(['paths', '--json'], { env: sb.env })).stdout) as { stateDir: string }).stateDir;
+    assert.ok(stateDir.startsWith(`${sb.home}/`), stateDir);
+    const rel = path.relative(sb.home, stateDir);
+    const mapped = await runPoof(['config', '--map', `${sb.home}=Home`, '--force'], { env: sb.env });
+    assert.equal(mapped.code, 0, mapped.stderr);
+    assert.match(mapped.stderr, new RegExp(literal(`poof: warning: ${sb.home} holds poof's own state folder (${stateDir}), which every backup would copy along and find changed; leave it out with \`poof config --exclude '/${rel}/**' --force\``)));
+    const excluded = await runPoof(['config', '--exclude', `/${rel}/**`, '--force'], { env: sb.env });
+    assert.equal(excluded.code, 0, excluded.stderr);
+    assert.doesNotMatch(excluded.stderr, /own state folder/);
+    const confData = JSON.parse(await readFile(conf, 'utf8')) as { paths: Record<string, string>; excludes?: string[] };
+    delete confData.paths[sb.home];
+    delete confData.excludes;
+    await writeFile(conf, JSON.stringify(confData));
+  });
+
   it('config --remote naming a section rclone-poof.conf lacks is written, with a warning naming the sections it has', async () => {
     assert.equal((await runPoof(['cconfig', '--provider', 'local', '--root', path.join(sb.dir, 'cloud')], { env: sb.env })).code, 0);
     const named = await runPoof(['config', '--remote', 'nosuch', '--force'], { env: sb.env });
