@@ -24,6 +24,8 @@ export interface TransferResult {
   durationMs: number;
   /** With history kept: the versions this run replaced or deleted, now in its folder on the remote. */
   kept?: { files: number; bytes: number };
+  /** poof stopped rclone because the remote stopped answering: nothing more is asked of it this run. */
+  remoteGone?: boolean;
 }
 
 /** What upload did after the copy: proven on the remote, wiped locally, kept. */

@@ -150,7 +150,7 @@ export async function runMapping(rclone: Rclone, plan: MappingPlan, hooks: Mappi
       : result.signal
         ? `rclone was stopped by ${result.signal}`
         : `rclone exited ${result.exitCode}: ${failure.meaning}`;
-  return { ...common, ...changed, status: 'failed', reason, ...(failure.advice && !result.cancelled && !result.stalled && !result.signal ? { advice: failure.advice } : {}) };
+  return { ...common, ...changed, status: 'failed', reason, ...(result.stalled && !result.cancelled ? { remoteGone: true } : {}), ...(failure.advice && !result.cancelled && !result.stalled && !result.signal ? { advice: failure.advice } : {}) };
 }
 
 /**

@@ -85,9 +85,12 @@ export async function recordRun(ctx: RecordContext, plan: MappingPlan, result: T
   const finished = result.status === 'ok' || result.status === 'partial';
   const base = { format: 1 as const, runId: ctx.runId, mapping: plan.name, started: ctx.started.toISOString(), command: ctx.command };
   if (!finished) {
-    // Best effort and short: the remote may be the reason it failed.
+    // Best effort and short: the remote may be the reason it failed (one try, 20 s at most; a
+    // second try after the first timed out made a run against a dead server 30 s longer).
     const incomplete: RunManifest = { ...base, status: 'incomplete', ended: new Date().toISOString(), counts: { added: 0, changed: 0, deleted: result.deleted, keptBytes: 0 } };
-    await putManifest(ctx.rclone, ctx.remote, ctx.cache, incomplete, 20_000, writer).catch(() => undefined);
+    // A remote poof already found gone is not asked again; the run's folder reads as unfinished without it.
+    if (result.remoteGone) writer?.stop();
+    else await putManifest(ctx.rclone, ctx.remote, ctx.cache, incomplete, 20_000, writer, false).catch(() => undefined);
     return {};
   }
   const unreadable = result.unreadable ?? [];

@@ -378,10 +378,13 @@ function diskManifestWriter(file: string): ManifestWriter {
  * Write one manifest to the remote (and the cache): through the writer started for it, else
  * (or if that failed) a temporary file and `rclone copyto`.
  */
-export async function putManifest(rclone: Rclone, remote: ResolvedRemote, cache: ManifestCache, manifest: RunManifest, timeoutMs = 10 * 60_000, writer?: ManifestWriter): Promise<void> {
+export async function putManifest(rclone: Rclone, remote: ResolvedRemote, cache: ManifestCache, manifest: RunManifest, timeoutMs = 10 * 60_000, writer?: ManifestWriter, fallback = true): Promise<void> {
   const data = encodeManifest(manifest);
   writer ??= diskManifestPath(remote, manifest.runId, manifest.mapping) ? startManifestWriter(rclone, remote, manifest.runId, manifest.mapping) : undefined;
-  if (!writer || (await writer.put(data, timeoutMs)) !== undefined) {
+  const problem = writer ? await writer.put(data, timeoutMs) : 'no writer';
+  // Best effort (the record of a run that failed, perhaps because the remote went away): one try.
+  if (problem !== undefined && writer && !fallback) throw new Error(`not stored: ${problem}`);
+  if (problem !== undefined) {
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'poof-manifest-'));
     try {
       const local = path.join(scratch, manifestName(manifest.mapping));

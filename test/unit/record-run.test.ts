@@ -145,6 +145,23 @@ describe('recordRun: a run\'s manifest from the one before and what rclone repor
     });
   }
 
+  it('a failed run is recorded as incomplete in one try, and a run stopped because the remote went away asks it nothing more', async () => {
+    const writer = () => {
+      const seen = { puts: 0, stops: 0 };
+      return { seen, writer: { put: async () => (seen.puts++, 'rclone exited 1: connection refused'), stop: () => void seen.stops++ } };
+    };
+    const failed = fakeRemote(after);
+    const once = writer();
+    await recordRun(context(failed.rclone), plan, result(1, 0, { status: 'failed' }), {}, once.writer);
+    assert.equal(once.seen.puts, 1);
+    assert.deepEqual(failed.calls, [], 'no second try with copyto after the writer failed');
+    const gone = fakeRemote(after);
+    const unused = writer();
+    await recordRun(context(gone.rclone), plan, result(1, 0, { status: 'failed', remoteGone: true }), {}, unused.writer);
+    assert.deepEqual([unused.seen.puts, unused.seen.stops, gone.calls.length], [0, 1, 0]);
+    assert.equal((await cache.latest('Work'))?.runId, '20261201T100000Z', 'the last complete record stays the newest');
+  });
+
   it('after an unfinished run (the mirror may hold what no manifest saw): the whole mirror is listed', async () => {
     await cache.saveListing('Work', '[]');
     const { rclone, calls } = fakeRemote(after);
