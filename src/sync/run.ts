@@ -188,7 +188,7 @@ async function keepBeforehand(
   if (unreadable.length > 0) {
     return { reason: `rclone before 1.66 names ${shown(unreadable)} in a way poof cannot read back exactly, so what this sync would replace there cannot be kept first; nothing was changed: rename those files, or use rclone 1.66 or later` };
   }
-  const flags = [...baseFlags(settings.configFile), '--contimeout', '30s', '--timeout', '2m'];
+  const flags = transferFlags(settings);
   const scratch = path.join(syncDir(settings.stateDir, plan.name), `keep-${randomBytes(4).toString('hex')}`);
   await mkdir(scratch, { recursive: true, mode: 0o700 });
   try {
@@ -214,7 +214,7 @@ async function keepBeforehand(
  * Returns the files kept both ways, or why it could not be done (nothing was changed then).
  */
 async function prepareResync(rclone: Rclone, plan: SyncPlan, settings: SyncSettings, hooks: SyncHooks): Promise<string[] | string> {
-  const flags = [...baseFlags(settings.configFile), '--contimeout', '30s', '--timeout', '2m'];
+  const flags = transferFlags(settings);
   const scratch = path.join(syncDir(settings.stateDir, plan.name), `check-${randomBytes(4).toString('hex')}`);
   await mkdir(scratch, { recursive: true, mode: 0o700 });
   try {
@@ -293,6 +293,16 @@ async function syncFilters(rclone: Rclone, settings: SyncSettings, workdir: stri
   } finally {
     await rm(probe, { recursive: true, force: true });
   }
+}
+
+/**
+ * Pure: flags of the copies and checks around a bisync. They move file contents, so they keep to
+ * poof.conf's bandwidth limit; and a progress line each second means rclone dies of SIGPIPE
+ * within a second of a poof killed alone, instead of writing on (a reviewer saw an orphaned copy
+ * still writing when the next sync started).
+ */
+function transferFlags(settings: SyncSettings): string[] {
+  return [...baseFlags(settings.configFile), '--contimeout', '30s', '--timeout', '2m', ...(settings.bwlimit !== undefined ? ['--bwlimit', settings.bwlimit] : []), '--stats', '1s', '--stats-log-level', 'NOTICE'];
 }
 
 /** Pure: the first few names, for one line. */

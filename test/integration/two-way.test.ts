@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pgrep, startPoof, waitFor, waitForTransfer } from '../helpers/background.js';
+import { killStarted, pgrep, startPoof, waitFor, waitForTransfer } from '../helpers/background.js';
 import { cconfigOpenSsh, makeSandbox, mapLocalDirs, runPoof, setConf, type Sandbox } from '../helpers/sandbox.js';
 import { startRcloneWebdav, type SshServer } from '../helpers/servers.js';
 import { rcloneOnPath } from '../helpers/rclone-version.js';
@@ -578,6 +579,49 @@ describe('poof sync where it could not keep both sides in step', () => {
       assert.deepEqual([...(await readTree(davRoot))], [], 'nothing was written there');
     } finally {
       await dav.stop();
+    }
+  });
+});
+
+describe('poof sync --resync killed while it sends this machine\'s copies of the files that differ', () => {
+  it('SIGKILL to poof alone: the copy ends with it, and every version of the file is still somewhere', async () => {
+    const sb = await makeSandbox();
+    try {
+      const made = await mapLocalDirs(sb, { Projects: { 'small.txt': 'small\n' } });
+      const local = made.dirs.Projects!;
+      const bucket = (JSON.parse(await readFile(path.join(sb.confdir, 'poof.conf'), 'utf8')) as { bucket: string }).bucket;
+      const server = path.join(made.cloud, bucket, 'Projects');
+      const mine = randomBytes(20_000_000);
+      const theirs = randomBytes(20_000_000);
+      await writeFile(path.join(local, 'big.bin'), mine);
+      await mkdir(server, { recursive: true });
+      await writeFile(path.join(server, 'big.bin'), theirs);
+      // 1 MB/s: the send of this machine's copy takes seconds.
+      await setConf(sb, (conf) => Object.assign(conf, { sync: ['Projects'], rclone: { bwlimit: '1M' } }));
+      const run = startPoof(['sync', '--resync'], sb.env);
+      const sending = async () => (await pgrep('[-]-ignore-times', true)).split('\n').filter((line) => line.includes(`copy ${local} `));
+      await waitFor(async () => (await sending()).length > 0, 60_000, 'the copy of this machine\'s differing files');
+      assert.match((await sending())[0]!, /--bwlimit 1M/, 'it keeps to the bandwidth limit');
+      await new Promise((r) => setTimeout(r, 1500));
+      process.kill(run.pid, 'SIGKILL');
+      await run.exit;
+      // It writes a progress line each second: with poof gone, its next one ends it.
+      await waitFor(async () => (await sending()).length === 0, 10_000, 'the orphaned copy to end with poof');
+      await setConf(sb, (conf) => void delete conf.rclone);
+      const again = await runPoof(['sync', '--resync'], { env: sb.env });
+      assert.equal(again.code, 0, again.stderr);
+      const copies = async (dir: string) => {
+        const names = (await readdir(dir)).filter((name) => name.startsWith('big.bin'));
+        return Promise.all(names.map(async (name) => ({ name, data: await readFile(path.join(dir, name)) })));
+      };
+      for (const side of [local, server]) {
+        const found = await copies(side);
+        assert.ok(found.find((c) => c.name === 'big.bin')?.data.equals(mine), `this machine's copy under its name in ${side}`);
+        assert.ok(found.some((c) => c.name.startsWith('big.bin.poof-remote-') && c.data.equals(theirs)), `the remote's copy beside it in ${side}: ${found.map((c) => c.name).join(', ')}`);
+      }
+    } finally {
+      await killStarted();
+      await sb.cleanup();
     }
   });
 });
