@@ -16,7 +16,7 @@ import { detectChanges } from '../engine/sent-transfer.js';
 import { readUnfinished, updateUnfinished } from '../run/unfinished.js';
 import { requireCryptKey } from '../safety/crypt-key.js';
 import { checkTarget, refuseRestoreRoot } from '../safety/targets.js';
-import { formatBytes, formatUnfinishedBackup } from '../ui/format.js';
+import { formatBytes, formatUnfinishedBackup, formatUnrecordedRun } from '../ui/format.js';
 import { localTimeOf } from '../ui/history-format.js';
 import { confirmOrDecline } from '../ui/prompts.js';
 import { createRunView, outputMode } from '../ui/run-view.js';
@@ -24,7 +24,7 @@ import { arrangeObjects, inspectAt, passesFor, verifyStaged, type AtTarget } fro
 import { listVaultRuns, readVaultRecords, vaultCache } from '../vault/records.js';
 import { FUTURE_ALLOWANCE_MS, vaultRoot } from '../vault/layout.js';
 import { locate } from '../versions/locate.js';
-import { listHistory, ManifestCache, readManifests } from '../versions/store.js';
+import { listHistory, ManifestCache, readManifests, unrecordedNewestRuns } from '../versions/store.js';
 import { parseWhen, type When } from '../versions/when.js';
 import type { downloadSpec, OptionsOf, restoreSpec } from './specs.js';
 
@@ -125,6 +125,13 @@ async function restoreFromRemote(ctx: Context, options: DownloadOptions, asked?:
       if (!unfinished) continue;
       target.unfinishedBackup = unfinished;
       ctx.err(`poof: ${formatUnfinishedBackup(target.name, unfinished)}`);
+    }
+    if (!past) {
+      // What this machine's state cannot know (another machine's run, or a lost laptop's): the
+      // remote shows a newest run that left its folder and no record.
+      const asked = inspected.filter((t) => !t.refusal && !backups[t.name]).map((t) => t.name);
+      const unrecorded = asked.length > 0 ? await unrecordedNewestRuns(rclone, remote, asked, interrupt.signal) : new Map<string, { runId: string; before?: string }>();
+      for (const [name, run] of unrecorded ?? []) ctx.err(`poof: ${formatUnrecordedRun(name, run)}`);
     }
     if (interrupt.signal.aborted) return { results: [], notRun: inspected.map((t) => t.name) };
     if (dryRun) return { results: inspected.map(dryRunResult), notRun: [] };

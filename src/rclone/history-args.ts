@@ -25,6 +25,11 @@ export function manifestName(name: string): string {
 
 const RUN_FLAGS = ['--contimeout', '30s', '--timeout', '2m'];
 
+/** Pure: `rclone lsf` of the history two levels deep: each run's records and folders, not their files. */
+export function buildHistoryOutlineArgs(configFile: string, root: string): string[] {
+  return ['lsf', historyRoot(root), '-R', '--max-depth', '2', ...baseFlags(configFile), ...RUN_FLAGS];
+}
+
 /**
  * Pure: `rclone lsjson -R --files-only` of the whole history: every kept version and manifest
  * in one listing (one request per thousand objects on S3 with --fast-list).

@@ -103,6 +103,12 @@ export function formatRunRecord(record: RunRecord): string {
 }
 
 /** Pure: the warning a restore gives when the mapping's last backup did not finish. */
+/** Pure: the warning for a newest run the remote shows without its record (a machine stopped or lost mid-run). */
+export function formatUnrecordedRun(name: string, run: { runId: string; before?: string }): string {
+  const back = run.before ? `\`poof restore --at ${run.before} --only ${name}\` brings back the last run that finished` : 'no earlier run has a record';
+  return `${name}: warning: the newest backup run on the remote (${run.runId}) did not finish and left no record (the machine that ran it was stopped or lost): a file it was writing may be cut short in the remote copy, or missing from it; ${back}`;
+}
+
 export function formatUnfinishedBackup(name: string, backup: UnfinishedBackup): string {
   // rclone names the files it is writing once a second: one started after its last report is not named.
   const files = backup.inFlight.length

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { writeFileAtomic } from '../fs/atomic-write.js';
-import { buildCopyListedArgs, buildHistoryListArgs, buildPutFileArgs, buildPutStdinArgs, HISTORY_DIR, historyRoot, manifestName, manifestPath } from '../rclone/history-args.js';
+import { buildCopyListedArgs, buildHistoryListArgs, buildHistoryOutlineArgs, buildPutFileArgs, buildPutStdinArgs, HISTORY_DIR, historyRoot, manifestName, manifestPath } from '../rclone/history-args.js';
 import { lastErrorLine } from '../rclone/log-parse.js';
 import { directoryNotFound } from '../rclone/exit-codes.js';
 import { storageIdentity, type ResolvedRemote } from '../rclone/remote.js';
@@ -396,6 +396,41 @@ export async function putManifest(rclone: Rclone, remote: ResolvedRemote, cache:
     }
   }
   await cache.save(manifest, data);
+}
+
+/**
+ * The newest run of each mapping, when it did not finish and wrote no record: its folder of
+ * replaced versions is on the remote, its record is not (the machine that ran it was stopped,
+ * lost or cut off). Such a run may have left a file it was writing cut short in the mirror
+ * (rclone before 1.63 writes in place; later ones leave `NAME.<hex>.partial`). Only the remote
+ * shows it, so a new laptop learns it too. By mapping: that run, and the newest run before it
+ * with a record. One listing, two levels deep; undefined when the remote could not be listed.
+ */
+export async function unrecordedNewestRuns(rclone: Rclone, remote: ResolvedRemote, names: string[], cancelSignal?: AbortSignal): Promise<Map<string, { runId: string; before?: string }> | undefined> {
+  const result = await rclone.run(buildHistoryOutlineArgs(remote.configFile, remote.root), { timeoutMs: 5 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
+  if (directoryNotFound(result)) return new Map();
+  if (result.exitCode !== 0) return undefined;
+  const wanted = new Set(names);
+  const records = new Map<string, Set<string>>();
+  const folders = new Map<string, Set<string>>();
+  for (const line of result.stdout.split('\n')) {
+    const [runId, entry] = line.split('/');
+    if (!runId || !RUN_ID.test(runId) || !entry) continue;
+    const record = /^(.+)\.run\.json\.gz$/.exec(entry)?.[1];
+    const name = record ?? (line.endsWith('/') ? entry : undefined);
+    if (!name || !wanted.has(name)) continue;
+    const into = record ? records : folders;
+    into.set(name, (into.get(name) ?? new Set()).add(runId));
+  }
+  const found = new Map<string, { runId: string; before?: string }>();
+  for (const name of wanted) {
+    const recorded = [...(records.get(name) ?? [])].sort();
+    const newest = [...new Set([...recorded, ...(folders.get(name) ?? [])])].sort().at(-1);
+    if (!newest || recorded.includes(newest)) continue;
+    const before = recorded.filter((id) => id < newest).at(-1);
+    found.set(name, { runId: newest, ...(before ? { before } : {}) });
+  }
+  return found;
 }
 
 /** List the whole history in one rclone call; a remote without one yet has an empty history. */

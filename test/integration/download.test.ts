@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeSandbox, runPoof, type Sandbox } from '../helpers/sandbox.js';
+import { killStarted, startPoof, waitFor } from '../helpers/background.js';
+import { makeSandbox, mapLocalDirs, runPoof, setConf, type Sandbox } from '../helpers/sandbox.js';
 import { readTrash, readTree, readTreeMeta, setSampleMeta, writeSampleTree, type FileMeta } from '../helpers/tree.js';
 
 describe('poof download from a local-directory remote', () => {
@@ -123,5 +126,45 @@ describe('poof download from a local-directory remote', () => {
     assert.match(over.stdout + over.stderr, /REFUSED: .* is poof's config directory/);
     assert.ok((await readFile(confFile, 'utf8')).includes(path.basename(sb.confdir)), 'poof.conf untouched');
     await writeFile(confFile, JSON.stringify(conf));
+  });
+});
+
+describe('poof download after a backup that a lost laptop never finished', () => {
+  it('the remote shows the run without its record: download warns, naming the run and the restore of the last one that finished', async () => {
+    const sb = await makeSandbox();
+    try {
+      const made = await mapLocalDirs(sb, { Docs: { 'small.txt': 'small\n' } });
+      const docs = made.dirs.Docs!;
+      await writeFile(path.join(docs, 'big.bin'), randomBytes(8_000_000));
+      assert.equal((await runPoof(['backup'], { env: sb.env })).code, 0);
+      const first = (JSON.parse((await runPoof(['history', '--json'], { env: sb.env })).stdout) as { mappings: Array<{ runs: Array<{ id: string }> }> }).mappings[0]!.runs[0]!.id;
+      await new Promise((r) => setTimeout(r, 1100));
+      await writeFile(path.join(docs, 'big.bin'), randomBytes(8_000_000));
+      await setConf(sb, (conf) => void (conf.rclone = { bwlimit: '1M' }));
+      // The laptop dies mid-backup: everything of poof's is killed at once.
+      const run = startPoof(['backup'], sb.env);
+      const bucket = (JSON.parse(await readFile(made.paths.poofConf!, 'utf8')) as { bucket: string }).bucket;
+      const historyDir = path.join(made.cloud, bucket, '.poof-history');
+      const killedRun = async () => (await readdir(historyDir).catch(() => [] as string[])).find((id) => id > first && existsSync(path.join(historyDir, id, 'Docs')));
+      await waitFor(async () => (await killedRun()) !== undefined, 60_000, 'the backup to move the old big.bin into its run folder');
+      process.kill(-run.pid, 'SIGKILL');
+      await run.exit;
+      const killed = (await killedRun())!;
+      assert.equal(existsSync(path.join(historyDir, killed, 'Docs.run.json.gz')), false, 'the killed run wrote no record');
+      // A new laptop knows nothing of it: only the remote does.
+      await rm(made.paths.stateDir!, { recursive: true, force: true });
+      await setConf(sb, (conf) => void delete conf.rclone);
+      const dry = await runPoof(['download', '--dry-run'], { env: sb.env });
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stderr, new RegExp(`poof: Docs: warning: the newest backup run on the remote \\(${killed}\\) did not finish and left no record .*; \`poof restore --at ${first} --only Docs\` brings back the last run that finished`));
+      // That restore does bring back the whole file.
+      const into = path.join(sb.dir, 'back');
+      const restored = await runPoof(['restore', '--at', first, '--to', into], { env: sb.env });
+      assert.equal(restored.code, 0, restored.stderr);
+      assert.equal((await stat(path.join(into, 'Docs', 'big.bin'))).size, 8_000_000);
+    } finally {
+      await killStarted();
+      await sb.cleanup();
+    }
   });
 });
