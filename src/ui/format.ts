@@ -104,9 +104,11 @@ export function formatRunRecord(record: RunRecord): string {
 
 /** Pure: the warning a restore gives when the mapping's last backup did not finish. */
 /** Pure: the warning for a newest run the remote shows without its record (a machine stopped or lost mid-run). */
-export function formatUnrecordedRun(name: string, run: { runId: string; before?: string }): string {
-  const back = run.before ? `\`poof restore --at ${run.before} --only ${name}\` brings back the last run that finished` : 'no earlier run has a record';
-  return `${name}: warning: the newest backup run on the remote (${run.runId}) did not finish and left no record (the machine that ran it was stopped or lost): a file it was writing may be cut short in the remote copy, or missing from it; ${back}`;
+export function formatUnrecordedRun(name: string, run: { runId: string; before?: string; recorded?: boolean }): string {
+  const back = run.before ? `\`poof restore --at ${run.before} --only ${name}\` brings back the last run that finished` : 'no earlier run has a record to restore instead';
+  if (run.recorded) return `${name}: warning: the newest backup run on the remote (${run.runId}) did not finish: a file it was writing may be cut short in the remote copy, or missing from it; ${back}`;
+  // A `poof watch` window has no record until the full backup that ends it: say both.
+  return `${name}: warning: the newest run on the remote (${run.runId}) has no record: if it was a backup that was stopped or lost with its machine, a file it was writing may be cut short in the remote copy, or missing from it, and ${back}; if it is a \`poof watch\` still running, its changes are recorded at its next full backup`;
 }
 
 export function formatUnfinishedBackup(name: string, backup: UnfinishedBackup): string {
