@@ -36,6 +36,8 @@ export async function keyExportCommand(ctx: Context, options: KeyOptions, args: 
       password2: section.values.password2 ? revealObscured(section.values.password2) : '',
       filenameEncryption: section.values.filename_encryption ?? 'standard',
       directoryNameEncryption: section.values.directory_name_encryption ?? 'true',
+      mappings: config.paths,
+      bucket: config.bucket,
     },
     new Date(),
   );

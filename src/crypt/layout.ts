@@ -52,6 +52,9 @@ export interface RecoveryKit {
   password2: string;
   filenameEncryption: string;
   directoryNameEncryption: string;
+  /** The mappings when the kit was made, and the bucket: what step 1 of the how-to needs. */
+  mappings?: Record<string, string>;
+  bucket?: string;
 }
 
 /** Pure: the recovery kit file: the crypt keys in the clear, the layout, and how to restore. */
@@ -66,6 +69,9 @@ export function renderRecoveryKit(kit: RecoveryKit, created: Date): string {
     '#',
     '# To restore on a new machine:',
     '#   1. poof config --map DIR=NAME ... --bucket BUCKET   (the same names and bucket)',
+    ...(kit.mappings && Object.keys(kit.mappings).length > 0
+      ? ['#      when this kit was made:', ...Object.entries(kit.mappings).map(([dir, name]) => `#        --map ${JSON.stringify(`${dir}=${name}`)}`), ...(kit.bucket ? [`#        --bucket ${JSON.stringify(kit.bucket)}`] : [])]
+      : []),
     `#   2. poof cconfig --provider ...                      (the storage that holds ${kit.wraps})`,
     '#   3. poof key import THIS-FILE',
     '#   4. poof download --to /some/new/dir                 (or in place, with --yes)',

@@ -28,6 +28,13 @@ describe('crypt layout', () => {
     assert.deepEqual(parsed.errors, []);
     assert.deepEqual(parsed.sections[0]?.values, { type: 'crypt', remote: 'poof-backup:bkt', filename_encryption: 'standard', directory_name_encryption: 'true', password: 'p1', password2: 'p2' });
   });
+  it('names the mappings and the bucket a new machine must map again, and stays readable by rclone', () => {
+    const kit = renderRecoveryKit({ remote: 'poof-crypt', wraps: 'poof-backup:bkt', password: 'p1', password2: 'p2', filenameEncryption: 'standard', directoryNameEncryption: 'true', mappings: { '/home/u/Documents': 'Documents', '/home/u/My Work': 'Work' }, bucket: 'bkt' }, new Date('2026-11-22T00:00:00Z'));
+    assert.match(kit, /^# {8}--map "\/home\/u\/Documents=Documents"$/m);
+    assert.match(kit, /^# {8}--map "\/home\/u\/My Work=Work"$/m);
+    assert.match(kit, /^# {8}--bucket "bkt"$/m);
+    assert.deepEqual(parseRcloneConf(kit).errors, []);
+  });
   it('reveals what rclone obscured, without running rclone reveal (argv)', () => {
     assert.equal(revealObscured('FmzSsPS0Pcc7uD6_R78OpzGCL6dCB5ZBmhExY_Fm9P1yZk4P-E9FOf_bZZM'), 'correct horse battery staple');
     assert.throws(() => revealObscured('c2hvcnQ'), /too short/);
