@@ -6,7 +6,7 @@ import { runPipeline } from '../run/pipeline.js';
 import type { CheckResult } from '../engine/result.js';
 import { formatDrill } from '../ui/history-format.js';
 import { formatUnrecordedRun } from '../ui/format.js';
-import { RUN_ID } from '../versions/run-id.js';
+import { unfinishedNewest } from '../versions/store.js';
 import { DEFAULT_SAMPLE_PERCENT, drillRun, type DrillResult, type Sample } from '../versions/drill.js';
 import { parseWhen, pickRun } from '../versions/when.js';
 import { vaultLayout } from '../vault/versions.js';
@@ -38,10 +38,8 @@ export async function checkCommand(ctx: Context, options: OptionsOf<typeof check
       const runId = at ? pickRun(at, runs) : runs.filter((r) => r.complete).at(-1)?.id;
       // A newer run than the one checked that did not finish (its folder without a record, or
       // a record saying so): the mirror a download restores may hold a file it cut short.
-      const newest = [...runs.map((r) => r.id), ...[...mapping.kept.keys()].filter((id) => RUN_ID.test(id))].sort().at(-1);
-      if (!at && newest && newest !== runId && !runs.some((r) => r.id === newest && r.complete)) {
-        ctx.err(`poof: ${formatUnrecordedRun(mapping.name, { runId: newest, ...(runId ? { before: runId } : {}), recorded: runs.some((r) => r.id === newest) })}`);
-      }
+      const unfinished = at ? undefined : unfinishedNewest(runs, [...mapping.kept.keys()]);
+      if (unfinished) ctx.err(`poof: ${formatUnrecordedRun(mapping.name, unfinished)}`);
       const manifest = mapping.manifests.find((m) => m.runId === runId);
       const target = { name: mapping.name, localDir: mapping.localDir, remotePath: mappingPath(setup.config, remote, mapping.name) };
       let result: DrillResult | { name: string; problem: string };

@@ -130,7 +130,7 @@ async function restoreFromRemote(ctx: Context, options: DownloadOptions, asked?:
       // What this machine's state cannot know (another machine's run, or a lost laptop's): the
       // remote shows a newest run that left its folder and no record.
       const asked = inspected.filter((t) => !t.refusal && !backups[t.name]).map((t) => t.name);
-      const unrecorded = asked.length > 0 ? await unrecordedNewestRuns(rclone, remote, asked, interrupt.signal) : new Map<string, { runId: string; before?: string }>();
+      const unrecorded = asked.length > 0 ? await unrecordedNewestRuns(rclone, remote, asked, interrupt.signal) : undefined;
       for (const [name, run] of unrecorded ?? []) ctx.err(`poof: ${formatUnrecordedRun(name, run)}`);
     }
     if (interrupt.signal.aborted) return { results: [], notRun: inspected.map((t) => t.name) };

@@ -104,7 +104,7 @@ export function formatRunRecord(record: RunRecord): string {
 
 /** Pure: the warning a restore gives when the mapping's last backup did not finish. */
 /** Pure: the warning for a newest run the remote shows without its record (a machine stopped or lost mid-run). */
-export function formatUnrecordedRun(name: string, run: { runId: string; before?: string; recorded?: boolean }): string {
+export function formatUnrecordedRun(name: string, run: { runId: string; before?: string | undefined; recorded?: boolean | undefined }): string {
   const back = run.before ? `\`poof restore --at ${run.before} --only ${name}\` brings back the last run that finished` : 'no earlier run has a record to restore instead';
   if (run.recorded) return `${name}: warning: the newest backup run on the remote (${run.runId}) did not finish: a file it was writing may be cut short in the remote copy, or missing from it; ${back}`;
   // A `poof watch` window has no record until the full backup that ends it: say both.

@@ -406,7 +406,7 @@ export async function putManifest(rclone: Rclone, remote: ResolvedRemote, cache:
  * shows it, so a new laptop learns it too. By mapping: that run, and the newest run before it
  * with a record. One listing, two levels deep; undefined when the remote could not be listed.
  */
-export async function unrecordedNewestRuns(rclone: Rclone, remote: ResolvedRemote, names: string[], cancelSignal?: AbortSignal): Promise<Map<string, { runId: string; before?: string }> | undefined> {
+export async function unrecordedNewestRuns(rclone: Rclone, remote: ResolvedRemote, names: string[], cancelSignal?: AbortSignal): Promise<Map<string, UnfinishedRun> | undefined> {
   const result = await rclone.run(buildHistoryOutlineArgs(remote.configFile, remote.root), { timeoutMs: 5 * 60_000, ...(cancelSignal ? { cancelSignal } : {}) });
   if (directoryNotFound(result)) return new Map();
   if (result.exitCode !== 0) return undefined;
@@ -422,15 +422,32 @@ export async function unrecordedNewestRuns(rclone: Rclone, remote: ResolvedRemot
     const into = record ? records : folders;
     into.set(name, (into.get(name) ?? new Set()).add(runId));
   }
-  const found = new Map<string, { runId: string; before?: string }>();
+  const found = new Map<string, UnfinishedRun>();
   for (const name of wanted) {
-    const recorded = [...(records.get(name) ?? [])].sort();
-    const newest = [...new Set([...recorded, ...(folders.get(name) ?? [])])].sort().at(-1);
-    if (!newest || recorded.includes(newest)) continue;
-    const before = recorded.filter((id) => id < newest).at(-1);
-    found.set(name, { runId: newest, ...(before ? { before } : {}) });
+    // A record's status is not read here: any record counts as finished.
+    const unfinished = unfinishedNewest([...(records.get(name) ?? [])].map((id) => ({ id, complete: true })), [...(folders.get(name) ?? [])]);
+    if (unfinished) found.set(name, unfinished);
   }
   return found;
+}
+
+export interface UnfinishedRun {
+  runId: string;
+  /** The newest complete run before it. */
+  before?: string;
+  /** It has a record (saying it did not finish); else only its folder is there. */
+  recorded?: boolean;
+}
+
+/**
+ * Pure: the newest of a mapping's runs (by record, or by a folder of replaced versions) when it
+ * did not finish, with the newest complete run before it; undefined when the newest finished.
+ */
+export function unfinishedNewest(runs: Array<{ id: string; complete: boolean }>, folders: string[]): UnfinishedRun | undefined {
+  const newest = [...runs.map((r) => r.id), ...folders.filter((id) => RUN_ID.test(id))].sort().at(-1);
+  if (!newest || runs.some((r) => r.id === newest && r.complete)) return undefined;
+  const before = runs.filter((r) => r.complete && r.id < newest).map((r) => r.id).sort().at(-1);
+  return { runId: newest, ...(before ? { before } : {}), ...(runs.some((r) => r.id === newest) ? { recorded: true } : {}) };
 }
 
 /** List the whole history in one rclone call; a remote without one yet has an empty history. */
